@@ -1,0 +1,80 @@
+// The three records that travel on the bus. Their wire form is Avro
+// (schemas/avro/*.avsc, Confluent framing); these interfaces are the shape
+// code works with after decoding. Keep them in step with the .avsc files:
+// shared/avro/codec.test.ts round-trips every field.
+
+/** One nginx request, as the ingester parsed it from an access-log line. */
+export interface AccessRecord {
+  /** Event time from the log line, epoch milliseconds. */
+  ts: number;
+  /** nginx host that served the request (syslog HOSTNAME or config). */
+  node: string;
+  /** Deployment (application) the request belongs to; "" when unknown. */
+  deployment: string;
+  /** Client address, normalised: IPv4 dotted, IPv6 compressed lower-case, IPv4-mapped folded to IPv4. */
+  client_ip: string;
+  method: string;
+  host: string;
+  /** Path without the query string, normalised. */
+  path: string;
+  /** Query string without the leading '?'; "" when none. */
+  query: string;
+  status: number;
+  bytes: number;
+  /** Seconds, as nginx's $request_time. */
+  request_time: number;
+  /** Seconds; null when there was no upstream. */
+  upstream_time: number | null;
+  user_agent: string;
+  referer: string;
+  /** ISO 3166-1 alpha-2, upper-case; null when unknown. */
+  country: string | null;
+  auth_user: string | null;
+  request_id: string;
+  /** Rule id, or "blocklist", when nginx itself refused the request. */
+  blocked_by: string | null;
+  /** Id of the security_filter WARN rule that matched, if any. */
+  filter_alert: string | null;
+  /** Log fields logwarden does not model, kept verbatim. */
+  extra: Record<string, string>;
+}
+
+export type SecurityEventType = 'blocked_ip' | 'rate_limited' | 'auth_failed' | 'suspicious' | 'scan_detected';
+
+/** An aggregated detection: `count` offending requests of one ip by one detector. */
+export interface SecurityEvent {
+  /** Unique, stable for the same (ip, detector, window flush): retries do not duplicate. */
+  id: string;
+  /** Event time of the last offending request, epoch ms. */
+  ts: number;
+  type: SecurityEventType;
+  /** rate | not_found | auth_failure | unique_paths | repeated_hits | filter:<id> | signature:<id> | blocklist */
+  detector: string;
+  ip: string;
+  deployment: string;
+  count: number;
+  /** The detection window this event covers, epoch ms. */
+  window_start: number;
+  window_end: number;
+  sample_paths: string[];
+  details: Record<string, string>;
+}
+
+export type BlockAction = 'block' | 'unblock';
+export type BlockSource = 'auto' | 'manual' | 'filter';
+
+/** A block or unblock of one address or CIDR range. Keyed by `ip` on a compacted topic. */
+export interface BlockDecision {
+  /** An address or a CIDR block ("203.0.113.7", "2001:db8::/64"). */
+  ip: string;
+  action: BlockAction;
+  reason: string;
+  source: BlockSource;
+  created_at: number;
+  /** Epoch ms; null means permanent. */
+  expires_at: number | null;
+  /** Limits the block to one deployment; null for all. */
+  deployment: string | null;
+  /** 0 for a first offence; grows with repeat bans. */
+  escalation_level: number;
+}

@@ -1,0 +1,27 @@
+// Every topic name in one place. Names carry a configurable prefix so several
+// logwarden installations can share one Kafka cluster.
+
+export const TOPIC_SUFFIXES = {
+  /** AccessRecord, keyed by client IP. */
+  access: 'access',
+  /** SecurityEvent, keyed by IP. */
+  events: 'events',
+  /** BlockDecision, keyed by ip/cidr; compacted so a new enforcer reads the full state. */
+  decisions: 'decisions',
+  /** Control-plane changes (rules, whitelist, routes), keyed by entity id; compacted. */
+  control: 'control',
+  /** Raw lines the ingester rejected, with the reason in a header. */
+  deadLetter: 'dead-letter',
+} as const;
+
+export type TopicKey = keyof typeof TOPIC_SUFFIXES;
+export type Topics = Record<TopicKey, string>;
+
+export function topicNames(prefix: string): Topics {
+  const out = {} as Topics;
+  for (const key of Object.keys(TOPIC_SUFFIXES) as TopicKey[]) out[key] = prefix + TOPIC_SUFFIXES[key];
+  return out;
+}
+
+/** Topics whose records are state keyed by id: Kafka keeps the latest per key. */
+export const COMPACTED: ReadonlySet<TopicKey> = new Set<TopicKey>(['decisions', 'control']);
