@@ -1,0 +1,292 @@
+// The Kafka bus (distributed mode), on kafkajs. Nothing outside this file
+// imports kafkajs: kafkajs is in maintenance mode, and swapping the client
+// must not touch a service.
+// kafkajs is CommonJS with spread exports that Node's ESM loader cannot see as named exports.
+import kafkajs from 'kafkajs';
+import type { Admin, Consumer, Producer, SASLOptions, LogEntry } from 'kafkajs';
+import { componentLogger } from '../log.js';
+import {
+  BusUnavailableError,
+  type Bus,
+  type IncomingBatch,
+  type OutgoingMessage,
+  type PartitionOffset,
+  type SubscribeOptions,
+  type Subscription,
+  type TopicPartition,
+  type TopicSpec,
+} from './types.js';
+
+const { Kafka, Partitioners, CompressionTypes, logLevel: KafkaLogLevel, KafkaJSError } = kafkajs;
+const log = componentLogger('bus.kafka');
+
+export interface KafkaBusOptions {
+  brokers: string[];
+  clientId: string;
+  acks: 'all' | 1 | 0;
+  compression: 'none' | 'gzip';
+  replicationFactor: number;
+  ssl?: boolean;
+  sasl?: { mechanism: 'plain' | 'scram-sha-256' | 'scram-sha-512'; username: string; password: string };
+  /** How long a consumer may go without heartbeat before the group evicts it. */
+  sessionTimeoutMs?: number;
+}
+
+const levelMap: Record<number, 'error' | 'warn' | 'info' | 'debug'> = {
+  [KafkaLogLevel.ERROR]: 'error',
+  [KafkaLogLevel.WARN]: 'warn',
+  [KafkaLogLevel.INFO]: 'info',
+  [KafkaLogLevel.DEBUG]: 'debug',
+};
+
+function toHeaders(h: Record<string, string | Buffer | (string | Buffer)[] | undefined> | undefined): Record<string, string> {
+  const out: Record<string, string> = {};
+  if (!h) return out;
+  for (const [k, v] of Object.entries(h)) {
+    if (v === undefined) continue;
+    const first = Array.isArray(v) ? v[0] : v;
+    if (first !== undefined) out[k] = first.toString();
+  }
+  return out;
+}
+
+/** kafkajs errors that mean "the broker is not there (yet)", as opposed to a rejected request. */
+function wrap(err: unknown, what: string): Error {
+  if (err instanceof KafkaJSError && err.retriable) return new BusUnavailableError(`${what}: ${err.message}`, { cause: err });
+  const name = (err as { name?: string }).name ?? '';
+  if (/Connection|NumberOfRetriesExceeded|RequestTimeout|BrokerNotFound/.test(name)) {
+    return new BusUnavailableError(`${what}: ${(err as Error).message}`, { cause: err });
+  }
+  return err instanceof Error ? err : new Error(String(err));
+}
+
+export class KafkaBus implements Bus {
+  readonly kind = 'kafka' as const;
+  private readonly kafka: kafkajs.Kafka;
+  private producer: Producer | undefined;
+  private producerReady: Promise<void> | undefined;
+  private admin: Admin | undefined;
+  private adminReady: Promise<void> | undefined;
+  private readonly consumers = new Set<KafkaSubscription>();
+
+  constructor(private readonly opts: KafkaBusOptions) {
+    const sasl: SASLOptions | undefined = opts.sasl
+      ? { mechanism: opts.sasl.mechanism, username: opts.sasl.username, password: opts.sasl.password }
+      : undefined;
+    this.kafka = new Kafka({
+      clientId: opts.clientId,
+      brokers: opts.brokers,
+      ssl: opts.ssl ?? false,
+      ...(sasl ? { sasl } : {}),
+      retry: { initialRetryTime: 100, retries: 8 },
+      logLevel: KafkaLogLevel.WARN,
+      logCreator:
+        () =>
+        ({ level, label, log: entry }: LogEntry) => {
+          const { message, ...rest } = entry;
+          log[levelMap[level] ?? 'info']({ kafkajs: label, ...rest }, message);
+        },
+    });
+  }
+
+  private async getAdmin(): Promise<Admin> {
+    if (!this.admin) {
+      this.admin = this.kafka.admin();
+      this.adminReady = this.admin.connect();
+    }
+    try {
+      await this.adminReady;
+    } catch (err) {
+      this.admin = undefined;
+      throw wrap(err, 'connecting the Kafka admin client');
+    }
+    return this.admin;
+  }
+
+  private async getProducer(): Promise<Producer> {
+    if (!this.producer) {
+      this.producer = this.kafka.producer({
+        createPartitioner: Partitioners.DefaultPartitioner,
+        allowAutoTopicCreation: false,
+        // Idempotence makes broker-side retries safe (no duplicates from a retried send); it needs acks=all.
+        idempotent: this.opts.acks === 'all',
+        maxInFlightRequests: this.opts.acks === 'all' ? 5 : undefined,
+      });
+      this.producerReady = this.producer.connect();
+    }
+    try {
+      await this.producerReady;
+    } catch (err) {
+      this.producer = undefined;
+      throw wrap(err, 'connecting the Kafka producer');
+    }
+    return this.producer;
+  }
+
+  async ensureTopics(specs: TopicSpec[]): Promise<void> {
+    const admin = await this.getAdmin();
+    const existing = new Set(await admin.listTopics());
+    const missing = specs.filter((s) => !existing.has(s.topic));
+    if (missing.length === 0) return;
+    try {
+      await admin.createTopics({
+        waitForLeaders: true,
+        topics: missing.map((s) => ({
+          topic: s.topic,
+          numPartitions: s.partitions,
+          replicationFactor: this.opts.replicationFactor,
+          configEntries: [
+            { name: 'cleanup.policy', value: s.compacted ? 'compact' : 'delete' },
+            ...(s.retentionMs !== undefined ? [{ name: 'retention.ms', value: String(s.retentionMs) }] : []),
+          ],
+        })),
+      });
+    } catch (err) {
+      // Another process may have created it between listTopics and createTopics.
+      const left = new Set(await admin.listTopics());
+      if (missing.some((s) => !left.has(s.topic))) throw wrap(err, 'creating topics');
+    }
+  }
+
+  async publish(topic: string, messages: OutgoingMessage[]): Promise<void> {
+    if (messages.length === 0) return;
+    const producer = await this.getProducer();
+    try {
+      await producer.send({
+        topic,
+        acks: this.opts.acks === 'all' ? -1 : this.opts.acks,
+        compression: this.opts.compression === 'gzip' ? CompressionTypes.GZIP : CompressionTypes.None,
+        messages: messages.map((m) => ({
+          key: m.key,
+          value: m.value,
+          headers: m.headers,
+          timestamp: String(m.timestamp ?? Date.now()),
+        })),
+      });
+    } catch (err) {
+      throw wrap(err, `publishing to ${topic}`);
+    }
+  }
+
+  async subscribe(opts: SubscribeOptions): Promise<Subscription> {
+    const consumer = this.kafka.consumer({
+      groupId: opts.groupId,
+      sessionTimeout: this.opts.sessionTimeoutMs ?? 30_000,
+      heartbeatInterval: 3_000,
+      allowAutoTopicCreation: false,
+      retry: { initialRetryTime: 100, retries: 10 },
+    });
+    const sub = new KafkaSubscription(consumer, opts, () => this.consumers.delete(sub));
+    this.consumers.add(sub);
+    try {
+      await sub.start();
+    } catch (err) {
+      this.consumers.delete(sub);
+      await consumer.disconnect().catch(() => undefined);
+      throw wrap(err, `subscribing ${opts.groupId}`);
+    }
+    return sub;
+  }
+
+  async offsetsForTimestamp(topic: string, ts: number): Promise<PartitionOffset[]> {
+    const admin = await this.getAdmin();
+    const res = await admin.fetchTopicOffsetsByTimestamp(topic, ts);
+    // kafkajs answers -1 for "no message at or after ts": that is the log end.
+    const ends = await admin.fetchTopicOffsets(topic);
+    const endOf = new Map(ends.map((e) => [e.partition, e.high]));
+    return res
+      .map((r) => ({ partition: r.partition, offset: r.offset === '-1' ? (endOf.get(r.partition) ?? r.offset) : r.offset }))
+      .sort((a, b) => a.partition - b.partition);
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([...this.consumers].map((c) => c.close()));
+    await Promise.all([this.producer?.disconnect(), this.admin?.disconnect()]);
+    this.producer = undefined;
+    this.admin = undefined;
+  }
+}
+
+class KafkaSubscription implements Subscription {
+  private owned: TopicPartition[] = [];
+  private closed = false;
+  private assignGate: Promise<void> = Promise.resolve();
+
+  constructor(
+    private readonly consumer: Consumer,
+    private readonly opts: SubscribeOptions,
+    private readonly onClose: () => void,
+  ) {}
+
+  async start(): Promise<void> {
+    const { consumer, opts } = this;
+    consumer.on(consumer.events.GROUP_JOIN, (e) => {
+      const assigned: TopicPartition[] = [];
+      for (const [topic, partitions] of Object.entries(e.payload.memberAssignment)) {
+        for (const partition of partitions) assigned.push({ topic, partition });
+      }
+      assigned.sort((a, b) => a.topic.localeCompare(b.topic) || a.partition - b.partition);
+      this.owned = assigned;
+      // Batches wait for onAssign (e.g. a detector rebuilding state) before they are handled.
+      this.assignGate = Promise.resolve(opts.onAssign?.(assigned.map((p) => ({ ...p }))));
+    });
+    consumer.on(consumer.events.CRASH, (e) => {
+      log.error({ err: e.payload.error, group: opts.groupId, restart: e.payload.restart }, 'consumer crashed');
+    });
+    await consumer.connect();
+    await consumer.subscribe({ topics: opts.topics, fromBeginning: opts.fromBeginning ?? false });
+    const max = opts.maxBatchSize ?? 1000;
+    await consumer.run({
+      autoCommit: false,
+      eachBatchAutoResolve: false,
+      eachBatch: async (payload) => {
+        const { batch } = payload;
+        await this.assignGate;
+        const all = batch.messages;
+        for (let i = 0; i < all.length && payload.isRunning() && !payload.isStale(); i += max) {
+          const chunk = all.slice(i, i + max);
+          const last = chunk[chunk.length - 1];
+          if (!last) break;
+          const incoming: IncomingBatch = {
+            topic: batch.topic,
+            partition: batch.partition,
+            nextOffset: (BigInt(last.offset) + 1n).toString(),
+            messages: chunk.map((m) => ({
+              topic: batch.topic,
+              partition: batch.partition,
+              offset: m.offset,
+              key: m.key,
+              value: m.value ?? Buffer.alloc(0),
+              headers: toHeaders(m.headers),
+              timestamp: Number(m.timestamp),
+            })),
+          };
+          // A throw here leaves the offset unresolved: kafkajs seeks back and redelivers.
+          await opts.onBatch(incoming);
+          payload.resolveOffset(last.offset);
+          // Commit right after the handler succeeded: offsets never run ahead of stored data.
+          await consumer.commitOffsets([{ topic: batch.topic, partition: batch.partition, offset: incoming.nextOffset }]);
+          await payload.heartbeat();
+        }
+      },
+    });
+  }
+
+  seek(topic: string, partition: number, offset: string): void {
+    if (!this.owned.some((p) => p.topic === topic && p.partition === partition)) {
+      throw new Error(`seek: ${topic}/${partition} is not assigned to this member`);
+    }
+    this.consumer.seek({ topic, partition, offset });
+  }
+
+  assignment(): TopicPartition[] {
+    return this.owned.map((p) => ({ ...p }));
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.consumer.disconnect();
+    this.onClose();
+  }
+}

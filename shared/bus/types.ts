@@ -1,0 +1,103 @@
+// The bus contract. Services talk to this interface, never to a Kafka client,
+// so the client (kafkajs today, in maintenance mode) can be swapped without
+// touching them. Two implementations: KafkaBus (distributed mode) and
+// MemoryBus (embedded mode); bus.contract.test.ts runs the same tests on both.
+//
+// Guarantees every implementation gives:
+// - Messages with the same key land on the same partition (Kafka's murmur2
+//   partitioner, so both buses place a key identically).
+// - Within a partition, delivery is in offset order.
+// - A consumer group's members split the partitions between them; a
+//   partition is delivered to one member at a time.
+// - Offsets advance only when onBatch resolves: at-least-once. If onBatch
+//   throws, the same messages are delivered again (after a backoff); nothing is
+//   skipped.
+// - Committed offsets survive the consumer: a new member of the group resumes
+//   after the last committed message.
+
+export interface OutgoingMessage {
+  /** Partition key (the client IP for access records). null: spread round-robin. */
+  key: string | Buffer | null;
+  value: Buffer;
+  headers?: Record<string, string>;
+  /** Event time, epoch ms (Kafka CreateTime): what seek-by-timestamp searches. Default: now. */
+  timestamp?: number;
+}
+
+export interface BusMessage {
+  topic: string;
+  partition: number;
+  /** Kafka offsets are 64-bit; kept as decimal strings. */
+  offset: string;
+  key: Buffer | null;
+  value: Buffer;
+  headers: Record<string, string>;
+  timestamp: number;
+}
+
+export interface IncomingBatch {
+  topic: string;
+  partition: number;
+  messages: BusMessage[];
+  /** Offset after the last message of the batch: what is committed when onBatch resolves. */
+  nextOffset: string;
+}
+
+export interface TopicPartition {
+  topic: string;
+  partition: number;
+}
+
+export interface PartitionOffset {
+  partition: number;
+  offset: string;
+}
+
+export interface TopicSpec {
+  topic: string;
+  partitions: number;
+  /** Keep only the latest message per key (decisions, control plane). */
+  compacted?: boolean;
+  /** Delete messages older than this (Kafka retention.ms). */
+  retentionMs?: number;
+}
+
+export interface SubscribeOptions {
+  groupId: string;
+  topics: string[];
+  /** Where a group with no committed offset starts. Default false (only new messages). */
+  fromBeginning?: boolean;
+  /** Largest batch handed to onBatch. Default 1000. */
+  maxBatchSize?: number;
+  onBatch(batch: IncomingBatch): Promise<void>;
+  /** Partitions this member now owns (after every rebalance), before their first batch. */
+  onAssign?(partitions: TopicPartition[]): Promise<void> | void;
+}
+
+export interface Subscription {
+  /** Next delivery of this partition starts at `offset` (must be owned by this member). */
+  seek(topic: string, partition: number, offset: string): void;
+  /** Partitions this member owns now. */
+  assignment(): TopicPartition[];
+  close(): Promise<void>;
+}
+
+export interface Bus {
+  readonly kind: 'kafka' | 'memory';
+  ensureTopics(specs: TopicSpec[]): Promise<void>;
+  /** Resolves once the messages are stored with the configured acks. */
+  publish(topic: string, messages: OutgoingMessage[]): Promise<void>;
+  subscribe(opts: SubscribeOptions): Promise<Subscription>;
+  /** Per partition, the first offset whose timestamp is ≥ ts (the log end when none). */
+  offsetsForTimestamp(topic: string, ts: number): Promise<PartitionOffset[]>;
+  close(): Promise<void>;
+}
+
+/** A dependency (broker) that is down or unreachable: worth retrying, unlike a rejected request. */
+export class BusUnavailableError extends Error {
+  readonly code = 'LW_BUS_UNAVAILABLE';
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'BusUnavailableError';
+  }
+}

@@ -1,0 +1,125 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { loadConfig, ConfigError, type ConfigIssue } from './load.js';
+import { parseDuration, formatDuration } from './duration.js';
+
+const root = fileURLToPath(new URL('../../..', import.meta.url));
+const noEnv = {};
+
+function issuesOf(text: string, env: NodeJS.ProcessEnv = noEnv): ConfigIssue[] {
+  try {
+    loadConfig({ text, env });
+  } catch (err) {
+    assert.ok(err instanceof ConfigError, `expected ConfigError, got ${String(err)}`);
+    return err.issues;
+  }
+  assert.fail('the config was accepted');
+}
+
+test('defaults are FlatRun security defaults, durations in ms', () => {
+  const c = loadConfig({ text: '', env: noEnv });
+  assert.deepEqual(c.security, {
+    enabled: true,
+    realtime_capture: false,
+    scan_interval_ms: 30_000,
+    retention_days: 30,
+    rate_threshold: 100,
+    auto_block_enabled: true,
+    auto_block_threshold: 50,
+    auto_block_duration_ms: 86_400_000,
+    detection_window_ms: 120_000,
+    not_found_threshold: 10,
+    auth_failure_threshold: 5,
+    unique_paths_threshold: 20,
+    repeated_hits_threshold: 30,
+  });
+  assert.deepEqual(c.kafka.brokers, []);
+  assert.equal(c.api.port, 8090);
+  assert.equal(c.ingest.udp.port, 5514);
+  assert.equal(c.clickhouse.requests_ttl_ms, 86_400_000);
+  assert.match(c.clickhouse.data_dir, /data\/clickhouse$/);
+});
+
+test('the shipped example file is valid and equals the defaults', () => {
+  const text = readFileSync(`${root}/infra/logwarden.example.yaml`, 'utf8');
+  assert.deepEqual(loadConfig({ text, env: noEnv }), loadConfig({ text: '', env: noEnv }));
+});
+
+test('a typo in a key fails with the key path and a suggestion', () => {
+  const issues = issuesOf('security:\n  rate_treshold: 5\n');
+  assert.equal(issues.length, 1);
+  assert.equal(issues[0]?.path, 'security.rate_treshold');
+  assert.match(issues[0]?.reason ?? '', /unknown key.*rate_threshold/);
+});
+
+test('unknown section, wrong type, negative threshold and bad duration each name their key', () => {
+  const issues = issuesOf(
+    ['secuirty: {}', 'security:', '  rate_threshold: -3', '  scan_interval: 30 seconds', '  enabled: "yes"', 'api:', '  port: 70000'].join('\n'),
+  );
+  const byPath = new Map(issues.map((i) => [i.path, i.reason]));
+  assert.match(byPath.get('secuirty') ?? '', /unknown key.*"security"/);
+  assert.match(byPath.get('security.rate_threshold') ?? '', /≥ 1/);
+  assert.match(byPath.get('security.scan_interval') ?? '', /duration/);
+  assert.match(byPath.get('security.enabled') ?? '', /boolean/);
+  assert.match(byPath.get('api.port') ?? '', /≤ 65535/);
+});
+
+test('array items are named by index', () => {
+  const issues = issuesOf('nodes:\n  - name: a\n    url: ftp://x\n  - url: http://y\n');
+  const paths = issues.map((i) => i.path).sort();
+  assert.deepEqual(paths, ['nodes[0].url', 'nodes[1].name']);
+});
+
+test('invalid YAML and a non-mapping file are refused', () => {
+  assert.match(issuesOf('security: [\n')[0]?.reason ?? '', /not valid YAML/);
+  assert.match(issuesOf('- a\n- b\n')[0]?.reason ?? '', /mapping/);
+  assert.match(issuesOf('security:\n  enabled: true\n  enabled: false\n')[0]?.reason ?? '', /not valid YAML/);
+});
+
+test('environment variables override the file, with types kept', () => {
+  const c = loadConfig({
+    text: 'security:\n  rate_threshold: 10\nkafka:\n  brokers: ["a:1"]\n',
+    env: {
+      LOGWARDEN_KAFKA_BROKERS: '127.0.0.1:19092, 127.0.0.1:19093',
+      CLICKHOUSE_URL: 'http://127.0.0.1:8123',
+      LOGWARDEN__SECURITY__RATE_THRESHOLD: '250',
+      LOGWARDEN__SECURITY__DETECTION_WINDOW: '5m',
+      LOGWARDEN_API_PORT: '9000',
+    },
+  });
+  assert.deepEqual(c.kafka.brokers, ['127.0.0.1:19092', '127.0.0.1:19093']);
+  assert.equal(c.clickhouse.url, 'http://127.0.0.1:8123');
+  assert.equal(c.security.rate_threshold, 250);
+  assert.equal(c.security.detection_window_ms, 300_000);
+  assert.equal(c.api.port, 9000);
+});
+
+test('a bad environment override is reported like a bad key', () => {
+  const issues = issuesOf('', { LOGWARDEN__SECURITY__RATE_TRESHOLD: '5', LOGWARDEN_API_PORT: 'eighty' });
+  const paths = issues.map((i) => i.path).sort();
+  assert.deepEqual(paths, ['api.port', 'security.rate_treshold']);
+});
+
+test('secrets come from the named variable, never from the file', () => {
+  const c = loadConfig({ text: 'nodes:\n  - name: edge\n    url: http://127.0.0.1:1\n', env: { LOGWARDEN_NODE_SECRET: 's3cret', CLICKHOUSE_PASSWORD: 'pw' } });
+  assert.equal(c.nodes[0]?.secret, 's3cret');
+  assert.equal(c.clickhouse.password, 'pw');
+  assert.deepEqual(issuesOf('clickhouse:\n  password: hunter2\n').map((i) => i.path), ['clickhouse.password']);
+});
+
+test('the resolved config is frozen', () => {
+  const c = loadConfig({ text: '', env: noEnv });
+  assert.throws(() => {
+    (c as { data_dir: string }).data_dir = 'x';
+  }, TypeError);
+});
+
+test('durations parse and format both ways', () => {
+  assert.equal(parseDuration('500ms'), 500);
+  assert.equal(parseDuration('1h30m'), 5_400_000);
+  assert.equal(parseDuration('7d'), 604_800_000);
+  for (const bad of ['', '30', '30 s', '-5s', '1.5h', 's']) assert.equal(parseDuration(bad), undefined, bad);
+  for (const ms of [0, 1, 999, 30_000, 5_400_000, 90_061_001]) assert.equal(parseDuration(formatDuration(ms)), ms);
+});

@@ -1,0 +1,265 @@
+// Loads logwarden.yaml: parse, apply environment overrides, validate against
+// the schema (which fills defaults), then resolve durations to milliseconds
+// (keys gain a `_ms` suffix) and secrets from their environment variables or
+// files. Any problem stops the start with the path of the bad key.
+import { readFileSync, existsSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { Ajv, type ErrorObject } from 'ajv';
+import { parse as parseYaml, YAMLParseError } from 'yaml';
+import { DURATION_PATTERN, parseDuration } from './duration.js';
+import { configSchema } from './schema.js';
+import type { Config } from './types.js';
+
+export type { Config } from './types.js';
+
+export interface ConfigIssue {
+  /** Dotted path of the key, e.g. `security.rate_threshold` or `nodes[0].url`. */
+  path: string;
+  reason: string;
+}
+
+export class ConfigError extends Error {
+  readonly code = 'LW_CONFIG_INVALID';
+  constructor(
+    readonly source: string,
+    readonly issues: ConfigIssue[],
+  ) {
+    super(`invalid configuration (${source}):\n` + issues.map((i) => `  ${i.path || '(root)'}: ${i.reason}`).join('\n'));
+    this.name = 'ConfigError';
+  }
+}
+
+const ajv = new Ajv({ allErrors: true, useDefaults: true, strict: true, allowUnionTypes: true });
+ajv.addFormat('duration', { type: 'string', validate: (s: string) => DURATION_PATTERN.test(s) && parseDuration(s) !== undefined });
+const validate = ajv.compile(configSchema);
+
+/**
+ * Environment variables that override config keys. Besides these names, any
+ * `LOGWARDEN__SECTION__KEY=value` sets `section.key` (value read as YAML, so
+ * `LOGWARDEN__SECURITY__RATE_THRESHOLD=200` is a number).
+ */
+export const ENV_OVERRIDES: ReadonlyArray<{ env: string; path: string; list?: boolean }> = [
+  { env: 'LOGWARDEN_DATA_DIR', path: 'data_dir' },
+  { env: 'LOGWARDEN_LOG_LEVEL', path: 'log_level' },
+  { env: 'LOGWARDEN_KAFKA_BROKERS', path: 'kafka.brokers', list: true },
+  { env: 'LOGWARDEN_TOPIC_PREFIX', path: 'kafka.topic_prefix' },
+  { env: 'CLICKHOUSE_URL', path: 'clickhouse.url' },
+  { env: 'CLICKHOUSE_USER', path: 'clickhouse.username' },
+  { env: 'LOGWARDEN_UDP_PORT', path: 'ingest.udp.port' },
+  { env: 'LOGWARDEN_UDP_HOST', path: 'ingest.udp.host' },
+  { env: 'LOGWARDEN_API_PORT', path: 'api.port' },
+  { env: 'LOGWARDEN_API_HOST', path: 'api.host' },
+];
+
+export interface LoadOptions {
+  /** Path of the YAML file; absent: LOGWARDEN_CONFIG, else ./logwarden.yaml if it exists, else defaults only. */
+  file?: string;
+  /** YAML text instead of a file (tests). */
+  text?: string;
+  env?: NodeJS.ProcessEnv;
+}
+
+export function loadConfig(opts: LoadOptions = {}): Config {
+  const env = opts.env ?? process.env;
+  let source = 'defaults';
+  let text = opts.text;
+  if (text === undefined) {
+    const file = opts.file ?? env.LOGWARDEN_CONFIG ?? (existsSync('logwarden.yaml') ? 'logwarden.yaml' : undefined);
+    if (file !== undefined) {
+      source = resolve(file);
+      try {
+        text = readFileSync(file, 'utf8');
+      } catch (err) {
+        throw new ConfigError(source, [{ path: '', reason: `cannot read the file: ${(err as Error).message}` }]);
+      }
+    }
+  } else {
+    source = 'text';
+  }
+
+  let raw: unknown = {};
+  if (text !== undefined && text.trim() !== '') {
+    try {
+      raw = parseYaml(text, { prettyErrors: true, uniqueKeys: true });
+    } catch (err) {
+      const reason = err instanceof YAMLParseError ? err.message : String(err);
+      throw new ConfigError(source, [{ path: '', reason: `not valid YAML: ${reason}` }]);
+    }
+  }
+  if (raw === null || raw === undefined) raw = {};
+  if (typeof raw !== 'object' || Array.isArray(raw)) {
+    throw new ConfigError(source, [{ path: '', reason: 'the file must hold a mapping of sections (security:, kafka:, ...)' }]);
+  }
+  const doc = raw as Record<string, unknown>;
+  const envIssues = applyEnv(doc, env);
+  if (envIssues.length > 0) throw new ConfigError(source, envIssues);
+
+  if (!validate(doc)) throw new ConfigError(source, (validate.errors ?? []).map(describe));
+  return resolveConfig(doc, env, source);
+}
+
+function setPath(doc: Record<string, unknown>, path: string[], value: unknown): void {
+  let node = doc;
+  for (const key of path.slice(0, -1)) {
+    const next = node[key];
+    if (next === undefined || next === null) node[key] = {};
+    else if (typeof next !== 'object' || Array.isArray(next)) return;
+    node = node[key] as Record<string, unknown>;
+  }
+  node[path[path.length - 1] as string] = value;
+}
+
+function applyEnv(doc: Record<string, unknown>, env: NodeJS.ProcessEnv): ConfigIssue[] {
+  const issues: ConfigIssue[] = [];
+  for (const o of ENV_OVERRIDES) {
+    const v = env[o.env];
+    if (v === undefined || v === '') continue;
+    const value = o.list ? v.split(',').map((s) => s.trim()).filter(Boolean) : scalar(v);
+    setPath(doc, o.path.split('.'), value);
+  }
+  for (const [name, v] of Object.entries(env)) {
+    if (!name.startsWith('LOGWARDEN__') || v === undefined) continue;
+    const path = name.slice('LOGWARDEN__'.length).toLowerCase().split('__').filter(Boolean);
+    if (path.length === 0) {
+      issues.push({ path: `env ${name}`, reason: 'names no key' });
+      continue;
+    }
+    setPath(doc, path, scalar(v));
+  }
+  return issues;
+}
+
+// Environment values are strings; read them as YAML scalars so numbers and
+// booleans keep their type, but keep a duration like "30s" a string.
+function scalar(v: string): unknown {
+  try {
+    const parsed: unknown = parseYaml(v);
+    return parsed === null ? v : parsed;
+  } catch {
+    return v;
+  }
+}
+
+function pathOf(e: ErrorObject): string {
+  const parts = e.instancePath.split('/').slice(1).map((p) => p.replace(/~1/g, '/').replace(/~0/g, '~'));
+  let out = '';
+  for (const p of parts) out += /^\d+$/.test(p) ? `[${p}]` : out === '' ? p : `.${p}`;
+  return out;
+}
+
+function join(path: string, key: string): string {
+  return path === '' ? key : `${path}.${key}`;
+}
+
+function describe(e: ErrorObject): ConfigIssue {
+  const path = pathOf(e);
+  switch (e.keyword) {
+    case 'additionalProperties': {
+      const key = (e.params as { additionalProperty: string }).additionalProperty;
+      const near = suggest(key, knownKeys(e.schemaPath));
+      return { path: join(path, key), reason: `unknown key${near ? ` (did you mean "${near}"?)` : ''}` };
+    }
+    case 'format':
+      return { path, reason: 'must be a duration such as 500ms, 30s, 2m, 24h or 7d' };
+    case 'enum':
+      return { path, reason: `must be one of ${(e.params as { allowedValues: unknown[] }).allowedValues.map((v) => JSON.stringify(v)).join(', ')}` };
+    case 'minimum':
+      return { path, reason: `must be ≥ ${(e.params as { limit: number }).limit}` };
+    case 'maximum':
+      return { path, reason: `must be ≤ ${(e.params as { limit: number }).limit}` };
+    case 'required':
+      return { path: join(path, (e.params as { missingProperty: string }).missingProperty), reason: 'is required' };
+    default:
+      return { path, reason: e.message ?? e.keyword };
+  }
+}
+
+function knownKeys(schemaPath: string): string[] {
+  // schemaPath looks like "#/properties/security/additionalProperties".
+  let node: unknown = configSchema;
+  for (const seg of schemaPath.replace(/^#\//, '').split('/').slice(0, -1)) {
+    if (node === null || typeof node !== 'object') return [];
+    node = (node as Record<string, unknown>)[seg];
+  }
+  const props = (node as { properties?: Record<string, unknown> } | undefined)?.properties;
+  return props ? Object.keys(props) : [];
+}
+
+function suggest(key: string, candidates: string[]): string | undefined {
+  let best: string | undefined;
+  let bestDist = Math.max(2, Math.floor(key.length / 3)) + 1;
+  for (const c of candidates) {
+    const d = editDistance(key, c);
+    if (d < bestDist) {
+      bestDist = d;
+      best = c;
+    }
+  }
+  return best;
+}
+
+function editDistance(a: string, b: string): number {
+  const prev = Array.from({ length: b.length + 1 }, (_, i) => i);
+  for (let i = 1; i <= a.length; i++) {
+    let diag = prev[0] as number;
+    prev[0] = i;
+    for (let j = 1; j <= b.length; j++) {
+      const tmp = prev[j] as number;
+      prev[j] = Math.min((prev[j] as number) + 1, (prev[j - 1] as number) + 1, diag + (a[i - 1] === b[j - 1] ? 0 : 1));
+      diag = tmp;
+    }
+  }
+  return prev[b.length] as number;
+}
+
+/** Durations become `<key>_ms` numbers; secrets are read from where the file points. */
+function resolveConfig(doc: Record<string, unknown>, env: NodeJS.ProcessEnv, source: string): Config {
+  const issues: ConfigIssue[] = [];
+  const out = withMs(doc, configSchema) as Record<string, unknown>;
+  const c = out as unknown as Config;
+  const readSecret = (path: string, envName: string, file: string): string => {
+    const v = envName ? env[envName] : undefined;
+    if (v !== undefined && v !== '') return v;
+    if (file) {
+      try {
+        return readFileSync(file, 'utf8').trim();
+      } catch (err) {
+        issues.push({ path, reason: `cannot read ${file}: ${(err as Error).message}` });
+      }
+    }
+    return '';
+  };
+  c.kafka.sasl_password = readSecret('kafka.password_file', c.kafka.password_env, c.kafka.password_file);
+  c.clickhouse.password = readSecret('clickhouse.password_file', c.clickhouse.password_env, c.clickhouse.password_file);
+  c.nodes.forEach((n, i) => {
+    n.secret = readSecret(`nodes[${i}].secret_file`, n.secret_env, n.secret_file);
+  });
+  if (c.clickhouse.data_dir === '') c.clickhouse.data_dir = resolve(c.data_dir, 'clickhouse');
+  if (c.api.token_file === '') c.api.token_file = resolve(c.data_dir, 'api-tokens.json');
+  if (c.kafka.sasl_mechanism !== 'none' && c.kafka.sasl_username === '') {
+    issues.push({ path: 'kafka.sasl_username', reason: `is required when sasl_mechanism is ${c.kafka.sasl_mechanism}` });
+  }
+  if (issues.length > 0) throw new ConfigError(source, issues);
+  return deepFreeze(c);
+}
+
+function deepFreeze<T>(v: T): T {
+  if (v !== null && typeof v === 'object') {
+    for (const child of Object.values(v)) deepFreeze(child);
+    Object.freeze(v);
+  }
+  return v;
+}
+
+function withMs(value: unknown, schema: unknown): unknown {
+  const s = schema as { format?: string; properties?: Record<string, unknown>; items?: unknown };
+  if (Array.isArray(value)) return value.map((v) => withMs(v, s.items));
+  if (value === null || typeof value !== 'object') return value;
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(value as Record<string, unknown>)) {
+    const sub = s.properties?.[k] as { format?: string } | undefined;
+    if (sub?.format === 'duration' && typeof v === 'string') out[`${k}_ms`] = parseDuration(v);
+    else out[k] = withMs(v, sub ?? {});
+  }
+  return out;
+}

@@ -1,0 +1,159 @@
+// The configuration file's JSON Schema: it holds every default, rejects
+// unknown keys and wrong types, and is the single source the README's config
+// table is checked against (config.test.ts). The `security:` block mirrors
+// FlatRun's security module key for key, with the same defaults.
+
+type Schema = Record<string, unknown>;
+
+const dur = (def: string, description: string): Schema => ({ type: 'string', format: 'duration', default: def, description });
+const int = (def: number, min: number, description: string, max?: number): Schema => ({
+  type: 'integer',
+  minimum: min,
+  ...(max === undefined ? {} : { maximum: max }),
+  default: def,
+  description,
+});
+const bool = (def: boolean, description: string): Schema => ({ type: 'boolean', default: def, description });
+const str = (def: string, description: string, extra: Schema = {}): Schema => ({ type: 'string', default: def, description, ...extra });
+const section = (properties: Record<string, Schema>, description: string): Schema => ({
+  type: 'object',
+  additionalProperties: false,
+  default: {},
+  description,
+  properties,
+});
+const port = (def: number, description: string): Schema => int(def, 0, description, 65535);
+const hostPort = { type: 'string', pattern: '^[^\\s:]+:\\d{1,5}$|^\\[[0-9a-fA-F:.]+\\]:\\d{1,5}$' };
+// A secret is never written in the file: the file names where to read it.
+const secretRef = (envDefault: string, what: string): Record<string, Schema> => ({
+  password_env: str(envDefault, `environment variable holding the ${what} password`),
+  password_file: str('', `file holding the ${what} password (used when the variable is unset)`),
+});
+
+export const configSchema: Schema = {
+  $id: 'logwarden-config',
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    security: section(
+      {
+        enabled: bool(true, 'master switch of detection and enforcement'),
+        realtime_capture: bool(false, 'store every request in ClickHouse `requests` (short TTL)'),
+        scan_interval: dur('30s', 'event flush and node reconciliation interval'),
+        retention_days: int(30, 1, 'days security events are kept (ClickHouse TTL)'),
+        rate_threshold: int(100, 1, 'requests per IP within detection_window before rate_limited'),
+        auto_block_enabled: bool(true, 'block IPs whose event count reaches auto_block_threshold'),
+        auto_block_threshold: int(50, 1, 'events per IP within detection_window that trigger a block'),
+        auto_block_duration: dur('24h', 'duration of an automatic block'),
+        detection_window: dur('2m', 'sliding window of every detector'),
+        not_found_threshold: int(10, 1, '404 responses per IP within the window'),
+        auth_failure_threshold: int(5, 1, '401/403 responses on auth routes per IP within the window'),
+        unique_paths_threshold: int(20, 1, 'distinct paths per IP within the window (scan)'),
+        repeated_hits_threshold: int(30, 1, 'hits on one path per IP within the window'),
+      },
+      'detection and blocking (FlatRun `security:` block, same keys and defaults)',
+    ),
+    kafka: section(
+      {
+        brokers: {
+          type: 'array',
+          items: hostPort,
+          default: [],
+          description: 'bootstrap brokers; empty runs the in-process bus (embedded mode)',
+        },
+        client_id: str('logwarden', 'Kafka client id'),
+        topic_prefix: str('logwarden.', 'prefix of every topic name', { pattern: '^[A-Za-z0-9._-]*$' }),
+        partitions: int(12, 1, 'partitions of topics logwarden creates'),
+        replication_factor: int(1, 1, 'replication factor of topics logwarden creates'),
+        acks: { enum: ['all', 1, 0], default: 'all', description: 'producer acks: all, 1 or 0' },
+        compression: { enum: ['none', 'gzip'], default: 'none', description: 'producer compression codec' },
+        linger: dur('5ms', 'how long a producer batch waits for more records'),
+        batch_max_bytes: int(1_048_576, 1024, 'upper bound of one producer batch'),
+        ssl: bool(false, 'TLS to the brokers'),
+        sasl_mechanism: { enum: ['none', 'plain', 'scram-sha-256', 'scram-sha-512'], default: 'none', description: 'SASL mechanism' },
+        sasl_username: str('', 'SASL user'),
+        ...secretRef('LOGWARDEN_KAFKA_PASSWORD', 'SASL'),
+      },
+      'the bus in distributed mode',
+    ),
+    clickhouse: section(
+      {
+        url: str('', 'ClickHouse server URL (http[s]://host:8123); empty uses the embedded engine (chdb)'),
+        database: str('logwarden', 'database name', { pattern: '^[A-Za-z_][A-Za-z0-9_]*$' }),
+        data_dir: str('', 'embedded engine data directory (default: <data_dir>/clickhouse)'),
+        username: str('default', 'server user'),
+        ...secretRef('CLICKHOUSE_PASSWORD', 'ClickHouse'),
+        cluster: str('', 'cluster name: DDL runs ON CLUSTER with Replicated engines', { pattern: '^[A-Za-z0-9_]*$' }),
+        requests_ttl: dur('1d', 'how long captured requests are kept'),
+      },
+      'storage',
+    ),
+    ingest: section(
+      {
+        udp: section(
+          {
+            enabled: bool(true, 'listen for syslog over UDP (what nginx sends)'),
+            host: str('127.0.0.1', 'UDP listen address'),
+            port: port(5514, 'UDP listen port'),
+            buffer_max_bytes: int(67_108_864, 65_536, 'memory bound of UDP lines held while Kafka is unavailable'),
+          },
+          'UDP syslog input',
+        ),
+        tcp: section(
+          {
+            enabled: bool(false, 'listen for syslog over TCP (rsyslog/syslog-ng relays)'),
+            host: str('127.0.0.1', 'TCP listen address'),
+            port: port(5514, 'TCP listen port'),
+          },
+          'TCP syslog input',
+        ),
+        workers: int(1, 1, 'ingester processes sharing the UDP socket', 64),
+        log_format: str('json', '`json` (the shipped log_format), `combined`, or an nginx log_format string'),
+        max_line_bytes: int(65_536, 256, 'longest accepted access-log line'),
+        oversize_lines: { enum: ['reject', 'truncate'], default: 'reject', description: 'what happens to a longer line' },
+        trusted_proxies: {
+          type: 'array',
+          items: { type: 'string' },
+          default: [],
+          description: 'CIDRs whose X-Forwarded-For is believed',
+        },
+        deployments: {
+          type: 'object',
+          additionalProperties: { type: 'string' },
+          default: {},
+          description: 'host → deployment map, used when the log line has no deployment',
+        },
+        node: str('', 'node name when the syslog header carries none'),
+      },
+      'syslog and file ingestion',
+    ),
+    nodes: {
+      type: 'array',
+      default: [],
+      description: 'OpenResty control endpoints the enforcer keeps in sync',
+      items: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['name', 'url'],
+        properties: {
+          name: { type: 'string', minLength: 1 },
+          url: { type: 'string', pattern: '^https?://' },
+          secret_env: { type: 'string', default: 'LOGWARDEN_NODE_SECRET' },
+          secret_file: { type: 'string', default: '' },
+        },
+      },
+    },
+    api: section(
+      {
+        enabled: bool(true, 'serve the management API'),
+        host: str('127.0.0.1', 'listen address'),
+        port: port(8090, 'listen port'),
+        token_file: str('', 'where the generated admin token hash is kept (default: <data_dir>/api-tokens.json)'),
+        body_limit_bytes: int(1_048_576, 1024, 'largest accepted request body'),
+      },
+      'management API',
+    ),
+    data_dir: str('./data', 'state of embedded mode (ClickHouse data, tokens)'),
+    log_level: { enum: ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'], default: 'info', description: 'log level' },
+  },
+};

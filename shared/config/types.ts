@@ -1,0 +1,91 @@
+// The resolved configuration every service receives. Durations from the file
+// ("30s") arrive here as milliseconds under `<key>_ms`; secrets are read from
+// the environment variable or file the YAML names, never from the YAML itself.
+
+export interface SecurityConfig {
+  enabled: boolean;
+  realtime_capture: boolean;
+  scan_interval_ms: number;
+  retention_days: number;
+  rate_threshold: number;
+  auto_block_enabled: boolean;
+  auto_block_threshold: number;
+  auto_block_duration_ms: number;
+  detection_window_ms: number;
+  not_found_threshold: number;
+  auth_failure_threshold: number;
+  unique_paths_threshold: number;
+  repeated_hits_threshold: number;
+}
+
+export interface KafkaConfig {
+  brokers: string[];
+  client_id: string;
+  topic_prefix: string;
+  partitions: number;
+  replication_factor: number;
+  acks: 'all' | 1 | 0;
+  compression: 'none' | 'gzip';
+  linger_ms: number;
+  batch_max_bytes: number;
+  ssl: boolean;
+  sasl_mechanism: 'none' | 'plain' | 'scram-sha-256' | 'scram-sha-512';
+  sasl_username: string;
+  password_env: string;
+  password_file: string;
+  /** Resolved from password_env / password_file. */
+  sasl_password: string;
+}
+
+export interface ClickHouseConfig {
+  url: string;
+  database: string;
+  data_dir: string;
+  username: string;
+  password_env: string;
+  password_file: string;
+  /** Resolved from password_env / password_file. */
+  password: string;
+  cluster: string;
+  requests_ttl_ms: number;
+}
+
+export interface IngestConfig {
+  udp: { enabled: boolean; host: string; port: number; buffer_max_bytes: number };
+  tcp: { enabled: boolean; host: string; port: number };
+  workers: number;
+  log_format: string;
+  max_line_bytes: number;
+  oversize_lines: 'reject' | 'truncate';
+  trusted_proxies: string[];
+  deployments: Record<string, string>;
+  node: string;
+}
+
+export interface NodeConfig {
+  name: string;
+  url: string;
+  secret_env: string;
+  secret_file: string;
+  /** Resolved from secret_env / secret_file. */
+  secret: string;
+}
+
+export interface ApiConfig {
+  enabled: boolean;
+  host: string;
+  port: number;
+  token_file: string;
+  body_limit_bytes: number;
+}
+
+export interface Config {
+  security: SecurityConfig;
+  kafka: KafkaConfig;
+  clickhouse: ClickHouseConfig;
+  ingest: IngestConfig;
+  nodes: NodeConfig[];
+  api: ApiConfig;
+  data_dir: string;
+  log_level: 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' | 'silent';
+}
