@@ -1,0 +1,99 @@
+// A real nginx with the Lua module and logwarden's operator snippets, for tests:
+// infra/nginx/nginx.sh installs the distribution packages when they are missing
+// and runs nginx in its own prefix directory. Each call gets its own directory
+// and port unless told otherwise, so test files running in parallel never share
+// (or stop) each other's nginx.
+import { execFile } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = fileURLToPath(new URL('../../..', import.meta.url));
+
+export interface TestNginxOptions {
+  /** Port on 127.0.0.1; a free one when omitted. */
+  port?: number;
+  /** Where the access log goes: host:port, syslog over UDP (default 127.0.0.1:5514). */
+  syslog?: string;
+  /** Prefix directory (conf, logs, pid); a fresh temporary one, removed on stop, when omitted. */
+  dir?: string;
+}
+
+export interface TestNginx {
+  /** http://127.0.0.1:PORT */
+  url: string;
+  port: number;
+  dir: string;
+  stop(): Promise<void>;
+}
+
+/** A port that was free a moment ago on 127.0.0.1 (the OS picks it). */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      const port = typeof address === 'object' && address ? address.port : 0;
+      server.close(() => (port ? resolve(port) : reject(new Error('no port assigned'))));
+    });
+  });
+}
+
+function nginxSh(command: string, env: NodeJS.ProcessEnv): Promise<string> {
+  return new Promise((resolve, reject) => {
+    execFile(
+      'bash',
+      ['infra/nginx/nginx.sh', command],
+      // install may run apt-get on a fresh machine.
+      { cwd: root, env, encoding: 'utf8', timeout: 10 * 60_000, maxBuffer: 16 * 1024 * 1024 },
+      (err, stdout, stderr) => {
+        if (err) {
+          reject(new Error(`infra/nginx/nginx.sh ${command} failed: ${err.message}\n${stderr}`));
+        } else {
+          resolve(stdout.trim());
+        }
+      },
+    );
+  });
+}
+
+/** Starts a test nginx (see infra/nginx/test.conf.template for its locations). */
+export async function startTestNginx(opts: TestNginxOptions = {}): Promise<TestNginx> {
+  const ownDir = opts.dir === undefined;
+  const dir = opts.dir ?? (await mkdtemp(join(tmpdir(), 'logwarden-nginx-')));
+  const port = opts.port ?? (await freePort());
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    LOGWARDEN_NGINX_DIR: dir,
+    LOGWARDEN_NGINX_PORT: String(port),
+    LOGWARDEN_SYSLOG: opts.syslog ?? '127.0.0.1:5514',
+  };
+  try {
+    await nginxSh('install', env);
+    const out = await nginxSh('start', env);
+    const url = out.split('\n').pop() ?? '';
+    if (!/^http:\/\/127\.0\.0\.1:\d+$/.test(url)) {
+      throw new Error(`infra/nginx/nginx.sh start printed no URL: ${JSON.stringify(out)}`);
+    }
+    let stopped = false;
+    return {
+      url,
+      port,
+      dir,
+      async stop() {
+        if (stopped) return;
+        stopped = true;
+        await nginxSh('stop', env);
+        if (ownDir) await rm(dir, { recursive: true, force: true });
+      },
+    };
+  } catch (err) {
+    // A half-started nginx must not outlive the failed test.
+    await nginxSh('stop', env).catch(() => undefined);
+    if (ownDir) await rm(dir, { recursive: true, force: true });
+    throw err;
+  }
+}
