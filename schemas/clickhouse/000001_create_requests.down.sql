@@ -1,0 +1,1 @@
+DROP TABLE IF EXISTS {{database}}.requests{{on_cluster}} SYNC

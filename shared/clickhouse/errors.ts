@@ -1,0 +1,150 @@
+// Errors of the ClickHouse layer. Callers decide one thing from them: retry
+// (the dependency is unavailable for now) or not (ClickHouse, or our own
+// checks, rejected the statement or the data, and the same call will fail the
+// same way). `isRetryable()` answers it for our errors and for raw ones.
+//
+// Each code is stable and never reused; `code` is low-cardinality so it can
+// label a metric.
+
+export type ClickHouseErrorCode =
+  /** Connection refused/reset, timeout, overloaded or read-only server: retry later. */
+  | 'LW_CH_UNAVAILABLE'
+  /** Bad SQL, unknown table, data that does not parse: retrying cannot help. */
+  | 'LW_CH_REJECTED'
+  /** Embedded mode without the optional `chdb` package. */
+  | 'LW_CH_CHDB_MISSING'
+  /** Embedded mode: this process already has another data directory open. */
+  | 'LW_CH_EMBEDDED_DIR_BUSY'
+  /** The wrapper was used after close(). */
+  | 'LW_CH_CLOSED'
+  /** Invalid options (database name, cluster name, retention...). */
+  | 'LW_CH_BAD_CONFIG'
+  /** An applied migration file was edited afterwards. */
+  | 'LW_CH_MIGRATION_CHANGED'
+  /** Migration files are malformed (names, numbering, template variables). */
+  | 'LW_CH_MIGRATION_INVALID'
+  /** The migration lock stayed held by a live process for too long. */
+  | 'LW_CH_MIGRATION_LOCKED';
+
+export class ClickHouseLayerError extends Error {
+  readonly code: ClickHouseErrorCode;
+  readonly retryable: boolean;
+  /** The numeric ClickHouse error code when ClickHouse produced the error. */
+  readonly clickhouseCode: number | undefined;
+
+  constructor(
+    code: ClickHouseErrorCode,
+    message: string,
+    opts: { retryable?: boolean; clickhouseCode?: number; cause?: unknown } = {},
+  ) {
+    super(message, opts.cause === undefined ? undefined : { cause: opts.cause });
+    this.name = new.target.name;
+    this.code = code;
+    this.retryable = opts.retryable ?? false;
+    this.clickhouseCode = opts.clickhouseCode;
+  }
+}
+
+/** The dependency is unavailable; the same call may succeed later. */
+export class ClickHouseUnavailableError extends ClickHouseLayerError {
+  constructor(message: string, opts: { clickhouseCode?: number; cause?: unknown } = {}) {
+    super('LW_CH_UNAVAILABLE', message, { ...opts, retryable: true });
+  }
+}
+
+/** ClickHouse refused the statement or its data; retrying cannot help. */
+export class ClickHouseRejectedError extends ClickHouseLayerError {
+  constructor(message: string, opts: { clickhouseCode?: number; cause?: unknown } = {}) {
+    super('LW_CH_REJECTED', message, { ...opts, retryable: false });
+  }
+}
+
+// ClickHouse error codes (src/Common/ErrorCodes.cpp) that describe the state
+// of the server or the network rather than the statement.
+const TRANSIENT_CLICKHOUSE_CODES: ReadonlySet<number> = new Set([
+  159, // TIMEOUT_EXCEEDED
+  164, // READONLY (a replica in read-only mode while Keeper is away)
+  198, // DNS_ERROR
+  202, // TOO_MANY_SIMULTANEOUS_QUERIES
+  203, // NO_FREE_CONNECTION
+  209, // SOCKET_TIMEOUT
+  210, // NETWORK_ERROR
+  225, // NO_ZOOKEEPER
+  241, // MEMORY_LIMIT_EXCEEDED
+  242, // TABLE_IS_READ_ONLY
+  252, // TOO_MANY_PARTS
+  279, // ALL_CONNECTION_TRIES_FAILED
+  285, // TOO_FEW_LIVE_REPLICAS
+  286, // UNSATISFIED_QUORUM_FOR_PREVIOUS_WRITE
+  319, // UNKNOWN_STATUS_OF_INSERT
+  394, // QUERY_WAS_CANCELLED (server shutting down)
+  425, // SYSTEM_ERROR
+  439, // CANNOT_SCHEDULE_TASK
+  473, // DEADLOCK_AVOIDED
+  999, // KEEPER_EXCEPTION
+  1000, // POCO_EXCEPTION
+]);
+
+// Node socket errors: the server is not there or went away mid-request.
+const TRANSIENT_SYSCALL_CODES: ReadonlySet<string> = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ECONNABORTED',
+  'EPIPE',
+  'ETIMEDOUT',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'ENETDOWN',
+  'EAI_AGAIN',
+  'ENOTFOUND',
+  'UND_ERR_SOCKET',
+]);
+
+// What the HTTP client says when it gives up waiting, or when a proxy in
+// front of ClickHouse answers instead of it.
+const TRANSIENT_MESSAGE = /timeout error|socket hang up|bad gateway|service unavailable|gateway time-?out/i;
+
+/** The ClickHouse numeric code of an error from @clickhouse/client or chdb, if it has one. */
+export function clickhouseCodeOf(err: unknown): number | undefined {
+  if (!(err instanceof Error)) return undefined;
+  if (err instanceof ClickHouseLayerError) return err.clickhouseCode;
+  // Duck-typed on purpose: @clickhouse/client and chdb each bundle their own
+  // copy of ClickHouseError, so `instanceof` would miss one of them.
+  const { code, type } = err as { code?: unknown; type?: unknown };
+  if (typeof code === 'string' && /^\d+$/.test(code) && typeof type === 'string') return Number(code);
+  const m = /Code: (\d+)\. DB::Exception/.exec(err.message);
+  return m ? Number(m[1]) : undefined;
+}
+
+function isTransient(err: unknown): boolean {
+  const chCode = clickhouseCodeOf(err);
+  if (chCode !== undefined) return TRANSIENT_CLICKHOUSE_CODES.has(chCode);
+  if (!(err instanceof Error)) return false;
+  const sysCode = (err as { code?: unknown }).code;
+  if (typeof sysCode === 'string' && TRANSIENT_SYSCALL_CODES.has(sysCode)) return true;
+  if (TRANSIENT_MESSAGE.test(err.message)) return true;
+  return err.cause !== undefined && err.cause !== err && isTransient(err.cause);
+}
+
+/**
+ * Wrap any error thrown while talking to ClickHouse into one of the two
+ * typed kinds. Our own typed errors pass through unchanged.
+ */
+export function classifyError(err: unknown, what: string): ClickHouseLayerError {
+  if (err instanceof ClickHouseLayerError) return err;
+  const clickhouseCode = clickhouseCodeOf(err);
+  const detail = err instanceof Error ? err.message : String(err);
+  const message = `${what}: ${detail}`;
+  return isTransient(err)
+    ? new ClickHouseUnavailableError(message, { clickhouseCode, cause: err })
+    : new ClickHouseRejectedError(message, { clickhouseCode, cause: err });
+}
+
+/**
+ * True when the failed call may succeed if made again later (the
+ * "dependency unavailable" kind). Accepts raw errors from the client too.
+ */
+export function isRetryable(err: unknown): boolean {
+  if (err instanceof ClickHouseLayerError) return err.retryable;
+  return isTransient(err);
+}
