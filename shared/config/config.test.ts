@@ -123,3 +123,13 @@ test('durations parse and format both ways', () => {
   for (const bad of ['', '30', '30 s', '-5s', '1.5h', 's']) assert.equal(parseDuration(bad), undefined, bad);
   for (const ms of [0, 1, 999, 30_000, 5_400_000, 90_061_001]) assert.equal(parseDuration(formatDuration(ms)), ms);
 });
+
+test('the README config table lists every key with the default the code applies', async () => {
+  const { configReference } = await import('./reference.js');
+  const readme = readFileSync(`${root}/README.md`, 'utf8');
+  for (const row of configReference()) {
+    const line = readme.split('\n').find((l) => l.startsWith(`| \`${row.key}\` |`));
+    assert.ok(line, `README documents ${row.key}`);
+    assert.ok(line.includes(`| \`${row.default}\` |`), `README default of ${row.key} is ${row.default}`);
+  }
+});

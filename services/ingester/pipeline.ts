@@ -1,0 +1,249 @@
+// The transport-independent core of the ingester: raw line in → parsed,
+// Avro-encoded, batched, published keyed by client IP. Rejected lines go to
+// the dead-letter topic with their reason; nothing is dropped without a count.
+//
+// Memory is bounded: lines waiting for the bus are capped at
+// `ingest.udp.buffer_max_bytes`. Over the cap, `offer()` answers false so a
+// TCP or file reader can pause (backpressure), and a UDP datagram, which
+// cannot be paused, is dropped and counted as `buffer_full`.
+import { Counter, Histogram } from 'prom-client';
+import { accessRecordCodec } from '../../shared/avro/codec.js';
+import type { Bus, OutgoingMessage } from '../../shared/bus/types.js';
+import type { Config } from '../../shared/config/load.js';
+import { componentLogger } from '../../shared/log.js';
+import { registry } from '../../shared/metrics.js';
+import type { Topics } from '../../shared/topics.js';
+import { compileTrustedProxies, recordFromJson, type LineResult, type RecordContext, type RejectReason } from './access-log.js';
+import { parseSyslog, type SyslogHeader } from './syslog.js';
+
+const log = componentLogger('ingester');
+
+export type Source = 'udp' | 'tcp' | 'file';
+
+const received = new Counter({ name: 'logwarden_ingest_received_total', help: 'Lines received', labelNames: ['source'], registers: [registry] });
+const parsed = new Counter({ name: 'logwarden_ingest_parsed_total', help: 'Lines parsed into AccessRecords', labelNames: ['source'], registers: [registry] });
+const rejected = new Counter({
+  name: 'logwarden_ingest_rejected_total',
+  help: 'Lines rejected (sent to the dead-letter topic), by reason',
+  labelNames: ['source', 'reason'],
+  registers: [registry],
+});
+const dropped = new Counter({
+  name: 'logwarden_ingest_dropped_total',
+  help: 'Lines dropped without reaching any topic, by reason',
+  labelNames: ['source', 'reason'],
+  registers: [registry],
+});
+const repaired = new Counter({
+  name: 'logwarden_ingest_repaired_total',
+  help: 'Lines kept after repair (invalid UTF-8 replaced by U+FFFD), by reason',
+  labelNames: ['source', 'reason'],
+  registers: [registry],
+});
+const REPLACEMENT_CHAR = Buffer.from('\uFFFD');
+const sent = new Counter({ name: 'logwarden_ingest_sent_total', help: 'Records acknowledged by the bus', labelNames: ['topic'], registers: [registry] });
+const batchSize = new Histogram({
+  name: 'logwarden_ingest_batch_records',
+  help: 'Records per published batch',
+  buckets: [1, 10, 100, 500, 1000, 5000, 20000],
+  registers: [registry],
+});
+const sendSeconds = new Histogram({
+  name: 'logwarden_ingest_send_seconds',
+  help: 'Time for the bus to acknowledge a batch',
+  buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5],
+  registers: [registry],
+});
+
+export interface PipelineStats {
+  received: number;
+  parsed: number;
+  rejected: Partial<Record<RejectReason, number>>;
+  dropped: Record<string, number>;
+  sent: number;
+}
+
+const MAX_BATCH = 2000;
+const DEAD_LETTER_MAX_BYTES = 8192;
+const RETRY_MAX_MS = 5_000;
+
+export class IngestPipeline {
+  private readonly ctx: RecordContext;
+  private pending: OutgoingMessage[] = [];
+  private pendingDead: OutgoingMessage[] = [];
+  private heldBytes = 0;
+  private timer: NodeJS.Timeout | undefined;
+  private flushing: Promise<void> = Promise.resolve();
+  private waiters: Array<() => void> = [];
+  private closed = false;
+  readonly stats: PipelineStats = { received: 0, parsed: 0, rejected: {}, dropped: {}, sent: 0 };
+
+  constructor(
+    private readonly config: Config,
+    private readonly bus: Bus,
+    private readonly topics: Topics,
+  ) {
+    this.ctx = {
+      deployments: config.ingest.deployments,
+      trustedProxies: compileTrustedProxies(config.ingest.trusted_proxies),
+      defaultNode: config.ingest.node,
+    };
+  }
+
+  /**
+   * Takes one raw line (a datagram, a framed TCP message, a file line).
+   * Returns false when the pipeline holds its memory bound: the caller should
+   * pause until `drained()` resolves.
+   */
+  offer(raw: Buffer, source: Source, receivedAt = Date.now()): boolean {
+    this.stats.received++;
+    received.inc({ source });
+    if (this.heldBytes >= this.config.ingest.udp.buffer_max_bytes) {
+      if (source === 'udp') {
+        this.drop(source, 'buffer_full');
+        return false;
+      }
+      // TCP and files are paused by the caller on `false`; the line itself is still taken.
+    }
+    const result = this.parse(raw, source, receivedAt);
+    if (result.ok) {
+      this.stats.parsed++;
+      parsed.inc({ source });
+      const value = accessRecordCodec.encode(result.record);
+      this.pending.push({ key: result.record.client_ip, value, timestamp: result.record.ts });
+      this.heldBytes += value.length + 64;
+    } else {
+      this.deadLetter(raw, source, result.reason, result.detail, receivedAt);
+    }
+    if (this.pending.length + this.pendingDead.length >= MAX_BATCH) this.scheduleFlush(0);
+    else this.scheduleFlush(this.config.kafka.linger_ms);
+    return this.heldBytes < this.config.ingest.udp.buffer_max_bytes;
+  }
+
+  /**
+   * Counts a line rejected before it reached the parser (e.g. a TCP frame over
+   * the size limit that was skipped, not buffered) and dead-letters what is known of it.
+   */
+  reject(reason: RejectReason, source: Source, detail: string, head: Buffer = Buffer.alloc(0)): void {
+    this.stats.received++;
+    received.inc({ source });
+    this.deadLetter(head, source, reason, detail, Date.now());
+    this.scheduleFlush(this.config.kafka.linger_ms);
+  }
+
+  private deadLetter(raw: Buffer, source: Source, reason: RejectReason, detail: string, receivedAt: number): void {
+    this.stats.rejected[reason] = (this.stats.rejected[reason] ?? 0) + 1;
+    rejected.inc({ source, reason });
+    // An oversize line is kept only in part: the dead-letter topic must not become the memory bomb it guards against.
+    const value = raw.length > DEAD_LETTER_MAX_BYTES ? raw.subarray(0, DEAD_LETTER_MAX_BYTES) : raw;
+    this.pendingDead.push({
+      key: null,
+      value,
+      headers: {
+        reason,
+        detail: detail.slice(0, 200),
+        source,
+        received_at: String(receivedAt),
+        ...(value.length < raw.length ? { truncated_from: String(raw.length) } : {}),
+      },
+      timestamp: receivedAt,
+    });
+    this.heldBytes += value.length + 128;
+  }
+
+  private drop(source: Source, reason: string): void {
+    this.stats.dropped[reason] = (this.stats.dropped[reason] ?? 0) + 1;
+    dropped.inc({ source, reason });
+  }
+
+  private parse(raw: Buffer, source: Source, receivedAt: number) {
+    const max = this.config.ingest.max_line_bytes;
+    let bytes = raw;
+    if (bytes.length > 0 && bytes[bytes.length - 1] === 10) bytes = bytes.subarray(0, bytes[bytes.length - 2] === 13 ? -2 : -1);
+    if (bytes.length === 0) return { ok: false as const, reason: 'empty' as const, detail: 'empty line' };
+    if (bytes.length > max) {
+      if (this.config.ingest.oversize_lines === 'reject') {
+        return { ok: false as const, reason: 'too_long' as const, detail: `${bytes.length} bytes > max_line_bytes ${max}` };
+      }
+      bytes = bytes.subarray(0, max);
+    }
+    // Invalid UTF-8 becomes U+FFFD and the line is kept: rejecting it would let a
+    // client hide from detection with one bad byte in its User-Agent.
+    const line = bytes.toString('utf8');
+    if (line.includes('\uFFFD') && !bytes.includes(REPLACEMENT_CHAR)) repaired.inc({ source, reason: 'invalid_utf8' });
+    // A log file written by nginx itself has no syslog header; a datagram or TCP frame must.
+    if (source === 'file' && line.charCodeAt(0) !== 60 /* < */) return this.parseMessage(line, undefined, receivedAt);
+    const syslog = parseSyslog(line, receivedAt);
+    if (!syslog.ok) return { ok: false as const, reason: 'bad_syslog_header' as const, detail: syslog.detail };
+    return this.parseMessage(syslog.message, syslog.header, receivedAt);
+  }
+
+  private parseMessage(message: string, header: SyslogHeader | undefined, receivedAt: number): LineResult {
+    return recordFromJson(message, header, this.ctx, receivedAt);
+  }
+
+  private scheduleFlush(delayMs: number): void {
+    if (delayMs === 0) {
+      if (this.timer) clearTimeout(this.timer);
+      this.timer = undefined;
+      void this.flush();
+      return;
+    }
+    this.timer ??= setTimeout(() => {
+      this.timer = undefined;
+      void this.flush();
+    }, delayMs);
+  }
+
+  /** Publishes everything taken so far; resolves once the bus acknowledged it. */
+  flush(): Promise<void> {
+    this.flushing = this.flushing.catch(() => undefined).then(() => this.publishHeld());
+    return this.flushing;
+  }
+
+  private async publishHeld(): Promise<void> {
+    while (this.pending.length > 0 || this.pendingDead.length > 0) {
+      const batch = this.pending.splice(0, MAX_BATCH * 5);
+      const dead = this.pendingDead.splice(0, MAX_BATCH * 5);
+      const bytes = batch.reduce((n, m) => n + m.value.length + 64, 0) + dead.reduce((n, m) => n + m.value.length + 128, 0);
+      let backoff = 100;
+      // Publish failures are retried, never dropped: the memory bound above is what limits the wait.
+      while (true) {
+        try {
+          const t0 = process.hrtime.bigint();
+          if (batch.length > 0) await this.bus.publish(this.topics.access, batch);
+          if (dead.length > 0) await this.bus.publish(this.topics.deadLetter, dead);
+          sendSeconds.observe(Number(process.hrtime.bigint() - t0) / 1e9);
+          break;
+        } catch (err) {
+          if (this.closed && backoff >= RETRY_MAX_MS) throw err;
+          log.warn({ err, records: batch.length, retryInMs: backoff }, 'publish failed; retrying');
+          await new Promise((r) => setTimeout(r, backoff));
+          backoff = Math.min(backoff * 2, RETRY_MAX_MS);
+        }
+      }
+      batchSize.observe(batch.length);
+      this.stats.sent += batch.length;
+      sent.inc({ topic: this.topics.access }, batch.length);
+      if (dead.length > 0) sent.inc({ topic: this.topics.deadLetter }, dead.length);
+      this.heldBytes -= bytes;
+      if (this.heldBytes < this.config.ingest.udp.buffer_max_bytes) {
+        const w = this.waiters;
+        this.waiters = [];
+        for (const wake of w) wake();
+      }
+    }
+  }
+
+  /** Resolves when the pipeline is under its memory bound again. */
+  drained(): Promise<void> {
+    if (this.heldBytes < this.config.ingest.udp.buffer_max_bytes) return Promise.resolve();
+    return new Promise((resolve) => this.waiters.push(resolve));
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    if (this.timer) clearTimeout(this.timer);
+    await this.flush();
+  }
+}

@@ -1,0 +1,121 @@
+// Syslog headers as nginx and relays write them.
+//
+// nginx (ngx_syslog.c) sends one UDP datagram per line, RFC 3164 style:
+//   <PRI>Mmm dd hh:mm:ss HOSTNAME TAG: MSG        (HOSTNAME absent with `nohostname`)
+// relays such as rsyslog may forward RFC 5424:
+//   <PRI>1 2026-11-21T06:00:44.123Z HOST APP PROCID MSGID [SD...] MSG
+// Parsing is by hand, not by regular expression: this runs for every request
+// of the fleet.
+
+export interface SyslogHeader {
+  facility: number;
+  severity: number;
+  /** Epoch ms from the header when it carries one (RFC 3164 has no year nor zone: see below). */
+  timestamp: number | undefined;
+  hostname: string;
+  tag: string;
+}
+
+export type SyslogParse = { ok: true; header: SyslogHeader; message: string } | { ok: false; detail: string };
+
+const MONTHS: Record<string, number> = { Jan: 0, Feb: 1, Mar: 2, Apr: 3, May: 4, Jun: 5, Jul: 6, Aug: 7, Sep: 8, Oct: 9, Nov: 10, Dec: 11 };
+
+const isDigit = (c: number): boolean => c >= 48 && c <= 57;
+
+export function parseSyslog(line: string, now: number = Date.now()): SyslogParse {
+  if (line.charCodeAt(0) !== 60 /* < */) return { ok: false, detail: 'no <PRI>' };
+  let i = 1;
+  let pri = 0;
+  while (i < line.length && i <= 4 && isDigit(line.charCodeAt(i))) pri = pri * 10 + (line.charCodeAt(i++) - 48);
+  if (i === 1 || line.charCodeAt(i) !== 62 /* > */ || pri > 191) return { ok: false, detail: 'bad <PRI>' };
+  i++;
+  const facility = pri >> 3;
+  const severity = pri & 7;
+  if (line.charCodeAt(i) === 49 /* 1 */ && line.charCodeAt(i + 1) === 32) return parse5424(line, i + 2, facility, severity);
+  return parse3164(line, i, facility, severity, now);
+}
+
+function parse3164(line: string, start: number, facility: number, severity: number, now: number): SyslogParse {
+  // "Mmm dd hh:mm:ss " — the day is space-padded ("Nov  1").
+  const month = MONTHS[line.slice(start, start + 3)];
+  if (month === undefined || line.charCodeAt(start + 3) !== 32 || line.charCodeAt(start + 15) !== 32) {
+    return { ok: false, detail: 'bad RFC 3164 timestamp' };
+  }
+  const day = Number(line.slice(start + 4, start + 6).trim());
+  const hh = Number(line.slice(start + 7, start + 9));
+  const mm = Number(line.slice(start + 10, start + 12));
+  const ss = Number(line.slice(start + 13, start + 15));
+  if (!(day >= 1 && day <= 31 && hh <= 23 && mm <= 59 && ss <= 60) || line[start + 9] !== ':' || line[start + 12] !== ':') {
+    return { ok: false, detail: 'bad RFC 3164 timestamp' };
+  }
+  // No year and no zone: the sender's local time, assumed to be ours; the year is
+  // the one that puts the stamp nearest to now (a line from Dec 31 read on Jan 1).
+  const year = new Date(now).getFullYear();
+  let ts = new Date(year, month, day, hh, mm, ss).getTime();
+  if (ts - now > 183 * 86_400_000) ts = new Date(year - 1, month, day, hh, mm, ss).getTime();
+  else if (now - ts > 183 * 86_400_000) ts = new Date(year + 1, month, day, hh, mm, ss).getTime();
+
+  let i = start + 16;
+  const t1End = line.indexOf(' ', i);
+  if (t1End < 0) return { ok: false, detail: 'no tag' };
+  const t1 = line.slice(i, t1End);
+  if (t1.endsWith(':')) {
+    return { ok: true, header: { facility, severity, timestamp: ts, hostname: '', tag: stripPid(t1.slice(0, -1)) }, message: line.slice(t1End + 1) };
+  }
+  i = t1End + 1;
+  const t2End = line.indexOf(' ', i);
+  const t2 = t2End < 0 ? '' : line.slice(i, t2End);
+  if (t2.endsWith(':')) {
+    return { ok: true, header: { facility, severity, timestamp: ts, hostname: t1, tag: stripPid(t2.slice(0, -1)) }, message: line.slice(t2End + 1) };
+  }
+  return { ok: false, detail: 'no "TAG:" after the timestamp' };
+}
+
+function stripPid(tag: string): string {
+  const b = tag.indexOf('[');
+  return b < 0 ? tag : tag.slice(0, b);
+}
+
+function parse5424(line: string, start: number, facility: number, severity: number): SyslogParse {
+  const fields: string[] = [];
+  let i = start;
+  for (let f = 0; f < 5; f++) {
+    const end = line.indexOf(' ', i);
+    if (end < 0) return { ok: false, detail: 'truncated RFC 5424 header' };
+    fields.push(line.slice(i, end));
+    i = end + 1;
+  }
+  const [stamp = '-', host = '-', app = '-'] = fields;
+  let timestamp: number | undefined;
+  if (stamp !== '-') {
+    timestamp = Date.parse(stamp);
+    if (Number.isNaN(timestamp)) return { ok: false, detail: 'bad RFC 5424 timestamp' };
+  }
+  // STRUCTURED-DATA: "-" or one or more [id k="v" ...] elements, where "]" may be escaped inside values.
+  if (line[i] === '-') {
+    i += 1;
+  } else if (line[i] === '[') {
+    let inQuotes = false;
+    while (i < line.length) {
+      const c = line[i];
+      if (c === '\\') i += 2;
+      else {
+        if (c === '"') inQuotes = !inQuotes;
+        else if (c === ']' && !inQuotes && line[i + 1] !== '[') {
+          i++;
+          break;
+        }
+        i++;
+      }
+    }
+  } else {
+    return { ok: false, detail: 'bad RFC 5424 structured data' };
+  }
+  let message = line[i] === ' ' ? line.slice(i + 1) : line.slice(i);
+  if (message.charCodeAt(0) === 0xfeff) message = message.slice(1);
+  return {
+    ok: true,
+    header: { facility, severity, timestamp, hostname: host === '-' ? '' : host, tag: app === '-' ? '' : app },
+    message,
+  };
+}

@@ -1,0 +1,40 @@
+// UDP syslog input: what nginx's `access_log syslog:server=...` sends, one
+// datagram per request.
+import dgram from 'node:dgram';
+import { isIPv6 } from 'node:net';
+import { componentLogger } from '../../shared/log.js';
+import type { IngestPipeline } from './pipeline.js';
+
+const log = componentLogger('ingester.udp');
+
+export interface UdpInput {
+  port: number;
+  close(): Promise<void>;
+}
+
+export async function startUdpInput(pipeline: IngestPipeline, host: string, port: number): Promise<UdpInput> {
+  const socket = dgram.createSocket({ type: isIPv6(host) ? 'udp6' : 'udp4', reuseAddr: true });
+  socket.on('message', (msg) => {
+    pipeline.offer(msg, 'udp');
+  });
+  socket.on('error', (err) => log.error({ err }, 'UDP socket error'));
+  await new Promise<void>((resolve, reject) => {
+    socket.once('error', reject);
+    socket.bind({ address: host, port, exclusive: false }, () => {
+      socket.off('error', reject);
+      resolve();
+    });
+  });
+  // A large kernel buffer absorbs bursts while the event loop is busy encoding.
+  try {
+    socket.setRecvBufferSize(8 * 1024 * 1024);
+  } catch (err) {
+    log.warn({ err }, 'could not enlarge the UDP receive buffer (net.core.rmem_max); bursts may be lost in the kernel');
+  }
+  const bound = socket.address().port;
+  log.info({ host, port: bound }, 'listening for syslog over UDP');
+  return {
+    port: bound,
+    close: () => new Promise<void>((resolve) => socket.close(() => resolve())),
+  };
+}

@@ -1,0 +1,127 @@
+// Starts a set of services in this process over one bus and one ClickHouse
+// connection. `logwarden all` (embedded mode) starts them all; distributed
+// deployments start one per process. The CLI and the end-to-end tests both go
+// through here, so the tests exercise the wiring operators run.
+import { readFileSync } from 'node:fs';
+import { accessRecordCodec } from '../shared/avro/codec.js';
+import { createBus } from '../shared/bus/index.js';
+import type { Bus, TopicSpec } from '../shared/bus/types.js';
+import { openClickHouse, type ClickHouse } from '../shared/clickhouse/client.js';
+import { migrate } from '../shared/clickhouse/migrate.js';
+import type { Config } from '../shared/config/load.js';
+import { componentLogger } from '../shared/log.js';
+import type { AccessRecord } from '../shared/records.js';
+import { COMPACTED, topicNames, type TopicKey, type Topics } from '../shared/topics.js';
+import { buildApi } from './api/server.js';
+import { IngestPipeline } from './ingester/pipeline.js';
+import { startUdpInput } from './ingester/udp.js';
+import { TableSink } from './sink/table-sink.js';
+
+const log = componentLogger('runtime');
+
+export const SERVICES = ['ingester', 'sink', 'api'] as const;
+export type ServiceName = (typeof SERVICES)[number];
+
+export const VERSION: string = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+
+/** Mutable run-time switches (the API flips them). */
+export interface RuntimeState {
+  capture: boolean;
+}
+
+export interface Runtime {
+  config: Config;
+  bus: Bus;
+  topics: Topics;
+  ch: ClickHouse | undefined;
+  state: RuntimeState;
+  udpPort: number | undefined;
+  apiPort: number | undefined;
+  pipeline: IngestPipeline | undefined;
+  stop(): Promise<void>;
+}
+
+const DAY_MS = 86_400_000;
+
+export function topicSpecs(config: Config, topics: Topics): TopicSpec[] {
+  return (Object.keys(topics) as TopicKey[]).map((key) => ({
+    topic: topics[key],
+    partitions: config.kafka.partitions,
+    compacted: COMPACTED.has(key),
+    // Access records only need to outlive a detection window (state rebuild) and consumer lag.
+    ...(COMPACTED.has(key) ? {} : { retentionMs: key === 'access' ? DAY_MS : 7 * DAY_MS }),
+  }));
+}
+
+export async function startRuntime(config: Config, services: ReadonlySet<ServiceName>): Promise<Runtime> {
+  const topics = topicNames(config.kafka.topic_prefix);
+  const bus = createBus(config);
+  const stops: Array<() => Promise<void>> = [];
+  const state: RuntimeState = { capture: config.security.realtime_capture };
+  const rt: Runtime = { config, bus, topics, ch: undefined, state, udpPort: undefined, apiPort: undefined, pipeline: undefined, stop: async () => {} };
+  rt.stop = async () => {
+    // Inputs first, then the stages they feed, then the connections.
+    for (const stop of stops.reverse()) {
+      await stop().catch((err: unknown) => log.error({ err }, 'error while stopping'));
+    }
+    await bus.close();
+    await rt.ch?.close();
+  };
+  try {
+    await bus.ensureTopics(topicSpecs(config, topics));
+
+    if (services.has('sink') || services.has('api')) {
+      const c = config.clickhouse;
+      rt.ch = await openClickHouse({
+        ...(c.url ? { url: c.url, username: c.username, password: c.password } : {}),
+        database: c.database,
+        dataDir: c.data_dir,
+        ...(c.cluster ? { cluster: c.cluster } : {}),
+      });
+      const m = await migrate(rt.ch, {
+        retentionDays: config.security.retention_days,
+        requestsTtlDays: Math.max(1, Math.ceil(c.requests_ttl_ms / DAY_MS)),
+      });
+      log.info({ mode: rt.ch.mode, version: m.version, applied: m.applied.length }, 'ClickHouse ready');
+    }
+
+    if (services.has('sink')) {
+      const sink = new TableSink<AccessRecord>({
+        bus,
+        ch: rt.ch as ClickHouse,
+        topic: topics.access,
+        deadLetterTopic: topics.deadLetter,
+        groupId: `${config.kafka.client_id}-sink-requests`,
+        table: 'requests',
+        codec: accessRecordCodec,
+        toRow: (r) => r,
+        enabled: () => state.capture,
+      });
+      await sink.start();
+      stops.push(() => sink.close());
+    }
+
+    if (services.has('ingester')) {
+      const pipeline = new IngestPipeline(config, bus, topics);
+      rt.pipeline = pipeline;
+      stops.push(() => pipeline.close());
+      if (config.ingest.udp.enabled) {
+        const udp = await startUdpInput(pipeline, config.ingest.udp.host, config.ingest.udp.port);
+        rt.udpPort = udp.port;
+        stops.push(() => udp.close());
+      }
+    }
+
+    if (services.has('api') && config.api.enabled) {
+      const app = buildApi({ config, bus, ch: rt.ch as ClickHouse, version: VERSION });
+      await app.listen({ host: config.api.host, port: config.api.port });
+      const addr = app.server.address();
+      rt.apiPort = typeof addr === 'object' && addr ? addr.port : config.api.port;
+      stops.push(() => app.close());
+    }
+  } catch (err) {
+    await rt.stop();
+    throw err;
+  }
+  return rt;
+}
