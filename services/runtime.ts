@@ -14,6 +14,7 @@ import type { AccessRecord } from '../shared/records.js';
 import { COMPACTED, topicNames, type TopicKey, type Topics } from '../shared/topics.js';
 import { buildApi } from './api/server.js';
 import { IngestPipeline } from './ingester/pipeline.js';
+import { startTcpInput } from './ingester/tcp.js';
 import { startUdpInput } from './ingester/udp.js';
 import { TableSink } from './sink/table-sink.js';
 
@@ -36,6 +37,7 @@ export interface Runtime {
   ch: ClickHouse | undefined;
   state: RuntimeState;
   udpPort: number | undefined;
+  tcpPort: number | undefined;
   apiPort: number | undefined;
   pipeline: IngestPipeline | undefined;
   stop(): Promise<void>;
@@ -58,7 +60,7 @@ export async function startRuntime(config: Config, services: ReadonlySet<Service
   const bus = createBus(config);
   const stops: Array<() => Promise<void>> = [];
   const state: RuntimeState = { capture: config.security.realtime_capture };
-  const rt: Runtime = { config, bus, topics, ch: undefined, state, udpPort: undefined, apiPort: undefined, pipeline: undefined, stop: async () => {} };
+  const rt: Runtime = { config, bus, topics, ch: undefined, state, udpPort: undefined, tcpPort: undefined, apiPort: undefined, pipeline: undefined, stop: async () => {} };
   rt.stop = async () => {
     // Inputs first, then the stages they feed, then the connections.
     for (const stop of stops.reverse()) {
@@ -109,6 +111,16 @@ export async function startRuntime(config: Config, services: ReadonlySet<Service
         const udp = await startUdpInput(pipeline, config.ingest.udp.host, config.ingest.udp.port);
         rt.udpPort = udp.port;
         stops.push(() => udp.close());
+      }
+      if (config.ingest.tcp.enabled) {
+        const tcp = await startTcpInput(pipeline, {
+          host: config.ingest.tcp.host,
+          port: config.ingest.tcp.port,
+          // Room for the syslog header and octet count around the longest accepted line.
+          maxFrameBytes: config.ingest.max_line_bytes + 1024,
+        });
+        rt.tcpPort = tcp.port;
+        stops.push(() => tcp.close());
       }
     }
 

@@ -1,12 +1,16 @@
 #!/usr/bin/env node
 // logwarden — one CLI, every service a subcommand.
+import cluster from 'node:cluster';
 import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import { loadConfig, ConfigError, type Config } from '../../shared/config/load.js';
 import { openClickHouse } from '../../shared/clickhouse/client.js';
 import { migrate } from '../../shared/clickhouse/migrate.js';
 import { rootLogger } from '../../shared/log.js';
+import { startMetricsServer } from '../../shared/metrics.js';
 import { SERVICES, VERSION, startRuntime, type Runtime, type ServiceName } from '../runtime.js';
+import { formatReplay, replay } from './replay.js';
+import { superviseWorkers } from './workers.js';
 
 const USAGE = `logwarden ${VERSION} — log-stream security for nginx/OpenResty
 
@@ -17,12 +21,15 @@ commands:
   ingester       syslog in, AccessRecords out to the bus
   sink           bus → ClickHouse
   api            management API (port 8090)
+  replay FILE... parse access logs (plain, .gz, or - for stdin) and publish them like live traffic
   migrate        apply ClickHouse migrations, then exit
   check-config   validate the configuration and print the effective values
   version        print the version
 
 options:
   -c, --config FILE   YAML configuration (default: $LOGWARDEN_CONFIG, else ./logwarden.yaml, else defaults)
+  -w, --workers N     ingester: N processes sharing the UDP/TCP sockets (default ingest.workers)
+      --json          replay: print the summary as JSON
   -h, --help
 
 exit codes: 0 ok, 1 runtime failure, 2 usage or configuration error`;
@@ -66,7 +73,12 @@ export async function main(argv: string[]): Promise<void> {
     parsed = parseArgs({
       args: argv,
       allowPositionals: true,
-      options: { config: { type: 'string', short: 'c' }, help: { type: 'boolean', short: 'h' } },
+      options: {
+        config: { type: 'string', short: 'c' },
+        workers: { type: 'string', short: 'w' },
+        json: { type: 'boolean' },
+        help: { type: 'boolean', short: 'h' },
+      },
     });
   } catch (err) {
     fail(`${(err as Error).message}\n\n${USAGE}`, EXIT_USAGE);
@@ -76,7 +88,7 @@ export async function main(argv: string[]): Promise<void> {
     process.stdout.write(`${USAGE}\n`);
     return;
   }
-  if (rest.length > 0) fail(`unexpected argument ${rest[0]}\n\n${USAGE}`, EXIT_USAGE);
+  if (rest.length > 0 && command !== 'replay') fail(`unexpected argument ${rest[0]}\n\n${USAGE}`, EXIT_USAGE);
 
   switch (command) {
     case 'version':
@@ -104,6 +116,14 @@ export async function main(argv: string[]): Promise<void> {
       }
       return;
     }
+    case 'replay': {
+      if (rest.length === 0) fail(`replay needs at least one FILE (or - for stdin)\n\n${USAGE}`, EXIT_USAGE);
+      const config = load(parsed.values.config);
+      rootLogger.level = config.log_level;
+      const summary = await replay(config, rest);
+      process.stdout.write(parsed.values.json ? `${JSON.stringify(summary)}\n` : formatReplay(summary));
+      return;
+    }
     default:
       break;
   }
@@ -112,15 +132,31 @@ export async function main(argv: string[]): Promise<void> {
   if (services.length === 0) fail(`unknown command "${command}"\n\n${USAGE}`, EXIT_USAGE);
   const config = load(parsed.values.config);
   rootLogger.level = config.log_level;
+  const workers = parsed.values.workers === undefined ? config.ingest.workers : Number(parsed.values.workers);
+  if (!Number.isInteger(workers) || workers < 1 || workers > 64) fail('--workers takes a whole number from 1 to 64', EXIT_USAGE);
+  if (workers > 1) {
+    if (command !== 'ingester') fail('--workers applies to the ingester command', EXIT_USAGE);
+    if (config.kafka.brokers.length === 0) fail('several ingester workers need Kafka (kafka.brokers): the in-process bus is per process', EXIT_USAGE);
+    if (cluster.isPrimary) {
+      await superviseWorkers(workers, config);
+      return;
+    }
+  }
   const rt = await startRuntime(config, new Set(services));
+  // Without the API in this process, /metrics gets a listener of its own (a cluster worker reports to its primary).
+  const metrics =
+    !services.includes('api') && config.metrics.port !== 0 && !cluster.isWorker
+      ? await startMetricsServer(config.metrics.host, config.metrics.port)
+      : undefined;
   process.stdout.write(`${banner(rt)}\n`);
+  if (metrics) process.stdout.write(`  metrics       http://${config.metrics.host}:${metrics.port}/metrics\n`);
 
   let stopping = false;
   const shutdown = (signal: string): void => {
     if (stopping) return;
     stopping = true;
     rootLogger.info({ signal }, 'stopping: flushing what is held');
-    rt.stop().then(
+    Promise.all([rt.stop(), metrics?.close()]).then(
       () => process.exit(0),
       (err: unknown) => {
         rootLogger.error({ err }, 'stop failed');

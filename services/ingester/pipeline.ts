@@ -64,6 +64,9 @@ export interface PipelineStats {
 }
 
 const MAX_BATCH = 2000;
+/** Records per send; kafkajs groups a send's messages per partition in quadratic time, so keep it moderate. */
+const MAX_SEND = 4000;
+const MAX_IN_FLIGHT = 4;
 const DEAD_LETTER_MAX_BYTES = 8192;
 const RETRY_MAX_MS = 5_000;
 
@@ -73,9 +76,9 @@ export class IngestPipeline {
   private pendingDead: OutgoingMessage[] = [];
   private heldBytes = 0;
   private timer: NodeJS.Timeout | undefined;
-  private flushing: Promise<void> = Promise.resolve();
+  private inFlight = 0;
+  private idleWaiters: Array<() => void> = [];
   private waiters: Array<() => void> = [];
-  private closed = false;
   readonly stats: PipelineStats = { received: 0, parsed: 0, rejected: {}, dropped: {}, sent: 0 };
 
   constructor(
@@ -186,52 +189,74 @@ export class IngestPipeline {
     if (delayMs === 0) {
       if (this.timer) clearTimeout(this.timer);
       this.timer = undefined;
-      void this.flush();
+      this.pump();
       return;
     }
     this.timer ??= setTimeout(() => {
       this.timer = undefined;
-      void this.flush();
+      this.pump();
     }, delayMs);
+  }
+
+  /**
+   * Starts sends while fewer than MAX_IN_FLIGHT are outstanding. Several sends
+   * in flight hide the broker's acknowledgement latency; the idempotent
+   * producer keeps them in order per partition.
+   */
+  private pump(): void {
+    while (this.inFlight < MAX_IN_FLIGHT && (this.pending.length > 0 || this.pendingDead.length > 0)) {
+      const batch = this.pending.splice(0, MAX_SEND);
+      const dead = this.pendingDead.splice(0, MAX_SEND);
+      this.inFlight++;
+      void this.send(batch, dead).finally(() => {
+        this.inFlight--;
+        this.pump();
+        if (this.inFlight === 0 && this.pending.length === 0 && this.pendingDead.length === 0) {
+          const idle = this.idleWaiters;
+          this.idleWaiters = [];
+          for (const wake of idle) wake();
+        }
+      });
+    }
   }
 
   /** Publishes everything taken so far; resolves once the bus acknowledged it. */
   flush(): Promise<void> {
-    this.flushing = this.flushing.catch(() => undefined).then(() => this.publishHeld());
-    return this.flushing;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    this.pump();
+    if (this.inFlight === 0) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
   }
 
-  private async publishHeld(): Promise<void> {
-    while (this.pending.length > 0 || this.pendingDead.length > 0) {
-      const batch = this.pending.splice(0, MAX_BATCH * 5);
-      const dead = this.pendingDead.splice(0, MAX_BATCH * 5);
-      const bytes = batch.reduce((n, m) => n + m.value.length + 64, 0) + dead.reduce((n, m) => n + m.value.length + 128, 0);
-      let backoff = 100;
-      // Publish failures are retried, never dropped: the memory bound above is what limits the wait.
-      while (true) {
-        try {
-          const t0 = process.hrtime.bigint();
-          if (batch.length > 0) await this.bus.publish(this.topics.access, batch);
-          if (dead.length > 0) await this.bus.publish(this.topics.deadLetter, dead);
-          sendSeconds.observe(Number(process.hrtime.bigint() - t0) / 1e9);
-          break;
-        } catch (err) {
-          if (this.closed && backoff >= RETRY_MAX_MS) throw err;
-          log.warn({ err, records: batch.length, retryInMs: backoff }, 'publish failed; retrying');
-          await new Promise((r) => setTimeout(r, backoff));
-          backoff = Math.min(backoff * 2, RETRY_MAX_MS);
-        }
+  private async send(batch: OutgoingMessage[], dead: OutgoingMessage[]): Promise<void> {
+    const bytes = batch.reduce((n, m) => n + m.value.length + 64, 0) + dead.reduce((n, m) => n + m.value.length + 128, 0);
+    let backoff = 100;
+    // Publish failures are retried, never dropped: the memory bound is what limits the wait.
+    while (true) {
+      try {
+        const t0 = process.hrtime.bigint();
+        if (batch.length > 0) await this.bus.publish(this.topics.access, batch);
+        if (dead.length > 0) await this.bus.publish(this.topics.deadLetter, dead);
+        sendSeconds.observe(Number(process.hrtime.bigint() - t0) / 1e9);
+        break;
+      } catch (err) {
+        log.warn({ err, records: batch.length, retryInMs: backoff }, 'publish failed; holding the records and retrying');
+        await new Promise((r) => setTimeout(r, backoff));
+        backoff = Math.min(backoff * 2, RETRY_MAX_MS);
+        // A failed pair is retried whole; a record already acked may then be sent twice
+        // (at-least-once), which the sinks' dedup tokens and the detectors' keyed state absorb.
       }
-      batchSize.observe(batch.length);
-      this.stats.sent += batch.length;
-      sent.inc({ topic: this.topics.access }, batch.length);
-      if (dead.length > 0) sent.inc({ topic: this.topics.deadLetter }, dead.length);
-      this.heldBytes -= bytes;
-      if (this.heldBytes < this.config.ingest.udp.buffer_max_bytes) {
-        const w = this.waiters;
-        this.waiters = [];
-        for (const wake of w) wake();
-      }
+    }
+    batchSize.observe(batch.length);
+    this.stats.sent += batch.length;
+    sent.inc({ topic: this.topics.access }, batch.length);
+    if (dead.length > 0) sent.inc({ topic: this.topics.deadLetter }, dead.length);
+    this.heldBytes -= bytes;
+    if (this.heldBytes < this.config.ingest.udp.buffer_max_bytes) {
+      const w = this.waiters;
+      this.waiters = [];
+      for (const wake of w) wake();
     }
   }
 
@@ -242,8 +267,6 @@ export class IngestPipeline {
   }
 
   async close(): Promise<void> {
-    this.closed = true;
-    if (this.timer) clearTimeout(this.timer);
     await this.flush();
   }
 }

@@ -153,6 +153,13 @@ export const configSchema: Schema = {
       },
       'management API',
     ),
+    metrics: section(
+      {
+        host: str('127.0.0.1', 'listen address of /metrics for services run alone (all and api serve it on the API port)'),
+        port: port(9464, 'listen port of /metrics for services run alone; 0 turns it off'),
+      },
+      'Prometheus metrics of standalone services',
+    ),
     data_dir: str('./data', 'state of embedded mode (ClickHouse data, tokens)'),
     log_level: { enum: ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'], default: 'info', description: 'log level' },
   },

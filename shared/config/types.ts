@@ -86,6 +86,7 @@ export interface Config {
   ingest: IngestConfig;
   nodes: NodeConfig[];
   api: ApiConfig;
+  metrics: { host: string; port: number };
   data_dir: string;
   log_level: 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' | 'silent';
 }
