@@ -14,7 +14,6 @@ import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { accessRecordCodec } from '../../shared/avro/codec.js';
 import { KafkaBus } from '../../shared/bus/kafka.js';
-import type { BusMessage } from '../../shared/bus/types.js';
 import { loadConfig } from '../../shared/config/load.js';
 import { unitOnly } from '../../shared/testing/kafka.js';
 import { freePort } from '../../shared/testing/nginx.js';
@@ -85,7 +84,7 @@ test('broker stopped under load, then restarted: TCP loses nothing, UDP drops ar
     topics: [topics.access],
     fromBeginning: true,
     onBatch: (b) => {
-      for (const m of b.messages as BusMessage[]) got.add(accessRecordCodec.decode(m.value).request_id);
+      for (const m of b.messages) got.add(accessRecordCodec.decode(m.value).request_id);
       return Promise.resolve();
     },
   });
