@@ -111,4 +111,23 @@ describe('TCP input end to end (in-process bus)', () => {
     assert.equal(pipeline.stats.parsed, PER_CONN * CONNS);
     assert.deepEqual(pipeline.stats.dropped, {}, 'TCP never drops');
   });
+
+  test('a stalled peer is cut after the idle timeout; its half frame is counted, complete ones kept', async () => {
+    const config = loadConfig({ text: 'kafka: { linger: 1ms }', env: {} });
+    const pipeline = new IngestPipeline(config, bus, topics);
+    const input = await startTcpInput(pipeline, { host: '127.0.0.1', port: 0, maxFrameBytes: 4096, idleTimeoutMs: 300 });
+    const closedByServer = await new Promise<boolean>((resolve) => {
+      const sock = net.connect(input.port, '127.0.0.1', () => sock.write(`${line(1)}\n${line(2).slice(0, 40)}`));
+      sock.on('close', () => resolve(true));
+      sock.on('error', () => undefined);
+    });
+    assert.ok(closedByServer);
+    // The server's own close event may trail the client's.
+    const deadline = Date.now() + 5000;
+    while (pipeline.stats.rejected.bad_format === undefined && Date.now() < deadline) await sleep(10);
+    await pipeline.close();
+    await input.close();
+    assert.equal(pipeline.stats.parsed, 1);
+    assert.equal(pipeline.stats.rejected.bad_format, 1, 'the half frame is counted, not silently lost');
+  });
 });

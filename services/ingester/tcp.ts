@@ -50,7 +50,7 @@ export class FrameSplitter {
   constructor(
     private readonly maxFrame: number,
     private readonly emit: (frame: Buffer) => void,
-    private readonly onError: (reason: 'too_long' | 'bad_octet_count', bytes: number) => void,
+    private readonly onError: (reason: 'too_long' | 'bad_octet_count' | 'truncated', bytes: number) => void,
   ) {}
 
   push(chunk: Buffer): void {
@@ -120,6 +120,13 @@ export class FrameSplitter {
     if (pos < data.length) this.buf = Buffer.from(data.subarray(pos));
   }
 
+  /** The connection died (timeout, reset): a half-received frame is reported, not emitted. */
+  abort(): void {
+    if (this.buf.length > 0 || this.skip !== 0) this.onError('truncated', this.buf.length);
+    this.buf = Buffer.alloc(0);
+    this.skip = 0;
+  }
+
   /** The peer closed: a last line without LF is still a message. */
   end(): void {
     if (this.mode !== 'octet' && this.skip === 0 && this.buf.length > 0) this.emit(this.buf);
@@ -151,13 +158,18 @@ export async function startTcpInput(pipeline: IngestPipeline, opts: TcpInputOpti
       },
       (reason, bytes) => {
         framingErrors.inc({ reason });
-        pipeline.reject(reason === 'too_long' ? 'too_long' : 'bad_format', 'tcp', `${reason}: ${bytes} bytes`);
+        pipeline.reject(reason === 'too_long' ? 'too_long' : 'bad_format', 'tcp', reason === 'truncated' ? `connection lost mid-frame (${bytes} bytes)` : `${reason}: ${bytes} bytes`);
       },
     );
     socket.on('data', (chunk: Buffer) => splitter.push(chunk));
-    socket.on('end', () => splitter.end());
+    let ended = false;
+    socket.on('end', () => {
+      ended = true;
+      splitter.end();
+    });
     socket.on('error', (err) => log.debug({ err }, 'TCP connection error'));
     socket.on('close', () => {
+      if (!ended) splitter.abort();
       sockets.delete(socket);
       connections.dec();
     });

@@ -129,6 +129,8 @@ for (const impl of impls) {
       for (const [phase, ts] of stamps.entries()) {
         await b().publish(topic, Array.from({ length: 12 }, (_, i) => ({ key: `ip-${i}`, value: Buffer.from(`${phase}:${i}`), timestamp: ts })));
       }
+      const ends = await b().endOffsets(topic);
+      assert.equal(ends.reduce((n, e) => n + Number(e.offset), 0), 36, 'end offsets sum to the messages published');
       const offsets = await b().offsetsForTimestamp(topic, t0 + 90_000);
       assert.equal(offsets.length, PARTITIONS);
       const { got, sub } = await collect(topic, uniqueName('g'));

@@ -188,6 +188,16 @@ export class KafkaBus implements Bus {
     return sub;
   }
 
+  async endOffsets(topic: string): Promise<PartitionOffset[]> {
+    const admin = await this.getAdmin();
+    try {
+      const ends = await admin.fetchTopicOffsets(topic);
+      return ends.map((e) => ({ partition: e.partition, offset: e.high })).sort((a, b) => a.partition - b.partition);
+    } catch (err) {
+      throw wrap(err, `reading end offsets of ${topic}`);
+    }
+  }
+
   async offsetsForTimestamp(topic: string, ts: number): Promise<PartitionOffset[]> {
     const admin = await this.getAdmin();
     const res = await admin.fetchTopicOffsetsByTimestamp(topic, ts);

@@ -339,6 +339,10 @@ export class MemoryBus implements Bus {
     if (n > 0) plog.messages.splice(0, n);
   }
 
+  endOffsets(topic: string): Promise<PartitionOffset[]> {
+    return Promise.resolve(this.topic(topic).partitions.map((plog, partition) => ({ partition, offset: String(plog.nextOffset) })));
+  }
+
   offsetsForTimestamp(topic: string, ts: number): Promise<PartitionOffset[]> {
     const t = this.topic(topic);
     return Promise.resolve(
