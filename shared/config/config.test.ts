@@ -109,6 +109,25 @@ test('secrets come from the named variable, never from the file', () => {
   assert.deepEqual(issuesOf('clickhouse:\n  password: hunter2\n').map((i) => i.path), ['clickhouse.password']);
 });
 
+test('regular expressions, addresses and ranges are checked at start', () => {
+  const issues = issuesOf(
+    [
+      'detection:',
+      '  auth_paths: "(unclosed"',
+      '  whitelist: { ips: ["10.0.0.300"], cidrs: ["10.0.0.0/33", "192.0.2.0/24"] }',
+      '  signatures: [{ id: mine, field: path, pattern: "[a-" }]',
+      'ingest: { trusted_proxies: ["nope"] }',
+    ].join('\n'),
+  );
+  assert.deepEqual(issues.map((i) => i.path).sort(), [
+    'detection.auth_paths',
+    'detection.signatures[0].pattern',
+    'detection.whitelist.cidrs[0]',
+    'detection.whitelist.ips[0]',
+    'ingest.trusted_proxies[0]',
+  ]);
+});
+
 test('the resolved config is frozen', () => {
   const c = loadConfig({ text: '', env: noEnv });
   assert.throws(() => {

@@ -6,6 +6,8 @@ import { readFileSync, existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { Ajv, type ErrorObject } from 'ajv';
 import { parse as parseYaml, YAMLParseError } from 'yaml';
+import ipaddr from 'ipaddr.js';
+import { normalizeIp } from '../ip.js';
 import { DURATION_PATTERN, parseDuration } from './duration.js';
 import { configSchema } from './schema.js';
 import type { Config } from './types.js';
@@ -236,6 +238,28 @@ function resolveConfig(doc: Record<string, unknown>, env: NodeJS.ProcessEnv, sou
   });
   if (c.clickhouse.data_dir === '') c.clickhouse.data_dir = resolve(c.data_dir, 'clickhouse');
   if (c.api.token_file === '') c.api.token_file = resolve(c.data_dir, 'api-tokens.json');
+  const regex = (path: string, source: string): void => {
+    try {
+      new RegExp(source);
+    } catch (err) {
+      issues.push({ path, reason: `not a valid regular expression: ${(err as Error).message}` });
+    }
+  };
+  regex('detection.auth_paths', c.detection.auth_paths);
+  regex('detection.static_assets', c.detection.static_assets);
+  c.detection.signatures.forEach((s, i) => regex(`detection.signatures[${i}].pattern`, s.pattern));
+  c.detection.whitelist.ips.forEach((ip, i) => {
+    if (normalizeIp(ip) === undefined) issues.push({ path: `detection.whitelist.ips[${i}]`, reason: `not an IP address: ${JSON.stringify(ip)}` });
+  });
+  const cidrLists: Array<[string, readonly string[]]> = [
+    ['detection.whitelist.cidrs', c.detection.whitelist.cidrs],
+    ['ingest.trusted_proxies', c.ingest.trusted_proxies],
+  ];
+  for (const [path, list] of cidrLists) {
+    list.forEach((cidr, i) => {
+      if (!isCidrOrIp(cidr)) issues.push({ path: `${path}[${i}]`, reason: `not a CIDR block or address: ${JSON.stringify(cidr)}` });
+    });
+  }
   if (c.kafka.sasl_mechanism !== 'none' && c.kafka.sasl_username === '') {
     issues.push({ path: 'kafka.sasl_username', reason: `is required when sasl_mechanism is ${c.kafka.sasl_mechanism}` });
   }
@@ -249,6 +273,16 @@ function deepFreeze<T>(v: T): T {
     Object.freeze(v);
   }
   return v;
+}
+
+function isCidrOrIp(text: string): boolean {
+  if (!text.includes('/')) return normalizeIp(text) !== undefined;
+  try {
+    ipaddr.parseCIDR(text);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 function withMs(value: unknown, schema: unknown): unknown {

@@ -53,6 +53,50 @@ export const configSchema: Schema = {
       },
       'detection and blocking (FlatRun `security:` block, same keys and defaults)',
     ),
+    detection: section(
+      {
+        shards: int(2, 1, 'detector worker threads per process; each owns the IPs hashing to it', 64),
+        late_tolerance: dur('5m', 'records older than the newest seen minus this are counted late, not detected'),
+        escalation_factor: { type: 'number', minimum: 1, maximum: 100, default: 2, description: 'a repeat offender\'s ban is auto_block_duration × factor^level' },
+        max_block_duration: dur('30d', 'cap of an escalated ban'),
+        escalation_memory: dur('7d', 'how long a ban counts toward the next one\'s level'),
+        auth_paths: str(
+          '^/(login|signin|sign-in|logon|wp-login\\.php|xmlrpc\\.php|admin|administrator|user/login|users/sign_in|auth|api/(auth|login|session|token|v\\d+/(auth|login)))(/|$|\\.)',
+          'paths (regular expression) where a 403 is an authentication failure; a 401 always is',
+        ),
+        static_assets: str(
+          '\\.(css|js|mjs|map|png|jpe?g|gif|webp|avif|svg|ico|woff2?|ttf|eot|otf|mp4|webm)$',
+          'successful requests for these paths (regular expression) are not new paths for unique_paths; "" counts everything',
+        ),
+        whitelist: section(
+          {
+            ips: { type: 'array', items: { type: 'string' }, default: [], description: 'addresses never counted nor blocked' },
+            cidrs: { type: 'array', items: { type: 'string' }, default: [], description: 'ranges never counted nor blocked' },
+            paths: { type: 'array', items: { type: 'string' }, default: [], description: 'paths never counted ("/health", or a prefix "/static/*")' },
+          },
+          'static whitelist (the API adds entries at run time)',
+        ),
+        signatures: {
+          type: 'array',
+          default: [],
+          description: 'operator signatures added to the shipped set',
+          items: {
+            type: 'object',
+            additionalProperties: false,
+            required: ['id', 'field', 'pattern'],
+            properties: {
+              id: { type: 'string', pattern: '^[a-z0-9][a-z0-9_.-]*$' },
+              field: { enum: ['user_agent', 'path', 'query', 'path_or_query'] },
+              pattern: { type: 'string', minLength: 1 },
+              type: { enum: ['scan_detected', 'suspicious'], default: 'suspicious' },
+              weight: { anyOf: [{ type: 'integer', minimum: 0 }, { const: 'block' }], default: 10 },
+              description: { type: 'string', default: '' },
+            },
+          },
+        },
+      },
+      'detector internals beyond FlatRun\'s security block',
+    ),
     kafka: section(
       {
         brokers: {

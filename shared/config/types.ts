@@ -18,6 +18,25 @@ export interface SecurityConfig {
   repeated_hits_threshold: number;
 }
 
+export interface DetectionConfig {
+  shards: number;
+  late_tolerance_ms: number;
+  escalation_factor: number;
+  max_block_duration_ms: number;
+  escalation_memory_ms: number;
+  auth_paths: string;
+  static_assets: string;
+  whitelist: { ips: string[]; cidrs: string[]; paths: string[] };
+  signatures: Array<{
+    id: string;
+    field: 'user_agent' | 'path' | 'query' | 'path_or_query';
+    pattern: string;
+    type: 'scan_detected' | 'suspicious';
+    weight: number | 'block';
+    description: string;
+  }>;
+}
+
 export interface KafkaConfig {
   brokers: string[];
   client_id: string;
@@ -81,6 +100,7 @@ export interface ApiConfig {
 
 export interface Config {
   security: SecurityConfig;
+  detection: DetectionConfig;
   kafka: KafkaConfig;
   clickhouse: ClickHouseConfig;
   ingest: IngestConfig;

@@ -1,0 +1,35 @@
+// From the validated configuration to the engine's settings.
+import type { Config } from '../../shared/config/load.js';
+import type { EngineConfig } from './engine.js';
+import { SHIPPED_SIGNATURES } from './signatures.js';
+
+export function engineConfig(config: Config, extraWhitelist: { ips?: string[]; cidrs?: string[]; paths?: string[] } = {}): EngineConfig {
+  const s = config.security;
+  const d = config.detection;
+  return {
+    windowMs: s.detection_window_ms,
+    scanIntervalMs: s.scan_interval_ms,
+    rateThreshold: s.rate_threshold,
+    notFoundThreshold: s.not_found_threshold,
+    authFailureThreshold: s.auth_failure_threshold,
+    uniquePathsThreshold: s.unique_paths_threshold,
+    repeatedHitsThreshold: s.repeated_hits_threshold,
+    autoBlock: {
+      enabled: s.auto_block_enabled,
+      threshold: s.auto_block_threshold,
+      durationMs: s.auto_block_duration_ms,
+      escalationFactor: d.escalation_factor,
+      maxDurationMs: d.max_block_duration_ms,
+      memoryMs: d.escalation_memory_ms,
+    },
+    lateToleranceMs: d.late_tolerance_ms,
+    authPaths: new RegExp(d.auth_paths),
+    staticAssets: d.static_assets === '' ? undefined : new RegExp(d.static_assets, 'i'),
+    whitelist: {
+      ips: [...d.whitelist.ips, ...(extraWhitelist.ips ?? [])],
+      cidrs: [...d.whitelist.cidrs, ...(extraWhitelist.cidrs ?? [])],
+      paths: [...d.whitelist.paths, ...(extraWhitelist.paths ?? [])],
+    },
+    signatures: [...SHIPPED_SIGNATURES, ...d.signatures],
+  };
+}

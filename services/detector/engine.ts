@@ -1,0 +1,323 @@
+// The detection engine: one instance owns the state of a set of client IPs
+// (one shard). It runs on event time — the clock is the records' own `ts` —
+// so a replayed log gives the detections live traffic gave (backtesting).
+//
+// Per request, in order: late check → whitelist → refused by nginx already
+// (blocked_ip event, no new evidence) → window counters → the five detectors
+// → signatures → security_filter WARN alerts → offence weight → auto-block.
+//
+// Events are aggregated per ip+detector: the first firing is emitted at once
+// (count = the offending requests in the window so far), later offending
+// requests are summed and flushed at most every scan_interval. An IP is
+// blocked when its offence weight within the window reaches
+// auto_block_threshold; a repeat offender's ban grows by escalation_factor
+// per level, capped. Expiries are decisions too.
+import { createHash } from 'node:crypto';
+import ipaddr from 'ipaddr.js';
+import type { AccessRecord, BlockDecision, SecurityEvent, SecurityEventType } from '../../shared/records.js';
+import { BUCKETS, C_404, C_AUTH, C_NEWPATH, C_OFFENCE, C_REQ, IpTable, hash32, hash64 } from './ip-table.js';
+import { SignatureMatcher, type Signature } from './signatures.js';
+
+export interface EngineConfig {
+  windowMs: number;
+  scanIntervalMs: number;
+  rateThreshold: number;
+  notFoundThreshold: number;
+  authFailureThreshold: number;
+  uniquePathsThreshold: number;
+  repeatedHitsThreshold: number;
+  autoBlock: { enabled: boolean; threshold: number; durationMs: number; escalationFactor: number; maxDurationMs: number; memoryMs: number };
+  /** Records older than the newest seen minus this are counted as late and not mixed in. */
+  lateToleranceMs: number;
+  /** Paths where a 403 is an authentication failure (a 401 always is). */
+  authPaths: RegExp;
+  /** Successful requests for these are not counted as new paths (a page's assets are not a scan). */
+  staticAssets: RegExp | undefined;
+  whitelist: { ips: readonly string[]; cidrs: readonly string[]; paths: readonly string[] };
+  signatures: readonly Signature[];
+  /** Initial IP table size (it grows). */
+  capacity?: number;
+}
+
+export interface EngineOutput {
+  events: SecurityEvent[];
+  decisions: BlockDecision[];
+}
+
+export interface EngineStats {
+  records: number;
+  late: number;
+  whitelisted: number;
+  trackedIps: number;
+  tableBytes: number;
+  activeBlocks: number;
+}
+
+const RATE = 1;
+const NOT_FOUND = 2;
+const AUTH = 4;
+const UNIQUE = 8;
+const REPEATED = 16;
+
+interface Pending {
+  ip: string;
+  detector: string;
+  type: SecurityEventType;
+  deployment: string;
+  count: number;
+  firstTs: number;
+  lastTs: number;
+  lastFlush: number;
+  samples: string[];
+  details: Record<string, string>;
+}
+
+interface BanHistory {
+  level: number;
+  lastBanTs: number;
+}
+
+const SAMPLE_PATHS = 5;
+
+export class DetectionEngine {
+  private readonly table: IpTable;
+  private readonly bucketMs: number;
+  private readonly matcher: SignatureMatcher;
+  private readonly whitelistIps: Set<string>;
+  private readonly whitelistRanges: Array<[ipaddr.IPv4 | ipaddr.IPv6, number]>;
+  private readonly pending = new Map<string, Pending>();
+  private readonly active = new Map<string, { until: number; level: number }>();
+  private readonly history = new Map<string, BanHistory>();
+  private out: EngineOutput = { events: [], decisions: [] };
+  private watermark = 0;
+  readonly stats = { records: 0, late: 0, whitelisted: 0 };
+
+  constructor(private readonly cfg: EngineConfig) {
+    this.bucketMs = Math.max(1, Math.floor(cfg.windowMs / BUCKETS));
+    this.table = new IpTable(cfg.capacity ?? 65_536);
+    this.matcher = new SignatureMatcher(cfg.signatures);
+    this.whitelistIps = new Set(cfg.whitelist.ips);
+    this.whitelistRanges = cfg.whitelist.cidrs.map((c) => ipaddr.parseCIDR(c));
+  }
+
+  /** The engine's clock: the newest event time seen (or pushed by `tick`). */
+  now(): number {
+    return this.watermark;
+  }
+
+  private whitelisted(rec: AccessRecord): boolean {
+    if (this.whitelistIps.has(rec.client_ip)) return true;
+    for (const p of this.cfg.whitelist.paths) if (rec.path === p || (p.endsWith('*') && rec.path.startsWith(p.slice(0, -1)))) return true;
+    if (this.whitelistRanges.length > 0) {
+      const addr = ipaddr.parse(rec.client_ip);
+      for (const r of this.whitelistRanges) if (addr.kind() === r[0].kind() && addr.match(r)) return true;
+    }
+    return false;
+  }
+
+  process(rec: AccessRecord): void {
+    this.stats.records++;
+    if (rec.ts > this.watermark) this.watermark = rec.ts;
+    else if (rec.ts < this.watermark - this.cfg.lateToleranceMs) {
+      this.stats.late++;
+      return;
+    }
+    if (this.whitelisted(rec)) {
+      this.stats.whitelisted++;
+      return;
+    }
+    const ip = rec.client_ip;
+    if (rec.blocked_by) {
+      // nginx refused it already: the block works; record it, but it is no new evidence.
+      const detector = rec.blocked_by === 'blocklist' ? 'blocklist' : `filter:${rec.blocked_by}`;
+      this.aggregate(ip, detector, 'blocked_ip', rec, 1, false);
+      return;
+    }
+    const bucket = Math.floor(rec.ts / this.bucketMs);
+    const [hi, lo] = hash64(ip);
+    const t = this.table;
+    const slot = t.slotFor(hi, lo, Math.floor(this.watermark / this.bucketMs));
+    if (!t.advance(slot, bucket)) {
+      this.stats.late++;
+      return;
+    }
+    let offence = 0;
+    t.add(slot, bucket, C_REQ);
+    const cfg = this.cfg;
+
+    // rate: every request counts.
+    const requests = t.sum(slot, C_REQ);
+    if (requests > cfg.rateThreshold) offence += this.fire(slot, RATE, 'rate', 'rate_limited', rec, requests, { requests: String(requests) });
+    else this.unfire(slot, RATE);
+
+    // not_found
+    if (rec.status === 404) {
+      t.add(slot, bucket, C_404);
+      const n = t.sum(slot, C_404);
+      if (n >= cfg.notFoundThreshold) offence += this.fire(slot, NOT_FOUND, 'not_found', 'suspicious', rec, n, { not_found: String(n) });
+    } else if ((t.flags[slot] as number) & NOT_FOUND && t.sum(slot, C_404) < cfg.notFoundThreshold) this.unfire(slot, NOT_FOUND);
+
+    // auth_failure: a 401 anywhere, a 403 on an authentication path.
+    if (rec.status === 401 || (rec.status === 403 && cfg.authPaths.test(rec.path))) {
+      t.add(slot, bucket, C_AUTH);
+      const n = t.sum(slot, C_AUTH);
+      if (n >= cfg.authFailureThreshold) offence += this.fire(slot, AUTH, 'auth_failure', 'auth_failed', rec, n, { failures: String(n) });
+    } else if ((t.flags[slot] as number) & AUTH && t.sum(slot, C_AUTH) < cfg.authFailureThreshold) this.unfire(slot, AUTH);
+
+    // unique_paths and repeated_hits
+    const { hits, isNew } = t.hitPath(slot, hash32(rec.path), bucket);
+    if (isNew && !(rec.status < 400 && cfg.staticAssets?.test(rec.path))) {
+      t.add(slot, bucket, C_NEWPATH);
+      const d = t.sum(slot, C_NEWPATH);
+      if (d >= cfg.uniquePathsThreshold) offence += this.fire(slot, UNIQUE, 'unique_paths', 'scan_detected', rec, d, { distinct_paths: String(d) });
+    } else if ((t.flags[slot] as number) & UNIQUE && t.sum(slot, C_NEWPATH) < cfg.uniquePathsThreshold) this.unfire(slot, UNIQUE);
+    if (!isNew && hits >= cfg.repeatedHitsThreshold) {
+      offence += this.fire(slot, REPEATED, 'repeated_hits', 'suspicious', rec, hits, { path: rec.path, hits: String(hits) });
+    }
+
+    // Signatures: every hit is evidence, weighted.
+    const rawPath = rec.extra.path_raw ?? rec.path;
+    const sigs = this.matcher.match(rec.user_agent, rawPath, rec.query);
+    if (rec.extra.traversal === '1' && !sigs.some((s) => s.id === 'traversal')) {
+      const trav = this.cfg.signatures.find((s) => s.id === 'traversal');
+      if (trav) sigs.push(trav);
+    }
+    for (const sig of sigs) {
+      const weight = sig.weight === 'block' ? cfg.autoBlock.threshold : sig.weight;
+      this.aggregate(ip, `signature:${sig.id}`, sig.type, rec, 1, true, { signature: sig.id, description: sig.description });
+      offence += weight;
+    }
+
+    // security_filter WARN matches reported by nginx.
+    if (rec.filter_alert) {
+      this.aggregate(ip, `filter:${rec.filter_alert}`, 'suspicious', rec, 1, true, { rule: rec.filter_alert, action: 'WARN' });
+      offence += 1;
+    }
+
+    if (offence > 0) {
+      t.add(slot, bucket, C_OFFENCE, Math.min(offence, 0xffff));
+      if (cfg.autoBlock.enabled && !this.isBlocked(ip, rec.ts)) {
+        const weight = t.sum(slot, C_OFFENCE);
+        if (weight >= cfg.autoBlock.threshold) this.block(ip, rec, weight);
+      }
+    }
+  }
+
+  private isBlocked(ip: string, ts: number): boolean {
+    const b = this.active.get(ip);
+    return b !== undefined && b.until > ts;
+  }
+
+  /** Marks a detector firing for the slot; returns the offence weight this request adds. */
+  private fire(slot: number, bit: number, detector: string, type: SecurityEventType, rec: AccessRecord, windowCount: number, details: Record<string, string>): number {
+    const flags = this.table.flags[slot] as number;
+    if (flags & bit) {
+      this.aggregate(rec.client_ip, detector, type, rec, 1, false, details);
+      return 1;
+    }
+    this.table.flags[slot] = flags | bit;
+    // First firing: emitted at once, with every offending request of the window so far.
+    this.aggregate(rec.client_ip, detector, type, rec, windowCount, true, details);
+    return windowCount;
+  }
+
+  private unfire(slot: number, bit: number): void {
+    const flags = this.table.flags[slot] as number;
+    if (flags & bit) this.table.flags[slot] = flags & ~bit;
+  }
+
+  private aggregate(ip: string, detector: string, type: SecurityEventType, rec: AccessRecord, count: number, flushNow: boolean, details: Record<string, string> = {}): void {
+    const key = `${ip}\u0000${detector}`;
+    let p = this.pending.get(key);
+    if (!p) {
+      p = { ip, detector, type, deployment: rec.deployment, count: 0, firstTs: rec.ts, lastTs: rec.ts, lastFlush: -Infinity, samples: [], details: {} };
+      this.pending.set(key, p);
+    }
+    if (p.count === 0) p.firstTs = rec.ts;
+    p.count += count;
+    p.lastTs = rec.ts;
+    p.details = details;
+    if (p.samples.length < SAMPLE_PATHS && !p.samples.includes(rec.path)) p.samples.push(rec.path);
+    // At once on a first firing; otherwise at most every scan_interval.
+    if (flushNow && rec.ts - p.lastFlush >= this.cfg.scanIntervalMs) this.flushOne(key, p);
+  }
+
+  private flushOne(key: string, p: Pending): void {
+    if (p.count === 0) return;
+    const windowStart = Math.max(p.firstTs, p.lastTs - this.cfg.windowMs);
+    this.out.events.push({
+      id: createHash('sha256').update(`${key}\u0000${p.firstTs}\u0000${p.lastTs}`).digest('hex').slice(0, 32),
+      ts: p.lastTs,
+      type: p.type,
+      detector: p.detector,
+      ip: p.ip,
+      deployment: p.deployment,
+      count: p.count,
+      window_start: windowStart,
+      window_end: p.lastTs,
+      sample_paths: p.samples,
+      details: p.details,
+    });
+    p.count = 0;
+    p.samples = [];
+    p.lastFlush = p.lastTs;
+  }
+
+  private block(ip: string, rec: AccessRecord, weight: number): void {
+    const a = this.cfg.autoBlock;
+    const prev = this.history.get(ip);
+    // A ban long forgotten starts again at level 0.
+    const level = prev && rec.ts - prev.lastBanTs < a.memoryMs ? prev.level + 1 : 0;
+    const duration = Math.min(a.durationMs * a.escalationFactor ** level, a.maxDurationMs);
+    const until = rec.ts + duration;
+    this.active.set(ip, { until, level });
+    this.history.set(ip, { level, lastBanTs: rec.ts });
+    const fired = [...this.pending.values()].filter((p) => p.ip === ip && p.lastTs >= rec.ts - this.cfg.windowMs).map((p) => p.detector);
+    this.out.decisions.push({
+      ip,
+      action: 'block',
+      reason: `auto: offence weight ${weight} ≥ ${a.threshold} within ${Math.round(this.cfg.windowMs / 1000)}s (${[...new Set(fired)].sort().join(', ')})`,
+      source: 'auto',
+      created_at: rec.ts,
+      expires_at: until,
+      deployment: null,
+      escalation_level: level,
+    });
+  }
+
+  /**
+   * Moves the clock to `now` (event time; an idle stream's clock follows the
+   * wall clock from its last record): flushes aggregates due by scan_interval,
+   * emits expiries, forgets what left every window.
+   */
+  tick(now: number): void {
+    if (now > this.watermark) this.watermark = now;
+    for (const [key, p] of this.pending) {
+      if (p.count > 0 && now - p.lastFlush >= this.cfg.scanIntervalMs) this.flushOne(key, p);
+      else if (p.count === 0 && now - p.lastTs > this.cfg.windowMs) this.pending.delete(key);
+    }
+    for (const [ip, b] of this.active) {
+      if (b.until <= now) {
+        this.active.delete(ip);
+        this.out.decisions.push({ ip, action: 'unblock', reason: 'expired', source: 'auto', created_at: b.until, expires_at: null, deployment: null, escalation_level: b.level });
+      }
+    }
+    for (const [ip, h] of this.history) if (now - h.lastBanTs > this.cfg.autoBlock.memoryMs && !this.active.has(ip)) this.history.delete(ip);
+  }
+
+  /** Flushes every pending aggregate (end of a replay, shutdown). */
+  flushAll(): void {
+    for (const [key, p] of this.pending) this.flushOne(key, p);
+  }
+
+  /** Events and decisions produced since the last drain. */
+  drain(): EngineOutput {
+    const out = this.out;
+    this.out = { events: [], decisions: [] };
+    return out;
+  }
+
+  snapshot(): EngineStats {
+    return { ...this.stats, trackedIps: this.table.live, tableBytes: this.table.bytes(), activeBlocks: this.active.size };
+  }
+}
