@@ -9,6 +9,7 @@ import { migrate } from '../../shared/clickhouse/migrate.js';
 import { rootLogger } from '../../shared/log.js';
 import { startMetricsServer } from '../../shared/metrics.js';
 import { SERVICES, VERSION, startRuntime, type Runtime, type ServiceName } from '../runtime.js';
+import { backtest, formatBacktest } from '../detector/backtest.js';
 import { formatReplay, replay } from './replay.js';
 import { superviseWorkers } from './workers.js';
 
@@ -29,7 +30,9 @@ commands:
 options:
   -c, --config FILE   YAML configuration (default: $LOGWARDEN_CONFIG, else ./logwarden.yaml, else defaults)
   -w, --workers N     ingester: N processes sharing the UDP/TCP sockets (default ingest.workers)
-      --json          replay: print the summary as JSON
+      --report        replay: run the detectors in-process over the files (backtesting) and report
+                      who would have been blocked, when and by which detector; publishes nothing
+      --json          replay: print the summary (or the report) as JSON
   -h, --help
 
 exit codes: 0 ok, 1 runtime failure, 2 usage or configuration error`;
@@ -77,6 +80,7 @@ export async function main(argv: string[]): Promise<void> {
         config: { type: 'string', short: 'c' },
         workers: { type: 'string', short: 'w' },
         json: { type: 'boolean' },
+        report: { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
       },
     });
@@ -120,6 +124,11 @@ export async function main(argv: string[]): Promise<void> {
       if (rest.length === 0) fail(`replay needs at least one FILE (or - for stdin)\n\n${USAGE}`, EXIT_USAGE);
       const config = load(parsed.values.config);
       rootLogger.level = config.log_level;
+      if (parsed.values.report) {
+        const report = await backtest(config, rest);
+        process.stdout.write(parsed.values.json ? `${JSON.stringify(report)}\n` : formatBacktest(report));
+        return;
+      }
       const summary = await replay(config, rest);
       process.stdout.write(parsed.values.json ? `${JSON.stringify(summary)}\n` : formatReplay(summary));
       return;

@@ -13,12 +13,12 @@ import type { Config } from '../../shared/config/load.js';
 import { componentLogger } from '../../shared/log.js';
 import { registry } from '../../shared/metrics.js';
 import type { Topics } from '../../shared/topics.js';
-import { compileTrustedProxies, recordFromJson, type LineResult, type RecordContext, type RejectReason } from './access-log.js';
-import { parseSyslog, type SyslogHeader } from './syslog.js';
+import type { RejectReason } from './access-log.js';
+import { LineDecoder, type Source } from './decode.js';
 
 const log = componentLogger('ingester');
 
-export type Source = 'udp' | 'tcp' | 'file';
+export type { Source } from './decode.js';
 
 const received = new Counter({ name: 'logwarden_ingest_received_total', help: 'Lines received', labelNames: ['source'], registers: [registry] });
 const parsed = new Counter({ name: 'logwarden_ingest_parsed_total', help: 'Lines parsed into AccessRecords', labelNames: ['source'], registers: [registry] });
@@ -34,13 +34,6 @@ const dropped = new Counter({
   labelNames: ['source', 'reason'],
   registers: [registry],
 });
-const repaired = new Counter({
-  name: 'logwarden_ingest_repaired_total',
-  help: 'Lines kept after repair (invalid UTF-8 replaced by U+FFFD), by reason',
-  labelNames: ['source', 'reason'],
-  registers: [registry],
-});
-const REPLACEMENT_CHAR = Buffer.from('\uFFFD');
 const sent = new Counter({ name: 'logwarden_ingest_sent_total', help: 'Records acknowledged by the bus', labelNames: ['topic'], registers: [registry] });
 const batchSize = new Histogram({
   name: 'logwarden_ingest_batch_records',
@@ -71,7 +64,7 @@ const DEAD_LETTER_MAX_BYTES = 8192;
 const RETRY_MAX_MS = 5_000;
 
 export class IngestPipeline {
-  private readonly ctx: RecordContext;
+  private readonly decoder: LineDecoder;
   private pending: OutgoingMessage[] = [];
   private pendingDead: OutgoingMessage[] = [];
   private heldBytes = 0;
@@ -86,11 +79,7 @@ export class IngestPipeline {
     private readonly bus: Bus,
     private readonly topics: Topics,
   ) {
-    this.ctx = {
-      deployments: config.ingest.deployments,
-      trustedProxies: compileTrustedProxies(config.ingest.trusted_proxies),
-      defaultNode: config.ingest.node,
-    };
+    this.decoder = new LineDecoder(config);
   }
 
   /**
@@ -108,7 +97,7 @@ export class IngestPipeline {
       }
       // TCP and files are paused by the caller on `false`; the line itself is still taken.
     }
-    const result = this.parse(raw, source, receivedAt);
+    const result = this.decoder.decode(raw, source, receivedAt);
     if (result.ok) {
       this.stats.parsed++;
       parsed.inc({ source });
@@ -157,32 +146,6 @@ export class IngestPipeline {
   private drop(source: Source, reason: string): void {
     this.stats.dropped[reason] = (this.stats.dropped[reason] ?? 0) + 1;
     dropped.inc({ source, reason });
-  }
-
-  private parse(raw: Buffer, source: Source, receivedAt: number) {
-    const max = this.config.ingest.max_line_bytes;
-    let bytes = raw;
-    if (bytes.length > 0 && bytes[bytes.length - 1] === 10) bytes = bytes.subarray(0, bytes[bytes.length - 2] === 13 ? -2 : -1);
-    if (bytes.length === 0) return { ok: false as const, reason: 'empty' as const, detail: 'empty line' };
-    if (bytes.length > max) {
-      if (this.config.ingest.oversize_lines === 'reject') {
-        return { ok: false as const, reason: 'too_long' as const, detail: `${bytes.length} bytes > max_line_bytes ${max}` };
-      }
-      bytes = bytes.subarray(0, max);
-    }
-    // Invalid UTF-8 becomes U+FFFD and the line is kept: rejecting it would let a
-    // client hide from detection with one bad byte in its User-Agent.
-    const line = bytes.toString('utf8');
-    if (line.includes('\uFFFD') && !bytes.includes(REPLACEMENT_CHAR)) repaired.inc({ source, reason: 'invalid_utf8' });
-    // A log file written by nginx itself has no syslog header; a datagram or TCP frame must.
-    if (source === 'file' && line.charCodeAt(0) !== 60 /* < */) return this.parseMessage(line, undefined, receivedAt);
-    const syslog = parseSyslog(line, receivedAt);
-    if (!syslog.ok) return { ok: false as const, reason: 'bad_syslog_header' as const, detail: syslog.detail };
-    return this.parseMessage(syslog.message, syslog.header, receivedAt);
-  }
-
-  private parseMessage(message: string, header: SyslogHeader | undefined, receivedAt: number): LineResult {
-    return recordFromJson(message, header, this.ctx, receivedAt);
   }
 
   private scheduleFlush(delayMs: number): void {
