@@ -16,11 +16,12 @@ import { buildApi } from './api/server.js';
 import { IngestPipeline } from './ingester/pipeline.js';
 import { startTcpInput } from './ingester/tcp.js';
 import { startUdpInput } from './ingester/udp.js';
+import { DetectorService } from './detector/service.js';
 import { TableSink } from './sink/table-sink.js';
 
 const log = componentLogger('runtime');
 
-export const SERVICES = ['ingester', 'sink', 'api'] as const;
+export const SERVICES = ['ingester', 'detector', 'sink', 'api'] as const;
 export type ServiceName = (typeof SERVICES)[number];
 
 export const VERSION: string = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
@@ -101,6 +102,12 @@ export async function startRuntime(config: Config, services: ReadonlySet<Service
       });
       await sink.start();
       stops.push(() => sink.close());
+    }
+
+    if (services.has('detector')) {
+      const detector = new DetectorService({ config, bus, topics });
+      await detector.start();
+      stops.push(() => detector.close());
     }
 
     if (services.has('ingester')) {

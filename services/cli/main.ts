@@ -20,6 +20,7 @@ usage: logwarden <command> [--config FILE]
 commands:
   all            every service in this process (embedded mode; what npm start runs)
   ingester       syslog in, AccessRecords out to the bus
+  detector       windowed detectors per client IP → events and block decisions
   sink           bus → ClickHouse
   api            management API (port 8090)
   replay FILE... parse access logs (plain, .gz, or - for stdin) and publish them like live traffic

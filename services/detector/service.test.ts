@@ -1,0 +1,62 @@
+// The live detection path: syslog lines → ingester → bus → detector shards
+// (piscina worker threads) → events and decisions on their topics, on the
+// in-process bus and on the real Kafka broker.
+import { describe, test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import dgram from 'node:dgram';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { blockDecisionCodec, securityEventCodec } from '../../shared/avro/codec.js';
+import { loadConfig } from '../../shared/config/load.js';
+import type { BlockDecision, SecurityEvent } from '../../shared/records.js';
+import { kafkaBrokers, unitOnly, uniqueName } from '../../shared/testing/kafka.js';
+import { startRuntime, type Runtime } from '../runtime.js';
+
+const line = (ts: number, ip: string, uri: string, status: number, ua = 'Mozilla/5.0'): string =>
+  `<190>Nov 21 06:00:44 edge nginx: ${JSON.stringify({ ts: (ts / 1000).toFixed(3), client_ip: ip, method: 'GET', host: 'shop.example', uri, status: String(status), user_agent: ua, request_id: '' })}`;
+
+for (const kafka of [false, true]) {
+  describe(`detector service on the ${kafka ? 'Kafka' : 'in-process'} bus`, { skip: kafka && unitOnly() && 'unit-only run' }, () => {
+    let rt: Runtime | undefined;
+    after(async () => rt?.stop());
+
+    test('attackers sent as syslog become events and block decisions; a benign client does not', async () => {
+      const yaml = [
+        `kafka: { brokers: ${JSON.stringify(kafka ? kafkaBrokers() : [])}, topic_prefix: "${uniqueName('det')}.", partitions: 3, linger: 2ms }`,
+        'ingest: { udp: { port: 0 } }',
+        'detection: { shards: 2 }',
+        'log_level: warn',
+      ].join('\n');
+      rt = await startRuntime(loadConfig({ text: yaml, env: {} }), new Set(['ingester', 'detector'] as const));
+      const events: SecurityEvent[] = [];
+      const decisions: BlockDecision[] = [];
+      await rt.bus.subscribe({ groupId: uniqueName('ev'), topics: [rt.topics.events], fromBeginning: true, onBatch: (b) => {
+        for (const m of b.messages) events.push(securityEventCodec.decode(m.value));
+        return Promise.resolve();
+      } });
+      await rt.bus.subscribe({ groupId: uniqueName('dec'), topics: [rt.topics.decisions], fromBeginning: true, onBatch: (b) => {
+        for (const m of b.messages) decisions.push(blockDecisionCodec.decode(m.value));
+        return Promise.resolve();
+      } });
+      // The detector group joins before traffic (it reads from the newest offset).
+      await sleep(kafka ? 4000 : 200);
+      const t0 = Date.now() - 60_000;
+      const lines: string[] = [];
+      for (let i = 0; i < 30; i++) lines.push(line(t0 + i * 1000, '2001:db8::66', `/scan-${i}.php`, 404));
+      lines.push(line(t0 + 100, '203.0.113.9', '/', 200, 'sqlmap/1.7'));
+      for (let i = 0; i < 10; i++) lines.push(line(t0 + i * 3000, '192.0.2.10', '/products', 200));
+      const sock = dgram.createSocket('udp4');
+      for (const l of lines) await new Promise<void>((res) => sock.send(l, rt?.udpPort as number, '127.0.0.1', () => res()));
+      sock.close();
+      const deadline = Date.now() + 60_000;
+      while (decisions.filter((d) => d.action === 'block').length < 2 && Date.now() < deadline) await sleep(50);
+      const blocked = decisions.filter((d) => d.action === 'block').map((d) => d.ip).sort();
+      assert.deepEqual(blocked, ['2001:db8::66', '203.0.113.9']);
+      assert.ok(events.some((e) => e.ip === '2001:db8::66' && e.detector === 'unique_paths' && e.type === 'scan_detected'));
+      assert.ok(events.some((e) => e.ip === '203.0.113.9' && e.detector === 'signature:ua-sqlmap'));
+      assert.ok(!events.some((e) => e.ip === '192.0.2.10'), 'benign client: no event');
+      const d = decisions.find((x) => x.ip === '203.0.113.9');
+      assert.equal(d?.source, 'auto');
+      assert.equal((d?.expires_at ?? 0) - (d?.created_at ?? 0), 86_400_000);
+    });
+  });
+}

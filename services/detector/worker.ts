@@ -1,0 +1,56 @@
+// A detector shard, in a worker thread of its own (a piscina pool of one
+// thread per shard: piscina balances by load, but per-IP state must stay with
+// the thread that owns the IP, so the service routes by hash(ip) % shards).
+//
+//   main thread: consume batch → route records by key → shard pools
+//   shard thread: decode Avro → DetectionEngine → events + decisions
+//
+// Tasks carry whole batches as one transferred ArrayBuffer (the records'
+// Avro bytes end to end) plus their boundaries, never one record.
+import { workerData } from 'node:worker_threads';
+import { accessRecordCodec } from '../../shared/avro/codec.js';
+import type { BlockDecision, SecurityEvent } from '../../shared/records.js';
+import { DetectionEngine, type EngineConfig, type EngineStats } from './engine.js';
+
+export interface ShardTask {
+  /** Concatenated Confluent-framed AccessRecords. */
+  values?: ArrayBuffer;
+  /** End offset of each record in `values`. */
+  ends?: Uint32Array;
+  /** Advance the clock to at least this event time (idle streams follow the wall clock). */
+  tick?: number;
+  /** Flush every pending aggregate (shutdown). */
+  flushAll?: boolean;
+}
+
+export interface ShardResult {
+  events: SecurityEvent[];
+  decisions: BlockDecision[];
+  /** The shard's clock (newest event time) after the task. */
+  now: number;
+  stats: EngineStats;
+  undecodable: number;
+}
+
+const engine = new DetectionEngine((workerData as { engine: EngineConfig }).engine);
+
+export default function run(task: ShardTask): ShardResult {
+  let undecodable = 0;
+  if (task.values && task.ends) {
+    const buf = Buffer.from(task.values);
+    let start = 0;
+    for (const end of task.ends) {
+      try {
+        engine.process(accessRecordCodec.decode(buf.subarray(start, end)));
+      } catch {
+        // The sink dead-letters undecodable records; detection only counts them.
+        undecodable++;
+      }
+      start = end;
+    }
+  }
+  engine.tick(Math.max(engine.now(), task.tick ?? 0));
+  if (task.flushAll) engine.flushAll();
+  const out = engine.drain();
+  return { ...out, now: engine.now(), stats: engine.snapshot(), undecodable };
+}
