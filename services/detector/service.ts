@@ -84,7 +84,7 @@ export class DetectorService {
     for (const m of batch.messages) byShard[m.key ? partitionForKey(m.key, n) : 0]?.push(m);
     const results = await Promise.all(
       byShard.map((msgs, shard) => {
-        if (msgs.length === 0) return undefined;
+        if (msgs.length === 0) return Promise.resolve(undefined);
         let total = 0;
         for (const m of msgs) total += m.value.length;
         const buf = new Uint8Array(total);
@@ -120,7 +120,7 @@ export class DetectorService {
 
   private async tickIdle(): Promise<void> {
     const results = await Promise.all(
-      this.clocks.map((c, shard) => (c.eventTime === 0 ? undefined : this.run(shard, { tick: c.eventTime + (Date.now() - c.wall) }))),
+      this.clocks.map((c, shard) => (c.eventTime === 0 ? Promise.resolve(undefined) : this.run(shard, { tick: c.eventTime + (Date.now() - c.wall) }))),
     );
     await this.publish(results);
   }
