@@ -164,15 +164,19 @@ export class DetectionEngine {
       if (n >= cfg.authFailureThreshold) offence += this.fire(slot, AUTH, 'auth_failure', 'auth_failed', rec, n, { failures: String(n) });
     } else if ((t.flags[slot] as number) & AUTH && t.sum(slot, C_AUTH) < cfg.authFailureThreshold) this.unfire(slot, AUTH);
 
-    // unique_paths and repeated_hits
-    const { hits, isNew } = t.hitPath(slot, hash32(rec.path), bucket);
-    if (isNew && !(rec.status < 400 && cfg.staticAssets?.test(rec.path))) {
-      t.add(slot, bucket, C_NEWPATH);
-      const d = t.sum(slot, C_NEWPATH);
-      if (d >= cfg.uniquePathsThreshold) offence += this.fire(slot, UNIQUE, 'unique_paths', 'scan_detected', rec, d, { distinct_paths: String(d) });
-    } else if ((t.flags[slot] as number) & UNIQUE && t.sum(slot, C_NEWPATH) < cfg.uniquePathsThreshold) this.unfire(slot, UNIQUE);
-    if (!isNew && hits >= cfg.repeatedHitsThreshold) {
-      offence += this.fire(slot, REPEATED, 'repeated_hits', 'suspicious', rec, hits, { path: rec.path, hits: String(hits) });
+    // unique_paths and repeated_hits. A page's successful assets are neither a scan nor
+    // tracked per path (they would crowd the small path table); floods of them still count as rate.
+    const asset = rec.status < 400 && cfg.staticAssets !== undefined && cfg.staticAssets.test(rec.path);
+    if (!asset) {
+      const { hits, isNew } = t.hitPath(slot, hash32(rec.path), bucket);
+      if (isNew) {
+        t.add(slot, bucket, C_NEWPATH);
+        const d = t.sum(slot, C_NEWPATH);
+        if (d >= cfg.uniquePathsThreshold) offence += this.fire(slot, UNIQUE, 'unique_paths', 'scan_detected', rec, d, { distinct_paths: String(d) });
+      } else if ((t.flags[slot] as number) & UNIQUE && t.sum(slot, C_NEWPATH) < cfg.uniquePathsThreshold) this.unfire(slot, UNIQUE);
+      if (!isNew && hits >= cfg.repeatedHitsThreshold) {
+        offence += this.fire(slot, REPEATED, 'repeated_hits', 'suspicious', rec, hits, { path: rec.path, hits: String(hits) });
+      }
     }
 
     // Signatures: every hit is evidence, weighted.

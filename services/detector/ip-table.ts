@@ -7,24 +7,29 @@
 // Per slot:
 //   key        2 × u32    hash of the address (a collision at 1M IPs: ~3e-8)
 //   last       u32        absolute index of the newest bucket touched
-//   ring       B × C u16  per bucket: requests, 404s, auth failures, new paths, offence weight
+//   ring16     B × 2 u16  per bucket: requests, offence weight (saturating at 65535)
+//   ring8      B × 3 u8   per bucket: 404s, auth failures, new paths (saturating at 255;
+//                         their thresholds are capped at 255 by the config schema)
 //   paths      K × (u32 hash, u16 hits, u16 first bucket)  recently requested paths
 //   flags      u8         which detectors are currently firing
+// The table's capacity is not a power of two (hashes map onto it by
+// multiply-shift), so it can grow by half and stay 47–70% full.
 
 export const BUCKETS = 12;
-export const PATHS = 12;
+export const PATHS = 8;
 
-/** Counter columns of the ring. */
+/** Counter columns of the ring: the first two are 16-bit, the others 8-bit. */
 export const C_REQ = 0;
-export const C_404 = 1;
-export const C_AUTH = 2;
-export const C_NEWPATH = 3;
-export const C_OFFENCE = 4;
-export const COUNTERS = 5;
+export const C_OFFENCE = 1;
+export const C_404 = 2;
+export const C_AUTH = 3;
+export const C_NEWPATH = 4;
+const WIDE = 2;
+const NARROW = 3;
 
 const EMPTY = 0;
 
-export const BYTES_PER_SLOT = 2 * 4 + 4 + BUCKETS * COUNTERS * 2 + PATHS * (4 + 2 + 2) + 1;
+export const BYTES_PER_SLOT = 2 * 4 + 4 + BUCKETS * WIDE * 2 + BUCKETS * NARROW + PATHS * (4 + 2 + 2) + 1;
 
 /** 64-bit FNV-1a of a string's UTF-16 units, as two u32 halves (never 0,0: 0 marks an empty slot). */
 export function hash64(s: string): [number, number] {
@@ -49,12 +54,19 @@ export function hash32(s: string): number {
   return h === 0 ? 1 : h;
 }
 
+/** Home slot of a key: multiply-shift onto [0, cap), so cap need not be a power of two. */
+function home(hi: number, lo: number, cap: number): number {
+  const h = (hi ^ Math.imul(lo, 0x9e3779b1)) >>> 0;
+  return Math.floor((h / 4294967296) * cap);
+}
+
 export class IpTable {
   capacity: number;
   keyHi!: Uint32Array;
   keyLo!: Uint32Array;
   last!: Uint32Array;
-  ring!: Uint16Array;
+  ring16!: Uint16Array;
+  ring8!: Uint8Array;
   pathHash!: Uint32Array;
   pathHits!: Uint16Array;
   pathFirst!: Uint16Array;
@@ -67,7 +79,7 @@ export class IpTable {
     capacity: number,
     private readonly windowBuckets: number = BUCKETS,
   ) {
-    this.capacity = 1 << Math.ceil(Math.log2(Math.max(1024, capacity)));
+    this.capacity = Math.max(1024, Math.ceil(capacity / 0.7));
     this.alloc(this.capacity);
   }
 
@@ -75,7 +87,8 @@ export class IpTable {
     this.keyHi = new Uint32Array(n);
     this.keyLo = new Uint32Array(n);
     this.last = new Uint32Array(n);
-    this.ring = new Uint16Array(n * BUCKETS * COUNTERS);
+    this.ring16 = new Uint16Array(n * BUCKETS * WIDE);
+    this.ring8 = new Uint8Array(n * BUCKETS * NARROW);
     this.pathHash = new Uint32Array(n * PATHS);
     this.pathHits = new Uint16Array(n * PATHS);
     this.pathFirst = new Uint16Array(n * PATHS);
@@ -99,8 +112,8 @@ export class IpTable {
    */
   slotFor(hi: number, lo: number, nowBucket: number): number {
     if (this.used * 10 > this.capacity * 7) this.rebuild(nowBucket);
-    const mask = this.capacity - 1;
-    let i = (hi ^ Math.imul(lo, 0x9e3779b1)) & mask;
+    const cap = this.capacity;
+    let i = home(hi, lo, cap);
     let reusable = -1;
     while (true) {
       const khi = this.keyHi[i] as number;
@@ -111,7 +124,7 @@ export class IpTable {
         return i;
       }
       if (reusable < 0 && this.expired(i, nowBucket)) reusable = i;
-      i = (i + 1) & mask;
+      i = i + 1 === cap ? 0 : i + 1;
     }
     let slot = i;
     if (reusable >= 0) {
@@ -128,7 +141,8 @@ export class IpTable {
   }
 
   private clear(slot: number): void {
-    this.ring.fill(0, slot * BUCKETS * COUNTERS, (slot + 1) * BUCKETS * COUNTERS);
+    this.ring16.fill(0, slot * BUCKETS * WIDE, (slot + 1) * BUCKETS * WIDE);
+    this.ring8.fill(0, slot * BUCKETS * NARROW, (slot + 1) * BUCKETS * NARROW);
     this.pathHash.fill(0, slot * PATHS, (slot + 1) * PATHS);
     this.pathHits.fill(0, slot * PATHS, (slot + 1) * PATHS);
     this.flags[slot] = 0;
@@ -141,7 +155,8 @@ export class IpTable {
       keyHi: this.keyHi,
       keyLo: this.keyLo,
       last: this.last,
-      ring: this.ring,
+      ring16: this.ring16,
+      ring8: this.ring8,
       pathHash: this.pathHash,
       pathHits: this.pathHits,
       pathFirst: this.pathFirst,
@@ -149,20 +164,21 @@ export class IpTable {
     };
     let liveNow = 0;
     for (let s = 0; s < old.cap; s++) if ((old.keyHi[s] !== EMPTY || old.keyLo[s] !== EMPTY) && nowBucket - (old.last[s] as number) < this.windowBuckets) liveNow++;
-    const cap = liveNow * 2 > old.cap ? old.cap * 2 : old.cap;
+    // Grow by half when live IPs alone fill more than half; otherwise just sweep the expired.
+    const cap = liveNow * 2 > old.cap ? Math.ceil(old.cap * 1.5) : old.cap;
     this.capacity = cap;
     this.alloc(cap);
-    const mask = cap - 1;
     for (let s = 0; s < old.cap; s++) {
       const hi = old.keyHi[s] as number;
       const lo = old.keyLo[s] as number;
       if ((hi === EMPTY && lo === EMPTY) || nowBucket - (old.last[s] as number) >= this.windowBuckets) continue;
-      let i = (hi ^ Math.imul(lo, 0x9e3779b1)) & mask;
-      while (this.keyHi[i] !== EMPTY || this.keyLo[i] !== EMPTY) i = (i + 1) & mask;
+      let i = home(hi, lo, cap);
+      while (this.keyHi[i] !== EMPTY || this.keyLo[i] !== EMPTY) i = i + 1 === cap ? 0 : i + 1;
       this.keyHi[i] = hi;
       this.keyLo[i] = lo;
       this.last[i] = old.last[s] as number;
-      this.ring.set(old.ring.subarray(s * BUCKETS * COUNTERS, (s + 1) * BUCKETS * COUNTERS), i * BUCKETS * COUNTERS);
+      this.ring16.set(old.ring16.subarray(s * BUCKETS * WIDE, (s + 1) * BUCKETS * WIDE), i * BUCKETS * WIDE);
+      this.ring8.set(old.ring8.subarray(s * BUCKETS * NARROW, (s + 1) * BUCKETS * NARROW), i * BUCKETS * NARROW);
       this.pathHash.set(old.pathHash.subarray(s * PATHS, (s + 1) * PATHS), i * PATHS);
       this.pathHits.set(old.pathHits.subarray(s * PATHS, (s + 1) * PATHS), i * PATHS);
       this.pathFirst.set(old.pathFirst.subarray(s * PATHS, (s + 1) * PATHS), i * PATHS);
@@ -179,29 +195,43 @@ export class IpTable {
   advance(slot: number, bucket: number): boolean {
     const last = this.last[slot] as number;
     if (bucket <= last) return last - bucket < this.windowBuckets;
-    const base = slot * BUCKETS * COUNTERS;
     const steps = Math.min(bucket - last, BUCKETS);
     for (let b = 1; b <= steps; b++) {
-      const r = ((last + b) % BUCKETS) * COUNTERS;
-      for (let c = 0; c < COUNTERS; c++) this.ring[base + r + c] = 0;
+      const r = (last + b) % BUCKETS;
+      const w = (slot * BUCKETS + r) * WIDE;
+      const n = (slot * BUCKETS + r) * NARROW;
+      this.ring16[w] = 0;
+      this.ring16[w + 1] = 0;
+      this.ring8[n] = 0;
+      this.ring8[n + 1] = 0;
+      this.ring8[n + 2] = 0;
     }
     this.last[slot] = bucket;
     return true;
   }
 
-  /** Adds to one counter of the bucket (saturating at 65535). */
+  /** Adds to one counter of the bucket (saturating at the counter's width). */
   add(slot: number, bucket: number, counter: number, n = 1): void {
-    const i = slot * BUCKETS * COUNTERS + (bucket % BUCKETS) * COUNTERS + counter;
-    const v = (this.ring[i] as number) + n;
-    this.ring[i] = v > 0xffff ? 0xffff : v;
+    const r = slot * BUCKETS + (bucket % BUCKETS);
+    if (counter < WIDE) {
+      const i = r * WIDE + counter;
+      const v = (this.ring16[i] as number) + n;
+      this.ring16[i] = v > 0xffff ? 0xffff : v;
+    } else {
+      const i = r * NARROW + counter - WIDE;
+      const v = (this.ring8[i] as number) + n;
+      this.ring8[i] = v > 0xff ? 0xff : v;
+    }
   }
 
   /** Sum of one counter over the buckets inside the window ending at the slot's last bucket. */
   sum(slot: number, counter: number): number {
-    const base = slot * BUCKETS * COUNTERS + counter;
+    // Buckets older than the window were zeroed by advance(), so every bucket of the ring counts.
     let s = 0;
-    for (let b = 0; b < this.windowBuckets; b++) {
-      s += this.ring[base + ((((this.last[slot] as number) - b) % BUCKETS) + BUCKETS) % BUCKETS * COUNTERS] as number;
+    if (counter < WIDE) {
+      for (let b = 0, i = slot * BUCKETS * WIDE + counter; b < BUCKETS; b++, i += WIDE) s += this.ring16[i] as number;
+    } else {
+      for (let b = 0, i = slot * BUCKETS * NARROW + counter - WIDE; b < BUCKETS; b++, i += NARROW) s += this.ring8[i] as number;
     }
     return s;
   }
