@@ -60,3 +60,45 @@ for (const kafka of [false, true]) {
     });
   });
 }
+
+describe('detector rebalance', () => {
+  test('a partition that moves to another member is rebuilt from the last window: the attacker split across owners is still blocked', async () => {
+    const { MemoryBus } = await import('../../shared/bus/memory.js');
+    const { accessRecordCodec } = await import('../../shared/avro/codec.js');
+    const { topicNames } = await import('../../shared/topics.js');
+    const { DetectorService } = await import('./service.js');
+    const config = loadConfig({ text: 'detection: { shards: 1 }\nlog_level: warn', env: {} });
+    const bus = new MemoryBus();
+    const topics = topicNames('rebal.');
+    await bus.ensureTopics(Object.values(topics).map((topic) => ({ topic, partitions: 2 })));
+    const decisions: BlockDecision[] = [];
+    await bus.subscribe({ groupId: 'probe', topics: [topics.decisions], fromBeginning: true, onBatch: (b) => {
+      for (const m of b.messages) decisions.push(blockDecisionCodec.decode(m.value));
+      return Promise.resolve();
+    } });
+    const rec = (ts: number, path: string) => ({
+      ts, node: 'e', deployment: '', client_ip: '198.51.100.77', method: 'GET', host: 'h', path, query: '', status: 404, bytes: 0,
+      request_time: 0, upstream_time: null, user_agent: 'x', referer: '', country: null, auth_user: null, request_id: '', blocked_by: null, filter_alert: null, extra: {},
+    });
+    const t0 = Date.now() - 60_000;
+    const first = new DetectorService({ config, bus, topics, groupId: 'det' });
+    await first.start();
+    // Part one: 20 distinct 404s — evidence (not_found 10+10, unique_paths 20: weight 40) under the threshold of 50.
+    await bus.publish(topics.access, Array.from({ length: 20 }, (_, i) => ({ key: '198.51.100.77', value: accessRecordCodec.encode(rec(t0 + i * 1000, `/a${i}`)), timestamp: t0 + i * 1000 })));
+    const deadline = Date.now() + 10_000;
+    while ((await bus.committedOffsets('det', topics.access)).reduce((n, o) => n + Number(o.offset), 0) < 20 && Date.now() < deadline) await sleep(20);
+    assert.equal(decisions.length, 0, 'no block yet');
+    await first.close();
+    // The partition moves to a new member, which must rebuild before part two arrives;
+    // part two alone (10 more 404s: weight 10) would not block.
+    const second = new DetectorService({ config, bus, topics, groupId: 'det' });
+    await second.start();
+    await bus.publish(topics.access, Array.from({ length: 10 }, (_, i) => ({ key: '198.51.100.77', value: accessRecordCodec.encode(rec(t0 + 30_000 + i * 1000, `/b${i}`)), timestamp: t0 + 30_000 + i * 1000 })));
+    const deadline2 = Date.now() + 10_000;
+    while (decisions.length === 0 && Date.now() < deadline2) await sleep(20);
+    await second.close();
+    await bus.close();
+    assert.equal(second.rebuilt.length, 1, 'the moved partition was rebuilt');
+    assert.deepEqual(decisions.map((d) => [d.ip, d.action]), [['198.51.100.77', 'block']]);
+  });
+});

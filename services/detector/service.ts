@@ -7,7 +7,7 @@ import { Piscina } from 'piscina';
 import { Counter, Gauge, Histogram } from 'prom-client';
 import { blockDecisionCodec, securityEventCodec } from '../../shared/avro/codec.js';
 import { partitionForKey } from '../../shared/bus/murmur2.js';
-import type { Bus, BusMessage, IncomingBatch, Subscription } from '../../shared/bus/types.js';
+import type { Bus, BusMessage, IncomingBatch, Subscription, TopicPartition } from '../../shared/bus/types.js';
 import type { Config } from '../../shared/config/load.js';
 import { componentLogger } from '../../shared/log.js';
 import { registry } from '../../shared/metrics.js';
@@ -46,6 +46,14 @@ export class DetectorService {
   private timer: NodeJS.Timeout | undefined;
   private readonly clocks: Array<{ eventTime: number; wall: number }>;
   private chain: Promise<void> = Promise.resolve();
+  private owned = new Set<string>();
+  /** Partitions being rebuilt: records below this offset were already handled by the previous owner. */
+  private readonly rebuildUntil = new Map<string, bigint>();
+  private resolveSub: () => void = () => undefined;
+  private readonly subReady = new Promise<void>((resolve) => {
+    this.resolveSub = resolve;
+  });
+  readonly rebuilt: Array<{ topic: string; partition: number; from: string; until: string }> = [];
 
   constructor(private readonly opts: DetectorOptions) {
     const shards = opts.config.detection.shards;
@@ -58,16 +66,53 @@ export class DetectorService {
   async start(): Promise<void> {
     const { bus, topics, config } = this.opts;
     this.sub = await bus.subscribe({
-      groupId: this.opts.groupId ?? `${config.kafka.client_id}-detector`,
+      groupId: this.groupId(),
       topics: [topics.access],
       fromBeginning: false,
       maxBatchSize: 5000,
       onBatch: (batch) => this.serialized(() => this.handle(batch)),
+      onAssign: (parts) => this.onAssign(parts),
     });
+    this.resolveSub();
     // An idle stream's clock follows the wall clock, so pending events flush and bans expire.
     const every = Math.max(250, Math.min(5_000, Math.floor(config.security.scan_interval_ms / 4)));
     this.timer = setInterval(() => void this.serialized(() => this.tickIdle()).catch((err: unknown) => log.error({ err }, 'tick failed')), every);
     this.timer.unref();
+  }
+
+  private groupId(): string {
+    return this.opts.groupId ?? `${this.opts.config.kafka.client_id}-detector`;
+  }
+
+  /**
+   * A partition new to this member (a rebalance moved it here, or this
+   * process restarted) has its last window re-read from the log, silently,
+   * up to the group's committed offset: the state the previous owner had is
+   * rebuilt, and no attacker escapes by being split across two owners.
+   */
+  private async onAssign(parts: TopicPartition[]): Promise<void> {
+    await this.subReady;
+    const key = (p: TopicPartition): string => `${p.topic}/${p.partition}`;
+    const fresh = parts.filter((p) => !this.owned.has(key(p)));
+    this.owned = new Set(parts.map(key));
+    for (const k of [...this.rebuildUntil.keys()]) if (!this.owned.has(k)) this.rebuildUntil.delete(k);
+    if (fresh.length === 0) return;
+    const { bus, config } = this.opts;
+    const clock = Math.max(...this.clocks.map((c) => c.eventTime));
+    const since = (clock > 0 ? clock : Date.now()) - config.security.detection_window_ms - config.detection.late_tolerance_ms;
+    for (const topic of new Set(fresh.map((p) => p.topic))) {
+      const committed = new Map((await bus.committedOffsets(this.groupId(), topic)).map((o) => [o.partition, BigInt(o.offset)]));
+      const from = new Map((await bus.offsetsForTimestamp(topic, since)).map((o) => [o.partition, BigInt(o.offset)]));
+      for (const p of fresh.filter((x) => x.topic === topic)) {
+        const c = committed.get(p.partition);
+        const f = from.get(p.partition);
+        if (c === undefined || f === undefined || f >= c) continue;
+        this.rebuildUntil.set(key(p), c);
+        this.rebuilt.push({ topic, partition: p.partition, from: f.toString(), until: c.toString() });
+        this.sub?.seek(topic, p.partition, f.toString());
+        log.info({ topic, partition: p.partition, from: f.toString(), until: c.toString() }, 'rebuilding detector state from the last window');
+      }
+    }
   }
 
   /** Batches and ticks run one at a time, so results are published in order. */
@@ -79,10 +124,26 @@ export class DetectorService {
 
   private async handle(batch: IncomingBatch): Promise<void> {
     const end = batchSeconds.startTimer();
+    const tp = `${batch.topic}/${batch.partition}`;
+    const until = this.rebuildUntil.get(tp);
+    let messages = batch.messages;
+    if (until !== undefined) {
+      const replayed = messages.filter((m) => BigInt(m.offset) < until);
+      messages = messages.filter((m) => BigInt(m.offset) >= until);
+      if (messages.length > 0 || BigInt(batch.nextOffset) >= until) this.rebuildUntil.delete(tp);
+      await this.dispatch(replayed, true);
+    }
+    const results = await this.dispatch(messages, false);
+    records.inc(messages.length);
+    await this.publish(results);
+    end();
+  }
+
+  private dispatch(messages: BusMessage[], silent: boolean): Promise<Array<ShardResult | undefined>> {
     const n = this.pools.length;
     const byShard: BusMessage[][] = Array.from({ length: n }, () => []);
-    for (const m of batch.messages) byShard[m.key ? partitionForKey(m.key, n) : 0]?.push(m);
-    const results = await Promise.all(
+    for (const m of messages) byShard[m.key ? partitionForKey(m.key, n) : 0]?.push(m);
+    return Promise.all(
       byShard.map((msgs, shard) => {
         if (msgs.length === 0) return Promise.resolve(undefined);
         let total = 0;
@@ -95,13 +156,10 @@ export class DetectorService {
           pos += m.value.length;
           ends[i] = pos;
         });
-        const task: ShardTask = { values: buf.buffer, ends };
+        const task: ShardTask = { values: buf.buffer, ends, silent };
         return this.run(shard, task, [buf.buffer, ends.buffer]);
       }),
     );
-    records.inc(batch.messages.length);
-    await this.publish(results);
-    end();
   }
 
   private async run(shard: number, task: ShardTask, transferList: ArrayBuffer[] = []): Promise<ShardResult> {

@@ -21,6 +21,11 @@ export interface ShardTask {
   tick?: number;
   /** Flush every pending aggregate (shutdown). */
   flushAll?: boolean;
+  /**
+   * Rebuilding state after a partition moved here: the records are counted,
+   * but what they trigger was already published by the previous owner.
+   */
+  silent?: boolean;
 }
 
 export interface ShardResult {
@@ -48,6 +53,10 @@ export default function run(task: ShardTask): ShardResult {
       }
       start = end;
     }
+  }
+  if (task.silent) {
+    engine.drain();
+    return { events: [], decisions: [], now: engine.now(), stats: engine.snapshot(), undecodable };
   }
   engine.tick(Math.max(engine.now(), task.tick ?? 0));
   if (task.flushAll) engine.flushAll();

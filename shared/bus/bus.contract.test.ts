@@ -94,6 +94,9 @@ for (const impl of impls) {
       }
       // Everything was committed: a later member of the group sees only what comes next.
       await first.sub.close();
+      const committed = await b().committedOffsets(groupId, topic);
+      const ends = await b().endOffsets(topic);
+      assert.deepEqual(committed, ends.filter((e) => e.offset !== '0'), 'committed offsets reached the log end');
       await b().publish(topic, Array.from({ length: 10 }, (_, i) => ({ key: `k${i}`, value: Buffer.from(`late-${i}`) })));
       const second = await collect(topic, groupId);
       await waitFor('10 late messages', () => second.got.length >= 10);

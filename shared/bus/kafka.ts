@@ -188,6 +188,18 @@ export class KafkaBus implements Bus {
     return sub;
   }
 
+  async committedOffsets(groupId: string, topic: string): Promise<PartitionOffset[]> {
+    const admin = await this.getAdmin();
+    try {
+      const res = await admin.fetchOffsets({ groupId, topics: [topic] });
+      const parts = res.find((t) => t.topic === topic)?.partitions ?? [];
+      // kafkajs answers -1 for a partition without a committed offset.
+      return parts.filter((p) => p.offset !== '-1').map((p) => ({ partition: p.partition, offset: p.offset })).sort((a, b) => a.partition - b.partition);
+    } catch (err) {
+      throw wrap(err, `reading committed offsets of ${groupId}`);
+    }
+  }
+
   async endOffsets(topic: string): Promise<PartitionOffset[]> {
     const admin = await this.getAdmin();
     try {

@@ -339,6 +339,16 @@ export class MemoryBus implements Bus {
     if (n > 0) plog.messages.splice(0, n);
   }
 
+  committedOffsets(groupId: string, topic: string): Promise<PartitionOffset[]> {
+    const g = this.groups.get(groupId);
+    const out: PartitionOffset[] = [];
+    this.topic(topic).partitions.forEach((_, partition) => {
+      const c = g?.committed.get(tpKey(topic, partition));
+      if (c !== undefined) out.push({ partition, offset: String(c) });
+    });
+    return Promise.resolve(out);
+  }
+
   endOffsets(topic: string): Promise<PartitionOffset[]> {
     return Promise.resolve(this.topic(topic).partitions.map((plog, partition) => ({ partition, offset: String(plog.nextOffset) })));
   }

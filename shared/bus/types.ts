@@ -88,6 +88,8 @@ export interface Bus {
   /** Resolves once the messages are stored with the configured acks. */
   publish(topic: string, messages: OutgoingMessage[]): Promise<void>;
   subscribe(opts: SubscribeOptions): Promise<Subscription>;
+  /** Per partition, the group's committed offset (the next message it will read); absent when none. */
+  committedOffsets(groupId: string, topic: string): Promise<PartitionOffset[]>;
   /** Per partition, the offset the next message will get (the log end): lag = end − committed. */
   endOffsets(topic: string): Promise<PartitionOffset[]>;
   /** Per partition, the first offset whose timestamp is ≥ ts (the log end when none). */
