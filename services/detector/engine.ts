@@ -90,6 +90,15 @@ export class DetectionEngine {
   private readonly history = new Map<string, BanHistory>();
   private out: EngineOutput = { events: [], decisions: [] };
   private watermark = 0;
+  /**
+   * Newest event time per input stream (a bus partition). Lateness is judged
+   * per stream: partitions of a backlog are read one after another, and one
+   * partition far ahead must not make another's records late.
+   */
+  private readonly streams = new Map<number, number>();
+  /** Oldest watermark among streams active within an hour of the newest: slots older than its window may be reused. */
+  private reuseClock = 0;
+  private sinceReuseClock = 0;
   readonly stats = { records: 0, late: 0, whitelisted: 0 };
 
   constructor(private readonly cfg: EngineConfig) {
@@ -115,13 +124,17 @@ export class DetectionEngine {
     return false;
   }
 
-  process(rec: AccessRecord): void {
+  process(rec: AccessRecord, stream = 0): void {
     this.stats.records++;
-    if (rec.ts > this.watermark) this.watermark = rec.ts;
-    else if (rec.ts < this.watermark - this.cfg.lateToleranceMs) {
+    const wm = this.streams.get(stream) ?? 0;
+    if (rec.ts > wm) {
+      this.streams.set(stream, rec.ts);
+      if (rec.ts > this.watermark) this.watermark = rec.ts;
+    } else if (rec.ts < wm - this.cfg.lateToleranceMs) {
       this.stats.late++;
       return;
     }
+    if (++this.sinceReuseClock >= 1024 || this.reuseClock === 0) this.updateReuseClock();
     if (this.whitelisted(rec)) {
       this.stats.whitelisted++;
       return;
@@ -136,7 +149,7 @@ export class DetectionEngine {
     const bucket = Math.floor(rec.ts / this.bucketMs);
     const [hi, lo] = hash64(ip);
     const t = this.table;
-    const slot = t.slotFor(hi, lo, Math.floor(this.watermark / this.bucketMs));
+    const slot = t.slotFor(hi, lo, Math.floor(Math.min(this.reuseClock, rec.ts) / this.bucketMs));
     if (!t.advance(slot, bucket)) {
       this.stats.late++;
       return;
@@ -205,6 +218,13 @@ export class DetectionEngine {
         if (weight >= cfg.autoBlock.threshold) this.block(ip, rec, weight);
       }
     }
+  }
+
+  private updateReuseClock(): void {
+    this.sinceReuseClock = 0;
+    let min = Infinity;
+    for (const wm of this.streams.values()) if (this.watermark - wm < 3_600_000 && wm < min) min = wm;
+    this.reuseClock = min === Infinity ? this.watermark : min;
   }
 
   private isBlocked(ip: string, ts: number): boolean {

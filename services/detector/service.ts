@@ -131,15 +131,15 @@ export class DetectorService {
       const replayed = messages.filter((m) => BigInt(m.offset) < until);
       messages = messages.filter((m) => BigInt(m.offset) >= until);
       if (messages.length > 0 || BigInt(batch.nextOffset) >= until) this.rebuildUntil.delete(tp);
-      await this.dispatch(replayed, true);
+      await this.dispatch(replayed, batch.partition, true);
     }
-    const results = await this.dispatch(messages, false);
+    const results = await this.dispatch(messages, batch.partition, false);
     records.inc(messages.length);
     await this.publish(results);
     end();
   }
 
-  private dispatch(messages: BusMessage[], silent: boolean): Promise<Array<ShardResult | undefined>> {
+  private dispatch(messages: BusMessage[], stream: number, silent: boolean): Promise<Array<ShardResult | undefined>> {
     const n = this.pools.length;
     const byShard: BusMessage[][] = Array.from({ length: n }, () => []);
     for (const m of messages) byShard[m.key ? partitionForKey(m.key, n) : 0]?.push(m);
@@ -156,7 +156,7 @@ export class DetectorService {
           pos += m.value.length;
           ends[i] = pos;
         });
-        const task: ShardTask = { values: buf.buffer, ends, silent };
+        const task: ShardTask = { values: buf.buffer, ends, silent, stream };
         return this.run(shard, task, [buf.buffer, ends.buffer]);
       }),
     );

@@ -17,6 +17,8 @@ export interface ShardTask {
   values?: ArrayBuffer;
   /** End offset of each record in `values`. */
   ends?: Uint32Array;
+  /** The bus partition the records come from: lateness is judged per partition. */
+  stream?: number;
   /** Advance the clock to at least this event time (idle streams follow the wall clock). */
   tick?: number;
   /** Flush every pending aggregate (shutdown). */
@@ -46,7 +48,7 @@ export default function run(task: ShardTask): ShardResult {
     let start = 0;
     for (const end of task.ends) {
       try {
-        engine.process(accessRecordCodec.decode(buf.subarray(start, end)));
+        engine.process(accessRecordCodec.decode(buf.subarray(start, end)), task.stream ?? 0);
       } catch {
         // The sink dead-letters undecodable records; detection only counts them.
         undecodable++;
