@@ -115,7 +115,7 @@ export async function startRuntime(config: Config, services: ReadonlySet<Service
       rt.pipeline = pipeline;
       stops.push(() => pipeline.close());
       if (config.ingest.udp.enabled) {
-        const udp = await startUdpInput(pipeline, config.ingest.udp.host, config.ingest.udp.port);
+        const udp = await startUdpInput(pipeline, config.ingest.udp.host, config.ingest.udp.port, config.ingest.udp.recv_buffer_bytes);
         rt.udpPort = udp.port;
         stops.push(() => udp.close());
       }

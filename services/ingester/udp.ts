@@ -12,7 +12,7 @@ export interface UdpInput {
   close(): Promise<void>;
 }
 
-export async function startUdpInput(pipeline: IngestPipeline, host: string, port: number): Promise<UdpInput> {
+export async function startUdpInput(pipeline: IngestPipeline, host: string, port: number, recvBufferBytes = 32 * 1024 * 1024): Promise<UdpInput> {
   const socket = dgram.createSocket({ type: isIPv6(host) ? 'udp6' : 'udp4', reuseAddr: true });
   socket.on('message', (msg) => {
     pipeline.offer(msg, 'udp');
@@ -25,11 +25,17 @@ export async function startUdpInput(pipeline: IngestPipeline, host: string, port
       resolve();
     });
   });
-  // A large kernel buffer absorbs bursts while the event loop is busy encoding.
+  // A large kernel buffer absorbs bursts while the event loop is busy encoding
+  // (the kernel charges each small datagram far more than its payload).
   try {
-    socket.setRecvBufferSize(8 * 1024 * 1024);
+    socket.setRecvBufferSize(recvBufferBytes);
   } catch (err) {
-    log.warn({ err }, 'could not enlarge the UDP receive buffer (net.core.rmem_max); bursts may be lost in the kernel');
+    log.warn({ err }, 'could not set the UDP receive buffer');
+  }
+  // Linux doubles the value asked and caps it at net.core.rmem_max, silently.
+  const got = socket.getRecvBufferSize();
+  if (got < recvBufferBytes) {
+    log.warn({ asked: recvBufferBytes, got }, 'UDP receive buffer capped by net.core.rmem_max: raise it (sysctl -w net.core.rmem_max=...) or bursts are lost in the kernel');
   }
   const bound = socket.address().port;
   log.info({ host, port: bound }, 'listening for syslog over UDP');

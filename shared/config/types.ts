@@ -70,7 +70,7 @@ export interface ClickHouseConfig {
 }
 
 export interface IngestConfig {
-  udp: { enabled: boolean; host: string; port: number; buffer_max_bytes: number };
+  udp: { enabled: boolean; host: string; port: number; buffer_max_bytes: number; recv_buffer_bytes: number };
   tcp: { enabled: boolean; host: string; port: number };
   workers: number;
   log_format: string;

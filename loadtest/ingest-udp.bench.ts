@@ -1,0 +1,197 @@
+// UDP → ingester → Kafka, against rsyslog (imudp → omkafka) on the same
+// generated traffic, the same broker, the same run. For each: the lines sent
+// at the target rate for a bounded time, the records that reached the topic,
+// the loss, and the rate achieved; then the ratio.
+//   node dist/loadtest/ingest-udp.bench.js [--rates 25000,50000,100000] [--seconds 6] [--workers 2]
+// Each rate is run for both; the headline is the highest rate each sustains
+// with loss under 0.1%.
+// rsyslog forwards the raw line; logwarden parses it, normalises it and
+// encodes Avro: the ratio prices that work.
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { parseArgs } from 'node:util';
+import { KafkaBus } from '../shared/bus/kafka.js';
+import { freePort } from '../shared/testing/nginx.js';
+
+const { values } = parseArgs({
+  options: {
+    rates: { type: 'string', default: '25000,50000,100000' },
+    seconds: { type: 'string', default: '6' },
+    workers: { type: 'string', default: '2' },
+    procs: { type: 'string', default: '1' },
+  },
+});
+const rates = values.rates.split(',').map(Number).filter((r) => r > 0).sort((a, b) => a - b);
+const seconds = Math.min(Number(values.seconds), 60);
+let rate = rates[rates.length - 1] as number;
+const workers = Number(values.workers);
+const root = fileURLToPath(new URL('../..', import.meta.url));
+const node = process.execPath;
+const cli = join(root, 'dist/services/cli/main.js');
+const gen = join(root, 'dist/loadtest/generator/main.js');
+
+const sh = (cmd: string, args: string[]): string => execFileSync(cmd, args, { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] }).trim();
+const brokerLine = sh('bash', ['infra/kafka/kafka.sh', 'start']).split(/\s+/);
+const brokers = [brokerLine[0] as string];
+const kafkaVersion = brokerLine[1] as string;
+try {
+  // The kernel's UDP receive buffer cap decides burst loss for both contestants alike.
+  execFileSync('sysctl', ['-qw', 'net.core.rmem_max=67108864'], { stdio: 'ignore' });
+} catch {
+  /* not root: keep the machine's limit, printed below */
+}
+const dir = mkdtempSync(join(tmpdir(), 'ingest-bench-'));
+const file = join(dir, 'traffic.log');
+const lines = Math.ceil(rate * seconds * 1.05);
+sh(node, [gen, 'write', '--lines', String(lines), '--seed', '7', '--format', 'syslog-json', '--out', file]);
+const bus = new KafkaBus({ brokers, clientId: 'ingest-bench', acks: 'all', compression: 'none', replicationFactor: 1 });
+
+async function total(topic: string): Promise<number> {
+  try {
+    return (await bus.endOffsets(topic)).reduce((n, o) => n + Number(o.offset), 0);
+  } catch {
+    return 0;
+  }
+}
+
+/** Waits until the topic stops growing for 2 s; returns the count. */
+async function settle(topic: string): Promise<number> {
+  let last = -1;
+  let stableSince = Date.now();
+  const deadline = Date.now() + 60_000;
+  while (Date.now() < deadline) {
+    const n = await total(topic);
+    if (n !== last) {
+      last = n;
+      stableSince = Date.now();
+    } else if (Date.now() - stableSince > 2000) break;
+    await sleep(250);
+  }
+  return last;
+}
+
+async function waitForPort(child: ChildProcess, marker: string): Promise<void> {
+  await new Promise<void>((resolve, reject) => {
+    let out = '';
+    const onData = (b: Buffer): void => {
+      out += b.toString();
+      if (out.includes(marker)) resolve();
+    };
+    child.stdout?.on('data', onData);
+    child.stderr?.on('data', onData);
+    child.on('exit', (code) => reject(new Error(`exited with ${code}: ${out.slice(-500)}`)));
+    setTimeout(() => reject(new Error(`no "${marker}" within 60 s: ${out.slice(-500)}`)), 60_000).unref();
+  });
+}
+
+interface Run {
+  name: string;
+  sent: number;
+  stored: number;
+  seconds: number;
+}
+
+async function blastAt(port: number): Promise<{ sent: number; seconds: number }> {
+  const out = sh(node, [gen, 'blast', '--udp', `127.0.0.1:${port}`, '--rate', String(rate), '--seconds', String(seconds), '--from', file, '--procs', String(values.procs)]);
+  const stats = JSON.parse(out.split('\n').pop() as string) as { sent: number; seconds: number };
+  return stats;
+}
+
+async function runLogwarden(): Promise<Run> {
+  const prefix = `ib${Date.now().toString(36)}.`;
+  const port = await freePort();
+  const child = spawn(node, [cli, 'ingester', '--workers', String(workers)], {
+    cwd: root,
+    env: { ...process.env, LOGWARDEN_KAFKA_BROKERS: brokers.join(','), LOGWARDEN_TOPIC_PREFIX: prefix, LOGWARDEN_UDP_PORT: String(port), LOGWARDEN__METRICS__PORT: '0', LOGWARDEN_LOG_LEVEL: 'warn', LOGWARDEN__KAFKA__PARTITIONS: '6' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  try {
+    await waitForPort(child, 'syslog (UDP)');
+    await sleep(1500); // every worker bound
+    const t0 = Date.now();
+    const b = await blastAt(port);
+    const stored = await settle(`${prefix}access`);
+    const rejected = await total(`${prefix}dead-letter`);
+    return { name: `logwarden (${workers} worker${workers > 1 ? 's' : ''})`, sent: b.sent, stored: stored + rejected, seconds: Math.max(b.seconds, (Date.now() - t0) / 1000 - 2) };
+  } finally {
+    child.kill('SIGTERM');
+    await new Promise((r) => child.once('exit', r));
+  }
+}
+
+async function runRsyslog(): Promise<Run | string> {
+  try {
+    execFileSync('bash', ['loadtest/peers/apt-install.sh', 'rsyslog', 'rsyslog-kafka'], { cwd: root, stdio: 'inherit' });
+  } catch {
+    return 'rsyslog + rsyslog-kafka not installed (needs root on Debian): peer skipped';
+  }
+  const port = await freePort();
+  const topic = `rs${Date.now().toString(36)}`;
+  await bus.ensureTopics([{ topic, partitions: 6 }]);
+  const conf = join(dir, 'rsyslog.conf');
+  writeFileSync(
+    conf,
+    `global(workDirectory="${dir}")
+module(load="imudp" threads="${workers}")
+module(load="omkafka")
+template(name="raw" type="string" string="%rawmsg%")
+ruleset(name="tokafka" queue.type="LinkedList" queue.size="500000" queue.dequeueBatchSize="4096") {
+  action(type="omkafka" broker=["${brokers[0] as string}"] topic="${topic}" template="raw" partitions.auto="on"
+         confParam=["acks=all", "linger.ms=5", "batch.num.messages=10000", "compression.codec=none"])
+}
+input(type="imudp" address="127.0.0.1" port="${port}" ruleset="tokafka" rcvbufSize="8m")
+`,
+  );
+  const child = spawn('rsyslogd', ['-n', '-f', conf, '-i', join(dir, 'rsyslog.pid')], { stdio: ['ignore', 'pipe', 'pipe'] });
+  try {
+    await sleep(2000);
+    if (child.exitCode !== null) return `rsyslogd exited (${child.exitCode}): peer skipped`;
+    const t0 = Date.now();
+    const b = await blastAt(port);
+    const stored = await settle(topic);
+    return { name: `rsyslog ${sh('rsyslogd', ['-v']).split('\n')[0]?.split(/\s+/)[1] ?? ''} imudp→omkafka (${workers} input thread${workers > 1 ? 's' : ''})`, sent: b.sent, stored, seconds: Math.max(b.seconds, (Date.now() - t0) / 1000 - 2) };
+  } finally {
+    child.kill('SIGTERM');
+    await new Promise((r) => child.once('exit', r));
+  }
+}
+
+let rsyslogSkipped: string | undefined;
+const rows: Array<{ rate: number; ours: Run; peer: Run | undefined }> = [];
+for (const r of rates) {
+  rate = r;
+  const ours = await runLogwarden();
+  const peer = rsyslogSkipped ? undefined : await runRsyslog();
+  if (typeof peer === 'string') rsyslogSkipped = peer;
+  rows.push({ rate: r, ours, peer: typeof peer === 'string' ? undefined : peer });
+}
+await bus.close();
+rmSync(dir, { recursive: true, force: true });
+
+const lossOf = (r: Run): number => 1 - r.stored / Math.max(1, r.sent);
+const fmt = (r: Run): string =>
+  `    ${r.name.padEnd(48)} sent ${String(r.sent).padStart(9)}  stored ${String(r.stored).padStart(9)}  loss ${(lossOf(r) * 100).toFixed(3).padStart(7)}%  ${Math.round(r.stored / r.seconds).toLocaleString('en').padStart(9)} lines/s stored`;
+const rmem = (() => {
+  try {
+    return execFileSync('sysctl', ['-n', 'net.core.rmem_max'], { encoding: 'utf8' }).trim();
+  } catch {
+    return '?';
+  }
+})();
+console.log(`UDP syslog → Kafka ${kafkaVersion} (127.0.0.1, acks=all), ${seconds} s per rate, 2 cores shared by sender, broker and ingester; net.core.rmem_max=${rmem}`);
+for (const row of rows) {
+  console.log(`  target ${row.rate.toLocaleString('en')} lines/s`);
+  console.log(fmt(row.ours));
+  if (row.peer) console.log(fmt(row.peer));
+}
+if (rsyslogSkipped) console.log(`  ${rsyslogSkipped}`);
+const best = (pick: (row: (typeof rows)[number]) => Run | undefined): number =>
+  Math.max(0, ...rows.filter((row) => pick(row) && lossOf(pick(row) as Run) < 0.001).map((row) => row.rate));
+const oursBest = best((row) => row.ours);
+const peerBest = best((row) => row.peer);
+console.log(`  highest tested rate with loss < 0.1%: logwarden ${oursBest.toLocaleString('en')} lines/s, rsyslog ${rsyslogSkipped ? 'n/a' : `${peerBest.toLocaleString('en')} lines/s`}`);
+if (!rsyslogSkipped && peerBest > 0) console.log(`  ratio logwarden / rsyslog: ${(oursBest / peerBest).toFixed(2)}`);
