@@ -95,7 +95,7 @@ interface Run {
   seconds: number;
 }
 
-async function blastAt(port: number): Promise<{ sent: number; seconds: number }> {
+function blastAt(port: number): { sent: number; seconds: number } {
   const out = sh(node, [gen, 'blast', '--udp', `127.0.0.1:${port}`, '--rate', String(rate), '--seconds', String(seconds), '--from', file, '--procs', String(values.procs)]);
   const stats = JSON.parse(out.split('\n').pop() as string) as { sent: number; seconds: number };
   return stats;
@@ -113,7 +113,7 @@ async function runLogwarden(): Promise<Run> {
     await waitForPort(child, 'syslog (UDP)');
     await sleep(1500); // every worker bound
     const t0 = Date.now();
-    const b = await blastAt(port);
+    const b = blastAt(port);
     const stored = await settle(`${prefix}access`);
     const rejected = await total(`${prefix}dead-letter`);
     return { name: `logwarden (${workers} worker${workers > 1 ? 's' : ''})`, sent: b.sent, stored: stored + rejected, seconds: Math.max(b.seconds, (Date.now() - t0) / 1000 - 2) };
@@ -151,7 +151,7 @@ input(type="imudp" address="127.0.0.1" port="${port}" ruleset="tokafka" rcvbufSi
     await sleep(2000);
     if (child.exitCode !== null) return `rsyslogd exited (${child.exitCode}): peer skipped`;
     const t0 = Date.now();
-    const b = await blastAt(port);
+    const b = blastAt(port);
     const stored = await settle(topic);
     return { name: `rsyslog ${sh('rsyslogd', ['-v']).split('\n')[0]?.split(/\s+/)[1] ?? ''} imudp→omkafka (${workers} input thread${workers > 1 ? 's' : ''})`, sent: b.sent, stored, seconds: Math.max(b.seconds, (Date.now() - t0) / 1000 - 2) };
   } finally {
