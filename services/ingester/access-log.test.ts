@@ -1,6 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { compileTrustedProxies, recordFromJson, splitUri, type RecordContext } from './access-log.js';
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { compileTrustedProxies, msecToMs, num, recordFromFields, recordFromJson, splitUri, type RecordContext } from './access-log.js';
 
 const ctx: RecordContext = { deployments: { 'shop.example': 'shop' }, trustedProxies: [], defaultNode: 'fallback' };
 const line = (over: Record<string, unknown> = {}): string =>
@@ -16,7 +18,7 @@ test('the shipped JSON format maps onto every record field', () => {
   assert.deepEqual(r.record, {
     ts: 1763706044123, node: 'edge-1', deployment: 'shop', client_ip: '203.0.113.9', method: 'GET', host: 'shop.example', path: '/a/b',
     query: 'q=1&x=%2e', status: 404, bytes: 153, request_time: 0.002, upstream_time: 0.035, user_agent: 'curl/8.5.0', referer: '',
-    country: 'DE', auth_user: null, request_id: 'abc', blocked_by: null, filter_alert: null, extra: { custom_var: 'kept' },
+    country: 'DE', auth_user: null, request_id: 'abc', blocked_by: null, filter_alert: null, extra: { custom_var: 'kept', path_raw: '/a//b' },
   });
 });
 
@@ -77,8 +79,88 @@ test('bad lines are rejected with a reason', () => {
 });
 
 test('uri splitting', () => {
-  assert.deepEqual(splitUri('/x?y=1?z'), { path: '/x', query: 'y=1?z' });
-  assert.deepEqual(splitUri('///a///b/'), { path: '/a/b/', query: '' });
-  assert.deepEqual(splitUri(''), { path: '/', query: '' });
-  assert.deepEqual(splitUri('?q'), { path: '/', query: 'q' });
+  const pq = (uri: string) => {
+    const { path, query } = splitUri(uri);
+    return { path, query };
+  };
+  assert.deepEqual(pq('/x?y=1?z'), { path: '/x', query: 'y=1?z' });
+  assert.deepEqual(pq('///a///b/'), { path: '/a/b/', query: '' });
+  assert.deepEqual(pq(''), { path: '', query: '' }, 'no request line: no path, not "/"');
+  assert.deepEqual(pq('?q'), { path: '/', query: 'q' });
+});
+
+test('path normalisation table (testdata/parse/paths.json)', () => {
+  const file = fileURLToPath(new URL('../../../services/ingester/testdata/parse/paths.json', import.meta.url));
+  const { cases } = JSON.parse(readFileSync(file, 'utf8')) as { cases: Array<[string, string, string, string]> };
+  assert.ok(cases.length > 20);
+  for (const [uri, path, query, flags] of cases) {
+    const u = splitUri(uri);
+    const want = new Set(flags.split(' ').filter((f) => f !== ''));
+    assert.equal(u.path, path, `path of ${JSON.stringify(uri)}`);
+    assert.equal(u.query, query, `query of ${JSON.stringify(uri)}`);
+    assert.equal(u.traversal, want.has('traversal'), `traversal flag of ${JSON.stringify(uri)}`);
+    assert.equal(u.encoded, want.has('encoded'), `encoded flag of ${JSON.stringify(uri)}`);
+    assert.equal(u.doubleEncoded, want.has('double_encoded'), `double_encoded flag of ${JSON.stringify(uri)}`);
+    assert.equal(u.overlong, want.has('overlong'), `overlong flag of ${JSON.stringify(uri)}`);
+    const rawPath = uri.split('?')[0] as string;
+    assert.equal(u.pathRaw, rawPath !== '' && path !== rawPath ? rawPath : undefined, `pathRaw of ${JSON.stringify(uri)}`);
+    // Normalising is idempotent: detectors may normalise again and count the same path.
+    assert.equal(splitUri(u.path).path, u.path, `idempotent on ${JSON.stringify(uri)}`);
+  }
+});
+
+test('one path, however it is spelt', () => {
+  const spellings = ['/admin/login', '/admin/./login', '//admin//login', '/admin/x/../login', '/%61dmin/login', '/admin%2flogin', '/admin/%2e/login', '/x/%252e%252e/admin/login'];
+  for (const s of spellings) assert.equal(splitUri(s).path, '/admin/login', s);
+});
+
+test('numbers as nginx writes them, parsed exactly', () => {
+  for (const s of ['0', '7', '153', '0.012', '0.1', '1763704844.123', '123456789012345', '3.000', '1e3', '00012', '1.5']) {
+    assert.equal(num(s), Number(s), s);
+  }
+  assert.equal(num(''), undefined);
+  assert.equal(num('-'), undefined);
+  assert.equal(num('abc'), undefined);
+  assert.equal(num('Infinity'), undefined);
+  assert.equal(msecToMs('1763704844.123'), 1763704844123);
+  assert.equal(msecToMs('1763704844.999'), 1763704844999);
+  assert.equal(msecToMs('1763704844'), 1763704844000);
+  assert.equal(msecToMs('1.5e3'), 1500000);
+  assert.equal(msecToMs('-'), undefined);
+});
+
+test('recordFromFields takes numbers, strings and nulls alike', () => {
+  const a = recordFromFields({ client_ip: '203.0.113.9', status: 200, bytes: 10, ts: 1763706044.5, referer: null, uri: '/x' }, undefined, ctx, 0);
+  const b = recordFromFields({ client_ip: '203.0.113.9', status: '200', bytes: '10', ts: '1763706044.500', referer: '-', uri: '/x' }, undefined, ctx, 0);
+  assert.ok(a.ok && b.ok);
+  assert.deepEqual(a.record, b.record);
+  assert.equal(a.record.ts, 1763706044500);
+});
+
+test('host → deployment lookup is an own-key lookup, with port and case folded', () => {
+  const c: RecordContext = { ...ctx, deployments: { 'shop.example': 'shop' } };
+  const dep = (host: string) => {
+    const r = recordFromJson(line({ host, deployment: '' }), undefined, c, 0);
+    assert.ok(r.ok);
+    return r.record.deployment;
+  };
+  assert.equal(dep('shop.example'), 'shop');
+  assert.equal(dep('Shop.Example:8443'), 'shop');
+  assert.equal(dep('toString'), '');
+  assert.equal(dep('constructor'), '');
+  assert.equal(dep('hasOwnProperty'), '');
+  assert.equal(dep('[2001:db8::1]:443'), '');
+});
+
+test('client addresses normalise exactly as shared/ip.ts does, cached or not', async () => {
+  const { normalizeIp } = await import('../../shared/ip.js');
+  const addrs = ['203.0.113.9', '2001:DB8::1', '2001:db8:0:0:0:0:0:1', '[2001:db8::1]', '::ffff:10.1.2.3', '::FFFF:a01:203', 'fe80::1%eth0', '::', '::1', '1::2::3', '2001:db8::g', ' 2001:db8::5 ', '010.1.1.1', '1.2.3.256', 'x:y'];
+  for (let round = 0; round < 2; round++) {
+    for (const a of addrs) {
+      const r = recordFromFields({ client_ip: a, status: '200' }, undefined, ctx, 0);
+      const want = normalizeIp(a);
+      if (want === undefined) assert.equal(r.ok ? r.record.client_ip : r.reason, 'bad_ip', a);
+      else assert.equal(r.ok ? r.record.client_ip : r.reason, want, a);
+    }
+  }
 });

@@ -49,3 +49,41 @@ test('hostile headers are refused with a reason, never thrown', () => {
     assert.equal(r.ok, false, JSON.stringify(line));
   }
 });
+
+test('the cached RFC 3164 stamp never answers for another stamp or another year', () => {
+  const at = (line: string, now: number) => {
+    const r = parseSyslog(line, now);
+    assert.ok(r.ok, line);
+    return r.header.timestamp;
+  };
+  const a = '<190>Nov 21 06:00:44 h nginx: m';
+  const b = '<190>Nov 21 06:00:45 h nginx: m';
+  const c = '<190>Nov  1 06:00:44 h nginx: m';
+  for (const line of [a, b, a, c, c, b]) {
+    const [, mon, day, hh, mm, ss] = /^<\d+>(\w{3}) +(\d+) (\d\d):(\d\d):(\d\d)/.exec(line) as RegExpExecArray;
+    assert.equal(mon, 'Nov');
+    assert.equal(at(line, NOW), new Date(2026, 10, Number(day), Number(hh), Number(mm), Number(ss)).getTime(), line);
+  }
+  // The same stamp read a year apart belongs to two different years.
+  const dec31 = '<190>Dec 31 23:59:59 h nginx: m';
+  assert.equal(new Date(at(dec31, new Date(2027, 0, 1, 0, 0, 5).getTime()) as number).getFullYear(), 2026);
+  assert.equal(new Date(at(dec31, new Date(2027, 11, 31, 23, 0, 0).getTime()) as number).getFullYear(), 2027);
+});
+
+test('a bad stamp after a good one is still refused', () => {
+  assert.ok(parseSyslog('<190>Nov 21 06:00:44 h nginx: m', NOW).ok);
+  for (const line of ['<190>Nov 21 06:00:4x h nginx: m', '<190>Nov 21 06:0:44 h nginx: m', '<190>Nov 32 06:00:44 h nginx: m', '<190>Nov  0 06:00:44 h nginx: m']) {
+    assert.equal(parseSyslog(line, NOW).ok, false, line);
+  }
+});
+
+test('tag forms: with pid, empty message, message with colons', () => {
+  const r = parseSyslog('<190>Nov 21 06:00:44 edge-1 nginx[77]: a: b: c', NOW);
+  assert.ok(r.ok);
+  assert.equal(r.header.tag, 'nginx');
+  assert.equal(r.header.hostname, 'edge-1');
+  assert.equal(r.message, 'a: b: c');
+  const e = parseSyslog('<190>Nov 21 06:00:44 edge-1 nginx: ', NOW);
+  assert.ok(e.ok);
+  assert.equal(e.message, '');
+});

@@ -35,38 +35,60 @@ export function parseSyslog(line: string, now: number = Date.now()): SyslogParse
   return parse3164(line, i, facility, severity, now);
 }
 
+/** Two digits at i ("06"), a space-padded day (" 1") when `padded`; -1 otherwise. */
+function two(line: string, i: number, padded = false): number {
+  const a = line.charCodeAt(i);
+  const b = line.charCodeAt(i + 1) - 48;
+  if (b < 0 || b > 9) return -1;
+  if (padded && a === 32) return b;
+  return isDigit(a) ? (a - 48) * 10 + b : -1;
+}
+
+// The stamp of consecutive lines is nearly always the same second: its epoch
+// ms is kept, as long as `now` (which picks the year) has not moved far.
+let lastStamp = '';
+let lastStampMs = 0;
+let lastStampNow = 0;
+
 function parse3164(line: string, start: number, facility: number, severity: number, now: number): SyslogParse {
   // "Mmm dd hh:mm:ss " — the day is space-padded ("Nov  1").
-  const month = MONTHS[line.slice(start, start + 3)];
-  if (month === undefined || line.charCodeAt(start + 3) !== 32 || line.charCodeAt(start + 15) !== 32) {
-    return { ok: false, detail: 'bad RFC 3164 timestamp' };
+  let ts: number;
+  if (lastStamp !== '' && line.startsWith(lastStamp, start) && Math.abs(now - lastStampNow) < 3_600_000) {
+    ts = lastStampMs;
+  } else {
+    const month = MONTHS[line.slice(start, start + 3)];
+    if (month === undefined || line.charCodeAt(start + 3) !== 32 || line.charCodeAt(start + 15) !== 32) {
+      return { ok: false, detail: 'bad RFC 3164 timestamp' };
+    }
+    const day = two(line, start + 4, true);
+    const hh = two(line, start + 7);
+    const mm = two(line, start + 10);
+    const ss = two(line, start + 13);
+    if (!(day >= 1 && day <= 31 && hh >= 0 && hh <= 23 && mm >= 0 && mm <= 59 && ss >= 0 && ss <= 60) || line[start + 9] !== ':' || line[start + 12] !== ':') {
+      return { ok: false, detail: 'bad RFC 3164 timestamp' };
+    }
+    // No year and no zone: the sender's local time, assumed to be ours; the year is
+    // the one that puts the stamp nearest to now (a line from Dec 31 read on Jan 1).
+    const year = new Date(now).getFullYear();
+    ts = new Date(year, month, day, hh, mm, ss).getTime();
+    if (ts - now > 183 * 86_400_000) ts = new Date(year - 1, month, day, hh, mm, ss).getTime();
+    else if (now - ts > 183 * 86_400_000) ts = new Date(year + 1, month, day, hh, mm, ss).getTime();
+    lastStamp = line.slice(start, start + 16);
+    lastStampMs = ts;
+    lastStampNow = now;
   }
-  const day = Number(line.slice(start + 4, start + 6).trim());
-  const hh = Number(line.slice(start + 7, start + 9));
-  const mm = Number(line.slice(start + 10, start + 12));
-  const ss = Number(line.slice(start + 13, start + 15));
-  if (!(day >= 1 && day <= 31 && hh <= 23 && mm <= 59 && ss <= 60) || line[start + 9] !== ':' || line[start + 12] !== ':') {
-    return { ok: false, detail: 'bad RFC 3164 timestamp' };
-  }
-  // No year and no zone: the sender's local time, assumed to be ours; the year is
-  // the one that puts the stamp nearest to now (a line from Dec 31 read on Jan 1).
-  const year = new Date(now).getFullYear();
-  let ts = new Date(year, month, day, hh, mm, ss).getTime();
-  if (ts - now > 183 * 86_400_000) ts = new Date(year - 1, month, day, hh, mm, ss).getTime();
-  else if (now - ts > 183 * 86_400_000) ts = new Date(year + 1, month, day, hh, mm, ss).getTime();
 
   let i = start + 16;
   const t1End = line.indexOf(' ', i);
   if (t1End < 0) return { ok: false, detail: 'no tag' };
-  const t1 = line.slice(i, t1End);
-  if (t1.endsWith(':')) {
-    return { ok: true, header: { facility, severity, timestamp: ts, hostname: '', tag: stripPid(t1.slice(0, -1)) }, message: line.slice(t1End + 1) };
+  if (line.charCodeAt(t1End - 1) === 58 /* : */ && t1End > i) {
+    return { ok: true, header: { facility, severity, timestamp: ts, hostname: '', tag: stripPid(line.slice(i, t1End - 1)) }, message: line.slice(t1End + 1) };
   }
+  const t1 = line.slice(i, t1End);
   i = t1End + 1;
   const t2End = line.indexOf(' ', i);
-  const t2 = t2End < 0 ? '' : line.slice(i, t2End);
-  if (t2.endsWith(':')) {
-    return { ok: true, header: { facility, severity, timestamp: ts, hostname: t1, tag: stripPid(t2.slice(0, -1)) }, message: line.slice(t2End + 1) };
+  if (t2End > i && line.charCodeAt(t2End - 1) === 58) {
+    return { ok: true, header: { facility, severity, timestamp: ts, hostname: t1, tag: stripPid(line.slice(i, t2End - 1)) }, message: line.slice(t2End + 1) };
   }
   return { ok: false, detail: 'no "TAG:" after the timestamp' };
 }
