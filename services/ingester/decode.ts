@@ -4,7 +4,8 @@
 import { Counter } from 'prom-client';
 import type { Config } from '../../shared/config/load.js';
 import { registry } from '../../shared/metrics.js';
-import { compileTrustedProxies, recordFromJson, type LineResult, type RecordContext } from './access-log.js';
+import { compileTrustedProxies, type LineResult, type RecordContext } from './access-log.js';
+import { createLineParser } from './formats/index.js';
 import { parseSyslog, type SyslogHeader } from './syslog.js';
 
 export type Source = 'udp' | 'tcp' | 'file';
@@ -32,7 +33,7 @@ export class LineDecoder {
       trustedProxies: compileTrustedProxies(config.ingest.trusted_proxies),
       defaultNode: config.ingest.node,
     };
-    this.parseMessage = parser ?? ((message, header, receivedAt) => recordFromJson(message, header, this.ctx, receivedAt));
+    this.parseMessage = parser ?? createLineParser(config.ingest.log_format, this.ctx);
   }
 
   decode(raw: Buffer, source: Source, receivedAt: number): LineResult {
@@ -44,7 +45,10 @@ export class LineDecoder {
       if (this.config.ingest.oversize_lines === 'reject') {
         return { ok: false, reason: 'too_long', detail: `${bytes.length} bytes > max_line_bytes ${max}` };
       }
-      bytes = bytes.subarray(0, max);
+      // Cut on a character boundary: never leave half a UTF-8 sequence at the end.
+      let cut = max;
+      while (cut > 0 && ((bytes[cut] as number) & 0xc0) === 0x80) cut--;
+      bytes = bytes.subarray(0, cut);
     }
     // Invalid UTF-8 becomes U+FFFD and the line is kept: rejecting it would let a
     // client hide from detection with one bad byte in its User-Agent.

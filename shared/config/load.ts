@@ -8,6 +8,7 @@ import { Ajv, type ErrorObject } from 'ajv';
 import { parse as parseYaml, YAMLParseError } from 'yaml';
 import ipaddr from 'ipaddr.js';
 import { normalizeIp } from '../ip.js';
+import { validateLogFormat } from '../../services/ingester/formats/index.js';
 import { DURATION_PATTERN, parseDuration } from './duration.js';
 import { configSchema } from './schema.js';
 import type { Config } from './types.js';
@@ -245,6 +246,8 @@ function resolveConfig(doc: Record<string, unknown>, env: NodeJS.ProcessEnv, sou
       issues.push({ path, reason: `not a valid regular expression: ${(err as Error).message}` });
     }
   };
+  const formatProblem = validateLogFormat(c.ingest.log_format);
+  if (formatProblem) issues.push({ path: 'ingest.log_format', reason: formatProblem });
   regex('detection.auth_paths', c.detection.auth_paths);
   regex('detection.static_assets', c.detection.static_assets);
   c.detection.signatures.forEach((s, i) => regex(`detection.signatures[${i}].pattern`, s.pattern));
