@@ -5,7 +5,7 @@
 // counts toward auto_block_threshold (a known attack tool's user agent weighs
 // the whole threshold by default: it blocks at once).
 
-export const SIGNATURE_SET_VERSION = '2026.11.1';
+export const SIGNATURE_SET_VERSION = '2026.11.2';
 
 export type SignatureField = 'user_agent' | 'path' | 'query' | 'path_or_query';
 
@@ -31,15 +31,16 @@ export const SHIPPED_SIGNATURES: readonly Signature[] = [
   { id: 'ua-dirbuster', field: 'user_agent', pattern: 'dirbuster|gobuster|\\bdirb\\b|feroxbuster|ffuf', type: 'scan_detected', weight: 'block', description: 'directory brute forcers' },
   { id: 'ua-nuclei', field: 'user_agent', pattern: 'nuclei|acunetix|netsparker|qualys|openvas|w3af|burp', type: 'scan_detected', weight: 'block', description: 'vulnerability scanners' },
   { id: 'ua-hydra', field: 'user_agent', pattern: '\\bhydra\\b|medusa', type: 'scan_detected', weight: 'block', description: 'login brute forcers' },
-  { id: 'file-env', field: 'path', pattern: '/\\.env(\\.|$)', type: 'scan_detected', weight: 10, description: '.env secrets probe' },
-  { id: 'file-git', field: 'path', pattern: '/\\.(git|svn|hg)(/|$)', type: 'scan_detected', weight: 10, description: 'VCS metadata probe' },
-  { id: 'file-wp-config', field: 'path', pattern: '/wp-config\\.php', type: 'scan_detected', weight: 10, description: 'WordPress config probe' },
-  { id: 'file-backup', field: 'path', pattern: '\\.(bak|old|orig|swp|save|sql|tar|tgz|tar\\.gz|zip|7z|rar)$|~$', type: 'scan_detected', weight: 5, description: 'backup and dump files' },
-  { id: 'file-secrets', field: 'path', pattern: '/(id_rsa|id_dsa|\\.htpasswd|\\.htaccess|\\.aws/credentials|\\.ssh/|\\.docker/config\\.json|server-status|phpinfo\\.php)', type: 'scan_detected', weight: 10, description: 'credential and server info probes' },
-  { id: 'traversal', field: 'path_or_query', pattern: '\\.\\./|\\.\\.\\\\|%2e%2e|%252e|\\.\\.%2f|%c0%ae|/etc/passwd|/proc/self/', type: 'suspicious', weight: 10, description: 'path traversal' },
-  { id: 'sqli', field: 'query', pattern: "union(\\s|\\+|%20|/\\*.*?\\*/)+(all(\\s|\\+|%20)+)?select|'\\s*(or|and)\\s*'?\\d|sleep\\(\\d|benchmark\\(|information_schema|%27(\\s|\\+|%20)*(or|and)", type: 'suspicious', weight: 10, description: 'SQL injection markers' },
-  { id: 'xss', field: 'path_or_query', pattern: '<script|%3cscript|javascript:|onerror\\s*=|onload\\s*=', type: 'suspicious', weight: 5, description: 'cross-site scripting markers' },
-  { id: 'cmdi', field: 'query', pattern: '(;|%3b|\\||%7c|`|\\$\\()\\s*(cat|wget|curl|bash|sh|nc|id)(\\s|%20|\\+|$)', type: 'suspicious', weight: 10, description: 'command injection markers' },
+  // A request for a secrets file is reconnaissance on its own: two of them reach the default threshold.
+  { id: 'file-env', field: 'path', pattern: '/\\.env(\\.|$)', type: 'scan_detected', weight: 25, description: '.env secrets probe' },
+  { id: 'file-git', field: 'path', pattern: '/\\.(git|svn|hg)(/|$)', type: 'scan_detected', weight: 25, description: 'VCS metadata probe' },
+  { id: 'file-wp-config', field: 'path', pattern: '/wp-config\\.php', type: 'scan_detected', weight: 25, description: 'WordPress config probe' },
+  { id: 'file-backup', field: 'path', pattern: '\\.(bak|old|orig|swp|save|sql|tar|tgz|tar\\.gz|zip|7z|rar)$|~$', type: 'scan_detected', weight: 10, description: 'backup and dump files' },
+  { id: 'file-secrets', field: 'path', pattern: '/(id_rsa|id_dsa|\\.htpasswd|\\.htaccess|\\.aws/credentials|\\.ssh/|\\.docker/config\\.json|\\.DS_Store|server-status|phpinfo\\.php)', type: 'scan_detected', weight: 25, description: 'credential and server info probes' },
+  { id: 'traversal', field: 'path_or_query', pattern: '\\.\\./|\\.\\.\\\\|%2e%2e|%252e|\\.\\.%2f|%c0%ae|/etc/passwd|/proc/self/', type: 'suspicious', weight: 20, description: 'path traversal' },
+  { id: 'sqli', field: 'query', pattern: "union(\\s|\\+|%20|/\\*.*?\\*/)+(all(\\s|\\+|%20)+)?select|('|%27)(\\s|\\+|%20)*(or|and)(\\s|\\+|%20)+('|%27)?\\d|sleep\\(\\d|benchmark\\(|information_schema", type: 'suspicious', weight: 20, description: 'SQL injection markers' },
+  { id: 'xss', field: 'path_or_query', pattern: '<script|%3cscript|javascript:|onerror\\s*=|onload\\s*=', type: 'suspicious', weight: 10, description: 'cross-site scripting markers' },
+  { id: 'cmdi', field: 'query', pattern: '(;|%3b|\\||%7c|`|\\$\\()\\s*(cat|wget|curl|bash|sh|nc|id)(\\s|%20|\\+|$)', type: 'suspicious', weight: 20, description: 'command injection markers' },
   { id: 'log4shell', field: 'path_or_query', pattern: '\\$\\{jndi:|%24%7bjndi', type: 'suspicious', weight: 'block', description: 'Log4Shell JNDI lookup' },
 ];
 
