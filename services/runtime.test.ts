@@ -142,6 +142,29 @@ for (const mode of modes) {
   });
 }
 
+describe('embedded pipeline: detector and sinks', () => {
+  let rt: Runtime | undefined;
+  after(async () => rt?.stop());
+
+  test('an attacker\'s events and block decision land in ClickHouse (events, blocks)', async () => {
+    rt = await startRuntime(sliceConfig([]), new Set(['ingester', 'detector', 'sink'] as const));
+    const ip = '203.0.113.250';
+    await sendUdp(rt.udpPort as number, [nginxLine(uniqueName('atk'), ip)]);
+    const ch = rt.ch;
+    assert.ok(ch);
+    const deadline = Date.now() + 30_000;
+    let events: Array<{ detector: string; type: string; count: number }> = [];
+    let blocks: Array<{ action: string; source: string; actor: string; escalation_level: number }> = [];
+    while (Date.now() < deadline && (events.length === 0 || blocks.length === 0)) {
+      events = await ch.query(`SELECT detector, toString(type) AS type, count FROM ${ch.table('events')} WHERE ip = {ip:IPv6}`, { ip });
+      blocks = await ch.query(`SELECT toString(action) AS action, toString(source) AS source, actor, escalation_level FROM ${ch.table('blocks')} WHERE ip = {ip:String}`, { ip });
+      await sleep(100);
+    }
+    assert.ok(events.some((e) => e.detector === 'signature:ua-sqlmap' && e.type === 'scan_detected' && Number(e.count) === 1), JSON.stringify(events));
+    assert.deepEqual(blocks, [{ action: 'block', source: 'auto', actor: 'detector', escalation_level: 0 }]);
+  });
+});
+
 describe('slice from a real nginx with the shipped snippet', { skip: unitOnly() && 'unit-only run' }, () => {
   let rt: Runtime | undefined;
   let stopNginx: (() => Promise<void>) | undefined;

@@ -3,14 +3,14 @@
 // deployments start one per process. The CLI and the end-to-end tests both go
 // through here, so the tests exercise the wiring operators run.
 import { readFileSync } from 'node:fs';
-import { accessRecordCodec } from '../shared/avro/codec.js';
+import { accessRecordCodec, blockDecisionCodec, securityEventCodec } from '../shared/avro/codec.js';
 import { createBus } from '../shared/bus/index.js';
 import type { Bus, TopicSpec } from '../shared/bus/types.js';
 import { openClickHouse, type ClickHouse } from '../shared/clickhouse/client.js';
 import { migrate } from '../shared/clickhouse/migrate.js';
 import type { Config } from '../shared/config/load.js';
 import { componentLogger } from '../shared/log.js';
-import type { AccessRecord } from '../shared/records.js';
+import type { AccessRecord, BlockDecision, SecurityEvent } from '../shared/records.js';
 import { COMPACTED, topicNames, type TopicKey, type Topics } from '../shared/topics.js';
 import { buildApi } from './api/server.js';
 import { IngestPipeline } from './ingester/pipeline.js';
@@ -56,6 +56,22 @@ export function topicSpecs(config: Config, topics: Topics): TopicSpec[] {
   }));
 }
 
+/** A decision as a row of the blocks history (an expiry is recorded as such, not as a manual unblock). */
+export function blockRow(d: BlockDecision): object {
+  return {
+    ts: d.created_at,
+    action: d.action === 'unblock' && d.reason === 'expired' ? 'expire' : d.action,
+    ip: d.ip,
+    reason: d.reason,
+    source: d.source,
+    actor: d.source === 'auto' ? 'detector' : d.source,
+    created_at: d.created_at,
+    expires_at: d.expires_at,
+    deployment: d.deployment,
+    escalation_level: d.escalation_level,
+  };
+}
+
 export async function startRuntime(config: Config, services: ReadonlySet<ServiceName>): Promise<Runtime> {
   const topics = topicNames(config.kafka.topic_prefix);
   const bus = createBus(config);
@@ -89,19 +105,26 @@ export async function startRuntime(config: Config, services: ReadonlySet<Service
     }
 
     if (services.has('sink')) {
-      const sink = new TableSink<AccessRecord>({
-        bus,
-        ch: rt.ch as ClickHouse,
-        topic: topics.access,
-        deadLetterTopic: topics.deadLetter,
-        groupId: `${config.kafka.client_id}-sink-requests`,
-        table: 'requests',
-        codec: accessRecordCodec,
-        toRow: (r) => r,
-        enabled: () => state.capture,
-      });
-      await sink.start();
-      stops.push(() => sink.close());
+      const ch = rt.ch as ClickHouse;
+      const group = (table: string): string => `${config.kafka.client_id}-sink-${table}`;
+      const sinks = [
+        new TableSink<AccessRecord>({
+          bus, ch, topic: topics.access, deadLetterTopic: topics.deadLetter, groupId: group('requests'), table: 'requests',
+          codec: accessRecordCodec, toRow: (r) => r, enabled: () => state.capture,
+        }),
+        new TableSink<SecurityEvent>({
+          bus, ch, topic: topics.events, deadLetterTopic: topics.deadLetter, groupId: group('events'), table: 'events',
+          codec: securityEventCodec, toRow: (e) => e,
+        }),
+        new TableSink<BlockDecision>({
+          bus, ch, topic: topics.decisions, deadLetterTopic: topics.deadLetter, groupId: group('blocks'), table: 'blocks',
+          codec: blockDecisionCodec, toRow: blockRow,
+        }),
+      ];
+      for (const sink of sinks) {
+        await sink.start();
+        stops.push(() => sink.close());
+      }
     }
 
     if (services.has('detector')) {
