@@ -23,6 +23,9 @@ export function engineConfig(config: Config, extraWhitelist: { ips?: string[]; c
       memoryMs: d.escalation_memory_ms,
     },
     lateToleranceMs: d.late_tolerance_ms,
+    rangeEscalation: d.range_escalation.enabled
+      ? { minIps: d.range_escalation.min_ips, ipv4Prefix: d.range_escalation.ipv4_prefix, ipv6Prefix: d.range_escalation.ipv6_prefix }
+      : undefined,
     authPaths: new RegExp(d.auth_paths),
     staticAssets: d.static_assets === '' ? undefined : new RegExp(d.static_assets, 'i'),
     whitelist: {

@@ -29,6 +29,8 @@ export interface EngineConfig {
   autoBlock: { enabled: boolean; threshold: number; durationMs: number; escalationFactor: number; maxDurationMs: number; memoryMs: number };
   /** Records older than the newest seen minus this are counted as late and not mixed in. */
   lateToleranceMs: number;
+  /** When set: this many IPs of one range banned within the window → a block of the range. */
+  rangeEscalation?: { minIps: number; ipv4Prefix: number; ipv6Prefix: number } | undefined;
   /** Paths where a 403 is an authentication failure (a 401 always is). */
   authPaths: RegExp;
   /** Successful requests for these are not counted as new paths (a page's assets are not a scan). */
@@ -79,6 +81,16 @@ interface BanHistory {
 
 const SAMPLE_PATHS = 5;
 
+/** The network address of `addr` at `bits` (e.g. 203.0.113.0 for /24). */
+function networkOf(addr: ipaddr.IPv4 | ipaddr.IPv6, bits: number): string {
+  const bytes = addr.toByteArray();
+  for (let i = 0; i < bytes.length; i++) {
+    const keep = Math.max(0, Math.min(8, bits - i * 8));
+    bytes[i] = (bytes[i] as number) & ((0xff << (8 - keep)) & 0xff);
+  }
+  return ipaddr.fromByteArray(bytes).toString();
+}
+
 export class DetectionEngine {
   private readonly table: IpTable;
   private readonly bucketMs: number;
@@ -88,6 +100,8 @@ export class DetectionEngine {
   private readonly pending = new Map<string, Pending>();
   private readonly active = new Map<string, { until: number; level: number }>();
   private readonly history = new Map<string, BanHistory>();
+  /** Range escalation: per range, the IPs banned in it and when. */
+  private readonly rangeBans = new Map<string, Map<string, number>>();
   private out: EngineOutput = { events: [], decisions: [] };
   private watermark = 0;
   /**
@@ -307,6 +321,32 @@ export class DetectionEngine {
       deployment: null,
       escalation_level: level,
     });
+    if (this.cfg.rangeEscalation) this.escalateRange(ip, rec.ts, duration);
+  }
+
+  /** Several bans in one /24 (IPv4) or /64 (IPv6) within the window: block the range. */
+  private escalateRange(ip: string, ts: number, duration: number): void {
+    const r = this.cfg.rangeEscalation;
+    if (!r) return;
+    const addr = ipaddr.parse(ip);
+    const bits = addr.kind() === 'ipv4' ? r.ipv4Prefix : r.ipv6Prefix;
+    const range = `${networkOf(addr, bits)}/${bits}`;
+    const bans = this.rangeBans.get(range) ?? new Map<string, number>();
+    bans.set(ip, ts);
+    for (const [other, at] of bans) if (ts - at > this.cfg.windowMs) bans.delete(other);
+    this.rangeBans.set(range, bans);
+    if (bans.size < r.minIps || this.isBlocked(range, ts)) return;
+    this.active.set(range, { until: ts + duration, level: 0 });
+    this.out.decisions.push({
+      ip: range,
+      action: 'block',
+      reason: `auto: ${bans.size} addresses of ${range} banned within ${Math.round(this.cfg.windowMs / 1000)}s (range escalation)`,
+      source: 'auto',
+      created_at: ts,
+      expires_at: ts + duration,
+      deployment: null,
+      escalation_level: 0,
+    });
   }
 
   /**
@@ -327,6 +367,10 @@ export class DetectionEngine {
       }
     }
     for (const [ip, h] of this.history) if (now - h.lastBanTs > this.cfg.autoBlock.memoryMs && !this.active.has(ip)) this.history.delete(ip);
+    for (const [range, bans] of this.rangeBans) {
+      for (const [ip, at] of bans) if (now - at > this.cfg.windowMs) bans.delete(ip);
+      if (bans.size === 0) this.rangeBans.delete(range);
+    }
   }
 
   /** Flushes every pending aggregate (end of a replay, shutdown). */

@@ -76,6 +76,15 @@ export const configSchema: Schema = {
           },
           'static whitelist (the API adds entries at run time)',
         ),
+        range_escalation: section(
+          {
+            enabled: bool(false, 'propose a range block when several IPs of one range are banned within the window'),
+            min_ips: int(5, 2, 'banned IPs of one range that make it a range block'),
+            ipv4_prefix: int(24, 8, 'IPv4 range size (prefix length)', 32),
+            ipv6_prefix: int(64, 16, 'IPv6 range size (prefix length)', 128),
+          },
+          'range escalation (off by default)',
+        ),
         signatures: {
           type: 'array',
           default: [],

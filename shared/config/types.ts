@@ -27,6 +27,7 @@ export interface DetectionConfig {
   auth_paths: string;
   static_assets: string;
   whitelist: { ips: string[]; cidrs: string[]; paths: string[] };
+  range_escalation: { enabled: boolean; min_ips: number; ipv4_prefix: number; ipv6_prefix: number };
   signatures: Array<{
     id: string;
     field: 'user_agent' | 'path' | 'query' | 'path_or_query';
