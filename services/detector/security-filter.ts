@@ -99,6 +99,8 @@ export const LIMITS = {
   paths: 10_000,
   rulesPerFilter: 1_000,
   userAgents: 1_000,
+  /** User-agent patterns in one security_filter (all rules, match and except): bounds the compiled matchers. */
+  userAgentsPerFilter: 10_000,
   geo: 300,
   ips: 100_000,
   idLength: 128,
@@ -292,6 +294,12 @@ class Checker {
     if (x.filter_rules === undefined) return;
     const p = at(path, 'filter_rules');
     if (!this.array(x.filter_rules, p, 0, LIMITS.rulesPerFilter)) return;
+    const patterns = x.filter_rules.reduce<number>((n, r) => {
+      if (!isObject(r)) return n;
+      const count = (c: unknown): number => (isObject(c) && Array.isArray(c.user_agents) ? c.user_agents.length : 0);
+      return n + count(r.match) + count(r.except);
+    }, 0);
+    if (patterns > LIMITS.userAgentsPerFilter) this.add(p, `at most ${LIMITS.userAgentsPerFilter} user_agents patterns in one security_filter (${patterns} here)`);
     const seen = new Map<string, number>();
     x.filter_rules.forEach((r, i) => {
       this.rule(r, item(p, i));
@@ -372,27 +380,26 @@ function ipEntryProblem(s: string): string | null {
   return null;
 }
 
+/**
+ * Rule entries go through the same parser as client addresses, so both sides
+ * agree on every spelling (ipaddr.js, for one, reads the deprecated
+ * IPv4-compatible ::a.b.c.d as IPv4-mapped; RFC 4291 and this engine do not).
+ */
 function parseIpEntry(s: string): IpBlock {
   const slash = s.indexOf('/');
   const text = slash < 0 ? s : s.slice(0, slash);
-  const addr = ipaddr.parse(text);
-  let prefix = slash < 0 ? (addr.kind() === 'ipv4' ? 32 : 128) : Number(s.slice(slash + 1));
-  if (addr.kind() === 'ipv4') {
-    const b = addr.toByteArray();
-    return { v4: true, words: [bytesWord(b, 0), 0, 0, 0], prefix };
-  }
-  const v6 = addr as ipaddr.IPv6;
+  const v6 = text.includes(':');
+  let prefix = slash < 0 ? (v6 ? 128 : 32) : Number(s.slice(slash + 1));
+  if (!v6) return { v4: true, words: [parseV4(text, 0, text.length), 0, 0, 0], prefix };
+  const g = new Uint16Array(8);
+  if (!parseV6(text, g)) throw new Error(`not an IPv6 address: ${text}`);
+  const words: [number, number, number, number] = [0, 1, 2, 3].map((i) => (((g[2 * i] as number) << 16) | (g[2 * i + 1] as number)) >>> 0) as [number, number, number, number];
   // An IPv4-mapped block is an IPv4 block: clients are compared after folding.
-  if (v6.isIPv4MappedAddress() && prefix >= 96) {
+  if (words[0] === 0 && words[1] === 0 && words[2] === 0xffff && prefix >= 96) {
     prefix -= 96;
-    return { v4: true, words: [bytesWord(v6.toIPv4Address().toByteArray(), 0), 0, 0, 0], prefix };
+    return { v4: true, words: [words[3], 0, 0, 0], prefix };
   }
-  const b = v6.toByteArray();
-  return { v4: false, words: [bytesWord(b, 0), bytesWord(b, 4), bytesWord(b, 8), bytesWord(b, 12)], prefix };
-}
-
-function bytesWord(b: number[], i: number): number {
-  return (((b[i] as number) << 24) | ((b[i + 1] as number) << 16) | ((b[i + 2] as number) << 8) | (b[i + 3] as number)) >>> 0;
+  return { v4: false, words, prefix };
 }
 
 function wordMask(bits: number): number {
@@ -433,13 +440,8 @@ export function validateRuleSet(doc: unknown): ValidationResult {
 
 /** ASCII-only case folding: the Lua engine's string.lower does exactly this. */
 function asciiLower(s: string): string {
-  let upper = false;
-  for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i);
-    if (c > 127) return s.replace(/[A-Z]+/g, (m) => m.toLowerCase());
-    if (c >= 65 && c <= 90) upper = true;
-  }
-  return upper ? s.toLowerCase() : s;
+  if (!/[A-Z]/.test(s)) return s;
+  return /[\u0080-\uffff]/.test(s) ? s.replace(/[A-Z]+/g, (m) => m.toLowerCase()) : s.toLowerCase();
 }
 
 /** A two-character country code upper-cased ASCII-only (JS would turn "ı" into "I"; Lua would not). */
@@ -460,11 +462,16 @@ function escapeRegExp(ch: string): string {
  * atomic lookahead (`(?=(…*?chunk))\N`), the greedy glob algorithm, so the
  * cost is linear in the subject per chunk instead of polynomial in the stars.
  */
-function globSource(pattern: string, questionMark: boolean, group: { n: number }): string {
+function globSource(pattern: string, mode: GlobMode, group: { n: number }): string {
   const chunks = pattern.replace(/\*+/g, '*').split('*');
   const lit = (chunk: string): string => {
     let out = '';
-    for (const ch of chunk) out += questionMark && ch === '?' ? '.' : escapeRegExp(ch);
+    for (const ch of chunk) {
+      if (mode === 'user-agent' && ch === '?') out += '.';
+      // ASCII-only case folding in the pattern, so the subject is never lower-cased.
+      else if (mode === 'user-agent' && /[A-Za-z]/.test(ch)) out += `[${ch.toLowerCase()}${ch.toUpperCase()}]`;
+      else out += escapeRegExp(ch);
+    }
     return out;
   };
   if (chunks.length === 1) return lit(chunks[0] as string);
@@ -476,12 +483,23 @@ function globSource(pattern: string, questionMark: boolean, group: { n: number }
   return `${src}[\\s\\S]*${lit(chunks[chunks.length - 1] as string)}`;
 }
 
-/** One anchored RegExp for several wildcard patterns (s: `*` crosses newlines; u: `?` is one code point). */
-export function globRegExp(patterns: readonly string[], questionMark: boolean): RegExp {
+/**
+ * How a wildcard compiles. `path`: only `*` is special, case counts.
+ * `user-agent`: `?` is one code point (u flag), ASCII letters match either
+ * case (spelled out as classes). `user-agent-ascii`: for patterns of ASCII
+ * characters and `*` only, the native i flag, which is faster and, without
+ * the u flag, never folds a non-ASCII character onto an ASCII one.
+ */
+export type GlobMode = 'path' | 'user-agent' | 'user-agent-ascii';
+
+/** One anchored RegExp for several wildcard patterns (s: `*` crosses newlines). */
+export function globRegExp(patterns: readonly string[], mode: GlobMode): RegExp {
   const group = { n: 0 };
-  const alts = patterns.map((p) => globSource(p, questionMark, group));
-  return new RegExp(`^(?:${alts.join('|')})$`, 'su');
+  const alts = patterns.map((p) => globSource(p, mode, group));
+  return new RegExp(`^(?:${alts.join('|')})$`, mode === 'user-agent-ascii' ? 'is' : 'su');
 }
+
+const ASCII_STARS_ONLY = /^[^?\u0080-\uffff]*$/; // ASCII, and no "?"
 
 /** Addresses and blocks grouped by prefix length: one masked Set lookup per distinct length. */
 class IpSet {
@@ -489,6 +507,8 @@ class IpSet {
   private readonly v4Nets: Array<Set<number>> = [];
   /** Per distinct IPv6 prefix length, the masks of its four words. */
   private readonly v6Masks: Array<[number, number, number, number]> = [];
+  /** The masked first words: most clients are rejected before a key string is built. */
+  private readonly v6Firsts: Array<Set<number>> = [];
   private readonly v6Nets: Array<Set<string>> = [];
 
   constructor(entries: readonly string[]) {
@@ -515,6 +535,7 @@ class IpSet {
     for (const p of [...v6.keys()].sort((a, b) => b - a)) {
       this.v6Masks.push([wordMask(p), wordMask(p - 32), wordMask(p - 64), wordMask(p - 96)]);
       this.v6Nets.push(v6.get(p) as Set<string>);
+      this.v6Firsts.push(new Set([...(v6.get(p) as Set<string>)].map((k) => Number(k.slice(0, k.indexOf(':'))))));
     }
   }
 
@@ -528,6 +549,7 @@ class IpSet {
   hasV6(w: Uint32Array): boolean {
     for (let i = 0; i < this.v6Masks.length; i++) {
       const m = this.v6Masks[i] as [number, number, number, number];
+      if (!(this.v6Firsts[i] as Set<number>).has(((w[0] as number) & m[0]) >>> 0)) continue;
       const key = v6Key(((w[0] as number) & m[0]) >>> 0, ((w[1] as number) & m[1]) >>> 0, ((w[2] as number) & m[2]) >>> 0, ((w[3] as number) & m[3]) >>> 0);
       if ((this.v6Nets[i] as Set<string>).has(key)) return true;
     }
@@ -542,12 +564,49 @@ function v6Key(a: number, b: number, c: number, d: number): string {
 interface CompiledCriteria {
   geo: Set<string> | null;
   ips: IpSet | null;
+  /** Lower-cased exact user agents, and their lengths: most user agents are rejected without folding case. */
   uaExact: Set<string> | null;
+  uaExactLengths: Set<number> | null;
+  /**
+   * Wildcards tested directly: all of them when few, else those without a
+   * literal to look for. ASCII-and-`*` ones (i flag), and the others (u flag).
+   */
+  uaGlobAscii: RegExp | null;
   uaGlob: RegExp | null;
+  /**
+   * Many wildcards: one unanchored search for any pattern's longest literal
+   * chunk (a superset test, about as fast for a thousand patterns as for ten),
+   * then only the patterns whose literal the user agent contains.
+   */
+  uaPrefilter: RegExp | null;
+  uaCandidates: Array<{ literal: string; re: RegExp }>;
 }
+
+/** Up to this many wildcards in one criterion, one combined anchored RegExp is cheaper than the prefilter. */
+const DIRECT_WILDCARDS = 8;
+
+function wildcardRegExps(patterns: readonly string[]): { ascii: RegExp | null; other: RegExp | null } {
+  const ascii = patterns.filter((p) => ASCII_STARS_ONLY.test(p));
+  const other = patterns.filter((p) => !ASCII_STARS_ONLY.test(p));
+  return {
+    ascii: ascii.length > 0 ? globRegExp(ascii, 'user-agent-ascii') : null,
+    other: other.length > 0 ? globRegExp(other, 'user-agent') : null,
+  };
+}
+
+/** The longest run without wildcards: every match contains it (ASCII case aside). */
+function longestLiteral(pattern: string): string {
+  return pattern.split(/[*?]/).reduce((a, b) => (b.length > a.length ? b : a), '');
+}
+
+const GEO = 1;
+const IPS = 2;
+const UA = 4;
 
 interface CompiledRule {
   id: string;
+  /** The kinds its `match` needs (GEO | IPS | UA). */
+  kinds: number;
   match: CompiledCriteria;
   except: CompiledCriteria | null;
   block: boolean;
@@ -558,6 +617,12 @@ interface CompiledLevel {
   enabled: boolean;
   /** Sorted by id (code-unit order), so the first match of an action is its lowest id. */
   rules: CompiledRule[];
+  /**
+   * Every rule's `match` values of each kind in one criterion: a request that
+   * misses the union of a kind cannot match any rule that needs that kind, so
+   * a clean request costs one check per kind, not one per rule.
+   */
+  union: CompiledCriteria;
 }
 
 interface CompiledPath {
@@ -576,12 +641,34 @@ interface CompiledPath {
 function compileCriteria(c: Criteria): CompiledCriteria {
   const exact: string[] = [];
   const wild: string[] = [];
-  for (const ua of c.user_agents ?? []) (/[*?]/.test(ua) ? wild : exact).push(asciiLower(ua));
+  for (const ua of c.user_agents ?? []) (/[*?]/.test(ua) ? wild : exact).push(ua);
+  let direct = wild;
+  let prefilter: RegExp | null = null;
+  const candidates: Array<{ literal: string; re: RegExp }> = [];
+  if (wild.length > DIRECT_WILDCARDS) {
+    direct = wild.filter((w) => longestLiteral(w) === '');
+    const literals = new Set<string>();
+    for (const w of wild) {
+      const literal = longestLiteral(w);
+      if (literal === '') continue;
+      literals.add(literal);
+      const { ascii, other } = wildcardRegExps([w]);
+      candidates.push({ literal: asciiLower(literal), re: (ascii ?? other) as RegExp });
+    }
+    // Without the u flag, i folds no non-ASCII character onto an ASCII one; where it
+    // folds more than ASCII (é ~ É) the test only lets more through to the exact check.
+    prefilter = new RegExp([...literals].map((l) => [...l].map(escapeRegExp).join('')).join('|'), 'i');
+  }
+  const { ascii, other } = wildcardRegExps(direct);
   return {
-    geo: c.geo ? new Set(c.geo.map((g) => g.COUNTRY_CODE)) : null,
-    ips: c.ips ? new IpSet(c.ips) : null,
-    uaExact: exact.length > 0 ? new Set(exact) : null,
-    uaGlob: wild.length > 0 ? globRegExp(wild, true) : null,
+    geo: c.geo !== undefined ? new Set(c.geo.map((g) => g.COUNTRY_CODE)) : null,
+    ips: c.ips !== undefined ? new IpSet(c.ips) : null,
+    uaExact: exact.length > 0 ? new Set(exact.map(asciiLower)) : null,
+    uaExactLengths: exact.length > 0 ? new Set(exact.map((e) => e.length)) : null,
+    uaGlobAscii: ascii,
+    uaGlob: other,
+    uaPrefilter: prefilter,
+    uaCandidates: candidates,
   };
 }
 
@@ -590,6 +677,7 @@ function compileLevel(f: SecurityFilter): CompiledLevel {
     const onFiltered = r.response_handling?.on_filtered ?? f.response_handling?.on_filtered ?? 'WARN';
     return {
       id: r.id,
+      kinds: (r.match.geo ? GEO : 0) | (r.match.ips ? IPS : 0) | (r.match.user_agents ? UA : 0),
       match: compileCriteria(r.match),
       except: r.except ? compileCriteria(r.except) : null,
       block: onFiltered === 'BLOCK',
@@ -597,13 +685,26 @@ function compileLevel(f: SecurityFilter): CompiledLevel {
     };
   });
   rules.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
-  return { enabled: f.enabled === true, rules };
+  const all = (f.filter_rules ?? []).map((r) => r.match);
+  const union = (pick: (c: Criteria) => unknown[] | undefined): unknown[] | undefined => {
+    const values = all.flatMap((c) => pick(c) ?? []);
+    return values.length > 0 ? values : undefined;
+  };
+  return {
+    enabled: f.enabled === true,
+    rules,
+    union: compileCriteria({
+      geo: union((c) => c.geo) as GeoCriterion[] | undefined,
+      ips: union((c) => c.ips) as string[] | undefined,
+      user_agents: union((c) => c.user_agents && [...new Set(c.user_agents)]) as string[] | undefined,
+    }),
+  };
 }
 
 function compilePath(p: PathFilter): CompiledPath {
   const level = compileLevel(p.security_filter);
   const literal = p.path.replace(/\*/g, '').length;
-  if (p.path.includes('*')) return { source: p.path, level, prefix: null, prefixDir: false, glob: globRegExp([p.path], false), literal };
+  if (p.path.includes('*')) return { source: p.path, level, prefix: null, prefixDir: false, glob: globRegExp([p.path], 'path'), literal };
   return { source: p.path, level, prefix: p.path, prefixDir: p.path.endsWith('/'), glob: null, literal };
 }
 
@@ -642,60 +743,61 @@ function parseV4(s: string, from: number, to: number): number {
   return value * 256 + part;
 }
 
-function hexGroup(s: string, from: number, to: number): number {
-  if (to - from < 1 || to - from > 4) return -1;
-  let v = 0;
-  for (let i = from; i < to; i++) {
-    const c = s.charCodeAt(i);
-    const d = c >= 48 && c <= 57 ? c - 48 : c >= 97 && c <= 102 ? c - 87 : c >= 65 && c <= 70 ? c - 55 : -1;
-    if (d < 0) return -1;
-    v = v * 16 + d;
-  }
-  return v;
-}
+const HEX = new Int8Array(128).fill(-1);
+for (let i = 0; i < 10; i++) HEX[48 + i] = i;
+for (let i = 0; i < 6; i++) HEX[97 + i] = HEX[65 + i] = 10 + i;
 
 /**
- * Parses the groups of one side of "::" into `out` from `at`; returns the
- * count of 16-bit groups, or -1. The last group may be a dotted IPv4 address
- * when `tail` (it ends the address).
+ * Fills `out` with the 8 groups of an RFC 4291 text address (1-4 hex digits a
+ * group, at most one "::" standing for at least one group, optionally a
+ * dotted IPv4 last 32 bits); false for anything else. One pass, no allocation.
  */
-function parseGroups(s: string, from: number, to: number, out: Uint16Array, at: number, tail: boolean): number {
-  if (from === to) return 0;
-  let n = 0;
-  let start = from;
-  for (let i = from; i <= to; i++) {
-    if (i < to && s.charCodeAt(i) !== 58) continue;
-    if (at + n >= 8) return -1;
-    const dot = i === to && tail ? s.indexOf('.', start) : -1;
-    if (dot >= 0 && dot < to) {
-      if (at + n > 6) return -1;
-      const v4 = parseV4(s, start, to);
-      if (v4 < 0) return -1;
-      out[at + n] = v4 >>> 16;
-      out[at + n + 1] = v4 & 0xffff;
-      return n + 2;
-    }
-    const g = hexGroup(s, start, i);
-    if (g < 0) return -1;
-    out[at + n++] = g;
-    start = i + 1;
-  }
-  return n;
-}
-
-/** Fills `out` with the 8 groups; false when `s` is not an RFC 4291 text address. */
 function parseV6(s: string, out: Uint16Array): boolean {
-  if (s.length < 2 || s.length > 45) return false;
-  const dbl = s.indexOf('::');
-  out.fill(0);
-  if (dbl < 0) return parseGroups(s, 0, s.length, out, 0, true) === 8;
-  if (s.indexOf('::', dbl + 1) >= 0) return false;
-  const head = parseGroups(s, 0, dbl, out, 0, false);
-  if (head < 0 || head > 7) return false;
-  const tmp = new Uint16Array(8);
-  const tail = parseGroups(s, dbl + 2, s.length, tmp, 0, true);
-  if (tail < 0 || head + tail > 7) return false;
-  for (let i = 0; i < tail; i++) out[8 - tail + i] = tmp[i] as number;
+  const len = s.length;
+  if (len < 2 || len > 45) return false;
+  let n = 0;
+  let dbl = -1;
+  let i = 0;
+  if (s.charCodeAt(0) === 58) {
+    if (s.charCodeAt(1) !== 58) return false;
+    dbl = 0;
+    i = 2;
+  }
+  while (i < len) {
+    const start = i;
+    let v = 0;
+    let c = 0;
+    for (; i < len; i++) {
+      c = s.charCodeAt(i);
+      const d = c < 128 ? (HEX[c] as number) : -1;
+      if (d < 0) break;
+      v = (v << 4) | d;
+    }
+    if (i < len && c === 46) {
+      // The dotted IPv4 tail ends the address.
+      if (n > 6) return false;
+      const v4 = parseV4(s, start, len);
+      if (v4 < 0) return false;
+      out[n++] = v4 >>> 16;
+      out[n++] = v4 & 0xffff;
+      break;
+    }
+    if (i === start || i - start > 4 || n === 8) return false;
+    out[n++] = v;
+    if (i === len) break;
+    if (c !== 58) return false;
+    i++;
+    if (i < len && s.charCodeAt(i) === 58) {
+      if (dbl >= 0) return false;
+      dbl = n;
+      i++;
+    } else if (i === len) return false;
+  }
+  if (dbl < 0) return n === 8;
+  if (n > 7) return false;
+  // Move the groups after "::" to the end and zero the gap.
+  for (let k = 7, j = n - 1; j >= dbl; k--, j--) out[k] = out[j] as number;
+  for (let k = dbl; k < 8 - (n - dbl); k++) out[k] = 0;
   return true;
 }
 
@@ -798,7 +900,19 @@ export class SecurityFilterEngine {
     let matched: string[] | null = null;
     let block: CompiledRule | null = null;
     let warn: CompiledRule | null = null;
+    // Kinds whose union was checked, and of those, the ones that hit.
+    let checked = 0;
+    let hits = 0;
+    const u = level.union;
     for (const r of level.rules) {
+      const unknown = r.kinds & ~checked;
+      if (unknown !== 0) {
+        if (unknown & GEO && this.geoMatches(u)) hits |= GEO;
+        if (unknown & IPS && this.ipsMatch(u)) hits |= IPS;
+        if (unknown & UA && this.uaMatches(u)) hits |= UA;
+        checked |= unknown;
+      }
+      if ((r.kinds & hits) !== r.kinds) continue;
       if (!this.matches(r.match) || (r.except !== null && this.matches(r.except))) continue;
       (matched ??= []).push(r.id);
       if (r.block) block ??= r;
@@ -811,19 +925,31 @@ export class SecurityFilterEngine {
 
   // Cheapest kind first; the kinds are ANDed, so the order changes no outcome.
   private matches(c: CompiledCriteria): boolean {
-    if (c.geo !== null) {
-      const cc = this.countryRaw;
-      if (cc === null || cc.length !== 2 || !c.geo.has(asciiUpper2(cc))) return false;
-    }
-    if (c.ips !== null) {
-      const kind = this.ipKind === NOT_PARSED ? this.parseIp() : this.ipKind;
-      if (kind === 4 ? !c.ips.hasV4(this.ipV4) : kind === 6 ? !c.ips.hasV6(this.words) : true) return false;
-    }
-    if (c.uaExact !== null || c.uaGlob !== null) {
-      const ua = (this.uaLower ??= asciiLower(this.uaRaw));
-      if (!(c.uaExact?.has(ua) === true || c.uaGlob?.test(ua) === true)) return false;
-    }
+    if (c.geo !== null && !this.geoMatches(c)) return false;
+    if (c.ips !== null && !this.ipsMatch(c)) return false;
+    if ((c.uaExact !== null || c.uaGlobAscii !== null || c.uaGlob !== null || c.uaPrefilter !== null) && !this.uaMatches(c)) return false;
     return true;
+  }
+
+  private geoMatches(c: CompiledCriteria): boolean {
+    const cc = this.countryRaw;
+    return cc !== null && cc.length === 2 && (c.geo as Set<string>).has(asciiUpper2(cc));
+  }
+
+  private ipsMatch(c: CompiledCriteria): boolean {
+    const kind = this.ipKind === NOT_PARSED ? this.parseIp() : this.ipKind;
+    const ips = c.ips as IpSet;
+    return kind === 4 ? ips.hasV4(this.ipV4) : kind === 6 ? ips.hasV6(this.words) : false;
+  }
+
+  private uaMatches(c: CompiledCriteria): boolean {
+    const ua = this.uaRaw;
+    if (c.uaExact !== null && (c.uaExactLengths as Set<number>).has(ua.length) && c.uaExact.has((this.uaLower ??= asciiLower(ua)))) return true;
+    if ((c.uaGlobAscii !== null && c.uaGlobAscii.test(ua)) || (c.uaGlob !== null && c.uaGlob.test(ua))) return true;
+    if (c.uaPrefilter === null || !c.uaPrefilter.test(ua)) return false;
+    const lower = (this.uaLower ??= asciiLower(ua));
+    for (const cand of c.uaCandidates) if (lower.includes(cand.literal) && cand.re.test(ua)) return true;
+    return false;
   }
 
   private parseIp(): number {
