@@ -1,7 +1,14 @@
 // From the validated configuration to the engine's settings.
 import type { Config } from '../../shared/config/load.js';
 import type { EngineConfig } from './engine.js';
+import { validateRuleSet, type RuleSet } from './security-filter.js';
 import { SHIPPED_SIGNATURES } from './signatures.js';
+
+function ruleSetOf(doc: Record<string, unknown>): RuleSet {
+  const v = validateRuleSet({ version: 1, ...doc });
+  if (!v.ok) throw new Error(`security_filter: ${v.errors.map((e) => `${e.path}: ${e.message}`).join('; ')}`);
+  return v.ruleSet;
+}
 
 export function engineConfig(config: Config, extraWhitelist: { ips?: string[]; cidrs?: string[]; paths?: string[] } = {}): EngineConfig {
   const s = config.security;
@@ -34,5 +41,7 @@ export function engineConfig(config: Config, extraWhitelist: { ips?: string[]; c
       paths: [...d.whitelist.paths, ...(extraWhitelist.paths ?? [])],
     },
     signatures: [...SHIPPED_SIGNATURES, ...d.signatures],
+    // Validated by loadConfig (validateRuleSet); the document's shape is the RuleSet's.
+    securityFilter: Object.keys(config.security_filter).length > 0 ? ruleSetOf(config.security_filter) : undefined,
   };
 }

@@ -16,6 +16,7 @@ import { createHash } from 'node:crypto';
 import ipaddr from 'ipaddr.js';
 import type { AccessRecord, BlockDecision, SecurityEvent, SecurityEventType } from '../../shared/records.js';
 import { BUCKETS, C_404, C_AUTH, C_NEWPATH, C_OFFENCE, C_REQ, IpTable, hash32, hash64 } from './ip-table.js';
+import { compileRuleSet, type RuleSet, type SecurityFilterEngine } from './security-filter.js';
 import { SignatureMatcher, type Signature } from './signatures.js';
 
 export interface EngineConfig {
@@ -37,6 +38,8 @@ export interface EngineConfig {
   staticAssets: RegExp | undefined;
   whitelist: { ips: readonly string[]; cidrs: readonly string[]; paths: readonly string[] };
   signatures: readonly Signature[];
+  /** security_filter rules, evaluated on requests nginx did not judge itself (nodes without the Lua module). */
+  securityFilter?: RuleSet | undefined;
   /** Initial IP table size (it grows). */
   capacity?: number;
 }
@@ -95,6 +98,7 @@ export class DetectionEngine {
   private readonly table: IpTable;
   private readonly bucketMs: number;
   private readonly matcher: SignatureMatcher;
+  private readonly filter: SecurityFilterEngine | undefined;
   private readonly whitelistIps: Set<string>;
   private readonly whitelistRanges: Array<[ipaddr.IPv4 | ipaddr.IPv6, number]>;
   private readonly pending = new Map<string, Pending>();
@@ -119,6 +123,7 @@ export class DetectionEngine {
     this.bucketMs = Math.max(1, Math.floor(cfg.windowMs / BUCKETS));
     this.table = new IpTable(cfg.capacity ?? 65_536);
     this.matcher = new SignatureMatcher(cfg.signatures);
+    this.filter = cfg.securityFilter ? compileRuleSet(cfg.securityFilter) : undefined;
     this.whitelistIps = new Set(cfg.whitelist.ips);
     this.whitelistRanges = cfg.whitelist.cidrs.map((c) => ipaddr.parseCIDR(c));
   }
@@ -219,17 +224,30 @@ export class DetectionEngine {
       offence += weight;
     }
 
-    // security_filter WARN matches reported by nginx.
+    // security_filter: a WARN nginx reported, or, where nginx runs without the
+    // Lua module (it judged nothing), the same rules evaluated here.
+    let filterBlock = false;
     if (rec.filter_alert) {
       this.aggregate(ip, `filter:${rec.filter_alert}`, 'suspicious', rec, 1, true, { rule: rec.filter_alert, action: 'WARN' });
       offence += 1;
+    } else if (this.filter) {
+      const outcome = this.filter.evaluateRecord(rec);
+      if (outcome.action === 'warn' && outcome.rule_id) {
+        this.aggregate(ip, `filter:${outcome.rule_id}`, 'suspicious', rec, 1, true, { rule: outcome.rule_id, action: 'WARN' });
+        offence += 1;
+      } else if (outcome.action === 'block' && outcome.rule_id) {
+        // The edge could not refuse it: a BLOCK rule's client is blocked by address instead.
+        this.aggregate(ip, `filter:${outcome.rule_id}`, 'blocked_ip', rec, 1, true, { rule: outcome.rule_id, action: 'BLOCK', status: String(outcome.status ?? 403) });
+        offence += cfg.autoBlock.threshold;
+        filterBlock = true;
+      }
     }
 
     if (offence > 0) {
       t.add(slot, bucket, C_OFFENCE, Math.min(offence, 0xffff));
       if (cfg.autoBlock.enabled && !this.isBlocked(ip, rec.ts)) {
         const weight = t.sum(slot, C_OFFENCE);
-        if (weight >= cfg.autoBlock.threshold) this.block(ip, rec, weight);
+        if (weight >= cfg.autoBlock.threshold) this.block(ip, rec, weight, filterBlock ? 'filter' : 'auto');
       }
     }
   }
@@ -301,7 +319,7 @@ export class DetectionEngine {
     p.lastFlush = p.lastTs;
   }
 
-  private block(ip: string, rec: AccessRecord, weight: number): void {
+  private block(ip: string, rec: AccessRecord, weight: number, source: 'auto' | 'filter' = 'auto'): void {
     const a = this.cfg.autoBlock;
     const prev = this.history.get(ip);
     // A ban long forgotten starts again at level 0.
@@ -314,8 +332,8 @@ export class DetectionEngine {
     this.out.decisions.push({
       ip,
       action: 'block',
-      reason: `auto: offence weight ${weight} ≥ ${a.threshold} within ${Math.round(this.cfg.windowMs / 1000)}s (${[...new Set(fired)].sort().join(', ')})`,
-      source: 'auto',
+      reason: `${source}: offence weight ${weight} ≥ ${a.threshold} within ${Math.round(this.cfg.windowMs / 1000)}s (${[...new Set(fired)].sort().join(', ')})`,
+      source,
       created_at: rec.ts,
       expires_at: until,
       deployment: null,

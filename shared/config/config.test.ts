@@ -128,6 +128,12 @@ test('regular expressions, addresses and ranges are checked at start', () => {
   ]);
 });
 
+test('a security_filter rule set is validated at start, naming the field', () => {
+  const issues = issuesOf('security_filter:\n  property:\n    enabled: true\n    filter_rules: [{ id: r1, match: { ips: ["10.0.0.300"] } }]\n');
+  assert.equal(issues.length, 1);
+  assert.match(issues[0]?.path ?? '', /^security_filter\.property\.filter_rules\[0\]\.match\.ips\[0\]$/);
+});
+
 test('the resolved config is frozen', () => {
   const c = loadConfig({ text: '', env: noEnv });
   assert.throws(() => {

@@ -9,6 +9,7 @@ import { parse as parseYaml, YAMLParseError } from 'yaml';
 import ipaddr from 'ipaddr.js';
 import { normalizeIp } from '../ip.js';
 import { validateLogFormat } from '../../services/ingester/formats/index.js';
+import { validateRuleSet } from '../../services/detector/security-filter.js';
 import { DURATION_PATTERN, parseDuration } from './duration.js';
 import { configSchema } from './schema.js';
 import type { Config } from './types.js';
@@ -246,6 +247,10 @@ function resolveConfig(doc: Record<string, unknown>, env: NodeJS.ProcessEnv, sou
       issues.push({ path, reason: `not a valid regular expression: ${(err as Error).message}` });
     }
   };
+  if (Object.keys(c.security_filter).length > 0) {
+    const v = validateRuleSet({ version: 1, ...c.security_filter });
+    if (!v.ok) for (const e of v.errors) issues.push({ path: e.path ? `security_filter.${e.path}` : 'security_filter', reason: e.message });
+  }
   const formatProblem = validateLogFormat(c.ingest.log_format);
   if (formatProblem) issues.push({ path: 'ingest.log_format', reason: formatProblem });
   regex('detection.auth_paths', c.detection.auth_paths);
@@ -289,7 +294,8 @@ function isCidrOrIp(text: string): boolean {
 }
 
 function withMs(value: unknown, schema: unknown): unknown {
-  const s = schema as { format?: string; properties?: Record<string, unknown>; items?: unknown };
+  // Free-form parts of the document (security_filter) have no schema below them.
+  const s = (schema ?? {}) as { format?: string; properties?: Record<string, unknown>; items?: unknown };
   if (Array.isArray(value)) return value.map((v) => withMs(v, s.items));
   if (value === null || typeof value !== 'object') return value;
   const out: Record<string, unknown> = {};

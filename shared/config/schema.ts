@@ -207,6 +207,11 @@ export const configSchema: Schema = {
       },
       'management API',
     ),
+    security_filter: {
+      type: 'object',
+      default: {},
+      description: 'CDN-style security_filter rule set (schemas/security-filter/): { version, property, domains, paths }; evaluated on the stream for nodes without the Lua module',
+    },
     metrics: section(
       {
         host: str('127.0.0.1', 'listen address of /metrics for services run alone (all and api serve it on the API port)'),

@@ -108,6 +108,8 @@ export interface Config {
   nodes: NodeConfig[];
   api: ApiConfig;
   metrics: { host: string; port: number };
+  /** A security_filter RuleSet document (validated at load); {} when none. */
+  security_filter: Record<string, unknown>;
   data_dir: string;
   log_level: 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' | 'silent';
 }
