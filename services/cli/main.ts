@@ -33,6 +33,8 @@ options:
   -w, --workers N     ingester: N processes sharing the UDP/TCP sockets (default ingest.workers)
       --report        replay: run the detectors in-process over the files (backtesting) and report
                       who would have been blocked, when and by which detector; publishes nothing
+      --threads N     replay --report: threads, each detecting the clients that hash to it
+                      (default detection.shards for the json and combined formats, else 1)
       --json          replay: print the summary (or the report) as JSON
   -h, --help
 
@@ -82,6 +84,7 @@ export async function main(argv: string[]): Promise<void> {
         workers: { type: 'string', short: 'w' },
         json: { type: 'boolean' },
         report: { type: 'boolean' },
+        threads: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
     });
@@ -126,7 +129,9 @@ export async function main(argv: string[]): Promise<void> {
       const config = load(parsed.values.config);
       rootLogger.level = config.log_level;
       if (parsed.values.report) {
-        const report = await backtest(config, rest);
+        const threads = parsed.values.threads === undefined ? undefined : Number(parsed.values.threads);
+        if (threads !== undefined && (!Number.isInteger(threads) || threads < 1 || threads > 64)) fail('--threads takes a whole number from 1 to 64', EXIT_USAGE);
+        const report = await backtest(config, rest, threads === undefined ? {} : { threads });
         process.stdout.write(parsed.values.json ? `${JSON.stringify(report)}\n` : formatBacktest(report));
         return;
       }

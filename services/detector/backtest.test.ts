@@ -78,3 +78,23 @@ test('replay --report and the live path block the same IPs at the same records',
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('a backtest split over threads by client address reaches the same blocks as one thread', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'backtest-threads-'));
+  try {
+    const file = join(dir, 'access.log');
+    writeFileSync(file, corpus());
+    const config = loadConfig({ text: '', env: {} });
+    const one = await backtest(config, [file], { threads: 1 });
+    const two = await backtest(config, [file], { threads: 2 });
+    assert.ok(one.blocked.length >= 6);
+    assert.deepEqual(two.blocked, one.blocked);
+    assert.deepEqual(two.decisions, one.decisions);
+    assert.equal(two.parsed, one.parsed);
+    assert.equal(two.lines, one.lines);
+    const requests = (r: typeof one): Array<[string, number]> => Object.entries(r.events).map(([k, v]): [string, number] => [k, v.requests]).sort();
+    assert.deepEqual(requests(two), requests(one), 'offending requests per detector');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
