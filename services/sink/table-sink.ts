@@ -68,7 +68,8 @@ export class TableSink<T> {
     return `${batch.topic}:${batch.partition}:${first.offset}-${batch.nextOffset}`;
   }
 
-  private async handle(batch: IncomingBatch): Promise<void> {
+  /** Stores one batch (what the bus hands over); public so a redelivery can be reproduced exactly. */
+  async handle(batch: IncomingBatch): Promise<void> {
     const { table } = this.opts;
     if (batch.messages.length === 0) return;
     if (this.opts.enabled && !this.opts.enabled()) {
