@@ -127,7 +127,8 @@ export class IngestPipeline {
     this.stats.rejected[reason] = (this.stats.rejected[reason] ?? 0) + 1;
     rejected.inc({ source, reason });
     // An oversize line is kept only in part: the dead-letter topic must not become the memory bomb it guards against.
-    const value = raw.length > DEAD_LETTER_MAX_BYTES ? raw.subarray(0, DEAD_LETTER_MAX_BYTES) : raw;
+    // A copy: a TCP frame is a view into a 64 KiB read chunk, which the held bytes would not count.
+    const value = Buffer.from(raw.length > DEAD_LETTER_MAX_BYTES ? raw.subarray(0, DEAD_LETTER_MAX_BYTES) : raw);
     this.pendingDead.push({
       key: null,
       value,
