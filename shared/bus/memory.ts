@@ -195,6 +195,11 @@ class Member implements Subscription {
 export interface MemoryBusOptions {
   /** Cap of messages held per partition; beyond it the oldest are dropped and counted. */
   maxMessagesPerPartition?: number;
+  /**
+   * Longest a consumed message is held, whatever the topic's retention says:
+   * in one process, memory is the log. Enough to rebuild a detection window.
+   */
+  maxRetentionMs?: number;
 }
 
 export class MemoryBus implements Bus {
@@ -202,17 +207,19 @@ export class MemoryBus implements Bus {
   private readonly topics = new Map<string, Topic>();
   private readonly groups = new Map<string, Group>();
   private readonly cap: number;
+  private readonly maxRetentionMs: number;
   private closed = false;
 
   constructor(opts: MemoryBusOptions = {}) {
-    this.cap = opts.maxMessagesPerPartition ?? 2_000_000;
+    this.cap = opts.maxMessagesPerPartition ?? 250_000;
+    this.maxRetentionMs = opts.maxRetentionMs ?? DEFAULT_RETENTION_MS;
   }
 
   ensureTopics(specs: TopicSpec[]): Promise<void> {
     for (const s of specs) {
       if (this.topics.has(s.topic)) continue;
       this.topics.set(s.topic, {
-        spec: { topic: s.topic, partitions: s.partitions, compacted: s.compacted ?? false, retentionMs: s.retentionMs ?? DEFAULT_RETENTION_MS },
+        spec: { topic: s.topic, partitions: s.partitions, compacted: s.compacted ?? false, retentionMs: Math.min(s.retentionMs ?? DEFAULT_RETENTION_MS, this.maxRetentionMs) },
         partitions: Array.from({ length: s.partitions }, () => new PartitionLog()),
         roundRobin: 0,
       });
