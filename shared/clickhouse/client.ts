@@ -273,7 +273,8 @@ class ClickHouseImpl implements ClickHouse {
       // (insert_deduplicate, overridden by deduplicate_insert since 25.x).
       const token = opts.dedupToken ?? `once:${randomUUID()}`;
       const res = await this.client.exec({
-        query: `INSERT INTO ${target} SETTINGS insert_deduplicate = 1, insert_deduplication_token = ${stringLiteral(token)} FORMAT JSONEachRow`,
+        // The rollups' materialized views must deduplicate a retried block too (older servers default this off).
+        query: `INSERT INTO ${target} SETTINGS insert_deduplicate = 1, deduplicate_blocks_in_dependent_materialized_views = 1, insert_deduplication_token = ${stringLiteral(token)} FORMAT JSONEachRow`,
         values: Readable.from([Buffer.from(serializeRows(rows))]),
       });
       await drainStream(res.stream);

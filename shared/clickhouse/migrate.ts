@@ -71,6 +71,9 @@ export interface MigrateResult {
 const RETENTION_TABLES: readonly { table: string; days: keyof Pick<RetentionOptions, 'retentionDays' | 'requestsTtlDays'> }[] = [
   { table: 'requests', days: 'requestsTtlDays' },
   { table: 'events', days: 'retentionDays' },
+  { table: 'events_by_minute', days: 'retentionDays' },
+  { table: 'events_by_ip_minute', days: 'retentionDays' },
+  { table: 'requests_by_minute', days: 'requestsTtlDays' },
 ];
 
 function invalid(message: string): ClickHouseLayerError {

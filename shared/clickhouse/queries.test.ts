@@ -1,0 +1,344 @@
+// Rollups, control tables, the API's queries and the saved SOC queries
+// against a real engine: embedded chdb, or the server at CLICKHOUSE_URL.
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import type { AccessRecord, SecurityEvent } from '../records.js';
+import { openClickHouse, type ClickHouse } from './client.js';
+import { defaultMigrationsDir, migrate } from './migrate.js';
+import { cleanupEvents, listEvents, parseCidr, QueryInputError, stats, timeSeries, type EventRow } from './queries.js';
+import { onClusterClause, quoteIdentifier, splitStatements } from './sql.js';
+import { openTestClickHouse, removeTestDataDir } from './testing.js';
+
+const RETENTION = { retentionDays: 30, requestsTtlDays: 7 };
+const MIN = 60_000;
+const HOUR = 3_600_000;
+const DAY = 86_400_000;
+// Yesterday 12:00 UTC: day and minute boundaries are known, and the data
+// stays well inside the tables' TTL (expired parts vanish at once).
+const NOW = Math.floor(Date.now() / DAY) * DAY - DAY + 12 * HOUR;
+
+after(() => removeTestDataDir());
+
+async function withDb(base: string, fn: (ch: ClickHouse) => Promise<void>): Promise<void> {
+  const t = await openTestClickHouse(base);
+  try {
+    await migrate(t.ch, RETENTION);
+    await fn(t.ch);
+  } finally {
+    await t.dispose();
+  }
+}
+
+let seq = 0;
+function event(over: Partial<SecurityEvent> = {}): SecurityEvent {
+  const ts = over.ts ?? NOW - MIN;
+  return {
+    id: `ev-${++seq}`,
+    ts,
+    type: 'rate_limited',
+    detector: 'rate',
+    ip: '203.0.113.7',
+    deployment: 'web',
+    count: 10,
+    window_start: ts - MIN,
+    window_end: ts,
+    sample_paths: ['/'],
+    details: {},
+    ...over,
+  };
+}
+
+function request(over: Partial<AccessRecord> = {}): AccessRecord {
+  return {
+    ts: NOW - MIN, node: 'n1', deployment: 'web', client_ip: '198.51.100.1', method: 'GET', host: 'example.test',
+    path: '/', query: '', status: 200, bytes: 100, request_time: 0.01, upstream_time: null, user_agent: 'ua',
+    referer: '', country: null, auth_user: null, request_id: `r-${++seq}`, blocked_by: null, filter_alert: null, extra: {},
+    ...over,
+  };
+}
+
+async function sumRollup(ch: ClickHouse, sql: string): Promise<Record<string, unknown>[]> {
+  return ch.query(sql);
+}
+
+test('rollups fill from events and requests, and a retried insert counts once', async () => {
+  await withDb('rollups', async (ch) => {
+    const batch1 = [
+      event({ ts: NOW - 2 * MIN + 5_000, ip: '203.0.113.7', count: 4 }),
+      event({ ts: NOW - 2 * MIN + 9_000, ip: '203.0.113.7', count: 6 }),
+      event({ ts: NOW - 2 * MIN + 9_000, ip: '2001:db8::1', type: 'scan_detected', detector: 'unique_paths', count: 30 }),
+    ];
+    await ch.insert('events', batch1, { dedupToken: 'events-batch-1' });
+    // The sink's retry of the same batch: same token, nothing written anywhere.
+    await ch.insert('events', batch1, { dedupToken: 'events-batch-1' });
+    await ch.insert('events', [event({ ts: NOW - MIN + 1_000, ip: '203.0.113.7', count: 1 })], { dedupToken: 'events-batch-2' });
+
+    const byMinute = await sumRollup(ch, `SELECT toUnixTimestamp(ts) * 1000 AS t, toString(type) AS type, detector, deployment,
+        toUInt64(sum(events)) AS events, toUInt64(sum(requests)) AS requests
+      FROM ${ch.table('events_by_minute')} GROUP BY ALL ORDER BY t, type`);
+    assert.deepEqual(byMinute.map((r) => [Number(r.t), r.type, r.detector, r.deployment, Number(r.events), Number(r.requests)]), [
+      [NOW - 2 * MIN, 'rate_limited', 'rate', 'web', 2, 10],
+      [NOW - 2 * MIN, 'scan_detected', 'unique_paths', 'web', 1, 30],
+      [NOW - MIN, 'rate_limited', 'rate', 'web', 1, 1],
+    ]);
+
+    const byIp = await sumRollup(ch, `SELECT IPv6NumToString(ip) AS ip, toUInt64(sum(events)) AS events, toUInt64(sum(requests)) AS requests
+      FROM ${ch.table('events_by_ip_minute')} GROUP BY ip ORDER BY ip`);
+    assert.deepEqual(byIp.map((r) => [r.ip, Number(r.events), Number(r.requests)]), [
+      ['2001:db8::1', 1, 30],
+      ['::ffff:203.0.113.7', 3, 11],
+    ]);
+
+    await ch.insert('requests', [
+      request({ status: 200, bytes: 10 }), request({ status: 204, bytes: 5 }), request({ status: 301 }),
+      request({ status: 404 }), request({ status: 499 }), request({ status: 502 }), request({ status: 0 }),
+      request({ status: 200, deployment: 'api', ts: NOW - 3 * MIN }),
+    ]);
+    const byStatus = await sumRollup(ch, `SELECT deployment, status_class, toUInt64(sum(requests)) AS n, toUInt64(sum(bytes)) AS b
+      FROM ${ch.table('requests_by_minute')} GROUP BY ALL ORDER BY deployment, status_class`);
+    assert.deepEqual(byStatus.map((r) => [r.deployment, r.status_class, Number(r.n)]), [
+      ['api', '2xx', 1], ['web', '2xx', 2], ['web', '3xx', 1], ['web', '4xx', 2], ['web', '5xx', 1], ['web', 'other', 1],
+    ]);
+    assert.equal(Number(byStatus.find((r) => r.deployment === 'web' && r.status_class === '2xx')?.b), 15);
+  });
+});
+
+test('stats: totals by type from the rollups, active blocks, recent threats, top IPs', async () => {
+  await withDb('stats', async (ch) => {
+    const events = [
+      ...Array.from({ length: 5 }, (_, i) => event({ ts: NOW - (i + 1) * MIN, ip: '203.0.113.7', count: 2 })),
+      ...Array.from({ length: 3 }, (_, i) => event({ ts: NOW - (i + 1) * 10 * MIN, ip: '198.51.100.9', type: 'auth_failed', detector: 'auth_failure', count: 5 })),
+      event({ ts: NOW - 30 * HOUR, ip: '192.0.2.1', type: 'scan_detected' }), // outside a 24 h window
+    ];
+    await ch.insert('events', events);
+    const block = (ip: string, expires: number | null, over: object = {}): object => ({
+      ip_or_cidr: ip, deployment: '', reason: 'test', source: 'manual', created_at: NOW - HOUR, expires_at: expires,
+      escalation_level: 0, updated_at: NOW - HOUR, version: 1, is_deleted: 0, ...over,
+    });
+    await ch.insert('control_blocks', [
+      block('203.0.113.7', null), block('198.51.100.0/24', NOW + HOUR), block('192.0.2.1', NOW - MIN), // expired
+      block('192.0.2.2', null),
+    ]);
+    await ch.insert('control_blocks', [block('192.0.2.2', null, { version: 2, is_deleted: 1 })]); // unblocked
+
+    const s = await stats(ch, { now: NOW, top: 3 });
+    assert.equal(s.to, NOW);
+    assert.equal(s.from, NOW - 24 * HOUR);
+    assert.equal(s.total_events, 8);
+    assert.deepEqual(s.events_by_type, { blocked_ip: 0, rate_limited: 5, auth_failed: 3, suspicious: 0, scan_detected: 0 });
+    assert.equal(s.active_blocks, 2);
+    assert.deepEqual(s.recent_threats.map((e) => e.ts), [NOW - MIN, NOW - 2 * MIN, NOW - 3 * MIN]);
+    assert.equal(s.recent_threats[0]?.ip, '203.0.113.7');
+    assert.deepEqual(s.top_offending_ips, [
+      { ip: '203.0.113.7', events: 5, requests: 10 },
+      { ip: '198.51.100.9', events: 3, requests: 15 },
+    ]);
+    const wide = await stats(ch, { now: NOW, windowHours: 48 });
+    assert.equal(wide.total_events, 9);
+    assert.equal(wide.events_by_type.scan_detected, 1);
+  });
+});
+
+test('timeSeries buckets events and requests per minute and per hour', async () => {
+  await withDb('series', async (ch) => {
+    await ch.insert('events', [
+      event({ ts: NOW - 2 * HOUR + 30_000 }), event({ ts: NOW - 2 * HOUR + 90_000 }),
+      event({ ts: NOW - HOUR + 5_000, type: 'suspicious', deployment: 'api' }),
+    ]);
+    await ch.insert('requests', [request({ ts: NOW - 2 * HOUR + 1_000, status: 404 }), request({ ts: NOW - HOUR + 1_000 })]);
+    const perMinute = await timeSeries(ch, { from: NOW - 3 * HOUR, to: NOW, step: 'minute' });
+    assert.deepEqual(perMinute.events.map((p) => [p.t, p.type, p.events]), [
+      [NOW - 2 * HOUR, 'rate_limited', 1], [NOW - 2 * HOUR + MIN, 'rate_limited', 1], [NOW - HOUR, 'suspicious', 1],
+    ]);
+    const perHour = await timeSeries(ch, { from: NOW - 3 * HOUR, to: NOW, step: 'hour' });
+    assert.deepEqual(perHour.events.map((p) => [p.t, p.type, p.events, p.requests]), [
+      [NOW - 2 * HOUR, 'rate_limited', 2, 20], [NOW - HOUR, 'suspicious', 1, 10],
+    ]);
+    assert.deepEqual(perHour.requests.map((p) => [p.t, p.status_class, p.requests]), [[NOW - 2 * HOUR, '4xx', 1], [NOW - HOUR, '2xx', 1]]);
+    const api = await timeSeries(ch, { from: NOW - 3 * HOUR, to: NOW, step: 'hour', deployment: 'api' });
+    assert.deepEqual(api.events.map((p) => p.type), ['suspicious']);
+    assert.deepEqual(api.requests, []);
+    await assert.rejects(timeSeries(ch, { from: NOW, to: NOW - HOUR, step: 'hour' }), QueryInputError);
+  });
+});
+
+test('listEvents filters by type, ip, cidr, deployment, detector and time', async () => {
+  await withDb('filters', async (ch) => {
+    await ch.insert('events', [
+      event({ id: 'a', ts: NOW - 1_000, ip: '203.0.113.7' }),
+      event({ id: 'b', ts: NOW - 2_000, ip: '203.0.113.200', type: 'auth_failed', detector: 'auth_failure' }),
+      event({ id: 'c', ts: NOW - 3_000, ip: '198.51.100.1', deployment: 'api' }),
+      event({ id: 'd', ts: NOW - 4_000, ip: '2001:db8::5', type: 'scan_detected', detector: 'unique_paths' }),
+      event({ id: 'e', ts: NOW - 5_000, ip: '2001:db8:1::5' }),
+    ]);
+    const ids = async (f: Partial<Parameters<typeof listEvents>[1]>): Promise<string[]> =>
+      (await listEvents(ch, { limit: 100, ...f })).events.map((e) => e.id);
+    assert.deepEqual(await ids({}), ['a', 'b', 'c', 'd', 'e']);
+    assert.deepEqual(await ids({ type: 'auth_failed' }), ['b']);
+    assert.deepEqual(await ids({ ip: '203.0.113.7' }), ['a']);
+    assert.deepEqual(await ids({ ip: '2001:DB8::5' }), ['d']);
+    assert.deepEqual(await ids({ cidr: '203.0.113.0/24' }), ['a', 'b']);
+    assert.deepEqual(await ids({ cidr: '203.0.113.128/25' }), ['b']);
+    assert.deepEqual(await ids({ cidr: '2001:db8::/48' }), ['d']);
+    assert.deepEqual(await ids({ cidr: '2001:db8::/32' }), ['d', 'e']);
+    assert.deepEqual(await ids({ deployment: 'api' }), ['c']);
+    assert.deepEqual(await ids({ detector: 'unique_paths' }), ['d']);
+    assert.deepEqual(await ids({ since: NOW - 3_000, until: NOW - 1_000 }), ['b', 'c']);
+    assert.deepEqual(await ids({ type: 'rate_limited', cidr: '203.0.113.0/24', deployment: 'web' }), ['a']);
+    const [a] = (await listEvents(ch, { limit: 1 })).events;
+    assert.deepEqual(a, { ...event({ id: 'a', ts: NOW - 1_000, ip: '203.0.113.7' }) } satisfies EventRow);
+  });
+});
+
+test('injection-looking filter values match nothing and break nothing', async () => {
+  await withDb('injection', async (ch) => {
+    await ch.insert('events', [event({ id: 'x' })]);
+    const evil = ["' OR 1=1 --", "web' OR '1'='1", '1); DROP TABLE events; --', '\\\'; SELECT 1', '{ip:String}'];
+    for (const v of evil) {
+      for (const key of ['type', 'ip', 'cidr', 'deployment', 'detector'] as const) {
+        const page = await listEvents(ch, { limit: 10, [key]: v });
+        assert.deepEqual(page.events, [], `${key}=${v}`);
+      }
+    }
+    assert.equal(parseCidr("10.0.0.0/8' OR 1=1"), undefined);
+    await assert.rejects(listEvents(ch, { limit: 10, cursor: "' OR 1=1" }), QueryInputError);
+    // Everything still there.
+    assert.deepEqual((await listEvents(ch, { limit: 10 })).events.map((e) => e.id), ['x']);
+  });
+});
+
+test('paging through 100 events with limit 7 yields each once, in order, despite inserts between pages', async () => {
+  await withDb('paging', async (ch) => {
+    // Some share a timestamp, so the id breaks ties.
+    const all = Array.from({ length: 100 }, (_, i) => event({ id: `p-${String(i).padStart(3, '0')}`, ts: NOW - Math.floor(i / 3) * 1_000 }));
+    await ch.insert('events', all);
+    const expected = [...all].sort((x, y) => y.ts - x.ts || (x.id < y.id ? 1 : -1)).map((e) => e.id);
+    const seen: string[] = [];
+    let cursor: string | undefined;
+    let pages = 0;
+    for (;;) {
+      const page = await listEvents(ch, { limit: 7, ...(cursor ? { cursor } : {}) });
+      pages++;
+      seen.push(...page.events.map((e) => e.id));
+      // Newer events arriving while the client pages.
+      await ch.insert('events', [event({ id: `new-${pages}`, ts: NOW + pages * 1_000 })]);
+      if (!page.next_cursor) break;
+      cursor = page.next_cursor;
+    }
+    assert.equal(pages, Math.ceil(100 / 7));
+    assert.deepEqual(seen, expected);
+  });
+});
+
+test('cleanupEvents drops whole old days, deletes the rest before the cutoff, keeps recent events', async () => {
+  await withDb('cleanup', async (ch) => {
+    const today = Math.floor(NOW / DAY) * DAY;
+    await ch.insert('events', [
+      event({ id: 'old1', ts: today - 3 * DAY + HOUR }),
+      event({ id: 'old2', ts: today - 3 * DAY + 2 * HOUR }),
+      event({ id: 'old3', ts: today - 2 * DAY + HOUR }),
+      event({ id: 'morning', ts: today + HOUR }),
+      event({ id: 'recent', ts: NOW - MIN }),
+    ]);
+    // Older than 6 hours: cutoff today 06:00.
+    const res = await cleanupEvents(ch, 6 * 3600, NOW);
+    assert.equal(res.cutoff, NOW - 6 * HOUR);
+    const day = (ms: number): string => new Date(ms).toISOString().slice(0, 10).replace(/-/g, '');
+    assert.deepEqual(res.partitions_dropped, [day(today - 3 * DAY), day(today - 2 * DAY)]);
+    assert.equal(res.rows_dropped, 3);
+    assert.equal(res.rows_deleted, 1);
+    assert.deepEqual((await listEvents(ch, { limit: 10 })).events.map((e) => e.id), ['recent']);
+    const parts = await ch.query<{ p: string }>(
+      'SELECT DISTINCT partition_id AS p FROM system.parts WHERE database = {db:String} AND table = {t:String} AND active ORDER BY p',
+      { db: ch.database, t: 'events_by_minute' },
+    );
+    assert.deepEqual(parts.map((r) => r.p), [day(today)]);
+    assert.equal((await stats(ch, { now: NOW, windowHours: 24 * 7 })).total_events, 1);
+    // Nothing left to remove.
+    assert.deepEqual(await cleanupEvents(ch, 6 * 3600, NOW), { cutoff: NOW - 6 * HOUR, partitions_dropped: [], rows_dropped: 0, rows_deleted: 0 });
+  });
+});
+
+test('control tables: upsert, delete, read FINAL on a new connection', async () => {
+  const t = await openTestClickHouse('control');
+  const ch = t.ch;
+  try {
+    await migrate(ch, RETENTION);
+    const at = NOW;
+    await ch.insert('control_whitelist', [
+      { ip_or_cidr: '10.0.0.0/8', deployment: '', note: 'office', created_by: 'admin', updated_at: at, version: 1, is_deleted: 0 },
+      { ip_or_cidr: '192.0.2.10', deployment: 'web', note: 'monitor', created_by: 'admin', updated_at: at, version: 1, is_deleted: 0 },
+    ]);
+    await ch.insert('control_whitelist', [{ ip_or_cidr: '10.0.0.0/8', deployment: '', note: 'office v2', created_by: 'admin', updated_at: at + 1, version: 2, is_deleted: 0 }]);
+    await ch.insert('control_whitelist', [{ ip_or_cidr: '192.0.2.10', deployment: 'web', note: '', created_by: 'admin', updated_at: at + 2, version: 2, is_deleted: 1 }]);
+    await ch.insert('control_routes', [{ id: 'r1', deployment: 'web', path: '/admin', method: 'GET', auth_type: 'basic', credential_hash: 'scrypt$abc', updated_at: at, version: 1, is_deleted: 0 }]);
+    await ch.insert('control_deployments', [
+      { name: 'web', enabled: true, rate_limit: 600, allowed_ips: [], blocked_paths: ['/.env'], updated_at: at, version: 1, is_deleted: 0 },
+      { name: 'web', enabled: false, rate_limit: 100, allowed_ips: ['10.0.0.0/8'], blocked_paths: ['/.env', '/.git'], updated_at: at + 1, version: 2, is_deleted: 0 },
+    ]);
+    await ch.insert('control_filters', [
+      { level: 'global', document: '{"rules":[]}', updated_at: at, version: 1, is_deleted: 0 },
+      { level: 'global', document: '{"rules":[{"id":"r"}]}', updated_at: at + 1, version: 2, is_deleted: 0 },
+    ]);
+
+    // A restart: a new connection reads the state back.
+    await ch.close();
+    const again = await openClickHouse(t.options);
+    try {
+      const wl = await again.query<{ ip_or_cidr: string; note: string }>(`SELECT ip_or_cidr, note FROM ${again.table('control_whitelist')} FINAL ORDER BY ip_or_cidr`);
+      assert.deepEqual(wl, [{ ip_or_cidr: '10.0.0.0/8', note: 'office v2' }]);
+      const raw = await again.query<{ n: string }>(`SELECT count() AS n FROM ${again.table('control_whitelist')}`);
+      assert.ok(Number(raw[0]?.n) >= 1);
+      const routes = await again.query<Record<string, unknown>>(`SELECT id, path, credential_hash FROM ${again.table('control_routes')} FINAL`);
+      assert.deepEqual(routes, [{ id: 'r1', path: '/admin', credential_hash: 'scrypt$abc' }]);
+      const deps = await again.query<Record<string, unknown>>(`SELECT name, enabled, rate_limit, allowed_ips, blocked_paths FROM ${again.table('control_deployments')} FINAL`);
+      assert.deepEqual(deps, [{ name: 'web', enabled: false, rate_limit: 100, allowed_ips: ['10.0.0.0/8'], blocked_paths: ['/.env', '/.git'] }]);
+      const filters = await again.query<{ document: string }>(`SELECT document FROM ${again.table('control_filters')} FINAL WHERE level = {l:String}`, { l: 'global' });
+      assert.deepEqual(filters.map((f) => JSON.parse(f.document) as unknown), [{ rules: [{ id: 'r' }] }]);
+    } finally {
+      // The test's own connection is closed: drop the database through this one.
+      await again.command(`DROP DATABASE IF EXISTS ${quoteIdentifier(again.database)}${onClusterClause(again.cluster)} SYNC`);
+      await again.close();
+    }
+  } finally {
+    await ch.close();
+  }
+});
+
+test('the saved SOC queries run as they are and answer from the data', async () => {
+  await withDb('soc', async (ch) => {
+    const now = Date.now();
+    await ch.insert('events', [
+      event({ ts: now - MIN, ip: '203.0.113.7', type: 'scan_detected', detector: 'unique_paths' }),
+      event({ ts: now - 2 * MIN, ip: '203.0.113.7', type: 'scan_detected', detector: 'unique_paths' }),
+      event({ ts: now - 3 * MIN, ip: '198.51.100.9', type: 'rate_limited', detector: 'rate' }),
+    ]);
+    const block = (ip: string, ts: number): object => ({
+      ts, action: 'block', ip, reason: 'r', source: 'auto', actor: 'detector', created_at: ts, expires_at: null, deployment: null, escalation_level: 0,
+    });
+    await ch.insert('blocks', [block('203.0.113.7', now - 3 * DAY), block('203.0.113.7', now - DAY), block('198.51.100.9', now - DAY)]);
+
+    const dir = join(defaultMigrationsDir(), 'soc');
+    const files = readdirSync(dir).filter((f) => f.endsWith('.sql')).sort();
+    assert.deepEqual(files, ['repeat_offenders.sql', 'top_detectors.sql', 'who_scanned_us_today.sql']);
+    const run = async (file: string): Promise<Record<string, unknown>[]> => {
+      const text = readFileSync(join(dir, file), 'utf8');
+      assert.match(text, /^-- /, `${file} starts with a comment header`);
+      const statements = splitStatements(text);
+      assert.equal(statements.length, 1, `${file} holds one query`);
+      // Run as an analyst would, in the database (unqualified names resolve to it).
+      return ch.query(statements[0]!);
+    };
+    // Today in UTC may have started less than 3 minutes ago; only count what is today.
+    const startOfDay = Math.floor(now / DAY) * DAY;
+    const scannedToday = await run('who_scanned_us_today.sql');
+    const expectScans = [now - MIN, now - 2 * MIN].filter((t) => t >= startOfDay).length;
+    assert.deepEqual(scannedToday.map((r) => [r.ip, Number(r.scans)]), expectScans ? [['203.0.113.7', expectScans]] : []);
+    const detectors = await run('top_detectors.sql');
+    assert.deepEqual(detectors.map((r) => [r.detector, Number(r.events)]), [['unique_paths', 2], ['rate', 1]]);
+    const offenders = await run('repeat_offenders.sql');
+    assert.deepEqual(offenders.map((r) => [r.ip, Number(r.blocks)]), [['203.0.113.7', 2]]);
+  });
+});

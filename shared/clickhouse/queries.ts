@@ -1,0 +1,362 @@
+// The reads (and the one cleanup) the management API runs on ClickHouse.
+// Every user value is a bound parameter; the only things spliced into SQL
+// are table names (ch.table), our own interval keywords, and partition ids
+// read back from system.parts and checked against their format.
+//
+// Stats and time series read the per-minute rollups (migrations 000004-6),
+// never raw rows; rollup tables are SummingMergeTree, so every read sums
+// with GROUP BY (unmerged parts hold partial rows for one key).
+import { isIP } from 'node:net';
+import type { ClickHouse } from './client.js';
+import { epochMs, ipText, onClusterClause } from './sql.js';
+
+/** A caller's input the queries cannot use (bad cursor, limit out of range). */
+export class QueryInputError extends Error {
+  override readonly name = 'QueryInputError';
+}
+
+export interface EventRow {
+  id: string;
+  ts: number;
+  type: string;
+  detector: string;
+  ip: string;
+  deployment: string;
+  count: number;
+  window_start: number;
+  window_end: number;
+  sample_paths: string[];
+  details: Record<string, string>;
+}
+
+interface RawEventRow extends Omit<EventRow, 'ts' | 'count' | 'window_start' | 'window_end'> {
+  ts: string | number;
+  count: string | number;
+  window_start: string | number;
+  window_end: string | number;
+}
+
+// Output names equal column names, and an alias shadows its column in
+// WHERE and ORDER BY: those refer to the columns qualified (FROM events AS e).
+const EVENT_COLUMNS = `e.id AS id, ${epochMs('e.ts')} AS ts, toString(e.type) AS type, e.detector AS detector, ${ipText('e.ip')} AS ip,
+  e.deployment AS deployment, e.count AS count, ${epochMs('e.window_start')} AS window_start, ${epochMs('e.window_end')} AS window_end,
+  e.sample_paths AS sample_paths, e.details AS details`;
+
+function eventRow(r: RawEventRow): EventRow {
+  return { ...r, ts: Number(r.ts), count: Number(r.count), window_start: Number(r.window_start), window_end: Number(r.window_end) };
+}
+
+function checkMs(name: string, v: number): number {
+  if (!Number.isSafeInteger(v) || v < 0) throw new QueryInputError(`${name} must be epoch milliseconds, got ${String(v)}`);
+  return v;
+}
+
+// ---------------------------------------------------------------- stats
+
+export interface StatsOptions {
+  /** Epoch ms; defaults to Date.now(). */
+  now?: number;
+  /** How far back totals, top IPs and recent threats look; default 24. */
+  windowHours?: number;
+  /** Rows in recent_threats and top_offending_ips; default 10. */
+  top?: number;
+}
+
+export interface Stats {
+  from: number;
+  to: number;
+  total_events: number;
+  /** Every event type, 0 when none. */
+  events_by_type: Record<string, number>;
+  /** Blocks in force now (control_blocks, not expired). */
+  active_blocks: number;
+  /** Latest events, newest first. */
+  recent_threats: EventRow[];
+  top_offending_ips: { ip: string; events: number; requests: number }[];
+}
+
+export const EVENT_TYPES = ['blocked_ip', 'rate_limited', 'auth_failed', 'suspicious', 'scan_detected'] as const;
+
+/** The /stats response: totals by type, active blocks, recent threats, top offending IPs. */
+export async function stats(ch: ClickHouse, opts: StatsOptions = {}): Promise<Stats> {
+  const to = checkMs('now', opts.now ?? Date.now());
+  const hours = opts.windowHours ?? 24;
+  if (!(hours > 0 && hours <= 24 * 366)) throw new QueryInputError(`windowHours out of range: ${hours}`);
+  const top = opts.top ?? 10;
+  if (!Number.isInteger(top) || top < 1 || top > 1000) throw new QueryInputError(`top out of range: ${top}`);
+  const from = to - Math.round(hours * 3_600_000);
+  // Rollups are per minute: the window starts at the minute holding `from`.
+  const window = { from, to, top };
+  const rollupWindow = 'ts >= toStartOfMinute(fromUnixTimestamp64Milli({from:Int64}, \'UTC\')) AND ts <= fromUnixTimestamp64Milli({to:Int64}, \'UTC\')';
+
+  const [byType, blocks, recent, ips] = await Promise.all([
+    ch.query<{ type: string; events: string }>(
+      `SELECT toString(type) AS type, sum(events) AS events FROM ${ch.table('events_by_minute')}
+       WHERE ${rollupWindow} GROUP BY type`,
+      window,
+    ),
+    ch.query<{ n: string }>(
+      `SELECT count() AS n FROM ${ch.table('control_blocks')} FINAL
+       WHERE expires_at IS NULL OR expires_at > fromUnixTimestamp64Milli({to:Int64}, 'UTC')`,
+      window,
+    ),
+    ch.query<RawEventRow>(
+      `SELECT ${EVENT_COLUMNS} FROM ${ch.table('events')} AS e
+       WHERE e.ts >= fromUnixTimestamp64Milli({from:Int64}, 'UTC') AND e.ts <= fromUnixTimestamp64Milli({to:Int64}, 'UTC')
+       ORDER BY e.ts DESC, e.id DESC LIMIT {top:UInt32}`,
+      window,
+    ),
+    ch.query<{ ip: string; events: string; requests: string }>(
+      `SELECT ${ipText('ip')} AS ip, sum(events) AS events, sum(requests) AS requests
+       FROM ${ch.table('events_by_ip_minute')} WHERE ${rollupWindow}
+       GROUP BY ip ORDER BY events DESC, requests DESC, ip LIMIT {top:UInt32}`,
+      window,
+    ),
+  ]);
+
+  const events_by_type: Record<string, number> = Object.fromEntries(EVENT_TYPES.map((t) => [t, 0]));
+  let total = 0;
+  for (const r of byType) {
+    events_by_type[r.type] = Number(r.events);
+    total += Number(r.events);
+  }
+  return {
+    from,
+    to,
+    total_events: total,
+    events_by_type,
+    active_blocks: Number(blocks[0]?.n ?? 0),
+    recent_threats: recent.map(eventRow),
+    top_offending_ips: ips.map((r) => ({ ip: r.ip, events: Number(r.events), requests: Number(r.requests) })),
+  };
+}
+
+// ---------------------------------------------------------------- time series
+
+export interface TimeSeriesOptions {
+  /** Epoch ms, inclusive. */
+  from: number;
+  /** Epoch ms, exclusive. */
+  to: number;
+  step: 'minute' | 'hour';
+  deployment?: string;
+}
+
+export interface TimeSeries {
+  step: 'minute' | 'hour';
+  /** Buckets with at least one event, by start (epoch ms) then type. */
+  events: { t: number; type: string; events: number; requests: number }[];
+  /** Captured requests per bucket and status class. */
+  requests: { t: number; status_class: string; requests: number; bytes: number }[];
+}
+
+const STEP_INTERVAL = { minute: 'INTERVAL 1 MINUTE', hour: 'INTERVAL 1 HOUR' } as const;
+
+/** Events by type and requests by status class per minute or hour over [from, to). */
+export async function timeSeries(ch: ClickHouse, opts: TimeSeriesOptions): Promise<TimeSeries> {
+  const from = checkMs('from', opts.from);
+  const to = checkMs('to', opts.to);
+  const interval = STEP_INTERVAL[opts.step];
+  if (!interval) throw new QueryInputError(`step must be minute or hour, got ${String(opts.step)}`);
+  if (to <= from) throw new QueryInputError('to must be after from');
+  const buckets = (to - from) / (opts.step === 'minute' ? 60_000 : 3_600_000);
+  if (buckets > 50_000) throw new QueryInputError(`too many ${opts.step} buckets in the range (${Math.ceil(buckets)})`);
+  const params = { from, to, deployment: opts.deployment ?? '' };
+  const where = `ts >= toStartOfMinute(fromUnixTimestamp64Milli({from:Int64}, 'UTC'))
+       AND ts < fromUnixTimestamp64Milli({to:Int64}, 'UTC')
+       ${opts.deployment !== undefined ? 'AND deployment = {deployment:String}' : ''}`;
+  const bucket = `toUnixTimestamp(toStartOfInterval(ts, ${interval})) * 1000`;
+  const [events, requests] = await Promise.all([
+    ch.query<{ t: string; type: string; events: string; requests: string }>(
+      `SELECT ${bucket} AS t, toString(type) AS type, sum(events) AS events, sum(requests) AS requests
+       FROM ${ch.table('events_by_minute')} WHERE ${where} GROUP BY t, type ORDER BY t, type`,
+      params,
+    ),
+    ch.query<{ t: string; status_class: string; requests: string; bytes: string }>(
+      `SELECT ${bucket} AS t, status_class, sum(requests) AS requests, sum(bytes) AS bytes
+       FROM ${ch.table('requests_by_minute')} WHERE ${where} GROUP BY t, status_class ORDER BY t, status_class`,
+      params,
+    ),
+  ]);
+  return {
+    step: opts.step,
+    events: events.map((r) => ({ t: Number(r.t), type: r.type, events: Number(r.events), requests: Number(r.requests) })),
+    requests: requests.map((r) => ({ t: Number(r.t), status_class: r.status_class, requests: Number(r.requests), bytes: Number(r.bytes) })),
+  };
+}
+
+// ---------------------------------------------------------------- events
+
+export interface ListEventsOptions {
+  type?: string;
+  /** One address; one that does not parse matches nothing. */
+  ip?: string;
+  /** "a.b.c.d/n" or "v6/n"; one that does not parse matches nothing. */
+  cidr?: string;
+  deployment?: string;
+  detector?: string;
+  /** Epoch ms, inclusive. */
+  since?: number;
+  /** Epoch ms, exclusive. */
+  until?: number;
+  /** 1..1000. */
+  limit: number;
+  /** next_cursor of the previous page. */
+  cursor?: string;
+}
+
+export interface EventPage {
+  events: EventRow[];
+  /** For the next (older) page; null on the last page. */
+  next_cursor: string | null;
+}
+
+/** The IPv6 form (IPv4 mapped) and prefix length of a CIDR, or undefined. */
+export function parseCidr(cidr: string): { address: string; bits: number } | undefined {
+  const m = /^([0-9A-Fa-f:.]+)\/(\d{1,3})$/.exec(cidr.trim());
+  if (!m) return undefined;
+  const [, address = '', bitsText = ''] = m;
+  const bits = Number(bitsText);
+  const family = isIP(address);
+  if (family === 4 && bits <= 32) return { address: `::ffff:${address}`, bits: bits + 96 };
+  if (family === 6 && bits <= 128) return { address, bits };
+  return undefined;
+}
+
+// Cursor: the (ts, id) of the last row of a page; rows sort by (ts, id)
+// descending, so the next page is everything strictly below it. Rows
+// inserted later with newer timestamps sort above and never shift a page.
+function encodeCursor(ts: number, id: string): string {
+  return Buffer.from(JSON.stringify([ts, id]), 'utf8').toString('base64url');
+}
+
+function decodeCursor(cursor: string): { ts: number; id: string } {
+  try {
+    const v: unknown = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
+    if (Array.isArray(v) && v.length === 2 && Number.isSafeInteger(v[0]) && typeof v[1] === 'string') {
+      return { ts: v[0] as number, id: v[1] };
+    }
+  } catch {
+    // falls through to the error below
+  }
+  throw new QueryInputError('invalid cursor');
+}
+
+/** Events matching every given filter, newest first, a page at a time. */
+export async function listEvents(ch: ClickHouse, opts: ListEventsOptions): Promise<EventPage> {
+  if (!Number.isInteger(opts.limit) || opts.limit < 1 || opts.limit > 1000) throw new QueryInputError(`limit must be 1..1000, got ${opts.limit}`);
+  const where: string[] = [];
+  const params: Record<string, unknown> = { limit: opts.limit + 1 };
+  if (opts.type !== undefined) {
+    // Compared as text: an unknown type matches nothing rather than failing the enum cast.
+    where.push('toString(e.type) = {type:String}');
+    params.type = opts.type;
+  }
+  if (opts.ip !== undefined) {
+    where.push('e.ip = toIPv6OrNull({ip:String})');
+    params.ip = opts.ip;
+  }
+  if (opts.cidr !== undefined) {
+    const c = parseCidr(opts.cidr);
+    if (!c) return { events: [], next_cursor: null };
+    where.push(`e.ip BETWEEN tupleElement(IPv6CIDRToRange(toIPv6({cidr_addr:String}), {cidr_bits:UInt8}), 1)
+                 AND tupleElement(IPv6CIDRToRange(toIPv6({cidr_addr:String}), {cidr_bits:UInt8}), 2)`);
+    params.cidr_addr = c.address;
+    params.cidr_bits = c.bits;
+  }
+  if (opts.deployment !== undefined) {
+    where.push('e.deployment = {deployment:String}');
+    params.deployment = opts.deployment;
+  }
+  if (opts.detector !== undefined) {
+    where.push('e.detector = {detector:String}');
+    params.detector = opts.detector;
+  }
+  if (opts.since !== undefined) {
+    where.push("e.ts >= fromUnixTimestamp64Milli({since:Int64}, 'UTC')");
+    params.since = checkMs('since', opts.since);
+  }
+  if (opts.until !== undefined) {
+    where.push("e.ts < fromUnixTimestamp64Milli({until:Int64}, 'UTC')");
+    params.until = checkMs('until', opts.until);
+  }
+  if (opts.cursor !== undefined) {
+    const c = decodeCursor(opts.cursor);
+    where.push("(e.ts, e.id) < (fromUnixTimestamp64Milli({cursor_ts:Int64}, 'UTC'), {cursor_id:String})");
+    params.cursor_ts = c.ts;
+    params.cursor_id = c.id;
+  }
+  const rows = await ch.query<RawEventRow>(
+    `SELECT ${EVENT_COLUMNS} FROM ${ch.table('events')} AS e
+     ${where.length ? 'WHERE ' + where.join(' AND ') : ''}
+     ORDER BY e.ts DESC, e.id DESC LIMIT {limit:UInt32}`,
+    params,
+  );
+  const events = rows.slice(0, opts.limit).map(eventRow);
+  const last = events[events.length - 1];
+  return { events, next_cursor: rows.length > opts.limit && last ? encodeCursor(last.ts, last.id) : null };
+}
+
+// ---------------------------------------------------------------- cleanup
+
+export interface CleanupResult {
+  /** Epoch ms: events before it are gone. */
+  cutoff: number;
+  /** Day partitions of events dropped whole ("YYYYMMDD"). */
+  partitions_dropped: string[];
+  /** Rows of events in those partitions. */
+  rows_dropped: number;
+  /** Rows of events removed by DELETE from the day holding the cutoff. */
+  rows_deleted: number;
+}
+
+const DAY_MS = 86_400_000;
+/** Tables partitioned by toDate(ts) that follow events' cleanup (the event rollups too, so stats agree). */
+const CLEANUP_TABLES = ['events', 'events_by_minute', 'events_by_ip_minute'] as const;
+
+/** Remove events older than `olderThanSeconds` (FlatRun's /cleanup, older_than). */
+export async function cleanupEvents(ch: ClickHouse, olderThanSeconds: number, now: number = Date.now()): Promise<CleanupResult> {
+  if (!Number.isSafeInteger(olderThanSeconds) || olderThanSeconds < 0) throw new QueryInputError(`older_than must be whole seconds >= 0, got ${olderThanSeconds}`);
+  const cutoff = checkMs('now', now) - olderThanSeconds * 1000;
+  // Whole days strictly before the cutoff's day (UTC) go by partition drop.
+  const firstKeptDay = new Date(Math.floor(cutoff / DAY_MS) * DAY_MS).toISOString().slice(0, 10).replace(/-/g, '');
+  const onCluster = onClusterClause(ch.cluster);
+  const result: CleanupResult = { cutoff, partitions_dropped: [], rows_dropped: 0, rows_deleted: 0 };
+
+  for (const table of CLEANUP_TABLES) {
+    const parts = await ch.query<{ partition_id: string; rows: string }>(
+      `SELECT partition_id, sum(rows) AS rows FROM system.parts
+       WHERE database = {db:String} AND table = {table:String} AND active
+       GROUP BY partition_id ORDER BY partition_id`,
+      { db: ch.database, table },
+    );
+    for (const p of parts) {
+      // Only ids of the shape toDate() partitions have, so nothing odd reaches the SQL.
+      if (!/^\d{8}$/.test(p.partition_id) || p.partition_id >= firstKeptDay) continue;
+      await ch.command(`ALTER TABLE ${ch.table(table)}${onCluster} DROP PARTITION ID '${p.partition_id}'`);
+      if (table === 'events') {
+        result.partitions_dropped.push(p.partition_id);
+        result.rows_dropped += Number(p.rows);
+      }
+    }
+  }
+
+  // What is left before the cutoff sits in the cutoff's own day.
+  const params = { cutoff };
+  const [left] = await ch.query<{ n: string }>(
+    `SELECT count() AS n FROM ${ch.table('events')} WHERE ts < fromUnixTimestamp64Milli({cutoff:Int64}, 'UTC')`,
+    params,
+  );
+  result.rows_deleted = Number(left?.n ?? 0);
+  if (result.rows_deleted > 0) {
+    await ch.command(`DELETE FROM ${ch.table('events')}${onCluster} WHERE ts < fromUnixTimestamp64Milli({cutoff:Int64}, 'UTC')`, params);
+    // Rollup minutes wholly before the cutoff.
+    for (const table of ['events_by_minute', 'events_by_ip_minute']) {
+      await ch.command(
+        `DELETE FROM ${ch.table(table)}${onCluster} WHERE ts < toStartOfMinute(fromUnixTimestamp64Milli({cutoff:Int64}, 'UTC'))`,
+        params,
+      );
+    }
+  }
+  return result;
+}
