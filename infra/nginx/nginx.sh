@@ -18,7 +18,10 @@
 # access log goes, host:port over UDP; 127.0.0.1:5514), LOGWARDEN_NGINX_WORKERS (2),
 # LOGWARDEN_NGINX_BIN (an nginx or openresty binary; when set, no packages are
 # checked or installed), LOGWARDEN_NGINX_MODULES (the distribution's
-# module directory, read from `nginx -V`).
+# module directory, read from `nginx -V`), LOGWARDEN_NGINX_CONTROL_PORT (when
+# set, the control listener of lua/conf/logwarden-control.conf on 127.0.0.1 at
+# this port; none otherwise) with LOGWARDEN_NGINX_CONTROL_SECRET (its secret,
+# 16 to 128 characters of [A-Za-z0-9._~+/=-]).
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -27,6 +30,8 @@ run="${LOGWARDEN_NGINX_DIR:-$here/.run}"
 port="${LOGWARDEN_NGINX_PORT:-18080}"
 syslog="${LOGWARDEN_SYSLOG:-127.0.0.1:5514}"
 workers="${LOGWARDEN_NGINX_WORKERS:-2}"
+control_port="${LOGWARDEN_NGINX_CONTROL_PORT:-}"
+control_secret="${LOGWARDEN_NGINX_CONTROL_SECRET:-}"
 
 # The Lua module needs NDK (Debian builds it against NDK), resty.core and
 # lrucache (required at start since ngx_lua 0.10.16); apt pulls them in as
@@ -41,6 +46,13 @@ die() { log "$*"; exit 1; }
 [[ $syslog =~ ^[A-Za-z0-9._-]+:[0-9]+$ || $syslog =~ ^\[[0-9A-Fa-f:.]+\]:[0-9]+$ ]] \
   || die "LOGWARDEN_SYSLOG must be host:port or [ipv6]:port, not '$syslog'"
 [[ $workers =~ ^([0-9]+|auto)$ ]] || die "LOGWARDEN_NGINX_WORKERS must be a number or auto"
+if [ -n "$control_port" ]; then
+  [[ $control_port =~ ^[0-9]+$ ]] && [ "$control_port" -ge 1 ] && [ "$control_port" -le 65535 ] && [ "$control_port" != "$port" ] \
+    || die "LOGWARDEN_NGINX_CONTROL_PORT must be a port number other than LOGWARDEN_NGINX_PORT, not '$control_port'"
+  # The secret goes between double quotes in nginx.conf: no quotes, '$' or '\'.
+  [[ $control_secret =~ ^[A-Za-z0-9._~+/=-]{16,128}$ ]] \
+    || die "LOGWARDEN_NGINX_CONTROL_SECRET must be 16 to 128 characters of [A-Za-z0-9._~+/=-]"
+fi
 
 nginx_bin() {
   local bin="${LOGWARDEN_NGINX_BIN:-nginx}"
@@ -156,8 +168,20 @@ render() {
   mods=$(load_modules)
   cpath=$(cjson_cpath)
   mkdir -p "$out"
+  local control_include=''
+  if [ -n "$control_port" ]; then
+    grep -qF 'listen 127.0.0.1:8091;' "$repo/lua/conf/logwarden-control.conf" \
+      && grep -qF 'set $logwarden_control_secret "";' "$repo/lua/conf/logwarden-control.conf" \
+      || die "lua/conf/logwarden-control.conf no longer has the listen/secret lines render() edits: update $0"
+    control_include="include $out/logwarden-control.conf;"
+    # The operator's two edits: the listen port and the secret.
+    sed -e "s|listen 127\.0\.0\.1:8091;|listen 127.0.0.1:$control_port;|" \
+        -e "s|set \$logwarden_control_secret \"\";|set \$logwarden_control_secret \"$(sed_rhs "$control_secret")\";|" \
+      "$repo/lua/conf/logwarden-control.conf" >"$out/logwarden-control.conf"
+  fi
   sed -e "s|@PREFIX@|$(sed_rhs "$run")|g" \
       -e "s|@CONF@|$(sed_rhs "$out")|g" \
+      -e "s|@CONTROL_INCLUDE@|$(sed_rhs "$control_include")|" \
       -e "s|@PORT@|$port|g" \
       -e "s|@WORKERS@|$workers|g" \
       -e "s|@USER@|$(sed_rhs "$user_line")|" \

@@ -4,6 +4,7 @@
 // and port unless told otherwise, so test files running in parallel never share
 // (or stop) each other's nginx.
 import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -19,6 +20,12 @@ export interface TestNginxOptions {
   syslog?: string;
   /** Prefix directory (conf, logs, pid); a fresh temporary one, removed on stop, when omitted. */
   dir?: string;
+  /** Starts the control listener (lua/conf/logwarden-control.conf); implied by controlPort or controlSecret. */
+  control?: boolean;
+  /** Port on 127.0.0.1 of the control listener; a free one when omitted. */
+  controlPort?: number;
+  /** Its shared secret (16+ characters of [A-Za-z0-9._~+/=-]); a random one when omitted. */
+  controlSecret?: string;
 }
 
 export interface TestNginx {
@@ -26,6 +33,10 @@ export interface TestNginx {
   url: string;
   port: number;
   dir: string;
+  /** http://127.0.0.1:CONTROL_PORT when the control listener runs. */
+  controlUrl?: string;
+  controlPort?: number;
+  controlSecret?: string;
   stop(): Promise<void>;
 }
 
@@ -71,6 +82,21 @@ export async function startTestNginx(opts: TestNginxOptions = {}): Promise<TestN
     LOGWARDEN_NGINX_PORT: String(port),
     LOGWARDEN_SYSLOG: opts.syslog ?? '127.0.0.1:5514',
   };
+  const control = opts.control === true || opts.controlPort !== undefined || opts.controlSecret !== undefined;
+  let controlPort: number | undefined;
+  let controlSecret: string | undefined;
+  if (control) {
+    controlPort = opts.controlPort;
+    // Two free ports asked one after the other may be the same one.
+    while (controlPort === undefined || controlPort === port) controlPort = await freePort();
+    controlSecret = opts.controlSecret ?? randomBytes(24).toString('hex');
+    env.LOGWARDEN_NGINX_CONTROL_PORT = String(controlPort);
+    env.LOGWARDEN_NGINX_CONTROL_SECRET = controlSecret;
+  } else {
+    // An inherited value would start a listener nobody asked for.
+    delete env.LOGWARDEN_NGINX_CONTROL_PORT;
+    delete env.LOGWARDEN_NGINX_CONTROL_SECRET;
+  }
   try {
     await nginxSh('install', env);
     const out = await nginxSh('start', env);
@@ -83,6 +109,7 @@ export async function startTestNginx(opts: TestNginxOptions = {}): Promise<TestN
       url,
       port,
       dir,
+      ...(control ? { controlUrl: `http://127.0.0.1:${controlPort}`, controlPort, controlSecret } : {}),
       async stop() {
         if (stopped) return;
         stopped = true;

@@ -1,0 +1,339 @@
+-- logwarden.control: the control endpoint the enforcer calls, for
+-- content_by_lua on its own listener (conf/logwarden-control.conf).
+--
+--   GET  /status      {"epoch":..,"blocks":N,"ranges":N,"whitelist":N,
+--                      "rules_version":N,"ranges_version":N,"forcible":N}
+--   POST /blocks      {"set":[{"ip":"203.0.113.7"|"10.0.0.0/8","ttl":3600,"reason":".."}],
+--                      "delete":["203.0.113.7","10.0.0.0/8"]}
+--   PUT  /whitelist   {"ips":["10.1.0.0/16","192.0.2.1"],"paths":["/health","/static/*"]}
+--
+-- Callers must be on loopback unless $logwarden_control_allow_remote is "on",
+-- and send "Authorization: Bearer <$logwarden_control_secret>". A payload is
+-- validated whole before anything is applied: one bad entry gets a 400
+-- {"error":..,"field":"set[3].ip"} and changes nothing.
+
+local cjson = require "cjson.safe"
+local bit = require "bit"
+local ip = require "logwarden.ip"
+local state = require "logwarden.state"
+local access = require "logwarden.access"
+
+local ngx = ngx
+local ngx_var = ngx.var
+local ngx_req = ngx.req
+local ngx_log = ngx.log
+local ngx_say = ngx.say
+local ngx_header = ngx.header
+local sha1_bin = ngx.sha1_bin
+local ERR = ngx.ERR
+local WARN = ngx.WARN
+local str_byte = string.byte
+local str_find = string.find
+local str_sub = string.sub
+local str_match = string.match
+local bxor = bit.bxor
+local bor = bit.bor
+local encode = cjson.encode
+local decode = cjson.decode
+local null = cjson.null
+
+local _M = { _VERSION = '0.1.0' }
+
+-- Kept equal to client_max_body_size/client_body_buffer_size in the control
+-- snippet, so a body within the limit is always in memory.
+local MAX_BODY = 1024 * 1024
+local MAX_ENTRIES = 10000
+local MAX_TTL = 10 * 365 * 86400
+local MAX_REASON = 256
+local MIN_SECRET = 16
+
+local function reply(status, body, headers)
+    ngx.status = status
+    ngx_header["Content-Type"] = "application/json"
+    ngx_header["Cache-Control"] = "no-store"
+    if headers then
+        for k, v in pairs(headers) do
+            ngx_header[k] = v
+        end
+    end
+    ngx_say(encode(body) or '{"error":"cannot encode the response"}')
+    return ngx.exit(ngx.HTTP_OK)
+end
+
+local function bad(err, field)
+    return reply(400, { error = err, field = field })
+end
+
+-- Compares digests, not the strings: constant time, and the length of the
+-- secret does not leak either.
+local function same_secret(given, secret)
+    local a, b = sha1_bin(given), sha1_bin(secret)
+    local diff = 0
+    for i = 1, #a do
+        diff = bor(diff, bxor(str_byte(a, i), str_byte(b, i)))
+    end
+    return diff == 0
+end
+
+local function loopback(addr)
+    return str_sub(addr, 1, 4) == "127." or addr == "::1"
+        or str_sub(addr, 1, 11) == "::ffff:127."
+end
+
+local function is_array(t)
+    if type(t) ~= "table" then
+        return false
+    end
+    local n = #t
+    for k in pairs(t) do
+        if type(k) ~= "number" or k < 1 or k > n or k % 1 ~= 0 then
+            return false
+        end
+    end
+    return true
+end
+
+-- Returns the decoded JSON body, or nil after replying with the error.
+local function read_json()
+    local len = tonumber(ngx_var.http_content_length or "")
+    if len and len > MAX_BODY then
+        return nil, reply(413, { error = "body larger than " .. MAX_BODY .. " bytes" })
+    end
+    ngx_req.read_body()
+    local data = ngx_req.get_body_data()
+    if not data then
+        if ngx_req.get_body_file() then
+            return nil, reply(413, { error = "body larger than " .. MAX_BODY .. " bytes" })
+        end
+        return nil, bad("empty body", "")
+    end
+    local body = decode(data)
+    if type(body) ~= "table" then
+        return nil, bad("body is not a JSON object", "")
+    end
+    return body
+end
+
+-- Validates a /blocks payload. Returns sets, deletes or nil, err, field.
+local function validate_blocks(body)
+    for k in pairs(body) do
+        if k ~= "set" and k ~= "delete" then
+            return nil, "unknown key", tostring(k)
+        end
+    end
+    local sets, deletes = {}, {}
+    local set, del = body.set, body.delete
+    if set ~= nil then
+        if not is_array(set) then
+            return nil, "must be an array", "set"
+        end
+        if #set > MAX_ENTRIES then
+            return nil, "more than " .. MAX_ENTRIES .. " entries", "set"
+        end
+        for i, e in ipairs(set) do
+            local at = "set[" .. (i - 1) .. "]"
+            if type(e) ~= "table" or is_array(e) and #e > 0 then
+                return nil, "must be an object", at
+            end
+            for k in pairs(e) do
+                if k ~= "ip" and k ~= "ttl" and k ~= "reason" then
+                    return nil, "unknown key", at .. "." .. tostring(k)
+                end
+            end
+            local b, err = ip.parse_block(e.ip)
+            if not b then
+                return nil, err, at .. ".ip"
+            end
+            local ttl = e.ttl
+            if ttl == nil or ttl == null then
+                ttl = 0
+            end
+            if type(ttl) ~= "number" or ttl ~= ttl or ttl < 0 or ttl > MAX_TTL then
+                return nil, "ttl must be a number of seconds from 0 (permanent) to " .. MAX_TTL, at .. ".ttl"
+            end
+            local reason = e.reason
+            if reason == nil or reason == null then
+                reason = ""
+            end
+            if type(reason) ~= "string" or #reason > MAX_REASON then
+                return nil, "reason must be a string of at most " .. MAX_REASON .. " bytes", at .. ".reason"
+            end
+            sets[#sets + 1] = { block = b, ttl = ttl, reason = reason }
+        end
+    end
+    if del ~= nil then
+        if not is_array(del) then
+            return nil, "must be an array", "delete"
+        end
+        if #del > MAX_ENTRIES then
+            return nil, "more than " .. MAX_ENTRIES .. " entries", "delete"
+        end
+        for i, s in ipairs(del) do
+            local b, err = ip.parse_block(s)
+            if not b then
+                return nil, err, "delete[" .. (i - 1) .. "]"
+            end
+            deletes[#deletes + 1] = b
+        end
+    end
+    return sets, deletes
+end
+
+local function post_blocks()
+    local body = read_json()
+    if not body then
+        return
+    end
+    local sets, deletes, field = validate_blocks(body)
+    if not sets then
+        return bad(deletes, field)
+    end
+
+    local blocks, rules = state.dicts()
+    local ranges_changed = false
+    local deleted, applied, forcible, failed = 0, 0, 0, {}
+    -- Deletes first: an address in both lists ends up blocked.
+    for _, b in ipairs(deletes) do
+        if b.exact then
+            blocks:delete(state.PREFIX_IP .. b.key)
+        else
+            rules:delete(state.PREFIX_RANGE .. b.text)
+            ranges_changed = true
+        end
+        deleted = deleted + 1
+    end
+    for _, s in ipairs(sets) do
+        local b = s.block
+        local ok, err, forced
+        if b.exact then
+            ok, err, forced = state.set(blocks, state.BLOCKS, state.PREFIX_IP .. b.key, s.reason, s.ttl)
+        else
+            ok, err, forced = state.set(rules, state.RULES, state.PREFIX_RANGE .. b.text, s.reason, s.ttl)
+            ranges_changed = true
+        end
+        if forced then
+            forcible = forcible + 1
+        end
+        if ok then
+            applied = applied + 1
+        else
+            failed[#failed + 1] = { ip = b.text, error = err }
+        end
+    end
+    if ranges_changed then
+        state.bump(rules)
+    end
+    if #failed > 0 then
+        ngx_log(ERR, "logwarden.control: ", #failed, " blocks not stored (shared dict full?)")
+    end
+    -- 507 when something was not stored: the enforcer must not believe it was.
+    return reply(#failed > 0 and 507 or 200, {
+        applied = applied, deleted = deleted, forcible = forcible,
+        failed = #failed > 0 and failed or nil,
+    })
+end
+
+local function put_whitelist()
+    local body = read_json()
+    if not body then
+        return
+    end
+    for k in pairs(body) do
+        if k ~= "ips" and k ~= "paths" then
+            return bad("unknown key", tostring(k))
+        end
+    end
+    local ips, paths = body.ips or {}, body.paths or {}
+    if not is_array(ips) or #ips > MAX_ENTRIES then
+        return bad("must be an array of at most " .. MAX_ENTRIES .. " entries", "ips")
+    end
+    if not is_array(paths) or #paths > MAX_ENTRIES then
+        return bad("must be an array of at most " .. MAX_ENTRIES .. " entries", "paths")
+    end
+    local out = { ips = {}, paths = {} }
+    for i, s in ipairs(ips) do
+        local b, err = ip.parse_block(s)
+        if not b then
+            return bad(err, "ips[" .. (i - 1) .. "]")
+        end
+        out.ips[i] = b.text
+    end
+    for i, p in ipairs(paths) do
+        if type(p) ~= "string" or str_sub(p, 1, 1) ~= "/" or #p > 2048
+            or (str_find(p, "*", 1, true) or #p) < #p then
+            return bad("a path starts with / and may end with one *", "paths[" .. (i - 1) .. "]")
+        end
+        out.paths[i] = p
+    end
+    local _, rules = state.dicts()
+    local json = encode(out)
+    -- safe_set: never evict ranges to make room for the whitelist.
+    local ok, err = rules:safe_set(state.KEY_WHITELIST, json)
+    if not ok then
+        ngx_log(ERR, "logwarden.control: whitelist not stored: ", err)
+        return reply(507, { error = "whitelist not stored: " .. tostring(err) })
+    end
+    state.bump(rules)
+    return reply(200, { ips = #out.ips, paths = #out.paths })
+end
+
+local function count(dict, prefix)
+    local n = 0
+    for _, key in ipairs(dict:get_keys(0)) do
+        if str_sub(key, 1, #prefix) == prefix then
+            n = n + 1
+        end
+    end
+    return n
+end
+
+local function get_status()
+    local blocks, rules = state.dicts()
+    local ranges, whitelist = access.counts()
+    return reply(200, {
+        epoch = state.epoch(),
+        blocks = count(blocks, state.PREFIX_IP),
+        ranges = ranges,
+        whitelist = whitelist,
+        rules_version = rules:get(state.KEY_RULES_VERSION) or 0,
+        ranges_version = rules:get(state.KEY_RANGES_VERSION) or 0,
+        forcible = rules:get(state.KEY_FORCIBLE) or 0,
+    })
+end
+
+local ROUTES = {
+    ["/status"] = { GET = get_status },
+    ["/blocks"] = { POST = post_blocks },
+    ["/whitelist"] = { PUT = put_whitelist },
+}
+
+function _M.content()
+    if not loopback(ngx_var.remote_addr) and ngx_var.logwarden_control_allow_remote ~= "on" then
+        return reply(403, { error = "the control endpoint answers loopback callers only" })
+    end
+    local secret = ngx_var.logwarden_control_secret
+    if not secret or #secret < MIN_SECRET then
+        ngx_log(ERR, "logwarden.control: set $logwarden_control_secret (at least ",
+            MIN_SECRET, " characters) in the control server block")
+        return reply(503, { error = "control secret not configured" })
+    end
+    local given = str_match(ngx_var.http_authorization or "", "^Bearer (.+)$")
+    if not given or not same_secret(given, secret) then
+        -- Never log what was sent: it may be a mistyped secret.
+        ngx_log(WARN, "logwarden.control: refused a caller from ", ngx_var.remote_addr,
+            given and " (wrong secret)" or " (no bearer token)")
+        return reply(401, { error = "unauthorized" }, { ["WWW-Authenticate"] = 'Bearer realm="logwarden"' })
+    end
+    local route = ROUTES[ngx_var.uri]
+    if not route then
+        return reply(404, { error = "not found" })
+    end
+    local handler = route[ngx_req.get_method()]
+    if not handler then
+        local allow = next(route)
+        return reply(405, { error = "method not allowed" }, { Allow = allow })
+    end
+    return handler()
+end
+
+return _M

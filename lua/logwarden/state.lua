@@ -1,0 +1,111 @@
+-- logwarden.state: the shared-dict layout the access check and the control
+-- endpoint agree on, and the node epoch.
+--
+--   logwarden_blocks   "b:" .. address   value: reason   exptime: the block's TTL
+--   logwarden_rules    "r:" .. cidr      value: reason   exptime: the block's TTL
+--                      "w:list"          whitelist (JSON)
+--                      "v:ranges"        bumped on every change to ranges or whitelist
+--                      "v:rules"         version of the rule set (reported by /status)
+--                      "m:epoch"         set at nginx start (init_by_lua)
+--                      "m:forcible"      how many sets evicted other entries
+--
+-- Exact addresses get the big dict: one lookup per request, however many.
+-- Ranges live beside the rules so that rebuilding a worker's range structure
+-- lists the few range keys, not every blocked address.
+--
+-- The epoch tells the enforcer that this node's dicts were emptied: a reload
+-- (HUP) keeps shared dicts and re-runs init_by_lua, so init only adds the
+-- epoch when missing; a stop and start creates fresh dicts and a new epoch.
+
+local ngx = ngx
+local ngx_shared = ngx.shared
+local ngx_log = ngx.log
+local WARN = ngx.WARN
+local str_format = string.format
+local str_byte = string.byte
+
+local _M = {
+    _VERSION = '0.1.0',
+    BLOCKS = "logwarden_blocks",
+    RULES = "logwarden_rules",
+    PREFIX_IP = "b:",
+    PREFIX_RANGE = "r:",
+    KEY_WHITELIST = "w:list",
+    KEY_RANGES_VERSION = "v:ranges",
+    KEY_RULES_VERSION = "v:rules",
+    KEY_EPOCH = "m:epoch",
+    KEY_FORCIBLE = "m:forcible",
+}
+
+local function new_epoch()
+    local hex
+    local f = io.open("/dev/urandom", "rb")
+    if f then
+        local bytes = f:read(8)
+        f:close()
+        if bytes and #bytes == 8 then
+            hex = bytes:gsub(".", function(c) return str_format("%02x", str_byte(c)) end)
+        end
+    end
+    if not hex then
+        math.randomseed(os.time() + (ngx.worker and ngx.worker.pid and ngx.worker.pid() or 0))
+        hex = str_format("%08x%08x", math.random(0, 0x7fffffff), math.random(0, 0x7fffffff))
+    end
+    return str_format("%d-%s", os.time(), hex)
+end
+
+local function dicts()
+    local blocks, rules = ngx_shared[_M.BLOCKS], ngx_shared[_M.RULES]
+    if not blocks or not rules then
+        return nil, "lua_shared_dict " .. _M.BLOCKS .. " and " .. _M.RULES
+            .. " must be declared (include conf/logwarden-http.conf)"
+    end
+    return blocks, rules
+end
+_M.dicts = dicts
+
+-- For init_by_lua: fails nginx start when the dicts are missing.
+function _M.init()
+    local _, rules = assert(dicts())
+    rules:safe_add(_M.KEY_EPOCH, new_epoch())
+end
+
+-- The epoch; a new one when it was lost (the dict was flushed or evicted it),
+-- which is what it is for: whatever this node held may be gone.
+function _M.epoch()
+    local _, rules = dicts()
+    if not rules then
+        return nil
+    end
+    local e = rules:get(_M.KEY_EPOCH)
+    if not e then
+        rules:safe_add(_M.KEY_EPOCH, new_epoch())
+        e = rules:get(_M.KEY_EPOCH)
+    end
+    return e
+end
+
+-- dict:set that counts and logs evictions (a full dict drops the least
+-- recently used entries: a block we were told to keep may be gone).
+-- Returns ok, err, forcible.
+function _M.set(dict, name, key, value, ttl)
+    local ok, err, forcible = dict:set(key, value, ttl)
+    if forcible then
+        local _, rules = dicts()
+        if rules then
+            rules:incr(_M.KEY_FORCIBLE, 1, 0)
+        end
+        ngx_log(WARN, "logwarden: lua_shared_dict ", name,
+            " is full: storing ", key, " evicted other entries; make it bigger")
+    end
+    return ok, err, forcible
+end
+
+-- Marks ranges/whitelist changed. The counter starts at the current time in
+-- ms, so an evicted and re-created counter never returns to a value a worker
+-- has cached.
+function _M.bump(rules)
+    return rules:incr(_M.KEY_RANGES_VERSION, 1, math.floor(ngx.now() * 1000))
+end
+
+return _M

@@ -1,0 +1,281 @@
+// The Lua side of enforcement against a real nginx: lua/logwarden/access.lua
+// (the per-request check) and lua/logwarden/control.lua (the endpoint the
+// enforcer calls), configured by the operator snippets in lua/conf/.
+//
+// A loopback test can only come from 127.0.0.1. To stand for other clients
+// (IPv6, other IPv4 ranges) requests carry X-Logwarden-Test-Client, which
+// logwarden.access honours only because infra/nginx/test.conf.template sets the
+// test-only `env LOGWARDEN_TEST_CLIENT_IP_HEADER`; the shipped snippets never do.
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createSocket } from 'node:dgram';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { freePort, startTestNginx, type TestNginx, type TestNginxOptions } from '../../shared/testing/nginx.js';
+
+const CLIENT_HEADER = 'x-logwarden-test-client';
+
+const syslog = createSocket('udp4');
+const datagrams: string[] = [];
+syslog.on('message', (msg) => datagrams.push(msg.toString('utf8')));
+
+let dir = '';
+let options: TestNginxOptions = {};
+let nginx: TestNginx | undefined;
+
+before(async () => {
+  await new Promise<void>((resolve, reject) => {
+    syslog.once('error', reject);
+    syslog.bind(0, '127.0.0.1', () => resolve());
+  });
+  dir = await mkdtemp(join(tmpdir(), 'logwarden-enforcer-lua-'));
+  const port = await freePort();
+  let controlPort = await freePort();
+  while (controlPort === port) controlPort = await freePort();
+  options = {
+    dir,
+    port,
+    controlPort,
+    syslog: `127.0.0.1:${syslog.address().port}`,
+  };
+  nginx = await startTestNginx(options);
+  // The restart test starts it again with the same secret.
+  options.controlSecret = nginx.controlSecret;
+});
+
+after(async () => {
+  try {
+    await nginx?.stop();
+  } finally {
+    syslog.close();
+    if (dir) await rm(dir, { recursive: true, force: true });
+  }
+});
+
+function node(): TestNginx {
+  assert.ok(nginx, 'nginx did not start');
+  return nginx;
+}
+
+interface Reply {
+  status: number;
+  headers: Headers;
+  json: Record<string, unknown>;
+}
+
+async function control(method: string, path: string, body?: unknown, secret?: string | null): Promise<Reply> {
+  const n = node();
+  assert.ok(n.controlUrl && n.controlSecret, 'no control listener');
+  const headers: Record<string, string> = { 'content-type': 'application/json' };
+  const token = secret === undefined ? n.controlSecret : secret;
+  if (token !== null) headers.authorization = `Bearer ${token}`;
+  const res = await fetch(n.controlUrl + path, {
+    method,
+    headers,
+    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+  });
+  const text = await res.text();
+  return { status: res.status, headers: res.headers, json: JSON.parse(text) as Record<string, unknown> };
+}
+
+async function blocks(body: unknown): Promise<Reply> {
+  const res = await control('POST', '/blocks', body);
+  assert.equal(res.status, 200, JSON.stringify(res.json));
+  return res;
+}
+
+async function status(): Promise<Record<string, unknown>> {
+  const res = await control('GET', '/status');
+  assert.equal(res.status, 200, JSON.stringify(res.json));
+  return res.json;
+}
+
+/** Status of GET `path`, from 127.0.0.1 or, through the test header, from `client`. */
+async function visit(path: string, client?: string, ua = 'logwarden-test/lua'): Promise<{ status: number; body: string }> {
+  const headers: Record<string, string> = { 'user-agent': ua };
+  if (client !== undefined) headers[CLIENT_HEADER] = client;
+  const res = await fetch(node().url + path, { headers });
+  return { status: res.status, body: await res.text() };
+}
+
+async function statusOf(client?: string, path = '/'): Promise<number> {
+  return (await visit(path, client)).status;
+}
+
+async function loggedFor(ua: string): Promise<Record<string, unknown>[]> {
+  const deadline = Date.now() + 30_000;
+  let found: Record<string, unknown>[] = [];
+  while (Date.now() < deadline) {
+    found = datagrams
+      .map((d) => JSON.parse(d.slice(d.indexOf(' nginx: ') + 8)) as Record<string, unknown>)
+      .filter((j) => j.user_agent === ua);
+    if (found.length > 0) break;
+    await sleep(20);
+  }
+  return found;
+}
+
+test('a blocked address gets 403, logged as blocked_by blocklist, until deleted', async () => {
+  assert.equal(await statusOf(), 200, 'allowed before any block');
+
+  const set = await blocks({ set: [{ ip: '127.0.0.1', ttl: 0, reason: 'test' }] });
+  assert.equal(set.json.applied, 1);
+
+  const ua = `logwarden-test/blocked-${process.pid}-${Date.now()}`;
+  const refused = await visit('/', undefined, ua);
+  assert.equal(refused.status, 403);
+  assert.equal((JSON.parse(refused.body) as Record<string, unknown>).blocked_by, 'blocklist');
+  const logged = await loggedFor(ua);
+  assert.equal(logged.length, 1, `datagrams: ${JSON.stringify(datagrams.slice(-5))}`);
+  assert.equal(logged[0]?.blocked_by, 'blocklist');
+  assert.equal(logged[0]?.status, '403');
+  assert.equal(logged[0]?.client_ip, '127.0.0.1');
+
+  const del = await blocks({ delete: ['127.0.0.1'] });
+  assert.equal(del.json.deleted, 1);
+  assert.equal(await statusOf(), 200, 'allowed after delete');
+});
+
+test('a CIDR block refuses every address inside it, IPv4-mapped IPv6 included', async () => {
+  await blocks({ set: [{ ip: '127.0.0.0/8' }] });
+  assert.equal(await statusOf(), 403, 'the loopback client is inside 127.0.0.0/8');
+  await blocks({ delete: ['127.0.0.0/8'] });
+  assert.equal(await statusOf(), 200);
+
+  // Host bits below the prefix are cleared: this is 198.51.100.0/24.
+  await blocks({ set: [{ ip: '198.51.100.99/24' }, { ip: '203.0.113.0/25' }, { ip: '203.0.113.64/26' }] });
+  assert.equal((await status()).ranges, 3);
+  assert.equal(await statusOf('198.51.100.0'), 403);
+  assert.equal(await statusOf('198.51.100.255'), 403);
+  assert.equal(await statusOf('::ffff:198.51.100.7'), 403, 'IPv4-mapped IPv6 is the IPv4 address');
+  assert.equal(await statusOf('198.51.101.0'), 200);
+  assert.equal(await statusOf('198.51.99.255'), 200);
+  assert.equal(await statusOf('203.0.113.127'), 403, 'overlapping ranges merge');
+  assert.equal(await statusOf('203.0.113.128'), 200);
+
+  await blocks({ delete: ['198.51.100.0/24', '203.0.113.0/25', '203.0.113.64/26'] });
+  assert.equal(await statusOf('198.51.100.7'), 200, 'allowed after delete');
+  assert.equal((await status()).ranges, 0);
+});
+
+test('IPv6 addresses and blocks, whatever their spelling', async () => {
+  await blocks({ set: [{ ip: '2001:db8::7' }, { ip: '2001:DB8:1::/48' }] });
+  assert.equal(await statusOf('2001:0db8:0000:0000:0000:0000:0000:0007'), 403, 'exact, written out');
+  assert.equal(await statusOf('2001:db8::8'), 200);
+  assert.equal(await statusOf('2001:db8:1:ffff::1'), 403, 'inside the /48');
+  assert.equal(await statusOf('2001:db8:2::1'), 200, 'outside the /48');
+  assert.equal(await statusOf('127.0.0.1'), 200);
+
+  await blocks({ delete: ['2001:db8:0::7', '2001:db8:1::/48'] });
+  assert.equal(await statusOf('2001:db8::7'), 200, 'allowed after delete');
+  assert.equal(await statusOf('2001:db8:1::1'), 200);
+});
+
+test('a block with a TTL lapses; a permanent one stays', async () => {
+  await blocks({
+    set: [
+      { ip: '192.0.2.10', ttl: 1 },
+      { ip: '192.0.2.128/25', ttl: 1 },
+      { ip: '192.0.2.11', ttl: 0 },
+    ],
+  });
+  assert.equal(await statusOf('192.0.2.10'), 403);
+  assert.equal(await statusOf('192.0.2.200'), 403);
+  await sleep(1500);
+  // The dict's clock is nginx's cached time: poll instead of trusting one read.
+  const deadline = Date.now() + 10_000;
+  while (Date.now() < deadline && ((await statusOf('192.0.2.10')) !== 200 || (await statusOf('192.0.2.200')) !== 200)) {
+    await sleep(100);
+  }
+  assert.equal(await statusOf('192.0.2.10'), 200, 'the address block expired');
+  assert.equal(await statusOf('192.0.2.200'), 200, 'the range expired');
+  assert.equal(await statusOf('192.0.2.11'), 403, 'the permanent block stays');
+  await blocks({ delete: ['192.0.2.11'] });
+});
+
+test('a wrong or missing secret gets 401 and changes nothing', async () => {
+  const before = await status();
+  const wrong = await control('POST', '/blocks', { set: [{ ip: '127.0.0.1' }] }, `${node().controlSecret}x`);
+  assert.equal(wrong.status, 401);
+  assert.equal(wrong.json.error, 'unauthorized');
+  assert.match(wrong.headers.get('www-authenticate') ?? '', /^Bearer/);
+  const missing = await control('POST', '/blocks', { set: [{ ip: '127.0.0.1' }] }, null);
+  assert.equal(missing.status, 401);
+  assert.equal((await control('GET', '/status', undefined, 'not-the-secret')).status, 401);
+  assert.equal(await statusOf(), 200);
+  assert.deepEqual(await status(), before);
+});
+
+test('a bad payload gets 400 naming the field and applies nothing', async () => {
+  const before = await status();
+  const cases: { body: unknown; field: string }[] = [
+    { body: { set: [{ ip: '192.0.2.20' }, { ip: '192.0.2.300' }, { ip: '10.1.0.0/16' }] }, field: 'set[1].ip' },
+    { body: { set: [{ ip: '192.0.2.20' }, { ip: '10.1.0.0/33' }] }, field: 'set[1].ip' },
+    { body: { set: [{ ip: '192.0.2.20', ttl: -1 }] }, field: 'set[0].ttl' },
+    { body: { set: [{ ip: '192.0.2.20', until: 5 }] }, field: 'set[0].until' },
+    { body: { set: [{ ip: '192.0.2.20' }], delete: ['192.0.2.20', 'nope'] }, field: 'delete[1]' },
+    { body: { set: [{ ip: '192.0.2.20' }], replace: true }, field: 'replace' },
+  ];
+  for (const c of cases) {
+    const res = await control('POST', '/blocks', c.body);
+    assert.equal(res.status, 400, JSON.stringify(c.body));
+    assert.equal(res.json.field, c.field, JSON.stringify(res.json));
+    assert.equal(typeof res.json.error, 'string');
+  }
+  const notJson = await fetch(`${node().controlUrl}/blocks`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${node().controlSecret}` },
+    body: '{"set": [',
+  });
+  assert.equal(notJson.status, 400);
+  assert.equal(await statusOf('192.0.2.20'), 200, 'the good entries were not applied');
+  assert.equal(await statusOf('10.1.2.3'), 200);
+  assert.deepEqual(await status(), before);
+});
+
+test('the whitelist beats a block, by address, block or path', async () => {
+  await blocks({ set: [{ ip: '127.0.0.1' }, { ip: '198.18.0.5' }, { ip: '198.18.0.0/15' }] });
+  const wl = await control('PUT', '/whitelist', { ips: ['198.18.0.0/24'], paths: ['/open/*', '/exact'] });
+  assert.equal(wl.status, 200, JSON.stringify(wl.json));
+  assert.equal(await statusOf('198.18.0.5'), 200, 'whitelisted block beats the exact block');
+  assert.equal(await statusOf('198.18.1.5'), 403, 'outside the whitelisted /24, inside the blocked /15');
+  assert.equal(await statusOf(undefined, '/open/x'), 200, 'whitelisted path prefix');
+  assert.equal(await statusOf(undefined, '/exact'), 200, 'whitelisted path');
+  assert.equal(await statusOf(undefined, '/exact/more'), 403, 'an exact path is not a prefix');
+  assert.equal(await statusOf(), 403);
+
+  assert.equal((await control('PUT', '/whitelist', { ips: ['300.1.1.1'] })).status, 400);
+  assert.equal(await statusOf('198.18.0.5'), 200, 'a refused whitelist keeps the old one');
+
+  assert.equal((await control('PUT', '/whitelist', {})).status, 200);
+  assert.equal(await statusOf('198.18.0.5'), 403);
+  await blocks({ delete: ['127.0.0.1', '198.18.0.5', '198.18.0.0/15'] });
+  assert.equal(await statusOf(), 200);
+});
+
+test('a reload keeps blocks and epoch; a restart brings a new epoch and no blocks', async () => {
+  await blocks({ set: [{ ip: '127.0.0.1' }, { ip: '10.0.0.0/8' }] });
+  const first = await status();
+  assert.equal(typeof first.epoch, 'string');
+  assert.equal(first.blocks, 1);
+  assert.equal(first.ranges, 1);
+  assert.equal(await statusOf(), 403);
+
+  // A reload (nginx.sh start finds it running and sends HUP) keeps the shared
+  // dicts, so the blocks and the epoch survive it.
+  nginx = await startTestNginx(options);
+  assert.deepEqual(await status(), first);
+  assert.equal(await statusOf(), 403);
+
+  await node().stop();
+  nginx = await startTestNginx(options);
+  const second = await status();
+  assert.equal(typeof second.epoch, 'string');
+  assert.notEqual(second.epoch, first.epoch);
+  assert.equal(second.blocks, 0);
+  assert.equal(second.ranges, 0);
+  assert.equal(await statusOf(), 200);
+  assert.equal(await statusOf('10.1.2.3'), 200);
+});
