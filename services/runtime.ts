@@ -17,11 +17,12 @@ import { IngestPipeline } from './ingester/pipeline.js';
 import { startTcpInput } from './ingester/tcp.js';
 import { startUdpInput } from './ingester/udp.js';
 import { DetectorService } from './detector/service.js';
+import { Enforcer } from './enforcer/enforcer.js';
 import { TableSink } from './sink/table-sink.js';
 
 const log = componentLogger('runtime');
 
-export const SERVICES = ['ingester', 'detector', 'sink', 'api'] as const;
+export const SERVICES = ['ingester', 'detector', 'sink', 'enforcer', 'api'] as const;
 export type ServiceName = (typeof SERVICES)[number];
 
 export const VERSION: string = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
@@ -41,6 +42,7 @@ export interface Runtime {
   tcpPort: number | undefined;
   apiPort: number | undefined;
   pipeline: IngestPipeline | undefined;
+  enforcer: Enforcer | undefined;
   stop(): Promise<void>;
 }
 
@@ -77,7 +79,7 @@ export async function startRuntime(config: Config, services: ReadonlySet<Service
   const bus = createBus(config);
   const stops: Array<() => Promise<void>> = [];
   const state: RuntimeState = { capture: config.security.realtime_capture };
-  const rt: Runtime = { config, bus, topics, ch: undefined, state, udpPort: undefined, tcpPort: undefined, apiPort: undefined, pipeline: undefined, stop: async () => {} };
+  const rt: Runtime = { config, bus, topics, ch: undefined, state, udpPort: undefined, tcpPort: undefined, apiPort: undefined, pipeline: undefined, enforcer: undefined, stop: async () => {} };
   rt.stop = async () => {
     // Inputs first, then the stages they feed, then the connections.
     for (const stop of stops.reverse()) {
@@ -125,6 +127,13 @@ export async function startRuntime(config: Config, services: ReadonlySet<Service
         await sink.start();
         stops.push(() => sink.close());
       }
+    }
+
+    if (services.has('enforcer') && config.nodes.length > 0) {
+      const enforcer = new Enforcer({ config, bus, topics });
+      rt.enforcer = enforcer;
+      await enforcer.start();
+      stops.push(() => enforcer.close());
     }
 
     if (services.has('detector')) {

@@ -22,6 +22,7 @@ commands:
   ingester       syslog in, AccessRecords out to the bus
   detector       windowed detectors per client IP → events and block decisions
   sink           bus → ClickHouse
+  enforcer       keeps the OpenResty nodes' blocklists (nodes:) equal to the decisions
   api            management API (port 8090)
   replay FILE... parse access logs (plain, .gz, or - for stdin) and publish them like live traffic
   migrate        apply ClickHouse migrations, then exit
@@ -69,6 +70,7 @@ function banner(rt: Runtime): string {
     );
   }
   if (rt.apiPort !== undefined) lines.push(`  API           http://${c.api.host}:${rt.apiPort}  (health: /healthz, readiness: /readyz, metrics: /metrics)`);
+  if (rt.enforcer) lines.push(`  enforcer      ${c.nodes.map((n) => `${n.name} (${n.url})`).join(', ')}`);
   lines.push(`  capture       ${rt.state.capture ? 'on: every request is stored in ClickHouse (requests table)' : 'off (security.realtime_capture)'}`);
   return lines.join('\n');
 }

@@ -103,8 +103,9 @@ test('a bad environment override is reported like a bad key', () => {
 });
 
 test('secrets come from the named variable, never from the file', () => {
-  const c = loadConfig({ text: 'nodes:\n  - name: edge\n    url: http://127.0.0.1:1\n', env: { LOGWARDEN_NODE_SECRET: 's3cret', CLICKHOUSE_PASSWORD: 'pw' } });
-  assert.equal(c.nodes[0]?.secret, 's3cret');
+  const c = loadConfig({ text: 'nodes:\n  - name: edge\n    url: http://127.0.0.1:1\n', env: { LOGWARDEN_NODE_SECRET: 's3cret-of-16-chars-or-more', CLICKHOUSE_PASSWORD: 'pw' } });
+  assert.equal(c.nodes[0]?.secret, 's3cret-of-16-chars-or-more');
+  assert.deepEqual(issuesOf('nodes:\n  - name: edge\n    url: http://127.0.0.1:1\n', { LOGWARDEN_NODE_SECRET: 'short' }).map((i) => i.path), ['nodes[0].secret_env']);
   assert.equal(c.clickhouse.password, 'pw');
   assert.deepEqual(issuesOf('clickhouse:\n  password: hunter2\n').map((i) => i.path), ['clickhouse.password']);
 });

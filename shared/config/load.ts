@@ -237,6 +237,8 @@ function resolveConfig(doc: Record<string, unknown>, env: NodeJS.ProcessEnv, sou
   c.clickhouse.password = readSecret('clickhouse.password_file', c.clickhouse.password_env, c.clickhouse.password_file);
   c.nodes.forEach((n, i) => {
     n.secret = readSecret(`nodes[${i}].secret_file`, n.secret_env, n.secret_file);
+    // The control endpoint refuses shorter secrets; fail here, not at the first push.
+    if (n.secret.length < 16) issues.push({ path: `nodes[${i}].secret_env`, reason: `${n.secret_env || 'the secret'} is unset or shorter than 16 characters (set it, or secret_file)` });
   });
   if (c.clickhouse.data_dir === '') c.clickhouse.data_dir = resolve(c.data_dir, 'clickhouse');
   if (c.api.token_file === '') c.api.token_file = resolve(c.data_dir, 'api-tokens.json');
