@@ -204,3 +204,45 @@ describe('slice from a real nginx with the shipped snippet', { skip: unitOnly() 
     }
   });
 });
+
+describe('end to end in one process: nginx → ingester → detector → enforcer → nginx', { skip: unitOnly() && 'unit-only run' }, () => {
+  let rt: Runtime | undefined;
+  let stopNginx: (() => Promise<void>) | undefined;
+  after(async () => {
+    await stopNginx?.();
+    await rt?.stop();
+  });
+
+  test('an attack tool’s request through nginx gets its client refused by that nginx', async (t) => {
+    const { freePort } = await import('../shared/testing/nginx.js');
+    const udpPort = await freePort();
+    const controlSecret = 'e2e-control-secret-0123456789';
+    const nginx = await startTestNginx({ syslog: `127.0.0.1:${udpPort}`, controlPort: await freePort(), controlSecret });
+    stopNginx = () => nginx.stop();
+    const yaml = [
+      `kafka: { brokers: [], topic_prefix: "${uniqueName('e2e')}." }`,
+      `ingest: { udp: { port: ${udpPort} } }`,
+      'api: { enabled: false }',
+      `nodes: [{ name: edge-1, url: "${nginx.controlUrl as string}", secret_env: E2E_SECRET }]`,
+      `data_dir: ${JSON.stringify(dataDir)}`,
+      'log_level: warn',
+    ].join('\n');
+    rt = await startRuntime(loadConfig({ text: yaml, env: { E2E_SECRET: controlSecret } }), new Set(['ingester', 'detector', 'enforcer'] as const));
+    const get = async (ua: string): Promise<number> => {
+      const res = await fetch(`${nginx.url}/`, { headers: { 'user-agent': ua } });
+      await res.arrayBuffer();
+      return res.status;
+    };
+    assert.equal(await get('Mozilla/5.0'), 200);
+    const t0 = Date.now();
+    assert.equal(await get('sqlmap/1.7.2#stable (https://sqlmap.org)'), 200, 'the first probe is served: detection follows the log');
+    const deadline = t0 + 30_000;
+    let status = 200;
+    while (status !== 403 && Date.now() < deadline) {
+      await sleep(10);
+      status = await get('Mozilla/5.0');
+    }
+    assert.equal(status, 403, 'the client is refused by nginx');
+    t.diagnostic(`attack request → client refused at nginx after ${Date.now() - t0} ms (syslog, detector, decision, enforcer, Lua)`);
+  });
+});
