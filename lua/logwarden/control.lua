@@ -8,7 +8,11 @@
 --   PUT  /whitelist   {"ips":["10.1.0.0/16","192.0.2.1"],"paths":["/health","/static/*"]}
 --
 -- Callers must be on loopback unless $logwarden_control_allow_remote is "on",
--- and send "Authorization: Bearer <$logwarden_control_secret>". A payload is
+-- and sign each request with $logwarden_control_secret, which never crosses
+-- the wire (shared/control-auth.ts is the other side):
+--   Authorization: LW1 t=<unix seconds>,n=<random hex>,sig=<hex HMAC-SHA1(secret, t \n n \n METHOD \n uri \n body)>
+-- A time more than 60 s off, or a signature already seen (a replay), is
+-- refused. A payload is
 -- validated whole before anything is applied: one bad entry gets a 400
 -- {"error":..,"field":"set[3].ip"} and changes nothing.
 
@@ -25,6 +29,9 @@ local ngx_log = ngx.log
 local ngx_say = ngx.say
 local ngx_header = ngx.header
 local sha1_bin = ngx.sha1_bin
+local hmac_sha1 = ngx.hmac_sha1
+local ngx_time = ngx.time
+local str_format = string.format
 local ERR = ngx.ERR
 local WARN = ngx.WARN
 local str_byte = string.byte
@@ -62,6 +69,17 @@ end
 
 local function bad(err, field)
     return reply(400, { error = err, field = field })
+end
+
+local MAX_SKEW = 60
+local NONCE_TTL = 2 * MAX_SKEW
+
+local function to_hex(s)
+    local out = {}
+    for i = 1, #s do
+        out[i] = str_format("%02x", str_byte(s, i))
+    end
+    return table.concat(out)
 end
 
 -- Compares digests, not the strings: constant time, and the length of the
@@ -317,12 +335,29 @@ function _M.content()
             MIN_SECRET, " characters) in the control server block")
         return reply(503, { error = "control secret not configured" })
     end
-    local given = str_match(ngx_var.http_authorization or "", "^Bearer (.+)$")
-    if not given or not same_secret(given, secret) then
-        -- Never log what was sent: it may be a mistyped secret.
-        ngx_log(WARN, "logwarden.control: refused a caller from ", ngx_var.remote_addr,
-            given and " (wrong secret)" or " (no bearer token)")
-        return reply(401, { error = "unauthorized" }, { ["WWW-Authenticate"] = 'Bearer realm="logwarden"' })
+    local t, nonce, sig = str_match(ngx_var.http_authorization or "", "^LW1 t=(%d+),n=(%x+),sig=(%x+)$")
+    local why
+    if not t then
+        why = "no signature"
+    elseif math.abs(ngx_time() - tonumber(t)) > MAX_SKEW then
+        why = "signature time off by more than " .. MAX_SKEW .. " s"
+    else
+        ngx_req.read_body()
+        local body = ngx_req.get_body_data() or ""
+        local expected = to_hex(hmac_sha1(secret, t .. "\n" .. nonce .. "\n" .. ngx_req.get_method() .. "\n" .. ngx_var.uri .. "\n" .. body))
+        if not same_secret(sig, expected) then
+            why = "bad signature"
+        else
+            -- A signature is good once: a captured request cannot be replayed.
+            local _, rules = state.dicts()
+            local ok, err = rules:add("n:" .. sig, true, NONCE_TTL)
+            if not ok and err == "exists" then why = "replayed request" end
+        end
+    end
+    if why then
+        -- Never log what was sent: it is derived from a secret.
+        ngx_log(WARN, "logwarden.control: refused a caller from ", ngx_var.remote_addr, " (", why, ")")
+        return reply(401, { error = "unauthorized", reason = why }, { ["WWW-Authenticate"] = 'LW1 realm="logwarden"' })
     end
     local route = ROUTES[ngx_var.uri]
     if not route then

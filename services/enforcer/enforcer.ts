@@ -10,6 +10,7 @@ import { hostname } from 'node:os';
 import PQueue from 'p-queue';
 import { Counter, Gauge, Histogram } from 'prom-client';
 import { blockDecisionCodec } from '../../shared/avro/codec.js';
+import { signControlRequest } from '../../shared/control-auth.js';
 import type { Bus, Subscription } from '../../shared/bus/types.js';
 import type { Config } from '../../shared/config/load.js';
 import type { NodeConfig } from '../../shared/config/types.js';
@@ -149,15 +150,18 @@ export class Enforcer {
   }
 
   private async post(node: NodeConfig, path: string, body: unknown): Promise<unknown> {
+    const method = path === '/status' ? 'GET' : 'POST';
+    const text = body === undefined ? '' : JSON.stringify(body);
     const res = await fetch(new URL(path, node.url), {
-      method: path === '/status' ? 'GET' : 'POST',
-      headers: { authorization: `Bearer ${node.secret}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
-      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+      method,
+      // Signed, so the shared secret itself never crosses the wire.
+      headers: { authorization: signControlRequest(node.secret, method, path, text), ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+      ...(body === undefined ? {} : { body: text }),
       signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
     });
-    const text = await res.text();
-    if (!res.ok) throw new Error(`${node.name} ${path}: HTTP ${res.status} ${text.slice(0, 200)}`);
-    return text === '' ? {} : (JSON.parse(text) as unknown);
+    const answer = await res.text();
+    if (!res.ok) throw new Error(`${node.name} ${path}: HTTP ${res.status} ${answer.slice(0, 200)}`);
+    return answer === '' ? {} : (JSON.parse(answer) as unknown);
   }
 
   /** Epoch check per node; a restarted, lagging or never-synced node gets the full state. */

@@ -6,6 +6,7 @@
 // (IPv6, other IPv4 ranges) requests carry X-Logwarden-Test-Client, which
 // logwarden.access honours only because infra/nginx/test.conf.template sets the
 // test-only `env LOGWARDEN_TEST_CLIENT_IP_HEADER`; the shipped snippets never do.
+import { signControlRequest } from '../../shared/control-auth.js';
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createSocket } from 'node:dgram';
@@ -70,14 +71,15 @@ async function control(method: string, path: string, body?: unknown, secret?: st
   assert.ok(n.controlUrl && n.controlSecret, 'no control listener');
   const headers: Record<string, string> = { 'content-type': 'application/json' };
   const token = secret === undefined ? n.controlSecret : secret;
-  if (token !== null) headers.authorization = `Bearer ${token}`;
+  const text = body === undefined ? '' : JSON.stringify(body);
+  if (token !== null) headers.authorization = signControlRequest(token, method, path, text);
   const res = await fetch(n.controlUrl + path, {
     method,
     headers,
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+    ...(body === undefined ? {} : { body: text }),
   });
-  const text = await res.text();
-  return { status: res.status, headers: res.headers, json: JSON.parse(text) as Record<string, unknown> };
+  const answer = await res.text();
+  return { status: res.status, headers: res.headers, json: JSON.parse(answer) as Record<string, unknown> };
 }
 
 async function blocks(body: unknown): Promise<Reply> {
@@ -195,12 +197,31 @@ test('a block with a TTL lapses; a permanent one stays', async () => {
   await blocks({ delete: ['192.0.2.11'] });
 });
 
+test('the secret never crosses the wire: a replayed or stale signed request is refused', async () => {
+  const n = node();
+  const body = JSON.stringify({ set: [{ ip: '192.0.2.77', ttl: 60 }] });
+  const auth = signControlRequest(n.controlSecret as string, 'POST', '/blocks', body);
+  assert.doesNotMatch(auth, new RegExp(n.controlSecret as string), 'the header does not carry the secret');
+  const send = (authorization: string, text = body) =>
+    fetch(`${n.controlUrl as string}/blocks`, { method: 'POST', headers: { authorization, 'content-type': 'application/json' }, body: text });
+  assert.equal((await send(auth)).status, 200);
+  const replay = await send(auth);
+  assert.equal(replay.status, 401, 'the same signed request again');
+  assert.equal(((await replay.json()) as { reason?: string }).reason, 'replayed request');
+  const tampered = await send(signControlRequest(n.controlSecret as string, 'POST', '/blocks', body), JSON.stringify({ set: [{ ip: '192.0.2.78', ttl: 60 }] }));
+  assert.equal(tampered.status, 401, 'a body changed after signing');
+  const stale = await send(signControlRequest(n.controlSecret as string, 'POST', '/blocks', body, Math.floor(Date.now() / 1000) - 600));
+  assert.equal(stale.status, 401, 'a signature ten minutes old');
+  assert.equal(await statusOf('192.0.2.78'), 200);
+  await blocks({ delete: ['192.0.2.77'] });
+});
+
 test('a wrong or missing secret gets 401 and changes nothing', async () => {
   const before = await status();
   const wrong = await control('POST', '/blocks', { set: [{ ip: '127.0.0.1' }] }, `${node().controlSecret}x`);
   assert.equal(wrong.status, 401);
   assert.equal(wrong.json.error, 'unauthorized');
-  assert.match(wrong.headers.get('www-authenticate') ?? '', /^Bearer/);
+  assert.match(wrong.headers.get('www-authenticate') ?? '', /^LW1/);
   const missing = await control('POST', '/blocks', { set: [{ ip: '127.0.0.1' }] }, null);
   assert.equal(missing.status, 401);
   assert.equal((await control('GET', '/status', undefined, 'not-the-secret')).status, 401);
@@ -226,7 +247,7 @@ test('a bad payload gets 400 naming the field and applies nothing', async () => 
   }
   const notJson = await fetch(`${node().controlUrl}/blocks`, {
     method: 'POST',
-    headers: { authorization: `Bearer ${node().controlSecret}` },
+    headers: { authorization: signControlRequest(node().controlSecret as string, 'POST', '/blocks', '{"set": [') },
     body: '{"set": [',
   });
   assert.equal(notJson.status, 400);
