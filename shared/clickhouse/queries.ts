@@ -6,6 +6,7 @@
 // Stats and time series read the per-minute rollups (migrations 000004-6),
 // never raw rows; rollup tables are SummingMergeTree, so every read sums
 // with GROUP BY (unmerged parts hold partial rows for one key).
+import type { SecurityEvent } from '../records.js';
 import { isIP } from 'node:net';
 import type { ClickHouse } from './client.js';
 import { epochMs, ipText, onClusterClause } from './sql.js';
@@ -15,19 +16,8 @@ export class QueryInputError extends Error {
   override readonly name = 'QueryInputError';
 }
 
-export interface EventRow {
-  id: string;
-  ts: number;
-  type: string;
-  detector: string;
-  ip: string;
-  deployment: string;
-  count: number;
-  window_start: number;
-  window_end: number;
-  sample_paths: string[];
-  details: Record<string, string>;
-}
+/** An event as stored: the SecurityEvent record itself (the `type` column is the record's enum). */
+export type EventRow = SecurityEvent;
 
 interface RawEventRow extends Omit<EventRow, 'ts' | 'count' | 'window_start' | 'window_end'> {
   ts: string | number;
