@@ -40,3 +40,47 @@ test('a batch delivered twice is stored once; an undecodable record is dead-lett
     await t.dispose();
   }
 });
+
+test('a sink that dies mid-batch (insert failed, nothing committed) loses nothing: its successor stores every record once', async () => {
+  const t = await openTestClickHouse('sink-restart');
+  try {
+    await migrate(t.ch, { retentionDays: 30, requestsTtlDays: 1 });
+    const bus = new MemoryBus();
+    await bus.ensureTopics([{ topic: 'ev2', partitions: 2 }, { topic: 'dlq2', partitions: 1 }]);
+    await bus.publish('ev2', Array.from({ length: 300 }, (_, i) => ({ key: `k${i % 7}`, value: securityEventCodec.encode(event(i)) })));
+    // The first sink's connection dies after its first insert: later inserts fail, nothing more is committed.
+    let inserts = 0;
+    const dying = new Proxy(t.ch, {
+      get(target, prop, receiver) {
+        if (prop === 'insert') {
+          return async (...args: Parameters<typeof target.insert>) => {
+            if (inserts++ >= 1) throw new Error('connection lost (test)');
+            return target.insert(...args);
+          };
+        }
+        return Reflect.get(target, prop, receiver) as unknown;
+      },
+    });
+    const opts = { bus, topic: 'ev2', deadLetterTopic: 'dlq2', groupId: 'sink', table: 'events', codec: securityEventCodec, toRow: (e: SecurityEvent) => e, maxBatchSize: 50 };
+    const first = new TableSink<SecurityEvent>({ ...opts, ch: dying });
+    await first.start();
+    const deadline = Date.now() + 10_000;
+    while (inserts < 3 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    await first.close();
+    const second = new TableSink<SecurityEvent>({ ...opts, ch: t.ch });
+    await second.start();
+    let n = 0;
+    const deadline2 = Date.now() + 20_000;
+    while (n < 300 && Date.now() < deadline2) {
+      n = Number((await t.ch.query<{ n: string }>(`SELECT count() AS n FROM ${t.ch.table('events')}`))[0]?.n);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    await second.close();
+    await bus.close();
+    const rows = await t.ch.query<{ n: string; ids: string }>(`SELECT count() AS n, uniqExact(id) AS ids FROM ${t.ch.table('events')}`);
+    assert.equal(Number(rows[0]?.ids), 300, 'every record stored');
+    assert.equal(Number(rows[0]?.n), 300, 'none twice');
+  } finally {
+    await t.dispose();
+  }
+});
