@@ -1,0 +1,162 @@
+// What the Lua module costs nginx: wrk against a plain nginx (no Lua, `return
+// 200`) and against the test nginx with logwarden's snippets and the access
+// check holding N blocked addresses and M blocked ranges, same worker count,
+// same machine, same run. Prints requests/s, the ratio, and p99 latency.
+//   node dist/loadtest/nginx-overhead.bench.js [--ips 100000] [--ranges 1000] [--seconds 8]
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, mkdirSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { signControlRequest } from '../shared/control-auth.js';
+import { freePort, startTestNginx } from '../shared/testing/nginx.js';
+
+const { values } = parseArgs({
+  options: { ips: { type: 'string', default: '100000' }, ranges: { type: 'string', default: '1000' }, seconds: { type: 'string', default: '8' } },
+});
+const ips = Number(values.ips);
+const ranges = Number(values.ranges);
+const seconds = Math.min(Number(values.seconds), 30);
+const root = fileURLToPath(new URL('../..', import.meta.url));
+
+try {
+  execFileSync('bash', ['loadtest/peers/apt-install.sh', 'wrk'], { cwd: root, stdio: 'inherit' });
+} catch {
+  console.log('wrk is not installed (needs root on Debian): benchmark skipped');
+  process.exit(0);
+}
+
+interface WrkResult {
+  rps: number;
+  p50: string;
+  p99: string;
+  errors: string;
+}
+
+function wrk(url: string): WrkResult {
+  const out = execFileSync('wrk', ['-t2', '-c64', `-d${seconds}s`, '--latency', url], { encoding: 'utf8' });
+  const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1] ?? NaN);
+  const p50 = /^\s+50%\s+(\S+)/m.exec(out)?.[1] ?? '?';
+  const p99 = /^\s+99%\s+(\S+)/m.exec(out)?.[1] ?? '?';
+  const errors = /Non-2xx or 3xx responses: (\d+)/.exec(out)?.[1] ?? '0';
+  return { rps, p50, p99, errors };
+}
+
+// Both nginx run from configs written here, identical but for logwarden:
+// the same worker count, static file, and one syslog access-log line per
+// request; the module variant adds the shipped includes (log format, shared
+// dicts, access check, control listener), rendered by the project's test
+// nginx (started once for that, then stopped).
+const secret = 'overhead-bench-secret-0123456789';
+const controlPort = await freePort();
+const rendered = await startTestNginx({ controlPort, controlSecret: secret });
+const renderedConf = readFileSync(join(rendered.dir, 'conf', 'nginx.conf'), 'utf8');
+const workers = /worker_processes\s+(\d+)/.exec(renderedConf)?.[1] ?? '1';
+const loadModules = renderedConf.split('\n').filter((l) => l.startsWith('load_module ')).join('\n');
+const cpath = /lua_package_cpath[^\n]*/.exec(renderedConf)?.[0] ?? '';
+const confDir = mkdtempSync(join(tmpdir(), 'overhead-conf-'));
+for (const f of ['logwarden-http.conf', 'logwarden-server.conf', 'logwarden-control.conf']) {
+  writeFileSync(join(confDir, f), readFileSync(join(rendered.dir, 'conf', f), 'utf8'));
+}
+await rendered.stop();
+
+const nginxBin = ['/usr/sbin/nginx', '/usr/local/openresty/nginx/sbin/nginx'].find((p) => {
+  try {
+    execFileSync(p, ['-v'], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+}) as string;
+const user = process.getuid?.() === 0 ? 'user root root;' : '';
+const syslogTarget = /syslog:server=([^,\s;]+)/.exec(readFileSync(join(confDir, 'logwarden-server.conf'), 'utf8'))?.[1] ?? '127.0.0.1:5514';
+
+function startNginx(name: string, withModule: boolean, port: number): { prefix: string; stop(): void } {
+  const prefix = mkdtempSync(join(tmpdir(), `${name}-nginx-`));
+  mkdirSync(join(prefix, 'logs'));
+  mkdirSync(join(prefix, 'www'));
+  writeFileSync(join(prefix, 'www', 'index.html'), 'ok\n');
+  writeFileSync(
+    join(prefix, 'nginx.conf'),
+    `${withModule ? loadModules : ''}
+${user}
+worker_processes ${workers};
+daemon on;
+pid ${prefix}/nginx.pid;
+error_log ${prefix}/logs/error.log;
+events { worker_connections 1024; }
+http {
+  client_body_temp_path ${prefix}/body; proxy_temp_path ${prefix}/proxy; fastcgi_temp_path ${prefix}/fastcgi; uwsgi_temp_path ${prefix}/uwsgi; scgi_temp_path ${prefix}/scgi;
+  ${withModule ? `${cpath}\n  include ${confDir}/logwarden-http.conf;\n  include ${confDir}/logwarden-control.conf;` : ''}
+  server {
+    listen 127.0.0.1:${port};
+    root ${prefix}/www;
+    ${withModule ? `include ${confDir}/logwarden-server.conf;` : `access_log syslog:server=${syslogTarget},tag=nginx combined;`}
+    location / { }
+  }
+}
+`,
+  );
+  execFileSync(nginxBin, ['-p', prefix, '-c', join(prefix, 'nginx.conf')]);
+  return {
+    prefix,
+    stop: () => {
+      execFileSync(nginxBin, ['-p', prefix, '-c', join(prefix, 'nginx.conf'), '-s', 'stop']);
+    },
+  };
+}
+
+const plainPort = await freePort();
+const modPort = await freePort();
+const plainNginx = startNginx('plain', false, plainPort);
+const modNginx = startNginx('module', true, modPort);
+await new Promise((r) => setTimeout(r, 800));
+
+async function control(body: unknown): Promise<{ applied?: number; forcible?: number }> {
+  const text = JSON.stringify(body);
+  const res = await fetch(`http://127.0.0.1:${controlPort}/blocks`, {
+    method: 'POST',
+    headers: { authorization: signControlRequest(secret, 'POST', '/blocks', text), 'content-type': 'application/json' },
+    body: text,
+  });
+  const out = (await res.json()) as { applied?: number; forcible?: number };
+  if (!res.ok) throw new Error(`control: HTTP ${res.status} ${JSON.stringify(out)}`);
+  return out;
+}
+
+let applied = 0;
+let forcible = 0;
+const BATCH = 5000;
+for (let i = 0; i < ips; i += BATCH) {
+  const set = [];
+  for (let j = i; j < Math.min(ips, i + BATCH); j++) set.push({ ip: `100.${64 + ((j >> 16) & 63)}.${(j >> 8) & 255}.${j & 255}`, ttl: 3600 });
+  const r = await control({ set });
+  applied += r.applied ?? 0;
+  forcible += r.forcible ?? 0;
+}
+const rangeSet = [];
+for (let j = 0; j < ranges; j++) rangeSet.push({ ip: `${11 + (j >> 8)}.${j & 255}.0.0/16`, ttl: 3600 });
+for (let i = 0; i < rangeSet.length; i += BATCH) {
+  const r = await control({ set: rangeSet.slice(i, i + BATCH) });
+  applied += r.applied ?? 0;
+  forcible += r.forcible ?? 0;
+}
+
+try {
+  wrk(`http://127.0.0.1:${plainPort}/`); // warm-up, discarded
+  const plain = wrk(`http://127.0.0.1:${plainPort}/`);
+  const mod = wrk(`http://127.0.0.1:${modPort}/`);
+  console.log(`nginx with and without logwarden's Lua module, wrk -t2 -c64 ${seconds}s each, ${workers} worker(s), same machine`);
+  console.log(`  loaded       ${applied} entries (${ips} addresses, ${ranges} ranges)${forcible ? `, ${forcible} evicted (dict full)` : ''}`);
+  console.log(`  plain        ${Math.round(plain.rps).toLocaleString('en').padStart(9)} req/s   p50 ${plain.p50}   p99 ${plain.p99}   (static file, combined line to syslog)`);
+  console.log(`  with module  ${Math.round(mod.rps).toLocaleString('en').padStart(9)} req/s   p50 ${mod.p50}   p99 ${mod.p99}   (static file, access check, JSON line to syslog; non-2xx: ${mod.errors})`);
+  console.log(`  ratio        ${(mod.rps / plain.rps).toFixed(2)} (aim ≥ 0.9)`);
+  console.log('  not loaded yet: filter rules and protected routes (their Lua comes next)');
+} finally {
+  for (const n of [plainNginx, modNginx]) {
+    n.stop();
+    rmSync(n.prefix, { recursive: true, force: true });
+  }
+  rmSync(confDir, { recursive: true, force: true });
+}
