@@ -26,6 +26,7 @@ import { accessRecordCodec } from '../shared/avro/codec.js';
 import type { AccessRecord } from '../shared/records.js';
 import { compileTrustedProxies, type LineResult, type RecordContext } from '../services/ingester/access-log.js';
 import { createRawLineParser } from '../services/ingester/formats/index.js';
+import { Rng } from './generator/prng.js';
 
 const N = Number.parseInt(process.argv[2] ?? '100000', 10);
 if (!Number.isInteger(N) || N <= 0) {
@@ -37,13 +38,9 @@ const child = process.argv[3] as Format | undefined;
 const POOL = 4096; // power of two: index with a mask
 const MASK = POOL - 1;
 
-let seed = 0x6c6f6777;
-function rand(): number {
-  seed ^= seed << 13;
-  seed ^= seed >>> 17;
-  seed ^= seed << 5;
-  return (seed >>> 0) / 0x100000000;
-}
+// The traffic generator's seeded PRNG: figures are reproducible run to run.
+const rng = new Rng(0x6c6f6777);
+const rand = (): number => rng.float();
 const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rand() * xs.length)] as T;
 const int = (n: number): number => Math.floor(rand() * n);
 

@@ -7,6 +7,7 @@
 //   node dist/loadtest/security-filter.bench.js [N]     (N evaluations per case, default 2000000)
 import os from 'node:os';
 import { compileRuleSet, type FilterRule, type RuleSet, type SecurityFilterEngine, type SecurityFilterRequest } from '../services/detector/security-filter.js';
+import { Rng } from './generator/prng.js';
 
 const N = Number.parseInt(process.argv[2] ?? '2000000', 10);
 if (!Number.isInteger(N) || N <= 0) {
@@ -16,13 +17,9 @@ if (!Number.isInteger(N) || N <= 0) {
 const POOL = 1024; // power of two: index with a mask
 const MASK = POOL - 1;
 
-let seed = 0x2545f491;
-function rand(): number {
-  seed ^= seed << 13;
-  seed ^= seed >>> 17;
-  seed ^= seed << 5;
-  return (seed >>> 0) / 0x100000000;
-}
+// The traffic generator's seeded PRNG: figures are reproducible run to run.
+const rng = new Rng(0x2545f491);
+const rand = (): number => rng.float();
 const int = (n: number): number => Math.floor(rand() * n);
 function pick<T>(xs: readonly T[]): T {
   return xs[int(xs.length)]!;
