@@ -78,3 +78,18 @@ export interface BlockDecision {
   /** 0 for a first offence; grows with repeat bans. */
   escalation_level: number;
 }
+
+export type ControlKind = 'unknown' | 'whitelist' | 'route' | 'deployment' | 'filter' | 'setting';
+
+/** One change to the control plane; keyed by `kind:id` on a compacted topic (shared/control/state.ts folds them). */
+export interface ControlChange {
+  kind: ControlKind;
+  id: string;
+  /** Strictly increasing per entity: epoch microseconds of the change. */
+  version: number;
+  deleted: boolean;
+  /** The entity as JSON; '' when deleted. */
+  document: string;
+  actor: string;
+  updated_at: number;
+}

@@ -1,0 +1,1 @@
+DROP TABLE IF EXISTS {{database}}.control_settings{{on_cluster}} SYNC
