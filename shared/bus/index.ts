@@ -10,7 +10,7 @@ export { KafkaBus } from './kafka.js';
 
 export function createBus(config: Config): Bus {
   const k = config.kafka;
-  if (k.brokers.length === 0) return new MemoryBus();
+  if (k.brokers.length === 0) return new MemoryBus({ firstOffset: Date.now() * 1000 });
   return new KafkaBus({
     brokers: k.brokers,
     clientId: k.client_id,

@@ -41,9 +41,13 @@ interface Stored extends BusMessage {
 
 class PartitionLog {
   messages: Stored[] = [];
-  nextOffset = 0;
+  nextOffset: number;
   /** Length after the last compaction: compacting again only pays once the log doubled. */
   compactedLength = 0;
+
+  constructor(firstOffset: number) {
+    this.nextOffset = firstOffset;
+  }
 
   /** Index of the first message whose offset is ≥ off (offsets are sparse after compaction). */
   indexOf(off: number): number {
@@ -200,6 +204,13 @@ export interface MemoryBusOptions {
    * in one process, memory is the log. Enough to rebuild a detection window.
    */
   maxRetentionMs?: number;
+  /**
+   * Offset of each partition's first message. Embedded mode starts it at the
+   * start time in microseconds: offsets then never repeat across restarts of
+   * the process, so a sink's deduplication tokens (made of offsets) from a
+   * previous run cannot make ClickHouse drop this run's inserts.
+   */
+  firstOffset?: number;
 }
 
 export class MemoryBus implements Bus {
@@ -208,11 +219,14 @@ export class MemoryBus implements Bus {
   private readonly groups = new Map<string, Group>();
   private readonly cap: number;
   private readonly maxRetentionMs: number;
+  private readonly firstOffset: number;
   private closed = false;
 
   constructor(opts: MemoryBusOptions = {}) {
     this.cap = opts.maxMessagesPerPartition ?? 250_000;
     this.maxRetentionMs = opts.maxRetentionMs ?? DEFAULT_RETENTION_MS;
+    this.firstOffset = opts.firstOffset ?? 0;
+    if (!Number.isSafeInteger(this.firstOffset) || this.firstOffset < 0) throw new Error(`firstOffset must be a safe integer >= 0, got ${this.firstOffset}`);
   }
 
   ensureTopics(specs: TopicSpec[]): Promise<void> {
@@ -220,7 +234,7 @@ export class MemoryBus implements Bus {
       if (this.topics.has(s.topic)) continue;
       this.topics.set(s.topic, {
         spec: { topic: s.topic, partitions: s.partitions, compacted: s.compacted ?? false, retentionMs: Math.min(s.retentionMs ?? DEFAULT_RETENTION_MS, this.maxRetentionMs) },
-        partitions: Array.from({ length: s.partitions }, () => new PartitionLog()),
+        partitions: Array.from({ length: s.partitions }, () => new PartitionLog(this.firstOffset)),
         roundRobin: 0,
       });
     }
