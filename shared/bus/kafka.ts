@@ -142,9 +142,15 @@ export class KafkaBus implements Bus {
         })),
       });
     } catch (err) {
-      // Another process may have created it between listTopics and createTopics.
-      const left = new Set(await admin.listTopics());
-      if (missing.some((s) => !left.has(s.topic))) throw wrap(err, 'creating topics');
+      // Another process may have created it between listTopics and createTopics; and on a
+      // loaded broker the new topics' metadata can lag the creation ("does not host this
+      // topic-partition"): they exist, the controller has not told every listener yet.
+      for (let attempt = 1; ; attempt++) {
+        const left = new Set(await admin.listTopics());
+        if (!missing.some((s) => !left.has(s.topic))) return;
+        if (attempt >= 5) throw wrap(err, 'creating topics');
+        await new Promise((resolve) => setTimeout(resolve, 400 * attempt));
+      }
     }
   }
 
