@@ -12,6 +12,11 @@ import type { Config } from '../shared/config/load.js';
 import { componentLogger } from '../shared/log.js';
 import type { AccessRecord, BlockDecision, SecurityEvent } from '../shared/records.js';
 import { COMPACTED, topicNames, type TopicKey, type Topics } from '../shared/topics.js';
+import { followControl } from '../shared/control/follower.js';
+import { ControlState } from '../shared/control/state.js';
+import { parseDuration } from '../shared/config/duration.js';
+import { ControlStore, controlBlockRow } from '../shared/control/store.js';
+import { ensureAdminToken, readTokenFile } from './api/auth.js';
 import { buildApi } from './api/server.js';
 import { IngestPipeline } from './ingester/pipeline.js';
 import { startTcpInput } from './ingester/tcp.js';
@@ -43,10 +48,53 @@ export interface Runtime {
   apiPort: number | undefined;
   pipeline: IngestPipeline | undefined;
   enforcer: Enforcer | undefined;
+  /** The control plane as this process sees it (whitelist, routes, policies, filters, settings). */
+  control: ControlState;
+  /** Present where ClickHouse is (sink, api): writes to the control plane. */
+  store: ControlStore | undefined;
+  /** An admin token generated at this start (first start of the API without any token); print it once. */
+  newAdminToken: string | undefined;
   stop(): Promise<void>;
 }
 
+export interface RuntimeOptions {
+  /** With no token configured or stored yet, generate an admin token (embedded mode's first start). */
+  generateToken?: boolean;
+}
+
 const DAY_MS = 86_400_000;
+const DETECTOR_RESTART_DEBOUNCE_MS = 1_000;
+
+const DURATION_SETTINGS: Record<string, keyof Config['security']> = {
+  scan_interval: 'scan_interval_ms',
+  auto_block_duration: 'auto_block_duration_ms',
+  detection_window: 'detection_window_ms',
+};
+
+/** The config with the control plane's run-time `security:` overrides applied (durations converted as the loader does). */
+export function detectorConfig(config: Config, control: ControlState): Config {
+  const over = control.setting<Record<string, unknown>>('security');
+  if (!over) return config;
+  const security: Record<string, unknown> = { ...config.security };
+  for (const [k, v] of Object.entries(over)) {
+    const msKey = DURATION_SETTINGS[k];
+    if (msKey) {
+      const ms = typeof v === 'string' ? parseDuration(v) : undefined;
+      if (ms !== undefined && ms > 0) security[msKey] = ms;
+    } else if (k in security && typeof v === typeof security[k]) security[k] = v;
+  }
+  return { ...config, security: security as unknown as Config['security'] };
+}
+
+/** The control plane's whitelist entries that hold for every deployment (the detectors' whitelist has no deployment scope). */
+export function detectorWhitelist(control: ControlState): { ips: string[]; cidrs: string[]; paths: string[] } {
+  const out = { ips: [] as string[], cidrs: [] as string[], paths: [] as string[] };
+  for (const { value: w } of control.whitelist.values()) {
+    if (w.deployment !== '') continue;
+    (w.type === 'ip' ? out.ips : w.type === 'cidr' ? out.cidrs : out.paths).push(w.value);
+  }
+  return out;
+}
 
 export function topicSpecs(config: Config, topics: Topics): TopicSpec[] {
   return (Object.keys(topics) as TopicKey[]).map((key) => ({
@@ -74,12 +122,24 @@ export function blockRow(d: BlockDecision): object {
   };
 }
 
-export async function startRuntime(config: Config, services: ReadonlySet<ServiceName>): Promise<Runtime> {
+export async function startRuntime(config: Config, services: ReadonlySet<ServiceName>, options: RuntimeOptions = {}): Promise<Runtime> {
   const topics = topicNames(config.kafka.topic_prefix);
   const bus = createBus(config);
   const stops: Array<() => Promise<void>> = [];
   const state: RuntimeState = { capture: config.security.realtime_capture };
-  const rt: Runtime = { config, bus, topics, ch: undefined, state, udpPort: undefined, tcpPort: undefined, apiPort: undefined, pipeline: undefined, enforcer: undefined, stop: async () => {} };
+  const control = new ControlState();
+  const rt: Runtime = {
+    config, bus, topics, ch: undefined, state, udpPort: undefined, tcpPort: undefined, apiPort: undefined, pipeline: undefined, enforcer: undefined,
+    control, store: undefined, newAdminToken: undefined, stop: async () => {},
+  };
+  // Capture follows the control plane once someone set it there; until then, the config file.
+  const applyCapture = (): void => {
+    const v = control.setting<boolean>('realtime_capture');
+    if (typeof v === 'boolean') state.capture = v;
+  };
+  control.on('change', (e) => {
+    if (e.kind === 'setting' && e.id === 'realtime_capture') applyCapture();
+  });
   rt.stop = async () => {
     // Inputs first, then the stages they feed, then the connections.
     for (const stop of stops.reverse()) {
@@ -104,6 +164,19 @@ export async function startRuntime(config: Config, services: ReadonlySet<Service
         requestsTtlDays: Math.max(1, Math.ceil(c.requests_ttl_ms / DAY_MS)),
       });
       log.info({ mode: rt.ch.mode, version: m.version, applied: m.applied.length }, 'ClickHouse ready');
+      // The control tables are the source of truth: load them, and republish so every follower
+      // (this process's, and other processes' after a crash between an insert and its publish) holds them.
+      rt.store = new ControlStore(rt.ch, bus, topics, control);
+      const loaded = await rt.store.load();
+      await rt.store.publishAll();
+      log.info({ entities: loaded }, 'control plane loaded');
+    }
+
+    if (services.has('api') || services.has('enforcer') || services.has('sink') || services.has('detector')) {
+      const follower = await followControl(bus, topics, control, config.kafka.client_id);
+      stops.push(() => follower.sub.close());
+      // Services below start from the whole control plane, not from whatever arrived first.
+      await follower.caughtUp();
     }
 
     if (services.has('sink')) {
@@ -122,6 +195,11 @@ export async function startRuntime(config: Config, services: ReadonlySet<Service
           bus, ch, topic: topics.decisions, deadLetterTopic: topics.deadLetter, groupId: group('blocks'), table: 'blocks',
           codec: blockDecisionCodec, toRow: blockRow,
         }),
+        // Blocks in force, whoever decided them (detectors, filters, the API): what the API lists and a restart restores.
+        new TableSink<BlockDecision>({
+          bus, ch, topic: topics.decisions, deadLetterTopic: topics.deadLetter, groupId: group('control-blocks'), table: 'control_blocks',
+          codec: blockDecisionCodec, toRow: controlBlockRow,
+        }),
       ];
       for (const sink of sinks) {
         await sink.start();
@@ -137,9 +215,31 @@ export async function startRuntime(config: Config, services: ReadonlySet<Service
     }
 
     if (services.has('detector')) {
-      const detector = new DetectorService({ config, bus, topics });
+      // The detectors run with the control plane's view: run-time security settings and the
+      // whitelist. A change restarts them (debounced); each rebuilds its last window from the log.
+      let detector = new DetectorService({ config: detectorConfig(config, control), bus, topics, whitelist: detectorWhitelist(control) });
       await detector.start();
-      stops.push(() => detector.close());
+      let pending: NodeJS.Timeout | undefined;
+      let restarting = Promise.resolve();
+      const restart = (): void => {
+        restarting = restarting.then(async () => {
+          await detector.close();
+          detector = new DetectorService({ config: detectorConfig(config, control), bus, topics, whitelist: detectorWhitelist(control) });
+          await detector.start();
+          log.info('detectors restarted with the new control-plane settings');
+        }).catch((err: unknown) => log.error({ err }, 'detector restart failed'));
+      };
+      control.on('change', (e) => {
+        if (e.kind !== 'whitelist' && !(e.kind === 'setting' && e.id === 'security')) return;
+        if (pending) clearTimeout(pending);
+        pending = setTimeout(restart, DETECTOR_RESTART_DEBOUNCE_MS);
+        pending.unref();
+      });
+      stops.push(async () => {
+        if (pending) clearTimeout(pending);
+        await restarting;
+        await detector.close();
+      });
     }
 
     if (services.has('ingester')) {
@@ -164,12 +264,20 @@ export async function startRuntime(config: Config, services: ReadonlySet<Service
     }
 
     if (services.has('api') && config.api.enabled) {
-      const app = buildApi({ config, bus, ch: rt.ch as ClickHouse, version: VERSION });
+      if (options.generateToken) rt.newAdminToken = ensureAdminToken(config.api.token_file, config.api.tokens);
+      const enforcer = rt.enforcer;
+      const app = buildApi({
+        config, bus, ch: rt.ch as ClickHouse, version: VERSION, topics, state,
+        ...(rt.store ? { control: { state: control, store: rt.store } } : {}),
+        ...(enforcer ? { refresh: () => enforcer.refresh() } : {}),
+        tokens: readTokenFile(config.api.token_file),
+      });
       await app.listen({ host: config.api.host, port: config.api.port });
       const addr = app.server.address();
       rt.apiPort = typeof addr === 'object' && addr ? addr.port : config.api.port;
       stops.push(() => app.close());
     }
+    applyCapture();
   } catch (err) {
     await rt.stop();
     throw err;

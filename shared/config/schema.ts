@@ -203,6 +203,22 @@ export const configSchema: Schema = {
         host: str('127.0.0.1', 'listen address'),
         port: port(8090, 'listen port'),
         token_file: str('', 'where the generated admin token hash is kept (default: <data_dir>/api-tokens.json)'),
+        tokens: {
+          type: 'array',
+          default: [],
+          description: 'API tokens, by hash only (`logwarden token` prints a new token and its entry): [{ name, role: admin|analyst, hash: "sha256:<hex>" }]',
+          items: {
+            type: 'object',
+            additionalProperties: false,
+            required: ['name', 'role', 'hash'],
+            properties: {
+              name: { type: 'string', pattern: '^[A-Za-z0-9_.-]{1,64}$' },
+              role: { type: 'string', enum: ['admin', 'analyst'] },
+              hash: { type: 'string', pattern: '^sha256:[0-9a-f]{64}$' },
+            },
+          },
+        },
+        auth_failures_per_minute: int(10, 1, 'failed API logins a client address may make per minute before getting 429'),
         body_limit_bytes: int(1_048_576, 1024, 'largest accepted request body'),
       },
       'management API',

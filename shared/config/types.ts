@@ -96,6 +96,8 @@ export interface ApiConfig {
   host: string;
   port: number;
   token_file: string;
+  tokens: Array<{ name: string; role: 'admin' | 'analyst'; hash: string }>;
+  auth_failures_per_minute: number;
   body_limit_bytes: number;
 }
 
