@@ -12,6 +12,7 @@
 #   nginx.sh status   exit 0 and print the URL if it runs
 #   nginx.sh reload   re-render, test and reload the running nginx (picks up
 #                     changed Lua modules: the Lua code cache lives until reload)
+#   nginx.sh bin      print the nginx binary's path
 #
 # Environment: LOGWARDEN_NGINX_DIR (prefix: conf, logs, temp, pid; default
 # infra/nginx/.run), LOGWARDEN_NGINX_PORT (18080), LOGWARDEN_SYSLOG (where the
@@ -21,7 +22,8 @@
 # module directory, read from `nginx -V`), LOGWARDEN_NGINX_CONTROL_PORT (when
 # set, the control listener of lua/conf/logwarden-control.conf on 127.0.0.1 at
 # this port; none otherwise) with LOGWARDEN_NGINX_CONTROL_SECRET (its secret,
-# 16 to 128 characters of [A-Za-z0-9._~+/=-]).
+# 16 to 128 characters of [A-Za-z0-9._~+/=-]), LOGWARDEN_NGINX_RULES_FILE (an
+# absolute path: init_by_lua loads the reload fallback's file from it).
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -32,6 +34,8 @@ syslog="${LOGWARDEN_SYSLOG:-127.0.0.1:5514}"
 workers="${LOGWARDEN_NGINX_WORKERS:-2}"
 control_port="${LOGWARDEN_NGINX_CONTROL_PORT:-}"
 control_secret="${LOGWARDEN_NGINX_CONTROL_SECRET:-}"
+# The reload fallback's file (lua/logwarden/fallback.lua), loaded by init_by_lua when set.
+rules_file="${LOGWARDEN_NGINX_RULES_FILE:-}"
 
 # The Lua module needs NDK (Debian builds it against NDK), resty.core and
 # lrucache (required at start since ngx_lua 0.10.16); apt pulls them in as
@@ -192,7 +196,16 @@ d
 }" "$here/test.conf.template" <<<"$mods" >"$out/nginx.conf"
   # The two edits an operator makes to the snippets: where lua/ lives, and
   # where the ingester listens.
+  local init_opts=''
+  if [ -n "$rules_file" ]; then
+    case "$rules_file" in /*) ;; *) die "LOGWARDEN_NGINX_RULES_FILE must be an absolute path" ;; esac
+    case "$rules_file" in *[\ \"\'\;{}\$\\\|\&]*) die "LOGWARDEN_NGINX_RULES_FILE cannot go into nginx.conf: $rules_file" ;; esac
+    grep -qF 'init_by_lua_block { require("logwarden.state").init() }' "$repo/lua/conf/logwarden-http.conf" \
+      || die "lua/conf/logwarden-http.conf no longer has the init_by_lua line render() edits: update $0"
+    init_opts="{ rules_file = \"$rules_file\" }"
+  fi
   sed -e "s|/etc/logwarden/lua|$(sed_rhs "$repo/lua")|g" \
+      -e "s|^init_by_lua_block { require(\"logwarden.state\").init() }|init_by_lua_block { require(\"logwarden.state\").init($init_opts) }|" \
     "$repo/lua/conf/logwarden-http.conf" >"$out/logwarden-http.conf"
   sed -e "s|syslog:server=127\.0\.0\.1:5514|syslog:server=$(sed_rhs "$syslog")|" \
     "$repo/lua/conf/logwarden-server.conf" >"$out/logwarden-server.conf"
@@ -357,5 +370,6 @@ case "${1:-}" in
   stop) stop ;;
   status) status ;;
   reload) reload ;;
-  *) die "usage: nginx.sh install|start|stop|status|reload" ;;
+  bin) nginx_bin ;;
+  *) die "usage: nginx.sh install|start|stop|status|reload|bin" ;;
 esac

@@ -2,21 +2,36 @@
 --
 --     access_by_lua_block { require("logwarden.access").check() }
 --
--- Order: whitelist (addresses, CIDR blocks, paths) -> blocked address (one
--- shared-dict lookup of the exact normalised address) -> blocked ranges.
--- A refused request gets 403 with a JSON body and $logwarden_blocked_by set to
--- "blocklist" for the access log.
+-- In order, the first that decides ends the check:
+--   1. whitelist (addresses, CIDR blocks, paths)          -> allowed, nothing else checked
+--   2. blocked address (one shared-dict lookup), ranges   -> 403 "blocklist"
+--   3. deployment policy ($logwarden_deployment):
+--        allowed_ips                                      -> 403 "policy:allowed_ips"
+--        blocked_paths                                    -> 403 "policy:blocked_path"
+--        rate_limit per client address                    -> 429 + Retry-After, "rate_limit"
+--   4. protected routes                                   -> 401 + WWW-Authenticate, "route:<id>"
+--   5. security_filter                                    -> BLOCK: block_http_status, "filter:<id>";
+--                                                            WARN: $security_filter_alert = <id>
+-- A refusal sets $logwarden_blocked_by for the access log and answers a small
+-- JSON body.
 --
--- Ranges and the whitelist are few and change rarely, so each worker keeps
--- them in Lua tables (IPv4 ranges merged and sorted for a binary search, IPv6
--- blocks as one hash set per prefix length) and rebuilds them when the
--- version counter in the rules dict moves or the first of them expires. That
--- costs each request one dict read of the counter, whatever the number of
--- ranges, instead of one lookup per possible prefix length.
+-- Two things change without a reload, each with its own counter in the rules
+-- dict: the blocked ranges (v:ranges) and the rule set (g:rules, a NodeRules
+-- document stored whole by PUT /rules). A worker keeps a compiled copy of each
+-- and rebuilds it when its counter moves, so a request costs two counter reads
+-- however large the sets are, and it uses one compiled rule set from start to
+-- end: the old one or the new one, never a mix. Everything else per request is
+-- read lazily: a variable is fetched only when a configured check needs it.
 
 local cjson = require "cjson.safe"
+local lrucache = require "resty.lrucache"
 local ip = require "logwarden.ip"
+local ipset = require "logwarden.ipset"
 local state = require "logwarden.state"
+local rules_mod = require "logwarden.rules"
+local filter = require "logwarden.filter"
+local glob = require "logwarden.glob"
+local credential = require "logwarden.credential"
 
 local ngx = ngx
 local ngx_var = ngx.var
@@ -25,22 +40,39 @@ local ngx_log = ngx.log
 local ngx_exit = ngx.exit
 local ngx_print = ngx.print
 local ngx_header = ngx.header
+local ngx_req = ngx.req
+local sha1_bin = ngx.sha1_bin
+local decode_base64 = ngx.decode_base64
 local ERR = ngx.ERR
 local HTTP_OK = ngx.HTTP_OK
 local str_find = string.find
 local str_sub = string.sub
+local str_match = string.match
 local floor = math.floor
 local huge = math.huge
-local sort = table.sort
+local ipairs = ipairs
+local pcall = pcall
 
-local _M = { _VERSION = '0.1.0' }
+local contains4 = ipset.contains4
+local contains6 = ipset.contains6
+local parse_v4 = ip.parse_v4
+local path_match = glob.path_match
+
+local _M = { _VERSION = '0.2.0' }
 
 local PREFIX_IP = state.PREFIX_IP
 local PREFIX_RANGE = state.PREFIX_RANGE
 local KEY_RANGES_VERSION = state.KEY_RANGES_VERSION
-local KEY_WHITELIST = state.KEY_WHITELIST
+local KEY_RULES_GEN = state.KEY_RULES_GEN
+local KEY_RULES_DOC = state.KEY_RULES_DOC
 
-local blocks, rules = state.dicts()
+local blocks, rules, limits = state.dicts()
+
+-- Where the client's country comes from: an nginx variable holding an ISO
+-- code (set it from the geoip2 module or a trusted CDN header:
+-- `set $logwarden_country $geoip2_data_country_code;`). configure() changes
+-- the variable's name.
+local country_var = "logwarden_country"
 
 -- TEST ONLY. nginx passes a worker only the environment variables its config
 -- names with the `env` directive; infra/nginx/test.conf.template sets this one
@@ -56,245 +88,350 @@ do
     end
 end
 
-local DENY_BODY = '{"error":"forbidden","blocked_by":"blocklist"}\n'
-
--- A set of IPv4 ranges and IPv6 blocks.
-local function new_set()
-    return { lo = {}, hi = {}, n4 = 0, v6 = {}, plens = {}, size = 0 }
-end
-
-local function set_add(set, b)
-    set.size = set.size + 1
-    if b.family == 4 then
-        local lo = b.lo or ip.parse_v4(b.key)
-        local hi = b.hi or lo
-        set.n4 = set.n4 + 1
-        set.lo[set.n4] = lo
-        set.hi[set.n4] = hi
-    else
-        local plen = b.plen
-        local by = set.v6[plen]
-        if not by then
-            by = {}
-            set.v6[plen] = by
-            set.plens[#set.plens + 1] = plen
-        end
-        by[b.net or b.key] = true
-    end
-end
-
--- Sorts and merges the IPv4 ranges: disjoint, so a binary search decides.
-local function set_finish(set)
-    local n = set.n4
-    if n > 0 then
-        local idx = {}
-        for i = 1, n do
-            idx[i] = i
-        end
-        local lo, hi = set.lo, set.hi
-        sort(idx, function(a, b) return lo[a] < lo[b] end)
-        local mlo, mhi, m = {}, {}, 0
-        for _, i in ipairs(idx) do
-            if m > 0 and lo[i] <= mhi[m] + 1 then
-                if hi[i] > mhi[m] then
-                    mhi[m] = hi[i]
-                end
-            else
-                m = m + 1
-                mlo[m], mhi[m] = lo[i], hi[i]
-            end
-        end
-        set.lo, set.hi, set.n4 = mlo, mhi, m
-    end
-    sort(set.plens, function(a, b) return a > b end)
-    return set
-end
-
-local function contains4(set, n)
-    local lo, hi = set.lo, set.hi
-    local a, b = 1, set.n4
-    while a <= b do
-        local mid = floor((a + b) / 2)
-        if n < lo[mid] then
-            b = mid - 1
-        elseif n > hi[mid] then
-            a = mid + 1
-        else
-            return true
-        end
-    end
-    return false
-end
-
-local function contains6(set, groups)
-    for _, plen in ipairs(set.plens) do
-        if set.v6[plen][ip.v6_text(ip.mask6(groups, plen))] then
-            return true
-        end
-    end
-    return false
-end
-
-local function contains(set, family, parsed)
-    if family == 4 then
-        return set.n4 > 0 and contains4(set, parsed)
-    end
-    return #set.plens > 0 and contains6(set, parsed)
-end
-
-local EMPTY = set_finish(new_set())
-
--- This worker's copy of the ranges and the whitelist.
-local cache = {
-    version = {},          -- matches no counter value: first request builds
-    next_expiry = huge,
-    ranges = EMPTY,
-    wl_ips = EMPTY,
-    wl_exact = {},         -- paths
-    wl_prefix = {},        -- path prefixes (entries ending in "*")
-    wl_any = false,
+local BODIES = {
+    [401] = '{"error":"unauthorized","blocked_by":"',
+    [403] = '{"error":"forbidden","blocked_by":"',
+    [429] = '{"error":"too many requests","blocked_by":"',
 }
+local BODY_OTHER = '{"error":"blocked","blocked_by":"'
+local BODY_END = '"}\n'
 
-local function rebuild(version)
+---------------------------------------------------------------------------
+-- Per-worker state
+
+-- Blocked ranges, rebuilt when v:ranges moves or the first of them expires.
+local ranges_cache = { version = {}, next_expiry = huge, set = ipset.EMPTY }
+
+local function rebuild_ranges(version)
     local now = ngx_now()
-    local ranges = new_set()
+    local set = ipset.new()
     local next_expiry = huge
-    local keys = rules:get_keys(0)
-    for _, key in ipairs(keys) do
+    for _, key in ipairs(rules:get_keys(0)) do
         if str_sub(key, 1, 2) == PREFIX_RANGE then
             local b = ip.parse_block(str_sub(key, 3))
             local ttl = rules:ttl(key)
             if b and ttl then
-                set_add(ranges, b)
+                ipset.add(set, b)
                 if ttl > 0 and now + ttl < next_expiry then
                     next_expiry = now + ttl
                 end
             end
         end
     end
+    ranges_cache.set = ipset.finish(set)
+    ranges_cache.next_expiry = next_expiry
+    ranges_cache.version = version
+end
 
-    local wl_ips, wl_exact, wl_prefix = new_set(), {}, {}
-    local raw = rules:get(KEY_WHITELIST)
-    if raw then
-        local wl = cjson.decode(raw)
-        if type(wl) ~= "table" then
-            ngx_log(ERR, "logwarden.access: ignoring an unreadable whitelist")
-        else
-            for _, s in ipairs(type(wl.ips) == "table" and wl.ips or {}) do
-                local b = ip.parse_block(s)
-                if b then
-                    set_add(wl_ips, b)
-                end
-            end
-            for _, p in ipairs(type(wl.paths) == "table" and wl.paths or {}) do
-                if str_sub(p, -1) == "*" then
-                    wl_prefix[#wl_prefix + 1] = str_sub(p, 1, -2)
-                else
-                    wl_exact[p] = true
-                end
-            end
+-- The compiled rule set, rebuilt when g:rules moves.
+local EMPTY_RULES = rules_mod.empty()
+local rules_cache = { gen = {}, R = EMPTY_RULES }
+
+local function rebuild_rules(gen)
+    local raw = rules:get(KEY_RULES_DOC)
+    if raw == nil then
+        rules_cache.R, rules_cache.gen = EMPTY_RULES, gen
+        return
+    end
+    local doc = cjson.decode(raw)
+    local ok, R = pcall(rules_mod.compile, doc)
+    if not ok or type(doc) ~= "table" then
+        -- Stored only after validation: this is a bug, not bad input. Keep
+        -- enforcing the previous set rather than none.
+        ngx_log(ERR, "logwarden.access: cannot compile the stored rule set, keeping the previous one: ", R)
+        rules_cache.gen = gen
+        return
+    end
+    rules_cache.R, rules_cache.gen = R, gen
+end
+
+local function current()
+    local v = rules:get(KEY_RANGES_VERSION)
+    if v ~= ranges_cache.version or ngx_now() >= ranges_cache.next_expiry then
+        rebuild_ranges(v)
+    end
+    local g = rules:get(KEY_RULES_GEN)
+    if g ~= rules_cache.gen then
+        rebuild_rules(g)
+    end
+    return rules_cache.R
+end
+
+-- Verified credentials, per worker: a legitimate client pays the KDF once,
+-- not per request. Keyed by a digest of (hash, credentials), so a changed
+-- hash misses and no clear-text secret sits in the cache.
+local verified = assert(lrucache.new(2048))
+local VERIFIED_TTL = 600
+
+---------------------------------------------------------------------------
+-- The request being checked. Module-level so the filter's getters need no
+-- closure per request; nothing between setting and reading them yields.
+
+local req_key, req_family, req_parsed, req_valid
+
+local function client()
+    if not req_valid then
+        return nil
+    end
+    if req_family == 4 and not req_parsed then
+        req_parsed = parse_v4(req_key)
+    end
+    return req_family, req_parsed, req_parsed
+end
+
+local function get_ua()
+    return ngx_var.http_user_agent
+end
+
+local function get_country()
+    return ngx_var[country_var]
+end
+
+local function deny(status, by, headers)
+    ngx_var.logwarden_blocked_by = by
+    ngx.status = status
+    ngx_header["Content-Type"] = "application/json"
+    ngx_header["Cache-Control"] = "no-store"
+    if headers then
+        for k, v in pairs(headers) do
+            ngx_header[k] = v
         end
     end
-
-    cache.ranges = set_finish(ranges)
-    cache.wl_ips = set_finish(wl_ips)
-    cache.wl_exact = wl_exact
-    cache.wl_prefix = wl_prefix
-    cache.wl_any = wl_ips.size > 0 or next(wl_exact) ~= nil or #wl_prefix > 0
-    cache.next_expiry = next_expiry
-    cache.version = version
+    ngx_print((BODIES[status] or BODY_OTHER) .. by .. BODY_END)
+    -- Ends the request (ngx.exit(ngx.OK) would only end the access phase).
+    return ngx_exit(HTTP_OK)
 end
 
-local function refresh()
-    local v = rules:get(KEY_RANGES_VERSION)
-    if v ~= cache.version or ngx_now() >= cache.next_expiry then
-        rebuild(v)
-    end
-end
-_M.refresh = refresh
-
-local function whitelisted(family, parsed)
-    if contains(cache.wl_ips, family, parsed) then
-        return true
-    end
-    if next(cache.wl_exact) == nil and #cache.wl_prefix == 0 then
+local function in_set(set)
+    if not req_valid then
         return false
     end
-    local uri = ngx_var.uri
-    if cache.wl_exact[uri] then
+    if req_family == 4 then
+        if set.n4 == 0 then
+            return false
+        end
+        if not req_parsed then
+            req_parsed = parse_v4(req_key)
+        end
+        return contains4(set, req_parsed)
+    end
+    return set.nplens > 0 and contains6(set, req_parsed)
+end
+
+local function whitelisted_path(R, uri)
+    if R.wl_exact[uri] then
         return true
     end
-    for _, p in ipairs(cache.wl_prefix) do
-        if str_find(uri, p, 1, true) == 1 then
+    local prefixes = R.wl_prefix
+    for i = 1, #prefixes do
+        if str_find(uri, prefixes[i], 1, true) == 1 then
             return true
         end
     end
     return false
 end
 
-local function deny()
-    ngx_var.logwarden_blocked_by = "blocklist"
-    ngx.status = 403
-    ngx_header["Content-Type"] = "application/json"
-    ngx_header["Cache-Control"] = "no-store"
-    ngx_print(DENY_BODY)
-    -- Ends the request (ngx.exit(ngx.OK) would only end the access phase).
-    return ngx_exit(HTTP_OK)
+-- Sliding-window estimate over two one-second counters (atomic incr in a
+-- shared dict, so every worker counts the same client): the previous second
+-- weighted by how much of it still overlaps the last 1 s, plus this second.
+-- A burst at a second boundary cannot pass twice the rate, as a plain fixed
+-- window would let it.
+local function over_rate(dep, rate)
+    local now = ngx_now()
+    local sec = floor(now)
+    local base = "l:" .. dep .. "|" .. req_key .. "|"
+    local cur, err = limits:incr(base .. sec, 1, 0, 2)
+    if not cur then
+        -- Dict full or broken: let the request through, loudly.
+        ngx_log(ERR, "logwarden.access: rate_limit counter not stored: ", err)
+        return false
+    end
+    local prev = limits:get(base .. (sec - 1)) or 0
+    return prev * (1 - (now - sec)) + cur > rate
 end
 
+local RETRY_AFTER = { ["Retry-After"] = "1" }
+
+local route_order = rules_mod.route_order
+
+local function first_route(list, uri, method)
+    for i = 1, #list do
+        local r = list[i]
+        if (r.method == "ALL" or r.method == method) and path_match(r.m, uri) then
+            return r
+        end
+    end
+    return nil
+end
+
+-- The most specific route of an index (rules.lua) the request falls under.
+local function find_route(ix, uri, seg, method)
+    local bucket = ix.by_seg[seg]
+    local a = bucket and first_route(bucket, uri, method)
+    local b = ix.has_any and first_route(ix.any, uri, method)
+    if a and b then
+        return route_order(a, b) and a or b
+    end
+    return a or b
+end
+
+-- Checks the request's credentials against a route. Returns nil when they
+-- pass, else whether some were given (bad) or none.
+local function refused_by(r)
+    local auth = ngx_var.http_authorization
+    local secret
+    if auth then
+        if r.basic then
+            local b64 = str_match(auth, "^[Bb][Aa][Ss][Ii][Cc] +([A-Za-z0-9+/=]+) *$")
+            secret = b64 and decode_base64(b64)
+        else
+            secret = str_match(auth, "^[Bb][Ee][Aa][Rr][Ee][Rr] +([%w%-%._~%+/]+=*) *$")
+        end
+    end
+    if not secret then
+        return false
+    end
+    local key = sha1_bin(r.hash_text .. "\0" .. secret)
+    if verified:get(key) then
+        return nil
+    end
+    if credential.verify(secret, r.hash) then
+        verified:set(key, true, VERIFIED_TTL)
+        return nil
+    end
+    return true
+end
+
+---------------------------------------------------------------------------
+
 function _M.check()
-    local addr = ngx_var.remote_addr
+    local var = ngx_var
+    local addr = var.remote_addr
     if test_client_var then
-        addr = ngx_var[test_client_var] or addr
+        addr = var[test_client_var] or addr
     end
 
     -- $remote_addr is canonical dotted IPv4 already: parse only when needed.
-    local key, family, parsed = addr, 4, nil
+    req_key, req_family, req_parsed, req_valid = addr, 4, nil, true
     if str_find(addr, ":", 1, true) then
-        key, family, parsed = ip.normalise(addr)
-        if not key then
-            ngx_log(ERR, "logwarden.access: cannot parse client address ", addr)
+        local key, family, parsed = ip.normalise(addr)
+        if key then
+            req_key, req_family, req_parsed = key, family, parsed
+        else
+            -- Not an address (a unix socket; in the tests, anything the
+            -- header says): nothing that needs one can match it.
+            req_valid = false
+        end
+    elseif test_client_var then
+        req_parsed = parse_v4(addr)
+        req_valid = req_parsed ~= nil
+    end
+
+    local R = current()
+
+    -- 1. whitelist
+    if R.wl_any then
+        if in_set(R.wl_ips) then
+            return
+        end
+        if R.wl_paths and whitelisted_path(R, var.uri) then
             return
         end
     end
 
-    refresh()
-
-    if cache.wl_any then
-        if family == 4 and not parsed then
-            parsed = ip.parse_v4(key)
+    -- 2. blocklist
+    if req_valid then
+        if blocks:get(PREFIX_IP .. req_key) ~= nil then
+            return deny(403, "blocklist")
         end
-        if parsed and whitelisted(family, parsed) then
-            return
+        if in_set(ranges_cache.set) then
+            return deny(403, "blocklist")
         end
     end
 
-    if blocks:get(PREFIX_IP .. key) ~= nil then
-        return deny()
-    end
-
-    local ranges = cache.ranges
-    if family == 4 then
-        if ranges.n4 > 0 then
-            parsed = parsed or ip.parse_v4(key)
-            if parsed and contains4(ranges, parsed) then
-                return deny()
+    -- 3. deployment policy
+    local dep, uri
+    if R.has_policies then
+        dep = var.logwarden_deployment or ""
+        local pol = R.policies[dep]
+        if pol then
+            if pol.allowed and not in_set(pol.allowed) then
+                return deny(403, "policy:allowed_ips")
+            end
+            local blocked = pol.blocked
+            if blocked then
+                uri = var.uri
+                for i = 1, #blocked do
+                    if path_match(blocked[i], uri) then
+                        return deny(403, "policy:blocked_path")
+                    end
+                end
+            end
+            if pol.rate > 0 and over_rate(dep, pol.rate) then
+                return deny(429, "rate_limit", RETRY_AFTER)
             end
         end
-    elseif #ranges.plens > 0 and contains6(ranges, parsed) then
-        return deny()
+    end
+
+    -- 4. protected routes: the deployment's own, then those for every deployment
+    if R.has_routes then
+        dep = dep or var.logwarden_deployment or ""
+        uri = uri or var.uri
+        local method = ngx_req.get_method()
+        local slash = str_find(uri, "/", 2, true)
+        local seg = str_sub(uri, 2, (slash or #uri + 1) - 1)
+        local own = R.routes_for[dep]
+        local route = own and find_route(own, uri, seg, method) or find_route(R.routes_all, uri, seg, method)
+        local r, bad
+        if route then
+            bad = refused_by(route)
+            if bad ~= nil then
+                r = route
+            end
+        end
+        if r then
+            local challenge = r.challenge
+            if bad and not r.basic then
+                challenge = challenge .. ', error="invalid_token"'
+            end
+            return deny(401, r.blocked_by, { ["WWW-Authenticate"] = challenge })
+        end
+    end
+
+    -- 5. security_filter
+    local f = R.filter
+    if f then
+        local level = filter.level_for(f, var.host or "", uri or var.uri)
+        if level then
+            local matched = test_client_var and {} or nil
+            local action, rule = filter.evaluate(level, get_ua, get_country, client, matched)
+            if matched then
+                -- TEST ONLY (see test_client_var): every matching rule, for
+                -- the shared vectors' `matched`, which nothing else shows.
+                ngx_header["X-Logwarden-Test-Matched"] = table.concat(matched, ",")
+            end
+            if action == "block" then
+                return deny(rule.status, rule.blocked_by)
+            elseif action == "warn" then
+                var.security_filter_alert = rule.id
+            end
+        end
     end
 end
 
 -- For init_worker_by_lua: loads the module before the first request.
-function _M.init_worker()
+-- opts.country_var: the nginx variable holding the client's country code.
+function _M.init_worker(opts)
+    if opts and opts.country_var then
+        country_var = opts.country_var
+    end
     return true
 end
 
--- Counts for /status, from this worker's structure.
+-- Counts for /status, from this worker's structures.
 function _M.counts()
-    refresh()
-    return cache.ranges.size, cache.wl_ips.size
+    local R = current()
+    return ranges_cache.set.size, R.counts, R.version
 end
 
 return _M

@@ -5,7 +5,10 @@
 --                      "rules_version":N,"ranges_version":N,"forcible":N}
 --   POST /blocks      {"set":[{"ip":"203.0.113.7"|"10.0.0.0/8","ttl":3600,"reason":".."}],
 --                      "delete":["203.0.113.7","10.0.0.0/8"]}
---   PUT  /whitelist   {"ips":["10.1.0.0/16","192.0.2.1"],"paths":["/health","/static/*"]}
+--   PUT  /rules       a NodeRules document (shared/control/node-rules.ts): whitelist,
+--                     deployment policies, protected routes, security_filter;
+--                     replaces the node's rule set as a whole
+--   PUT  /whitelist   gone (410): the whitelist is part of /rules
 --
 -- Callers must be on loopback unless $logwarden_control_allow_remote is "on",
 -- and sign each request with $logwarden_control_secret, which never crosses
@@ -21,6 +24,7 @@ local bit = require "bit"
 local ip = require "logwarden.ip"
 local state = require "logwarden.state"
 local access = require "logwarden.access"
+local rules_mod = require "logwarden.rules"
 
 local ngx = ngx
 local ngx_var = ngx.var
@@ -129,7 +133,7 @@ local function read_json()
     if type(body) ~= "table" then
         return nil, bad("body is not a JSON object", "")
     end
-    return body
+    return body, data
 end
 
 -- Validates a /blocks payload. Returns sets, deletes or nil, err, field.
@@ -251,48 +255,38 @@ local function post_blocks()
     })
 end
 
-local function put_whitelist()
-    local body = read_json()
-    if not body then
+-- Validated whole, then stored as one key (state.store_rules): workers switch
+-- from the old set to the new one between two requests.
+local function put_rules()
+    local data, body = read_json()
+    if not data then
         return
     end
-    for k in pairs(body) do
-        if k ~= "ips" and k ~= "paths" then
-            return bad("unknown key", tostring(k))
-        end
-    end
-    local ips, paths = body.ips or {}, body.paths or {}
-    if not is_array(ips) or #ips > MAX_ENTRIES then
-        return bad("must be an array of at most " .. MAX_ENTRIES .. " entries", "ips")
-    end
-    if not is_array(paths) or #paths > MAX_ENTRIES then
-        return bad("must be an array of at most " .. MAX_ENTRIES .. " entries", "paths")
-    end
-    local out = { ips = {}, paths = {} }
-    for i, s in ipairs(ips) do
-        local b, err = ip.parse_block(s)
-        if not b then
-            return bad(err, "ips[" .. (i - 1) .. "]")
-        end
-        out.ips[i] = b.text
-    end
-    for i, p in ipairs(paths) do
-        if type(p) ~= "string" or str_sub(p, 1, 1) ~= "/" or #p > 2048
-            or (str_find(p, "*", 1, true) or #p) < #p then
-            return bad("a path starts with / and may end with one *", "paths[" .. (i - 1) .. "]")
-        end
-        out.paths[i] = p
-    end
-    local _, rules = state.dicts()
-    local json = encode(out)
-    -- safe_set: never evict ranges to make room for the whitelist.
-    local ok, err = rules:safe_set(state.KEY_WHITELIST, json)
+    local ok, err, field = rules_mod.validate(data)
     if not ok then
-        ngx_log(ERR, "logwarden.control: whitelist not stored: ", err)
-        return reply(507, { error = "whitelist not stored: " .. tostring(err) })
+        return bad(err, field)
     end
-    state.bump(rules)
-    return reply(200, { ips = #out.ips, paths = #out.paths })
+    -- Compiled once here too: a document that validates but cannot be built
+    -- (a bug) is refused instead of leaving every worker on the old set.
+    local built, compiled = pcall(rules_mod.compile, data)
+    if not built then
+        ngx_log(ERR, "logwarden.control: a valid rule set failed to compile: ", compiled)
+        return reply(500, { error = "rule set failed to compile" })
+    end
+    local stored, serr = state.store_rules(body, data.version)
+    if not stored then
+        ngx_log(ERR, "logwarden.control: rule set not stored: ", serr)
+        return reply(507, { error = "rule set not stored (make lua_shared_dict logwarden_rules bigger): " .. tostring(serr) })
+    end
+    local c = compiled.counts
+    return reply(200, {
+        version = data.version, whitelist = c.whitelist, deployments = c.deployments,
+        routes = c.routes, filter_rules = c.filter_rules,
+    })
+end
+
+local function put_whitelist()
+    return reply(410, { error = "PUT /whitelist is gone: the whitelist is part of the rule set, PUT /rules" })
 end
 
 local function count(dict, prefix)
@@ -307,12 +301,15 @@ end
 
 local function get_status()
     local blocks, rules = state.dicts()
-    local ranges, whitelist = access.counts()
+    local ranges, c = access.counts()
     return reply(200, {
         epoch = state.epoch(),
         blocks = count(blocks, state.PREFIX_IP),
         ranges = ranges,
-        whitelist = whitelist,
+        whitelist = c.whitelist,
+        deployments = c.deployments,
+        routes = c.routes,
+        filter_rules = c.filter_rules,
         rules_version = rules:get(state.KEY_RULES_VERSION) or 0,
         ranges_version = rules:get(state.KEY_RANGES_VERSION) or 0,
         forcible = rules:get(state.KEY_FORCIBLE) or 0,
@@ -322,6 +319,7 @@ end
 local ROUTES = {
     ["/status"] = { GET = get_status },
     ["/blocks"] = { POST = post_blocks },
+    ["/rules"] = { PUT = put_rules },
     ["/whitelist"] = { PUT = put_whitelist },
 }
 

@@ -3,11 +3,16 @@
 --
 --   logwarden_blocks   "b:" .. address   value: reason   exptime: the block's TTL
 --   logwarden_rules    "r:" .. cidr      value: reason   exptime: the block's TTL
---                      "w:list"          whitelist (JSON)
---                      "v:ranges"        bumped on every change to ranges or whitelist
---                      "v:rules"         version of the rule set (reported by /status)
+--                      "v:ranges"        bumped on every change to ranges
+--                      "d:rules"         the NodeRules document (JSON, validated)
+--                      "v:rules"         its version (reported by /status)
+--                      "g:rules"         bumped on every store of d:rules: workers
+--                                        recompile when it moves
 --                      "m:epoch"         set at nginx start (init_by_lua)
 --                      "m:forcible"      how many sets evicted other entries
+--                      "n:" .. sig       control signatures seen (replay guard)
+--   logwarden_limits   "l:" .. deployment .. "|" .. client .. "|" .. second
+--                                        rate_limit counters (2 s TTL)
 --
 -- Exact addresses get the big dict: one lookup per request, however many.
 -- Ranges live beside the rules so that rebuilding a worker's range structure
@@ -28,11 +33,13 @@ local _M = {
     _VERSION = '0.1.0',
     BLOCKS = "logwarden_blocks",
     RULES = "logwarden_rules",
+    LIMITS = "logwarden_limits",
     PREFIX_IP = "b:",
     PREFIX_RANGE = "r:",
-    KEY_WHITELIST = "w:list",
     KEY_RANGES_VERSION = "v:ranges",
+    KEY_RULES_DOC = "d:rules",
     KEY_RULES_VERSION = "v:rules",
+    KEY_RULES_GEN = "g:rules",
     KEY_EPOCH = "m:epoch",
     KEY_FORCIBLE = "m:forcible",
 }
@@ -55,19 +62,46 @@ local function new_epoch()
 end
 
 local function dicts()
-    local blocks, rules = ngx_shared[_M.BLOCKS], ngx_shared[_M.RULES]
-    if not blocks or not rules then
-        return nil, "lua_shared_dict " .. _M.BLOCKS .. " and " .. _M.RULES
+    local blocks, rules, limits = ngx_shared[_M.BLOCKS], ngx_shared[_M.RULES], ngx_shared[_M.LIMITS]
+    if not blocks or not rules or not limits then
+        return nil, "lua_shared_dict " .. _M.BLOCKS .. ", " .. _M.RULES .. " and " .. _M.LIMITS
             .. " must be declared (include conf/logwarden-http.conf)"
     end
-    return blocks, rules
+    return blocks, rules, limits
 end
 _M.dicts = dicts
 
--- For init_by_lua: fails nginx start when the dicts are missing.
-function _M.init()
+-- For init_by_lua: fails nginx start when the dicts are missing. Options:
+--   rules_file  a JSON file rendered by the enforcer's reload fallback
+--               (services/enforcer/file-fallback.ts), loaded into the dicts
+--               at start and on every reload (HUP re-runs init_by_lua), for
+--               sites that run without the control endpoint.
+function _M.init(opts)
     local _, rules = assert(dicts())
     rules:safe_add(_M.KEY_EPOCH, new_epoch())
+    if opts and opts.rules_file then
+        -- A file that cannot be read or is invalid keeps what the dicts hold
+        -- and is logged: failing the reload would leave the old workers
+        -- running with no sign in the config test.
+        require("logwarden.fallback").load(opts.rules_file)
+    end
+end
+
+-- Stores a validated NodeRules document (its JSON text) and its version,
+-- then moves the generation counter that makes workers recompile. One key
+-- holds the whole document: a worker reads the old one or the new one.
+-- Returns true or nil, err.
+function _M.store_rules(json, version)
+    local _, rules = dicts()
+    -- safe_set: never evict ranges or blocks' bookkeeping to make room.
+    local ok, err = rules:safe_set(_M.KEY_RULES_DOC, json)
+    if not ok then
+        return nil, err
+    end
+    rules:set(_M.KEY_RULES_VERSION, version)
+    -- os.time: this also runs in init_by_lua, where ngx.now is not promised.
+    rules:incr(_M.KEY_RULES_GEN, 1, os.time() * 1000)
+    return true
 end
 
 -- The epoch; a new one when it was lost (the dict was flushed or evicted it),
@@ -101,7 +135,7 @@ function _M.set(dict, name, key, value, ttl)
     return ok, err, forcible
 end
 
--- Marks ranges/whitelist changed. The counter starts at the current time in
+-- Marks ranges changed. The counter starts at the current time in
 -- ms, so an evicted and re-created counter never returns to a value a worker
 -- has cached.
 function _M.bump(rules)

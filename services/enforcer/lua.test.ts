@@ -7,6 +7,7 @@
 // logwarden.access honours only because infra/nginx/test.conf.template sets the
 // test-only `env LOGWARDEN_TEST_CLIENT_IP_HEADER`; the shipped snippets never do.
 import { signControlRequest } from '../../shared/control-auth.js';
+import { emptyNodeRules } from '../../shared/control/node-rules.js';
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createSocket } from 'node:dgram';
@@ -258,7 +259,7 @@ test('a bad payload gets 400 naming the field and applies nothing', async () => 
 
 test('the whitelist beats a block, by address, block or path', async () => {
   await blocks({ set: [{ ip: '127.0.0.1' }, { ip: '198.18.0.5' }, { ip: '198.18.0.0/15' }] });
-  const wl = await control('PUT', '/whitelist', { ips: ['198.18.0.0/24'], paths: ['/open/*', '/exact'] });
+  const wl = await control('PUT', '/rules', { ...emptyNodeRules(1), whitelist: { ips: ['198.18.0.0/24'], paths: ['/open/*', '/exact'] } });
   assert.equal(wl.status, 200, JSON.stringify(wl.json));
   assert.equal(await statusOf('198.18.0.5'), 200, 'whitelisted block beats the exact block');
   assert.equal(await statusOf('198.18.1.5'), 403, 'outside the whitelisted /24, inside the blocked /15');
@@ -267,10 +268,12 @@ test('the whitelist beats a block, by address, block or path', async () => {
   assert.equal(await statusOf(undefined, '/exact/more'), 403, 'an exact path is not a prefix');
   assert.equal(await statusOf(), 403);
 
-  assert.equal((await control('PUT', '/whitelist', { ips: ['300.1.1.1'] })).status, 400);
+  const refused = await control('PUT', '/rules', { ...emptyNodeRules(2), whitelist: { ips: ['300.1.1.1'], paths: [] } });
+  assert.equal(refused.status, 400);
+  assert.equal(refused.json.field, 'whitelist.ips[0]');
   assert.equal(await statusOf('198.18.0.5'), 200, 'a refused whitelist keeps the old one');
 
-  assert.equal((await control('PUT', '/whitelist', {})).status, 200);
+  assert.equal((await control('PUT', '/rules', emptyNodeRules(3))).status, 200);
   assert.equal(await statusOf('198.18.0.5'), 403);
   await blocks({ delete: ['127.0.0.1', '198.18.0.5', '198.18.0.0/15'] });
   assert.equal(await statusOf(), 200);

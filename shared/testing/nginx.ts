@@ -26,6 +26,11 @@ export interface TestNginxOptions {
   controlPort?: number;
   /** Its shared secret (16+ characters of [A-Za-z0-9._~+/=-]); a random one when omitted. */
   controlSecret?: string;
+  /**
+   * An absolute path: init_by_lua loads the reload fallback's file from it
+   * (lua/logwarden/fallback.lua) at start and on every reload.
+   */
+  rulesFile?: string;
 }
 
 export interface TestNginx {
@@ -33,6 +38,8 @@ export interface TestNginx {
   url: string;
   port: number;
   dir: string;
+  /** The nginx binary and its arguments for this instance, e.g. to add `-s reload`. */
+  nginxCommand: string[];
   /** http://127.0.0.1:CONTROL_PORT when the control listener runs. */
   controlUrl?: string;
   controlPort?: number;
@@ -97,9 +104,12 @@ export async function startTestNginx(opts: TestNginxOptions = {}): Promise<TestN
     delete env.LOGWARDEN_NGINX_CONTROL_PORT;
     delete env.LOGWARDEN_NGINX_CONTROL_SECRET;
   }
+  if (opts.rulesFile !== undefined) env.LOGWARDEN_NGINX_RULES_FILE = opts.rulesFile;
+  else delete env.LOGWARDEN_NGINX_RULES_FILE;
   try {
     await nginxSh('install', env);
     const out = await nginxSh('start', env);
+    const bin = await nginxSh('bin', env);
     const url = out.split('\n').pop() ?? '';
     if (!/^http:\/\/127\.0\.0\.1:\d+$/.test(url)) {
       throw new Error(`infra/nginx/nginx.sh start printed no URL: ${JSON.stringify(out)}`);
@@ -109,6 +119,7 @@ export async function startTestNginx(opts: TestNginxOptions = {}): Promise<TestN
       url,
       port,
       dir,
+      nginxCommand: [bin, '-p', `${dir}/`, '-c', join(dir, 'conf', 'nginx.conf'), '-e', join(dir, 'logs', 'error.log')],
       ...(control ? { controlUrl: `http://127.0.0.1:${controlPort}`, controlPort, controlSecret } : {}),
       async stop() {
         if (stopped) return;
