@@ -1,7 +1,8 @@
 // The enforcer against a real nginx with the Lua module: a decision on the bus
 // becomes a 403 at nginx, an unblock lifts it, a restarted nginx (empty shared
 // dict, new epoch) is repaired by the next reconcile, and a node that cannot
-// be reached does not hold the others back.
+// be reached does not hold the others back; the rule set (setRules) reaches
+// the nodes the same way and comes back after a restart.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -15,6 +16,10 @@ import type { NodeConfig } from '../../shared/config/types.js';
 import type { BlockDecision } from '../../shared/records.js';
 import { freePort, startTestNginx, type TestNginx } from '../../shared/testing/nginx.js';
 import { topicNames } from '../../shared/topics.js';
+import { signControlRequest } from '../../shared/control-auth.js';
+import { emptyNodeRules, type NodeRules } from '../../shared/control/node-rules.js';
+import { hashCredential } from '../../shared/credential-hash.js';
+import { registry } from '../../shared/metrics.js';
 import { Enforcer } from './enforcer.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'enforcer-nginx-'));
@@ -79,5 +84,74 @@ test('a decision reaches nginx, an unblock lifts it, a restarted nginx is repair
   } finally {
     await enforcer.close();
     await bus.close();
+  }
+});
+
+test('setRules reaches every live node at once; a restarted nginx gets rules and blocks back within one reconcile', async (t) => {
+  const ruleDir = mkdtempSync(join(tmpdir(), 'enforcer-rules-nginx-'));
+  const [port, controlPort] = [await freePort(), await freePort()];
+  const options = { dir: ruleDir, port, controlPort, controlSecret: 'enforcer-rules-secret-0123456789' };
+  let node = await startTestNginx(options);
+  const live: NodeConfig = { name: 'rules-live', url: node.controlUrl as string, secret: options.controlSecret, secret_env: '', secret_file: '' };
+  const dead: NodeConfig = { name: 'rules-dead', url: `http://127.0.0.1:${await freePort()}`, secret: 'x'.repeat(20), secret_env: '', secret_file: '' };
+  const bus = new MemoryBus();
+  const topics = topicNames('enfr.');
+  await bus.ensureTopics([{ topic: topics.decisions, partitions: 1, compacted: true }]);
+  const enforcer = new Enforcer({ config: loadConfig({ text: 'log_level: silent', env: {} }), bus, topics, nodes: [dead, live], reconcileMs: 300 });
+  await enforcer.start();
+  const get = async (path: string, headers: Record<string, string> = {}): Promise<number> => {
+    const res = await fetch(node.url + path, { headers });
+    await res.arrayBuffer();
+    return res.status;
+  };
+  const rulesVersion = async (): Promise<unknown> => {
+    const body = '';
+    const res = await fetch(`${node.controlUrl as string}/status`, { headers: { authorization: signControlRequest(options.controlSecret, 'GET', '/status', body) } });
+    return ((await res.json()) as { rules_version?: unknown }).rules_version;
+  };
+  try {
+    const v1: NodeRules = {
+      ...emptyNodeRules(1),
+      routes: [{ id: 'admin', path: '/admin', method: 'ALL', auth_type: 'bearer', deployment: '', credential_hash: hashCredential('tok_enforcer_test') }],
+    };
+    await enforcer.setRules(v1);
+    assert.equal(await rulesVersion(), 1);
+    assert.equal(await get('/admin'), 401);
+    assert.equal(await get('/admin', { authorization: 'Bearer tok_enforcer_test' }), 200);
+    await assert.rejects(enforcer.setRules(emptyNodeRules(1)), RangeError, 'the version must increase');
+
+    const v2: NodeRules = {
+      ...emptyNodeRules(2),
+      security_filter: { version: 1, property: { enabled: true, filter_rules: [{ id: 'bad-bot', match: { user_agents: ['badbot*'] }, response_handling: { on_filtered: 'BLOCK', block_http_status: 451 } }] } },
+    };
+    await enforcer.setRules(v2);
+    assert.equal(await rulesVersion(), 2);
+    assert.equal(await get('/admin'), 200, 'the route went with v1');
+    assert.equal(await get('/', { 'user-agent': 'badbot/2' }), 451);
+
+    await bus.publish(topics.decisions, [{ key: '192.0.2.55', value: blockDecisionCodec.encode(decision('192.0.2.55', 'block')) }]);
+    await until('the block', async () => (await get('/', { 'x-logwarden-test-client': '192.0.2.55' })) === 403);
+
+    const metrics = await registry.getMetricsAsJSON();
+    const value = (name: string, nodeName: string): number | undefined =>
+      metrics.find((m) => m.name === name)?.values.find((v) => v.labels.node === nodeName)?.value;
+    assert.ok((value('logwarden_enforcer_rules_push_errors_total', 'rules-dead') ?? 0) >= 1, 'the dead node counts push errors');
+    assert.equal(value('logwarden_enforcer_node_rules_version_lag', 'rules-live'), 0);
+    assert.equal(value('logwarden_enforcer_node_rules_version_lag', 'rules-dead'), 2);
+
+    await node.stop();
+    node = await startTestNginx(options);
+    assert.equal(await rulesVersion(), 0, 'a fresh nginx holds no rule set');
+    const restoredIn = await until(
+      'rules and blocks restored',
+      async () => (await get('/', { 'user-agent': 'badbot/2' })) === 451 && (await get('/', { 'x-logwarden-test-client': '192.0.2.55' })) === 403,
+    );
+    t.diagnostic(`restarted nginx had rules and blocks back in ${restoredIn} ms (reconcile every 300 ms)`);
+    assert.equal(await rulesVersion(), 2);
+  } finally {
+    await enforcer.close();
+    await bus.close();
+    await node.stop();
+    rmSync(ruleDir, { recursive: true, force: true });
   }
 });

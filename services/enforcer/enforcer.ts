@@ -1,16 +1,21 @@
 // The enforcer: keeps every OpenResty node's blocklist equal to the decisions
-// topic. It reads the compacted decisions topic from the beginning (a group of
+// topic, and its rule set (NodeRules: whitelist, deployment policies,
+// protected routes, security_filter) equal to the control plane's. It reads the compacted decisions topic from the beginning (a group of
 // its own per process: every enforcer must see every decision), keeps the
 // desired state, and pushes each change to every node at once, in batches,
 // in parallel (p-queue, bounded), retrying with backoff. Every scan_interval
 // it reconciles: a node whose epoch changed (nginx restarted: its shared dict
-// is empty) or whose last push failed gets the full state; an unreachable node
+// is empty) or whose last push failed gets the full state, and a node whose
+// rules_version differs from the desired one gets the rule set again (PUT
+// /rules, replaced whole and atomically on the node); an unreachable node
 // never delays the others.
 import { hostname } from 'node:os';
 import PQueue from 'p-queue';
 import { Counter, Gauge, Histogram } from 'prom-client';
 import { blockDecisionCodec } from '../../shared/avro/codec.js';
 import { signControlRequest } from '../../shared/control-auth.js';
+import type { NodeRules } from '../../shared/control/node-rules.js';
+import type { FallbackBlock } from './file-fallback.js';
 import type { Bus, Subscription } from '../../shared/bus/types.js';
 import type { Config } from '../../shared/config/load.js';
 import type { NodeConfig } from '../../shared/config/types.js';
@@ -30,6 +35,13 @@ const pushSeconds = new Histogram({
 const pushErrors = new Counter({ name: 'logwarden_enforcer_push_errors_total', help: 'Failed pushes to a node', labelNames: ['node'], registers: [registry] });
 const fullPushes = new Counter({ name: 'logwarden_enforcer_full_pushes_total', help: 'Full-state pushes (restart, lag, refresh)', labelNames: ['node', 'why'], registers: [registry] });
 const stateSize = new Gauge({ name: 'logwarden_enforcer_desired_blocks', help: 'Blocks the nodes should hold', registers: [registry] });
+const rulesPushErrors = new Counter({ name: 'logwarden_enforcer_rules_push_errors_total', help: 'Failed PUT /rules to a node', labelNames: ['node'], registers: [registry] });
+const rulesLag = new Gauge({
+  name: 'logwarden_enforcer_node_rules_version_lag',
+  help: 'Desired rule-set version minus the one the node last reported or acknowledged (0: in sync)',
+  labelNames: ['node'],
+  registers: [registry],
+});
 const nodeSynced = new Gauge({ name: 'logwarden_enforcer_node_synced', help: '1 when the node holds the desired state', labelNames: ['node'], registers: [registry] });
 
 interface Desired {
@@ -45,6 +57,10 @@ interface NodeSync {
   set: Map<string, { since: number }>;
   del: Set<string>;
   flushing: boolean;
+  /** The rule-set version the node holds, as far as we know; undefined: unknown (push failed, not asked yet). */
+  rulesVersion: number | undefined;
+  /** A PUT /rules to this node is in flight: one at a time per node, so an older set never lands after a newer one. */
+  rulesPushing: boolean;
 }
 
 export interface EnforcerOptions {
@@ -62,6 +78,7 @@ const REQUEST_TIMEOUT_MS = 3_000;
 
 export class Enforcer {
   readonly desired = new Map<string, Desired>();
+  private rules: NodeRules | undefined;
   private readonly nodes: NodeSync[];
   private readonly queue = new PQueue({ concurrency: 8 });
   private sub: Subscription | undefined;
@@ -69,7 +86,16 @@ export class Enforcer {
   private stopped = false;
 
   constructor(private readonly opts: EnforcerOptions) {
-    this.nodes = (opts.nodes ?? opts.config.nodes).map((node) => ({ node, epoch: undefined, synced: false, set: new Map(), del: new Set(), flushing: false }));
+    this.nodes = (opts.nodes ?? opts.config.nodes).map((node) => ({
+      node,
+      epoch: undefined,
+      synced: false,
+      set: new Map(),
+      del: new Set(),
+      flushing: false,
+      rulesVersion: undefined,
+      rulesPushing: false,
+    }));
   }
 
   async start(): Promise<void> {
@@ -90,6 +116,16 @@ export class Enforcer {
     this.timer = setInterval(() => void this.reconcile(), every);
     this.timer.unref();
     void this.reconcile();
+  }
+
+  /**
+   * Decisions known from elsewhere than the topic: in embedded mode the in-process
+   * topic starts empty at every start, while control_blocks still holds the blocks
+   * in force. Call before start(); later decisions from the topic override them.
+   */
+  seed(decisions: ReadonlyArray<{ ip: string; action: string; reason: string; expires_at: number | null }>): void {
+    const now = Date.now();
+    for (const d of decisions) this.apply(d, now);
   }
 
   private apply(d: { ip: string; action: string; reason: string; expires_at: number | null }, now: number): void {
@@ -129,7 +165,7 @@ export class Enforcer {
           return ttl < 0 || (d.expiresAt !== null && ttl === 0) ? [] : [{ ip, ttl, reason: d.reason.slice(0, 200) }];
         });
         try {
-          await this.post(n.node, '/blocks', { set, delete: delIps });
+          await this.request(n.node, 'POST', '/blocks', { set, delete: delIps });
         } catch (err) {
           pushErrors.inc({ node: n.node.name });
           n.synced = false;
@@ -149,8 +185,69 @@ export class Enforcer {
     }
   }
 
-  private async post(node: NodeConfig, path: string, body: unknown): Promise<unknown> {
-    const method = path === '/status' ? 'GET' : 'POST';
+  /** The blocks in force, for the reload fallback (file-fallback.ts) on sites without the control endpoint. */
+  activeBlocks(now = Date.now()): FallbackBlock[] {
+    const out: FallbackBlock[] = [];
+    for (const [ip, d] of this.desired) if (d.expiresAt === null || d.expiresAt > now) out.push({ ip, expiresAt: d.expiresAt, reason: d.reason });
+    return out;
+  }
+
+  /** The desired rule set, or undefined before the control plane gave one. */
+  get desiredRules(): NodeRules | undefined {
+    return this.rules;
+  }
+
+  /**
+   * Replaces the rule set every node must hold (called by the control plane).
+   * The version must be strictly greater than the previous one: a node reports
+   * the version it holds, and reconcile re-pushes to any node that differs.
+   * Resolves when every node was tried once; a failed node is retried by the
+   * next reconcile.
+   */
+  async setRules(rules: NodeRules): Promise<void> {
+    // 0 is what a node without any rule set reports: a set numbered 0 could never be told from none.
+    if (!Number.isSafeInteger(rules.version) || rules.version < 1 || rules.version >= 1e14) {
+      throw new RangeError(`rules version must be an integer from 1 to 99999999999999, not ${rules.version}`);
+    }
+    if (this.rules !== undefined && rules.version <= this.rules.version) {
+      throw new RangeError(`rules version ${rules.version} is not above the current ${this.rules.version}`);
+    }
+    this.rules = rules;
+    for (const n of this.nodes) this.setLag(n);
+    await Promise.all(this.nodes.map((n) => this.queue.add(() => this.pushRules(n))));
+  }
+
+  private setLag(n: NodeSync): void {
+    if (this.rules === undefined) return;
+    // An unknown version counts as the whole desired version behind.
+    rulesLag.set({ node: n.node.name }, this.rules.version - (n.rulesVersion ?? 0));
+  }
+
+  /** PUT /rules until the node holds the latest desired set; one in flight per node. */
+  private async pushRules(n: NodeSync): Promise<void> {
+    if (n.rulesPushing) return; // the running push loops until it sent the latest
+    n.rulesPushing = true;
+    try {
+      while (!this.stopped && this.rules !== undefined && n.rulesVersion !== this.rules.version) {
+        const rules = this.rules;
+        try {
+          await this.request(n.node, 'PUT', '/rules', rules);
+        } catch (err) {
+          rulesPushErrors.inc({ node: n.node.name });
+          n.rulesVersion = undefined;
+          this.setLag(n);
+          log.warn({ err: String(err), node: n.node.name, version: rules.version }, 'rules push failed; the next reconcile retries');
+          return;
+        }
+        n.rulesVersion = rules.version;
+        this.setLag(n);
+      }
+    } finally {
+      n.rulesPushing = false;
+    }
+  }
+
+  private async request(node: NodeConfig, method: 'GET' | 'POST' | 'PUT', path: string, body: unknown): Promise<unknown> {
     const text = body === undefined ? '' : JSON.stringify(body);
     const res = await fetch(new URL(path, node.url), {
       method,
@@ -174,8 +271,11 @@ export class Enforcer {
         this.queue.add(async () => {
           let epoch: string | undefined;
           try {
-            const status = (await this.post(n.node, '/status', undefined)) as { epoch?: unknown };
+            const status = (await this.request(n.node, 'GET', '/status', undefined)) as { epoch?: unknown; rules_version?: unknown };
             epoch = typeof status.epoch === 'string' ? status.epoch : JSON.stringify(status.epoch ?? null);
+            // What the node says it holds beats what we believe it acknowledged.
+            n.rulesVersion = typeof status.rules_version === 'number' ? status.rules_version : undefined;
+            this.setLag(n);
           } catch (err) {
             n.synced = false;
             nodeSynced.set({ node: n.node.name }, 0);
@@ -184,6 +284,12 @@ export class Enforcer {
             return;
           }
           const why = force ? 'refresh' : n.epoch !== undefined && epoch !== n.epoch ? 'restart' : !n.synced ? 'resync' : undefined;
+          // Rules first: a restarted node must not serve without its whitelist
+          // and policies longer than needed (they are small; blocks are many).
+          if (this.rules !== undefined && (force || why === 'restart' || n.rulesVersion !== this.rules.version)) {
+            if (force) n.rulesVersion = undefined;
+            await this.pushRules(n);
+          }
           if (why) {
             fullPushes.inc({ node: n.node.name, why });
             const t = Date.now();
@@ -199,7 +305,7 @@ export class Enforcer {
     );
   }
 
-  /** POST /api/security/refresh: a full re-push to every node. */
+  /** POST /api/security/refresh: a full re-push (blocks and rules) to every node. */
   refresh(): Promise<void> {
     return this.reconcile(true);
   }
