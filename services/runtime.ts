@@ -64,6 +64,7 @@ export interface RuntimeOptions {
 
 const DAY_MS = 86_400_000;
 const DETECTOR_RESTART_DEBOUNCE_MS = 1_000;
+const RULES_PUSH_DEBOUNCE_MS = 20;
 
 const DURATION_SETTINGS: Record<string, keyof Config['security']> = {
   scan_interval: 'scan_interval_ms',
@@ -210,8 +211,38 @@ export async function startRuntime(config: Config, services: ReadonlySet<Service
     if (services.has('enforcer') && config.nodes.length > 0) {
       const enforcer = new Enforcer({ config, bus, topics });
       rt.enforcer = enforcer;
+      // The in-process topic is empty after a restart; the blocks in force are in control_blocks.
+      if (bus.kind === 'memory' && rt.store) enforcer.seed(await rt.store.activeDecisions());
       await enforcer.start();
       stops.push(() => enforcer.close());
+      // Nodes take versions below 10^14 (what their JSON reports exactly): the control plane's
+      // microsecond version in milliseconds, kept strictly increasing for this enforcer.
+      let rulesVersion = 0;
+      let pushing = Promise.resolve();
+      const pushRules = (): void => {
+        rulesVersion = Math.max(Math.floor(control.version / 1000), rulesVersion + 1);
+        const rules = { ...control.nodeRules(), version: rulesVersion };
+        pushing = pushing.then(() => enforcer.setRules(rules)).catch((err: unknown) => log.error({ err }, 'rule set not pushed'));
+      };
+      pushRules();
+      let pending: NodeJS.Timeout | undefined;
+      control.on('change', (e) => {
+        if (e.kind === 'setting') {
+          if (e.id === 'refresh') void enforcer.refresh();
+          return;
+        }
+        // Changes arriving together (a republish, a burst of API calls) become one rule set.
+        if (pending) return;
+        pending = setTimeout(() => {
+          pending = undefined;
+          pushRules();
+        }, RULES_PUSH_DEBOUNCE_MS);
+        pending.unref();
+      });
+      stops.push(async () => {
+        if (pending) clearTimeout(pending);
+        await pushing;
+      });
     }
 
     if (services.has('detector')) {
