@@ -1,17 +1,15 @@
 #!/usr/bin/env node
 // logwarden — one CLI, every service a subcommand.
-import cluster from 'node:cluster';
+import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
-import { loadConfig, ConfigError, type Config } from '../../shared/config/load.js';
-import { openClickHouse } from '../../shared/clickhouse/client.js';
-import { migrate } from '../../shared/clickhouse/migrate.js';
-import { rootLogger } from '../../shared/log.js';
-import { startMetricsServer } from '../../shared/metrics.js';
-import { SERVICES, VERSION, startRuntime, type Runtime, type ServiceName } from '../runtime.js';
-import { backtest, formatBacktest } from '../detector/backtest.js';
-import { formatReplay, replay } from './replay.js';
-import { superviseWorkers } from './workers.js';
+import type { Config } from '../../shared/config/load.js';
+import type { Runtime, ServiceName } from '../runtime.js';
+import { API_COMMANDS, API_OPTIONS, API_USAGE, runApiCommand, type ApiOptionValues } from './api-commands.js';
+
+// The services' modules (Kafka, ClickHouse, piscina, ...) load only for the commands that run them:
+// an operator command over the API starts in a fraction of the time.
+const VERSION: string = (JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
 const USAGE = `logwarden ${VERSION} — log-stream security for nginx/OpenResty
 
@@ -39,7 +37,9 @@ options:
       --json          replay: print the summary (or the report) as JSON
   -h, --help
 
-exit codes: 0 ok, 1 runtime failure, 2 usage or configuration error`;
+exit codes: 0 ok, 1 runtime failure, 2 usage or configuration error
+
+${API_USAGE}`;
 
 const EXIT_USAGE = 2;
 
@@ -48,13 +48,39 @@ function fail(message: string, code = 1): never {
   process.exit(code);
 }
 
-function load(file: string | undefined): Config {
+async function load(file: string | undefined): Promise<Config> {
+  const { loadConfig, ConfigError } = await import('../../shared/config/load.js');
   try {
     return loadConfig(file === undefined ? {} : { file });
   } catch (err) {
     if (err instanceof ConfigError) fail(err.message, EXIT_USAGE);
     throw err;
   }
+}
+
+const MAIN_OPTIONS = new Set(['config', 'workers', 'json', 'report', 'threads', 'help']);
+
+/** stdin, whole, when it is not a terminal (a credential piped to routes add). */
+function readStdin(): string | undefined {
+  if (process.stdin.isTTY) return undefined;
+  return readFileSync(0, 'utf8');
+}
+
+async function apiCommand(command: string, args: string[], values: ApiOptionValues): Promise<void> {
+  const interrupt = new AbortController();
+  const stop = (): void => interrupt.abort();
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+  const code = await runApiCommand(command, args, values, {
+    env: process.env,
+    out: (s) => process.stdout.write(s),
+    err: (s) => process.stderr.write(s),
+    stdin: readStdin,
+    interrupted: interrupt.signal,
+  });
+  process.off('SIGINT', stop);
+  process.off('SIGTERM', stop);
+  process.exitCode = code;
 }
 
 function banner(rt: Runtime): string {
@@ -69,7 +95,18 @@ function banner(rt: Runtime): string {
       '                    (or include lua/conf/logwarden-server.conf after setting its address)',
     );
   }
-  if (rt.apiPort !== undefined) lines.push(`  API           http://${c.api.host}:${rt.apiPort}  (health: /healthz, readiness: /readyz, metrics: /metrics)`);
+  if (rt.apiPort !== undefined) {
+    const api = `http://${c.api.host}:${rt.apiPort}`;
+    lines.push(`  API           ${api}  (health: /healthz, readiness: /readyz, metrics: /metrics)`, `  API docs      ${api}/api/docs`);
+    if (rt.newAdminToken !== undefined) {
+      lines.push(
+        `  admin token   ${rt.newAdminToken}`,
+        `                shown only this once: only its hash is kept, in ${c.api.token_file}; keep the token now`,
+        '                (LOGWARDEN_TOKEN=<token> logwarden blocks); lost, and no api.tokens configured: delete that file and restart',
+      );
+    }
+    lines.push(`  dashboard     ${api}/dashboard/  (sign in with an API token)`, '  demo          in a second terminal: LOGWARDEN_TOKEN=<token> npm run demo');
+  }
   if (rt.enforcer) lines.push(`  enforcer      ${c.nodes.map((n) => `${n.name} (${n.url})`).join(', ')}`);
   lines.push(`  capture       ${rt.state.capture ? 'on: every request is stored in ClickHouse (requests table)' : 'off (security.realtime_capture)'}`);
   return lines.join('\n');
@@ -88,15 +125,30 @@ export async function main(argv: string[]): Promise<void> {
         report: { type: 'boolean' },
         threads: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
+        ...API_OPTIONS,
       },
     });
   } catch (err) {
+    if (argv.some((a) => a === '--token' || a.startsWith('--token='))) {
+      fail('there is no --token option: command lines are visible to every user in ps; set LOGWARDEN_TOKEN or --token-file FILE', EXIT_USAGE);
+    }
     fail(`${(err as Error).message}\n\n${USAGE}`, EXIT_USAGE);
   }
   const [command, ...rest] = parsed.positionals;
   if (parsed.values.help || command === undefined || command === 'help') {
     process.stdout.write(`${USAGE}\n`);
     return;
+  }
+  if (API_COMMANDS.has(command)) {
+    const { config: _c, workers: _w, report: _r, threads: _t, help: _h, ...apiValues } = parsed.values;
+    for (const k of ['config', 'workers', 'report', 'threads'] as const) {
+      if (parsed.values[k] !== undefined) fail(`--${k} does not apply to ${command}\n(logwarden --help lists the commands)`, EXIT_USAGE);
+    }
+    await apiCommand(command, rest, apiValues);
+    return;
+  }
+  for (const [k, v] of Object.entries(parsed.values)) {
+    if (v !== undefined && !MAIN_OPTIONS.has(k)) fail(`--${k} does not apply to ${command}\n\n${USAGE}`, EXIT_USAGE);
   }
   if (rest.length > 0 && command !== 'replay') fail(`unexpected argument ${rest[0]}\n\n${USAGE}`, EXIT_USAGE);
 
@@ -105,12 +157,14 @@ export async function main(argv: string[]): Promise<void> {
       process.stdout.write(`${VERSION}\n`);
       return;
     case 'check-config': {
-      const config = load(parsed.values.config);
+      const config = await load(parsed.values.config);
       process.stdout.write(`${JSON.stringify(config, (k, v: unknown) => (/password$|secret$/.test(k) && v ? '[set]' : v), 2)}\n`);
       return;
     }
     case 'migrate': {
-      const config = load(parsed.values.config);
+      const config = await load(parsed.values.config);
+      const { openClickHouse } = await import('../../shared/clickhouse/client.js');
+      const { migrate } = await import('../../shared/clickhouse/migrate.js');
       const c = config.clickhouse;
       const ch = await openClickHouse({
         ...(c.url ? { url: c.url, username: c.username, password: c.password } : {}),
@@ -128,15 +182,18 @@ export async function main(argv: string[]): Promise<void> {
     }
     case 'replay': {
       if (rest.length === 0) fail(`replay needs at least one FILE (or - for stdin)\n\n${USAGE}`, EXIT_USAGE);
-      const config = load(parsed.values.config);
+      const config = await load(parsed.values.config);
+      const { rootLogger } = await import('../../shared/log.js');
       rootLogger.level = config.log_level;
       if (parsed.values.report) {
+        const { backtest, formatBacktest } = await import('../detector/backtest.js');
         const threads = parsed.values.threads === undefined ? undefined : Number(parsed.values.threads);
         if (threads !== undefined && (!Number.isInteger(threads) || threads < 1 || threads > 64)) fail('--threads takes a whole number from 1 to 64', EXIT_USAGE);
         const report = await backtest(config, rest, threads === undefined ? {} : { threads });
         process.stdout.write(parsed.values.json ? `${JSON.stringify(report)}\n` : formatBacktest(report));
         return;
       }
+      const { formatReplay, replay } = await import('./replay.js');
       const summary = await replay(config, rest);
       process.stdout.write(parsed.values.json ? `${JSON.stringify(summary)}\n` : formatReplay(summary));
       return;
@@ -145,21 +202,27 @@ export async function main(argv: string[]): Promise<void> {
       break;
   }
 
+  const { SERVICES, startRuntime } = await import('../runtime.js');
   const services: ServiceName[] = command === 'all' ? [...SERVICES] : SERVICES.includes(command as ServiceName) ? [command as ServiceName] : [];
   if (services.length === 0) fail(`unknown command "${command}"\n\n${USAGE}`, EXIT_USAGE);
-  const config = load(parsed.values.config);
+  const config = await load(parsed.values.config);
+  const { rootLogger } = await import('../../shared/log.js');
   rootLogger.level = config.log_level;
   const workers = parsed.values.workers === undefined ? config.ingest.workers : Number(parsed.values.workers);
   if (!Number.isInteger(workers) || workers < 1 || workers > 64) fail('--workers takes a whole number from 1 to 64', EXIT_USAGE);
+  const { default: cluster } = await import('node:cluster');
   if (workers > 1) {
     if (command !== 'ingester') fail('--workers applies to the ingester command', EXIT_USAGE);
     if (config.kafka.brokers.length === 0) fail('several ingester workers need Kafka (kafka.brokers): the in-process bus is per process', EXIT_USAGE);
     if (cluster.isPrimary) {
+      const { superviseWorkers } = await import('./workers.js');
       await superviseWorkers(workers, config);
       return;
     }
   }
-  const rt = await startRuntime(config, new Set(services));
+  const { startMetricsServer } = await import('../../shared/metrics.js');
+  // Embedded mode's first start makes the admin token (printed once below); a single service never does.
+  const rt = await startRuntime(config, new Set(services), { generateToken: command === 'all' });
   // Without the API in this process, /metrics gets a listener of its own (a cluster worker reports to its primary).
   const metrics =
     !services.includes('api') && config.metrics.port !== 0 && !cluster.isWorker
@@ -186,7 +249,8 @@ export async function main(argv: string[]): Promise<void> {
 }
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
-  main(process.argv.slice(2)).catch((err: unknown) => {
+  main(process.argv.slice(2)).catch(async (err: unknown) => {
+    const { rootLogger } = await import('../../shared/log.js');
     rootLogger.error({ err }, 'fatal');
     process.exit(1);
   });
