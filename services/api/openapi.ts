@@ -1,6 +1,7 @@
 // The OpenAPI 3 document, generated from the route schemas the server
 // validates with (no second description to drift), and a small docs page
 // that renders it.
+import { DURATION_PATTERN } from '../../shared/config/duration.js';
 import { errorSchema } from './errors.js';
 
 export interface RouteDoc {
@@ -19,6 +20,11 @@ function toOpenApiSchema(s: unknown): unknown {
     if (k === '$id' || k === '$schema') continue;
     if (k === 'const') {
       out.enum = [v];
+      continue;
+    }
+    // "duration" is a standard format (ISO 8601, "P1D"): a client validating with it would refuse our "24h".
+    if (k === 'format' && v === 'duration') {
+      out.pattern = DURATION_PATTERN.source;
       continue;
     }
     out[k] = k === 'properties' || k === 'patternProperties' ? Object.fromEntries(Object.entries(v as object).map(([pk, pv]) => [pk, toOpenApiSchema(pv)])) : toOpenApiSchema(v);
