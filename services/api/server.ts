@@ -22,6 +22,7 @@ import { FailureLimiter, TokenTable, type Principal, type Role, type TokenEntry 
 import { ApiError, API_ERRORS } from './errors.js';
 import { buildOpenApi, docsPage, docsScript, type RouteDoc } from './openapi.js';
 import { registerSecurityRoutes } from './routes.js';
+import { registerDashboardRoutes } from './dashboard-routes.js';
 import { validationError, validatorCompiler } from './validation.js';
 
 export type AuthLevel = 'public' | Role;
@@ -154,6 +155,7 @@ export function buildApi(deps: ApiDeps) {
   if (deps.control && deps.topics && deps.state) {
     registerSecurityRoutes(app as unknown as FastifyInstance, { ...deps, control: deps.control, topics: deps.topics, state: deps.state });
   }
+  registerDashboardRoutes(app as unknown as FastifyInstance, deps);
 
   let openapi: object | undefined;
   app.get('/api/openapi.json', { config: { auth: 'public' }, schema: { summary: 'This API as an OpenAPI 3 document', tags: ['meta'] } }, () => {
