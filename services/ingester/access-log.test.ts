@@ -164,3 +164,21 @@ test('client addresses normalise exactly as shared/ip.ts does, cached or not', a
     }
   }
 });
+
+test('regression (fuzz): upstream times that sum past the largest double are no time, not Infinity', () => {
+  const r = recordFromJson(line({ upstream_time: '1e308, 1e308' }), undefined, ctx, 0);
+  assert.ok(r.ok);
+  assert.equal(r.record.upstream_time, null);
+});
+
+test('regression (fuzz): a JSON value nested thousands deep is rejected with its reason, not by the safety net', () => {
+  for (const deep of ['['.repeat(20_000) + ']'.repeat(20_000), '{"a":'.repeat(10_000) + '1' + '}'.repeat(10_000)]) {
+    const r = recordFromJson(`{"client_ip":"203.0.113.9","status":"200","x":${deep}}`, undefined, ctx, 0);
+    assert.equal(r.ok, false);
+    if (!r.ok) assert.deepEqual([r.reason, r.detail], ['bad_format', 'a JSON value is nested too deep']);
+  }
+  // Nesting a real format may carry is still kept, as JSON text.
+  const ok = recordFromJson(`{"client_ip":"203.0.113.9","status":"200","x":[[1,{"b":2}]]}`, undefined, ctx, 0);
+  assert.ok(ok.ok);
+  assert.equal(ok.record.extra.x, '[[1,{"b":2}]]');
+});

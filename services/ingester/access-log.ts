@@ -138,7 +138,8 @@ function upstreamTime(s: string): number | null {
       any = true;
     }
   }
-  return any ? Math.round(total * 1000) / 1000 : null;
+  // Finite parts can still sum past the largest double ("1e308, 1e308"): that is no time either.
+  return any && Number.isFinite(total) ? Math.round(total * 1000) / 1000 : null;
 }
 
 /** $status: 1 to 3 digits ("000" when nginx sent no response). */
@@ -385,7 +386,14 @@ export function recordFromJson(message: string, header: SyslogHeader | undefined
   if (fields === null || typeof fields !== 'object' || Array.isArray(fields)) {
     return { ok: false, reason: 'bad_format', detail: 'JSON line is not an object' };
   }
-  return recordFromFields(fields as Record<string, unknown>, header, ctx, receivedAt);
+  try {
+    return recordFromFields(fields as Record<string, unknown>, header, ctx, receivedAt);
+  } catch (err) {
+    // JSON.parse reads any depth, but a nested value is kept as JSON text and
+    // JSON.stringify recurses: "[[[[...]]]]" thousands deep overflows the stack.
+    if (err instanceof RangeError) return { ok: false, reason: 'bad_format', detail: 'a JSON value is nested too deep' };
+    throw err;
+  }
 }
 
 /**

@@ -98,14 +98,23 @@ export class IngestPipeline {
       // TCP and files are paused by the caller on `false`; the line itself is still taken.
     }
     const result = this.decoder.decode(raw, source, receivedAt);
+    let value: Buffer | undefined;
     if (result.ok) {
-      this.stats.parsed++;
-      parsed.inc({ source });
-      const value = accessRecordCodec.encode(result.record);
-      this.pending.push({ key: result.record.client_ip, value, timestamp: result.record.ts });
-      this.heldBytes += value.length + 64;
+      try {
+        value = accessRecordCodec.encode(result.record);
+      } catch (err) {
+        // A parser bug must cost one line, counted, not the process: this runs in a socket's event handler.
+        log.error({ err }, 'a parsed line does not encode; dead-lettered');
+        this.deadLetter(raw, source, 'bad_format', `cannot encode: ${(err as Error).message}`, receivedAt);
+      }
     } else {
       this.deadLetter(raw, source, result.reason, result.detail, receivedAt);
+    }
+    if (result.ok && value !== undefined) {
+      this.stats.parsed++;
+      parsed.inc({ source });
+      this.pending.push({ key: result.record.client_ip, value, timestamp: result.record.ts });
+      this.heldBytes += value.length + 64;
     }
     if (this.pending.length + this.pendingDead.length >= MAX_BATCH) this.scheduleFlush(0);
     else this.scheduleFlush(this.config.kafka.linger_ms);

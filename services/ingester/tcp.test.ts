@@ -51,6 +51,44 @@ describe('TCP framing (RFC 6587)', () => {
     assert.deepEqual(o.errors, ['too_long:1000']);
   });
 
+  test('regression: an LF after the last octet frame, alone in its chunk, is no lost frame', () => {
+    const r = split(['5 <1>ab', '\n']);
+    assert.deepEqual(r.frames, ['<1>ab']);
+    assert.deepEqual(r.errors, []);
+    assert.deepEqual(split(['5 <1>ab\r', '\n5 <1>cd']), { frames: ['<1>ab', '<1>cd'], errors: [] });
+  });
+
+  test('regression: a count is digits only (RFC 6587 MSG-LEN), not whatever Number() reads as one', () => {
+    for (const count of ['0x3', '3e0', '+3', '03', ' 3', '3.0']) {
+      const r = split([`5 <1>ab${count} <1>`]);
+      assert.deepEqual(r.errors.map((e) => e.split(':')[0]), ['bad_octet_count'], count);
+      assert.deepEqual(r.frames, ['<1>ab', `${count} <1>`], `${count}: the rest is read as a line`);
+    }
+  });
+
+  test('regression: a frame cut short by the peer is reported as truncated, not too_long', () => {
+    assert.deepEqual(split(['10 <1>ab']).errors, ['truncated:8']);
+    assert.deepEqual(split(['12']).errors, ['truncated:2']);
+  });
+
+  test('regression: a frame dribbled in 1-byte chunks is joined once, not once per chunk', (t) => {
+    const frame = `<1>${'z'.repeat(20_000)}`;
+    const wire = Buffer.from(`${frame.length} ${frame}${frame}\n`);
+    const frames: string[] = [];
+    const s = new FrameSplitter(30_000, (f) => frames.push(f.toString()), () => undefined);
+    const concat = t.mock.method(Buffer, 'concat');
+    for (let i = 0; i < wire.length; i++) {
+      s.push(wire.subarray(i, i + 1));
+      assert.ok(s.bufferedBytes <= 30_000);
+    }
+    s.end();
+    const joins = concat.mock.callCount();
+    concat.mock.restore();
+    assert.deepEqual(frames, [frame, frame]);
+    // One join per completed frame, plus the few of the count: quadratic copying would show tens of thousands.
+    assert.ok(joins < 20, `${joins} joins`);
+  });
+
   test('a bad octet count falls back to line framing instead of stalling', () => {
     const r = split(['12345678901234 junk\n<1>next\n']);
     assert.deepEqual(r.frames, ['12345678901234 junk', '<1>next']);
@@ -110,6 +148,44 @@ describe('TCP input end to end (in-process bus)', () => {
     assert.equal(ids.size, PER_CONN * CONNS, 'every line arrived once');
     assert.equal(pipeline.stats.parsed, PER_CONN * CONNS);
     assert.deepEqual(pipeline.stats.dropped, {}, 'TCP never drops');
+  });
+
+  test('regression: a bad octet count is counted once, by the line its bytes then make', async () => {
+    const config = loadConfig({ text: 'kafka: { linger: 1ms }', env: {} });
+    const pipeline = new IngestPipeline(config, bus, topics);
+    const input = await startTcpInput(pipeline, { host: '127.0.0.1', port: 0, maxFrameBytes: 4096 });
+    await new Promise<void>((resolve, reject) => {
+      const sock = net.connect(input.port, '127.0.0.1', () => sock.end(`12345678901234 junk\n${line(3)}\n`));
+      sock.on('close', () => resolve());
+      sock.on('error', reject);
+    });
+    const deadline = Date.now() + 5000;
+    while (pipeline.stats.received < 2 && Date.now() < deadline) await sleep(10);
+    await sleep(50);
+    await input.close();
+    await pipeline.close();
+    assert.equal(pipeline.stats.received, 2, 'two lines on the wire, two counted');
+    assert.equal(pipeline.stats.parsed, 1);
+    assert.deepEqual(pipeline.stats.rejected, { bad_syslog_header: 1 });
+  });
+
+  test('regression: a peer cut while an oversize frame is being skipped is counted once (too_long), not twice', async () => {
+    const config = loadConfig({ text: 'kafka: { linger: 1ms }', env: {} });
+    const pipeline = new IngestPipeline(config, bus, topics);
+    const input = await startTcpInput(pipeline, { host: '127.0.0.1', port: 0, maxFrameBytes: 4096, idleTimeoutMs: 300 });
+    await new Promise<void>((resolve) => {
+      const sock = net.connect(input.port, '127.0.0.1', () => sock.write(`${Buffer.byteLength(line(1))} ${line(1)}9999999 ${'x'.repeat(5000)}`));
+      sock.on('close', () => resolve());
+      sock.on('error', () => undefined);
+    });
+    const deadline = Date.now() + 5000;
+    while (pipeline.stats.received < 2 && Date.now() < deadline) await sleep(10);
+    await sleep(100); // a second count, if there were one, would come with the server's close
+    await input.close();
+    await pipeline.close();
+    assert.equal(pipeline.stats.parsed, 1);
+    assert.deepEqual(pipeline.stats.rejected, { too_long: 1 });
+    assert.equal(pipeline.stats.received, 2);
   });
 
   test('a stalled peer is cut after the idle timeout; its half frame is counted, complete ones kept', async () => {

@@ -43,19 +43,58 @@ type Mode = 'unknown' | 'octet' | 'line';
 /** Splits one connection's byte stream into frames; feeds each to `emit`. Exported for tests. */
 export class FrameSplitter {
   private mode: Mode = 'unknown';
-  private buf: Buffer = Buffer.alloc(0);
+  /**
+   * The unfinished frame, as the chunks it arrived in. They are joined only
+   * once the frame can be complete: joining at every chunk would cost the
+   * square of the frame's size when a peer dribbles it in tiny segments.
+   */
+  private held: Buffer[] = [];
+  private heldBytes = 0;
+  /** What the held frame waits for: this many bytes in all (octet counting), -1: an LF, 0: anything (a count cut short). */
+  private waitFor = 0;
   /** Bytes still to discard from an oversize frame. -1: discard up to the next LF. */
   private skip = 0;
 
+  /**
+   * `onError`: a frame is lost (`too_long`, `truncated`: count it), or, for
+   * `bad_octet_count`, the stream is not octet counted after all and is
+   * framed as lines from there on (those lines are emitted: nothing is lost).
+   */
   constructor(
     private readonly maxFrame: number,
     private readonly emit: (frame: Buffer) => void,
     private readonly onError: (reason: 'too_long' | 'bad_octet_count' | 'truncated', bytes: number) => void,
   ) {}
 
+  /** Bytes of an unfinished frame held until the rest arrives (at most the frame limit plus one chunk). */
+  get bufferedBytes(): number {
+    return this.heldBytes;
+  }
+
   push(chunk: Buffer): void {
-    const data = this.buf.length > 0 ? Buffer.concat([this.buf, chunk]) : chunk;
-    this.buf = Buffer.alloc(0);
+    if (this.heldBytes === 0) {
+      this.split(chunk);
+      return;
+    }
+    const total = this.heldBytes + chunk.length;
+    const incomplete = this.waitFor > 0 ? total < this.waitFor : this.waitFor === -1 && total <= this.maxFrame && chunk.indexOf(10) < 0;
+    // Copied: a chunk may be a view into a larger read buffer, which holding it would keep alive uncounted.
+    this.held.push(incomplete ? Buffer.from(chunk) : chunk);
+    this.heldBytes = total;
+    if (incomplete) return;
+    const data = Buffer.concat(this.held, total);
+    this.held = [];
+    this.heldBytes = 0;
+    this.split(data);
+  }
+
+  private hold(data: Buffer, from: number, waitFor: number): void {
+    this.held = [Buffer.from(data.subarray(from))];
+    this.heldBytes = data.length - from;
+    this.waitFor = waitFor;
+  }
+
+  private split(data: Buffer): void {
     let pos = 0;
     while (pos < data.length) {
       if (this.skip > 0) {
@@ -71,36 +110,45 @@ export class FrameSplitter {
         pos = lf + 1;
         continue;
       }
-      if (this.mode === 'unknown') {
-        const c = data[pos] as number;
-        this.mode = c >= 49 && c <= 57 ? 'octet' : 'line';
-      }
+      const c = data[pos] as number;
+      if (this.mode === 'unknown') this.mode = c >= 49 && c <= 57 ? 'octet' : 'line';
       if (this.mode === 'octet') {
-        const sp = data.indexOf(32, pos);
-        if (sp < 0 || sp - pos > 10) {
-          if (sp < 0 && data.length - pos <= 10) break; // the length itself is split across chunks
-          this.onError('bad_octet_count', data.length - pos);
-          // Not octet counting after all (or garbage): fall back to lines from here.
-          this.mode = 'line';
+        // Relays may end octet-counted frames with LF (or CRLF): tolerated between frames, wherever the chunks split.
+        if (c === 10 || c === 13) {
+          pos++;
           continue;
         }
-        const len = Number(data.toString('latin1', pos, sp));
-        if (!Number.isInteger(len) || len <= 0) {
-          this.onError('bad_octet_count', sp - pos);
+        // MSG-LEN (RFC 6587): a nonzero digit and at most nine more, then SP.
+        let i = pos;
+        let len = 0;
+        while (i < data.length && i - pos < 10) {
+          const d = (data[i] as number) - 48;
+          if (d < 0 || d > 9) break;
+          len = len * 10 + d;
+          i++;
+        }
+        if (i === data.length) {
+          this.hold(data, pos, 0); // the count itself is split across chunks
+          return;
+        }
+        if (i === pos || c === 48 || data[i] !== 32) {
+          this.onError('bad_octet_count', i - pos + 1);
+          // Not octet counting after all (or garbage): lines from here on.
           this.mode = 'line';
           continue;
         }
         if (len > this.maxFrame) {
           this.onError('too_long', len);
           this.skip = len;
-          pos = sp + 1;
+          pos = i + 1;
           continue;
         }
-        if (data.length - (sp + 1) < len) break;
-        this.emit(data.subarray(sp + 1, sp + 1 + len));
-        pos = sp + 1 + len;
-        // Relays may also end octet-counted frames with LF; tolerate it.
-        if (data[pos] === 10) pos++;
+        if (data.length - (i + 1) < len) {
+          this.hold(data, pos, i + 1 + len - pos);
+          return;
+        }
+        this.emit(data.subarray(i + 1, i + 1 + len));
+        pos = i + 1 + len;
         continue;
       }
       const lf = data.indexOf(10, pos);
@@ -110,28 +158,33 @@ export class FrameSplitter {
           this.skip = -1;
           return;
         }
-        break;
+        this.hold(data, pos, -1);
+        return;
       }
       if (lf - pos > this.maxFrame) this.onError('too_long', lf - pos);
       else if (lf > pos) this.emit(data.subarray(pos, data[lf - 1] === 13 ? lf - 1 : lf));
       pos = lf + 1;
     }
-    // Keep the unfinished frame (copied, so the big chunk it came from can be freed).
-    if (pos < data.length) this.buf = Buffer.from(data.subarray(pos));
   }
 
   /** The connection died (timeout, reset): a half-received frame is reported, not emitted. */
   abort(): void {
-    if (this.buf.length > 0 || this.skip !== 0) this.onError('truncated', this.buf.length);
-    this.buf = Buffer.alloc(0);
+    // An oversize frame being skipped was counted when the skipping began.
+    if (this.heldBytes > 0) this.onError('truncated', this.heldBytes);
+    this.held = [];
+    this.heldBytes = 0;
     this.skip = 0;
   }
 
-  /** The peer closed: a last line without LF is still a message. */
+  /** The peer closed: a last line without LF is still a message; a frame short of its octet count is not. */
   end(): void {
-    if (this.mode !== 'octet' && this.skip === 0 && this.buf.length > 0) this.emit(this.buf);
-    else if (this.buf.length > 0) this.onError('too_long', this.buf.length);
-    this.buf = Buffer.alloc(0);
+    if (this.heldBytes > 0) {
+      if (this.mode === 'line') this.emit(Buffer.concat(this.held, this.heldBytes));
+      else this.onError('truncated', this.heldBytes);
+    }
+    this.held = [];
+    this.heldBytes = 0;
+    this.skip = 0;
   }
 }
 
@@ -158,7 +211,9 @@ export async function startTcpInput(pipeline: IngestPipeline, opts: TcpInputOpti
       },
       (reason, bytes) => {
         framingErrors.inc({ reason });
-        pipeline.reject(reason === 'too_long' ? 'too_long' : 'bad_format', 'tcp', reason === 'truncated' ? `connection lost mid-frame (${bytes} bytes)` : `${reason}: ${bytes} bytes`);
+        // The bytes of a bad count are framed as lines next, and counted there: once is enough.
+        if (reason === 'bad_octet_count') return;
+        pipeline.reject(reason === 'too_long' ? 'too_long' : 'bad_format', 'tcp', reason === 'truncated' ? `connection ended mid-frame (${bytes} bytes)` : `${reason}: ${bytes} bytes`);
       },
     );
     socket.on('data', (chunk: Buffer) => splitter.push(chunk));

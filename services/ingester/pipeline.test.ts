@@ -1,0 +1,34 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { accessRecordCodec } from '../../shared/avro/codec.js';
+import { MemoryBus } from '../../shared/bus/memory.js';
+import { loadConfig } from '../../shared/config/load.js';
+import { topicNames } from '../../shared/topics.js';
+import { IngestPipeline } from './pipeline.js';
+
+const line = (id: string): Buffer =>
+  Buffer.from(`<190>Nov 21 06:00:44 edge nginx: {"ts":"1795240844.5","client_ip":"203.0.113.9","method":"GET","host":"h","uri":"/","status":"200","request_id":"${id}"}`);
+
+test('a parsed line that does not encode is dead-lettered and counted, not thrown into the socket handler', async (t) => {
+  const bus = new MemoryBus();
+  const topics = topicNames('pipe.');
+  await bus.ensureTopics(Object.values(topics).map((topic) => ({ topic, partitions: 1 })));
+  const pipeline = new IngestPipeline(loadConfig({ text: 'kafka: { linger: 1ms }\nlog_level: silent', env: {} }), bus, topics);
+  const encode = accessRecordCodec.encode.bind(accessRecordCodec);
+  // Stands for a parser bug: a record the schema refuses.
+  t.mock.method(accessRecordCodec, 'encode', (r: Parameters<typeof encode>[0]) => {
+    if (r.request_id === 'bad') throw new Error('invalid field');
+    return encode(r);
+  });
+  assert.doesNotThrow(() => pipeline.offer(line('bad'), 'udp'));
+  pipeline.offer(line('good'), 'udp');
+  await pipeline.close();
+  assert.deepEqual(pipeline.stats.rejected, { bad_format: 1 });
+  assert.equal(pipeline.stats.parsed, 1);
+  assert.equal(pipeline.stats.received, 2);
+  const dead = bus.partition(topics.deadLetter, 0).messages;
+  assert.equal(dead.length, 1);
+  assert.match(String(dead[0]?.headers.detail), /^cannot encode: /);
+  assert.equal(bus.partition(topics.access, 0).messages.length, 1);
+  await bus.close();
+});
