@@ -13,6 +13,7 @@ import { HEADER_BYTES, accessRecordCodec, localSchemas } from '../shared/avro/co
 import { parseSchema } from '../shared/avro/schema-source.js';
 import type { AccessRecord } from '../shared/records.js';
 import { Rng } from './generator/prng.js';
+import { figure } from './report-figures.js';
 
 const N = Number.parseInt(process.argv[2] ?? '500000', 10);
 if (!Number.isInteger(N) || N <= 0) {
@@ -162,4 +163,11 @@ console.log(
   `avro vs json: encode ${ratio('avro encode', 'json encode')}x as fast, decode ${ratio('avro decode', 'json decode')}x as fast, ` +
     `${fmt(avroBytes / jsonBytes, 2)}x the bytes (${fmt(avroBytes, 1)} vs ${fmt(jsonBytes, 1)})`,
 );
+const perSecond = (name: string): number => 1e9 / (nsPerRecord.get(name) ?? NaN);
+// The aims of issue #2: the ingester encodes >= 100k records/s, the detector decodes >= 500k/s.
+figure({ bench: 'avro', name: 'encode', value: perSecond('avro encode'), unit: 'records/s', peer: { name: 'JSON.stringify', value: perSecond('json encode') }, better: 'higher', aim: 100_000 });
+figure({ bench: 'avro', name: `encodeBatch(${BATCH})`, value: perSecond(`avro encodeBatch(${BATCH})`), unit: 'records/s', better: 'higher' });
+figure({ bench: 'avro', name: 'decode', value: perSecond('avro decode'), unit: 'records/s', peer: { name: 'JSON.parse', value: perSecond('json decode') }, better: 'higher', aim: 500_000 });
+if (nsPerRecord.has('avro decode, v0 writer')) figure({ bench: 'avro', name: 'decode, v0 writer', value: perSecond('avro decode, v0 writer'), unit: 'records/s', better: 'higher' });
+figure({ bench: 'avro', name: 'bytes per record', value: avroBytes, unit: 'B', peer: { name: 'JSON', value: jsonBytes }, better: 'lower' });
 console.log(`(checksum ${sink})`);

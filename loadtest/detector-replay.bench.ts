@@ -27,6 +27,7 @@ import { backtest, type BacktestReport } from '../services/detector/backtest.js'
 import { ATTACK_KINDS, type AttackKind, type GroundTruth } from './generator/traffic.js';
 import { runCrowdsec, type CrowdsecResult } from './peers/crowdsec.js';
 import { runFail2ban, type Fail2banResult } from './peers/fail2ban.js';
+import { figure } from './report-figures.js';
 
 const { values } = parseArgs({
   options: {
@@ -384,6 +385,55 @@ try {
   }
   const total = Number(process.hrtime.bigint() - tAll) / 1e9;
   console.log(`\nbenchmark wall time ${total.toFixed(0)} s`);
+
+  const bench = 'detector-replay';
+  const csVersion = cs.available ? `CrowdSec ${/\d+\.\d+\.\d+/.exec(cs.version)?.[0] ?? cs.version}` : 'CrowdSec';
+  const f2bTotal = f2b.available ? f2b.filters.reduce((sum, f) => sum + f.seconds, 0) : 0;
+  figure({
+    bench,
+    name: `replay throughput vs CrowdSec (parse → detect → decisions, ${fmt(LINES)} lines)`,
+    value: lw,
+    unit: 'lines/s',
+    ...(cs.available ? { peer: { name: `${csVersion} -dsn file -type nginx (${fmt(cs.lines)} lines${cs.complete ? '' : ', stopped'})`, value: cs.processing_lines_per_second ?? cs.lines_per_second } } : {}),
+    better: 'higher',
+    note: cs.available ? (cs.processing_lines_per_second !== null ? 'CrowdSec without start-up and shutdown' : undefined) : cs.reason,
+  });
+  figure({
+    bench,
+    name: `replay throughput vs fail2ban (${fmt(LINES)} lines)`,
+    value: lw,
+    unit: 'lines/s',
+    ...(f2b.available && f2bTotal > 0 ? { peer: { name: `fail2ban-regex, ${f2b.filters.length} nginx filters one after the other`, value: F2B_LINES / f2bTotal } } : {}),
+    better: 'higher',
+    note: f2b.available ? undefined : f2b.reason,
+  });
+  figure({
+    bench,
+    name: `attackers caught, first ${fmt(PEER_LINES)} lines`,
+    value: lwSlice.total > 0 ? lwSlice.caught / lwSlice.total : NaN,
+    unit: 'share',
+    ...(csScore ? { peer: { name: csVersion, value: csScore.total > 0 ? csScore.caught / csScore.total : NaN } } : {}),
+    better: 'higher',
+    note: `logwarden ${lwSlice.caught}/${lwSlice.total}${csScore ? `, CrowdSec ${csScore.caught}/${csScore.total}` : ''}`,
+  });
+  figure({
+    bench,
+    name: `attackers caught, first ${fmt(F2B_LINES)} lines`,
+    value: lwF2b.total > 0 ? lwF2b.caught / lwF2b.total : NaN,
+    unit: 'share',
+    ...(f2bScore ? { peer: { name: 'fail2ban (any jail)', value: f2bScore.total > 0 ? f2bScore.caught / f2bScore.total : NaN } } : {}),
+    better: 'higher',
+    note: `logwarden ${lwF2b.caught}/${lwF2b.total}${f2bScore ? `, fail2ban ${f2bScore.caught}/${f2bScore.total}` : ''}`,
+  });
+  figure({
+    bench,
+    name: `false positives (benign clients blocked), all ${fmt(LINES)} lines`,
+    value: lwWhole.false_positives.length,
+    unit: 'clients',
+    better: 'lower',
+    aim: 0,
+    note: `of ${fmt(lwWhole.benign)} benign clients`,
+  });
 
   // ---- JSON ----
   const ipDetail = (ips: Iterable<string>): Array<{ ip: string; label: string }> =>

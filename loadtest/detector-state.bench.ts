@@ -8,6 +8,7 @@ import type { AccessRecord } from '../shared/records.js';
 import { engineConfig } from '../services/detector/config.js';
 import { DetectionEngine } from '../services/detector/engine.js';
 import { BYTES_PER_SLOT } from '../services/detector/ip-table.js';
+import { figure } from './report-figures.js';
 
 const ips = Number(process.argv[2] ?? 1_000_000);
 const gc = (globalThis as { gc?: () => void }).gc;
@@ -55,3 +56,6 @@ console.log(`  table bytes / IP       ${(snap.tableBytes / snap.trackedIps).toFi
 console.log(`  process growth / IP    ${((after - before) / snap.trackedIps).toFixed(1)}  (heap + array buffers${gc ? ', after gc' : '; run with --expose-gc for a cleaner figure'})`);
 console.log(`  aim                    ≤ 256 B per tracked IP`);
 console.log(`  engine throughput      ${Math.round(n / seconds).toLocaleString('en')} records/s on one thread (${n.toLocaleString('en')} records in ${seconds.toFixed(2)} s, no parsing)`);
+figure({ bench: 'detector-state', name: `table bytes per tracked IP (${ips.toLocaleString('en')} IPs)`, value: snap.tableBytes / snap.trackedIps, unit: 'B', better: 'lower', aim: 256 });
+figure({ bench: 'detector-state', name: 'process growth per tracked IP', value: (after - before) / snap.trackedIps, unit: 'B', better: 'lower', aim: 256, note: gc ? 'heap + array buffers after gc' : 'without --expose-gc' });
+figure({ bench: 'detector-state', name: 'engine throughput, one thread, no parsing', value: n / seconds, unit: 'records/s', better: 'higher' });

@@ -16,6 +16,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import { KafkaBus } from '../shared/bus/kafka.js';
 import { freePort } from '../shared/testing/nginx.js';
+import { figure } from './report-figures.js';
 
 const { values } = parseArgs({
   options: {
@@ -195,3 +196,23 @@ const oursBest = best((row) => row.ours);
 const peerBest = best((row) => row.peer);
 console.log(`  highest tested rate with loss < 0.1%: logwarden ${oursBest.toLocaleString('en')} lines/s, rsyslog ${rsyslogSkipped ? 'n/a' : `${peerBest.toLocaleString('en')} lines/s`}`);
 if (!rsyslogSkipped && peerBest > 0) console.log(`  ratio logwarden / rsyslog: ${(oursBest / peerBest).toFixed(2)}`);
+figure({
+  bench: 'ingest-udp',
+  name: `highest tested rate with loss < 0.1% (of ${rates.join(', ')} lines/s)`,
+  value: oursBest,
+  unit: 'lines/s',
+  ...(rsyslogSkipped ? {} : { peer: { name: 'rsyslog imudp → omkafka', value: peerBest } }),
+  better: 'higher',
+  note: rsyslogSkipped ?? `${seconds} s per rate, ${workers} workers`,
+});
+for (const row of rows) {
+  figure({
+    bench: 'ingest-udp',
+    name: `stored at ${row.rate.toLocaleString('en')} lines/s target`,
+    value: row.ours.stored / row.ours.seconds,
+    unit: 'lines/s',
+    ...(row.peer ? { peer: { name: 'rsyslog imudp → omkafka', value: row.peer.stored / row.peer.seconds } } : {}),
+    better: 'higher',
+    note: `loss ${(lossOf(row.ours) * 100).toFixed(3)}%${row.peer ? `, rsyslog ${(lossOf(row.peer) * 100).toFixed(3)}%` : ''}`,
+  });
+}

@@ -27,6 +27,7 @@ import type { AccessRecord } from '../shared/records.js';
 import { compileTrustedProxies, type LineResult, type RecordContext } from '../services/ingester/access-log.js';
 import { createRawLineParser } from '../services/ingester/formats/index.js';
 import { Rng } from './generator/prng.js';
+import { figure } from './report-figures.js';
 
 const N = Number.parseInt(process.argv[2] ?? '100000', 10);
 if (!Number.isInteger(N) || N <= 0) {
@@ -291,6 +292,12 @@ function main(): void {
     `Avro encode alone runs ${fmt(rate(json.best['encode alone']))}/s (json records): parse+encode cannot pass it. ` +
       `Parse alone: json ${fmt(rate(json.best.parse))}/s, combined ${fmt(rate(combined.best.parse))}/s, custom ${fmt(rate(custom.best.parse))}/s.`,
   );
+  const peerOf = (r: (typeof results)[number], name: string): { name: string; value: number } => ({ name, value: rate(r.best[name]) });
+  figure({ bench: 'parse', name: 'json parse+encode, one core', value: rate(json.best['parse + encode']), unit: 'lines/s', peer: peerOf(json, 'peer JSON.parse+stringify'), better: 'higher', aim: 1_000_000 });
+  figure({ bench: 'parse', name: 'combined parse+encode, one core', value: rate(combined.best['parse + encode']), unit: 'lines/s', peer: peerOf(combined, 'peer regex+stringify'), better: 'higher', aim: 500_000 });
+  figure({ bench: 'parse', name: 'custom format parse+encode, one core', value: rate(custom.best['parse + encode']), unit: 'lines/s', better: 'higher' });
+  for (const r of results) figure({ bench: 'parse', name: `${r.format} parse alone, one core`, value: rate(r.best.parse), unit: 'lines/s', better: 'higher' });
+  figure({ bench: 'parse', name: 'Avro encode alone, one core', value: rate(json.best['encode alone']), unit: 'records/s', better: 'higher' });
   console.log(`(${((Date.now() - started) / 1000).toFixed(1)} s)`);
 }
 
