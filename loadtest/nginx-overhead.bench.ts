@@ -15,6 +15,7 @@ import { signControlRequest } from '../shared/control-auth.js';
 import type { NodeRules } from '../shared/control/node-rules.js';
 import type { FilterRule } from '../services/detector/security-filter.js';
 import { hashCredential } from '../shared/credential-hash.js';
+import { figure } from './report-figures.js';
 import { freePort, startTestNginx } from '../shared/testing/nginx.js';
 
 const { values } = parseArgs({
@@ -215,6 +216,11 @@ try {
   console.log(`  with module  ${Math.round(mod.rps).toLocaleString('en').padStart(9)} req/s   p50 ${mod.p50}   p99 ${mod.p99}   (static file, access check, JSON line to syslog; non-2xx: ${mod.errors})`);
   console.log(`  ratio        ${(mod.rps / plain.rps).toFixed(2)} (aim ≥ 0.9)`);
   console.log(`  p99 added    ${(ms(mod.p99) - ms(plain.p99)).toFixed(2)} ms (wrk's p99 on a shared 2-core machine is noisy: compare runs, not digits)`);
+  const load = `${ips} addresses, ${ranges} ranges, ${filterCount} filter rules, ${routeCount} routes`;
+  figure({ bench: 'nginx-overhead', name: `requests/s with the module (${load})`, value: mod.rps, unit: 'req/s', peer: { name: 'plain nginx, same config', value: plain.rps }, better: 'higher' });
+  figure({ bench: 'nginx-overhead', name: 'requests/s, module ÷ plain', value: mod.rps / plain.rps, unit: '×', better: 'higher', aim: 0.9 });
+  figure({ bench: 'nginx-overhead', name: 'p50 latency with the module', value: ms(mod.p50), unit: 'ms', peer: { name: 'plain nginx', value: ms(plain.p50) }, better: 'lower' });
+  figure({ bench: 'nginx-overhead', name: 'p99 latency with the module', value: ms(mod.p99), unit: 'ms', peer: { name: 'plain nginx', value: ms(plain.p99) }, better: 'lower' });
 } finally {
   for (const n of [plainNginx, modNginx]) {
     n.stop();
