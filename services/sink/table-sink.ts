@@ -1,14 +1,54 @@
 // A sink: one consumer group reading one topic into one ClickHouse table.
 //
 // - Offsets are committed by the bus only after onBatch resolves, and onBatch
-//   resolves only after ClickHouse acknowledged the insert: nothing is lost.
-// - Every insert carries a deduplication token made of topic, partition and
-//   offset range, so a batch delivered twice (a retry, a rebalance, a replay)
-//   is stored once.
-// - ClickHouse unavailable: onBatch throws, the bus redelivers the same batch
-//   after a backoff, offsets stay where they are.
+//   resolves only after ClickHouse acknowledged every insert of the batch:
+//   nothing is lost.
+// - ClickHouse unavailable: onBatch throws, the bus redelivers from the same
+//   offset after a backoff, offsets stay where they are.
 // - A record that cannot be decoded goes to the dead-letter topic with the
 //   reason; it does not block its partition.
+//
+// No doubled rows, however the records are batched on redelivery
+// ---------------------------------------------------------------
+// Every insert carries a deduplication token naming exactly the offsets it
+// holds (`topic:partition:first-end`); ClickHouse keeps the first insert of a
+// token and drops the others. That only helps if a redelivered record lands
+// in an insert with the same token as the first time, i.e. if the offsets are
+// cut into inserts at the same places on every delivery. Batches do not give
+// that: the bus may hand over [100,150) once and [100,230) after a restart
+// (Kafka fetch sizes vary), and [100,150) ≠ [100,230) would store 100..149
+// twice. So:
+//
+// 1. Inserts are cut at fixed block boundaries, every multiple of
+//    `blockSize`: a redelivered range re-forms the blocks between two
+//    boundaries identically.
+// 2. The bus commits a batch when onBatch resolves, so a batch's tail cannot
+//    wait in memory for the rest of its block: it is inserted now, as a
+//    partial block ending at the batch end. Each batch therefore first writes
+//    a row to `sink_splits` (migration 000008), BEFORE its inserts:
+//    - split_end = the batch end, a cut every later delivery makes too. A
+//      redelivery starts where the last commit left off, i.e. at an earlier
+//      batch end: from there it knows every cut made before and re-forms the
+//      inserts of the delivery that died, token for token. (Row first, then
+//      insert: a crash in between leaves a cut with no insert, which costs
+//      nothing; the other order could leave an insert whose cut nobody knows.)
+//    - stored_below = the batch start: batches of a partition are stored in
+//      order, so everything below was acknowledged. A replay from further back
+//      (offsets reset by an operator, a new consumer group) skips those records
+//      instead of re-inserting them with cuts that may differ. A history
+//      that is ahead of the partition's log end (the topic was recreated, or
+//      embedded offsets restarted under a clock set back) is ignored, so new
+//      records are never mistaken for stored ones.
+//
+// What is left: a redelivery of the one batch that was in flight when a sink
+// died, cut shorter than the first time (it ends inside the dead sink's last
+// insert). Neither bus does that (a refetch from the same offset returns at
+// least as much), and it doubles at most that one insert. Tokens are kept for
+// the tables' deduplication window (non_replicated_deduplication_window,
+// 10000 inserts), sink_splits rows for 7 days.
+//
+// `blockSize` is part of the insert history: keep it fixed (default: the batch
+// size, so a consumer that is behind gets whole, aligned batches).
 import { Counter, Histogram } from 'prom-client';
 import type { RecordCodec } from '../../shared/avro/codec.js';
 import type { Bus, BusMessage, IncomingBatch, OutgoingMessage, Subscription } from '../../shared/bus/types.js';
@@ -22,6 +62,8 @@ const rowsInserted = new Counter({ name: 'logwarden_sink_rows_total', help: 'Row
 const batches = new Counter({ name: 'logwarden_sink_batches_total', help: 'Insert batches acknowledged', labelNames: ['table'], registers: [registry] });
 const skipped = new Counter({ name: 'logwarden_sink_skipped_total', help: 'Records not stored on purpose (sink disabled, e.g. capture off)', labelNames: ['table'], registers: [registry] });
 const deadLetters = new Counter({ name: 'logwarden_sink_dead_letters_total', help: 'Records sent to the dead-letter topic', labelNames: ['table', 'reason'], registers: [registry] });
+const splitsWritten = new Counter({ name: 'logwarden_sink_splits_total', help: 'Batches recorded in sink_splits (cut and stored watermark)', labelNames: ['table'], registers: [registry] });
+const replayed = new Counter({ name: 'logwarden_sink_replayed_total', help: 'Redelivered records skipped because they are known stored', labelNames: ['table'], registers: [registry] });
 const insertSeconds = new Histogram({
   name: 'logwarden_sink_insert_seconds',
   help: 'ClickHouse insert latency',
@@ -29,6 +71,8 @@ const insertSeconds = new Histogram({
   buckets: [0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10],
   registers: [registry],
 });
+
+export const SPLITS_TABLE = 'sink_splits';
 
 export interface TableSinkOptions<T> {
   bus: Bus;
@@ -42,14 +86,72 @@ export interface TableSinkOptions<T> {
   /** Checked per batch: false acknowledges the batch without storing it (counted as skipped). */
   enabled?: () => boolean;
   maxBatchSize?: number;
+  /** Inserts never straddle a multiple of this offset (see the header); keep it fixed. Default: maxBatchSize. */
+  blockSize?: number;
+}
+
+/** One insert: the rows of offsets [start, end) of a partition. */
+export interface InsertBlock {
+  /** Offset of the block's first message. */
+  first: bigint;
+  /** The cut that ends it (exclusive). */
+  end: bigint;
+  messages: BusMessage[];
+}
+
+/**
+ * Cut a batch into insert blocks at multiples of `blockSize`, at the known
+ * cuts, and at the batch end. Pure: the same messages and cuts give the same
+ * blocks, whatever batch they came in.
+ */
+export function cutBatch(batch: IncomingBatch, blockSize: bigint, knownCuts: readonly bigint[]): InsertBlock[] {
+  const end = BigInt(batch.nextOffset);
+  const blocks: InsertBlock[] = [];
+  let cur: BusMessage[] = [];
+  let cutIdx = 0;
+  let nextCut = 0n;
+  const advance = (offset: bigint): void => {
+    // The first cut strictly above `offset`: the next boundary or a known cut, whichever comes first.
+    while (cutIdx < knownCuts.length && (knownCuts[cutIdx] as bigint) <= offset) cutIdx++;
+    const boundary = (offset / blockSize + 1n) * blockSize;
+    const known = knownCuts[cutIdx];
+    nextCut = known !== undefined && known < boundary ? known : boundary;
+  };
+  for (const m of batch.messages) {
+    const off = BigInt(m.offset);
+    if (cur.length === 0) advance(off);
+    else if (off >= nextCut) {
+      blocks.push({ first: BigInt((cur[0] as BusMessage).offset), end: nextCut, messages: cur });
+      cur = [];
+      advance(off);
+    }
+    cur.push(m);
+  }
+  if (cur.length > 0) blocks.push({ first: BigInt((cur[0] as BusMessage).offset), end: nextCut < end ? nextCut : end, messages: cur });
+  return blocks;
+}
+
+interface PartitionHistory {
+  /** Offset the cuts below were loaded from. */
+  from: bigint;
+  /** Every offset below this is stored. */
+  storedBelow: bigint;
+  /** Recorded cuts above `from`, ascending. */
+  cuts: bigint[];
 }
 
 export class TableSink<T> {
   private sub: Subscription | undefined;
   private readonly opts: TableSinkOptions<T>;
+  private readonly blockSize: bigint;
+  /** Per topic/partition, from sink_splits; dropped on every reassignment. */
+  private readonly history = new Map<string, PartitionHistory>();
 
   constructor(opts: TableSinkOptions<T>) {
     this.opts = opts;
+    const size = opts.blockSize ?? opts.maxBatchSize ?? 10_000;
+    if (!Number.isSafeInteger(size) || size < 1) throw new Error(`blockSize must be a positive integer, got ${size}`);
+    this.blockSize = BigInt(size);
   }
 
   async start(): Promise<void> {
@@ -58,50 +160,118 @@ export class TableSink<T> {
       topics: [this.opts.topic],
       fromBeginning: true,
       maxBatchSize: this.opts.maxBatchSize ?? 10_000,
+      // Another member may have written history while it owned a partition.
+      onAssign: () => this.history.clear(),
       onBatch: (batch) => this.handle(batch),
     });
   }
 
-  /** The batch's deduplication token: the same messages always give the same token. */
-  static dedupToken(batch: IncomingBatch): string {
-    const first = batch.messages[0] as BusMessage;
-    return `${batch.topic}:${batch.partition}:${first.offset}-${batch.nextOffset}`;
+  /** The token of one insert block: exactly the offsets it covers. */
+  static dedupToken(topic: string, partition: number, block: Pick<InsertBlock, 'first' | 'end'>): string {
+    return `${topic}:${partition}:${block.first}-${block.end}`;
+  }
+
+  private async historyOf(topic: string, partition: number, from: bigint): Promise<PartitionHistory> {
+    const key = `${topic}\u0000${partition}`;
+    const cached = this.history.get(key);
+    if (cached && cached.from <= from) {
+      // Within one assignment offsets only move forward: cuts at or below `from` cannot matter again.
+      while (cached.cuts.length > 0 && (cached.cuts[0] as bigint) <= from) cached.cuts.shift();
+      return cached;
+    }
+    const { ch, table } = this.opts;
+    const [row] = await ch.query<{ stored_below: string; cuts: string[] }>(
+      `SELECT toString(max(s.stored_below)) AS stored_below,
+              arrayMap(x -> toString(x), arraySort(groupUniqArrayIf(s.split_end, s.split_end > {from:UInt64}))) AS cuts
+       FROM ${ch.table(SPLITS_TABLE)} AS s
+       WHERE s.tbl = {tbl:String} AND s.topic = {topic:String} AND s.partition = {partition:UInt32}`,
+      { tbl: table, topic, partition, from: from.toString() },
+    );
+    let entry: PartitionHistory = { from, storedBelow: BigInt(row?.stored_below ?? '0'), cuts: (row?.cuts ?? []).map((c) => BigInt(c)) };
+    // History beyond the log's end belongs to an earlier life of the partition
+    // (topic recreated, embedded offsets restarted under a clock set back):
+    // trusting it would skip new records as "stored". Start afresh instead.
+    const logEnd = BigInt((await this.opts.bus.endOffsets(topic)).find((o) => o.partition === partition)?.offset ?? '0');
+    if (entry.storedBelow > logEnd) {
+      log.warn({ table, topic, partition, stored_below: entry.storedBelow.toString(), log_end: logEnd.toString() }, 'sink history is ahead of the log (partition reset?); ignoring it');
+      entry = { from, storedBelow: 0n, cuts: [] };
+    }
+    this.history.set(key, entry);
+    return entry;
+  }
+
+  private async record(topic: string, partition: number, end: bigint, storedBelow: bigint, h: PartitionHistory): Promise<void> {
+    const { ch, table } = this.opts;
+    await ch.insert(SPLITS_TABLE, [{ tbl: table, topic, partition, split_end: end.toString(), stored_below: storedBelow.toString() }], {
+      dedupToken: `split:${table}:${topic}:${partition}:${storedBelow}-${end}`,
+    });
+    splitsWritten.inc({ table });
+    if (storedBelow > h.storedBelow) h.storedBelow = storedBelow;
+    if (!h.cuts.includes(end)) {
+      let i = h.cuts.length;
+      while (i > 0 && (h.cuts[i - 1] as bigint) > end) i--;
+      h.cuts.splice(i, 0, end);
+    }
   }
 
   /** Stores one batch (what the bus hands over); public so a redelivery can be reproduced exactly. */
   async handle(batch: IncomingBatch): Promise<void> {
     const { table } = this.opts;
-    if (batch.messages.length === 0) return;
+    const first = batch.messages[0];
+    if (!first) return;
     if (this.opts.enabled && !this.opts.enabled()) {
       skipped.inc({ table }, batch.messages.length);
       return;
     }
-    const rows: object[] = [];
+    const h = await this.historyOf(batch.topic, batch.partition, BigInt(first.offset));
+    // A replay of what is known stored: skipped, not re-inserted.
+    let todo = batch;
+    if (BigInt(first.offset) < h.storedBelow) {
+      const messages = batch.messages.filter((m) => BigInt(m.offset) >= h.storedBelow);
+      replayed.inc({ table }, batch.messages.length - messages.length);
+      if (messages.length === 0) return;
+      todo = { ...batch, messages };
+    }
+    const blocks = cutBatch(todo, this.blockSize, h.cuts);
+
+    const rowsOf: object[][] = [];
     const dead: OutgoingMessage[] = [];
-    for (const m of batch.messages) {
-      try {
-        rows.push(this.opts.toRow(this.opts.codec.decode(m.value)));
-      } catch (err) {
-        const reason = (err as { code?: string }).code ?? 'decode_failed';
-        deadLetters.inc({ table, reason });
-        dead.push({
-          key: m.key,
-          value: m.value,
-          headers: { reason, detail: String((err as Error).message).slice(0, 200), topic: m.topic, partition: String(m.partition), offset: m.offset },
-        });
+    for (const block of blocks) {
+      const rows: object[] = [];
+      for (const m of block.messages) {
+        try {
+          rows.push(this.opts.toRow(this.opts.codec.decode(m.value)));
+        } catch (err) {
+          const reason = (err as { code?: string }).code ?? 'decode_failed';
+          deadLetters.inc({ table, reason });
+          dead.push({
+            key: m.key,
+            value: m.value,
+            headers: { reason, detail: String((err as Error).message).slice(0, 200), topic: m.topic, partition: String(m.partition), offset: m.offset },
+          });
+        }
       }
+      rowsOf.push(rows);
     }
     if (dead.length > 0) {
       log.warn({ table, count: dead.length, topic: batch.topic, partition: batch.partition }, 'undecodable records sent to the dead-letter topic');
       await this.opts.bus.publish(this.opts.deadLetterTopic, dead);
     }
-    if (rows.length === 0) return;
-    const end = insertSeconds.startTimer({ table });
-    // Throws when ClickHouse is unavailable: the bus keeps the offsets and redelivers.
-    await this.opts.ch.insert(table, rows, { dedupToken: TableSink.dedupToken(batch) });
-    end();
-    rowsInserted.inc({ table }, rows.length);
-    batches.inc({ table });
+    if (!rowsOf.some((r) => r.length > 0)) return;
+
+    const last = blocks[blocks.length - 1] as InsertBlock;
+    const start = BigInt((todo.messages[0] as BusMessage).offset);
+    await this.record(batch.topic, batch.partition, last.end, start, h);
+    for (let i = 0; i < blocks.length; i++) {
+      const rows = rowsOf[i] as object[];
+      if (rows.length === 0) continue;
+      const end = insertSeconds.startTimer({ table });
+      // Throws when ClickHouse is unavailable: the bus keeps the offsets and redelivers.
+      await this.opts.ch.insert(table, rows, { dedupToken: TableSink.dedupToken(batch.topic, batch.partition, blocks[i] as InsertBlock) });
+      end();
+      rowsInserted.inc({ table }, rows.length);
+      batches.inc({ table });
+    }
   }
 
   async close(): Promise<void> {

@@ -1,0 +1,1 @@
+DROP TABLE IF EXISTS {{database}}.sink_splits{{on_cluster}} SYNC
