@@ -74,6 +74,10 @@ const RETENTION_TABLES: readonly { table: string; days: keyof Pick<RetentionOpti
   { table: 'events_by_minute', days: 'retentionDays' },
   { table: 'events_by_ip_minute', days: 'retentionDays' },
   { table: 'requests_by_minute', days: 'requestsTtlDays' },
+  { table: 'events_by_path_hour', days: 'retentionDays' },
+  { table: 'requests_by_country_hour', days: 'requestsTtlDays' },
+  { table: 'requests_by_agent_hour', days: 'requestsTtlDays' },
+  { table: 'events_top_ips_hour', days: 'retentionDays' },
 ];
 
 function invalid(message: string): ClickHouseLayerError {

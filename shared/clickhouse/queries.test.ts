@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import type { AccessRecord, SecurityEvent } from '../records.js';
 import { openClickHouse, type ClickHouse } from './client.js';
 import { defaultMigrationsDir, migrate } from './migrate.js';
-import { cleanupEvents, listEvents, parseCidr, QueryInputError, stats, timeSeries, type EventRow } from './queries.js';
+import { cleanupEvents, listEvents, parseCidr, QueryInputError, stats, timeSeries, topStats, type EventRow } from './queries.js';
 import { onClusterClause, quoteIdentifier, splitStatements } from './sql.js';
 import { openTestClickHouse, removeTestDataDir } from './testing.js';
 
@@ -135,9 +135,50 @@ test('stats: totals by type from the rollups, active blocks, recent threats, top
       { ip: '203.0.113.7', events: 5, requests: 10 },
       { ip: '198.51.100.9', events: 3, requests: 15 },
     ]);
+    // Past the sketch size (top-K candidates), every address is grouped: same answer.
+    assert.deepEqual((await stats(ch, { now: NOW, top: 500 })).top_offending_ips, s.top_offending_ips);
     const wide = await stats(ch, { now: NOW, windowHours: 48 });
     assert.equal(wide.total_events, 9);
     assert.equal(wide.events_by_type.scan_detected, 1);
+  });
+});
+
+test('topStats: top paths, deployments, user agents and countries over a range, from the rollups', async () => {
+  await withDb('top', async (ch) => {
+    const inRange = NOW - 2 * HOUR;
+    await ch.insert('events', [
+      event({ ts: inRange, deployment: 'web', sample_paths: ['/wp-login.php', '/.env'] }),
+      event({ ts: inRange + MIN, deployment: 'web', sample_paths: ['/.env'], count: 5 }),
+      event({ ts: inRange + 2 * MIN, deployment: 'api', sample_paths: ['/.env', '/admin'] }),
+      event({ ts: NOW - 30 * HOUR, deployment: 'old', sample_paths: ['/old'] }), // before the range
+    ]);
+    await ch.insert('requests', [
+      request({ ts: inRange, user_agent: 'sqlmap/1.7', country: 'RU', blocked_by: 'blocklist' }),
+      request({ ts: inRange, user_agent: 'sqlmap/1.7', country: 'RU' }),
+      request({ ts: inRange, user_agent: 'curl/8.0', country: null, deployment: 'api' }),
+      request({ ts: inRange, user_agent: 'x'.repeat(400), country: 'DE' }),
+      request({ ts: NOW + HOUR, user_agent: 'later', country: 'FR' }), // after the range
+    ]);
+    const r = await topStats(ch, { from: NOW - 24 * HOUR, to: NOW });
+    assert.deepEqual(r.paths, [{ path: '/.env', events: 3 }, { path: '/admin', events: 1 }, { path: '/wp-login.php', events: 1 }]);
+    assert.deepEqual(r.deployments, [{ deployment: 'web', events: 2, requests: 15 }, { deployment: 'api', events: 1, requests: 10 }]);
+    assert.deepEqual(r.user_agents, [
+      { user_agent: 'sqlmap/1.7', requests: 2, blocked: 1 },
+      { user_agent: 'curl/8.0', requests: 1, blocked: 0 },
+      { user_agent: 'x'.repeat(256), requests: 1, blocked: 0 },
+    ]);
+    assert.deepEqual(r.countries, [{ country: 'RU', requests: 2, blocked: 1 }, { country: null, requests: 1, blocked: 0 }, { country: 'DE', requests: 1, blocked: 0 }]);
+
+    const api = await topStats(ch, { from: NOW - 24 * HOUR, to: NOW, deployment: 'api', top: 1 });
+    assert.deepEqual(api.paths, [{ path: '/.env', events: 1 }]);
+    assert.deepEqual(api.user_agents, [{ user_agent: 'curl/8.0', requests: 1, blocked: 0 }]);
+    assert.deepEqual(api.deployments, [{ deployment: 'api', events: 1, requests: 10 }]);
+
+    // Values are bound: an injection-looking deployment matches nothing.
+    const odd = await topStats(ch, { from: NOW - 24 * HOUR, to: NOW, deployment: "web' OR 1=1 --" });
+    assert.deepEqual([odd.paths, odd.deployments, odd.user_agents, odd.countries], [[], [], [], []]);
+    await assert.rejects(topStats(ch, { from: NOW, to: NOW - 1 }), QueryInputError);
+    await assert.rejects(topStats(ch, { from: 0, to: NOW, top: 0 }), QueryInputError);
   });
 });
 

@@ -3,8 +3,8 @@
 // are table names (ch.table), our own interval keywords, and partition ids
 // read back from system.parts and checked against their format.
 //
-// Stats and time series read the per-minute rollups (migrations 000004-6),
-// never raw rows; rollup tables are SummingMergeTree, so every read sums
+// Stats, time series and top lists read the rollups (migrations 000004-6
+// per minute, 000009, 000011-12 per hour), never raw rows; rollup tables are SummingMergeTree, so every read sums
 // with GROUP BY (unmerged parts hold partial rows for one key).
 import type { SecurityEvent } from '../records.js';
 import { isIP } from 'node:net';
@@ -65,6 +65,9 @@ export interface Stats {
   top_offending_ips: { ip: string; events: number; requests: number }[];
 }
 
+/** Size of the hourly top-IP sketches (events_top_ips_hour); a larger `top` groups every address. */
+const TOP_IP_SKETCH = 50;
+
 export const EVENT_TYPES = ['blocked_ip', 'rate_limited', 'auth_failed', 'suspicious', 'scan_detected'] as const;
 
 /** The /stats response: totals by type, active blocks, recent threats, top offending IPs. */
@@ -77,7 +80,9 @@ export async function stats(ch: ClickHouse, opts: StatsOptions = {}): Promise<St
   const from = to - Math.round(hours * 3_600_000);
   // Rollups are per minute: the window starts at the minute holding `from`.
   const window = { from, to, top };
-  const rollupWindow = 'ts >= toStartOfMinute(fromUnixTimestamp64Milli({from:Int64}, \'UTC\')) AND ts <= fromUnixTimestamp64Milli({to:Int64}, \'UTC\')';
+  const windowOn = (ts: string): string =>
+    `${ts} >= toStartOfMinute(fromUnixTimestamp64Milli({from:Int64}, 'UTC')) AND ${ts} <= fromUnixTimestamp64Milli({to:Int64}, 'UTC')`;
+  const rollupWindow = windowOn('ts');
 
   const [byType, blocks, recent, ips] = await Promise.all([
     ch.query<{ type: string; events: string }>(
@@ -90,16 +95,24 @@ export async function stats(ch: ClickHouse, opts: StatsOptions = {}): Promise<St
        WHERE expires_at IS NULL OR expires_at > fromUnixTimestamp64Milli({to:Int64}, 'UTC')`,
       window,
     ),
-    ch.query<RawEventRow>(
-      `SELECT ${EVENT_COLUMNS} FROM ${ch.table('events')} AS e
-       WHERE e.ts >= fromUnixTimestamp64Milli({from:Int64}, 'UTC') AND e.ts <= fromUnixTimestamp64Milli({to:Int64}, 'UTC')
-       ORDER BY e.ts DESC, e.id DESC LIMIT {top:UInt32}`,
-      window,
+    newestEvents(
+      ch,
+      ["e.ts >= fromUnixTimestamp64Milli({from:Int64}, 'UTC')", "e.ts <= fromUnixTimestamp64Milli({to:Int64}, 'UTC')"],
+      { ...window, limit: top },
+      to,
+      from,
     ),
+    // Up to TOP_IP_SKETCH rows: candidates from the hourly top-K sketches
+    // (migration 000013), exact counts for them from the per-IP rollup, whose
+    // key starts with ip. Grouping every address of the window instead takes
+    // seconds once most addresses are seen once (see 000013).
+    // The output name ip is the text form; r.ip is the column (the key, and a 16-byte group key).
     ch.query<{ ip: string; events: string; requests: string }>(
-      `SELECT ${ipText('ip')} AS ip, sum(events) AS events, sum(requests) AS requests
-       FROM ${ch.table('events_by_ip_minute')} WHERE ${rollupWindow}
-       GROUP BY ip ORDER BY events DESC, requests DESC, ip LIMIT {top:UInt32}`,
+      `SELECT ${ipText('r.ip')} AS ip, sum(r.events) AS events, sum(r.requests) AS requests
+       FROM ${ch.table('events_by_ip_minute')} AS r WHERE ${windowOn('r.ts')}
+       ${top <= TOP_IP_SKETCH ? `AND r.ip IN (SELECT arrayJoin(topKMerge(${TOP_IP_SKETCH})(k.top)) FROM ${ch.table('events_top_ips_hour')} AS k
+         WHERE k.ts >= toStartOfHour(fromUnixTimestamp64Milli({from:Int64}, 'UTC')) AND k.ts <= fromUnixTimestamp64Milli({to:Int64}, 'UTC'))` : ''}
+       GROUP BY r.ip ORDER BY events DESC, requests DESC, r.ip LIMIT {top:UInt32}`,
       window,
     ),
   ]);
@@ -175,6 +188,78 @@ export async function timeSeries(ch: ClickHouse, opts: TimeSeriesOptions): Promi
   };
 }
 
+// ---------------------------------------------------------------- top lists
+
+export interface TopStatsOptions {
+  /** Epoch ms, inclusive; rounded down to its hour for the hourly rollups. */
+  from: number;
+  /** Epoch ms, exclusive. */
+  to: number;
+  deployment?: string;
+  /** Rows per list, 1..1000; default 10. */
+  top?: number;
+}
+
+export interface TopStats {
+  from: number;
+  to: number;
+  /** Sample paths of events, by the number of events that named them (hourly rollup). */
+  paths: { path: string; events: number }[];
+  /** Events and the offending requests they cover, per deployment (minute rollup). */
+  deployments: { deployment: string; events: number; requests: number }[];
+  /**
+   * Captured requests by user agent (first 256 characters) and by country,
+   * with those nginx refused. Events carry neither field, so these come from
+   * the requests table: empty unless real-time capture was on in the range.
+   */
+  user_agents: { user_agent: string; requests: number; blocked: number }[];
+  /** null: country unknown. */
+  countries: { country: string | null; requests: number; blocked: number }[];
+}
+
+/** Top paths, user agents, countries and deployments over [from, to). */
+export async function topStats(ch: ClickHouse, opts: TopStatsOptions): Promise<TopStats> {
+  const from = checkMs('from', opts.from);
+  const to = checkMs('to', opts.to);
+  if (to <= from) throw new QueryInputError('to must be after from');
+  const top = opts.top ?? 10;
+  if (!Number.isInteger(top) || top < 1 || top > 1000) throw new QueryInputError(`top out of range: ${top}`);
+  const params = { from, to, top, deployment: opts.deployment ?? '' };
+  const dep = opts.deployment !== undefined ? 'AND deployment = {deployment:String}' : '';
+  const range = (unit: 'Minute' | 'Hour'): string =>
+    `ts >= toStartOf${unit}(fromUnixTimestamp64Milli({from:Int64}, 'UTC')) AND ts < fromUnixTimestamp64Milli({to:Int64}, 'UTC') ${dep}`;
+  const [paths, deployments, agents, countries] = await Promise.all([
+    ch.query<{ path: string; events: string }>(
+      `SELECT path, sum(events) AS events FROM ${ch.table('events_by_path_hour')} WHERE ${range('Hour')}
+       GROUP BY path ORDER BY events DESC, path LIMIT {top:UInt32}`,
+      params,
+    ),
+    ch.query<{ deployment: string; events: string; requests: string }>(
+      `SELECT deployment, sum(events) AS events, sum(requests) AS requests FROM ${ch.table('events_by_minute')} WHERE ${range('Minute')}
+       GROUP BY deployment ORDER BY events DESC, deployment LIMIT {top:UInt32}`,
+      params,
+    ),
+    ch.query<{ user_agent: string; requests: string; blocked: string }>(
+      `SELECT user_agent, sum(requests) AS requests, sum(blocked) AS blocked FROM ${ch.table('requests_by_agent_hour')} WHERE ${range('Hour')}
+       GROUP BY user_agent ORDER BY requests DESC, user_agent LIMIT {top:UInt32}`,
+      params,
+    ),
+    ch.query<{ country: string; requests: string; blocked: string }>(
+      `SELECT country, sum(requests) AS requests, sum(blocked) AS blocked FROM ${ch.table('requests_by_country_hour')} WHERE ${range('Hour')}
+       GROUP BY country ORDER BY requests DESC, country LIMIT {top:UInt32}`,
+      params,
+    ),
+  ]);
+  return {
+    from,
+    to,
+    paths: paths.map((r) => ({ path: r.path, events: Number(r.events) })),
+    deployments: deployments.map((r) => ({ deployment: r.deployment, events: Number(r.events), requests: Number(r.requests) })),
+    user_agents: agents.map((r) => ({ user_agent: r.user_agent, requests: Number(r.requests), blocked: Number(r.blocked) })),
+    countries: countries.map((r) => ({ country: r.country === '' ? null : r.country, requests: Number(r.requests), blocked: Number(r.blocked) })),
+  };
+}
+
 // ---------------------------------------------------------------- events
 
 export interface ListEventsOptions {
@@ -201,6 +286,44 @@ export interface EventPage {
   next_cursor: string | null;
 }
 
+/** Lookbacks tried in turn by newestEvents before reading without a lower bound. */
+const PROBE_WINDOWS_MS = [3_600_000, 86_400_000, 7 * 86_400_000] as const;
+
+/**
+ * The newest `params.limit` events matching `where` (conditions on events AS
+ * e), newest first. events is sorted by (deployment, type, ts), so "newest
+ * first" over the whole table reads every row's ts and id. But the newest
+ * rows are almost always recent: read a short window below `upper` (epoch
+ * ms, exclusive; now when absent) first. If it holds `limit` rows they are
+ * the answer, since every row outside is older than all of them; if not,
+ * widen (an hour, a day, a week, then everything down to `lower`). A sparse
+ * filter pays a few cheap reads before the full one; a dense one reads an
+ * hour of data instead of the whole table.
+ */
+async function newestEvents(
+  ch: ClickHouse,
+  where: readonly string[],
+  params: Record<string, unknown> & { limit: number },
+  upper: number | undefined,
+  lower: number | undefined,
+): Promise<RawEventRow[]> {
+  const anchor = upper ?? Date.now();
+  for (const lookback of [...PROBE_WINDOWS_MS, undefined]) {
+    let floor = lookback === undefined ? undefined : Math.max(0, anchor - lookback);
+    const last = floor === undefined || (lower !== undefined && floor <= lower);
+    if (last) floor = undefined;
+    const conds = floor === undefined ? where : [...where, "e.ts >= fromUnixTimestamp64Milli({probe_floor:Int64}, 'UTC')"];
+    const rows = await ch.query<RawEventRow>(
+      `SELECT ${EVENT_COLUMNS} FROM ${ch.table('events')} AS e
+       ${conds.length ? 'WHERE ' + conds.join(' AND ') : ''}
+       ORDER BY e.ts DESC, e.id DESC LIMIT {limit:UInt32}`,
+      floor === undefined ? params : { ...params, probe_floor: floor },
+    );
+    if (last || rows.length >= params.limit) return rows;
+  }
+  return [];
+}
+
 /** The IPv6 form (IPv4 mapped) and prefix length of a CIDR, or undefined. */
 export function parseCidr(cidr: string): { address: string; bits: number } | undefined {
   const m = /^([0-9A-Fa-f:.]+)\/(\d{1,3})$/.exec(cidr.trim());
@@ -216,7 +339,8 @@ export function parseCidr(cidr: string): { address: string; bits: number } | und
 // Cursor: the (ts, id) of the last row of a page; rows sort by (ts, id)
 // descending, so the next page is everything strictly below it. Rows
 // inserted later with newer timestamps sort above and never shift a page.
-function encodeCursor(ts: number, id: string): string {
+/** The cursor listEvents hands out after a row (ts, id); exported for tools that start paging mid-way. */
+export function encodeCursor(ts: number, id: string): string {
   return Buffer.from(JSON.stringify([ts, id]), 'utf8').toString('base64url');
 }
 
@@ -236,7 +360,7 @@ function decodeCursor(cursor: string): { ts: number; id: string } {
 export async function listEvents(ch: ClickHouse, opts: ListEventsOptions): Promise<EventPage> {
   if (!Number.isInteger(opts.limit) || opts.limit < 1 || opts.limit > 1000) throw new QueryInputError(`limit must be 1..1000, got ${opts.limit}`);
   const where: string[] = [];
-  const params: Record<string, unknown> = { limit: opts.limit + 1 };
+  const params: Record<string, unknown> & { limit: number } = { limit: opts.limit + 1 };
   if (opts.type !== undefined) {
     // Compared as text: an unknown type matches nothing rather than failing the enum cast.
     where.push('toString(e.type) = {type:String}');
@@ -272,16 +396,15 @@ export async function listEvents(ch: ClickHouse, opts: ListEventsOptions): Promi
   }
   if (opts.cursor !== undefined) {
     const c = decodeCursor(opts.cursor);
+    // The plain bound on ts lets the read skip parts and granules; the tuple alone would not.
+    where.push("e.ts <= fromUnixTimestamp64Milli({cursor_ts:Int64}, 'UTC')");
     where.push("(e.ts, e.id) < (fromUnixTimestamp64Milli({cursor_ts:Int64}, 'UTC'), {cursor_id:String})");
     params.cursor_ts = c.ts;
     params.cursor_id = c.id;
   }
-  const rows = await ch.query<RawEventRow>(
-    `SELECT ${EVENT_COLUMNS} FROM ${ch.table('events')} AS e
-     ${where.length ? 'WHERE ' + where.join(' AND ') : ''}
-     ORDER BY e.ts DESC, e.id DESC LIMIT {limit:UInt32}`,
-    params,
-  );
+  let upper = opts.until;
+  if (params.cursor_ts !== undefined) upper = Math.min(upper ?? Infinity, (params.cursor_ts as number) + 1);
+  const rows = await newestEvents(ch, where, params, upper, opts.since);
   const events = rows.slice(0, opts.limit).map(eventRow);
   const last = events[events.length - 1];
   return { events, next_cursor: rows.length > opts.limit && last ? encodeCursor(last.ts, last.id) : null };
@@ -302,7 +425,14 @@ export interface CleanupResult {
 
 const DAY_MS = 86_400_000;
 /** Tables partitioned by toDate(ts) that follow events' cleanup (the event rollups too, so stats agree). */
-const CLEANUP_TABLES = ['events', 'events_by_minute', 'events_by_ip_minute'] as const;
+const CLEANUP_TABLES = ['events', 'events_by_minute', 'events_by_ip_minute', 'events_by_path_hour', 'events_top_ips_hour'] as const;
+/** The event rollups and the unit of their ts: rows wholly before the cutoff go. */
+const CLEANUP_ROLLUPS = [
+  ['events_by_minute', 'Minute'],
+  ['events_by_ip_minute', 'Minute'],
+  ['events_by_path_hour', 'Hour'],
+  ['events_top_ips_hour', 'Hour'],
+] as const;
 
 /** Remove events older than `olderThanSeconds` (FlatRun's /cleanup, older_than). */
 export async function cleanupEvents(ch: ClickHouse, olderThanSeconds: number, now: number = Date.now()): Promise<CleanupResult> {
@@ -340,10 +470,10 @@ export async function cleanupEvents(ch: ClickHouse, olderThanSeconds: number, no
   result.rows_deleted = Number(left?.n ?? 0);
   if (result.rows_deleted > 0) {
     await ch.command(`DELETE FROM ${ch.table('events')}${onCluster} WHERE ts < fromUnixTimestamp64Milli({cutoff:Int64}, 'UTC')`, params);
-    // Rollup minutes wholly before the cutoff.
-    for (const table of ['events_by_minute', 'events_by_ip_minute']) {
+    // Rollup minutes (hours) wholly before the cutoff.
+    for (const [table, unit] of CLEANUP_ROLLUPS) {
       await ch.command(
-        `DELETE FROM ${ch.table(table)}${onCluster} WHERE ts < toStartOfMinute(fromUnixTimestamp64Milli({cutoff:Int64}, 'UTC'))`,
+        `DELETE FROM ${ch.table(table)}${onCluster} WHERE ts < toStartOf${unit}(fromUnixTimestamp64Milli({cutoff:Int64}, 'UTC'))`,
         params,
       );
     }
