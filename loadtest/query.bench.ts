@@ -1,0 +1,199 @@
+// Stats and event queries over a large events table in the embedded engine:
+// N realistic events (default 100M) generated inside ClickHouse
+// (INSERT ... SELECT FROM numbers(), so the materialized views fill the
+// rollups as the sinks' inserts would), spread over the retention period,
+// then p50/p99 of every API query, disk bytes per event and the time the
+// generation took. The data dir is a temporary dir, removed at the end.
+//   node dist/loadtest/query.bench.js [--events 100000000] [--runs 50] [--days 30]
+//
+// Distribution (seeded by the row number, so every run builds the same data):
+// types 35% suspicious, 30% rate_limited, 15% scan_detected, 10% auth_failed,
+// 10% blocked_ip, each with its detectors; addresses: 30% of events from 2 000
+// heavy offenders, the rest from 4M others, 10% IPv6; 20 deployments, skewed
+// (deployment k gets ~1/(k+1) of the traffic); 1-3 sample paths from a
+// vocabulary of attack paths plus a long tail; time uniform over the period,
+// inserted in time order as a live sink would. Requests (for top user agents
+// and countries): N/20 captured requests over the last day.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { openClickHouse } from '../shared/clickhouse/client.js';
+import { migrate } from '../shared/clickhouse/migrate.js';
+import { encodeCursor, listEvents, stats, timeSeries, topStats } from '../shared/clickhouse/queries.js';
+
+const { values } = parseArgs({
+  options: {
+    events: { type: 'string', default: '100000000' },
+    runs: { type: 'string', default: '50' },
+    days: { type: 'string', default: '30' },
+  },
+});
+const N = Math.max(1000, Math.min(Number(values.events), 1_000_000_000));
+const RUNS = Math.max(5, Math.min(Number(values.runs), 1000));
+const DAYS = Math.max(1, Math.min(Number(values.days), 365));
+const CHUNK = 5_000_000;
+const DAY = 86_400_000;
+const HOUR = 3_600_000;
+
+const dataDir = mkdtempSync(join(tmpdir(), 'logwarden-bench-query-'));
+const ch = await openClickHouse({ database: 'bench', dataDir });
+const cleanup = async (): Promise<void> => {
+  await ch.close().catch(() => undefined);
+  rmSync(dataDir, { recursive: true, force: true });
+};
+process.once('SIGINT', () => void cleanup().then(() => process.exit(130)));
+
+try {
+  await migrate(ch, { retentionDays: DAYS + 1, requestsTtlDays: 2 });
+  const now = Date.now();
+  const start = now - DAYS * DAY;
+  const mark = (s: string): void => void process.stdout.write(s);
+
+  // ---------------------------------------------------------------- generate
+  // h: a per-row hash to draw every field from; ts ascends with the row number.
+  const eventsSelect = `
+    WITH cityHash64(number, 7) AS h,
+         {start:Int64} + intDiv(number * {span:Int64}, {n:UInt64}) + (h % 1000) AS ms,
+         h % 100 AS tpick,
+         multiIf(tpick < 35, 'suspicious', tpick < 65, 'rate_limited', tpick < 80, 'scan_detected', tpick < 90, 'auth_failed', 'blocked_ip') AS ty,
+         intDiv(h, 100) % 1000 AS r2,
+         (intDiv(h, 100000) % 1000) < 300 AS heavy,
+         if(heavy, intDiv(h, 1000000) % 2000, 2000 + intDiv(h, 1000000) % 4000000) AS ipn,
+         (intDiv(h, 7) % 10) = 0 AS v6
+    SELECT
+      concat('ev-', toString(number)) AS id,
+      fromUnixTimestamp64Milli(ms, 'UTC') AS ts,
+      ty AS type,
+      multiIf(ty = 'rate_limited', 'rate', ty = 'scan_detected', 'unique_paths', ty = 'auth_failed', 'auth_failure', ty = 'blocked_ip', 'blocklist',
+              r2 < 400, 'not_found', r2 < 700, 'repeated_hits', r2 < 950, concat('signature:', ['sqli', 'xss', 'traversal', 'wp-scan', 'log4shell'][1 + r2 % 5]),
+              concat('filter:rule-', toString(r2 % 7))) AS detector,
+      if(v6, toIPv6(concat('2001:db8:', lower(hex(toUInt16(ipn % 65536))), '::', lower(hex(toUInt16(intDiv(ipn, 65536) + 1))))),
+             toIPv6(IPv4NumToString(toUInt32(167772160 + ipn * 13)))) AS ip,
+      concat('app-', toString(toUInt32(floor(20 / (1 + (intDiv(h, 3) % 1000) / 50))) % 20)) AS deployment,
+      toUInt32(1 + h % 200) AS count,
+      fromUnixTimestamp64Milli(ms - 60000, 'UTC') AS window_start,
+      fromUnixTimestamp64Milli(ms, 'UTC') AS window_end,
+      arrayMap(k -> if(k % 10 < 8,
+                       ['/wp-login.php', '/.env', '/admin', '/xmlrpc.php', '/.git/config', '/phpmyadmin/', '/login', '/api/v1/auth', '/cgi-bin/luci',
+                        '/vendor/phpunit/phpunit/src/Util/PHP/eval-stdin.php', '/actuator/env', '/server-status', '/wp-admin/', '/.aws/credentials',
+                        '/boaform/admin/formLogin', '/solr/admin/info/system', '/HNAP1/', '/owa/auth/logon.aspx'][1 + k % 18],
+                       concat('/p/', toString(k % 50000))),
+               arrayMap(j -> cityHash64(h, j), range(1 + h % 3))) AS sample_paths,
+      map('requests', toString(1 + h % 200)) AS details
+    FROM numbers({first:UInt64}, {rows:UInt64})`;
+  const eventsCols = 'id, ts, type, detector, ip, deployment, count, window_start, window_end, sample_paths, details';
+
+  const g0 = performance.now();
+  mark(`generating ${N.toLocaleString('en')} events over ${DAYS} days `);
+  for (let first = 0; first < N; first += CHUNK) {
+    await ch.command(`INSERT INTO ${ch.table('events')} (${eventsCols}) ${eventsSelect}`, {
+      start, span: DAYS * DAY, n: N, first, rows: Math.min(CHUNK, N - first),
+    });
+    mark('.');
+  }
+  const genEventsS = (performance.now() - g0) / 1000;
+  const R = Math.max(1000, Math.floor(N / 20));
+  const g1 = performance.now();
+  mark(`\ngenerating ${R.toLocaleString('en')} captured requests over the last day `);
+  for (let first = 0; first < R; first += CHUNK) {
+    await ch.command(
+      `INSERT INTO ${ch.table('requests')} (ts, node, deployment, client_ip, method, host, path, query, status, bytes, request_time,
+                                             upstream_time, user_agent, referer, country, auth_user, request_id, blocked_by, filter_alert, extra)
+       WITH cityHash64(number, 11) AS h, {rstart:Int64} + intDiv(number * {rspan:Int64}, {r:UInt64}) AS ms
+       SELECT fromUnixTimestamp64Milli(ms, 'UTC'), concat('edge-', toString(h % 4)), concat('app-', toString(h % 20)),
+              toIPv6(IPv4NumToString(toUInt32(167772160 + intDiv(h, 10) % 4000000))), 'GET', 'example.test',
+              concat('/p/', toString(intDiv(h, 7) % 5000)), '', [200, 200, 200, 304, 404, 403, 500, 301][1 + h % 8], 512 + h % 10000, 0.01, NULL,
+              if(h % 10 < 7, ['Mozilla/5.0 (Windows NT 10.0; Win64; x64) Chrome/126.0', 'Mozilla/5.0 (Macintosh) Safari/605.1.15', 'curl/8.5.0',
+                              'python-requests/2.31', 'sqlmap/1.8', 'Go-http-client/1.1', 'Nuclei - Open-source project', 'zgrab/0.x'][1 + intDiv(h, 3) % 8],
+                 concat('Mozilla/5.0 bot-', toString(intDiv(h, 11) % 20000))),
+              '', if(h % 17 = 0, NULL, ['US', 'DE', 'CN', 'RU', 'BR', 'IN', 'FR', 'NL', 'GB', 'VN'][1 + intDiv(h, 13) % 10]), NULL,
+              toString(number), if(h % 50 = 0, 'blocklist', NULL), NULL, map()
+       FROM numbers({first:UInt64}, {rows:UInt64})`,
+      { rstart: now - DAY, rspan: DAY - 60_000, r: R, first, rows: Math.min(CHUNK, R - first) },
+    );
+    mark('.');
+  }
+  const genRequestsS = (performance.now() - g1) / 1000;
+  console.log();
+
+  // ---------------------------------------------------------------- size
+  const parts = await ch.query<{ table: string; rows: string; bytes: string; parts: string }>(
+    `SELECT table, sum(rows) AS rows, sum(bytes_on_disk) AS bytes, count() AS parts FROM system.parts
+     WHERE database = {db:String} AND active GROUP BY table ORDER BY table`,
+    { db: ch.database },
+  );
+  const byTable = new Map(parts.map((p) => [p.table, p]));
+  const evBytes = Number(byTable.get('events')?.bytes ?? 0);
+  const evRows = Number(byTable.get('events')?.rows ?? 0);
+  const rollupBytes = ['events_by_minute', 'events_by_ip_minute', 'events_by_path_hour'].reduce((s, t) => s + Number(byTable.get(t)?.bytes ?? 0), 0);
+
+  // ---------------------------------------------------------------- queries
+  const [heavy] = await ch.query<{ ip: string }>(
+    `SELECT IPv6NumToString(ip) AS ip FROM ${ch.table('events_by_ip_minute')} GROUP BY ip ORDER BY sum(events) DESC LIMIT 1`,
+  );
+  const [rare] = await ch.query<{ ip: string }>(
+    `SELECT IPv6NumToString(ip) AS ip FROM ${ch.table('events_by_ip_minute')} WHERE ts >= now() - INTERVAL 1 DAY
+     GROUP BY ip ORDER BY sum(events) ASC, ip LIMIT 1`,
+  );
+  const [deep] = await ch.query<{ ts: string; id: string }>(
+    `SELECT toUnixTimestamp64Milli(ts) AS ts, id FROM ${ch.table('events')}
+     WHERE ts < fromUnixTimestamp64Milli({t:Int64}, 'UTC') AND ts >= fromUnixTimestamp64Milli({t:Int64} - 3600000, 'UTC')
+     ORDER BY ts DESC, id DESC LIMIT 1`,
+    { t: now - Math.floor(DAYS / 2) * DAY },
+  );
+  const deepCursor = deep ? encodeCursor(Number(deep.ts), deep.id) : undefined;
+  const heavyIp = (heavy?.ip ?? '::').replace(/^::ffff:/, '');
+  const rareIp = (rare?.ip ?? '::').replace(/^::ffff:/, '');
+
+  const cases: [string, () => Promise<unknown>][] = [
+    ['stats (24 h)', () => stats(ch, { now })],
+    [`stats (${DAYS} d)`, () => stats(ch, { now, windowHours: DAYS * 24 })],
+    ['timeSeries minute, 24 h', () => timeSeries(ch, { from: now - DAY, to: now, step: 'minute' })],
+    [`timeSeries hour, ${DAYS} d`, () => timeSeries(ch, { from: start, to: now, step: 'hour' })],
+    ['topStats (24 h)', () => topStats(ch, { from: now - DAY, to: now })],
+    [`topStats (${DAYS} d)`, () => topStats(ch, { from: start, to: now })],
+    ['topStats (7 d, one deployment)', () => topStats(ch, { from: now - 7 * DAY, to: now, deployment: 'app-3' })],
+    ['events: first page (50)', () => listEvents(ch, { limit: 50 })],
+    ['events: type=auth_failed', () => listEvents(ch, { limit: 50, type: 'auth_failed' })],
+    ['events: deployment+type', () => listEvents(ch, { limit: 50, deployment: 'app-1', type: 'scan_detected' })],
+    [`events: ip (heavy ${heavyIp})`, () => listEvents(ch, { limit: 50, ip: heavyIp })],
+    [`events: ip (rare ${rareIp})`, () => listEvents(ch, { limit: 50, ip: rareIp })],
+    ['events: cidr /24', () => listEvents(ch, { limit: 50, cidr: '10.0.0.0/24' })],
+    ['events: last 1 h, since/until', () => listEvents(ch, { limit: 50, since: now - HOUR, until: now })],
+    [`events: deep cursor (${Math.floor(DAYS / 2)} d back)`, () => listEvents(ch, { limit: 50, ...(deepCursor ? { cursor: deepCursor } : {}) })],
+  ];
+
+  const pct = (xs: number[], p: number): number => {
+    const s = [...xs].sort((a, b) => a - b);
+    return s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)] as number;
+  };
+  const results: { name: string; runs: number; p50: number; p99: number; max: number }[] = [];
+  for (const [name, fn] of cases) {
+    await fn(); // warm-up: the first run reads from disk
+    const ms: number[] = [];
+    const caseStart = performance.now();
+    // Bounded in time: a slow query gets at least 5 runs, not RUNS.
+    for (let i = 0; i < RUNS && (i < 5 || performance.now() - caseStart < 60_000); i++) {
+      const t0 = performance.now();
+      await fn();
+      ms.push(performance.now() - t0);
+    }
+    results.push({ name, runs: ms.length, p50: pct(ms, 50), p99: pct(ms, 99), max: Math.max(...ms) });
+  }
+
+  // ---------------------------------------------------------------- report
+  const f = (x: number): string => x.toFixed(1).padStart(8);
+  console.log(`\nquery benchmark: ${evRows.toLocaleString('en')} events over ${DAYS} days (embedded chdb, ${RUNS} runs per query after one warm-up)`);
+  console.log(`generation: events ${genEventsS.toFixed(1)} s (${Math.round(N / genEventsS).toLocaleString('en')} rows/s, rollups filled by the views), requests ${genRequestsS.toFixed(1)} s`);
+  console.log(`disk: events ${(evBytes / 2 ** 20).toFixed(0)} MiB = ${(evBytes / Math.max(1, evRows)).toFixed(1)} bytes/event; event rollups ${(rollupBytes / 2 ** 20).toFixed(0)} MiB (+${(rollupBytes / Math.max(1, evRows)).toFixed(1)} bytes/event)`);
+  for (const p of parts) console.log(`  ${p.table.padEnd(26)} ${Number(p.rows).toLocaleString('en').padStart(14)} rows ${(Number(p.bytes) / 2 ** 20).toFixed(1).padStart(9)} MiB ${String(p.parts).padStart(5)} parts`);
+  console.log(`\n${'query'.padEnd(40)}   p50 ms   p99 ms   max ms  runs`);
+  for (const r of results) console.log(`${r.name.padEnd(40)} ${f(r.p50)} ${f(r.p99)} ${f(r.max)} ${String(r.runs).padStart(5)}`);
+  const statsP99 = Math.max(...results.filter((r) => /^(stats|topStats|timeSeries)/.test(r.name)).map((r) => r.p99));
+  const eventsP99 = Math.max(...results.filter((r) => r.name.startsWith('events')).map((r) => r.p99));
+  console.log(`\naims: stats p99 < 200 ms → worst ${statsP99.toFixed(1)} ms ${statsP99 < 200 ? 'ok' : 'MISSED'}; events page p99 < 100 ms → worst ${eventsP99.toFixed(1)} ms ${eventsP99 < 100 ? 'ok' : 'MISSED'}`);
+  console.log('noise: 2-core machine shared with other test runs; figures are wall time through @clickhouse/client, JSON parsing included');
+} finally {
+  await cleanup();
+}
