@@ -159,10 +159,14 @@ export class DetectionEngine {
       return;
     }
     const ip = rec.client_ip;
-    if (rec.blocked_by) {
-      // nginx refused it already: the block works; record it, but it is no new evidence.
-      const detector = rec.blocked_by === 'blocklist' ? 'blocklist' : `filter:${rec.blocked_by}`;
-      this.aggregate(ip, detector, 'blocked_ip', rec, 1, false);
+    // A protected route's 401 ("route:<id>") is a failed login, the evidence auth_failure counts, not a refusal.
+    if (rec.blocked_by && !rec.blocked_by.startsWith('route:')) {
+      // nginx refused it already: the block works; record it, but it is no new evidence. The
+      // Lua module names its refusals "blocklist", "filter:<id>", "policy:<kind>", "rate_limit";
+      // a bare name (an older module, or another source) is taken as a filter rule id.
+      const by = rec.blocked_by;
+      const detector = by === 'blocklist' || by === 'rate_limit' || by.startsWith('filter:') || by.startsWith('policy:') ? by : `filter:${by}`;
+      this.aggregate(ip, detector, by === 'rate_limit' ? 'rate_limited' : 'blocked_ip', rec, 1, false);
       return;
     }
     const bucket = Math.floor(rec.ts / this.bucketMs);
