@@ -211,10 +211,13 @@ function publicRoute(r: ProtectedRoute): Omit<ProtectedRoute, 'credential_hash'>
   return rest;
 }
 
+// Date.parse alone takes almost anything ("-1", "*/ SELECT 1 /*" are 2001-01-01 to V8): only ISO 8601 gets there.
+const ISO_8601 = /^\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(?:Z|[+-]\d{2}:?\d{2})?)?$/i;
+
 function parseTime(v: string | undefined, field: string): number | undefined {
   if (v === undefined || v === '') return undefined;
   if (/^\d{1,16}$/.test(v)) return Number(v);
-  const t = Date.parse(v);
+  const t = ISO_8601.test(v) ? Date.parse(v) : NaN;
   if (!Number.isFinite(t) || t < 0) throw invalid(field, 'must be epoch milliseconds or an ISO 8601 time');
   return t;
 }
