@@ -7,7 +7,8 @@ import { Piscina } from 'piscina';
 import { Counter, Gauge, Histogram } from 'prom-client';
 import { blockDecisionCodec, securityEventCodec } from '../../shared/avro/codec.js';
 import { partitionForKey } from '../../shared/bus/murmur2.js';
-import type { Bus, BusMessage, IncomingBatch, Subscription, TopicPartition } from '../../shared/bus/types.js';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { BusUnavailableError, type Bus, type BusMessage, type IncomingBatch, type Subscription, type TopicPartition } from '../../shared/bus/types.js';
 import type { Config } from '../../shared/config/load.js';
 import { componentLogger } from '../../shared/log.js';
 import { registry } from '../../shared/metrics.js';
@@ -24,12 +25,21 @@ const decisionsOut = new Counter({ name: 'logwarden_detector_decisions_total', h
 const lateRecords = new Gauge({ name: 'logwarden_detector_late_records', help: 'Records counted late (beyond late_tolerance), per shard, since start', labelNames: ['shard'], registers: [registry] });
 const trackedIps = new Gauge({ name: 'logwarden_detector_tracked_ips', help: 'IPs with state inside the window, per shard', labelNames: ['shard'], registers: [registry] });
 const stateBytes = new Gauge({ name: 'logwarden_detector_state_bytes', help: 'Bytes of per-IP state tables, per shard', labelNames: ['shard'], registers: [registry] });
+const redelivered = new Counter({
+  name: 'logwarden_detector_redelivered_skipped_total',
+  help: 'Redelivered records skipped: this member had already run them and published their results (an offset commit failed)',
+  registers: [registry],
+});
+const heldResults = new Gauge({ name: 'logwarden_detector_held_results', help: 'Events and decisions waiting for a failed publish to be retried', registers: [registry] });
 const batchSeconds = new Histogram({
   name: 'logwarden_detector_batch_seconds',
   help: 'Time from a batch handed to the detector to its results published',
   buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5],
   registers: [registry],
 });
+
+const PUBLISH_RETRY_MIN_MS = 100;
+const PUBLISH_RETRY_MAX_MS = 5_000;
 
 export interface DetectorOptions {
   config: Config;
@@ -44,6 +54,7 @@ export class DetectorService {
   private readonly pools: Piscina[];
   private sub: Subscription | undefined;
   private timer: NodeJS.Timeout | undefined;
+  private closing = false;
   private readonly clocks: Array<{ eventTime: number; wall: number }>;
   private chain: Promise<void> = Promise.resolve();
   private owned = new Set<string>();
@@ -54,6 +65,10 @@ export class DetectorService {
     this.resolveSub = resolve;
   });
   readonly rebuilt: Array<{ topic: string; partition: number; from: string; until: string }> = [];
+  /** Per partition, the offset after the last batch whose results were published (see handle()). */
+  private readonly processedUntil = new Map<string, bigint>();
+  /** Results of a publish that failed, sent before anything else (see publish()). */
+  private held: { events: SecurityEvent[]; decisions: BlockDecision[] } = { events: [], decisions: [] };
 
   constructor(private readonly opts: DetectorOptions) {
     const shards = opts.config.detection.shards;
@@ -96,6 +111,8 @@ export class DetectorService {
     const fresh = parts.filter((p) => !this.owned.has(key(p)));
     this.owned = new Set(parts.map(key));
     for (const k of [...this.rebuildUntil.keys()]) if (!this.owned.has(k)) this.rebuildUntil.delete(k);
+    // A partition that left may come back after another member moved it on: it is then rebuilt, not skipped.
+    for (const k of [...this.processedUntil.keys()]) if (!this.owned.has(k)) this.processedUntil.delete(k);
     if (fresh.length === 0) return;
     const { bus, config } = this.opts;
     const clock = Math.max(...this.clocks.map((c) => c.eventTime));
@@ -127,6 +144,16 @@ export class DetectorService {
     const tp = `${batch.topic}/${batch.partition}`;
     const until = this.rebuildUntil.get(tp);
     let messages = batch.messages;
+    // Redelivered to this member after its results were published (the offset
+    // commit failed: broker away, consumer restarted): the engine already
+    // counted these records and their results are on the bus. Running them
+    // again would count them twice and publish their events again.
+    const done = this.processedUntil.get(tp);
+    if (done !== undefined && messages.length > 0 && BigInt((messages[0] as BusMessage).offset) < done) {
+      const fresh = messages.filter((m) => BigInt(m.offset) >= done);
+      redelivered.inc(messages.length - fresh.length);
+      messages = fresh;
+    }
     if (until !== undefined) {
       const replayed = messages.filter((m) => BigInt(m.offset) < until);
       messages = messages.filter((m) => BigInt(m.offset) >= until);
@@ -135,8 +162,31 @@ export class DetectorService {
     }
     const results = await this.dispatch(messages, batch.partition, false);
     records.inc(messages.length);
-    await this.publish(results);
+    await this.publishHolding(results);
+    this.processedUntil.set(tp, BigInt(batch.nextOffset));
     end();
+  }
+
+  /**
+   * A batch's results are published before its offsets are committed. When
+   * the bus is unavailable the batch must not be redelivered: the engine has
+   * counted its records, and running them again would count them twice
+   * (inflated events, spurious blocks). So the publish is retried here, with
+   * the batch held uncommitted, until the bus is back or the service closes.
+   */
+  private async publishHolding(results: Array<ShardResult | undefined>): Promise<void> {
+    let backoff = PUBLISH_RETRY_MIN_MS;
+    for (let pending = results; ; pending = []) {
+      try {
+        await this.publish(pending);
+        return;
+      } catch (err) {
+        // Closing: the offsets stay uncommitted and the next owner re-reads the batch.
+        if (this.closing || !(err instanceof BusUnavailableError)) throw err;
+        await sleep(backoff);
+        backoff = Math.min(backoff * 2, PUBLISH_RETRY_MAX_MS);
+      }
+    }
   }
 
   private dispatch(messages: BusMessage[], stream: number, silent: boolean): Promise<Array<ShardResult | undefined>> {
@@ -183,9 +233,18 @@ export class DetectorService {
     await this.publish(results);
   }
 
+  /**
+   * Publishes what the shards drained, after anything held from a failed publish.
+   * The engine emits a result once (a block sets the IP active; a flushed event
+   * resets its count): re-running the records cannot bring it back. So a
+   * refused publish keeps its results here until one succeeds, instead of
+   * dropping them (the batch is still redelivered, since its offsets must not
+   * be committed before its results are on the bus).
+   */
   private async publish(results: Array<ShardResult | undefined>): Promise<void> {
-    const events: SecurityEvent[] = [];
-    const decisions: BlockDecision[] = [];
+    const events: SecurityEvent[] = this.held.events;
+    const decisions: BlockDecision[] = this.held.decisions;
+    this.held = { events: [], decisions: [] };
     for (const r of results) {
       if (!r) continue;
       events.push(...r.events);
@@ -193,17 +252,35 @@ export class DetectorService {
     }
     const { bus, topics } = this.opts;
     if (events.length > 0) {
-      await bus.publish(topics.events, events.map((e) => ({ key: e.ip, value: securityEventCodec.encode(e), timestamp: e.ts })));
+      try {
+        await bus.publish(topics.events, events.map((e) => ({ key: e.ip, value: securityEventCodec.encode(e), timestamp: e.ts })));
+      } catch (err) {
+        this.hold(events, decisions);
+        throw err;
+      }
       for (const e of events) eventsOut.inc({ type: e.type });
     }
     if (decisions.length > 0) {
-      await bus.publish(topics.decisions, decisions.map((d) => ({ key: d.ip, value: blockDecisionCodec.encode(d), timestamp: d.created_at })));
+      try {
+        await bus.publish(topics.decisions, decisions.map((d) => ({ key: d.ip, value: blockDecisionCodec.encode(d), timestamp: d.created_at })));
+      } catch (err) {
+        this.hold([], decisions);
+        throw err;
+      }
       for (const d of decisions) decisionsOut.inc({ action: d.action });
       log.info({ decisions: decisions.map((d) => `${d.action} ${d.ip}`) }, 'decisions published');
     }
+    heldResults.set(0);
+  }
+
+  private hold(events: SecurityEvent[], decisions: BlockDecision[]): void {
+    this.held = { events, decisions };
+    heldResults.set(events.length + decisions.length);
+    log.warn({ events: events.length, decisions: decisions.length }, 'publish failed; results held for the next attempt');
   }
 
   async close(): Promise<void> {
+    this.closing = true;
     if (this.timer) clearInterval(this.timer);
     await this.sub?.close();
     await this.serialized(async () => {

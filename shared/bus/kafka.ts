@@ -52,12 +52,17 @@ function toHeaders(h: Record<string, string | Buffer | (string | Buffer)[] | und
 
 /** kafkajs errors that mean "the broker is not there (yet)", as opposed to a rejected request. */
 function wrap(err: unknown, what: string): Error {
-  if (err instanceof KafkaJSError && err.retriable) return new BusUnavailableError(`${what}: ${err.message}`, { cause: err });
-  const name = (err as { name?: string }).name ?? '';
-  if (/Connection|NumberOfRetriesExceeded|RequestTimeout|BrokerNotFound/.test(name)) {
-    return new BusUnavailableError(`${what}: ${(err as Error).message}`, { cause: err });
-  }
+  if (unavailable(err)) return new BusUnavailableError(`${what}: ${(err as Error).message}`, { cause: err });
   return err instanceof Error ? err : new Error(String(err));
+}
+
+function unavailable(err: unknown, depth = 0): boolean {
+  if (!err || typeof err !== 'object' || depth > 5) return false;
+  if (err instanceof KafkaJSError && err.retriable) return true;
+  const name = (err as { name?: string }).name ?? '';
+  if (/Connection|NumberOfRetriesExceeded|RequestTimeout|BrokerNotFound|NoBrokerAvailable/.test(name)) return true;
+  // kafkajs gives up on a broker that stays away with a KafkaJSNonRetriableError whose cause is the connection error.
+  return unavailable((err as { cause?: unknown }).cause, depth + 1);
 }
 
 export class KafkaBus implements Bus {
@@ -255,6 +260,8 @@ class KafkaSubscription implements Subscription {
       }
       assigned.sort((a, b) => a.topic.localeCompare(b.topic) || a.partition - b.partition);
       this.owned = assigned;
+      // Which member holds which partitions is what an operator asks first after a member died.
+      log.info({ group: opts.groupId, partitions: assigned.map((p) => `${p.topic}/${p.partition}`) }, 'partitions assigned');
       // Batches wait for onAssign (e.g. a detector rebuilding state) before they are handled.
       this.assignGate = Promise.resolve(opts.onAssign?.(assigned.map((p) => ({ ...p }))));
     });
