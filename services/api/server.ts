@@ -24,6 +24,7 @@ import { buildOpenApi, docsPage, docsScript, type RouteDoc } from './openapi.js'
 import { registerSecurityRoutes } from './routes.js';
 import { registerDashboardRoutes } from './dashboard-routes.js';
 import { validationError, validatorCompiler } from './validation.js';
+import { storeWithReadDeadline, withReadDeadline } from './storage-deadline.js';
 
 export type AuthLevel = 'public' | Role;
 
@@ -58,6 +59,8 @@ export interface ApiDeps {
   state?: { capture: boolean };
   /** Tokens besides config.api.tokens (the token file). */
   tokens?: readonly TokenEntry[];
+  /** A ClickHouse read unanswered after this long is a 503 (storage-deadline.ts). Default STORAGE_READ_TIMEOUT_MS. */
+  storageTimeoutMs?: number;
 }
 
 /** Whether a request's role satisfies a route's level. */
@@ -65,7 +68,14 @@ function allowed(role: Role, level: AuthLevel): boolean {
   return level === 'public' || role === 'admin' || (level === 'analyst' && role === 'analyst');
 }
 
-export function buildApi(deps: ApiDeps) {
+export function buildApi(apiDeps: ApiDeps) {
+  // Every route reads through the deadline: a ClickHouse that does not answer is a 503, not a hang.
+  const ms = apiDeps.storageTimeoutMs;
+  const deps: ApiDeps = {
+    ...apiDeps,
+    ch: withReadDeadline(apiDeps.ch, ms),
+    ...(apiDeps.control ? { control: { state: apiDeps.control.state, store: storeWithReadDeadline(apiDeps.control.store, ms) } } : {}),
+  };
   const app = Fastify({
     loggerInstance: rootLogger.child({ component: 'api' }),
     bodyLimit: deps.config.api.body_limit_bytes,
