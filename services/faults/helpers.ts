@@ -1,0 +1,126 @@
+// What the fault tests share: waiting on a condition (never a fixed sleep
+// standing in for an assertion), a Kafka broker of the test's own that it may
+// stop and start, and logwarden services run as child processes that can be
+// killed outright.
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { freePort } from '../../shared/testing/nginx.js';
+
+export const root = fileURLToPath(new URL('../../..', import.meta.url));
+
+/** Polls `fn` until it returns a value (not undefined); throws naming `what` after `ms`. */
+export async function until<T>(what: string, fn: () => Promise<T | undefined> | T | undefined, ms = 60_000, every = 100): Promise<T> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const v = await fn();
+    if (v !== undefined) return v;
+    if (Date.now() > deadline) throw new Error(`gave up waiting for ${what} (${ms} ms)`);
+    await sleep(every);
+  }
+}
+
+/**
+ * A single-node broker (infra/kafka/kafka.sh) on free ports with its own data
+ * directory: stopping it disturbs no other test file, which share the default one.
+ */
+export class PrivateBroker {
+  readonly dir = mkdtempSync(join(tmpdir(), 'lw-fault-kafka-'));
+  private env: NodeJS.ProcessEnv = {};
+  brokers: string[] = [];
+
+  async start(): Promise<string[]> {
+    if (this.brokers.length === 0) {
+      const [port, cport] = [await freePort(), await freePort()];
+      this.env = { ...process.env, LOGWARDEN_KAFKA_DIR: this.dir, KAFKA_PORT: String(port), KAFKA_CONTROLLER_PORT: String(cport), KAFKA_HEAP: '384m' };
+    }
+    this.brokers = [this.sh('start').split(/\s+/)[0] as string];
+    return this.brokers;
+  }
+
+  stop(): void {
+    this.sh('stop');
+  }
+
+  /** Stops the broker and deletes its data. */
+  dispose(): void {
+    try {
+      if (this.brokers.length > 0) this.sh('stop');
+    } finally {
+      rmSync(this.dir, { recursive: true, force: true });
+    }
+  }
+
+  private sh(cmd: string): string {
+    return execFileSync('bash', ['infra/kafka/kafka.sh', cmd], { cwd: root, env: this.env, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).trim();
+  }
+}
+
+/** One pino line of a child's log. */
+export type LogLine = Record<string, unknown> & { msg?: string };
+
+/** A logwarden CLI command (`node dist/services/cli/main.js <command> -c <file>`) in a process of its own. */
+export class ServiceProcess {
+  readonly lines: LogLine[] = [];
+  private readonly child: ChildProcess;
+  private readonly exited: Promise<number | null>;
+  private tail = '';
+  private readonly dir = mkdtempSync(join(tmpdir(), 'lw-fault-proc-'));
+
+  constructor(command: string, configYaml: string) {
+    const file = join(this.dir, 'logwarden.yaml');
+    writeFileSync(file, configYaml, { mode: 0o600 });
+    const env: NodeJS.ProcessEnv = { ...process.env };
+    // The child is a service, not a test: it must not think it runs under node:test.
+    delete env.NODE_TEST_CONTEXT;
+    delete env.LOGWARDEN_LOG_LEVEL;
+    this.child = spawn(process.execPath, [join(root, 'dist/services/cli/main.js'), command, '-c', file], { cwd: this.dir, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const take = (chunk: Buffer): void => {
+      this.tail += chunk.toString('utf8');
+      let nl: number;
+      while ((nl = this.tail.indexOf('\n')) >= 0) {
+        const text = this.tail.slice(0, nl);
+        this.tail = this.tail.slice(nl + 1);
+        if (!text.startsWith('{')) continue;
+        try {
+          this.lines.push(JSON.parse(text) as LogLine);
+        } catch {
+          // not a log line (the banner)
+        }
+      }
+    };
+    this.child.stdout?.on('data', take);
+    this.child.stderr?.on('data', take);
+    this.exited = new Promise((resolve) => this.child.once('exit', (code) => resolve(code)));
+  }
+
+  get pid(): number | undefined {
+    return this.child.pid;
+  }
+
+  get alive(): boolean {
+    return this.child.exitCode === null && this.child.signalCode === null;
+  }
+
+  /** Log lines with this message. */
+  logged(msg: string): LogLine[] {
+    return this.lines.filter((l) => l.msg === msg);
+  }
+
+  /** SIGKILL: no shutdown hook runs, no group leave, no final flush. */
+  async kill(): Promise<void> {
+    if (this.alive) this.child.kill('SIGKILL');
+    await this.exited;
+  }
+
+  /** SIGTERM and wait for the orderly stop. */
+  async stop(): Promise<number | null> {
+    if (this.alive) this.child.kill('SIGTERM');
+    const code = await this.exited;
+    rmSync(this.dir, { recursive: true, force: true });
+    return code;
+  }
+}
