@@ -11,7 +11,7 @@ import { migrate } from '../shared/clickhouse/migrate.js';
 import type { Config } from '../shared/config/load.js';
 import { componentLogger } from '../shared/log.js';
 import type { AccessRecord, BlockDecision, SecurityEvent } from '../shared/records.js';
-import { COMPACTED, topicNames, type TopicKey, type Topics } from '../shared/topics.js';
+import { COMPACTED, consumerGroup, topicNames, type TopicKey, type Topics } from '../shared/topics.js';
 import { followControl } from '../shared/control/follower.js';
 import { ControlState } from '../shared/control/state.js';
 import { parseDuration } from '../shared/config/duration.js';
@@ -182,7 +182,7 @@ export async function startRuntime(config: Config, services: ReadonlySet<Service
 
     if (services.has('sink')) {
       const ch = rt.ch as ClickHouse;
-      const group = (table: string): string => `${config.kafka.client_id}-sink-${table}`;
+      const group = (table: string): string => consumerGroup(config.kafka, `sink-${table}`);
       const sinks = [
         new TableSink<AccessRecord>({
           bus, ch, topic: topics.access, deadLetterTopic: topics.deadLetter, groupId: group('requests'), table: 'requests',

@@ -25,3 +25,13 @@ export function topicNames(prefix: string): Topics {
 
 /** Topics whose records are state keyed by id: Kafka keeps the latest per key. */
 export const COMPACTED: ReadonlySet<TopicKey> = new Set<TopicKey>(['decisions', 'control']);
+
+/**
+ * The id of a consumer group shared by every member of one role (detectors,
+ * one sink per table). It carries the topic prefix as well as the client id:
+ * two installations on one Kafka cluster, told apart by their prefixes, must
+ * never join each other's groups (they would split each other's partitions).
+ */
+export function consumerGroup(kafka: { client_id: string; topic_prefix: string }, role: string): string {
+  return `${kafka.topic_prefix}${kafka.client_id}-${role}`;
+}

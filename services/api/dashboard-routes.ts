@@ -17,7 +17,7 @@ import type { ClickHouse } from '../../shared/clickhouse/client.js';
 import { topStats } from '../../shared/clickhouse/queries.js';
 import type { Config } from '../../shared/config/load.js';
 import { registry } from '../../shared/metrics.js';
-import type { Topics } from '../../shared/topics.js';
+import { consumerGroup, type Topics } from '../../shared/topics.js';
 import { ApiError } from './errors.js';
 
 export interface DashboardDeps {
@@ -180,10 +180,10 @@ export function registerDashboardRoutes(app: FastifyInstance, deps: DashboardDep
     const m: Metrics = new Map((await registry.getMetricsAsJSON()).map((x) => [x.name, x]));
     const now = Date.now();
     rates.add(now, sum(m, 'logwarden_ingest_received_total'));
-    const client = deps.config.kafka.client_id;
+    const g = (role: string): string => consumerGroup(deps.config.kafka, role);
     const t = deps.topics;
     const groups: Array<[string, string]> = t
-      ? [[`${client}-detector`, t.access], [`${client}-sink-events`, t.events], [`${client}-sink-blocks`, t.decisions], [`${client}-sink-requests`, t.access]]
+      ? [[g('detector'), t.access], [g('sink-events'), t.events], [g('sink-blocks'), t.decisions], [g('sink-requests'), t.access]]
       : [];
     const lag = await Promise.all(groups.map(async ([group, topic]) => ({ group, topic, lag: await groupLag(deps.bus, group, topic) })));
     const synced = byLabel(m, 'logwarden_enforcer_node_synced', 'node');

@@ -13,7 +13,7 @@ import type { Config } from '../../shared/config/load.js';
 import { componentLogger } from '../../shared/log.js';
 import { registry } from '../../shared/metrics.js';
 import type { BlockDecision, SecurityEvent } from '../../shared/records.js';
-import type { Topics } from '../../shared/topics.js';
+import { consumerGroup, type Topics } from '../../shared/topics.js';
 import { engineConfig } from './config.js';
 import type { ShardResult, ShardTask } from './worker.js';
 
@@ -96,7 +96,7 @@ export class DetectorService {
   }
 
   private groupId(): string {
-    return this.opts.groupId ?? `${this.opts.config.kafka.client_id}-detector`;
+    return this.opts.groupId ?? consumerGroup(this.opts.config.kafka, 'detector');
   }
 
   /**

@@ -13,7 +13,7 @@ import { partitionForKey } from '../../shared/bus/murmur2.js';
 import { loadConfig } from '../../shared/config/load.js';
 import type { AccessRecord, BlockDecision } from '../../shared/records.js';
 import { kafkaBrokers, unitOnly, uniqueName } from '../../shared/testing/kafka.js';
-import { topicNames } from '../../shared/topics.js';
+import { consumerGroup, topicNames } from '../../shared/topics.js';
 import { topicSpecs } from '../runtime.js';
 import { ServiceProcess, until, type LogLine } from './helpers.js';
 
@@ -62,7 +62,7 @@ test('a detector killed mid-stream: its partitions move, state is rebuilt, every
   ].join('\n');
   const config = loadConfig({ text: yaml, env: {} });
   const topics = topicNames(prefix);
-  const group = `${clientId}-detector`;
+  const group = consumerGroup(config.kafka, 'detector');
   const bus = new KafkaBus({ brokers, clientId: `${clientId}-test`, acks: 'all', compression: 'none', replicationFactor: 1 });
   await bus.ensureTopics(topicSpecs(config, topics));
 

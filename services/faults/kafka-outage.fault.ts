@@ -24,6 +24,7 @@ import { registry } from '../../shared/metrics.js';
 import { unitOnly, uniqueName } from '../../shared/testing/kafka.js';
 import { startRuntime, type Runtime } from '../runtime.js';
 import { PrivateBroker, until } from './helpers.js';
+import { consumerGroup } from '../../shared/topics.js';
 
 const OUTAGE_MS = 30_000;
 const broker = new PrivateBroker();
@@ -156,10 +157,10 @@ test('Kafka stopped for 30 s under load: TCP loses nothing, UDP drops are counte
   const bus = rt.bus;
   const topics = rt.topics;
   const groups: Array<[string, string]> = [
-    [`${name}-detector`, topics.access],
-    [`${name}-sink-requests`, topics.access],
-    [`${name}-sink-events`, topics.events],
-    [`${name}-sink-blocks`, topics.decisions],
+    [consumerGroup(rt.config.kafka, 'detector'), topics.access],
+    [consumerGroup(rt.config.kafka, 'sink-requests'), topics.access],
+    [consumerGroup(rt.config.kafka, 'sink-events'), topics.events],
+    [consumerGroup(rt.config.kafka, 'sink-blocks'), topics.decisions],
   ];
   await until('every consumer group to reach the log end', async () => {
     for (const [group, topic] of groups) {
