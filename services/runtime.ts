@@ -183,23 +183,25 @@ export async function startRuntime(config: Config, services: ReadonlySet<Service
     if (services.has('sink')) {
       const ch = rt.ch as ClickHouse;
       const group = (table: string): string => consumerGroup(config.kafka, `sink-${table}`);
+      // Also the insert block size of each sink (see table-sink.ts): one setting for both keeps a backlog's batches aligned.
+      const maxBatchSize = config.clickhouse.sink_batch_rows;
       const sinks = [
         new TableSink<AccessRecord>({
           bus, ch, topic: topics.access, deadLetterTopic: topics.deadLetter, groupId: group('requests'), table: 'requests',
-          codec: accessRecordCodec, toRow: (r) => r, enabled: () => state.capture,
+          codec: accessRecordCodec, toRow: (r) => r, enabled: () => state.capture, maxBatchSize,
         }),
         new TableSink<SecurityEvent>({
           bus, ch, topic: topics.events, deadLetterTopic: topics.deadLetter, groupId: group('events'), table: 'events',
-          codec: securityEventCodec, toRow: (e) => e,
+          codec: securityEventCodec, toRow: (e) => e, maxBatchSize,
         }),
         new TableSink<BlockDecision>({
           bus, ch, topic: topics.decisions, deadLetterTopic: topics.deadLetter, groupId: group('blocks'), table: 'blocks',
-          codec: blockDecisionCodec, toRow: blockRow,
+          codec: blockDecisionCodec, toRow: blockRow, maxBatchSize,
         }),
         // Blocks in force, whoever decided them (detectors, filters, the API): what the API lists and a restart restores.
         new TableSink<BlockDecision>({
           bus, ch, topic: topics.decisions, deadLetterTopic: topics.deadLetter, groupId: group('control-blocks'), table: 'control_blocks',
-          codec: blockDecisionCodec, toRow: controlBlockRow,
+          codec: blockDecisionCodec, toRow: controlBlockRow, maxBatchSize,
         }),
       ];
       for (const sink of sinks) {

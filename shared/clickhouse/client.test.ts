@@ -92,6 +92,34 @@ test('insert with the same dedup token twice writes once; without a token nothin
   });
 });
 
+test('compact and keyed insert bodies store the same values: defaults, nulls, bigints, maps', async () => {
+  await withTable(
+    'compact',
+    (t) => `CREATE TABLE ${t} (k String, v UInt32 DEFAULT 7, n Nullable(String), big UInt64, m Map(String, String), a Array(String)) ${MERGE_TREE_WITH_DEDUP}`,
+    async ({ ch }) => {
+      // Same keys in every row: the compact body, with a bigint beyond 2^53 (the replacer fallback).
+      await ch.insert('t', [
+        { k: 'a', v: 1, n: null, big: 2n ** 63n + 1n, m: { x: '1' }, a: ['p', "q'"] },
+        { k: 'b', v: 2, n: 'x', big: 5n, m: {}, a: [] },
+      ]);
+      // Different keys (an undefined value counts as absent): keyed rows, so v takes its DEFAULT.
+      await ch.insert('t', [
+        { k: 'c', v: undefined, n: 'y', big: 0, m: {}, a: [] },
+        { k: 'd', n: null, big: 1, m: { z: '' }, a: ['r'] },
+      ]);
+      const rows = await ch.query<{ k: string; v: number; n: string | null; big: string; m: Record<string, string>; a: string[] }>(
+        `SELECT k, v, n, toString(big) AS big, m, a FROM ${ch.table('t')} ORDER BY k`,
+      );
+      assert.deepEqual(rows, [
+        { k: 'a', v: 1, n: null, big: '9223372036854775809', m: { x: '1' }, a: ['p', "q'"] },
+        { k: 'b', v: 2, n: 'x', big: '5', m: {}, a: [] },
+        { k: 'c', v: 7, n: 'y', big: '0', m: {}, a: [] },
+        { k: 'd', v: 7, n: null, big: '1', m: { z: '' }, a: ['r'] },
+      ]);
+    },
+  );
+});
+
 test('IPv4 goes into an IPv6 column mapped, and ipText() gives it back dotted', async () => {
   await withTable('ips', (t) => `CREATE TABLE ${t} (ip IPv6, label String) ${MERGE_TREE_WITH_DEDUP}`, async ({ ch }) => {
     await ch.insert('t', [
@@ -358,9 +386,14 @@ test('server mode: requests carry the database, bound parameters and per-insert 
     const insert = fake.seen.at(-1)!;
     assert.equal(
       insert.url.searchParams.get('query'),
-      "INSERT INTO `lwdb`.`t` SETTINGS insert_deduplicate = 1, deduplicate_blocks_in_dependent_materialized_views = 1, insert_deduplication_token = 'tok\\'1' FORMAT JSONEachRow",
+      "INSERT INTO `lwdb`.`t` (`a`, `s`) SETTINGS insert_deduplicate = 1, deduplicate_blocks_in_dependent_materialized_views = 1, insert_deduplication_token = 'tok\\'1' FORMAT JSONCompactEachRow",
     );
-    assert.equal(insert.body, '{"a":1,"s":"x"}\n{"a":"2","s":"y"}\n');
+    assert.equal(insert.body, '[1,"x"]\n["2","y"]\n');
+    // Rows with different keys keep the keyed format (a missing key takes the column default).
+    await ch.insert('t', [{ a: 1, s: 'x' }, { a: 2 }], { dedupToken: 'tok2' });
+    const keyed = fake.seen.at(-1)!;
+    assert.match(keyed.url.searchParams.get('query') ?? '', /^INSERT INTO `lwdb`\.`t` SETTINGS .* FORMAT JSONEachRow$/);
+    assert.equal(keyed.body, '{"a":1,"s":"x"}\n{"a":2}\n');
 
     assert.equal(await ch.ping(), true);
     await ch.close();

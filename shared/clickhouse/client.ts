@@ -106,7 +106,7 @@ export interface ClickHouse {
   query<T = Record<string, unknown>>(sql: string, params?: QueryParams): Promise<T[]>;
   /** Run a statement without result rows (DDL, ALTER, INSERT ... SELECT). */
   command(sql: string, params?: QueryParams): Promise<void>;
-  /** Insert rows (JSONEachRow: epoch-ms numbers for DateTime64(3), strings for IPs). */
+  /** Insert rows (JSON values: epoch-ms numbers for DateTime64(3), strings for IPs; see serializeRows). */
   insert(table: string, rows: readonly object[], opts?: InsertOptions): Promise<void>;
   /** True when ClickHouse answers. */
   ping(): Promise<boolean>;
@@ -198,12 +198,66 @@ function redactedUrl(url: string): string {
   return u.toString();
 }
 
-function serializeRows(rows: readonly object[]): string {
-  // bigint has no JSON form; ClickHouse parses a quoted integer into any Int/UInt column.
-  const replacer = (_k: string, v: unknown): unknown => (typeof v === 'bigint' ? v.toString() : v);
+// bigint has no JSON form; ClickHouse parses a quoted integer into any Int/UInt column.
+const bigintReplacer = (_k: string, v: unknown): unknown => (typeof v === 'bigint' ? v.toString() : v);
+
+function jsonLine(value: unknown): string {
+  try {
+    return JSON.stringify(value);
+  } catch (err) {
+    // Only a bigint makes a plain row throw; the replacer costs ~40% on every row, so it is the fallback.
+    if (err instanceof TypeError) return JSON.stringify(value, bigintReplacer);
+    throw err;
+  }
+}
+
+/** An insert body: the format, the column list it needs (if any), and the rows. */
+export interface InsertBody {
+  format: 'JSONCompactEachRow' | 'JSONEachRow';
+  columns: readonly string[] | undefined;
+  body: string;
+}
+
+/**
+ * Rows as JSONCompactEachRow (one JSON array per row, named columns) when every
+ * row has the same defined keys, else JSONEachRow. Same values, same JSON
+ * parsing rules for each value: only the row framing differs. Compact is what
+ * makes inserts fast: ClickHouse matches no key names per value (~25% less
+ * parse time on event rows) and JSON.stringify builds no objects' key
+ * strings (~2x faster here). A key whose value is undefined counts as absent
+ * (JSON.stringify drops it, and ClickHouse then uses the column default), so
+ * rows that differ in that respect keep the keyed format.
+ */
+export function serializeRows(rows: readonly object[]): InsertBody {
+  const first = rows[0] as Record<string, unknown> | undefined;
+  const columns = first ? Object.keys(first).filter((k) => first[k] !== undefined) : [];
+  let compact = columns.length > 0 && columns.every(isIdentifier);
+  if (compact) {
+    const n = columns.length;
+    const values: unknown[] = new Array<unknown>(n);
+    let body = '';
+    for (const row of rows as readonly Record<string, unknown>[]) {
+      // Same count of keys and every column defined = the same key set.
+      if (Object.keys(row).length !== n) {
+        compact = false;
+        break;
+      }
+      for (let i = 0; i < n; i++) {
+        const v = row[columns[i] as string];
+        if (v === undefined) {
+          compact = false;
+          break;
+        }
+        values[i] = v;
+      }
+      if (!compact) break;
+      body += jsonLine(values) + '\n';
+    }
+    if (compact) return { format: 'JSONCompactEachRow', columns, body };
+  }
   let body = '';
-  for (const row of rows) body += JSON.stringify(row, replacer) + '\n';
-  return body;
+  for (const row of rows) body += jsonLine(row) + '\n';
+  return { format: 'JSONEachRow', columns: undefined, body };
 }
 
 /** The start of a statement, for error messages (values are bound, so it holds none). */
@@ -272,10 +326,14 @@ class ClickHouseImpl implements ClickHouse {
       // content, and the switch for that differs between versions
       // (insert_deduplicate, overridden by deduplicate_insert since 25.x).
       const token = opts.dedupToken ?? `once:${randomUUID()}`;
+      const { format, columns, body } = serializeRows(rows);
+      const columnList = columns ? ` (${columns.map(quoteIdentifier).join(', ')})` : '';
       const res = await this.client.exec({
         // The rollups' materialized views must deduplicate a retried block too (older servers default this off).
-        query: `INSERT INTO ${target} SETTINGS insert_deduplicate = 1, deduplicate_blocks_in_dependent_materialized_views = 1, insert_deduplication_token = ${stringLiteral(token)} FORMAT JSONEachRow`,
-        values: Readable.from([Buffer.from(serializeRows(rows))]),
+        query: `INSERT INTO ${target}${columnList} SETTINGS insert_deduplicate = 1, deduplicate_blocks_in_dependent_materialized_views = 1, insert_deduplication_token = ${stringLiteral(token)} FORMAT ${format}`,
+        // One string chunk: chdb joins the body to the statement as text anyway
+        // (a Buffer would be decoded back to a string there); HTTP sends it as is.
+        values: Readable.from([body]),
       });
       await drainStream(res.stream);
       insertedRows.inc({ table: table.slice(table.indexOf('.') + 1) }, rows.length);

@@ -138,6 +138,7 @@ export const configSchema: Schema = {
         ...secretRef('CLICKHOUSE_PASSWORD', 'ClickHouse'),
         cluster: str('', 'cluster name: DDL runs ON CLUSTER with Replicated engines', { pattern: '^[A-Za-z0-9_]*$' }),
         requests_ttl: dur('1d', 'how long captured requests are kept'),
+        sink_batch_rows: int(50_000, 100, 'most records a sink stores per insert; also its insert block size, so change it only with the sinks caught up', 1_000_000),
       },
       'storage',
     ),

@@ -68,6 +68,7 @@ export interface ClickHouseConfig {
   password: string;
   cluster: string;
   requests_ttl_ms: number;
+  sink_batch_rows: number;
 }
 
 export interface IngestConfig {
