@@ -78,6 +78,7 @@ const RETENTION_TABLES: readonly { table: string; days: keyof Pick<RetentionOpti
   { table: 'requests_by_country_hour', days: 'requestsTtlDays' },
   { table: 'requests_by_agent_hour', days: 'requestsTtlDays' },
   { table: 'events_top_ips_hour', days: 'retentionDays' },
+  { table: 'events_by_hour', days: 'retentionDays' },
 ];
 
 function invalid(message: string): ClickHouseLayerError {

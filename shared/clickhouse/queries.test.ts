@@ -2,12 +2,13 @@
 // against a real engine: embedded chdb, or the server at CLICKHOUSE_URL.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync, readdirSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { AccessRecord, SecurityEvent } from '../records.js';
 import { openClickHouse, type ClickHouse } from './client.js';
 import { defaultMigrationsDir, migrate } from './migrate.js';
-import { cleanupEvents, listEvents, parseCidr, QueryInputError, stats, timeSeries, topStats, type EventRow } from './queries.js';
+import { cleanupEvents, listEvents, parseCidr, QueryInputError, stats, timeSeries, topStats, wholeHours, type EventRow } from './queries.js';
 import { onClusterClause, quoteIdentifier, splitStatements } from './sql.js';
 import { openTestClickHouse, removeTestDataDir } from './testing.js';
 
@@ -203,6 +204,81 @@ test('timeSeries buckets events and requests per minute and per hour', async () 
     assert.deepEqual(api.requests, []);
     await assert.rejects(timeSeries(ch, { from: NOW, to: NOW - HOUR, step: 'hour' }), QueryInputError);
   });
+});
+
+test('wholeHours: only hours all of whose minutes are in the range', () => {
+  const h = (n: number): number => NOW + n * HOUR;
+  assert.deepEqual(wholeHours(h(0), h(3) - MIN), { h_start: h(0), h_end: h(3) });
+  assert.deepEqual(wholeHours(h(0) + MIN, h(3) - 2 * MIN), { h_start: h(1), h_end: h(2) });
+  // Less than a whole hour: none (h_start = h_end).
+  assert.deepEqual(wholeHours(h(0) + MIN, h(1) + 30 * MIN), { h_start: h(1), h_end: h(1) });
+  assert.deepEqual(wholeHours(h(0) + MIN, h(0) + 5 * MIN), { h_start: h(1), h_end: h(1) });
+});
+
+test('stats, hourly time series and deployments read whole hours from events_by_hour and agree with the minute rollup', async () => {
+  await withDb('hourly', async (ch) => {
+    // Events over 30 hours, a few per hour at odd minutes, two deployments and types; and a retried insert.
+    const rows: SecurityEvent[] = [];
+    for (let i = 0; i < 30 * 7; i++) {
+      rows.push(event({ ts: NOW - 30 * HOUR + i * 8 * MIN + 17_000, deployment: i % 3 ? 'web' : 'api', type: i % 2 ? 'rate_limited' : 'scan_detected', count: 1 + (i % 4) }));
+    }
+    await ch.insert('events', rows.slice(0, 100), { dedupToken: 'h1' });
+    await ch.insert('events', rows.slice(0, 100), { dedupToken: 'h1' });
+    await ch.insert('events', rows.slice(100), { dedupToken: 'h2' });
+    const [hourly] = await ch.query<{ n: string }>(`SELECT sum(events) AS n FROM ${ch.table('events_by_hour')}`);
+    assert.equal(Number(hourly?.n), rows.length, 'the view fills the hourly rollup, and the retry counts once');
+
+    // Expected values straight from the minute rollup, for windows with partial hours at both ends.
+    const fromMinute = async (from: number, to: number, inclusive: boolean, by: string): Promise<Record<string, number>> => {
+      const got = await ch.query<{ k: string; n: string }>(
+        `SELECT toString(${by}) AS k, sum(events) AS n FROM ${ch.table('events_by_minute')}
+         WHERE ts >= toStartOfMinute(fromUnixTimestamp64Milli({from:Int64}, 'UTC')) AND ts ${inclusive ? '<=' : '<'} fromUnixTimestamp64Milli({to:Int64}, 'UTC')
+         GROUP BY k`,
+        { from, to },
+      );
+      return Object.fromEntries(got.map((r) => [r.k, Number(r.n)]));
+    };
+    for (const [from, to] of [[NOW - 25 * HOUR + 13 * MIN + 5, NOW - 2 * HOUR - 7 * MIN], [NOW - 29 * HOUR, NOW - HOUR], [NOW - 3 * HOUR + MIN, NOW - 2 * HOUR - MIN]] as const) {
+      const s = await stats(ch, { now: to, windowHours: (to - from) / HOUR });
+      const want = await fromMinute(s.from, to, true, 'type');
+      assert.deepEqual(Object.fromEntries(Object.entries(s.events_by_type).filter(([, n]) => n > 0)), want, `stats ${from}..${to}`);
+
+      const top = await topStats(ch, { from, to });
+      const wantDep = await fromMinute(from, to, false, 'deployment');
+      assert.deepEqual(Object.fromEntries(top.deployments.map((d) => [d.deployment, d.events])), wantDep, `deployments ${from}..${to}`);
+
+      const ts = await timeSeries(ch, { from, to, step: 'hour' });
+      const perHour = await ch.query<{ t: string; type: string; events: string; requests: string }>(
+        `SELECT toUnixTimestamp(toStartOfHour(ts)) * 1000 AS t, toString(type) AS type, sum(events) AS events, sum(requests) AS requests
+         FROM ${ch.table('events_by_minute')}
+         WHERE ts >= toStartOfMinute(fromUnixTimestamp64Milli({from:Int64}, 'UTC')) AND ts < fromUnixTimestamp64Milli({to:Int64}, 'UTC')
+         GROUP BY t, type ORDER BY t, type`,
+        { from, to },
+      );
+      assert.deepEqual(ts.events, perHour.map((r) => ({ t: Number(r.t), type: r.type, events: Number(r.events), requests: Number(r.requests) })));
+      const web = await timeSeries(ch, { from, to, step: 'hour', deployment: 'web' });
+      assert.ok(web.events.length > 0 && web.events.reduce((n, r) => n + r.events, 0) < ts.events.reduce((n, r) => n + r.events, 0));
+    }
+  });
+});
+
+test('migration 000014 fills events_by_hour with the history already in events_by_minute', async () => {
+  const t = await openTestClickHouse('hourly-backfill');
+  const before = mkdtempSync(join(tmpdir(), 'lw-migrations-'));
+  try {
+    for (const f of readdirSync(defaultMigrationsDir())) if (/^0000(0\d|1[0-3])_/.test(f)) copyFileSync(join(defaultMigrationsDir(), f), join(before, f));
+    await migrate(t.ch, { ...RETENTION, dir: before });
+    const rows = Array.from({ length: 50 }, (_, i) => event({ ts: NOW - 5 * HOUR + i * 5 * MIN + 1000, deployment: i % 2 ? 'web' : 'api' }));
+    await t.ch.insert('events', rows);
+    await migrate(t.ch, RETENTION);
+    const s = await stats(t.ch, { now: NOW, windowHours: 6 });
+    assert.equal(s.total_events, 50);
+    const [h] = await t.ch.query<{ n: string }>(`SELECT sum(events) AS n FROM ${t.ch.table('events_by_hour')}`);
+    assert.equal(Number(h?.n), 50);
+  } finally {
+    rmSync(before, { recursive: true, force: true });
+    await t.dispose();
+  }
 });
 
 test('listEvents filters by type, ip, cidr, deployment, detector and time', async () => {

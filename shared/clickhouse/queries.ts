@@ -4,7 +4,7 @@
 // read back from system.parts and checked against their format.
 //
 // Stats, time series and top lists read the rollups (migrations 000004-6
-// per minute, 000009, 000011-12 per hour), never raw rows; rollup tables are SummingMergeTree, so every read sums
+// per minute, 000009, 000011-12, 000014 per hour), never raw rows; rollup tables are SummingMergeTree, so every read sums
 // with GROUP BY (unmerged parts hold partial rows for one key).
 import type { SecurityEvent } from '../records.js';
 import { isIP } from 'node:net';
@@ -39,6 +39,35 @@ function eventRow(r: RawEventRow): EventRow {
 function checkMs(name: string, v: number): number {
   if (!Number.isSafeInteger(v) || v < 0) throw new QueryInputError(`${name} must be epoch milliseconds, got ${String(v)}`);
   return v;
+}
+
+const MINUTE_MS = 60_000;
+const HOUR_MS = 3_600_000;
+
+/**
+ * The hours of events_by_hour (000014) wholly inside a range of minutes of
+ * events_by_minute: `first` is the range's first minute start, `last` its
+ * last (epoch ms). A read takes [h_start, h_end) from the hourly rollup and
+ * every other minute of its range from the minute rollup (splitRollup), which
+ * sums to exactly what the minute rollup alone gives. h_start >= h_end: none.
+ */
+export function wholeHours(first: number, last: number): { h_start: number; h_end: number } {
+  const h_start = Math.ceil(first / HOUR_MS) * HOUR_MS;
+  const h_end = Math.floor((last + MINUTE_MS) / HOUR_MS) * HOUR_MS;
+  return { h_start, h_end: Math.max(h_start, h_end) };
+}
+
+/**
+ * events_by_minute rows matching `minuteWhere`, with the whole hours among them
+ * read from events_by_hour instead: a subquery with columns `cols` (both tables
+ * have ts, type, detector, deployment, events, requests). `extraWhere` applies
+ * to both sides (e.g. a deployment filter). Needs the h_start/h_end parameters.
+ */
+function splitRollup(ch: ClickHouse, cols: string, minuteWhere: string, extraWhere = ''): string {
+  const hours = "ts >= fromUnixTimestamp64Milli({h_start:Int64}, 'UTC') AND ts < fromUnixTimestamp64Milli({h_end:Int64}, 'UTC')";
+  return `(SELECT ${cols} FROM ${ch.table('events_by_minute')} WHERE ${minuteWhere} AND NOT (${hours}) ${extraWhere}
+           UNION ALL
+           SELECT ${cols} FROM ${ch.table('events_by_hour')} WHERE ${hours} ${extraWhere})`;
 }
 
 // ---------------------------------------------------------------- stats
@@ -84,11 +113,14 @@ export async function stats(ch: ClickHouse, opts: StatsOptions = {}): Promise<St
     `${ts} >= toStartOfMinute(fromUnixTimestamp64Milli({from:Int64}, 'UTC')) AND ${ts} <= fromUnixTimestamp64Milli({to:Int64}, 'UTC')`;
   const rollupWindow = windowOn('ts');
 
+  // Minutes from the one holding `from` to the one holding `to`, inclusive.
+  const whole = wholeHours(Math.floor(from / MINUTE_MS) * MINUTE_MS, Math.floor(to / MINUTE_MS) * MINUTE_MS);
+
   const [byType, blocks, recent, ips] = await Promise.all([
     ch.query<{ type: string; events: string }>(
-      `SELECT toString(type) AS type, sum(events) AS events FROM ${ch.table('events_by_minute')}
-       WHERE ${rollupWindow} GROUP BY type`,
-      window,
+      `SELECT toString(type) AS type, sum(events) AS events FROM ${splitRollup(ch, 'type, events', rollupWindow)}
+       GROUP BY type`,
+      { ...window, ...whole },
     ),
     ch.query<{ n: string }>(
       `SELECT count() AS n FROM ${ch.table('control_blocks')} FINAL
@@ -164,15 +196,19 @@ export async function timeSeries(ch: ClickHouse, opts: TimeSeriesOptions): Promi
   if (to <= from) throw new QueryInputError('to must be after from');
   const buckets = (to - from) / (opts.step === 'minute' ? 60_000 : 3_600_000);
   if (buckets > 50_000) throw new QueryInputError(`too many ${opts.step} buckets in the range (${Math.ceil(buckets)})`);
-  const params = { from, to, deployment: opts.deployment ?? '' };
-  const where = `ts >= toStartOfMinute(fromUnixTimestamp64Milli({from:Int64}, 'UTC'))
-       AND ts < fromUnixTimestamp64Milli({to:Int64}, 'UTC')
-       ${opts.deployment !== undefined ? 'AND deployment = {deployment:String}' : ''}`;
+  // Minute starts in [minute of from, to): the last is the one below `to`. Hourly buckets sum whole hours from events_by_hour.
+  const hours = opts.step === 'hour' ? wholeHours(Math.floor(from / MINUTE_MS) * MINUTE_MS, Math.floor((to - 1) / MINUTE_MS) * MINUTE_MS) : { h_start: 0, h_end: 0 };
+  const params = { from, to, deployment: opts.deployment ?? '', ...hours };
+  const span = `ts >= toStartOfMinute(fromUnixTimestamp64Milli({from:Int64}, 'UTC'))
+       AND ts < fromUnixTimestamp64Milli({to:Int64}, 'UTC')`;
+  const dep = opts.deployment !== undefined ? 'AND deployment = {deployment:String}' : '';
+  const where = `${span} ${dep}`;
   const bucket = `toUnixTimestamp(toStartOfInterval(ts, ${interval})) * 1000`;
   const [events, requests] = await Promise.all([
     ch.query<{ t: string; type: string; events: string; requests: string }>(
       `SELECT ${bucket} AS t, toString(type) AS type, sum(events) AS events, sum(requests) AS requests
-       FROM ${ch.table('events_by_minute')} WHERE ${where} GROUP BY t, type ORDER BY t, type`,
+       FROM ${opts.step === 'hour' ? splitRollup(ch, 'ts, type, events, requests', span, dep) : `${ch.table('events_by_minute')} WHERE ${where}`}
+       GROUP BY t, type ORDER BY t, type`,
       params,
     ),
     ch.query<{ t: string; status_class: string; requests: string; bytes: string }>(
@@ -224,10 +260,12 @@ export async function topStats(ch: ClickHouse, opts: TopStatsOptions): Promise<T
   if (to <= from) throw new QueryInputError('to must be after from');
   const top = opts.top ?? 10;
   if (!Number.isInteger(top) || top < 1 || top > 1000) throw new QueryInputError(`top out of range: ${top}`);
-  const params = { from, to, top, deployment: opts.deployment ?? '' };
+  const hours = wholeHours(Math.floor(from / MINUTE_MS) * MINUTE_MS, Math.floor((to - 1) / MINUTE_MS) * MINUTE_MS);
+  const params = { from, to, top, deployment: opts.deployment ?? '', ...hours };
   const dep = opts.deployment !== undefined ? 'AND deployment = {deployment:String}' : '';
-  const range = (unit: 'Minute' | 'Hour'): string =>
-    `ts >= toStartOf${unit}(fromUnixTimestamp64Milli({from:Int64}, 'UTC')) AND ts < fromUnixTimestamp64Milli({to:Int64}, 'UTC') ${dep}`;
+  const span = (unit: 'Minute' | 'Hour'): string =>
+    `ts >= toStartOf${unit}(fromUnixTimestamp64Milli({from:Int64}, 'UTC')) AND ts < fromUnixTimestamp64Milli({to:Int64}, 'UTC')`;
+  const range = (unit: 'Minute' | 'Hour'): string => `${span(unit)} ${dep}`;
   const [paths, deployments, agents, countries] = await Promise.all([
     ch.query<{ path: string; events: string }>(
       `SELECT path, sum(events) AS events FROM ${ch.table('events_by_path_hour')} WHERE ${range('Hour')}
@@ -235,7 +273,8 @@ export async function topStats(ch: ClickHouse, opts: TopStatsOptions): Promise<T
       params,
     ),
     ch.query<{ deployment: string; events: string; requests: string }>(
-      `SELECT deployment, sum(events) AS events, sum(requests) AS requests FROM ${ch.table('events_by_minute')} WHERE ${range('Minute')}
+      `SELECT deployment, sum(events) AS events, sum(requests) AS requests
+       FROM ${splitRollup(ch, 'deployment, events, requests', span('Minute'), dep)}
        GROUP BY deployment ORDER BY events DESC, deployment LIMIT {top:UInt32}`,
       params,
     ),
@@ -425,13 +464,14 @@ export interface CleanupResult {
 
 const DAY_MS = 86_400_000;
 /** Tables partitioned by toDate(ts) that follow events' cleanup (the event rollups too, so stats agree). */
-const CLEANUP_TABLES = ['events', 'events_by_minute', 'events_by_ip_minute', 'events_by_path_hour', 'events_top_ips_hour'] as const;
+const CLEANUP_TABLES = ['events', 'events_by_minute', 'events_by_ip_minute', 'events_by_path_hour', 'events_top_ips_hour', 'events_by_hour'] as const;
 /** The event rollups and the unit of their ts: rows wholly before the cutoff go. */
 const CLEANUP_ROLLUPS = [
   ['events_by_minute', 'Minute'],
   ['events_by_ip_minute', 'Minute'],
   ['events_by_path_hour', 'Hour'],
   ['events_top_ips_hour', 'Hour'],
+  ['events_by_hour', 'Hour'],
 ] as const;
 
 /** Remove events older than `olderThanSeconds` (FlatRun's /cleanup, older_than). */
