@@ -192,7 +192,9 @@ export async function startRuntime(config: Config, services: ReadonlySet<Service
         }),
         new TableSink<SecurityEvent>({
           bus, ch, topic: topics.events, deadLetterTopic: topics.deadLetter, groupId: group('events'), table: 'events',
-          codec: securityEventCodec, toRow: (e) => e, maxBatchSize,
+          codec: securityEventCodec, toRow: (e) => e,
+          // Event ids are deterministic: a message the producer wrote twice (a retry around a broker restart) is one event.
+          uniqueKey: (e) => e.id, maxBatchSize,
         }),
         new TableSink<BlockDecision>({
           bus, ch, topic: topics.decisions, deadLetterTopic: topics.deadLetter, groupId: group('blocks'), table: 'blocks',

@@ -209,13 +209,11 @@ test('Kafka stopped for 30 s under load: TCP loses nothing, UDP drops are counte
   const [events] = await ch.query<{ n: string; distinct: string }>(`SELECT toString(count()) AS n, toString(uniqExact(id)) AS distinct FROM ${ch.table('events')}`);
   t.diagnostic(`events: ${published} on the topic (${onTopic.size} ids), ${events?.n} rows (${events?.distinct} ids)`);
   assert.ok(Number(events?.n) > 0, 'events were stored');
-  assert.equal(Number(events?.n), published, 'the events sink stored each message of the topic once');
-  // Known gap, reported rather than hidden: around the broker's restart the Kafka producer
-  // (kafkajs, idempotent) sometimes writes an event twice, and the events table keeps
-  // both rows. Event ids are deterministic, so storage can drop the second (dedup by id);
-  // until it does, this stays a todo (shown in the report, not failing CI).
-  await t.test('no event row doubled (count = distinct id)', { todo: doubled.length > 0 ? `producer wrote ${doubled.join(', ')}` : false }, () => {
-    assert.deepEqual(doubled, [], 'no event on the topic twice');
-    assert.equal(events?.n, events?.distinct, 'no event row doubled');
-  });
+  // The producer may write an event twice around the broker's restart (kafkajs retries a
+  // send whose acknowledgement was lost, and a retry across a reconnect escapes its idempotence):
+  // at-least-once on the topic. Event ids are deterministic, and the events sink stores
+  // one row per id (uniqueKey), so the table holds every event once.
+  if (doubled.length > 0) t.diagnostic(`written twice on the topic by the producer (absorbed by the sink): ${doubled.join(', ')}`);
+  assert.equal(Number(events?.distinct), onTopic.size, 'every event on the topic is stored');
+  assert.equal(Number(events?.n), Number(events?.distinct), 'no event row doubled (count = distinct id)');
 });

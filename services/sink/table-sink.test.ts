@@ -206,3 +206,42 @@ test('a partition reset (log end below the recorded history) is not mistaken for
     await t.dispose();
   }
 });
+
+test('uniqueKey: a record the producer wrote twice (another offset) is stored once; a failed insert retried keeps its records', async () => {
+  const t = await openTestClickHouse('sink-unique');
+  try {
+    await migrate(t.ch, { retentionDays: 30, requestsTtlDays: 1 });
+    const bus = new MemoryBus();
+    await bus.ensureTopics([{ topic: 'ev', partitions: 1 }, { topic: 'dlq', partitions: 1 }]);
+    let fail = true;
+    const flaky = new Proxy(t.ch, {
+      get(target, prop, receiver) {
+        if (prop === 'insert') {
+          return async (...args: Parameters<typeof target.insert>) => {
+            if (fail) {
+              fail = false;
+              throw new Error('connection lost (test)');
+            }
+            return target.insert(...args);
+          };
+        }
+        return Reflect.get(target, prop, receiver) as unknown;
+      },
+    });
+    const sink = new TableSink<SecurityEvent>({
+      bus, ch: flaky, topic: 'ev', deadLetterTopic: 'dlq', groupId: 'g', table: 'events', codec: securityEventCodec, toRow: (e) => e, uniqueKey: (e) => e.id,
+    });
+    const msg = (offset: number, i: number): BusMessage => ({ topic: 'ev', partition: 0, offset: String(offset), key: null, headers: {}, timestamp: 0, value: securityEventCodec.encode(event(i)) });
+    // Offsets 0..9 hold events 0..9; 10..14 repeat events 5..9 (a producer retry); 15..19 are new.
+    const first: IncomingBatch = { topic: 'ev', partition: 0, messages: Array.from({ length: 10 }, (_, i) => msg(i, i)), nextOffset: '10' };
+    await assert.rejects(sink.handle(first), /connection lost/);
+    await sink.handle(first); // the bus redelivers the failed batch: its records are not "duplicates" of themselves
+    await sink.handle({ topic: 'ev', partition: 0, messages: [...Array.from({ length: 5 }, (_, i) => msg(10 + i, 5 + i)), ...Array.from({ length: 5 }, (_, i) => msg(15 + i, 10 + i))], nextOffset: '20' });
+    const rows = await t.ch.query<{ n: string; ids: string }>(`SELECT count() AS n, uniqExact(id) AS ids FROM ${t.ch.table('events')}`);
+    assert.equal(Number(rows[0]?.ids), 15, 'every event stored');
+    assert.equal(Number(rows[0]?.n), 15, 'the repeated ones once');
+    await bus.close();
+  } finally {
+    await t.dispose();
+  }
+});

@@ -63,6 +63,7 @@ const batches = new Counter({ name: 'logwarden_sink_batches_total', help: 'Inser
 const skipped = new Counter({ name: 'logwarden_sink_skipped_total', help: 'Records not stored on purpose (sink disabled, e.g. capture off)', labelNames: ['table'], registers: [registry] });
 const deadLetters = new Counter({ name: 'logwarden_sink_dead_letters_total', help: 'Records sent to the dead-letter topic', labelNames: ['table', 'reason'], registers: [registry] });
 const splitsWritten = new Counter({ name: 'logwarden_sink_splits_total', help: 'Batches recorded in sink_splits (cut and stored watermark)', labelNames: ['table'], registers: [registry] });
+const duplicates = new Counter({ name: 'logwarden_sink_duplicates_total', help: 'Records dropped because a record with the same identity was stored (uniqueKey)', labelNames: ['table'], registers: [registry] });
 const replayed = new Counter({ name: 'logwarden_sink_replayed_total', help: 'Redelivered records skipped because they are known stored', labelNames: ['table'], registers: [registry] });
 const insertSeconds = new Histogram({
   name: 'logwarden_sink_insert_seconds',
@@ -88,6 +89,16 @@ export interface TableSinkOptions<T> {
   maxBatchSize?: number;
   /** Inserts never straddle a multiple of this offset (see the header); keep it fixed. Default: maxBatchSize. */
   blockSize?: number;
+  /**
+   * A record's identity, for records that may reach the topic twice at different
+   * offsets (a producer's retry around a broker restart writes a message again;
+   * tokens, made of offsets, cannot see that). A record whose key was stored
+   * recently is dropped, counted as `duplicate`. Best effort: the memory is this
+   * process's, bounded by `uniqueMemory` keys.
+   */
+  uniqueKey?: (record: T) => string;
+  /** How many stored keys are remembered for uniqueKey (default 200000). */
+  uniqueMemory?: number;
 }
 
 /** One insert: the rows of offsets [start, end) of a partition. */
@@ -143,6 +154,8 @@ interface PartitionHistory {
 export class TableSink<T> {
   private sub: Subscription | undefined;
   private readonly opts: TableSinkOptions<T>;
+  /** Keys (uniqueKey) of records stored by this sink, oldest first. */
+  private readonly stored = new Set<string>();
   private readonly blockSize: bigint;
   /** Per topic/partition, from sink_splits; dropped on every reassignment. */
   private readonly history = new Map<string, PartitionHistory>();
@@ -236,11 +249,24 @@ export class TableSink<T> {
 
     const rowsOf: object[][] = [];
     const dead: OutgoingMessage[] = [];
+    const uniqueKey = this.opts.uniqueKey;
+    // Keys of this batch become "stored" only once its inserts are acknowledged: a retried
+    // batch must not drop its own records as duplicates.
+    const batchKeys = new Set<string>();
     for (const block of blocks) {
       const rows: object[] = [];
       for (const m of block.messages) {
         try {
-          rows.push(this.opts.toRow(this.opts.codec.decode(m.value)));
+          const record = this.opts.codec.decode(m.value);
+          if (uniqueKey) {
+            const k = uniqueKey(record);
+            if (this.stored.has(k) || batchKeys.has(k)) {
+              duplicates.inc({ table });
+              continue;
+            }
+            batchKeys.add(k);
+          }
+          rows.push(this.opts.toRow(record));
         } catch (err) {
           const reason = (err as { code?: string }).code ?? 'decode_failed';
           deadLetters.inc({ table, reason });
@@ -271,6 +297,21 @@ export class TableSink<T> {
       end();
       rowsInserted.inc({ table }, rows.length);
       batches.inc({ table });
+    }
+    this.remember(batchKeys);
+  }
+
+  private remember(keys: Set<string>): void {
+    if (keys.size === 0) return;
+    const cap = this.opts.uniqueMemory ?? 200_000;
+    for (const k of keys) {
+      this.stored.delete(k);
+      this.stored.add(k);
+    }
+    // A Set iterates in insertion order: the oldest keys go first.
+    for (const k of this.stored) {
+      if (this.stored.size <= cap) break;
+      this.stored.delete(k);
     }
   }
 
