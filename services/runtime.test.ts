@@ -199,7 +199,7 @@ describe('slice from a real nginx with the shipped snippet', { skip: unitOnly() 
     );
     for (const r of rows) {
       assert.ok(r.node.length > 0, 'node from the log');
-      assert.match(r.request_id, /^[0-9a-f]{32}$/, 'nginx $request_id');
+      assert.match(r.request_id, /^\d+-\d+$/, 'connection serial and request number ($logwarden_request_id)');
       assert.ok(Math.abs(Number(r.ts) - Date.now()) < 10 * 60_000, 'event time from $msec');
     }
   });

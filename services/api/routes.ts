@@ -312,7 +312,7 @@ export function registerSecurityRoutes(app: FastifyInstance, deps: RouteDeps): v
 
   const getBlock = async (req: FastifyRequest<{ Params: { ip: string; bits?: string } }>) => {
     const ip = ipFromParams(req.params);
-    const page = await store.listBlocks({ ip: ip.includes('/') ? ip : ip, limit: 1000, offset: 0 });
+    const page = await store.listBlocks({ ip, limit: 1000, offset: 0 });
     const exact = page.blocks.filter((b) => b.ip === ip);
     if (exact.length === 0) throw new ApiError('LW_API_NOT_FOUND', `${ip} is not blocked`, 'ip');
     return { data: exact[0] };
@@ -647,11 +647,9 @@ export function registerSecurityRoutes(app: FastifyInstance, deps: RouteDeps): v
   );
 
   const sse = async <T extends object>(req: FastifyRequest, reply: FastifyReply, stream: TopicStream<T>, eventName: string, keep: (r: T) => boolean) => {
-    reply.hijack();
-    const res = reply.raw;
-    res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-store', connection: 'keep-alive', 'x-accel-buffering': 'no' });
-    res.write(': logwarden stream\n\n');
     let dropped = 0;
+    const res = reply.raw;
+    // Subscribe before answering: a bus that cannot be reached is still a JSON 503, not a stream that never speaks.
     const stop = await stream.listen((r) => {
       if (!keep(r)) return;
       // A slow reader loses records (counted in the next one it gets) rather than growing this process's memory.
@@ -661,7 +659,13 @@ export function registerSecurityRoutes(app: FastifyInstance, deps: RouteDeps): v
       }
       res.write(`event: ${eventName}\ndata: ${JSON.stringify(dropped > 0 ? { ...r, dropped_before: dropped } : r)}\n\n`);
       dropped = 0;
+    }).catch((err: unknown) => {
+      req.log.warn({ err: String(err) }, 'live stream unavailable');
+      throw new ApiError('LW_API_BUS_UNAVAILABLE');
     });
+    reply.hijack();
+    res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-store', connection: 'keep-alive', 'x-accel-buffering': 'no' });
+    res.write(': logwarden stream\n\n');
     const ping = setInterval(() => res.write(': ping\n\n'), 15_000);
     ping.unref();
     const end = (): void => {
