@@ -33,7 +33,7 @@ export const SHIPPED_JSON_FORMAT =
   '"request_time":"$request_time","upstream_time":"$upstream_response_time",' +
   '"user_agent":"$http_user_agent","referer":"$http_referer",' +
   '"country":"$logwarden_country","auth_user":"$remote_user",' +
-  '"request_id":"$request_id","blocked_by":"$logwarden_blocked_by",' +
+  '"request_id":"$logwarden_request_id","blocked_by":"$logwarden_blocked_by",' +
   '"filter_alert":"$security_filter_alert"}';
 
 /** nginx's predefined `combined` (escape=default). */

@@ -65,6 +65,7 @@ const SIMPLE: Readonly<Record<string, Target>> = {
   http_referer: Target.Referer,
   hostname: Target.Node,
   request_id: Target.RequestId,
+  logwarden_request_id: Target.RequestId,
   logwarden_deployment: Target.Deployment,
   logwarden_blocked_by: Target.BlockedBy,
   security_filter_alert: Target.FilterAlert,
