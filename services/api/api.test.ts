@@ -18,6 +18,7 @@ import { kafkaBrokers, unitOnly, uniqueName } from '../../shared/testing/kafka.j
 import { startRuntime, type Runtime } from '../runtime.js';
 import { hashToken } from './auth.js';
 import { API_ERRORS } from './errors.js';
+import { until } from '../../shared/testing/wait.js';
 
 const dataDir = mkdtempSync(join(tmpdir(), 'logwarden-api-'));
 after(() => rmSync(dataDir, { recursive: true, force: true }));
@@ -95,15 +96,6 @@ function client(rt: () => Runtime) {
   };
 }
 
-async function until<T>(what: string, fn: () => Promise<T | undefined> | T | undefined, ms = 20_000): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const v = await fn();
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(50);
-  }
-}
 
 describe('management API (embedded: in-process bus, embedded ClickHouse)', () => {
   let rt: Runtime;

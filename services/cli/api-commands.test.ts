@@ -18,6 +18,7 @@ import type { SecurityEvent } from '../../shared/records.js';
 import { uniqueName } from '../../shared/testing/kafka.js';
 import { hashToken } from '../api/auth.js';
 import { startRuntime, type Runtime } from '../runtime.js';
+import { until } from '../../shared/testing/wait.js';
 
 const MAIN = fileURLToPath(new URL('./main.js', import.meta.url));
 const ADMIN = 'lw_cli-test-admin-token-0123456789abcdef';
@@ -39,15 +40,6 @@ function parseJson<T = Record<string, unknown>>(r: Run): T {
   }
 }
 
-async function until<T>(what: string, fn: () => Promise<T | undefined>, ms = 30_000): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const v = await fn();
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(100);
-  }
-}
 
 function event(ip: string, extra: Partial<SecurityEvent> = {}): SecurityEvent {
   const now = Date.now();

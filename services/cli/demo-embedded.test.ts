@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { freePort } from '../../shared/testing/nginx.js';
+import { until } from '../../shared/testing/wait.js';
 
 const root = fileURLToPath(new URL('../../..', import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), 'logwarden-embedded-'));
@@ -47,15 +48,6 @@ async function stop(s: Started): Promise<number | null> {
   return code;
 }
 
-async function until<T>(what: string, fn: () => Promise<T | undefined>, ms = 30_000): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const v = await fn();
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(100);
-  }
-}
 
 test('logwarden all: first start prints the dashboard and a token once; a restart keeps blocks, rules and events', { timeout: 240_000 }, async () => {
   const [udp, api] = [await freePort(), await freePort()];

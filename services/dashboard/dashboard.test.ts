@@ -15,13 +15,13 @@ import { copyFileSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { securityEventCodec } from '../../shared/avro/codec.js';
 import { loadConfig } from '../../shared/config/load.js';
 import type { SecurityEvent } from '../../shared/records.js';
 import { uniqueName } from '../../shared/testing/kafka.js';
 import { hashToken } from '../api/auth.js';
 import { startRuntime, type Runtime } from '../runtime.js';
+import { until } from '../../shared/testing/wait.js';
 
 const root = fileURLToPath(new URL('../../..', import.meta.url));
 const dataDir = mkdtempSync(join(tmpdir(), 'logwarden-dashboard-'));
@@ -36,15 +36,6 @@ export function chromiumPath(): string | undefined {
   return undefined;
 }
 
-async function until<T>(what: string, fn: () => Promise<T | undefined> | T | undefined, ms = 30_000): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const v = await fn();
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(100);
-  }
-}
 
 function syslogLine(ip: string, path: string, status: number, ua: string, ts: number): string {
   return `<190>Nov 21 06:00:44 edge-1 nginx: ${JSON.stringify({

@@ -7,20 +7,14 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { freePort } from '../../shared/testing/nginx.js';
+import { until as waitUntil } from '../../shared/testing/wait.js';
 
 export const root = fileURLToPath(new URL('../../..', import.meta.url));
 
-/** Polls `fn` until it returns a value (not undefined); throws naming `what` after `ms`. */
-export async function until<T>(what: string, fn: () => Promise<T | undefined> | T | undefined, ms = 60_000, every = 100): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const v = await fn();
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`gave up waiting for ${what} (${ms} ms)`);
-    await sleep(every);
-  }
+/** Polls `fn` until it returns a value (not undefined); throws naming `what` after `ms` (a minute by default: faults take time). */
+export function until<T>(what: string, fn: () => Promise<T | undefined> | T | undefined, ms = 60_000, every = 100): Promise<T> {
+  return waitUntil(what, fn, ms, every);
 }
 
 /**
