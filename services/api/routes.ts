@@ -674,6 +674,8 @@ export function registerSecurityRoutes(app: FastifyInstance, deps: RouteDeps): v
     };
     req.raw.on('close', end);
     res.on('error', end);
+    // The client may have gone while the subscription started.
+    if (res.destroyed || req.raw.socket.destroyed) end();
   };
   app.get<{ Querystring: { type?: string; ip?: string; deployment?: string; detector?: string } }>(
     '/api/security/events/stream',

@@ -34,7 +34,12 @@ export class TopicStream<T extends object> {
       this.starting ??= this.start().finally(() => {
         this.starting = undefined;
       });
-      await this.starting;
+      try {
+        await this.starting;
+      } catch (err) {
+        this.listeners.delete(fn);
+        throw err;
+      }
     }
     return () => {
       this.listeners.delete(fn);
