@@ -25,6 +25,7 @@ local ip = require "logwarden.ip"
 local state = require "logwarden.state"
 local access = require "logwarden.access"
 local rules_mod = require "logwarden.rules"
+local is_array = require("logwarden.filter").is_array
 
 local ngx = ngx
 local ngx_var = ngx.var
@@ -102,18 +103,6 @@ local function loopback(addr)
         or str_sub(addr, 1, 11) == "::ffff:127."
 end
 
-local function is_array(t)
-    if type(t) ~= "table" then
-        return false
-    end
-    local n = #t
-    for k in pairs(t) do
-        if type(k) ~= "number" or k < 1 or k > n or k % 1 ~= 0 then
-            return false
-        end
-    end
-    return true
-end
 
 -- Returns the decoded JSON body, or nil after replying with the error.
 local function read_json()
