@@ -5,7 +5,8 @@ import assert from 'node:assert/strict';
 import { loadConfig } from '../shared/config/load.js';
 import { ControlState } from '../shared/control/state.js';
 import type { ControlChange } from '../shared/records.js';
-import { detectorConfig, detectorWhitelist } from './runtime.js';
+import { withSecurityOverrides } from '../shared/control/settings.js';
+import { detectorWhitelist } from './runtime.js';
 
 let version = 1;
 function change(kind: ControlChange['kind'], id: string, doc: unknown): ControlChange {
@@ -15,9 +16,9 @@ function change(kind: ControlChange['kind'], id: string, doc: unknown): ControlC
 test('security overrides apply with durations converted; unknown or mistyped keys are ignored', () => {
   const config = loadConfig({ text: 'security: { not_found_threshold: 10 }', env: {} });
   const state = new ControlState();
-  assert.equal(detectorConfig(config, state), config, 'no overrides: the config as loaded');
+  assert.equal(withSecurityOverrides(config, state), config, 'no overrides: the config as loaded');
   state.apply(change('setting', 'security', { not_found_threshold: 25, auto_block_duration: '2h', detection_window: '30s', auto_block_enabled: false, bogus: 1, rate_threshold: 'many' }));
-  const c = detectorConfig(config, state);
+  const c = withSecurityOverrides(config, state);
   assert.equal(c.security.not_found_threshold, 25);
   assert.equal(c.security.auto_block_duration_ms, 2 * 3_600_000);
   assert.equal(c.security.detection_window_ms, 30_000);

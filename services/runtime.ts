@@ -14,7 +14,7 @@ import type { AccessRecord, BlockDecision, SecurityEvent } from '../shared/recor
 import { COMPACTED, consumerGroup, topicNames, type TopicKey, type Topics } from '../shared/topics.js';
 import { followControl } from '../shared/control/follower.js';
 import { ControlState } from '../shared/control/state.js';
-import { parseDuration } from '../shared/config/duration.js';
+import { withSecurityOverrides } from '../shared/control/settings.js';
 import { ControlStore, controlBlockRow } from '../shared/control/store.js';
 import { ensureAdminToken, readTokenFile } from './api/auth.js';
 import { buildApi } from './api/server.js';
@@ -65,27 +65,6 @@ export interface RuntimeOptions {
 const DAY_MS = 86_400_000;
 const DETECTOR_RESTART_DEBOUNCE_MS = 1_000;
 const RULES_PUSH_DEBOUNCE_MS = 20;
-
-const DURATION_SETTINGS: Record<string, keyof Config['security']> = {
-  scan_interval: 'scan_interval_ms',
-  auto_block_duration: 'auto_block_duration_ms',
-  detection_window: 'detection_window_ms',
-};
-
-/** The config with the control plane's run-time `security:` overrides applied (durations converted as the loader does). */
-export function detectorConfig(config: Config, control: ControlState): Config {
-  const over = control.setting<Record<string, unknown>>('security');
-  if (!over) return config;
-  const security: Record<string, unknown> = { ...config.security };
-  for (const [k, v] of Object.entries(over)) {
-    const msKey = DURATION_SETTINGS[k];
-    if (msKey) {
-      const ms = typeof v === 'string' ? parseDuration(v) : undefined;
-      if (ms !== undefined && ms > 0) security[msKey] = ms;
-    } else if (k in security && typeof v === typeof security[k]) security[k] = v;
-  }
-  return { ...config, security: security as unknown as Config['security'] };
-}
 
 /** The control plane's whitelist entries that hold for every deployment (the detectors' whitelist has no deployment scope). */
 export function detectorWhitelist(control: ControlState): { ips: string[]; cidrs: string[]; paths: string[] } {
@@ -252,14 +231,14 @@ export async function startRuntime(config: Config, services: ReadonlySet<Service
     if (services.has('detector')) {
       // The detectors run with the control plane's view: run-time security settings and the
       // whitelist. A change restarts them (debounced); each rebuilds its last window from the log.
-      let detector = new DetectorService({ config: detectorConfig(config, control), bus, topics, whitelist: detectorWhitelist(control) });
+      let detector = new DetectorService({ config: withSecurityOverrides(config, control), bus, topics, whitelist: detectorWhitelist(control) });
       await detector.start();
       let pending: NodeJS.Timeout | undefined;
       let restarting = Promise.resolve();
       const restart = (): void => {
         restarting = restarting.then(async () => {
           await detector.close();
-          detector = new DetectorService({ config: detectorConfig(config, control), bus, topics, whitelist: detectorWhitelist(control) });
+          detector = new DetectorService({ config: withSecurityOverrides(config, control), bus, topics, whitelist: detectorWhitelist(control) });
           await detector.start();
           log.info('detectors restarted with the new control-plane settings');
         }).catch((err: unknown) => log.error({ err }, 'detector restart failed'));

@@ -13,6 +13,7 @@ import { cleanupEvents, EVENT_TYPES, listEvents, stats, timeSeries } from '../..
 import type { Config } from '../../shared/config/load.js';
 import { formatDuration, parseDuration } from '../../shared/config/duration.js';
 import { filterLevelId, parseFilterLevel, ROUTE_METHODS, AUTH_TYPES, type ControlState, type FilterLevelWhere, type ProtectedRoute, type WhitelistEntry } from '../../shared/control/state.js';
+import { withSecurityOverrides } from '../../shared/control/settings.js';
 import { whitelistType, type ControlStore } from '../../shared/control/store.js';
 import { hashCredential } from '../../shared/credential-hash.js';
 import { ipInRange, normalizeIpOrCidr } from '../../shared/ip.js';
@@ -157,8 +158,8 @@ function actor(req: FastifyRequest): string {
 
 /** The effective `security:` settings: the config file's, then run-time overrides. Durations as the file writes them. */
 export function effectiveSecurity(config: Config, state: ControlState, capture: boolean): Record<string, unknown> {
-  const s = config.security;
-  const base: Record<string, unknown> = {
+  const s = withSecurityOverrides(config, state).security;
+  return {
     enabled: s.enabled,
     realtime_capture: capture,
     scan_interval: formatDuration(s.scan_interval_ms),
@@ -173,14 +174,6 @@ export function effectiveSecurity(config: Config, state: ControlState, capture: 
     unique_paths_threshold: s.unique_paths_threshold,
     repeated_hits_threshold: s.repeated_hits_threshold,
   };
-  const over = state.setting<Record<string, unknown>>('security') ?? {};
-  return { ...base, ...over, realtime_capture: capture };
-}
-
-/** auto_block_duration in ms, with run-time overrides. */
-function autoBlockMs(config: Config, state: ControlState): number {
-  const over = state.setting<Record<string, unknown>>('security')?.auto_block_duration;
-  return (typeof over === 'string' ? parseDuration(over) : undefined) ?? config.security.auto_block_duration_ms;
 }
 
 function isWhitelisted(ip: string, deps: RouteDeps): WhitelistEntry | { value: string; description: string } | undefined {
@@ -270,7 +263,7 @@ export function registerSecurityRoutes(app: FastifyInstance, deps: RouteDeps): v
         if (caller && ipInRange(caller, ip)) throw new ApiError('LW_API_SELF_BLOCK', `${ip} covers this request's own address ${caller}; send "force": true to block it anyway`, 'ip');
       }
       const now = Date.now();
-      const durationMs = b.permanent === true ? null : b.duration !== undefined && b.duration > 0 ? b.duration * 1000 : autoBlockMs(deps.config, state);
+      const durationMs = b.permanent === true ? null : b.duration !== undefined && b.duration > 0 ? b.duration * 1000 : withSecurityOverrides(deps.config, state).security.auto_block_duration_ms;
       const d: BlockDecision = {
         ip, action: 'block', reason: b.reason ?? 'manual block', source: 'manual', created_at: now,
         expires_at: durationMs === null ? null : now + durationMs, deployment: b.deployment ?? null, escalation_level: 0,
