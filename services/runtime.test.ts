@@ -17,6 +17,7 @@ import { loadConfig, type Config } from '../shared/config/load.js';
 import { kafkaBrokers, unitOnly, uniqueName } from '../shared/testing/kafka.js';
 import { startTestNginx } from '../shared/testing/nginx.js';
 import { startRuntime, type Runtime } from './runtime.js';
+import { clickHouseEnv } from '../shared/clickhouse/testing.js';
 
 const dataDir = mkdtempSync(join(tmpdir(), 'logwarden-slice-'));
 after(() => rmSync(dataDir, { recursive: true, force: true }));
@@ -31,9 +32,7 @@ function sliceConfig(brokers: string[]): Config {
     `data_dir: ${JSON.stringify(dataDir)}`,
     'log_level: warn',
   ].join('\n');
-  const env: NodeJS.ProcessEnv = {};
-  for (const k of ['CLICKHOUSE_URL', 'CLICKHOUSE_USER', 'CLICKHOUSE_PASSWORD']) if (process.env[k]) env[k] = process.env[k];
-  return loadConfig({ text: yaml, env });
+  return loadConfig({ text: yaml, env: clickHouseEnv() });
 }
 
 async function sendUdp(port: number, lines: Array<string | Buffer>): Promise<void> {

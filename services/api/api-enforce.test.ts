@@ -13,6 +13,7 @@ import { uniqueName } from '../../shared/testing/kafka.js';
 import { freePort, startTestNginx, type TestNginx } from '../../shared/testing/nginx.js';
 import { startRuntime, type Runtime } from '../runtime.js';
 import { hashToken } from './auth.js';
+import { clickHouseEnv } from '../../shared/clickhouse/testing.js';
 
 const dataDir = mkdtempSync(join(tmpdir(), 'logwarden-api-enforce-'));
 const TOKEN = 'lw_enforce-admin-token-0123456789abcdef';
@@ -31,9 +32,7 @@ function config(nginx: TestNginx): Config {
     `data_dir: ${JSON.stringify(dataDir)}`,
     'log_level: warn',
   ].join('\n');
-  const env: NodeJS.ProcessEnv = { ENF_SECRET: SECRET };
-  for (const k of ['CLICKHOUSE_URL', 'CLICKHOUSE_USER', 'CLICKHOUSE_PASSWORD']) if (process.env[k]) env[k] = process.env[k];
-  return loadConfig({ text: yaml, env });
+  return loadConfig({ text: yaml, env: clickHouseEnv({ ENF_SECRET: SECRET }) });
 }
 
 describe('API → enforcer → nginx', () => {

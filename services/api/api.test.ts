@@ -19,6 +19,7 @@ import { startRuntime, type Runtime } from '../runtime.js';
 import { hashToken } from './auth.js';
 import { API_ERRORS } from './errors.js';
 import { until } from '../../shared/testing/wait.js';
+import { clickHouseEnv } from '../../shared/clickhouse/testing.js';
 
 const dataDir = mkdtempSync(join(tmpdir(), 'logwarden-api-'));
 after(() => rmSync(dataDir, { recursive: true, force: true }));
@@ -43,9 +44,7 @@ function apiConfig(extra: string[] = [], brokers: string[] = []): Config {
     'log_level: warn',
     ...extra,
   ].join('\n');
-  const env: NodeJS.ProcessEnv = {};
-  for (const k of ['CLICKHOUSE_URL', 'CLICKHOUSE_USER', 'CLICKHOUSE_PASSWORD']) if (process.env[k]) env[k] = process.env[k];
-  return loadConfig({ text: yaml, env });
+  return loadConfig({ text: yaml, env: clickHouseEnv() });
 }
 
 interface Res {

@@ -18,6 +18,7 @@ import type { SecurityEvent } from '../../shared/records.js';
 import { uniqueName } from '../../shared/testing/kafka.js';
 import { startRuntime, type Runtime } from '../runtime.js';
 import { hashToken } from './auth.js';
+import { clickHouseEnv } from '../../shared/clickhouse/testing.js';
 
 const dataDir = mkdtempSync(join(tmpdir(), 'logwarden-injection-'));
 const TOKEN = 'lw_injection-admin-token-0123456789abcdef';
@@ -107,9 +108,7 @@ describe('injection strings through every API filter', () => {
       `data_dir: ${JSON.stringify(dataDir)}`,
       'log_level: warn',
     ].join('\n');
-    const env: NodeJS.ProcessEnv = {};
-    for (const k of ['CLICKHOUSE_URL', 'CLICKHOUSE_USER', 'CLICKHOUSE_PASSWORD']) if (process.env[k]) env[k] = process.env[k];
-    rt = await startRuntime(loadConfig({ text: yaml, env }), new Set(['api', 'sink']));
+    rt = await startRuntime(loadConfig({ text: yaml, env: clickHouseEnv() }), new Set(['api', 'sink']));
   });
   after(async () => {
     await rt?.stop();

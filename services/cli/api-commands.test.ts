@@ -19,6 +19,7 @@ import { uniqueName } from '../../shared/testing/kafka.js';
 import { hashToken } from '../api/auth.js';
 import { startRuntime, type Runtime } from '../runtime.js';
 import { until } from '../../shared/testing/wait.js';
+import { clickHouseEnv } from '../../shared/clickhouse/testing.js';
 
 const MAIN = fileURLToPath(new URL('./main.js', import.meta.url));
 const ADMIN = 'lw_cli-test-admin-token-0123456789abcdef';
@@ -67,9 +68,7 @@ describe('logwarden operator commands over the API', () => {
       `data_dir: ${JSON.stringify(dataDir)}`,
       'log_level: warn',
     ].join('\n');
-    const env: NodeJS.ProcessEnv = {};
-    for (const k of ['CLICKHOUSE_URL', 'CLICKHOUSE_USER', 'CLICKHOUSE_PASSWORD']) if (process.env[k]) env[k] = process.env[k];
-    rt = await startRuntime(loadConfig({ text: yaml, env }), new Set(['api', 'sink']));
+    rt = await startRuntime(loadConfig({ text: yaml, env: clickHouseEnv() }), new Set(['api', 'sink']));
     base = `http://127.0.0.1:${rt.apiPort}`;
   });
   after(async () => {

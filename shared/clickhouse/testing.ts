@@ -79,3 +79,14 @@ export function removeTestDataDir(): void {
   if (dataDir) rmSync(dataDir, { recursive: true, force: true });
   dataDir = undefined;
 }
+
+/**
+ * The ClickHouse server variables of this process, for a test's loadConfig env:
+ * tests pass a clean env (no stray LOGWARDEN_* override), yet must follow
+ * CLICKHOUSE_URL when the suite runs against a server.
+ */
+export function clickHouseEnv(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { ...extra };
+  for (const k of ['CLICKHOUSE_URL', 'CLICKHOUSE_USER', 'CLICKHOUSE_PASSWORD']) if (process.env[k]) env[k] = process.env[k];
+  return env;
+}
