@@ -2,12 +2,12 @@
 // standing in for an assertion), a Kafka broker of the test's own that it may
 // stop and start, and logwarden services run as child processes that can be
 // killed outright.
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { freePort } from '../../shared/testing/nginx.js';
+export { PrivateBroker } from '../../shared/testing/kafka.js';
 import { until as waitUntil } from '../../shared/testing/wait.js';
 
 export const root = fileURLToPath(new URL('../../..', import.meta.url));
@@ -15,42 +15,6 @@ export const root = fileURLToPath(new URL('../../..', import.meta.url));
 /** Polls `fn` until it returns a value (not undefined); throws naming `what` after `ms` (a minute by default: faults take time). */
 export function until<T>(what: string, fn: () => Promise<T | undefined> | T | undefined, ms = 60_000, every = 100): Promise<T> {
   return waitUntil(what, fn, ms, every);
-}
-
-/**
- * A single-node broker (infra/kafka/kafka.sh) on free ports with its own data
- * directory: stopping it disturbs no other test file, which share the default one.
- */
-export class PrivateBroker {
-  readonly dir = mkdtempSync(join(tmpdir(), 'lw-fault-kafka-'));
-  private env: NodeJS.ProcessEnv = {};
-  brokers: string[] = [];
-
-  async start(): Promise<string[]> {
-    if (this.brokers.length === 0) {
-      const [port, cport] = [await freePort(), await freePort()];
-      this.env = { ...process.env, LOGWARDEN_KAFKA_DIR: this.dir, KAFKA_PORT: String(port), KAFKA_CONTROLLER_PORT: String(cport), KAFKA_HEAP: '384m' };
-    }
-    this.brokers = [this.sh('start').split(/\s+/)[0] as string];
-    return this.brokers;
-  }
-
-  stop(): void {
-    this.sh('stop');
-  }
-
-  /** Stops the broker and deletes its data. */
-  dispose(): void {
-    try {
-      if (this.brokers.length > 0) this.sh('stop');
-    } finally {
-      rmSync(this.dir, { recursive: true, force: true });
-    }
-  }
-
-  private sh(cmd: string): string {
-    return execFileSync('bash', ['infra/kafka/kafka.sh', cmd], { cwd: root, env: this.env, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).trim();
-  }
 }
 
 /** One pino line of a child's log. */

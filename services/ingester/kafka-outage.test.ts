@@ -4,56 +4,48 @@
 // beyond the memory bound is dropped and every drop is counted.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import dgram from 'node:dgram';
-import { mkdtempSync, rmSync } from 'node:fs';
 import net from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { accessRecordCodec } from '../../shared/avro/codec.js';
 import { KafkaBus } from '../../shared/bus/kafka.js';
 import { loadConfig } from '../../shared/config/load.js';
-import { unitOnly } from '../../shared/testing/kafka.js';
-import { freePort } from '../../shared/testing/nginx.js';
+import { PrivateBroker, unitOnly } from '../../shared/testing/kafka.js';
 import { topicNames } from '../../shared/topics.js';
 import { IngestPipeline } from './pipeline.js';
 import { startTcpInput } from './tcp.js';
 import { startUdpInput } from './udp.js';
 
-const root = fileURLToPath(new URL('../../..', import.meta.url));
-const dir = mkdtempSync(join(tmpdir(), 'kafka-outage-'));
-let env: NodeJS.ProcessEnv = {};
-const kafka = (cmd: string): string => execFileSync('bash', ['infra/kafka/kafka.sh', cmd], { cwd: root, env, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).trim();
-
-after(() => {
-  try {
-    kafka('stop');
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
+const broker = new PrivateBroker();
+// Whatever the test opened, closed even when an assertion fails with the broker down:
+// a pipeline or consumer left retrying would keep this file's process alive.
+const opened: Array<() => Promise<void>> = [];
+after(async () => {
+  for (const close of opened.reverse()) await close().catch(() => undefined);
+  broker.dispose();
 });
 
 const line = (kind: string, i: number): string =>
   `<190>Nov 21 06:00:44 edge nginx: {"ts":"1795240844.5","client_ip":"203.0.113.${i % 200}","method":"GET","host":"h","uri":"/${kind}/${i}","status":"200","request_id":"${kind}-${i}"}`;
 
 test('broker stopped under load, then restarted: TCP loses nothing, UDP drops are counted', { skip: unitOnly() && 'unit-only run', timeout: 240_000 }, async () => {
-  const [port, cport] = [await freePort(), await freePort()];
-  env = { ...process.env, LOGWARDEN_KAFKA_DIR: dir, KAFKA_PORT: String(port), KAFKA_CONTROLLER_PORT: String(cport), KAFKA_HEAP: '384m' };
-  const brokers = [kafka('start').split(/\s+/)[0] as string];
+  const brokers = await broker.start();
   const bus = new KafkaBus({ brokers, clientId: 'outage-test', acks: 'all', compression: 'none', replicationFactor: 1 });
+  opened.push(() => bus.close());
   const topics = topicNames('outage.');
   await bus.ensureTopics(Object.values(topics).map((topic) => ({ topic, partitions: 3 })));
   // A 256 KiB bound: small enough that the outage fills it.
   const config = loadConfig({ text: 'ingest: { udp: { buffer_max_bytes: 262144 } }\nkafka: { linger: 2ms }\nlog_level: silent', env: {} });
   const pipeline = new IngestPipeline(config, bus, topics);
+  opened.push(() => pipeline.close());
   const tcp = await startTcpInput(pipeline, { host: '127.0.0.1', port: 0, maxFrameBytes: 8192 });
+  opened.push(() => tcp.close());
   const udp = await startUdpInput(pipeline, '127.0.0.1', 0);
+  opened.push(() => udp.close());
 
   // Before the outage: traffic flows.
   await bus.publish(topics.access, []);
-  kafka('stop');
+  broker.stop();
 
   const TCP_LINES = 4000;
   const tcpDone = new Promise<void>((resolve, reject) => {
@@ -74,7 +66,7 @@ test('broker stopped under load, then restarted: TCP loses nothing, UDP drops ar
   assert.ok((pipeline.stats.dropped.buffer_full ?? 0) > 0, 'the outage filled the bound: UDP drops counted as buffer_full');
   assert.ok(pipeline.stats.parsed < TCP_LINES + UDP_LINES, 'TCP reading was paused during the outage');
 
-  kafka('start');
+  await broker.start();
   await tcpDone;
   await pipeline.flush();
 
@@ -92,9 +84,6 @@ test('broker stopped under load, then restarted: TCP loses nothing, UDP drops ar
   const deadline = Date.now() + 120_000;
   while (got.size < TCP_LINES + udpReceived() && Date.now() < deadline) await sleep(100);
   await sub.close();
-  await tcp.close();
-  await udp.close();
-  await bus.close();
 
   const tcpIds = [...got].filter((id) => id.startsWith('tcp-'));
   const udpIds = [...got].filter((id) => id.startsWith('udp-'));

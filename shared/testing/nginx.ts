@@ -4,7 +4,8 @@
 // and port unless told otherwise, so test files running in parallel never share
 // (or stop) each other's nginx.
 import { execFile } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomInt } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -48,16 +49,43 @@ export interface TestNginx {
 }
 
 /** A port that was free a moment ago on 127.0.0.1 (the OS picks it). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
+// Ports for servers a test starts and stops (a broker, nginx) come from below the kernel's
+// ephemeral range. Within it, a port left free while its server is down can be taken as the
+// local end of some outgoing connection — or of a client's own retries connecting to itself
+// (TCP simultaneous open) — and the restart then fails with EADDRINUSE.
+function ephemeralLow(): number {
+  try {
+    const low = Number(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0]);
+    return Number.isInteger(low) && low > 0 ? low : 32_768;
+  } catch {
+    return 32_768;
+  }
+}
+const PORT_FLOOR = 20_000;
+const handedOut = new Set<number>();
+
+function canListen(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
     const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      server.close(() => (port ? resolve(port) : reject(new Error('no port assigned'))));
-    });
+    server.once('error', () => resolve(false));
+    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
   });
+}
+
+/** A free 127.0.0.1 TCP port outside the ephemeral range, not handed out before by this process. */
+export async function freePort(): Promise<number> {
+  const ceiling = ephemeralLow();
+  const span = ceiling - PORT_FLOOR;
+  if (span < 1_000) throw new Error(`no room below the ephemeral port range (starts at ${ceiling}) for test servers`);
+  for (let attempt = 0; attempt < 200; attempt++) {
+    const port = PORT_FLOOR + randomInt(span);
+    if (handedOut.has(port)) continue;
+    if (await canListen(port)) {
+      handedOut.add(port);
+      return port;
+    }
+  }
+  throw new Error(`no free port found in ${PORT_FLOOR}-${ceiling - 1}`);
 }
 
 function nginxSh(command: string, env: NodeJS.ProcessEnv): Promise<string> {
