@@ -4,7 +4,9 @@
 // kafkajs is CommonJS with spread exports that Node's ESM loader cannot see as named exports.
 import kafkajs from 'kafkajs';
 import type { Admin, Consumer, Producer, SASLOptions, LogEntry } from 'kafkajs';
+import { Counter } from 'prom-client';
 import { componentLogger } from '../log.js';
+import { registry } from '../metrics.js';
 import {
   BusUnavailableError,
   type Bus,
@@ -19,6 +21,12 @@ import {
 
 const { Kafka, Partitioners, CompressionTypes, logLevel: KafkaLogLevel, KafkaJSError } = kafkajs;
 const log = componentLogger('bus.kafka');
+const consumerCrashes = new Counter({
+  name: 'logwarden_bus_consumer_crashes_total',
+  help: 'Consumers that gave up on the broker after their retries (each restarts itself unless closed)',
+  labelNames: ['group'],
+  registers: [registry],
+});
 
 export interface KafkaBusOptions {
   brokers: string[];
@@ -30,6 +38,8 @@ export interface KafkaBusOptions {
   sasl?: { mechanism: 'plain' | 'scram-sha-256' | 'scram-sha-512'; username: string; password: string };
   /** How long a consumer may go without heartbeat before the group evicts it. */
   sessionTimeoutMs?: number;
+  /** Retries of a consumer's failing request (backoff from 100 ms, doubling) before it crashes and restarts itself; 10 by default (~1 min). */
+  consumerRetries?: number;
 }
 
 const levelMap: Record<number, 'error' | 'warn' | 'info' | 'debug'> = {
@@ -180,14 +190,20 @@ export class KafkaBus implements Bus {
   }
 
   async subscribe(opts: SubscribeOptions): Promise<Subscription> {
+    let closing = (): boolean => false;
     const consumer = this.kafka.consumer({
       groupId: opts.groupId,
       sessionTimeout: this.opts.sessionTimeoutMs ?? 30_000,
       heartbeatInterval: 3_000,
       allowAutoTopicCreation: false,
-      retry: { initialRetryTime: 100, retries: 10 },
+      // kafkajs decides to restart a crashed consumer after its own disconnect, then arms a
+      // timer: a close() landing in between would be undone by the restart, and the
+      // consumer would retry a gone broker forever (keeping the process alive). Asking
+      // here, at the last moment before the timer is armed, closes that window.
+      retry: { initialRetryTime: 100, retries: this.opts.consumerRetries ?? 10, restartOnFailure: () => Promise.resolve(!closing()) },
     });
     const sub = new KafkaSubscription(consumer, opts, () => this.consumers.delete(sub));
+    closing = () => sub.closed;
     this.consumers.add(sub);
     try {
       await sub.start();
@@ -242,8 +258,10 @@ export class KafkaBus implements Bus {
 
 class KafkaSubscription implements Subscription {
   private owned: TopicPartition[] = [];
-  private closed = false;
-  private assignGate: Promise<void> = Promise.resolve();
+  closed = false;
+  /** Crashes so far (the broker away past the consumer's retries). */
+  crashes = 0;
+  private assignGate: Promise<void> | undefined = Promise.resolve();
 
   constructor(
     private readonly consumer: Consumer,
@@ -254,6 +272,15 @@ class KafkaSubscription implements Subscription {
   async start(): Promise<void> {
     const { consumer, opts } = this;
     consumer.on(consumer.events.GROUP_JOIN, (e) => {
+      if (this.closed) {
+        // A join kafkajs began before close() and finished after it (a restart under way, a
+        // rejoin inside its retries: disconnect does not cancel those). Leave again — a
+        // macrotask later, once kafkajs marked the consumer running: a stop before that
+        // would find nothing running, and skip the leave while the consumer heartbeats on.
+        log.warn({ group: opts.groupId }, 'consumer rejoined after close; leaving');
+        setTimeout(() => void this.consumer.disconnect().catch(() => undefined), 0);
+        return;
+      }
       const assigned: TopicPartition[] = [];
       for (const [topic, partitions] of Object.entries(e.payload.memberAssignment)) {
         for (const partition of partitions) assigned.push({ topic, partition });
@@ -263,9 +290,11 @@ class KafkaSubscription implements Subscription {
       // Which member holds which partitions is what an operator asks first after a member died.
       log.info({ group: opts.groupId, partitions: assigned.map((p) => `${p.topic}/${p.partition}`) }, 'partitions assigned');
       // Batches wait for onAssign (e.g. a detector rebuilding state) before they are handled.
-      this.assignGate = Promise.resolve(opts.onAssign?.(assigned.map((p) => ({ ...p }))));
+      this.assignGate = this.setUp(assigned);
     });
     consumer.on(consumer.events.CRASH, (e) => {
+      this.crashes++;
+      consumerCrashes.inc({ group: opts.groupId });
       log.error({ err: e.payload.error, group: opts.groupId, restart: e.payload.restart }, 'consumer crashed');
     });
     await consumer.connect();
@@ -276,6 +305,10 @@ class KafkaSubscription implements Subscription {
       eachBatchAutoResolve: false,
       eachBatch: async (payload) => {
         const { batch } = payload;
+        // Nothing is handled (or committed) after close(), whatever kafkajs still delivers.
+        if (this.closed) return;
+        // A setup that failed (the broker gone while it read) is run again before this batch.
+        this.assignGate ??= this.setUp(this.owned);
         await this.assignGate;
         const all = batch.messages;
         for (let i = 0; i < all.length && payload.isRunning() && !payload.isStale(); i += max) {
@@ -307,6 +340,25 @@ class KafkaSubscription implements Subscription {
     });
   }
 
+  /**
+   * Runs onAssign for a new assignment. Its failure is not left unhandled (a process
+   * would die of it with no batch waiting): it is logged, the batch waiting on it fails
+   * and is redelivered, and the next batch runs the setup again.
+   */
+  private setUp(assigned: TopicPartition[]): Promise<void> {
+    const opts = this.opts;
+    if (!opts.onAssign) return Promise.resolve();
+    const gate: Promise<void> = Promise.resolve()
+      .then(() => opts.onAssign?.(assigned.map((p) => ({ ...p }))))
+      .catch((err: unknown) => {
+        log.warn({ err, group: this.opts.groupId }, 'partition setup failed; it runs again before the next batch');
+        if (this.assignGate === gate) this.assignGate = undefined;
+        throw err;
+      });
+    gate.catch(() => undefined);
+    return gate;
+  }
+
   seek(topic: string, partition: number, offset: string): void {
     if (!this.owned.some((p) => p.topic === topic && p.partition === partition)) {
       throw new Error(`seek: ${topic}/${partition} is not assigned to this member`);
@@ -322,6 +374,11 @@ class KafkaSubscription implements Subscription {
     if (this.closed) return;
     this.closed = true;
     await this.consumer.disconnect();
+    // A close() from inside a crash's handling (its CRASH event is emitted after the restart
+    // was decided, before the timer is armed) clears no timer yet: one more stop, a tick
+    // later, clears it.
+    await new Promise((resolve) => setImmediate(resolve));
+    await this.consumer.stop();
     this.onClose();
   }
 }
