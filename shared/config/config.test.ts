@@ -159,3 +159,10 @@ test('the README config table lists every key with the default the code applies'
     assert.ok(line.includes(`| \`${row.default}\` |`), `README default of ${row.key} is ${row.default}`);
   }
 });
+
+test('kafka.session_timeout: the broker\'s bounds are checked at load, and the value reaches the bus as ms', () => {
+  assert.deepEqual(issuesOf('kafka: { session_timeout: 2s }\n').map((i) => i.path), ['kafka.session_timeout']);
+  assert.deepEqual(issuesOf('kafka: { session_timeout: 2h }\n').map((i) => i.path), ['kafka.session_timeout']);
+  assert.equal(loadConfig({ text: 'kafka: { session_timeout: 10s }\n', env: noEnv }).kafka.session_timeout_ms, 10_000);
+  assert.equal(loadConfig({ text: '', env: noEnv }).kafka.session_timeout_ms, 30_000);
+});

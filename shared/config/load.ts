@@ -240,6 +240,10 @@ function resolveConfig(doc: Record<string, unknown>, env: NodeJS.ProcessEnv, sou
     // The control endpoint refuses shorter secrets; fail here, not at the first push.
     if (n.secret.length < 16) issues.push({ path: `nodes[${i}].secret_env`, reason: `${n.secret_env || 'the secret'} is unset or shorter than 16 characters (set it, or secret_file)` });
   });
+  // The broker's default group.min/max.session.timeout.ms; a heartbeat every 3 s needs at least two per session.
+  if (c.kafka.session_timeout_ms < 6_000 || c.kafka.session_timeout_ms > 1_800_000) {
+    issues.push({ path: 'kafka.session_timeout', reason: 'must be between 6s and 30m (the broker refuses others)' });
+  }
   if (c.clickhouse.data_dir === '') c.clickhouse.data_dir = resolve(c.data_dir, 'clickhouse');
   if (c.api.token_file === '') c.api.token_file = resolve(c.data_dir, 'api-tokens.json');
   const regex = (path: string, source: string): void => {

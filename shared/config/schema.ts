@@ -122,6 +122,7 @@ export const configSchema: Schema = {
         compression: { enum: ['none', 'gzip'], default: 'none', description: 'producer compression codec' },
         linger: dur('5ms', 'how long a producer batch waits for more records'),
         batch_max_bytes: int(1_048_576, 1024, 'upper bound of one producer batch'),
+        session_timeout: dur('30s', 'how long a consumer group waits for a silent member (a killed detector) before its partitions move to the others; 6s to 30m'),
         ssl: bool(false, 'TLS to the brokers'),
         sasl_mechanism: { enum: ['none', 'plain', 'scram-sha-256', 'scram-sha-512'], default: 'none', description: 'SASL mechanism' },
         sasl_username: str('', 'SASL user'),

@@ -48,6 +48,7 @@ export interface KafkaConfig {
   compression: 'none' | 'gzip';
   linger_ms: number;
   batch_max_bytes: number;
+  session_timeout_ms: number;
   ssl: boolean;
   sasl_mechanism: 'none' | 'plain' | 'scram-sha-256' | 'scram-sha-512';
   sasl_username: string;
