@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { accessRecordCodec } from '../../shared/avro/codec.js';
 import { MemoryBus } from '../../shared/bus/memory.js';
 import { loadConfig } from '../../shared/config/load.js';
+import { until } from '../../shared/testing/wait.js';
 import { topicNames } from '../../shared/topics.js';
 import { IngestPipeline } from './pipeline.js';
 
@@ -30,5 +31,32 @@ test('a parsed line that does not encode is dead-lettered and counted, not throw
   assert.equal(dead.length, 1);
   assert.match(String(dead[0]?.headers.detail), /^cannot encode: /);
   assert.equal(bus.partition(topics.access, 0).messages.length, 1);
+  await bus.close();
+});
+
+test('close() with the bus gone gives up after its grace: what was held is counted as unsent, nothing hangs', async (t) => {
+  const bus = new MemoryBus();
+  const topics = topicNames('pipe-close.');
+  await bus.ensureTopics(Object.values(topics).map((topic) => ({ topic, partitions: 1 })));
+  const pipeline = new IngestPipeline(loadConfig({ text: 'kafka: { linger: 1ms }\nlog_level: silent', env: {} }), bus, topics);
+  // The broker gone: every publish fails after a while, as kafkajs does once its retries run out.
+  let attempts = 0;
+  t.mock.method(bus, 'publish', async () => {
+    attempts++;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    throw new Error('connection refused');
+  });
+  for (let i = 0; i < 10; i++) pipeline.offer(line(`r${i}`), 'tcp');
+  const t0 = Date.now();
+  await pipeline.close(400);
+  const waited = Date.now() - t0;
+  assert.ok(waited >= 400, `close waited its grace (${waited} ms)`);
+  assert.ok(attempts >= 2, `the bus was retried during the grace (${attempts} attempts)`);
+  // The send in flight ends its backoff, sees the stop and gives up, counted.
+  await until('the send in flight to give up', () => (pipeline.stats.dropped.unsent_at_close === 10 ? true : undefined), 10_000, 20);
+  const after = attempts;
+  await new Promise((resolve) => setTimeout(resolve, 300));
+  assert.equal(attempts, after, 'no retry after giving up');
+  assert.equal(pipeline.stats.sent, 0);
   await bus.close();
 });

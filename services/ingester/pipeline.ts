@@ -48,6 +48,12 @@ const sendSeconds = new Histogram({
   registers: [registry],
 });
 
+const unsentAtClose = new Counter({
+  name: 'logwarden_ingest_unsent_at_close_total',
+  help: 'Records still unacknowledged by the bus when a stop gave up waiting for it (the broker gone)',
+  registers: [registry],
+});
+
 export interface PipelineStats {
   received: number;
   parsed: number;
@@ -62,6 +68,8 @@ const MAX_SEND = 4000;
 const MAX_IN_FLIGHT = 4;
 const DEAD_LETTER_MAX_BYTES = 8192;
 const RETRY_MAX_MS = 5_000;
+/** How long close() keeps retrying a bus that does not acknowledge before it counts the rest as unsent. */
+const CLOSE_GRACE_MS = 10_000;
 
 export class IngestPipeline {
   private readonly decoder: LineDecoder;
@@ -72,6 +80,8 @@ export class IngestPipeline {
   private inFlight = 0;
   private idleWaiters: Array<() => void> = [];
   private waiters: Array<() => void> = [];
+  /** Set when close() stopped waiting: the retry loops give up instead of holding the process. */
+  private abandoned = false;
   readonly stats: PipelineStats = { received: 0, parsed: 0, rejected: {}, dropped: {}, sent: 0 };
 
   constructor(
@@ -205,13 +215,16 @@ export class IngestPipeline {
   private async send(batch: OutgoingMessage[], dead: OutgoingMessage[]): Promise<void> {
     const bytes = batch.reduce((n, m) => n + m.value.length + 64, 0) + dead.reduce((n, m) => n + m.value.length + 128, 0);
     let backoff = 100;
-    // Publish failures are retried, never dropped: the memory bound is what limits the wait.
-    while (true) {
+    let acked = false;
+    // Publish failures are retried, never dropped: the memory bound is what limits the wait
+    // (until a stop gives up: close()).
+    while (!this.abandoned) {
       try {
         const t0 = process.hrtime.bigint();
         if (batch.length > 0) await this.bus.publish(this.topics.access, batch);
         if (dead.length > 0) await this.bus.publish(this.topics.deadLetter, dead);
         sendSeconds.observe(Number(process.hrtime.bigint() - t0) / 1e9);
+        acked = true;
         break;
       } catch (err) {
         log.warn({ err, records: batch.length, retryInMs: backoff }, 'publish failed; holding the records and retrying');
@@ -221,10 +234,14 @@ export class IngestPipeline {
         // (at-least-once), which the sinks' dedup tokens and the detectors' keyed state absorb.
       }
     }
-    batchSize.observe(batch.length);
-    this.stats.sent += batch.length;
-    sent.inc({ topic: this.topics.access }, batch.length);
-    if (dead.length > 0) sent.inc({ topic: this.topics.deadLetter }, dead.length);
+    if (acked) {
+      batchSize.observe(batch.length);
+      this.stats.sent += batch.length;
+      sent.inc({ topic: this.topics.access }, batch.length);
+      if (dead.length > 0) sent.inc({ topic: this.topics.deadLetter }, dead.length);
+    } else {
+      this.giveUp(batch.length + dead.length);
+    }
     this.heldBytes -= bytes;
     if (this.heldBytes < this.config.ingest.udp.buffer_max_bytes) {
       const w = this.waiters;
@@ -239,7 +256,35 @@ export class IngestPipeline {
     return new Promise((resolve) => this.waiters.push(resolve));
   }
 
-  async close(): Promise<void> {
-    await this.flush();
+  /**
+   * Publishes what is held, retrying for up to `graceMs`; past that, what the bus has not
+   * acknowledged is counted (logwarden_ingest_unsent_at_close_total) and logged, and
+   * close() returns: a stop must end while the broker is gone.
+   */
+  async close(graceMs = CLOSE_GRACE_MS): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    const gaveUp = new Promise<void>((resolve) => {
+      timer = setTimeout(() => {
+        this.abandoned = true;
+        const held = this.pending.length + this.pendingDead.length;
+        this.pending = [];
+        this.pendingDead = [];
+        if (held > 0) this.giveUp(held);
+        // Sends in flight are counted when the bus answers them (or its close fails them).
+        if (this.inFlight > 0) log.error({ sends: this.inFlight }, 'stopping: sends in flight are not retried');
+        resolve();
+      }, graceMs);
+    });
+    try {
+      await Promise.race([this.flush(), gaveUp]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  private giveUp(records: number): void {
+    this.stats.dropped.unsent_at_close = (this.stats.dropped.unsent_at_close ?? 0) + records;
+    unsentAtClose.inc(records);
+    log.error({ records }, 'stopping: records the bus did not acknowledge are not sent');
   }
 }
