@@ -60,11 +60,33 @@ export interface Runtime {
 export interface RuntimeOptions {
   /** With no token configured or stored yet, generate an admin token (embedded mode's first start). */
   generateToken?: boolean;
+  /** How long stop() waits for one stage (a sink's last flush, a consumer leaving its group) before it moves on. */
+  stopStageMs?: number;
+  /** The cap on the whole stop(); stages past it get a last quarter second each. */
+  stopTotalMs?: number;
 }
 
 const DAY_MS = 86_400_000;
 const DETECTOR_RESTART_DEBOUNCE_MS = 1_000;
 const RULES_PUSH_DEBOUNCE_MS = 20;
+// Long enough for a sink's last batch and a group leave on a healthy broker; with Kafka or
+// ClickHouse gone, every stage waits it out, so the whole stop is capped too: inside
+// systemd's 90 s before its SIGKILL, with time left to exit.
+const STOP_STAGE_MS = 15_000;
+const STOP_TOTAL_MS = 60_000;
+
+/** Resolves when `fn` settles or after `ms`, whichever comes first; says which. */
+async function within(ms: number, fn: () => Promise<void>): Promise<'done' | 'timeout'> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<'timeout'>((resolve) => {
+    timer = setTimeout(() => resolve('timeout'), ms);
+  });
+  try {
+    return await Promise.race([fn().then(() => 'done' as const), late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
 
 /** The control plane's whitelist entries that hold for every deployment (the detectors' whitelist has no deployment scope). */
 export function detectorWhitelist(control: ControlState): { ips: string[]; cidrs: string[]; paths: string[] } {
@@ -105,7 +127,8 @@ export function blockRow(d: BlockDecision): object {
 export async function startRuntime(config: Config, services: ReadonlySet<ServiceName>, options: RuntimeOptions = {}): Promise<Runtime> {
   const topics = topicNames(config.kafka.topic_prefix);
   const bus = createBus(config);
-  const stops: Array<() => Promise<void>> = [];
+  // A stage's stop is told how long it has (a stage with a grace of its own fits it in).
+  const stops: Array<{ stage: string; stop: (withinMs: number) => Promise<void> }> = [];
   const state: RuntimeState = { capture: config.security.realtime_capture };
   const control = new ControlState();
   const rt: Runtime = {
@@ -120,13 +143,29 @@ export async function startRuntime(config: Config, services: ReadonlySet<Service
   control.on('change', (e) => {
     if (e.kind === 'setting' && e.id === 'realtime_capture') applyCapture();
   });
-  rt.stop = async () => {
-    // Inputs first, then the stages they feed, then the connections.
-    for (const stop of stops.reverse()) {
-      await stop().catch((err: unknown) => log.error({ err }, 'error while stopping'));
-    }
-    await bus.close();
-    await rt.ch?.close();
+  const stageMs = options.stopStageMs ?? STOP_STAGE_MS;
+  let stopDeadline = 0;
+  const bounded = async (stage: string, stop: (withinMs: number) => Promise<void>): Promise<void> => {
+    // Each stage still gets a moment past the total: a healthy close takes milliseconds.
+    const ms = Math.max(250, Math.min(stageMs, stopDeadline - Date.now()));
+    const outcome = await within(ms, () => stop(ms)).catch((err: unknown) => {
+      log.error({ err, stage }, 'error while stopping');
+      return 'done' as const;
+    });
+    // What is left of it runs on in the background; the process is about to exit, and what
+    // was not committed is delivered again to whoever takes over the partitions.
+    if (outcome === 'timeout') log.error({ stage, waited_ms: ms }, 'stage did not stop in time; moving on');
+  };
+  let stopping: Promise<void> | undefined;
+  rt.stop = () => {
+    stopping ??= (async () => {
+      stopDeadline = Date.now() + (options.stopTotalMs ?? STOP_TOTAL_MS);
+      // Inputs first, then the stages they feed, then the connections.
+      for (const { stage, stop } of stops.reverse()) await bounded(stage, stop);
+      await bounded('kafka', () => bus.close());
+      await bounded('clickhouse', async () => rt.ch?.close());
+    })();
+    return stopping;
   };
   try {
     await bus.ensureTopics(topicSpecs(config, topics));
@@ -154,7 +193,7 @@ export async function startRuntime(config: Config, services: ReadonlySet<Service
 
     if (services.has('api') || services.has('enforcer') || services.has('sink') || services.has('detector')) {
       const follower = await followControl(bus, topics, control, config.kafka.client_id);
-      stops.push(() => follower.sub.close());
+      stops.push({ stage: 'control follower', stop: () => follower.sub.close() });
       // Services below start from the whole control plane, not from whatever arrived first.
       await follower.caughtUp();
     }
@@ -187,7 +226,7 @@ export async function startRuntime(config: Config, services: ReadonlySet<Service
       ];
       for (const sink of sinks) {
         await sink.start();
-        stops.push(() => sink.close());
+        stops.push({ stage: `sink ${sink.table}`, stop: () => sink.close() });
       }
     }
 
@@ -197,7 +236,7 @@ export async function startRuntime(config: Config, services: ReadonlySet<Service
       // The in-process topic is empty after a restart; the blocks in force are in control_blocks.
       if (bus.kind === 'memory' && rt.store) enforcer.seed(await rt.store.activeDecisions());
       await enforcer.start();
-      stops.push(() => enforcer.close());
+      stops.push({ stage: 'enforcer', stop: () => enforcer.close() });
       // Nodes take versions below 10^14 (what their JSON reports exactly): the control plane's
       // microsecond version in milliseconds, kept strictly increasing for this enforcer.
       let rulesVersion = 0;
@@ -222,9 +261,12 @@ export async function startRuntime(config: Config, services: ReadonlySet<Service
         }, RULES_PUSH_DEBOUNCE_MS);
         pending.unref();
       });
-      stops.push(async () => {
-        if (pending) clearTimeout(pending);
-        await pushing;
+      stops.push({
+        stage: 'rules push',
+        stop: async () => {
+          if (pending) clearTimeout(pending);
+          await pushing;
+        },
       });
     }
 
@@ -249,21 +291,25 @@ export async function startRuntime(config: Config, services: ReadonlySet<Service
         pending = setTimeout(restart, DETECTOR_RESTART_DEBOUNCE_MS);
         pending.unref();
       });
-      stops.push(async () => {
-        if (pending) clearTimeout(pending);
-        await restarting;
-        await detector.close();
+      stops.push({
+        stage: 'detector',
+        stop: async () => {
+          if (pending) clearTimeout(pending);
+          await restarting;
+          await detector.close();
+        },
       });
     }
 
     if (services.has('ingester')) {
       const pipeline = new IngestPipeline(config, bus, topics);
       rt.pipeline = pipeline;
-      stops.push(() => pipeline.close());
+      // Its grace ends before the stage's bound: what the bus did not take is counted, not just left behind.
+      stops.push({ stage: 'ingest pipeline', stop: (ms) => pipeline.close(Math.max(100, ms - 500)) });
       if (config.ingest.udp.enabled) {
         const udp = await startUdpInput(pipeline, config.ingest.udp.host, config.ingest.udp.port, config.ingest.udp.recv_buffer_bytes);
         rt.udpPort = udp.port;
-        stops.push(() => udp.close());
+        stops.push({ stage: 'udp input', stop: () => udp.close() });
       }
       if (config.ingest.tcp.enabled) {
         const tcp = await startTcpInput(pipeline, {
@@ -273,7 +319,7 @@ export async function startRuntime(config: Config, services: ReadonlySet<Service
           maxFrameBytes: config.ingest.max_line_bytes + 1024,
         });
         rt.tcpPort = tcp.port;
-        stops.push(() => tcp.close());
+        stops.push({ stage: 'tcp input', stop: () => tcp.close() });
       }
     }
 
@@ -289,7 +335,7 @@ export async function startRuntime(config: Config, services: ReadonlySet<Service
       await app.listen({ host: config.api.host, port: config.api.port });
       const addr = app.server.address();
       rt.apiPort = typeof addr === 'object' && addr ? addr.port : config.api.port;
-      stops.push(() => app.close());
+      stops.push({ stage: 'api', stop: () => app.close() });
     }
     applyCapture();
   } catch (err) {

@@ -154,6 +154,10 @@ interface PartitionHistory {
 export class TableSink<T> {
   private sub: Subscription | undefined;
   private readonly opts: TableSinkOptions<T>;
+  /** The table this sink writes: how logs and the runtime name it. */
+  get table(): string {
+    return this.opts.table;
+  }
   /** Keys (uniqueKey) of records stored by this sink, oldest first. */
   private readonly stored = new Set<string>();
   private readonly blockSize: bigint;
