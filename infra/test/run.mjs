@@ -6,12 +6,14 @@
 //   --only PATTERN run the test files whose path contains PATTERN
 //
 // Environment: LOGWARDEN_TEST_KAFKA_BROKERS=host:port to use a running broker,
+// LOGWARDEN_TEST_BUDGET_S (1800) to bound the test run (a hang fails, naming what ran),
 // CLICKHOUSE_URL to run the storage tests against a ClickHouse server instead
 // of the embedded engine.
 import { spawnSync, execFileSync } from 'node:child_process';
 import { readdirSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { runTestsBounded } from './bounded.mjs';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const args = process.argv.slice(2);
@@ -68,13 +70,14 @@ if (files.length === 0) {
   process.exit(1);
 }
 console.log(`\n▶ ${files.length} test files (node --test)`);
-const r = spawnSync(
-  process.execPath,
+// A whole run takes ~5 min on this 2-core machine; the budget is for a hang, not a slow day.
+const budgetMs = Number(env.LOGWARDEN_TEST_BUDGET_S ?? 1800) * 1000;
+const status = await runTestsBounded(
   ['--test', '--test-concurrency=2', '--test-reporter=spec', ...files.map((f) => relative(root, f))],
-  { cwd: root, stdio: 'inherit', env },
+  { cwd: root, env, budgetMs, what: 'npm test' },
 );
 
 if (startedKafka && !env.LOGWARDEN_KEEP_KAFKA) {
   spawnSync('bash', ['infra/kafka/kafka.sh', 'stop'], { cwd: root, stdio: 'inherit' });
 }
-process.exit(r.status ?? 1);
+process.exit(status);
