@@ -19,7 +19,7 @@ import {
   type TopicSpec,
 } from './types.js';
 
-const { Kafka, Partitioners, CompressionTypes, logLevel: KafkaLogLevel, KafkaJSError } = kafkajs;
+const { Kafka, Partitioners, CompressionTypes, logLevel: KafkaLogLevel, KafkaJSError, KafkaJSProtocolError } = kafkajs;
 const log = componentLogger('bus.kafka');
 const consumerCrashes = new Counter({
   name: 'logwarden_bus_consumer_crashes_total',
@@ -190,62 +190,82 @@ export class KafkaBus implements Bus {
   }
 
   async subscribe(opts: SubscribeOptions): Promise<Subscription> {
-    let closing = (): boolean => false;
-    const consumer = this.kafka.consumer({
-      groupId: opts.groupId,
-      sessionTimeout: this.opts.sessionTimeoutMs ?? 30_000,
-      heartbeatInterval: 3_000,
-      allowAutoTopicCreation: false,
-      // kafkajs decides to restart a crashed consumer after its own disconnect, then arms a
-      // timer: a close() landing in between would be undone by the restart, and the
-      // consumer would retry a gone broker forever (keeping the process alive). Asking
-      // here, at the last moment before the timer is armed, closes that window.
-      retry: { initialRetryTime: 100, retries: this.opts.consumerRetries ?? 10, restartOnFailure: () => Promise.resolve(!closing()) },
-    });
-    const sub = new KafkaSubscription(consumer, opts, () => this.consumers.delete(sub));
-    closing = () => sub.closed;
+    const makeConsumer = (restart: (err: Error & { retryTime?: number }) => void): Consumer =>
+      this.kafka.consumer({
+        groupId: opts.groupId,
+        sessionTimeout: this.opts.sessionTimeoutMs ?? 30_000,
+        heartbeatInterval: 3_000,
+        allowAutoTopicCreation: false,
+        retry: {
+          initialRetryTime: 100,
+          retries: this.opts.consumerRetries ?? 10,
+          // kafkajs asks this only for a crash it would restart from. Its own restart reuses
+          // the consumer and is not cancelled by a disconnect while it is joining: a consumer
+          // closed then could come back, heartbeating with no handle left to stop it. The
+          // subscription restarts with a consumer of its own instead (see KafkaSubscription).
+          restartOnFailure: (err) => {
+            restart(err);
+            return Promise.resolve(false);
+          },
+        },
+      });
+    const sub = new KafkaSubscription(makeConsumer, opts, () => this.consumers.delete(sub));
     this.consumers.add(sub);
     try {
       await sub.start();
     } catch (err) {
       this.consumers.delete(sub);
-      await consumer.disconnect().catch(() => undefined);
+      await sub.close().catch(() => undefined);
       throw wrap(err, `subscribing ${opts.groupId}`);
     }
     return sub;
   }
 
-  async committedOffsets(groupId: string, topic: string): Promise<PartitionOffset[]> {
+  /**
+   * An admin read, retried a few times on the broker's transient answers. kafkajs's admin
+   * does not refresh metadata on them: a topic created a moment ago can answer "not the
+   * leader" (its leadership not yet propagated), a coordinator just moved "loading".
+   */
+  private async adminRead<T>(what: string, read: (admin: Admin) => Promise<T>): Promise<T> {
     const admin = await this.getAdmin();
-    try {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await read(admin);
+      } catch (err) {
+        const transient = err instanceof KafkaJSProtocolError && err.retriable;
+        if (!transient || attempt >= 6) throw wrap(err, what);
+        log.debug({ err: String(err), attempt }, `${what}: transient broker answer; retrying`);
+        await new Promise((resolve) => setTimeout(resolve, Math.min(100 * 2 ** attempt, 1_000)));
+      }
+    }
+  }
+
+  committedOffsets(groupId: string, topic: string): Promise<PartitionOffset[]> {
+    return this.adminRead(`reading committed offsets of ${groupId}`, async (admin) => {
       const res = await admin.fetchOffsets({ groupId, topics: [topic] });
       const parts = res.find((t) => t.topic === topic)?.partitions ?? [];
       // kafkajs answers -1 for a partition without a committed offset.
       return parts.filter((p) => p.offset !== '-1').map((p) => ({ partition: p.partition, offset: p.offset })).sort((a, b) => a.partition - b.partition);
-    } catch (err) {
-      throw wrap(err, `reading committed offsets of ${groupId}`);
-    }
+    });
   }
 
-  async endOffsets(topic: string): Promise<PartitionOffset[]> {
-    const admin = await this.getAdmin();
-    try {
+  endOffsets(topic: string): Promise<PartitionOffset[]> {
+    return this.adminRead(`reading end offsets of ${topic}`, async (admin) => {
       const ends = await admin.fetchTopicOffsets(topic);
       return ends.map((e) => ({ partition: e.partition, offset: e.high })).sort((a, b) => a.partition - b.partition);
-    } catch (err) {
-      throw wrap(err, `reading end offsets of ${topic}`);
-    }
+    });
   }
 
-  async offsetsForTimestamp(topic: string, ts: number): Promise<PartitionOffset[]> {
-    const admin = await this.getAdmin();
-    const res = await admin.fetchTopicOffsetsByTimestamp(topic, ts);
-    // kafkajs answers -1 for "no message at or after ts": that is the log end.
-    const ends = await admin.fetchTopicOffsets(topic);
-    const endOf = new Map(ends.map((e) => [e.partition, e.high]));
-    return res
-      .map((r) => ({ partition: r.partition, offset: r.offset === '-1' ? (endOf.get(r.partition) ?? r.offset) : r.offset }))
-      .sort((a, b) => a.partition - b.partition);
+  offsetsForTimestamp(topic: string, ts: number): Promise<PartitionOffset[]> {
+    return this.adminRead(`reading offsets of ${topic} at ${ts}`, async (admin) => {
+      const res = await admin.fetchTopicOffsetsByTimestamp(topic, ts);
+      // kafkajs answers -1 for "no message at or after ts": that is the log end.
+      const ends = await admin.fetchTopicOffsets(topic);
+      const endOf = new Map(ends.map((e) => [e.partition, e.high]));
+      return res
+        .map((r) => ({ partition: r.partition, offset: r.offset === '-1' ? (endOf.get(r.partition) ?? r.offset) : r.offset }))
+        .sort((a, b) => a.partition - b.partition);
+    });
   }
 
   async close(): Promise<void> {
@@ -262,23 +282,54 @@ class KafkaSubscription implements Subscription {
   /** Crashes so far (the broker away past the consumer's retries). */
   crashes = 0;
   private assignGate: Promise<void> | undefined = Promise.resolve();
+  private consumer: Consumer;
+  /** The current consumer's connect-subscribe-run, while it is under way (close() waits for it). */
+  private starting: Promise<void> = Promise.resolve();
+  private restartTimer: NodeJS.Timeout | undefined;
 
   constructor(
-    private readonly consumer: Consumer,
+    private readonly makeConsumer: (restart: (err: Error & { retryTime?: number }) => void) => Consumer,
     private readonly opts: SubscribeOptions,
     private readonly onClose: () => void,
-  ) {}
+  ) {
+    this.consumer = this.newConsumer();
+  }
 
-  async start(): Promise<void> {
-    const { consumer, opts } = this;
+  private newConsumer(): Consumer {
+    return this.makeConsumer((err) => {
+      if (this.closed) return;
+      // As kafkajs would: after the crash's own backoff. The crashed consumer is disconnected by then.
+      const wait = err.retryTime ?? 100;
+      log.warn({ group: this.opts.groupId, retryInMs: wait }, 'restarting the consumer');
+      this.restartTimer = setTimeout(() => this.restart(), wait);
+    });
+  }
+
+  private restart(): void {
+    this.restartTimer = undefined;
+    if (this.closed) return;
+    this.consumer = this.newConsumer();
+    this.starting = this.run(this.consumer).catch((err: unknown) => {
+      // connect/subscribe refused (the broker still away): try again, as a crash would.
+      log.error({ err, group: this.opts.groupId }, 'consumer restart failed');
+      if (!this.closed) this.restartTimer = setTimeout(() => this.restart(), 5_000);
+    });
+  }
+
+  start(): Promise<void> {
+    this.starting = this.run(this.consumer);
+    return this.starting;
+  }
+
+  private async run(consumer: Consumer): Promise<void> {
+    const { opts } = this;
     consumer.on(consumer.events.GROUP_JOIN, (e) => {
-      if (this.closed) {
-        // A join kafkajs began before close() and finished after it (a restart under way, a
-        // rejoin inside its retries: disconnect does not cancel those). Leave again — a
-        // macrotask later, once kafkajs marked the consumer running: a stop before that
-        // would find nothing running, and skip the leave while the consumer heartbeats on.
+      if (this.closed || consumer !== this.consumer) {
+        // A join that completed after close() (kafkajs retries a join inside its fetch loop
+        // even once stopped). Leave again, a macrotask later: kafkajs marks the consumer
+        // running only after this event, and a stop before that would skip the leave.
         log.warn({ group: opts.groupId }, 'consumer rejoined after close; leaving');
-        setTimeout(() => void this.consumer.disconnect().catch(() => undefined), 0);
+        setTimeout(() => void consumer.disconnect().catch(() => undefined), 0);
         return;
       }
       const assigned: TopicPartition[] = [];
@@ -295,7 +346,7 @@ class KafkaSubscription implements Subscription {
     consumer.on(consumer.events.CRASH, (e) => {
       this.crashes++;
       consumerCrashes.inc({ group: opts.groupId });
-      log.error({ err: e.payload.error, group: opts.groupId, restart: e.payload.restart }, 'consumer crashed');
+      log.error({ err: e.payload.error, group: opts.groupId }, 'consumer crashed');
     });
     await consumer.connect();
     await consumer.subscribe({ topics: opts.topics, fromBeginning: opts.fromBeginning ?? false });
@@ -373,12 +424,12 @@ class KafkaSubscription implements Subscription {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    clearTimeout(this.restartTimer);
+    // A disconnect while kafkajs is still starting the consumer (connecting, joining) does not
+    // stop that start: it would finish later, running and heartbeating. Let it end first —
+    // it fails once its retries run out if the broker stays away.
+    await this.starting.catch(() => undefined);
     await this.consumer.disconnect();
-    // A close() from inside a crash's handling (its CRASH event is emitted after the restart
-    // was decided, before the timer is armed) clears no timer yet: one more stop, a tick
-    // later, clears it.
-    await new Promise((resolve) => setImmediate(resolve));
-    await this.consumer.stop();
     this.onClose();
   }
 }
