@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 export { PrivateBroker } from '../../shared/testing/kafka.js';
+import { loadConfig, type Config } from '../../shared/config/load.js';
 import { until as waitUntil } from '../../shared/testing/wait.js';
 
 export const root = fileURLToPath(new URL('../../..', import.meta.url));
@@ -15,6 +16,25 @@ export const root = fileURLToPath(new URL('../../..', import.meta.url));
 /** Polls `fn` until it returns a value (not undefined); throws naming `what` after `ms` (a minute by default: faults take time). */
 export function until<T>(what: string, fn: () => Promise<T | undefined> | T | undefined, ms = 60_000, every = 100): Promise<T> {
   return waitUntil(what, fn, ms, every);
+}
+
+/**
+ * The config of a whole pipeline in one process (ingester on TCP and UDP, detectors,
+ * sinks with capture on) on `brokers`, named `name` (topics, groups, database).
+ */
+export function pipelineConfig(name: string, brokers: string[], dataDir: string, o: { partitions: number; kafka?: string; udp?: string }): Config {
+  return loadConfig({
+    text: [
+      `kafka: { brokers: ${JSON.stringify(brokers)}, client_id: "${name}", topic_prefix: "${name}.", partitions: ${o.partitions}, linger: 5ms${o.kafka ? `, ${o.kafka}` : ''} }`,
+      `clickhouse: { database: ${name.replace(/[^A-Za-z0-9_]/g, '_')} }`,
+      `ingest: { udp: { port: 0${o.udp ? `, ${o.udp}` : ''} }, tcp: { enabled: true, port: 0 } }`,
+      'security: { realtime_capture: true }',
+      'detection: { shards: 1 }',
+      `data_dir: ${JSON.stringify(dataDir)}`,
+      'log_level: error',
+    ].join('\n'),
+    env: {},
+  });
 }
 
 /** One pino line of a child's log. */

@@ -19,11 +19,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { securityEventCodec } from '../../shared/avro/codec.js';
-import { loadConfig } from '../../shared/config/load.js';
 import { registry } from '../../shared/metrics.js';
 import { unitOnly, uniqueName } from '../../shared/testing/kafka.js';
 import { startRuntime, type Runtime } from '../runtime.js';
-import { PrivateBroker, until } from './helpers.js';
+import { PrivateBroker, pipelineConfig, until } from './helpers.js';
 import { consumerGroup } from '../../shared/topics.js';
 
 const OUTAGE_MS = 30_000;
@@ -86,19 +85,8 @@ class TcpSender {
 test('Kafka stopped for 30 s under load: TCP loses nothing, UDP drops are counted, consumers resume from committed offsets', { skip: unitOnly() && 'unit-only run', timeout: 300_000 }, async (t) => {
   const brokers = await broker.start();
   const name = uniqueName('outage');
-  const config = loadConfig({
-    text: [
-      `kafka: { brokers: ${JSON.stringify(brokers)}, client_id: "${name}", topic_prefix: "${name}.", partitions: 3, linger: 5ms }`,
-      `clickhouse: { database: ${name.replace(/[^A-Za-z0-9_]/g, '_')} }`,
-      // A 1 MiB bound, so 30 s of UDP at this rate overflows it.
-      'ingest: { udp: { port: 0, buffer_max_bytes: 1048576 }, tcp: { enabled: true, port: 0 } }',
-      'security: { realtime_capture: true }',
-      'detection: { shards: 1 }',
-      `data_dir: ${JSON.stringify(dataDir)}`,
-      'log_level: error',
-    ].join('\n'),
-    env: {},
-  });
+  // A 1 MiB bound, so 30 s of UDP at this rate overflows it.
+  const config = pipelineConfig(name, brokers, dataDir, { partitions: 3, udp: 'buffer_max_bytes: 1048576' });
   rt = await startRuntime(config, new Set(['ingester', 'detector', 'sink']));
   const ch = rt.ch;
   assert.ok(ch && rt.tcpPort && rt.udpPort);

@@ -17,12 +17,11 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import kafkajs from 'kafkajs';
 import { KafkaBus } from '../../shared/bus/kafka.js';
-import { loadConfig } from '../../shared/config/load.js';
 import { registry } from '../../shared/metrics.js';
 import { unitOnly, uniqueName } from '../../shared/testing/kafka.js';
 import { consumerGroup } from '../../shared/topics.js';
 import { startRuntime } from '../runtime.js';
-import { PrivateBroker, until } from './helpers.js';
+import { PrivateBroker, pipelineConfig, until } from './helpers.js';
 
 const broker = new PrivateBroker();
 const dataDir = mkdtempSync(join(tmpdir(), 'lw-fault-stop-'));
@@ -106,18 +105,7 @@ test('a subscription closed after its consumer crashed stays closed when the bro
 test('a runtime stopped while the broker is down returns, and leaves no member in its groups', { skip: unitOnly() && 'unit-only run', timeout: 300_000 }, async (t) => {
   const brokers = await broker.start();
   const name = uniqueName('stopdown');
-  const config = loadConfig({
-    text: [
-      `kafka: { brokers: ${JSON.stringify(brokers)}, client_id: "${name}", topic_prefix: "${name}.", partitions: 2, linger: 5ms, session_timeout: 6s }`,
-      `clickhouse: { database: ${name.replace(/[^A-Za-z0-9_]/g, '_')} }`,
-      'ingest: { udp: { port: 0 }, tcp: { enabled: true, port: 0 } }',
-      'security: { realtime_capture: true }',
-      'detection: { shards: 1 }',
-      `data_dir: ${JSON.stringify(dataDir)}`,
-      'log_level: error',
-    ].join('\n'),
-    env: {},
-  });
+  const config = pipelineConfig(name, brokers, dataDir, { partitions: 2, kafka: 'session_timeout: 6s' });
   const rt = await startRuntime(config, new Set(['ingester', 'detector', 'sink']), { stopStageMs: 3_000, stopTotalMs: 20_000 });
   let stopped = false;
   opened.push(async () => {
