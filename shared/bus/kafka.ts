@@ -278,9 +278,7 @@ export class KafkaBus implements Bus {
 
 class KafkaSubscription implements Subscription {
   private owned: TopicPartition[] = [];
-  closed = false;
-  /** Crashes so far (the broker away past the consumer's retries). */
-  crashes = 0;
+  private closed = false;
   private assignGate: Promise<void> | undefined = Promise.resolve();
   private consumer: Consumer;
   /** The current consumer's connect-subscribe-run, while it is under way (close() waits for it). */
@@ -344,7 +342,6 @@ class KafkaSubscription implements Subscription {
       this.assignGate = this.setUp(assigned);
     });
     consumer.on(consumer.events.CRASH, (e) => {
-      this.crashes++;
       consumerCrashes.inc({ group: opts.groupId });
       log.error({ err: e.payload.error, group: opts.groupId }, 'consumer crashed');
     });
