@@ -1,12 +1,14 @@
 // The sink against the real ClickHouse engine (embedded, or CLICKHOUSE_URL).
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { securityEventCodec } from '../../shared/avro/codec.js';
+import { accessRecordCodec, securityEventCodec } from '../../shared/avro/codec.js';
 import { MemoryBus } from '../../shared/bus/memory.js';
 import type { BusMessage, IncomingBatch } from '../../shared/bus/types.js';
 import { migrate } from '../../shared/clickhouse/migrate.js';
+import { listEvents } from '../../shared/clickhouse/queries.js';
+import { epochMs, ipText, isIdentifier } from '../../shared/clickhouse/sql.js';
 import { openTestClickHouse, removeTestDataDir } from '../../shared/clickhouse/testing.js';
-import type { SecurityEvent } from '../../shared/records.js';
+import type { AccessRecord, SecurityEvent, SecurityEventType } from '../../shared/records.js';
 import { SPLITS_TABLE, TableSink, cutBatch } from './table-sink.js';
 
 after(() => removeTestDataDir());
@@ -240,6 +242,124 @@ test('uniqueKey: a record the producer wrote twice (another offset) is stored on
     const rows = await t.ch.query<{ n: string; ids: string }>(`SELECT count() AS n, uniqExact(id) AS ids FROM ${t.ch.table('events')}`);
     assert.equal(Number(rows[0]?.ids), 15, 'every event stored');
     assert.equal(Number(rows[0]?.n), 15, 'the repeated ones once');
+    await bus.close();
+  } finally {
+    await t.dispose();
+  }
+});
+
+// Strings a text insert format must carry intact: quotes, backslashes, tabs,
+// newlines, control characters, non-ASCII (accents, CJK, emoji), empty.
+const AWKWARD = ['', 'plain', 'q"uote\'s', 'back\\slash\\', 'tab\there', 'line\nbreak\r\n', 'ctrl\u0001\u001f\u007f', 'é ü 中文 🙂 e\u0301', '[1,"x"]', '{"k":"v"}', 'null'];
+const now = Date.now() - 3_600_000;
+
+function awkwardEvent(i: number): SecurityEvent {
+  const types: SecurityEventType[] = ['blocked_ip', 'rate_limited', 'auth_failed', 'suspicious', 'scan_detected'];
+  const ips = ['203.0.113.7', '2001:db8::1', '::', 'fe80::1ff:fe23:4567:890a', '0.0.0.0', '255.255.255.255'];
+  const s = (k: number): string => AWKWARD[k % AWKWARD.length] as string;
+  return {
+    id: `rt-${i}-${s(i)}`, ts: now + i, type: types[i % types.length] as SecurityEventType, detector: `filter:${s(i + 1)}`,
+    ip: ips[i % ips.length] as string, deployment: s(i + 2), count: [0, 1, 4_294_967_295][i % 3] as number,
+    window_start: now - 60_000 + i, window_end: now + i,
+    sample_paths: i % 4 === 0 ? [] : [s(i), s(i + 3), `/p?a=${s(i + 4)}`],
+    details: i % 5 === 0 ? {} : { [s(i + 5) || 'k']: s(i + 6), 'user agent': s(i + 7), [`k${i}`]: '' },
+  };
+}
+
+test('every SecurityEvent field type round-trips through the sink: unicode, quotes, tabs and newlines, IPv4 and IPv6, empty arrays and maps', async () => {
+  const t = await openTestClickHouse('sink-roundtrip-events');
+  try {
+    await migrate(t.ch, { retentionDays: 30, requestsTtlDays: 1 });
+    const bus = new MemoryBus();
+    await bus.ensureTopics([{ topic: 'ev', partitions: 1 }, { topic: 'dlq', partitions: 1 }]);
+    const sink = new TableSink<SecurityEvent>({
+      bus, ch: t.ch, topic: 'ev', deadLetterTopic: 'dlq', groupId: 'g', table: 'events', codec: securityEventCodec, toRow: (e) => e, uniqueKey: (e) => e.id,
+    });
+    const sent = Array.from({ length: 66 }, (_, i) => awkwardEvent(i));
+    const messages = sent.map((e, i): BusMessage => ({ topic: 'ev', partition: 0, offset: String(i), key: null, headers: {}, timestamp: 0, value: securityEventCodec.encode(e) }));
+    await sink.handle({ topic: 'ev', partition: 0, messages, nextOffset: String(messages.length) });
+    // Read back the way the API reads events.
+    const page = await listEvents(t.ch, { limit: 1000 });
+    const byId = (a: SecurityEvent, b: SecurityEvent): number => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
+    assert.deepEqual([...page.events].sort(byId), [...sent].sort(byId));
+    await bus.close();
+  } finally {
+    await t.dispose();
+  }
+});
+
+function awkwardRequest(i: number): AccessRecord {
+  const s = (k: number): string => AWKWARD[k % AWKWARD.length] as string;
+  const maybe = (k: number): string | null => (i % 3 === 0 ? null : s(k));
+  return {
+    ts: now + i, node: `node-${s(i)}`, deployment: s(i + 1), client_ip: i % 2 ? '198.51.100.1' : '2001:db8::2', method: ['GET', 'POST', 'PROPFIND'][i % 3] as string,
+    host: s(i + 2), path: `/${s(i + 3)}`, query: s(i + 4), status: [0, 200, 404, 599][i % 4] as number, bytes: [0, 1, 2 ** 52 + 1][i % 3] as number,
+    request_time: [0, 0.001, 0.123, 12.5, 1234.567][i % 5] as number, upstream_time: i % 2 ? null : [0, 0.25, 3.75][i % 3] as number,
+    user_agent: s(i + 5), referer: s(i + 6), country: i % 3 === 0 ? null : 'DE', auth_user: maybe(i + 7), request_id: `r${i}`,
+    blocked_by: maybe(i + 8), filter_alert: maybe(i + 9), extra: i % 4 === 0 ? {} : { [s(i + 10) || 'x']: s(i + 1), 'x-forwarded-for': '1.2.3.4, 5.6.7.8' },
+  };
+}
+
+test('every AccessRecord field type round-trips through the sink: nulls, doubles, 64-bit counts, maps, IPv6, awkward strings', async () => {
+  const t = await openTestClickHouse('sink-roundtrip-requests');
+  try {
+    await migrate(t.ch, { retentionDays: 30, requestsTtlDays: 1 });
+    const bus = new MemoryBus();
+    await bus.ensureTopics([{ topic: 'acc', partitions: 1 }, { topic: 'dlq', partitions: 1 }]);
+    const sink = new TableSink<AccessRecord>({ bus, ch: t.ch, topic: 'acc', deadLetterTopic: 'dlq', groupId: 'g', table: 'requests', codec: accessRecordCodec, toRow: (r) => r });
+    const sent = Array.from({ length: 60 }, (_, i) => awkwardRequest(i));
+    const messages = sent.map((r, i): BusMessage => ({ topic: 'acc', partition: 0, offset: String(i), key: null, headers: {}, timestamp: 0, value: accessRecordCodec.encode(r) }));
+    await sink.handle({ topic: 'acc', partition: 0, messages, nextOffset: String(messages.length) });
+    const got = await t.ch.query<Record<string, unknown>>(
+      `SELECT ${epochMs('ts')} AS ts, node, deployment, ${ipText('client_ip')} AS client_ip, method, host, path, query, status, bytes, request_time,
+              upstream_time, user_agent, referer, country, auth_user, request_id, blocked_by, filter_alert, extra
+       FROM ${t.ch.table('requests')} ORDER BY request_id`,
+    );
+    const typed = got.map((r) => ({ ...r, ts: Number(r.ts), bytes: Number(r.bytes) }));
+    const sorted = [...sent].sort((a, b) => (a.request_id < b.request_id ? -1 : a.request_id > b.request_id ? 1 : 0));
+    assert.deepEqual(typed, sorted);
+    await bus.close();
+  } finally {
+    await t.dispose();
+  }
+});
+
+test('the views on the sinks\' tables group by their targets\' whole sorting key: skipping optimize_on_insert leaves nothing uncollapsed', async () => {
+  const t = await openTestClickHouse('sink-views-collapsed');
+  try {
+    await migrate(t.ch, { retentionDays: 30, requestsTtlDays: 1 });
+    const bus = new MemoryBus();
+    await bus.ensureTopics([{ topic: 'ev', partitions: 1 }, { topic: 'acc', partitions: 1 }, { topic: 'dlq', partitions: 1 }]);
+    // Many records per rollup key: few minutes, addresses, deployments, paths, agents.
+    const base = Math.floor(now / 3_600_000) * 3_600_000 + 600_000;
+    const events = Array.from({ length: 300 }, (_, i): SecurityEvent => ({
+      ...event(i), ts: base + (i % 3) * 60_000 + i, ip: `198.51.100.${i % 4}`, deployment: `d${i % 2}`, detector: ['rate', 'not_found'][i % 2] as string,
+      type: (['suspicious', 'rate_limited', 'suspicious'] as const)[i % 3] ?? 'suspicious', sample_paths: ['/a', `/b${i % 3}`],
+    }));
+    const requests = Array.from({ length: 300 }, (_, i): AccessRecord => ({
+      ...awkwardRequest(i), ts: base + (i % 3) * 60_000 + i, deployment: `d${i % 2}`, user_agent: `ua${i % 3}`, country: i % 2 ? 'DE' : null, status: [200, 404][i % 2] as number,
+    }));
+    const msgs = <T extends object>(topic: string, codec: { encode(v: T): Buffer }, records: T[]): IncomingBatch => ({
+      topic, partition: 0, nextOffset: String(records.length),
+      messages: records.map((r, i) => ({ topic, partition: 0, offset: String(i), key: null, headers: {}, timestamp: 0, value: codec.encode(r) })),
+    });
+    // One batch each: one insert, so one part per table and partition, and no merge has run.
+    await new TableSink<SecurityEvent>({ bus, ch: t.ch, topic: 'ev', deadLetterTopic: 'dlq', groupId: 'g', table: 'events', codec: securityEventCodec, toRow: (e) => e })
+      .handle(msgs('ev', securityEventCodec, events));
+    await new TableSink<AccessRecord>({ bus, ch: t.ch, topic: 'acc', deadLetterTopic: 'dlq', groupId: 'g', table: 'requests', codec: accessRecordCodec, toRow: (r) => r })
+      .handle(msgs('acc', accessRecordCodec, requests));
+    const rollups = await t.ch.query<{ name: string; sorting_key: string }>(
+      `SELECT name, sorting_key FROM system.tables WHERE database = {db:String} AND engine IN ('SummingMergeTree', 'AggregatingMergeTree', 'ReplicatedSummingMergeTree', 'ReplicatedAggregatingMergeTree') ORDER BY name`,
+      { db: t.ch.database },
+    );
+    assert.ok(rollups.length >= 8, `the rollups: ${rollups.map((r) => r.name).join(', ')}`);
+    for (const { name, sorting_key } of rollups) {
+      const key = sorting_key.split(', ');
+      assert.ok(isIdentifier(name) && key.every(isIdentifier), `${name}: ${sorting_key}`);
+      const [r] = await t.ch.query<{ rows: string; keys: string }>(`SELECT count() AS rows, uniqExact(${key.join(', ')}) AS keys FROM ${t.ch.table(name)}`);
+      assert.ok(Number(r?.rows) > 0, `${name} was fed`);
+      assert.equal(Number(r?.rows), Number(r?.keys), `${name}: one row per sorting key after one insert`);
+    }
     await bus.close();
   } finally {
     await t.dispose();

@@ -99,6 +99,14 @@ export interface TableSinkOptions<T> {
   uniqueKey?: (record: T) => string;
   /** How many stored keys are remembered for uniqueKey (default 200000). */
   uniqueMemory?: number;
+  /**
+   * ClickHouse's collapse of each inserted block by sorting key (see
+   * InsertOptions.optimizeOnInsert). Default false: the tables sinks write
+   * gain nothing from it. requests, events and blocks are plain MergeTree,
+   * and their views group by their targets' whole sorting key, so the pass
+   * finds nothing to collapse; control_blocks is read with FINAL.
+   */
+  optimizeOnInsert?: boolean;
 }
 
 /** One insert: the rows of offsets [start, end) of a partition. */
@@ -292,12 +300,13 @@ export class TableSink<T> {
     const last = blocks[blocks.length - 1] as InsertBlock;
     const start = BigInt((todo.messages[0] as BusMessage).offset);
     await this.record(batch.topic, batch.partition, last.end, start, h);
+    const optimizeOnInsert = this.opts.optimizeOnInsert ?? false;
     for (let i = 0; i < blocks.length; i++) {
       const rows = rowsOf[i] as object[];
       if (rows.length === 0) continue;
       const end = insertSeconds.startTimer({ table });
       // Throws when ClickHouse is unavailable: the bus keeps the offsets and redelivers.
-      await this.opts.ch.insert(table, rows, { dedupToken: TableSink.dedupToken(batch.topic, batch.partition, blocks[i] as InsertBlock) });
+      await this.opts.ch.insert(table, rows, { dedupToken: TableSink.dedupToken(batch.topic, batch.partition, blocks[i] as InsertBlock), optimizeOnInsert });
       end();
       rowsInserted.inc({ table }, rows.length);
       batches.inc({ table });

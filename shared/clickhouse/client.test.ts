@@ -120,6 +120,26 @@ test('compact and keyed insert bodies store the same values: defaults, nulls, bi
   );
 });
 
+test('optimizeOnInsert false: the rows go in as sent, collapsed later by merges and by readers; the token still deduplicates', async () => {
+  await withTable(
+    'ooi',
+    (t) => `CREATE TABLE ${t} (k String, n UInt64) ENGINE = SummingMergeTree(n) ORDER BY k SETTINGS non_replicated_deduplication_window = 100`,
+    async ({ ch }) => {
+      // No merges: the rows each insert wrote stay as they are.
+      await ch.command(`SYSTEM STOP MERGES ${ch.table('t')}`);
+      const rows = [{ k: 'a', n: 1 }, { k: 'a', n: 2 }, { k: 'b', n: 5 }];
+      await ch.insert('t', rows, { dedupToken: 'raw', optimizeOnInsert: false });
+      await ch.insert('t', rows, { dedupToken: 'raw', optimizeOnInsert: false });
+      await ch.insert('t', rows, { dedupToken: 'collapsed' });
+      const sums = await ch.query<{ k: string; n: string | number }>(`SELECT k, sum(n) AS n FROM ${ch.table('t')} GROUP BY k ORDER BY k`);
+      assert.deepEqual(sums.map((r) => [r.k, Number(r.n)]), [['a', 6], ['b', 10]], 'the retried insert was dropped; readers see the same sums');
+      // Rows as stored: 3 as sent, then the default insert's collapsed to 2.
+      const raw = await ch.query<{ n: string | number }>(`SELECT count() AS n FROM ${ch.table('t')}`);
+      assert.equal(Number(raw[0]?.n), 5);
+    },
+  );
+});
+
 test('IPv4 goes into an IPv6 column mapped, and ipText() gives it back dotted', async () => {
   await withTable('ips', (t) => `CREATE TABLE ${t} (ip IPv6, label String) ${MERGE_TREE_WITH_DEDUP}`, async ({ ch }) => {
     await ch.insert('t', [
@@ -386,7 +406,7 @@ test('server mode: requests carry the database, bound parameters and per-insert 
     const insert = fake.seen.at(-1)!;
     assert.equal(
       insert.url.searchParams.get('query'),
-      "INSERT INTO `lwdb`.`t` (`a`, `s`) SETTINGS insert_deduplicate = 1, deduplicate_blocks_in_dependent_materialized_views = 1, insert_deduplication_token = 'tok\\'1' FORMAT JSONCompactEachRow",
+      "INSERT INTO `lwdb`.`t` (`a`, `s`) SETTINGS insert_deduplicate = 1, deduplicate_blocks_in_dependent_materialized_views = 1, insert_deduplication_token = 'tok\\'1', async_insert = 0, parallel_view_processing = 1 FORMAT JSONCompactEachRow",
     );
     assert.equal(insert.body, '[1,"x"]\n["2","y"]\n');
     // Rows with different keys keep the keyed format (a missing key takes the column default).
@@ -394,6 +414,11 @@ test('server mode: requests carry the database, bound parameters and per-insert 
     const keyed = fake.seen.at(-1)!;
     assert.match(keyed.url.searchParams.get('query') ?? '', /^INSERT INTO `lwdb`\.`t` SETTINGS .* FORMAT JSONEachRow$/);
     assert.equal(keyed.body, '{"a":1,"s":"x"}\n{"a":2}\n');
+    // A sink's insert, without ClickHouse's collapse-on-insert pass.
+    await ch.insert('t', [{ a: 3, s: 'z' }], { dedupToken: 'tok3', optimizeOnInsert: false });
+    const raw = fake.seen.at(-1)!;
+    assert.match(raw.url.searchParams.get('query') ?? '', /^INSERT INTO `lwdb`\.`t` \(`a`, `s`\) SETTINGS .*, optimize_on_insert = 0 FORMAT JSONCompactEachRow$/);
+    assert.equal(raw.body, '[3,"z"]\n');
 
     assert.equal(await ch.ping(), true);
     await ch.close();
