@@ -15,13 +15,19 @@
 -- A refusal sets $logwarden_blocked_by for the access log and answers a small
 -- JSON body.
 --
--- Two things change without a reload, each with its own counter in the rules
--- dict: the blocked ranges (v:ranges) and the rule set (g:rules, a NodeRules
--- document stored whole by PUT /rules). A worker keeps a compiled copy of each
--- and rebuilds it when its counter moves, so a request costs two counter reads
--- however large the sets are, and it uses one compiled rule set from start to
--- end: the old one or the new one, never a mix. Everything else per request is
--- read lazily: a variable is fetched only when a configured check needs it.
+-- Three things change without a reload: the blocked addresses, the blocked
+-- ranges (v:ranges) and the rule set (g:rules, a NodeRules document stored
+-- whole by PUT /rules). Every writer then moves one counter, g:state, and
+-- that is the one shared-dict read a request makes before its own address's
+-- entry: while it stands still, a worker uses its compiled copies of the
+-- ranges and the rule set and its memory of addresses found not blocked
+-- (the blocks dict holds 100k+ entries: a lookup there walks a deep tree in
+-- shared memory under a lock, the costliest step of a clean request). When it
+-- moves, the worker looks at the two specific counters and rebuilds what
+-- changed. A request uses one compiled rule set from start to end: the old
+-- one or the new one, never a mix. Everything else per request is read
+-- lazily: a variable is fetched only when a configured check needs it, and
+-- once.
 
 local cjson = require "cjson.safe"
 local lrucache = require "resty.lrucache"
@@ -56,7 +62,23 @@ local pcall = pcall
 local contains4 = ipset.contains4
 local contains6 = ipset.contains6
 local parse_v4 = ip.parse_v4
+local normalise = ip.normalise
 local path_match = glob.path_match
+
+-- Reads an nginx variable: every read in this module goes through here.
+-- resty.core's ngx.var getter ends in a tail call to ffi.string, which the
+-- JIT cannot compile when a trace starts at the getter itself, and it starts
+-- there when interpreted code reads variables often (this check before it is
+-- compiled, or once a trace of it aborted): after a dozen such aborts the
+-- getter is blacklisted, and then every trace that reads ngx.var anywhere in
+-- the worker aborts with it: the whole check runs interpreted for the life
+-- of the worker, at 2-5 times the cost. This small function compiles at once
+-- with the getter inlined, so the getter is never run interpreted often
+-- enough to become hot by itself.
+local function var_get(name)
+    local v = ngx_var[name]
+    return v
+end
 
 local _M = { _VERSION = '0.2.0' }
 
@@ -65,6 +87,7 @@ local PREFIX_RANGE = state.PREFIX_RANGE
 local KEY_RANGES_VERSION = state.KEY_RANGES_VERSION
 local KEY_RULES_GEN = state.KEY_RULES_GEN
 local KEY_RULES_DOC = state.KEY_RULES_DOC
+local KEY_STATE_GEN = state.KEY_STATE_GEN
 
 local blocks, rules, limits = state.dicts()
 
@@ -145,14 +168,34 @@ local function rebuild_rules(gen)
     rules_cache.R, rules_cache.gen = R, gen
 end
 
-local function current()
+-- Addresses found not blocked since g:state last moved, per worker, so that a
+-- returning client costs a table lookup instead of a blocks-dict lookup.
+-- Only "not blocked" is remembered: that stays true when a block expires or
+-- is evicted, and any new block moves g:state, which empties this. Bounded:
+-- emptied when full (a miss costs only the lookup it replaces).
+local NOT_BLOCKED_MAX = 20000
+local not_blocked, not_blocked_n = {}, 0
+
+-- g:state as last seen ({}: never equal to a stored value, nil included).
+local state_gen = {}
+
+local function refresh(g)
+    state_gen = g
+    not_blocked, not_blocked_n = {}, 0
     local v = rules:get(KEY_RANGES_VERSION)
     if v ~= ranges_cache.version or ngx_now() >= ranges_cache.next_expiry then
         rebuild_ranges(v)
     end
-    local g = rules:get(KEY_RULES_GEN)
-    if g ~= rules_cache.gen then
-        rebuild_rules(g)
+    local rg = rules:get(KEY_RULES_GEN)
+    if rg ~= rules_cache.gen then
+        rebuild_rules(rg)
+    end
+end
+
+local function current()
+    local g = rules:get(KEY_STATE_GEN)
+    if g ~= state_gen or ngx_now() >= ranges_cache.next_expiry then
+        refresh(g)
     end
     return rules_cache.R
 end
@@ -167,7 +210,7 @@ local VERIFIED_TTL = 600
 -- The request being checked. Module-level so the filter's getters need no
 -- closure per request; nothing between setting and reading them yields.
 
-local req_key, req_family, req_parsed, req_valid
+local req_key, req_family, req_parsed, req_valid, req_net6
 
 local function client()
     if not req_valid then
@@ -176,15 +219,41 @@ local function client()
     if req_family == 4 and not req_parsed then
         req_parsed = parse_v4(req_key)
     end
-    return req_family, req_parsed, req_parsed
+    return req_family, req_parsed, req_parsed, req_net6
 end
 
 local function get_ua()
-    return ngx_var.http_user_agent
+    return var_get("http_user_agent")
 end
 
 local function get_country()
-    return ngx_var[country_var]
+    return var_get(country_var)
+end
+
+-- Clients whose address has a ":" (IPv6, IPv4-mapped, or not an address),
+-- per worker: normalising one and formatting its networks for the IPv6 sets
+-- allocates a dozen objects, which a returning client is spared. A pure
+-- function of the address, so nothing invalidates it; bounded, emptied when
+-- full.
+local V6_CLIENTS_MAX = 4096
+local v6_clients, v6_clients_n = {}, 0
+
+local function v6_client(addr)
+    local c = v6_clients[addr]
+    if c == nil then
+        local key, family, parsed = normalise(addr)
+        c = false
+        if key then
+            -- net6: ip.net6's cache of this address's network texts.
+            c = { key = key, family = family, parsed = parsed, net6 = family == 6 and {} or nil }
+        end
+        if v6_clients_n >= V6_CLIENTS_MAX then
+            v6_clients, v6_clients_n = {}, 0
+        end
+        v6_clients[addr] = c
+        v6_clients_n = v6_clients_n + 1
+    end
+    return c
 end
 
 local function deny(status, by, headers)
@@ -202,6 +271,30 @@ local function deny(status, by, headers)
     return ngx_exit(HTTP_OK)
 end
 
+-- The client's own entry in the blocks dict, for a client this worker does
+-- not remember as not blocked (see not_blocked). An IPv4 client is
+-- remembered with its address as an integer, which spares the next request
+-- parsing it.
+local function address_blocked()
+    local key = req_key
+    if blocks:get(PREFIX_IP .. key) ~= nil then
+        return true
+    end
+    local value = true
+    if req_family == 4 then
+        if not req_parsed then
+            req_parsed = parse_v4(key)
+        end
+        value = req_parsed or true
+    end
+    if not_blocked_n >= NOT_BLOCKED_MAX then
+        not_blocked, not_blocked_n = {}, 0
+    end
+    not_blocked[key] = value
+    not_blocked_n = not_blocked_n + 1
+    return false
+end
+
 local function in_set(set)
     if not req_valid then
         return false
@@ -215,7 +308,7 @@ local function in_set(set)
         end
         return contains4(set, req_parsed)
     end
-    return set.nplens > 0 and contains6(set, req_parsed)
+    return set.nplens > 0 and contains6(set, req_parsed, req_net6)
 end
 
 local function whitelisted_path(R, uri)
@@ -278,7 +371,7 @@ end
 -- Checks the request's credentials against a route. Returns nil when they
 -- pass, else whether some were given (bad) or none.
 local function refused_by(r)
-    local auth = ngx_var.http_authorization
+    local auth = var_get("http_authorization")
     local secret
     if auth then
         if r.basic then
@@ -305,43 +398,59 @@ end
 ---------------------------------------------------------------------------
 
 function _M.check()
-    local var = ngx_var
-    local addr = var.remote_addr
+    local addr = var_get("remote_addr")
     if test_client_var then
-        addr = var[test_client_var] or addr
+        addr = var_get(test_client_var) or addr
     end
 
+    -- First: a change empties what the worker remembers of clients.
+    local R = current()
+
     -- $remote_addr is canonical dotted IPv4 already: parse only when needed.
-    req_key, req_family, req_parsed, req_valid = addr, 4, nil, true
+    req_key, req_family, req_parsed, req_valid, req_net6 = addr, 4, nil, true, nil
+    -- nil: not known to be not blocked; else true or the IPv4 integer.
+    local known
     if str_find(addr, ":", 1, true) then
-        local key, family, parsed = ip.normalise(addr)
-        if key then
-            req_key, req_family, req_parsed = key, family, parsed
+        local c = v6_client(addr)
+        if c then
+            req_key, req_family, req_parsed, req_net6 = c.key, c.family, c.parsed, c.net6
+            known = not_blocked[req_key]
         else
             -- Not an address (a unix socket; in the tests, anything the
             -- header says): nothing that needs one can match it.
             req_valid = false
         end
-    elseif test_client_var then
-        req_parsed = parse_v4(addr)
-        req_valid = req_parsed ~= nil
+    else
+        known = not_blocked[addr]
+        if known then
+            if known ~= true then
+                req_parsed = known
+            end
+        elseif test_client_var then
+            req_parsed = parse_v4(addr)
+            req_valid = req_parsed ~= nil
+        end
     end
 
-    local R = current()
+    -- $uri, read once when some check needs it.
+    local uri
 
     -- 1. whitelist
     if R.wl_any then
         if in_set(R.wl_ips) then
             return
         end
-        if R.wl_paths and whitelisted_path(R, var.uri) then
-            return
+        if R.wl_paths then
+            uri = var_get("uri")
+            if whitelisted_path(R, uri) then
+                return
+            end
         end
     end
 
     -- 2. blocklist
     if req_valid then
-        if blocks:get(PREFIX_IP .. req_key) ~= nil then
+        if not known and address_blocked() then
             return deny(403, "blocklist")
         end
         if in_set(ranges_cache.set) then
@@ -350,9 +459,9 @@ function _M.check()
     end
 
     -- 3. deployment policy
-    local dep, uri
+    local dep
     if R.has_policies then
-        dep = var.logwarden_deployment or ""
+        dep = var_get("logwarden_deployment") or ""
         local pol = R.policies[dep]
         if pol then
             if pol.allowed and not in_set(pol.allowed) then
@@ -360,7 +469,7 @@ function _M.check()
             end
             local blocked = pol.blocked
             if blocked then
-                uri = var.uri
+                uri = uri or var_get("uri")
                 for i = 1, #blocked do
                     if path_match(blocked[i], uri) then
                         return deny(403, "policy:blocked_path")
@@ -375,12 +484,15 @@ function _M.check()
 
     -- 4. protected routes: the deployment's own, then those for every deployment
     if R.has_routes then
-        dep = dep or var.logwarden_deployment or ""
-        uri = uri or var.uri
+        uri = uri or var_get("uri")
         local method = ngx_req.get_method()
         local slash = str_find(uri, "/", 2, true)
         local seg = str_sub(uri, 2, (slash or #uri + 1) - 1)
-        local own = R.routes_for[dep]
+        local own
+        if R.has_dep_routes then
+            dep = dep or var_get("logwarden_deployment") or ""
+            own = R.routes_for[dep]
+        end
         local route = own and find_route(own, uri, seg, method) or find_route(R.routes_all, uri, seg, method)
         local r, bad
         if route then
@@ -401,7 +513,8 @@ function _M.check()
     -- 5. security_filter
     local f = R.filter
     if f then
-        local level = filter.level_for(f, var.host or "", uri or var.uri)
+        -- Without domain or host-bound path levels the host decides nothing.
+        local level = filter.level_for(f, f.needs_host and var_get("host") or "", uri or var_get("uri"))
         if level then
             local matched = test_client_var and {} or nil
             local action, rule = filter.evaluate(level, get_ua, get_country, client, matched)
@@ -413,7 +526,7 @@ function _M.check()
             if action == "block" then
                 return deny(rule.status, rule.blocked_by)
             elseif action == "warn" then
-                var.security_filter_alert = rule.id
+                ngx_var.security_filter_alert = rule.id
             end
         end
     end

@@ -233,6 +233,9 @@ local function post_blocks()
     end
     if ranges_changed then
         state.bump(rules)
+    elseif deleted > 0 or #sets > 0 then
+        -- Workers remember which addresses are not blocked until this moves.
+        state.changed(rules)
     end
     if #failed > 0 then
         ngx_log(ERR, "logwarden.control: ", #failed, " blocks not stored (shared dict full?)")

@@ -131,6 +131,8 @@ function _M.load(path)
         end
     end
     rules:incr(state.KEY_RANGES_VERSION, 1, os.time() * 1000)
+    -- Before the rule set, which may fail to store: the blocks changed anyway.
+    state.changed(rules)
 
     local ok, err = state.store_rules(cjson.encode(rules_doc), rules_doc.version)
     if not ok then

@@ -610,6 +610,28 @@ function _M.compile(doc)
         sort(list, glob.more_specific)
     end
     c.has_domains = next(c.domains) ~= nil
+    c.needs_host = c.has_domains or next(c.host_paths) ~= nil
+    -- One user-agent memo per compiled set, shared by its levels: a new rule
+    -- set starts with an empty one, so no verdict outlives the rules it
+    -- came from.
+    local memo = { map = {}, n = 0 }
+    local function share(level)
+        level.ua_memo = memo
+    end
+    if c.property then
+        share(c.property)
+    end
+    for _, level in pairs(c.domains) do
+        share(level)
+    end
+    for _, list in pairs(c.host_paths) do
+        for _, m in ipairs(list) do
+            share(m.level)
+        end
+    end
+    for _, m in ipairs(c.any_paths) do
+        share(m.level)
+    end
     -- No enabled level has a rule: nothing can ever filter, and the access
     -- check skips the filter entirely.
     c.empty = active == 0
@@ -620,8 +642,18 @@ end
 -- Evaluation. Per-call scratch in upvalues: a worker evaluates one request
 -- at a time (nothing here yields), and nothing is allocated unless needed.
 
-local ua_raw, ua_lower, country, ip_kind, ip_v4, ip_groups
-local get_ua, get_country, get_ip
+local ua_raw, ua_lower, ua_rec, country, ip_kind, ip_v4, ip_groups, ip_masked
+local get_ua, get_country, get_ip, ua_memo
+
+-- User-agent verdicts, per worker and compiled rule set: user agent (as
+-- sent) -> { [compiled criteria] = matches? }. Matching one against every
+-- wildcard of a level costs microseconds (a browser's 100+ bytes against
+-- dozens of patterns), and a site's traffic repeats a few thousand user
+-- agents. Bounded in entries (emptied when full) and in key length: a longer
+-- user agent is matched every time, so hostile ones cannot fill memory.
+local UA_MEMO_MAX = 4096
+local UA_MEMO_KEY_MAX = 512
+_M.UA_MEMO_MAX = UA_MEMO_MAX
 
 -- nginx's $host is lower-case without port or trailing dot already; other
 -- callers (the tests' vectors) may pass a raw Host header.
@@ -676,7 +708,7 @@ end
 
 local function ips_match(cr)
     if ip_kind == nil then
-        ip_kind, ip_v4, ip_groups = get_ip()
+        ip_kind, ip_v4, ip_groups, ip_masked = get_ip()
         ip_kind = ip_kind or false
     end
     local set = cr.ips
@@ -690,9 +722,9 @@ local function ips_match(cr)
         end
         return false
     elseif ip_kind == 6 then
-        local plens, nets = set.v6plens, set.v6
+        local plens, nets, net6 = set.v6plens, set.v6, ip.net6
         for i = 1, set.n6 do
-            if nets[i][ip.v6_text(ip.mask6(ip_groups, plens[i]))] then
+            if nets[i][net6(ip_groups, plens[i], ip_masked)] then
                 return true
             end
         end
@@ -700,9 +732,8 @@ local function ips_match(cr)
     return false
 end
 
-local function ua_matches(cr)
+local function ua_compute(cr)
     if ua_lower == nil then
-        ua_raw = get_ua() or ""
         ua_lower = str_lower(ua_raw)
     end
     if cr.ua_exact and cr.ua_exact[ua_lower] then
@@ -718,6 +749,36 @@ local function ua_matches(cr)
         end
     end
     return false
+end
+
+local function ua_matches(cr)
+    local rec = ua_rec
+    if rec == nil then
+        ua_raw = get_ua() or ""
+        rec = false
+        local memo = ua_memo
+        if memo and #ua_raw <= UA_MEMO_KEY_MAX then
+            rec = memo.map[ua_raw]
+            if not rec then
+                if memo.n >= UA_MEMO_MAX then
+                    memo.map, memo.n = {}, 0
+                end
+                rec = {}
+                memo.map[ua_raw] = rec
+                memo.n = memo.n + 1
+            end
+        end
+        ua_rec = rec
+    end
+    if rec then
+        local hit = rec[cr]
+        if hit == nil then
+            hit = ua_compute(cr)
+            rec[cr] = hit
+        end
+        return hit
+    end
+    return ua_compute(cr)
 end
 
 -- Cheapest kind first; the kinds are ANDed, so the order changes no outcome.
@@ -736,7 +797,8 @@ end
 
 -- Evaluates a level. The getters are called at most once each, only when a
 -- rule needs them: ua() -> User-Agent or nil; country() -> code or nil;
--- client() -> 4, integer | 6, groups | nil (not an address).
+-- client() -> 4, integer | 6, _, groups[, cache for ip.net6] | nil (not an
+-- address).
 -- Returns "block", rule | "warn", rule | nil. `matched` (optional table) is
 -- filled with every matching rule id, ascending (for the tests).
 function _M.evaluate(level, ua, ctry, client, matched)
@@ -744,7 +806,8 @@ function _M.evaluate(level, ua, ctry, client, matched)
         return nil
     end
     get_ua, get_country, get_ip = ua, ctry, client
-    ua_lower, country, ip_kind = nil, nil, nil
+    ua_lower, ua_rec, country, ip_kind = nil, nil, nil, nil
+    ua_memo = level.ua_memo
     local rules, u = level.rules, level.union
     -- Every kind of the union is needed by some rule, so each is checked
     -- anyway: checked first, a request that misses them all (most) skips the
@@ -760,7 +823,7 @@ function _M.evaluate(level, ua, ctry, client, matched)
         hits = bor(hits, UA)
     end
     if hits == 0 then
-        get_ua, get_country, get_ip = nil, nil, nil
+        get_ua, get_country, get_ip, ua_rec, ua_memo = nil, nil, nil, nil, nil
         return nil
     end
     local checked = bor(u.geo and GEO or 0, u.ips and IPS or 0, u.has_ua and UA or 0)
@@ -797,7 +860,7 @@ function _M.evaluate(level, ua, ctry, client, matched)
             end
         end
     end
-    get_ua, get_country, get_ip = nil, nil, nil
+    get_ua, get_country, get_ip, ua_rec, ua_memo = nil, nil, nil, nil, nil
     if block then
         return "block", block
     end

@@ -152,6 +152,20 @@ local function mask6(g, plen)
 end
 _M.mask6 = mask6
 
+-- The canonical text of the /plen network of an address's groups, as the
+-- IPv6 sets key it. `cache` (optional, one per client address) keeps each
+-- prefix length's text: formatting it costs two allocations.
+function _M.net6(g, plen, cache)
+    local t = cache and cache[plen]
+    if not t then
+        t = v6_text(mask6(g, plen))
+        if cache then
+            cache[plen] = t
+        end
+    end
+    return t
+end
+
 -- Normalises a client address. Returns key, family (4 or 6), and the parsed
 -- form (integer for IPv4, groups for IPv6); nil, "reason" when unparsable.
 function _M.normalise(s)

@@ -83,11 +83,13 @@ local function contains4(set, n)
 end
 _M.contains4 = contains4
 
-local function contains6(set, groups)
+-- cache: optional, see ip.net6.
+local function contains6(set, groups, cache)
     local plens, v6 = set.plens, set.v6
+    local net6 = ip.net6
     for i = 1, set.nplens do
         local plen = plens[i]
-        if v6[plen][ip.v6_text(ip.mask6(groups, plen))] then
+        if v6[plen][net6(groups, plen, cache)] then
             return true
         end
     end

@@ -386,6 +386,8 @@ function _M.compile(doc)
         R.routes_for[dep] = route_index(l)
     end
     R.has_routes = R.counts.routes > 0
+    -- Only then does a route check need $logwarden_deployment.
+    R.has_dep_routes = next(R.routes_for) ~= nil
 
     if not absent(doc.security_filter) then
         local f = filter.compile(doc.security_filter)

@@ -8,6 +8,9 @@
 --                      "v:rules"         its version (reported by /status)
 --                      "g:rules"         bumped on every store of d:rules: workers
 --                                        recompile when it moves
+--                      "g:state"         bumped on every change a worker caches
+--                                        anything of (blocks, ranges, rules): the
+--                                        one key the access check reads per request
 --                      "m:epoch"         set at nginx start (init_by_lua)
 --                      "m:forcible"      how many sets evicted other entries
 --                      "n:" .. sig       control signatures seen (replay guard)
@@ -40,6 +43,7 @@ local _M = {
     KEY_RULES_DOC = "d:rules",
     KEY_RULES_VERSION = "v:rules",
     KEY_RULES_GEN = "g:rules",
+    KEY_STATE_GEN = "g:state",
     KEY_EPOCH = "m:epoch",
     KEY_FORCIBLE = "m:forcible",
 }
@@ -101,7 +105,18 @@ function _M.store_rules(json, version)
     rules:set(_M.KEY_RULES_VERSION, version)
     -- os.time: this also runs in init_by_lua, where ngx.now is not promised.
     rules:incr(_M.KEY_RULES_GEN, 1, os.time() * 1000)
+    _M.changed(rules)
     return true
+end
+
+-- Tells every worker that something it caches changed: call it after every
+-- write to blocks, ranges or the rule set, never before (a worker that sees
+-- the counter move must find the new data). Workers keep per-address "not
+-- blocked" answers until it moves, so a block set without it would not be
+-- enforced. Like the other counters it starts from the time in ms, so an
+-- evicted and re-created counter never returns to a value a worker cached.
+function _M.changed(rules)
+    return rules:incr(_M.KEY_STATE_GEN, 1, os.time() * 1000)
 end
 
 -- The epoch; a new one when it was lost (the dict was flushed or evicted it),
@@ -139,7 +154,9 @@ end
 -- ms, so an evicted and re-created counter never returns to a value a worker
 -- has cached.
 function _M.bump(rules)
-    return rules:incr(_M.KEY_RANGES_VERSION, 1, math.floor(ngx.now() * 1000))
+    local v, err = rules:incr(_M.KEY_RANGES_VERSION, 1, math.floor(ngx.now() * 1000))
+    _M.changed(rules)
+    return v, err
 end
 
 return _M
