@@ -194,7 +194,10 @@ end
 
 local function current()
     local g = rules:get(KEY_STATE_GEN)
-    if g ~= state_gen or ngx_now() >= ranges_cache.next_expiry then
+    -- No counter (evicted from a full dict, and its re-creation failed): nothing can tell
+    -- this worker of a change, so it keeps nothing across requests rather than keep a
+    -- "not blocked" answer a new block should have ended.
+    if g == nil or g ~= state_gen or ngx_now() >= ranges_cache.next_expiry then
         refresh(g)
     end
     return rules_cache.R
