@@ -337,6 +337,13 @@ describe('management API (embedded: in-process bus, embedded ClickHouse)', () =>
     const q = await call('GET', '/api/security/events?limit=5000', { token: ANALYST });
     assert.equal(q.status, 400);
     assert.equal(q.body.field, 'limit');
+    // Numbers that coerce to ±Infinity (the fuzzer's ?offset=-Infinity was a 500).
+    for (const [url, field] of [['/api/security/blocked-ips?offset=-Infinity', 'offset'], ['/api/security/blocked-ips?limit=Infinity', 'limit'], ['/api/security/whitelist?offset=1e400', 'offset']]) {
+      const r = await call('GET', url as string, { token: ANALYST });
+      assert.equal(r.status, 400, `${url}: ${JSON.stringify(r.body)}`);
+      assert.equal(r.body.code, 'LW_API_VALIDATION', url);
+      assert.equal(r.body.field, field, `${url}: ${JSON.stringify(r.body)}`);
+    }
     const junk = await call('POST', '/api/security/blocked-ips', { body: '{"ip":' });
     assert.equal(junk.status, 400);
     assert.equal(junk.body.code, 'LW_API_BAD_JSON');
