@@ -37,7 +37,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { signControlRequest } from '../shared/control-auth.js';
 import type { NodeRules } from '../shared/control/node-rules.js';
-import type { FilterRule } from '../services/detector/security-filter.js';
+import type { FilterRule } from '../shared/security-filter/index.js';
 import { hashCredential } from '../shared/credential-hash.js';
 import { figure } from './report-figures.js';
 import { freePort, startTestNginx } from '../shared/testing/nginx.js';

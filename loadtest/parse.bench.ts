@@ -24,8 +24,8 @@ import os from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { accessRecordCodec } from '../shared/avro/codec.js';
 import type { AccessRecord } from '../shared/records.js';
-import { compileTrustedProxies, type LineResult, type RecordContext } from '../services/ingester/access-log.js';
-import { createRawLineParser } from '../services/ingester/formats/index.js';
+import { compileTrustedProxies, type LineResult, type RecordContext } from '../shared/access-log/record.js';
+import { createRawLineParser } from '../shared/access-log/formats/index.js';
 import { Rng } from './generator/prng.js';
 import { figure } from './report-figures.js';
 

@@ -6,7 +6,7 @@
 //
 //   node dist/loadtest/security-filter.bench.js [N]     (N evaluations per case, default 2000000)
 import os from 'node:os';
-import { compileRuleSet, type FilterRule, type RuleSet, type SecurityFilterEngine, type SecurityFilterRequest } from '../services/detector/security-filter.js';
+import { compileRuleSet, type FilterRule, type RuleSet, type SecurityFilterEngine, type SecurityFilterRequest } from '../shared/security-filter/index.js';
 import { Rng } from './generator/prng.js';
 import { figure } from './report-figures.js';
 

@@ -1,7 +1,7 @@
 -- logwarden.filter: the security_filter engine at the edge. The semantics are
 -- those of schemas/security-filter/README.md, pinned by vectors.json, which
 -- services/enforcer/vectors.test.ts runs through a real nginx; the TypeScript
--- engine (services/detector/security-filter.ts) runs the same vectors.
+-- engine (shared/security-filter/) runs the same vectors.
 --
 --   validate(doc, base)  -> true | nil, message, field path
 --   compile(doc)         -> compiled rule set (per worker)

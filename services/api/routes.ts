@@ -19,7 +19,7 @@ import { hashCredential } from '../../shared/credential-hash.js';
 import { ipInRange, normalizeIpOrCidr } from '../../shared/ip.js';
 import type { AccessRecord, BlockDecision, SecurityEvent } from '../../shared/records.js';
 import type { Topics } from '../../shared/topics.js';
-import { validateRuleSet, type RuleSet, type SecurityFilter } from '../detector/security-filter.js';
+import { validateRuleSet, type RuleSet, type SecurityFilter } from '../../shared/security-filter/index.js';
 import { ApiError, invalid } from './errors.js';
 import { TopicStream } from './stream.js';
 import { hasControlChar, isUrlPath } from './validation.js';

@@ -4,8 +4,8 @@
 import { Worker } from 'node:worker_threads';
 import type { Config } from '../../shared/config/load.js';
 import type { BlockDecision, SecurityEvent } from '../../shared/records.js';
-import { LineDecoder } from '../ingester/decode.js';
-import { forEachLine, openLogStream } from '../ingester/replay.js';
+import { LineDecoder } from '../../shared/access-log/decode.js';
+import { forEachLine, openLogStream } from '../../shared/access-log/line-reader.js';
 import { engineConfig } from './config.js';
 import { DetectionEngine } from './engine.js';
 

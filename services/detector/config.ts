@@ -1,7 +1,7 @@
 // From the validated configuration to the engine's settings.
 import type { Config } from '../../shared/config/load.js';
 import type { EngineConfig } from './engine.js';
-import { validateRuleSet, type RuleSet } from './security-filter.js';
+import { validateRuleSet, type RuleSet } from '../../shared/security-filter/index.js';
 import { SHIPPED_SIGNATURES } from './signatures.js';
 
 function ruleSetOf(doc: Record<string, unknown>): RuleSet {

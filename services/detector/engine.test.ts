@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadConfig } from '../../shared/config/load.js';
 import type { BlockDecision, SecurityEvent } from '../../shared/records.js';
-import { recordFromJson } from '../ingester/access-log.js';
+import { recordFromJson } from '../../shared/access-log/record.js';
 import { engineConfig } from './config.js';
 import { DetectionEngine } from './engine.js';
 

@@ -16,7 +16,7 @@ import { createHash } from 'node:crypto';
 import ipaddr from 'ipaddr.js';
 import type { AccessRecord, BlockDecision, SecurityEvent, SecurityEventType } from '../../shared/records.js';
 import { BUCKETS, C_404, C_AUTH, C_NEWPATH, C_OFFENCE, C_REQ, IpTable, hash32, hash64 } from './ip-table.js';
-import { compileRuleSet, type RuleSet, type SecurityFilterEngine } from './security-filter.js';
+import { compileRuleSet, type RuleSet, type SecurityFilterEngine } from '../../shared/security-filter/index.js';
 import { SignatureMatcher, type Signature } from './signatures.js';
 
 export interface EngineConfig {

@@ -21,10 +21,10 @@ import { topicNames } from '../../shared/topics.js';
 import { LineFormatter, syslogTime } from '../../loadtest/generator/format.js';
 import { Rng } from '../../loadtest/generator/prng.js';
 import { generateTraffic } from '../../loadtest/generator/traffic.js';
-import type { RejectReason } from './access-log.js';
-import { LineDecoder, type Source } from './decode.js';
+import type { RejectReason } from '../../shared/access-log/record.js';
+import { LineDecoder, type Source } from '../../shared/access-log/decode.js';
 import { IngestPipeline } from './pipeline.js';
-import { parseSyslog } from './syslog.js';
+import { parseSyslog } from '../../shared/access-log/syslog.js';
 import { garbageLine } from './testing/garbage.js';
 
 const SEED = Number(process.env.LOGWARDEN_FUZZ_SEED ?? Math.floor(Math.random() * 2 ** 31));

@@ -13,12 +13,12 @@ import type { Config } from '../../shared/config/load.js';
 import { componentLogger } from '../../shared/log.js';
 import { registry } from '../../shared/metrics.js';
 import type { Topics } from '../../shared/topics.js';
-import type { RejectReason } from './access-log.js';
-import { LineDecoder, type Source } from './decode.js';
+import type { RejectReason } from '../../shared/access-log/record.js';
+import { LineDecoder, type Source } from '../../shared/access-log/decode.js';
 
 const log = componentLogger('ingester');
 
-export type { Source } from './decode.js';
+export type { Source } from '../../shared/access-log/decode.js';
 
 const received = new Counter({ name: 'logwarden_ingest_received_total', help: 'Lines received', labelNames: ['source'], registers: [registry] });
 const parsed = new Counter({ name: 'logwarden_ingest_parsed_total', help: 'Lines parsed into AccessRecords', labelNames: ['source'], registers: [registry] });

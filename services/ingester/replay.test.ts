@@ -11,7 +11,8 @@ import type { BusMessage } from '../../shared/bus/types.js';
 import { loadConfig } from '../../shared/config/load.js';
 import { topicNames } from '../../shared/topics.js';
 import { IngestPipeline } from './pipeline.js';
-import { forEachLine, replayFiles } from './replay.js';
+import { forEachLine } from '../../shared/access-log/line-reader.js';
+import { replayFiles } from './replay.js';
 
 async function lines(chunks: string[], max = 10): Promise<{ got: string[]; long: string[] }> {
   const got: string[] = [];

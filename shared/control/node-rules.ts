@@ -9,7 +9,7 @@
 // Credentials never appear here: a protected route carries a salted hash
 // (shared/credential-hash.ts), which the Lua module checks a request's
 // credentials against.
-import type { RuleSet } from '../../services/detector/security-filter.js';
+import type { RuleSet } from '../security-filter/index.js';
 
 export interface NodeDeploymentPolicy {
   /** false: this deployment's policy is not applied (requests pass on to routes and filters). */

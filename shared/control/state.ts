@@ -8,7 +8,7 @@
 // (shared/control/store.ts writes both); this module knows nothing of storage.
 import { EventEmitter } from 'node:events';
 import type { ControlChange, ControlKind } from '../records.js';
-import type { RuleSet, SecurityFilter } from '../../services/detector/security-filter.js';
+import type { RuleSet, SecurityFilter } from '../security-filter/index.js';
 import { emptyNodeRules, type NodeRules } from './node-rules.js';
 
 export type WhitelistType = 'ip' | 'cidr' | 'path';

@@ -9,7 +9,7 @@
 // per-call scratch state on the instance, so one instance serves one thread
 // (a worker owns its own).
 import ipaddr from 'ipaddr.js';
-import type { AccessRecord } from '../../shared/records.js';
+import type { AccessRecord } from '../records.js';
 
 // ---------------------------------------------------------------------------
 // The document

@@ -12,8 +12,8 @@
 // to reject the line: rejecting would let a client hide from detection with
 // one bad byte in its User-Agent.
 import ipaddr from 'ipaddr.js';
-import type { AccessRecord } from '../../shared/records.js';
-import { normalizeIp } from '../../shared/ip.js';
+import type { AccessRecord } from '../records.js';
+import { normalizeIp } from '../ip.js';
 import { normalizePath, normalizePathInto, type NormalizedUri } from './path.js';
 import type { SyslogHeader } from './syslog.js';
 

@@ -17,8 +17,8 @@
 // datagram / TCP frame / file line (bytes) to a result, size limit and syslog
 // header included. Nothing here throws on input; each rejected line has a
 // reason and a detail.
-import type { LineResult, RecordContext } from '../access-log.js';
-import { recordFromJson } from '../access-log.js';
+import type { LineResult, RecordContext } from '../record.js';
+import { recordFromJson } from '../record.js';
 import { parseSyslog, type SyslogHeader } from '../syslog.js';
 import { CompiledFormat, parseFormatSetting, type FormatSpec } from './nginx-format.js';
 

@@ -1,4 +1,4 @@
-// The parsing tables in services/ingester/testdata/parse/, run whole: every
+// The parsing tables in shared/access-log/testdata/parse/, run whole: every
 // format, hostile lines included. Each case goes through the same path as a
 // received line (bytes → size rule → UTF-8 → syslog header → format), with
 // the generated fast path and without it, and each accepted record must
@@ -7,11 +7,11 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { accessRecordCodec } from '../../../shared/avro/codec.js';
-import { compileTrustedProxies, type LineResult, type RecordContext } from '../access-log.js';
+import { accessRecordCodec } from '../../avro/codec.js';
+import { compileTrustedProxies, type LineResult, type RecordContext } from '../record.js';
 import { createRawLineParser, validateLogFormat } from './index.js';
 
-const dir = fileURLToPath(new URL('../../../../services/ingester/testdata/parse/', import.meta.url));
+const dir = fileURLToPath(new URL('../../../../shared/access-log/testdata/parse/', import.meta.url));
 
 /** A part of a line given as bytes ("c3 28") or as a repeated string. */
 type Part = string | { hex: string } | { repeat: string; times: number };

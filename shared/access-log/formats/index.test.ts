@@ -2,8 +2,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { accessRecordCodec } from '../../../shared/avro/codec.js';
-import type { RecordContext } from '../access-log.js';
+import { accessRecordCodec } from '../../avro/codec.js';
+import type { RecordContext } from '../record.js';
 import { COMBINED_FORMAT, SHIPPED_JSON_FORMAT, createLineParser, createRawLineParser, tokenize, validateLogFormat } from './index.js';
 
 const root = fileURLToPath(new URL('../../../../', import.meta.url));

@@ -8,8 +8,8 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Ajv } from 'ajv';
 import ipaddr from 'ipaddr.js';
-import { schemasDir } from '../../shared/avro/schema-source.js';
-import type { AccessRecord } from '../../shared/records.js';
+import { schemasDir } from '../avro/schema-source.js';
+import type { AccessRecord } from '../records.js';
 import {
   COUNTRY_CODES,
   HOST_PATTERN,
@@ -26,7 +26,7 @@ import {
   type RuleSet,
   type SecurityFilter,
   type SecurityFilterRequest,
-} from './security-filter.js';
+} from './index.js';
 
 const dir = join(schemasDir(), 'security-filter');
 const readJson = (name: string): unknown => JSON.parse(readFileSync(join(dir, name), 'utf8'));

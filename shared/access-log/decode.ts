@@ -5,9 +5,9 @@
 // carry a header and the repair count.
 import { isUtf8 } from 'node:buffer';
 import { Counter } from 'prom-client';
-import type { Config } from '../../shared/config/load.js';
-import { registry } from '../../shared/metrics.js';
-import { compileTrustedProxies, type LineResult, type RecordContext } from './access-log.js';
+import type { Config } from '../config/load.js';
+import { registry } from '../metrics.js';
+import { compileTrustedProxies, type LineResult, type RecordContext } from './record.js';
 import { createRawLineParser } from './formats/index.js';
 
 export type Source = 'udp' | 'tcp' | 'file';

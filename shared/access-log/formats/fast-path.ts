@@ -12,7 +12,7 @@
 // `slice` between two native `indexOf` results, assigned straight into the
 // LineFields literal. The code holds only JSON-quoted literals and fixed
 // text; variable names never reach it unquoted.
-import { buildRecord, msecToMs, type LineFields, type LineResult, type RecordContext } from '../access-log.js';
+import { buildRecord, msecToMs, type LineFields, type LineResult, type RecordContext } from '../record.js';
 import type { SyslogHeader } from '../syslog.js';
 import { unescapeValue, type Escape } from './escape.js';
 import { splitRequestLine } from './request-line.js';

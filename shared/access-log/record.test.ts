@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { compileTrustedProxies, msecToMs, num, recordFromFields, recordFromJson, splitUri, type RecordContext } from './access-log.js';
+import { compileTrustedProxies, msecToMs, num, recordFromFields, recordFromJson, splitUri, type RecordContext } from './record.js';
 
 const ctx: RecordContext = { deployments: { 'shop.example': 'shop' }, trustedProxies: [], defaultNode: 'fallback' };
 const line = (over: Record<string, unknown> = {}): string =>
@@ -90,7 +90,7 @@ test('uri splitting', () => {
 });
 
 test('path normalisation table (testdata/parse/paths.json)', () => {
-  const file = fileURLToPath(new URL('../../../services/ingester/testdata/parse/paths.json', import.meta.url));
+  const file = fileURLToPath(new URL('../../../shared/access-log/testdata/parse/paths.json', import.meta.url));
   const { cases } = JSON.parse(readFileSync(file, 'utf8')) as { cases: Array<[string, string, string, string]> };
   assert.ok(cases.length > 20);
   for (const [uri, path, query, flags] of cases) {
@@ -153,7 +153,7 @@ test('host → deployment lookup is an own-key lookup, with port and case folded
 });
 
 test('client addresses normalise exactly as shared/ip.ts does, cached or not', async () => {
-  const { normalizeIp } = await import('../../shared/ip.js');
+  const { normalizeIp } = await import('../ip.js');
   const addrs = ['203.0.113.9', '2001:DB8::1', '2001:db8:0:0:0:0:0:1', '[2001:db8::1]', '::ffff:10.1.2.3', '::FFFF:a01:203', 'fe80::1%eth0', '::', '::1', '1::2::3', '2001:db8::g', ' 2001:db8::5 ', '010.1.1.1', '1.2.3.256', 'x:y'];
   for (let round = 0; round < 2; round++) {
     for (const a of addrs) {

@@ -24,7 +24,7 @@
 // Values are then unescaped (escape.ts) and mapped onto the record
 // (variables.ts, access-log.ts).
 import type { SyslogHeader } from '../syslog.js';
-import { buildRecord, emptyFields, msecToMs, type LineResult, type RecordContext } from '../access-log.js';
+import { buildRecord, emptyFields, msecToMs, type LineResult, type RecordContext } from '../record.js';
 import { decodeDefaultEscapes, decodeJsonEscapes, type Escape } from './escape.js';
 import { generateFastPath, type FastParse } from './fast-path.js';
 import { splitRequestLine } from './request-line.js';
