@@ -50,7 +50,8 @@ test('close() with the bus gone gives up after its grace: what was held is count
   const t0 = Date.now();
   await pipeline.close(400);
   const waited = Date.now() - t0;
-  assert.ok(waited >= 400, `close waited its grace (${waited} ms)`);
+  // Node's timers may fire a millisecond before Date.now() says the delay is over (CI saw 399).
+  assert.ok(waited >= 390, `close waited its grace (${waited} ms)`);
   assert.ok(attempts >= 2, `the bus was retried during the grace (${attempts} attempts)`);
   // The send in flight ends its backoff, sees the stop and gives up, counted.
   await until('the send in flight to give up', () => (pipeline.stats.dropped.unsent_at_close === 10 ? true : undefined), 10_000, 20);
