@@ -17,7 +17,7 @@ import ipaddr from 'ipaddr.js';
 import type { AccessRecord, BlockDecision, SecurityEvent, SecurityEventType } from '../../shared/records.js';
 import { BUCKETS, C_404, C_AUTH, C_NEWPATH, C_OFFENCE, C_REQ, IpTable, hash32, hash64 } from './ip-table.js';
 import { compileRuleSet, type RuleSet, type SecurityFilterEngine } from '../../shared/security-filter/index.js';
-import { SignatureMatcher, type Signature } from './signatures.js';
+import { SIGNATURE_SET_VERSION, SignatureMatcher, type Signature } from './signatures.js';
 
 export interface EngineConfig {
   windowMs: number;
@@ -224,7 +224,7 @@ export class DetectionEngine {
     }
     for (const sig of sigs) {
       const weight = sig.weight === 'block' ? cfg.autoBlock.threshold : sig.weight;
-      this.aggregate(ip, `signature:${sig.id}`, sig.type, rec, 1, true, { signature: sig.id, description: sig.description });
+      this.aggregate(ip, `signature:${sig.id}`, sig.type, rec, 1, true, { signature: sig.id, description: sig.description, signature_set: SIGNATURE_SET_VERSION });
       offence += weight;
     }
 

@@ -4,8 +4,8 @@
 // `detection.signatures`. Each hit is an event `signature:<id>`; its weight
 // counts toward auto_block_threshold (a known attack tool's user agent weighs
 // the whole threshold by default: it blocks at once).
-
-export const SIGNATURE_SET_VERSION = '2026.11.2';
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 
 export type SignatureField = 'user_agent' | 'path' | 'query' | 'path_or_query';
 
@@ -21,28 +21,32 @@ export interface Signature {
   description: string;
 }
 
-export const SHIPPED_SIGNATURES: readonly Signature[] = [
-  { id: 'ua-sqlmap', field: 'user_agent', pattern: 'sqlmap', type: 'scan_detected', weight: 'block', description: 'sqlmap SQL injection tool' },
-  { id: 'ua-nikto', field: 'user_agent', pattern: 'nikto', type: 'scan_detected', weight: 'block', description: 'Nikto web scanner' },
-  { id: 'ua-nmap', field: 'user_agent', pattern: 'nmap scripting engine|\\bnmap\\b', type: 'scan_detected', weight: 'block', description: 'Nmap NSE' },
-  { id: 'ua-masscan', field: 'user_agent', pattern: 'masscan', type: 'scan_detected', weight: 'block', description: 'masscan' },
-  { id: 'ua-zgrab', field: 'user_agent', pattern: 'zgrab', type: 'scan_detected', weight: 'block', description: 'ZGrab scanner' },
-  { id: 'ua-wpscan', field: 'user_agent', pattern: 'wpscan', type: 'scan_detected', weight: 'block', description: 'WPScan' },
-  { id: 'ua-dirbuster', field: 'user_agent', pattern: 'dirbuster|gobuster|\\bdirb\\b|feroxbuster|ffuf', type: 'scan_detected', weight: 'block', description: 'directory brute forcers' },
-  { id: 'ua-nuclei', field: 'user_agent', pattern: 'nuclei|acunetix|netsparker|qualys|openvas|w3af|burp', type: 'scan_detected', weight: 'block', description: 'vulnerability scanners' },
-  { id: 'ua-hydra', field: 'user_agent', pattern: '\\bhydra\\b|medusa', type: 'scan_detected', weight: 'block', description: 'login brute forcers' },
-  // A request for a secrets file is reconnaissance on its own: two of them reach the default threshold.
-  { id: 'file-env', field: 'path', pattern: '/\\.env(\\.|$)', type: 'scan_detected', weight: 25, description: '.env secrets probe' },
-  { id: 'file-git', field: 'path', pattern: '/\\.(git|svn|hg)(/|$)', type: 'scan_detected', weight: 25, description: 'VCS metadata probe' },
-  { id: 'file-wp-config', field: 'path', pattern: '/wp-config\\.php', type: 'scan_detected', weight: 25, description: 'WordPress config probe' },
-  { id: 'file-backup', field: 'path', pattern: '\\.(bak|old|orig|swp|save|sql|tar|tgz|tar\\.gz|zip|7z|rar)$|~$', type: 'scan_detected', weight: 10, description: 'backup and dump files' },
-  { id: 'file-secrets', field: 'path', pattern: '/(id_rsa|id_dsa|\\.htpasswd|\\.htaccess|\\.aws/credentials|\\.ssh/|\\.docker/config\\.json|\\.DS_Store|server-status|phpinfo\\.php)', type: 'scan_detected', weight: 25, description: 'credential and server info probes' },
-  { id: 'traversal', field: 'path_or_query', pattern: '\\.\\./|\\.\\.\\\\|%2e%2e|%252e|\\.\\.%2f|%c0%ae|/etc/passwd|/proc/self/', type: 'suspicious', weight: 20, description: 'path traversal' },
-  { id: 'sqli', field: 'query', pattern: "union(\\s|\\+|%20|/\\*.*?\\*/)+(all(\\s|\\+|%20)+)?select|('|%27)(\\s|\\+|%20)*(or|and)(\\s|\\+|%20)+('|%27)?\\d|sleep\\(\\d|benchmark\\(|information_schema", type: 'suspicious', weight: 20, description: 'SQL injection markers' },
-  { id: 'xss', field: 'path_or_query', pattern: '<script|%3cscript|javascript:|onerror\\s*=|onload\\s*=', type: 'suspicious', weight: 10, description: 'cross-site scripting markers' },
-  { id: 'cmdi', field: 'query', pattern: '(;|%3b|\\||%7c|`|\\$\\()\\s*(cat|wget|curl|bash|sh|nc|id)(\\s|%20|\\+|$)', type: 'suspicious', weight: 20, description: 'command injection markers' },
-  { id: 'log4shell', field: 'path_or_query', pattern: '\\$\\{jndi:|%24%7bjndi', type: 'suspicious', weight: 'block', description: 'Log4Shell JNDI lookup' },
-];
+interface ShippedSet {
+  version: string;
+  signatures: Signature[];
+}
+
+// The set is data (signatures/shipped.json beside this file's source), with one test case per
+// real tool under testdata/tools/: a tool's default user agent is checked against the set by
+// running the tool itself (tool-signatures.test.ts). Read from the source tree, which the built
+// code sits beside.
+function loadShipped(): ShippedSet {
+  const candidates = ['../../../services/detector/signatures/shipped.json', './signatures/shipped.json'];
+  for (const rel of candidates) {
+    try {
+      return JSON.parse(readFileSync(fileURLToPath(new URL(rel, import.meta.url)), 'utf8')) as ShippedSet;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    }
+  }
+  throw new Error(`services/detector/signatures/shipped.json not found beside ${fileURLToPath(import.meta.url)}`);
+}
+
+const shipped = loadShipped();
+
+export const SIGNATURE_SET_VERSION: string = shipped.version;
+
+export const SHIPPED_SIGNATURES: readonly Signature[] = Object.freeze(shipped.signatures.map((sig) => Object.freeze(sig)));
 
 export interface SignatureHit {
   sig: Signature;
