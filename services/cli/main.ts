@@ -34,10 +34,12 @@ options:
                       who would have been blocked, when and by which detector; publishes nothing
       --threads N     replay --report: threads, each detecting the clients that hash to it
                       (default detection.shards for the json and combined formats, else 1)
+      --format F      replay: the files' log format: json, combined, or an nginx log_format string
+                      (default: detected from each file's first lines, syslog headers included)
       --json          replay: print the summary (or the report) as JSON
   -h, --help
 
-exit codes: 0 ok, 1 runtime failure, 2 usage or configuration error
+exit codes: 0 ok, 1 runtime failure (replay: most lines rejected), 2 usage or configuration error
 
 ${API_USAGE}`;
 
@@ -58,7 +60,7 @@ async function load(file: string | undefined): Promise<Config> {
   }
 }
 
-const MAIN_OPTIONS = new Set(['config', 'workers', 'json', 'report', 'threads', 'help']);
+const MAIN_OPTIONS = new Set(['config', 'workers', 'json', 'report', 'threads', 'format', 'help']);
 
 /** stdin, whole, when it is not a terminal (a credential piped to routes add). */
 function readStdin(): string | undefined {
@@ -124,6 +126,7 @@ export async function main(argv: string[]): Promise<void> {
         json: { type: 'boolean' },
         report: { type: 'boolean' },
         threads: { type: 'string' },
+        format: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
         ...API_OPTIONS,
       },
@@ -140,8 +143,8 @@ export async function main(argv: string[]): Promise<void> {
     return;
   }
   if (API_COMMANDS.has(command)) {
-    const { config: _c, workers: _w, report: _r, threads: _t, help: _h, ...apiValues } = parsed.values;
-    for (const k of ['config', 'workers', 'report', 'threads'] as const) {
+    const { config: _c, workers: _w, report: _r, threads: _t, format: _f, help: _h, ...apiValues } = parsed.values;
+    for (const k of ['config', 'workers', 'report', 'threads', 'format'] as const) {
       if (parsed.values[k] !== undefined) fail(`--${k} does not apply to ${command}\n(logwarden --help lists the commands)`, EXIT_USAGE);
     }
     await apiCommand(command, rest, apiValues);
@@ -185,17 +188,28 @@ export async function main(argv: string[]): Promise<void> {
       const config = await load(parsed.values.config);
       const { rootLogger } = await import('../../shared/log.js');
       rootLogger.level = config.log_level;
+      const format = parsed.values.format;
+      if (format !== undefined) {
+        const { validateLogFormat } = await import('../../shared/access-log/formats/index.js');
+        const problem = validateLogFormat(format);
+        if (problem) fail(`--format: ${problem}`, EXIT_USAGE);
+      }
+      const { replayVerdict } = await import('./replay-verdict.js');
       if (parsed.values.report) {
         const { backtest, formatBacktest } = await import('../detector/backtest.js');
         const threads = parsed.values.threads === undefined ? undefined : Number(parsed.values.threads);
         if (threads !== undefined && (!Number.isInteger(threads) || threads < 1 || threads > 64)) fail('--threads takes a whole number from 1 to 64', EXIT_USAGE);
-        const report = await backtest(config, rest, threads === undefined ? {} : { threads });
+        const report = await backtest(config, rest, { ...(threads === undefined ? {} : { threads }), ...(format === undefined ? {} : { format }) });
         process.stdout.write(parsed.values.json ? `${JSON.stringify(report)}\n` : formatBacktest(report));
+        const verdict = await replayVerdict(config, rest, report);
+        if (verdict) fail(verdict);
         return;
       }
       const { formatReplay, replay } = await import('./replay.js');
-      const summary = await replay(config, rest);
+      const summary = await replay(config, rest, format);
       process.stdout.write(parsed.values.json ? `${JSON.stringify(summary)}\n` : formatReplay(summary));
+      const verdict = await replayVerdict(config, rest, summary);
+      if (verdict) fail(verdict);
       return;
     }
     default:

@@ -1,8 +1,9 @@
 // One thread of a parallel backtest: reads every line, parses and detects
 // only the lines whose client address hashes to its shard.
 import { parentPort, workerData } from 'node:worker_threads';
+import type { FileFormat } from '../../shared/access-log/detect-format.js';
 import type { Config } from '../../shared/config/load.js';
 import { backtestShard, type ShardSpec } from './backtest.js';
 
-const { config, files, shard } = workerData as { config: Config; files: string[]; shard: ShardSpec };
-parentPort?.postMessage(await backtestShard(config, files, shard));
+const { config, formats, shard } = workerData as { config: Config; formats: FileFormat[]; shard: ShardSpec };
+parentPort?.postMessage(await backtestShard(config, { formats }, shard));

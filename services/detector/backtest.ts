@@ -4,8 +4,11 @@
 import { Worker } from 'node:worker_threads';
 import type { Config } from '../../shared/config/load.js';
 import type { BlockDecision, SecurityEvent } from '../../shared/records.js';
+import type { Readable } from 'node:stream';
 import { LineDecoder } from '../../shared/access-log/decode.js';
+import { describeFormat, MAIN_FORMAT, resolveFileFormats, type FileFormat } from '../../shared/access-log/detect-format.js';
 import { forEachLine, openLogStream } from '../../shared/access-log/line-reader.js';
+import { partitionForKey } from '../../shared/bus/murmur2.js';
 import { engineConfig } from './config.js';
 import { DetectionEngine } from './engine.js';
 
@@ -23,9 +26,13 @@ export interface BlockedIp {
 
 export interface BacktestReport {
   files: number;
+  /** The format each file was read in, and how it was chosen. */
+  formats: FileFormat[];
   lines: number;
   parsed: number;
   rejected: Record<string, number>;
+  /** One rejected line's detail per reason, to say why. */
+  rejected_sample: Record<string, string>;
   late: number;
   seconds: number;
   lines_per_second: number;
@@ -50,6 +57,7 @@ export interface BacktestPartial {
   lines: number;
   parsed: number;
   rejected: Record<string, number>;
+  rejected_sample: Record<string, string>;
   late: number;
   first: number | undefined;
   last: number | undefined;
@@ -61,7 +69,9 @@ export interface BacktestPartial {
 /**
  * The shard a raw line belongs to, from its client address found without
  * parsing (JSON: the "client_ip" value; other formats: the first field), so
- * each thread parses only its own share. Lines without one go to shard 0.
+ * each thread parses only its own share. The hash is the live detector's
+ * (Kafka's murmur2 of the address, as the record key), so a backtest's shards
+ * hold the clients a live detector's do. Lines without one go to shard 0.
  */
 export function lineShard(line: Buffer, count: number): number {
   if (count <= 1) return 0;
@@ -76,15 +86,19 @@ export function lineShard(line: Buffer, count: number): number {
     end = line.indexOf(32, start);
   }
   if (end <= start) return 0;
-  let h = 0x811c9dc5;
-  for (let i = start; i < end; i++) h = Math.imul(h ^ (line[i] as number), 0x01000193);
-  return (h >>> 0) % count;
+  return partitionForKey(line.subarray(start, end), count);
 }
 
-export async function backtestShard(config: Config, files: string[], shard: ShardSpec = { index: 0, count: 1 }, onEvent?: (e: SecurityEvent) => void): Promise<BacktestPartial> {
-  const decoder = new LineDecoder(config);
+/** Where a shard reads: the files with their formats, and standard input's stream when one file is "-". */
+export interface ShardInput {
+  formats: FileFormat[];
+  stdin?: Readable | undefined;
+}
+
+export async function backtestShard(config: Config, input: ShardInput, shard: ShardSpec = { index: 0, count: 1 }, onEvent?: (e: SecurityEvent) => void): Promise<BacktestPartial> {
   const engine = new DetectionEngine(engineConfig(config, {}));
   const rejected: Record<string, number> = {};
+  const rejectedSample: Record<string, string> = {};
   const events: Record<string, { events: number; requests: number }> = {};
   const perIp = new Map<string, Record<string, number>>();
   const decisions: BlockDecision[] = [];
@@ -105,8 +119,9 @@ export async function backtestShard(config: Config, files: string[], shard: Shar
     }
     decisions.push(...out.decisions);
   };
-  for (const file of files) {
-    const stream = await openLogStream(file);
+  for (const { file, format, fileWrapper } of input.formats) {
+    const decoder = new LineDecoder(config, { format, fileWrapper });
+    const stream = file === '-' && input.stdin ? input.stdin : await openLogStream(file);
     lines += await forEachLine(
       stream,
       config.ingest.max_line_bytes,
@@ -115,6 +130,7 @@ export async function backtestShard(config: Config, files: string[], shard: Shar
         const r = decoder.decode(line, 'file', 0);
         if (!r.ok) {
           rejected[r.reason] = (rejected[r.reason] ?? 0) + 1;
+          rejectedSample[r.reason] ??= r.detail;
           return;
         }
         parsed++;
@@ -134,28 +150,39 @@ export async function backtestShard(config: Config, files: string[], shard: Shar
   engine.tick(engine.now());
   engine.flushAll();
   collect();
-  return { lines, parsed, rejected, late: engine.stats.late, first, last, events, perIp: [...perIp], decisions };
+  return { lines, parsed, rejected, rejected_sample: rejectedSample, late: engine.stats.late, first, last, events, perIp: [...perIp], decisions };
 }
 
-/** Threads used when none are asked for: one per detector shard, one when the format has no cheap address or proxies are trusted. */
-function defaultThreads(config: Config): number {
+/**
+ * Threads used when none are asked for: one per detector shard where lineShard finds the
+ * client cheaply (the shipped JSON; a format led by the address in a file nginx wrote), else one.
+ */
+function defaultThreads(config: Config, formats: readonly FileFormat[]): number {
   if (config.ingest.trusted_proxies.length > 0) return 1; // the client may come from X-Forwarded-For: only a parse knows
-  if (config.ingest.log_format !== 'json' && config.ingest.log_format !== 'combined') return 1;
-  return config.detection.shards;
+  const cheap = (f: FileFormat): boolean => f.format === 'json' || (f.fileWrapper === 'none' && (f.format === 'combined' || f.format === MAIN_FORMAT));
+  return formats.every(cheap) ? config.detection.shards : 1;
 }
 
-export async function backtest(config: Config, files: string[], opts: { threads?: number; onEvent?: (e: SecurityEvent) => void } = {}): Promise<BacktestReport> {
+export interface BacktestOptions {
+  threads?: number;
+  /** A format for every file (`--format`), instead of detecting each file's. */
+  format?: string;
+  onEvent?: (e: SecurityEvent) => void;
+}
+
+export async function backtest(config: Config, files: string[], opts: BacktestOptions = {}): Promise<BacktestReport> {
   const t0 = process.hrtime.bigint();
-  const threads = Math.max(1, opts.threads ?? defaultThreads(config));
+  const { formats, stdin } = await resolveFileFormats(config, files, opts.format);
+  const threads = Math.max(1, opts.threads ?? defaultThreads(config, formats));
   let partials: BacktestPartial[];
-  if (threads === 1 || files.includes('-')) {
-    partials = [await backtestShard(config, files, { index: 0, count: 1 }, opts.onEvent)];
+  if (threads === 1 || stdin) {
+    partials = [await backtestShard(config, { formats, stdin }, { index: 0, count: 1 }, opts.onEvent)];
   } else {
     const filename = new URL('./backtest-worker.js', import.meta.url);
     partials = await Promise.all(
       Array.from({ length: threads }, (_, index) =>
         new Promise<BacktestPartial>((resolve, reject) => {
-          const w = new Worker(filename, { workerData: { config, files, shard: { index, count: threads } } });
+          const w = new Worker(filename, { workerData: { config, formats, shard: { index, count: threads } } });
           w.once('message', (m: BacktestPartial) => resolve(m));
           w.once('error', reject);
           w.once('exit', (code) => code !== 0 && reject(new Error(`backtest worker exited with ${code}`)));
@@ -163,11 +190,12 @@ export async function backtest(config: Config, files: string[], opts: { threads?
       ),
     );
   }
-  return report(partials, files.length, Number(process.hrtime.bigint() - t0) / 1e9);
+  return report(partials, formats, Number(process.hrtime.bigint() - t0) / 1e9);
 }
 
-function report(partials: BacktestPartial[], files: number, seconds: number): BacktestReport {
+function report(partials: BacktestPartial[], formats: FileFormat[], seconds: number): BacktestReport {
   const rejected: Record<string, number> = {};
+  const rejectedSample: Record<string, string> = {};
   const events: Record<string, { events: number; requests: number }> = {};
   const perIp = new Map<string, Record<string, number>>();
   const decisions: BlockDecision[] = [];
@@ -179,6 +207,7 @@ function report(partials: BacktestPartial[], files: number, seconds: number): Ba
     parsed += p.parsed;
     late += p.late;
     for (const [k, v] of Object.entries(p.rejected)) rejected[k] = (rejected[k] ?? 0) + v;
+    for (const [k, v] of Object.entries(p.rejected_sample)) rejectedSample[k] ??= v;
     for (const [k, v] of Object.entries(p.events)) {
       const agg = (events[k] ??= { events: 0, requests: 0 });
       agg.events += v.events;
@@ -214,10 +243,12 @@ function report(partials: BacktestPartial[], files: number, seconds: number): Ba
     });
   }
   return {
-    files,
+    files: formats.length,
+    formats,
     lines,
     parsed,
     rejected,
+    rejected_sample: rejectedSample,
     late,
     seconds,
     lines_per_second: Math.round(lines / Math.max(seconds, 1e-9)),
@@ -233,6 +264,7 @@ export function formatBacktest(r: BacktestReport): string {
   const out: string[] = [];
   out.push(`backtest: ${r.lines} lines from ${r.files} file(s), ${r.first_ts ?? '-'} → ${r.last_ts ?? '-'}, in ${r.seconds.toFixed(2)} s (${r.lines_per_second} lines/s)`);
   const rej = Object.entries(r.rejected).map(([k, v]) => `${k} ${v}`).join(', ');
+  for (const f of r.formats) out.push(`  ${f.file}: ${describeFormat(f)}`);
   out.push(`  parsed ${r.parsed}${rej ? `, rejected: ${rej}` : ''}${r.late ? `, late ${r.late}` : ''}`);
   out.push('', 'events by detector:');
   for (const [det, v] of Object.entries(r.events).sort((a, b) => b[1].requests - a[1].requests)) {

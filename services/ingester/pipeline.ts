@@ -14,7 +14,7 @@ import { componentLogger } from '../../shared/log.js';
 import { registry } from '../../shared/metrics.js';
 import type { Topics } from '../../shared/topics.js';
 import type { RejectReason } from '../../shared/access-log/record.js';
-import { LineDecoder, type Source } from '../../shared/access-log/decode.js';
+import { LineDecoder, type DecoderOptions, type Source } from '../../shared/access-log/decode.js';
 
 const log = componentLogger('ingester');
 
@@ -88,8 +88,10 @@ export class IngestPipeline {
     private readonly config: Config,
     private readonly bus: Bus,
     private readonly topics: Topics,
+    /** A format other than `ingest.log_format` (replay's --format, or what it detected in a file). */
+    decoding: DecoderOptions = {},
   ) {
-    this.decoder = new LineDecoder(config);
+    this.decoder = new LineDecoder(config, decoding);
   }
 
   /**

@@ -4,6 +4,7 @@
 // Lines may be as nginx writes them to disk (no syslog header) or as a relay
 // stored them (with one).
 import { forEachLine, openLogStream } from '../../shared/access-log/line-reader.js';
+import type { Readable } from 'node:stream';
 import type { IngestPipeline } from './pipeline.js';
 
 export interface ReplayResult {
@@ -11,11 +12,14 @@ export interface ReplayResult {
   lines: number;
 }
 
-/** Replays files into the pipeline, pausing while it is over its memory bound. */
-export async function replayFiles(pipeline: IngestPipeline, files: string[], maxLineBytes: number): Promise<ReplayResult> {
+/**
+ * Replays files into the pipeline, pausing while it is over its memory bound. Standard
+ * input ("-") is read from `stdin` when given (a stream whose first lines were already sampled).
+ */
+export async function replayFiles(pipeline: IngestPipeline, files: string[], maxLineBytes: number, stdin?: Readable): Promise<ReplayResult> {
   let lines = 0;
   for (const file of files) {
-    const stream = await openLogStream(file);
+    const stream = file === '-' && stdin ? stdin : await openLogStream(file);
     lines += await forEachLine(
       stream,
       maxLineBytes,

@@ -12,6 +12,18 @@ import { createRawLineParser } from './formats/index.js';
 
 export type Source = 'udp' | 'tcp' | 'file';
 
+/**
+ * How lines of a file are wrapped: as nginx writes them (none; a line that starts with
+ * <PRI> is still read as syslog), or as a relay wrote them, a syslog header without <PRI>.
+ */
+export type FileWrapper = 'none' | 'syslog-file';
+
+export interface DecoderOptions {
+  /** The format, instead of `ingest.log_format` (replay's --format or what it detected). */
+  format?: string;
+  fileWrapper?: FileWrapper;
+}
+
 const repaired = new Counter({
   name: 'logwarden_ingest_repaired_total',
   help: 'Lines kept after repair (invalid UTF-8 replaced by U+FFFD), by reason',
@@ -24,15 +36,16 @@ export class LineDecoder {
   private readonly withHeader: (raw: Buffer, receivedAt: number) => LineResult;
   private readonly bare: (raw: Buffer, receivedAt: number) => LineResult;
 
-  constructor(config: Config) {
+  constructor(config: Config, options: DecoderOptions = {}) {
     this.ctx = {
       deployments: config.ingest.deployments,
       trustedProxies: compileTrustedProxies(config.ingest.trusted_proxies),
       defaultNode: config.ingest.node,
     };
-    const base = { format: config.ingest.log_format, ctx: this.ctx, maxLineBytes: config.ingest.max_line_bytes, oversize: config.ingest.oversize_lines };
+    const format = options.format ?? config.ingest.log_format;
+    const base = { format, ctx: this.ctx, maxLineBytes: config.ingest.max_line_bytes, oversize: config.ingest.oversize_lines };
     this.withHeader = createRawLineParser({ ...base, syslog: true });
-    this.bare = createRawLineParser({ ...base, syslog: false });
+    this.bare = createRawLineParser({ ...base, syslog: options.fileWrapper === 'syslog-file' ? 'file' : false });
   }
 
   decode(raw: Buffer, source: Source, receivedAt: number): LineResult {

@@ -3,7 +3,7 @@
 // detectors' backtest read files the same way.
 import { createReadStream } from 'node:fs';
 import { open } from 'node:fs/promises';
-import type { Readable } from 'node:stream';
+import { Readable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
 
 async function isGzip(file: string): Promise<boolean> {
@@ -86,4 +86,55 @@ export async function forEachLine(
     if (r) await r;
   }
   return lines;
+}
+
+/**
+ * The first `maxLines` lines of a log (at most 1 MiB of it), and a stream that
+ * yields the whole log again, those lines included: standard input can be read
+ * only once, so what was sampled is put back in front of the rest.
+ */
+export async function peekLogStream(file: string, maxLines: number): Promise<{ sample: Buffer[]; stream: Readable }> {
+  const source = await openLogStream(file);
+  const it = (source as AsyncIterable<Buffer>)[Symbol.asyncIterator]();
+  const held: Buffer[] = [];
+  let size = 0;
+  let newlines = 0;
+  let ended = false;
+  while (newlines < maxLines && size < 1 << 20) {
+    const r = await it.next();
+    if (r.done) {
+      ended = true;
+      break;
+    }
+    held.push(r.value);
+    size += r.value.length;
+    for (let i = r.value.indexOf(10); i >= 0; i = r.value.indexOf(10, i + 1)) newlines++;
+  }
+  const head = Buffer.concat(held);
+  const sample: Buffer[] = [];
+  let pos = 0;
+  while (sample.length < maxLines && pos < head.length) {
+    const lf = head.indexOf(10, pos);
+    // A last line without its newline is whole only when the log ended there.
+    if (lf < 0 && !ended) break;
+    const end = lf < 0 ? head.length : lf;
+    const line = head.subarray(pos, end > pos && head[end - 1] === 13 ? end - 1 : end);
+    if (line.length > 0) sample.push(line);
+    pos = end + 1;
+  }
+  async function* again(): AsyncGenerator<Buffer> {
+    yield* held;
+    if (ended) return;
+    for (;;) {
+      const r = await it.next();
+      if (r.done) return;
+      yield r.value;
+    }
+  }
+  const stream = Readable.from(again(), { objectMode: false });
+  // Closing the replayed stream early (a peek that only wanted the sample) closes the source too.
+  stream.once('close', () => {
+    if (!source.destroyed) source.destroy();
+  });
+  return { sample, stream };
 }

@@ -141,3 +141,27 @@ function parse5424(line: string, start: number, facility: number, severity: numb
     message,
   };
 }
+
+/**
+ * A line of a file a relay wrote, without the <PRI> a datagram carries:
+ * rsyslog's traditional file format ("Dec  6 09:00:00 HOST TAG: MSG") or its
+ * high-precision one and syslog-ng's ISO form ("2026-12-06T09:00:00.123+00:00 HOST TAG: MSG").
+ * Facility and severity are unknown (user.notice is assumed).
+ */
+export function parseSyslogFileLine(line: string, now: number = Date.now()): SyslogParse {
+  const c = line.charCodeAt(0);
+  if (c === 60 /* < */) return parseSyslog(line, now);
+  if (c >= 48 && c <= 57) return parseIsoPrefixed(line);
+  return parse3164(line, 0, 1, 5, now);
+}
+
+function parseIsoPrefixed(line: string): SyslogParse {
+  const sp1 = line.indexOf(' ');
+  const sp2 = sp1 < 0 ? -1 : line.indexOf(' ', sp1 + 1);
+  if (sp2 < 0) return { ok: false, detail: 'truncated ISO syslog prefix' };
+  const timestamp = Date.parse(line.slice(0, sp1));
+  if (Number.isNaN(timestamp)) return { ok: false, detail: 'bad ISO syslog timestamp' };
+  const colon = line.indexOf(': ', sp2 + 1);
+  if (colon < 0) return { ok: false, detail: 'no "TAG: " after the hostname' };
+  return { ok: true, header: { facility: 1, severity: 5, timestamp, hostname: line.slice(sp1 + 1, sp2), tag: stripPid(line.slice(sp2 + 1, colon)) }, message: line.slice(colon + 2) };
+}

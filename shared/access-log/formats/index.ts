@@ -19,7 +19,7 @@
 // reason and a detail.
 import type { LineResult, RecordContext } from '../record.js';
 import { recordFromJson } from '../record.js';
-import { parseSyslog, type SyslogHeader } from '../syslog.js';
+import { parseSyslog, parseSyslogFileLine, type SyslogHeader } from '../syslog.js';
 import { CompiledFormat, parseFormatSetting, type FormatSpec } from './nginx-format.js';
 
 export { CompiledFormat, parseFormatSetting, tokenize } from './nginx-format.js';
@@ -101,8 +101,11 @@ export interface RawLineOptions {
   /** `ingest.max_line_bytes`: longer lines are rejected (too_long) or cut, per `oversize`. */
   maxLineBytes: number;
   oversize: 'reject' | 'truncate';
-  /** Lines carry a syslog header (UDP/TCP); false for log files, which nginx writes without one. */
-  syslog: boolean;
+  /**
+   * Lines carry a syslog header (UDP/TCP); false for log files, which nginx writes without one;
+   * 'file' for files a relay wrote (a header without <PRI>: see parseSyslogFileLine).
+   */
+  syslog: boolean | 'file';
   /** false: without the generated fast path (tests compare both). */
   fastPath?: boolean;
 }
@@ -129,7 +132,7 @@ export function createRawLineParser(options: RawLineOptions): (raw: Buffer, rece
     }
     const line = bytes.toString('utf8');
     if (!options.syslog) return parse(line, undefined, receivedAt);
-    const s = parseSyslog(line, receivedAt);
+    const s = options.syslog === 'file' ? parseSyslogFileLine(line, receivedAt) : parseSyslog(line, receivedAt);
     if (!s.ok) return { ok: false, reason: 'bad_syslog_header', detail: s.detail };
     return parse(s.message, s.header, receivedAt);
   };
