@@ -8,7 +8,7 @@
 import { readFileSync, statSync } from 'node:fs';
 import { parseDuration } from '../../shared/config/duration.js';
 import { normalizeIpOrCidr } from '../../shared/ip.js';
-import { hashToken, newToken } from '../api/auth.js';
+import { hashToken, newToken } from '../../shared/auth/tokens.js';
 import { ApiCallError, ApiClient, EXIT, type Envelope, type Query } from './api-client.js';
 import { printable, table, when } from './table.js';
 
