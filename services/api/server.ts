@@ -22,8 +22,7 @@ import { TokenTable, type Principal, type Role, type TokenEntry } from '../../sh
 import { FailureLimiter } from './auth-failures.js';
 import { ApiError, API_ERRORS } from './errors.js';
 import { buildOpenApi, docsPage, docsScript, type RouteDoc } from './openapi.js';
-import { registerSecurityRoutes } from './routes.js';
-import { registerDashboardRoutes } from './dashboard-routes.js';
+import { registerDashboardRoutes, registerSecurityRoutes } from './routes/index.js';
 import { validationError, validatorCompiler } from './validation.js';
 import { storeWithReadDeadline, withReadDeadline } from './storage-deadline.js';
 
