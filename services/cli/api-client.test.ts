@@ -2,7 +2,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { EXIT, exitCodeForStatus } from './api-client.js';
-import { durationSeconds, inferWhitelistType, sinceParam, UsageError } from './api-commands.js';
+import { durationSeconds } from './commands/common.js';
+import { sinceParam } from './commands/events.js';
+import { inferWhitelistType } from './commands/whitelist.js';
+import { UsageError } from './errors.js';
 import { printable, table, when } from './table.js';
 
 test('exit codes by HTTP status', () => {
