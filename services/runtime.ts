@@ -16,7 +16,7 @@ import { followControl } from '../shared/control/follower.js';
 import { ControlState } from '../shared/control/state.js';
 import { withSecurityOverrides } from '../shared/control/settings.js';
 import { ControlStore, controlBlockRow } from '../shared/control/store.js';
-import { ensureAdminToken, readTokenFile } from './api/auth.js';
+import { ensureAdminToken, readTokenFile } from '../shared/auth/tokens.js';
 import { buildApi } from './api/server.js';
 import { IngestPipeline } from './ingester/pipeline.js';
 import { startTcpInput } from './ingester/tcp.js';

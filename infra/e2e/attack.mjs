@@ -49,7 +49,7 @@ if (!existsSync(join(root, 'dist', 'services', 'cli', 'main.js'))) {
   process.exit(2);
 }
 const { startTestNginx, freePort } = await import(dist('shared/testing/nginx.js'));
-const { hashToken } = await import(dist('services/api/auth.js'));
+const { hashToken } = await import(dist('shared/auth/tokens.js'));
 const { signControlRequest } = await import(dist('shared/control-auth.js'));
 
 const RUN_LIMIT_MS = 6 * 60_000;

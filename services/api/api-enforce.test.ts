@@ -12,7 +12,7 @@ import { loadConfig, type Config } from '../../shared/config/load.js';
 import { uniqueName } from '../../shared/testing/kafka.js';
 import { freePort, startTestNginx, type TestNginx } from '../../shared/testing/nginx.js';
 import { startRuntime, type Runtime } from '../runtime.js';
-import { hashToken } from './auth.js';
+import { hashToken } from '../../shared/auth/tokens.js';
 import { clickHouseEnv } from '../../shared/clickhouse/testing.js';
 
 const dataDir = mkdtempSync(join(tmpdir(), 'logwarden-api-enforce-'));

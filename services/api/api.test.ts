@@ -16,7 +16,7 @@ import { verifyCredential } from '../../shared/credential-hash.js';
 import type { BlockDecision, SecurityEvent } from '../../shared/records.js';
 import { kafkaBrokers, unitOnly, uniqueName } from '../../shared/testing/kafka.js';
 import { startRuntime, type Runtime } from '../runtime.js';
-import { hashToken } from './auth.js';
+import { hashToken } from '../../shared/auth/tokens.js';
 import { API_ERRORS } from './errors.js';
 import { until } from '../../shared/testing/wait.js';
 import { clickHouseEnv } from '../../shared/clickhouse/testing.js';

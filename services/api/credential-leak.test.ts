@@ -22,7 +22,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { signControlRequest } from '../../shared/control-auth.js';
 import { unitOnly, uniqueName } from '../../shared/testing/kafka.js';
 import { freePort, startTestNginx, type TestNginx } from '../../shared/testing/nginx.js';
-import { hashToken } from './auth.js';
+import { hashToken } from '../../shared/auth/tokens.js';
 
 const cli = fileURLToPath(new URL('../cli/main.js', import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), 'logwarden-leak-'));

@@ -16,7 +16,7 @@ import { ControlState } from '../../shared/control/state.js';
 import { ControlStore } from '../../shared/control/store.js';
 import { faultyClickHouse, type FaultyClickHouse } from '../../shared/testing/faulty-clickhouse.js';
 import { topicNames } from '../../shared/topics.js';
-import { hashToken } from './auth.js';
+import { hashToken } from '../../shared/auth/tokens.js';
 import { buildApi } from './server.js';
 
 const ANALYST = 'lw_fault-analyst-token-0123456789abcdef';

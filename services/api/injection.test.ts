@@ -17,7 +17,7 @@ import { loadConfig } from '../../shared/config/load.js';
 import type { SecurityEvent } from '../../shared/records.js';
 import { uniqueName } from '../../shared/testing/kafka.js';
 import { startRuntime, type Runtime } from '../runtime.js';
-import { hashToken } from './auth.js';
+import { hashToken } from '../../shared/auth/tokens.js';
 import { clickHouseEnv } from '../../shared/clickhouse/testing.js';
 
 const dataDir = mkdtempSync(join(tmpdir(), 'logwarden-injection-'));

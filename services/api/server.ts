@@ -18,11 +18,11 @@ import { registry } from '../../shared/metrics.js';
 import type { SecurityEvent } from '../../shared/records.js';
 import type { Topics } from '../../shared/topics.js';
 import { Counter } from 'prom-client';
-import { FailureLimiter, TokenTable, type Principal, type Role, type TokenEntry } from './auth.js';
+import { TokenTable, type Principal, type Role, type TokenEntry } from '../../shared/auth/tokens.js';
+import { FailureLimiter } from './auth-failures.js';
 import { ApiError, API_ERRORS } from './errors.js';
 import { buildOpenApi, docsPage, docsScript, type RouteDoc } from './openapi.js';
-import { registerSecurityRoutes } from './routes.js';
-import { registerDashboardRoutes } from './dashboard-routes.js';
+import { registerDashboardRoutes, registerSecurityRoutes } from './routes/index.js';
 import { validationError, validatorCompiler } from './validation.js';
 import { storeWithReadDeadline, withReadDeadline } from './storage-deadline.js';
 

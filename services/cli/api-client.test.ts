@@ -2,7 +2,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { EXIT, exitCodeForStatus } from './api-client.js';
-import { durationSeconds, inferWhitelistType, sinceParam, UsageError } from './api-commands.js';
+import { durationSeconds } from './commands/common.js';
+import { sinceParam } from './commands/events.js';
+import { inferWhitelistType } from './commands/whitelist.js';
+import { CLI_ERRORS, CliError, UsageError } from './errors.js';
 import { printable, table, when } from './table.js';
 
 test('exit codes by HTTP status', () => {
@@ -45,4 +48,15 @@ test('tables: aligned columns, "-" for nothing, no control characters from the d
   assert.equal(printable('ok\tok'), 'ok?ok');
   assert.equal(when(0), '1970-01-01T00:00:00Z');
   assert.equal(when(null), '-');
+});
+
+test('the CLI error table: every key equals its code, each ends the command with a failure exit code', () => {
+  for (const [k, v] of Object.entries(CLI_ERRORS)) {
+    assert.equal(v.code, k);
+    assert.ok((Object.values(EXIT) as number[]).includes(v.exitCode) && v.exitCode !== EXIT.OK, k);
+  }
+  const e = new UsageError('usage: logwarden block IP');
+  assert.equal(e.code, 'LW_CLI_USAGE');
+  assert.equal(e.exitCode, EXIT.USAGE);
+  assert.equal(new CliError('LW_CLI_NO_TOKEN').exitCode, EXIT.AUTH);
 });

@@ -31,7 +31,7 @@ import type { BlockDecision, SecurityEvent } from '../../shared/records.js';
 import { startTestNginx, freePort, type TestNginx } from '../../shared/testing/nginx.js';
 import { topicNames } from '../../shared/topics.js';
 import { rootLogger } from '../../shared/log.js';
-import { hashToken, newToken } from '../api/auth.js';
+import { hashToken, newToken } from '../../shared/auth/tokens.js';
 import { Enforcer } from '../enforcer/enforcer.js';
 import { SERVICES, startRuntime, topicSpecs, type Runtime } from '../runtime.js';
 import { startTraffic, type ClientKind, type ClientStats } from './demo-traffic.js';

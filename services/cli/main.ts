@@ -5,7 +5,7 @@ import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import type { Config } from '../../shared/config/load.js';
 import type { Runtime, ServiceName } from '../runtime.js';
-import { API_COMMANDS, API_OPTIONS, API_USAGE, runApiCommand, type ApiOptionValues } from './api-commands.js';
+import { API_COMMANDS, API_OPTIONS, API_USAGE, runApiCommand, type ApiOptionValues } from './commands/index.js';
 
 // The services' modules (Kafka, ClickHouse, piscina, ...) load only for the commands that run them:
 // an operator command over the API starts in a fraction of the time.

@@ -19,7 +19,7 @@ import { securityEventCodec } from '../../shared/avro/codec.js';
 import { loadConfig } from '../../shared/config/load.js';
 import type { SecurityEvent } from '../../shared/records.js';
 import { uniqueName } from '../../shared/testing/kafka.js';
-import { hashToken } from '../api/auth.js';
+import { hashToken } from '../../shared/auth/tokens.js';
 import { startRuntime, type Runtime } from '../runtime.js';
 import { until } from '../../shared/testing/wait.js';
 

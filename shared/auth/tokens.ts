@@ -1,12 +1,13 @@
-// Bearer tokens and roles. Tokens are random 256-bit strings, so a plain
-// SHA-256 is enough to keep them safe at rest (a slow KDF defends guessable
-// passwords, which these are not); only the hash is ever stored or configured.
-// Comparison is constant-time over the hashes.
+// API bearer tokens: their format, their hash, the token file, and the table
+// that verifies them. Shared by the API (which verifies), the runtime (which
+// makes the first admin token) and the CLI (which makes tokens for operators).
 //
-// Roles: `analyst` reads; `admin` reads and changes. Failed logins are counted
-// per client address: past api.auth_failures_per_minute they get 429, and
-// every failure is logged and published as an `auth_failed` event of the API
-// itself, so the SOC sees password spraying against the API like any other.
+// Tokens are random 256-bit strings, so a plain SHA-256 is enough to keep them
+// safe at rest (a slow KDF defends guessable passwords, which these are not);
+// only the hash is ever stored or configured. Comparison is constant-time over
+// the hashes.
+//
+// Roles: `analyst` reads; `admin` reads and changes.
 import { createHash, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
@@ -80,43 +81,4 @@ export function ensureAdminToken(tokenFile: string, configured: readonly TokenEn
   writeFileSync(tmp, `${JSON.stringify({ tokens: [{ name: 'admin', role: 'admin', hash: hashToken(token), created_at: new Date().toISOString() }] }, null, 2)}\n`, { mode: 0o600 });
   renameSync(tmp, tokenFile);
   return token;
-}
-
-/** Counts failures per address over a sliding minute; bounded so a spray from many addresses cannot grow it without end. */
-export class FailureLimiter {
-  private readonly hits = new Map<string, number[]>();
-
-  constructor(
-    private readonly perMinute: number,
-    private readonly maxAddresses = 100_000,
-  ) {}
-
-  /** True when the address is over its limit (before counting another failure). */
-  limited(ip: string, now = Date.now()): boolean {
-    const h = this.hits.get(ip);
-    if (!h) return false;
-    while (h.length > 0 && (h[0] as number) <= now - 60_000) h.shift();
-    if (h.length === 0) this.hits.delete(ip);
-    return h.length >= this.perMinute;
-  }
-
-  /** Seconds until the address may try again. */
-  retryAfter(ip: string, now = Date.now()): number {
-    const first = this.hits.get(ip)?.[0];
-    return first === undefined ? 0 : Math.max(1, Math.ceil((first + 60_000 - now) / 1000));
-  }
-
-  fail(ip: string, now = Date.now()): number {
-    let h = this.hits.get(ip);
-    if (!h) {
-      if (this.hits.size >= this.maxAddresses) {
-        const oldest = this.hits.keys().next().value;
-        if (oldest !== undefined) this.hits.delete(oldest);
-      }
-      h = [];
-      this.hits.set(ip, h);
-    }
-    h.push(now);
-    return h.length;
-  }
 }

@@ -1,0 +1,53 @@
+// Errors the operator commands raise themselves, before or instead of a call
+// to the API (after services/api/errors.ts): each built once with a stable
+// code, the exit code it ends the command with (EXIT, api-client.ts) and a
+// message template. An answer of the API keeps the API's own code
+// (ApiCallError). Codes are part of the CLI: a retired code is never reused.
+//
+// What the user sees is `logwarden <command>: <message>`; a usage error adds
+// a pointer to --help.
+import { EXIT } from './api-client.js';
+
+export interface CliErrorDef {
+  code: string;
+  exitCode: number;
+  message: string;
+}
+
+function def(code: string, exitCode: number, message: string): CliErrorDef {
+  return { code, exitCode, message };
+}
+
+export const CLI_ERRORS = {
+  LW_CLI_USAGE: def('LW_CLI_USAGE', EXIT.USAGE, 'not a command line logwarden can run'),
+  LW_CLI_TOKEN_FILE: def('LW_CLI_TOKEN_FILE', EXIT.USAGE, '--token-file cannot be read, or is empty'),
+  LW_CLI_TOKEN_MALFORMED: def('LW_CLI_TOKEN_MALFORMED', EXIT.USAGE, 'the API token holds whitespace; the file should hold the token alone'),
+  LW_CLI_CREDENTIALS: def('LW_CLI_CREDENTIALS', EXIT.USAGE, 'the credential of routes add cannot be read (file, stdin or variable), or is empty'),
+  LW_CLI_NO_TOKEN: def(
+    'LW_CLI_NO_TOKEN',
+    EXIT.AUTH,
+    'no API token: set LOGWARDEN_TOKEN or --token-file FILE (logwarden token makes one; embedded mode prints one at its first start)',
+  ),
+} as const;
+
+export type CliErrorCode = keyof typeof CLI_ERRORS;
+
+export class CliError extends Error {
+  readonly code: CliErrorCode;
+  readonly exitCode: number;
+
+  constructor(code: CliErrorCode, message?: string) {
+    const d = CLI_ERRORS[code];
+    super(message ?? d.message);
+    this.name = new.target.name;
+    this.code = code;
+    this.exitCode = d.exitCode;
+  }
+}
+
+/** A mistake in the command line: exit 2 with the message. */
+export class UsageError extends CliError {
+  constructor(message: string) {
+    super('LW_CLI_USAGE', message);
+  }
+}
