@@ -7,6 +7,8 @@ import type { BlockDecision, SecurityEvent } from '../../shared/records.js';
 import { LineDecoder } from '../../shared/access-log/decode.js';
 import { forEachLine, openLogStream } from '../../shared/access-log/line-reader.js';
 import { engineConfig } from './config.js';
+import { DETECTOR_ERRORS } from './errors.js';
+import { LogwardenError } from '../../shared/errors.js';
 import { DetectionEngine } from './engine.js';
 
 export interface BlockedIp {
@@ -158,7 +160,7 @@ export async function backtest(config: Config, files: string[], opts: { threads?
           const w = new Worker(filename, { workerData: { config, files, shard: { index, count: threads } } });
           w.once('message', (m: BacktestPartial) => resolve(m));
           w.once('error', reject);
-          w.once('exit', (code) => code !== 0 && reject(new Error(`backtest worker exited with ${code}`)));
+          w.once('exit', (code) => code !== 0 && reject(new LogwardenError(DETECTOR_ERRORS.LW_DETECTOR_BACKTEST_WORKER_FAILED, `backtest worker exited with ${code}`)));
         }),
       ),
     );
