@@ -199,7 +199,8 @@ export function toApiError(err: unknown): ApiError {
     }
   }
   if (e.statusCode === 400 && e.name === 'SyntaxError') return new ApiError('LW_API_BAD_JSON');
-  if (e.retryable === true) return new ApiError('LW_API_STORAGE_UNAVAILABLE');
+  // Every coded error says whether it is retryable; only storage's (ClickHouse, raw or LW_CH_*) means storage.
+  if (e.retryable === true && (e.code === undefined || e.code.startsWith('LW_CH_'))) return new ApiError('LW_API_STORAGE_UNAVAILABLE');
   return new ApiError('LW_API_INTERNAL');
 }
 

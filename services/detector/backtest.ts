@@ -10,6 +10,8 @@ import { describeFormat, MAIN_FORMAT, resolveFileFormats, type FileFormat } from
 import { forEachLine, openLogStream } from '../../shared/access-log/line-reader.js';
 import { partitionForKey } from '../../shared/bus/murmur2.js';
 import { engineConfig } from './config.js';
+import { DETECTOR_ERRORS } from './errors.js';
+import { LogwardenError } from '../../shared/errors.js';
 import { DetectionEngine } from './engine.js';
 
 export interface BlockedIp {
@@ -185,7 +187,7 @@ export async function backtest(config: Config, files: string[], opts: BacktestOp
           const w = new Worker(filename, { workerData: { config, formats, shard: { index, count: threads } } });
           w.once('message', (m: BacktestPartial) => resolve(m));
           w.once('error', reject);
-          w.once('exit', (code) => code !== 0 && reject(new Error(`backtest worker exited with ${code}`)));
+          w.once('exit', (code) => code !== 0 && reject(new LogwardenError(DETECTOR_ERRORS.LW_DETECTOR_BACKTEST_WORKER_FAILED, `backtest worker exited with ${code}`)));
         }),
       ),
     );

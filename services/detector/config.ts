@@ -1,12 +1,13 @@
 // From the validated configuration to the engine's settings.
 import type { Config } from '../../shared/config/load.js';
+import { ConfigError } from '../../shared/config/errors.js';
 import type { EngineConfig } from './engine.js';
 import { validateRuleSet, type RuleSet } from '../../shared/security-filter/index.js';
 import { SHIPPED_SIGNATURES } from './signatures.js';
 
 function ruleSetOf(doc: Record<string, unknown>): RuleSet {
   const v = validateRuleSet({ version: 1, ...doc });
-  if (!v.ok) throw new Error(`security_filter: ${v.errors.map((e) => `${e.path}: ${e.message}`).join('; ')}`);
+  if (!v.ok) throw new ConfigError('security_filter', v.errors.map((e) => ({ path: e.path ? `security_filter.${e.path}` : 'security_filter', reason: e.message })));
   return v.ruleSet;
 }
 

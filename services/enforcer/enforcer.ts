@@ -22,6 +22,8 @@ import type { NodeConfig } from '../../shared/config/types.js';
 import { componentLogger } from '../../shared/log.js';
 import { registry } from '../../shared/metrics.js';
 import type { Topics } from '../../shared/topics.js';
+import { LogwardenError } from '../../shared/errors.js';
+import { nodeAnswerError } from './errors.js';
 
 const log = componentLogger('enforcer');
 
@@ -257,7 +259,7 @@ export class Enforcer {
       signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
     });
     const answer = await res.text();
-    if (!res.ok) throw new Error(`${node.name} ${path}: HTTP ${res.status} ${answer.slice(0, 200)}`);
+    if (!res.ok) throw new LogwardenError(nodeAnswerError(res.status), `${node.name} ${path}: HTTP ${res.status} ${answer.slice(0, 200)}`);
     return answer === '' ? {} : (JSON.parse(answer) as unknown);
   }
 

@@ -18,6 +18,8 @@ import { open, readFile, rename, rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { NodeRules } from '../../shared/control/node-rules.js';
+import { LogwardenError } from '../../shared/errors.js';
+import { NODE_ERRORS } from './errors.js';
 
 export const FALLBACK_FORMAT = 'logwarden-node-rules/1';
 
@@ -77,10 +79,10 @@ export async function writeFileAtomic(path: string, content: string): Promise<vo
 
 function run(argv: string[], timeoutMs: number): Promise<string> {
   const [cmd, ...args] = argv;
-  if (cmd === undefined) return Promise.reject(new Error('empty reload command'));
+  if (cmd === undefined) return Promise.reject(new LogwardenError(NODE_ERRORS.LW_NODE_RELOAD_FAILED, 'empty reload command'));
   return new Promise((resolve, reject) => {
     execFile(cmd, args, { timeout: timeoutMs, encoding: 'utf8' }, (err, stdout, stderr) => {
-      if (err) reject(new Error(`${argv.join(' ')} failed: ${err.message}\n${stderr}`));
+      if (err) reject(new LogwardenError(NODE_ERRORS.LW_NODE_RELOAD_FAILED, `${argv.join(' ')} failed: ${err.message}\n${stderr}`, { cause: err }));
       else resolve(stdout + stderr);
     });
   });
@@ -104,7 +106,7 @@ async function main(argv: string[]): Promise<void> {
   const positional = reloadAt >= 0 ? argv.filter((_, i) => i !== reloadAt && i !== reloadAt + 1) : argv;
   const [rulesPath, outPath, blocksPath] = positional;
   if (rulesPath === undefined || outPath === undefined) {
-    throw new Error('usage: file-fallback.js <rules.json> <out.json> [blocks.json: [{ip, expiresAt (ms|null), reason}]] [--reload "nginx -s reload"]');
+    throw new LogwardenError(NODE_ERRORS.LW_NODE_FALLBACK_USAGE, 'usage: file-fallback.js <rules.json> <out.json> [blocks.json: [{ip, expiresAt (ms|null), reason}]] [--reload "nginx -s reload"]');
   }
   const rules = JSON.parse(await readFile(rulesPath, 'utf8')) as NodeRules;
   const blocks = blocksPath === undefined ? [] : (JSON.parse(await readFile(blocksPath, 'utf8')) as FallbackBlock[]);
@@ -114,7 +116,7 @@ async function main(argv: string[]): Promise<void> {
 
 if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
   main(process.argv.slice(2)).catch((err: unknown) => {
-    process.stderr.write(`${String(err)}\n`);
+    process.stderr.write(`${err instanceof LogwardenError ? `${err.code}: ${err.message}` : String(err)}\n`);
     process.exit(1);
   });
 }

@@ -175,7 +175,7 @@ export class TableSink<T> {
   constructor(opts: TableSinkOptions<T>) {
     this.opts = opts;
     const size = opts.blockSize ?? opts.maxBatchSize ?? 10_000;
-    if (!Number.isSafeInteger(size) || size < 1) throw new Error(`blockSize must be a positive integer, got ${size}`);
+    if (!Number.isSafeInteger(size) || size < 1) throw new Error(`blockSize must be a positive integer, got ${size}`); // a caller bug: the config schema bounds sink_batch_rows
     this.blockSize = BigInt(size);
   }
 
@@ -280,7 +280,7 @@ export class TableSink<T> {
           }
           rows.push(this.opts.toRow(record));
         } catch (err) {
-          const reason = (err as { code?: string }).code ?? 'decode_failed';
+          const reason = (err as { reason?: string }).reason ?? 'decode_failed'; // CodecError's reason: bad_magic, invalid_record, ...
           deadLetters.inc({ table, reason });
           dead.push({
             key: m.key,

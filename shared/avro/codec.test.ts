@@ -43,10 +43,11 @@ function frame(id: number, body: Buffer): Buffer {
   head.writeUInt32BE(id, 1);
   return Buffer.concat([head, body]);
 }
-function codecError(code: string, extra: Partial<CodecError> = {}): (err: unknown) => boolean {
+function codecError(reason: string, extra: Partial<CodecError> = {}): (err: unknown) => boolean {
   return (err) => {
     assert.ok(err instanceof CodecError, `expected a CodecError, got ${String(err)}`);
-    assert.equal(err.code, code, err.message);
+    assert.equal(err.reason, reason, err.message);
+    assert.equal(err.code, `LW_AVRO_${reason.toUpperCase()}`, err.message);
     for (const [k, v] of Object.entries(extra)) assert.equal(err[k as keyof CodecError], v, `${k} of ${err.message}`);
     return true;
   };

@@ -18,10 +18,11 @@
 // cached resolvers.
 import type { Type } from 'avsc';
 import type { AccessRecord, BlockDecision, ControlChange, SecurityEvent } from '../records.js';
-import { CodecError } from './errors.js';
+import { AVRO_ERRORS, CodecError } from './errors.js';
+import { LogwardenError } from '../errors.js';
 import { localSchemas, parseSchema, type SchemaSource } from './schema-source.js';
 
-export { CodecError, CODEC_ERROR_CODES, type CodecErrorCode } from './errors.js';
+export { AVRO_ERRORS, CodecError, CODEC_ERROR_REASONS, type CodecErrorCode, type CodecErrorReason } from './errors.js';
 export {
   LocalSchemaSource,
   localSchemas,
@@ -64,7 +65,7 @@ export class RecordCodec<T extends object> {
     this.source = source;
     this.schemaId = current.id;
     this.type = parseSchema(current.schema);
-    if (this.type.typeName !== 'record') throw new Error(`schema of ${subject} (id ${current.id}) is not a record`);
+    if (this.type.typeName !== 'record') throw new LogwardenError(AVRO_ERRORS.LW_AVRO_REGISTRY_INVALID, `schema of ${subject} (id ${current.id}) is not a record`);
     decodeToPlainObjects(this.type);
   }
 

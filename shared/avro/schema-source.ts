@@ -8,6 +8,8 @@ import { isAbsolute, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import avsc from 'avsc';
 import type { Type } from 'avsc';
+import { LogwardenError } from '../errors.js';
+import { AVRO_ERRORS } from './errors.js';
 
 /** One registered version of a subject's schema. */
 export interface SchemaVersion {
@@ -82,18 +84,18 @@ export class LocalSchemaSource implements SchemaSource {
     try {
       raw = JSON.parse(readFileSync(registryPath, 'utf8'));
     } catch (err) {
-      throw new Error(`cannot read schema table ${registryPath}: ${(err as Error).message}`, { cause: err });
+      throw new LogwardenError(AVRO_ERRORS.LW_AVRO_REGISTRY_INVALID, `cannot read schema table ${registryPath}: ${(err as Error).message}`, { cause: err });
     }
-    if (!Array.isArray(raw)) throw new Error(`${registryPath}: expected a JSON array of schema versions`);
+    if (!Array.isArray(raw)) throw new LogwardenError(AVRO_ERRORS.LW_AVRO_REGISTRY_INVALID, `${registryPath}: expected a JSON array of schema versions`);
 
     const versions: LocalSchemaVersion[] = [];
     const seenVersion = new Set<string>();
     raw.forEach((item: unknown, i) => {
       const entry = checkEntry(item, `${registryPath}[${i}]`);
-      if (this.ids.has(entry.id)) throw new Error(`${registryPath}[${i}]: duplicate schema id ${entry.id}`);
+      if (this.ids.has(entry.id)) throw new LogwardenError(AVRO_ERRORS.LW_AVRO_REGISTRY_INVALID, `${registryPath}[${i}]: duplicate schema id ${entry.id}`);
       const key = `${entry.subject}\u0000${entry.version}`;
       if (seenVersion.has(key)) {
-        throw new Error(`${registryPath}[${i}]: duplicate version ${entry.version} of subject ${entry.subject}`);
+        throw new LogwardenError(AVRO_ERRORS.LW_AVRO_REGISTRY_INVALID, `${registryPath}[${i}]: duplicate version ${entry.version} of subject ${entry.subject}`);
       }
       seenVersion.add(key);
       const file = join(dir, entry.file);
@@ -102,7 +104,7 @@ export class LocalSchemaSource implements SchemaSource {
         schema = JSON.parse(readFileSync(file, 'utf8')) as object;
         parseSchema(schema);
       } catch (err) {
-        throw new Error(`${registryPath}[${i}]: schema ${file}: ${(err as Error).message}`, { cause: err });
+        throw new LogwardenError(AVRO_ERRORS.LW_AVRO_REGISTRY_INVALID, `${registryPath}[${i}]: schema ${file}: ${(err as Error).message}`, { cause: err });
       }
       const version: LocalSchemaVersion = {
         id: entry.id,
@@ -122,7 +124,7 @@ export class LocalSchemaSource implements SchemaSource {
 
   latest(subject: string): LocalSchemaVersion {
     const v = this.latestBySubject.get(subject);
-    if (!v) throw new Error(`no schema for subject ${subject} in ${join(this.dir, 'registry.json')}`);
+    if (!v) throw new LogwardenError(AVRO_ERRORS.LW_AVRO_UNKNOWN_SUBJECT, `no schema for subject ${subject} in ${join(this.dir, 'registry.json')}`);
     return v;
   }
 
@@ -136,23 +138,23 @@ export class LocalSchemaSource implements SchemaSource {
 }
 
 function checkEntry(item: unknown, where: string): RegistryEntry {
-  if (typeof item !== 'object' || item === null) throw new Error(`${where}: expected an object`);
+  if (typeof item !== 'object' || item === null) throw new LogwardenError(AVRO_ERRORS.LW_AVRO_REGISTRY_INVALID, `${where}: expected an object`);
   const e = item as Record<string, unknown>;
   // Confluent ids are positive int32: keep ours in that range so a registry can import them as they are.
   if (typeof e.id !== 'number' || !Number.isInteger(e.id) || e.id < 1 || e.id > 0x7fffffff) {
-    throw new Error(`${where}.id: expected an integer in 1..2147483647`);
+    throw new LogwardenError(AVRO_ERRORS.LW_AVRO_REGISTRY_INVALID, `${where}.id: expected an integer in 1..2147483647`);
   }
   if (typeof e.subject !== 'string' || !/^[A-Za-z_][A-Za-z0-9_]*$/.test(e.subject)) {
-    throw new Error(`${where}.subject: expected an Avro record name`);
+    throw new LogwardenError(AVRO_ERRORS.LW_AVRO_REGISTRY_INVALID, `${where}.subject: expected an Avro record name`);
   }
   if (typeof e.version !== 'number' || !Number.isInteger(e.version) || e.version < 0) {
-    throw new Error(`${where}.version: expected an integer >= 0`);
+    throw new LogwardenError(AVRO_ERRORS.LW_AVRO_REGISTRY_INVALID, `${where}.version: expected an integer >= 0`);
   }
   if (typeof e.file !== 'string' || e.file === '' || isAbsolute(e.file)) {
-    throw new Error(`${where}.file: expected a path relative to the schemas directory`);
+    throw new LogwardenError(AVRO_ERRORS.LW_AVRO_REGISTRY_INVALID, `${where}.file: expected a path relative to the schemas directory`);
   }
   if (e.fingerprint !== undefined && (typeof e.fingerprint !== 'string' || !/^[0-9a-f]{64}$/.test(e.fingerprint))) {
-    throw new Error(`${where}.fingerprint: expected 64 lower-case hex digits`);
+    throw new LogwardenError(AVRO_ERRORS.LW_AVRO_REGISTRY_INVALID, `${where}.fingerprint: expected 64 lower-case hex digits`);
   }
   return e as unknown as RegistryEntry;
 }
@@ -167,7 +169,7 @@ export function schemasDir(): string {
   if (override) {
     const dir = resolve(override);
     if (!existsSync(join(dir, 'registry.json'))) {
-      throw new Error(`LOGWARDEN_SCHEMAS_DIR=${override}: no registry.json in ${dir}`);
+      throw new LogwardenError(AVRO_ERRORS.LW_AVRO_SCHEMAS_NOT_FOUND, `LOGWARDEN_SCHEMAS_DIR=${override}: no registry.json in ${dir}`);
     }
     return dir;
   }
@@ -175,7 +177,7 @@ export function schemasDir(): string {
   for (const dir of candidates) {
     if (existsSync(join(dir, 'registry.json'))) return dir;
   }
-  throw new Error(`schemas/registry.json not found (looked in ${candidates.join(', ')}); set LOGWARDEN_SCHEMAS_DIR`);
+  throw new LogwardenError(AVRO_ERRORS.LW_AVRO_SCHEMAS_NOT_FOUND, `schemas/registry.json not found (looked in ${candidates.join(', ')}); set LOGWARDEN_SCHEMAS_DIR`);
 }
 
 let local: LocalSchemaSource | undefined;

@@ -5,8 +5,10 @@
 import kafkajs from 'kafkajs';
 import type { Admin, Consumer, Producer, SASLOptions, LogEntry } from 'kafkajs';
 import { Counter } from 'prom-client';
+import { LogwardenError } from '../errors.js';
 import { componentLogger } from '../log.js';
 import { registry } from '../metrics.js';
+import { BUS_ERRORS } from './errors.js';
 import {
   BusUnavailableError,
   type Bus,
@@ -409,7 +411,7 @@ class KafkaSubscription implements Subscription {
 
   seek(topic: string, partition: number, offset: string): void {
     if (!this.owned.some((p) => p.topic === topic && p.partition === partition)) {
-      throw new Error(`seek: ${topic}/${partition} is not assigned to this member`);
+      throw new LogwardenError(BUS_ERRORS.LW_BUS_NOT_ASSIGNED, `seek: ${topic}/${partition} is not assigned to this member`);
     }
     this.consumer.seek({ topic, partition, offset });
   }

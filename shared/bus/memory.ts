@@ -8,8 +8,10 @@
 // partition drops the oldest beyond it and counts the drop.
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Counter } from 'prom-client';
+import { LogwardenError } from '../errors.js';
 import { componentLogger } from '../log.js';
 import { registry } from '../metrics.js';
+import { BUS_ERRORS } from './errors.js';
 import { partitionForKey } from './murmur2.js';
 import type {
   Bus,
@@ -120,7 +122,7 @@ class Member implements Subscription {
 
   seek(topic: string, partition: number, offset: string): void {
     const key = tpKey(topic, partition);
-    if (!this.positions.has(key)) throw new Error(`seek: ${topic}/${partition} is not assigned to this member`);
+    if (!this.positions.has(key)) throw new LogwardenError(BUS_ERRORS.LW_BUS_NOT_ASSIGNED, `seek: ${topic}/${partition} is not assigned to this member`);
     this.positions.set(key, Number(offset));
     this.notify();
   }
@@ -226,7 +228,7 @@ export class MemoryBus implements Bus {
     this.cap = opts.maxMessagesPerPartition ?? 250_000;
     this.maxRetentionMs = opts.maxRetentionMs ?? DEFAULT_RETENTION_MS;
     this.firstOffset = opts.firstOffset ?? 0;
-    if (!Number.isSafeInteger(this.firstOffset) || this.firstOffset < 0) throw new Error(`firstOffset must be a safe integer >= 0, got ${this.firstOffset}`);
+    if (!Number.isSafeInteger(this.firstOffset) || this.firstOffset < 0) throw new Error(`firstOffset must be a safe integer >= 0, got ${this.firstOffset}`); // a caller bug: no user sets it
   }
 
   ensureTopics(specs: TopicSpec[]): Promise<void> {
@@ -243,18 +245,18 @@ export class MemoryBus implements Bus {
 
   private topic(name: string): Topic {
     const t = this.topics.get(name);
-    if (!t) throw new Error(`unknown topic ${name} (create it with ensureTopics)`);
+    if (!t) throw new LogwardenError(BUS_ERRORS.LW_BUS_UNKNOWN_TOPIC, `unknown topic ${name} (create it with ensureTopics)`);
     return t;
   }
 
   partition(topic: string, partition: number): PartitionLog {
     const p = this.topic(topic).partitions[partition];
-    if (!p) throw new Error(`unknown partition ${topic}/${partition}`);
+    if (!p) throw new LogwardenError(BUS_ERRORS.LW_BUS_UNKNOWN_PARTITION, `unknown partition ${topic}/${partition}`);
     return p;
   }
 
   publish(topic: string, messages: OutgoingMessage[]): Promise<void> {
-    if (this.closed) return Promise.reject(new Error('bus closed'));
+    if (this.closed) return Promise.reject(new LogwardenError(BUS_ERRORS.LW_BUS_CLOSED, 'bus closed'));
     let t: Topic;
     try {
       t = this.topic(topic);

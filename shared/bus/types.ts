@@ -97,11 +97,4 @@ export interface Bus {
   close(): Promise<void>;
 }
 
-/** A dependency (broker) that is down or unreachable: worth retrying, unlike a rejected request. */
-export class BusUnavailableError extends Error {
-  readonly code = 'LW_BUS_UNAVAILABLE';
-  constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.name = 'BusUnavailableError';
-  }
-}
+export { BusUnavailableError } from './errors.js';

@@ -170,7 +170,7 @@ async function loadChdb(): Promise<{ connection: ChdbConnectionModule; root: Chd
       importOptional<ChdbRootModule>('chdb'),
     ]);
     if (typeof connection.createChdbConnection !== 'function' || typeof root.drainPending !== 'function') {
-      throw new Error('chdb does not export createChdbConnection/drainPending (version >= 3.4 needed)');
+      throw new ClickHouseLayerError('LW_CH_CHDB_MISSING', 'chdb does not export createChdbConnection/drainPending (version >= 3.4 needed)');
     }
     return { connection, root };
   } catch (err) {

@@ -6,29 +6,25 @@
 // Each code is stable and never reused; `code` is low-cardinality so it can
 // label a metric.
 
-export type ClickHouseErrorCode =
-  /** Connection refused/reset, timeout, overloaded or read-only server: retry later. */
-  | 'LW_CH_UNAVAILABLE'
-  /** Bad SQL, unknown table, data that does not parse: retrying cannot help. */
-  | 'LW_CH_REJECTED'
-  /** Embedded mode without the optional `chdb` package. */
-  | 'LW_CH_CHDB_MISSING'
-  /** Embedded mode: this process already has another data directory open. */
-  | 'LW_CH_EMBEDDED_DIR_BUSY'
-  /** The wrapper was used after close(). */
-  | 'LW_CH_CLOSED'
-  /** Invalid options (database name, cluster name, retention...). */
-  | 'LW_CH_BAD_CONFIG'
-  /** An applied migration file was edited afterwards. */
-  | 'LW_CH_MIGRATION_CHANGED'
-  /** Migration files are malformed (names, numbering, template variables). */
-  | 'LW_CH_MIGRATION_INVALID'
-  /** The migration lock stayed held by a live process for too long. */
-  | 'LW_CH_MIGRATION_LOCKED';
+import { def, defineErrors, LogwardenError } from '../errors.js';
 
-export class ClickHouseLayerError extends Error {
-  readonly code: ClickHouseErrorCode;
-  readonly retryable: boolean;
+export const CH_ERRORS = defineErrors('clickhouse', {
+  LW_CH_UNAVAILABLE: def('LW_CH_UNAVAILABLE', 'ClickHouse is unreachable, timed out, overloaded or read-only: retry later', { retryable: true }),
+  LW_CH_REJECTED: def('LW_CH_REJECTED', 'ClickHouse refused the statement or its data (bad SQL, unknown table, data that does not parse): retrying cannot help'),
+  LW_CH_CHDB_MISSING: def('LW_CH_CHDB_MISSING', 'embedded mode needs the optional chdb package (version 3.4 or later)'),
+  LW_CH_EMBEDDED_DIR_BUSY: def('LW_CH_EMBEDDED_DIR_BUSY', 'embedded mode: this process already has another data directory open'),
+  LW_CH_CLOSED: def('LW_CH_CLOSED', 'the ClickHouse connection was used after close()'),
+  LW_CH_BAD_CONFIG: def('LW_CH_BAD_CONFIG', 'invalid ClickHouse options (database or cluster name, retention, ...)'),
+  LW_CH_MIGRATION_CHANGED: def('LW_CH_MIGRATION_CHANGED', 'an applied migration file was edited afterwards'),
+  LW_CH_MIGRATION_INVALID: def('LW_CH_MIGRATION_INVALID', 'migration files are malformed (names, numbering, template variables, quoting)'),
+  LW_CH_MIGRATION_LOCKED: def('LW_CH_MIGRATION_LOCKED', 'the migration lock stayed held by a live process for too long'),
+  LW_CH_QUERY_INPUT: def('LW_CH_QUERY_INPUT', 'a query input the reads cannot use (bad cursor, limit or range out of bounds)'),
+});
+
+export type ClickHouseErrorCode = keyof typeof CH_ERRORS;
+
+export class ClickHouseLayerError extends LogwardenError {
+  declare readonly code: ClickHouseErrorCode;
   /** The numeric ClickHouse error code when ClickHouse produced the error. */
   readonly clickhouseCode: number | undefined;
 
@@ -37,10 +33,7 @@ export class ClickHouseLayerError extends Error {
     message: string,
     opts: { retryable?: boolean; clickhouseCode?: number; cause?: unknown } = {},
   ) {
-    super(message, opts.cause === undefined ? undefined : { cause: opts.cause });
-    this.name = new.target.name;
-    this.code = code;
-    this.retryable = opts.retryable ?? false;
+    super(CH_ERRORS[code], message, opts);
     this.clickhouseCode = opts.clickhouseCode;
   }
 }

@@ -9,11 +9,15 @@
 import type { SecurityEvent } from '../records.js';
 import { isIP } from 'node:net';
 import type { ClickHouse } from './client.js';
+import { ClickHouseLayerError } from './errors.js';
 import { epochMs, ipText, onClusterClause } from './sql.js';
 
 /** A caller's input the queries cannot use (bad cursor, limit out of range). */
-export class QueryInputError extends Error {
+export class QueryInputError extends ClickHouseLayerError {
   override readonly name = 'QueryInputError';
+  constructor(message: string) {
+    super('LW_CH_QUERY_INPUT', message);
+  }
 }
 
 /** An event as stored: the SecurityEvent record itself (the `type` column is the record's enum). */

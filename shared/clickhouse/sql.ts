@@ -3,6 +3,7 @@
 // bound parameters (`{name:Type}`). What is spliced here is our own,
 // validated configuration (database and cluster names, day counts) and
 // identifiers we wrote ourselves.
+import { ClickHouseLayerError, ClickHouseRejectedError } from './errors.js';
 
 const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]*$/;
 const CLUSTER_NAME = /^[A-Za-z0-9_][A-Za-z0-9_.-]*$/;
@@ -17,7 +18,7 @@ export function isClusterName(name: string): boolean {
 
 /** Backquoted identifier; throws on anything but [A-Za-z_][A-Za-z0-9_]*. */
 export function quoteIdentifier(name: string): string {
-  if (!IDENTIFIER.test(name)) throw new Error(`not a plain SQL identifier: ${JSON.stringify(name)}`);
+  if (!IDENTIFIER.test(name)) throw new ClickHouseRejectedError(`not a plain SQL identifier: ${JSON.stringify(name)}`);
   return `\`${name}\``;
 }
 
@@ -39,7 +40,7 @@ export function stringLiteral(value: string): string {
 /** ` ON CLUSTER `name`` or "", for DDL. */
 export function onClusterClause(cluster: string | undefined): string {
   if (!cluster) return '';
-  if (!CLUSTER_NAME.test(cluster)) throw new Error(`not a valid cluster name: ${JSON.stringify(cluster)}`);
+  if (!CLUSTER_NAME.test(cluster)) throw new ClickHouseLayerError('LW_CH_BAD_CONFIG', `not a valid cluster name: ${JSON.stringify(cluster)}`);
   return ` ON CLUSTER \`${cluster}\``;
 }
 
@@ -70,7 +71,7 @@ export function epochMs(column: string): string {
 export function renderTemplate(sql: string, vars: Readonly<Record<string, string>>): string {
   return sql.replace(/\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}/g, (_m, name: string) => {
     const v = vars[name];
-    if (v === undefined) throw new Error(`template variable {{${name}}} is unknown or has no value here`);
+    if (v === undefined) throw new ClickHouseLayerError('LW_CH_MIGRATION_INVALID', `template variable {{${name}}} is unknown or has no value here`);
     return v;
   });
 }
@@ -99,13 +100,13 @@ export function splitStatements(script: string): string[] {
       i = eol < 0 ? n : eol + 1;
     } else if (c === '/' && next === '*') {
       const end = script.indexOf('*/', i + 2);
-      if (end < 0) throw new Error('unterminated /* comment');
+      if (end < 0) throw new ClickHouseLayerError('LW_CH_MIGRATION_INVALID', 'unterminated /* comment');
       i = end + 2;
     } else if (c === "'" || c === '"' || c === '`') {
       // Backslash escapes and a doubled quote are both valid inside all three.
       let j = i + 1;
       for (;;) {
-        if (j >= n) throw new Error(`unterminated ${c} quote starting at offset ${i}`);
+        if (j >= n) throw new ClickHouseLayerError('LW_CH_MIGRATION_INVALID', `unterminated ${c} quote starting at offset ${i}`);
         const d = script[j];
         if (d === '\\') j += 2;
         else if (d === c && script[j + 1] === c) j += 2;

@@ -11,27 +11,12 @@ import { normalizeIp } from '../ip.js';
 import { validateLogFormat } from '../access-log/formats/index.js';
 import { validateRuleSet } from '../security-filter/index.js';
 import { DURATION_PATTERN, parseDuration } from './duration.js';
+import { ConfigError, type ConfigIssue } from './errors.js';
 import { configSchema } from './schema.js';
 import type { Config } from './types.js';
 
 export type { Config } from './types.js';
-
-export interface ConfigIssue {
-  /** Dotted path of the key, e.g. `security.rate_threshold` or `nodes[0].url`. */
-  path: string;
-  reason: string;
-}
-
-export class ConfigError extends Error {
-  readonly code = 'LW_CONFIG_INVALID';
-  constructor(
-    readonly source: string,
-    readonly issues: ConfigIssue[],
-  ) {
-    super(`invalid configuration (${source}):\n` + issues.map((i) => `  ${i.path || '(root)'}: ${i.reason}`).join('\n'));
-    this.name = 'ConfigError';
-  }
-}
+export { ConfigError, type ConfigIssue } from './errors.js';
 
 const ajv = new Ajv({ allErrors: true, useDefaults: true, strict: true, allowUnionTypes: true });
 ajv.addFormat('duration', { type: 'string', validate: (s: string) => DURATION_PATTERN.test(s) && parseDuration(s) !== undefined });

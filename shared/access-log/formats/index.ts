@@ -17,6 +17,8 @@
 // datagram / TCP frame / file line (bytes) to a result, size limit and syslog
 // header included. Nothing here throws on input; each rejected line has a
 // reason and a detail.
+import { LogwardenError } from '../../errors.js';
+import { INGEST_ERRORS } from '../errors.js';
 import type { LineResult, RecordContext } from '../record.js';
 import { recordFromJson } from '../record.js';
 import { parseSyslog, parseSyslogFileLine, type SyslogHeader } from '../syslog.js';
@@ -69,7 +71,7 @@ const EMPTY: LineResult = { ok: false, reason: 'empty', detail: 'empty message' 
  */
 export function createLineParser(format: string, ctx: RecordContext, options: { fastPath?: boolean } = {}): LineParser {
   const spec = specOf(format);
-  if ('error' in spec) throw new Error(`log_format: ${spec.error}`);
+  if ('error' in spec) throw new LogwardenError(INGEST_ERRORS.LW_INGEST_LOG_FORMAT_INVALID, `log_format: ${spec.error}`);
   const compiled = new CompiledFormat(spec, options);
   const shipped = format.trim() === 'json';
   const parse: LineParser = shipped

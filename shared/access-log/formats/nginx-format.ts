@@ -23,6 +23,8 @@
 //
 // Values are then unescaped (escape.ts) and mapped onto the record
 // (variables.ts, access-log.ts).
+import { LogwardenError } from '../../errors.js';
+import { INGEST_ERRORS } from '../errors.js';
 import type { SyslogHeader } from '../syslog.js';
 import { buildRecord, emptyFields, msecToMs, type LineResult, type RecordContext } from '../record.js';
 import { decodeDefaultEscapes, decodeJsonEscapes, type Escape } from './escape.js';
@@ -174,16 +176,16 @@ export class CompiledFormat {
   /** `fastPath: false` leaves out the generated parser (fast-path.ts); tests compare both. */
   constructor(spec: FormatSpec, options: { fastPath?: boolean } = {}) {
     const tokens = tokenize(spec.template);
-    if (!Array.isArray(tokens)) throw new Error(tokens.error);
+    if (!Array.isArray(tokens)) throw new LogwardenError(INGEST_ERRORS.LW_INGEST_LOG_FORMAT_INVALID, tokens.error);
     const { vars, lits, prefix, error } = layout(tokens);
-    if (error !== undefined) throw new Error(error);
+    if (error !== undefined) throw new LogwardenError(INGEST_ERRORS.LW_INGEST_LOG_FORMAT_INVALID, error);
     this.escape = spec.escape;
     this.prefix = prefix;
     this.lits = lits;
     this.variables = vars;
     this.n = vars.length;
     this.resolved = resolveTargets(vars);
-    if (this.resolved.error !== undefined) throw new Error(this.resolved.error);
+    if (this.resolved.error !== undefined) throw new LogwardenError(INGEST_ERRORS.LW_INGEST_LOG_FORMAT_INVALID, this.resolved.error);
     this.targets = this.resolved.targets;
     this.names = vars.map(extraName);
     this.kinds = vars.map((v) => kindOf(v));

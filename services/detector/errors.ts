@@ -1,0 +1,7 @@
+// The errors of the detectors and the backtest (LW_DETECTOR_*). A bad
+// security_filter in the configuration is a ConfigError (LW_CONFIG_INVALID).
+import { def, defineErrors } from '../../shared/errors.js';
+
+export const DETECTOR_ERRORS = defineErrors('detector', {
+  LW_DETECTOR_BACKTEST_WORKER_FAILED: def('LW_DETECTOR_BACKTEST_WORKER_FAILED', 'a backtest worker thread exited before it reported its shard'),
+});
