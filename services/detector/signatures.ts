@@ -6,6 +6,8 @@
 // the whole threshold by default: it blocks at once).
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { LogwardenError } from '../../shared/errors.js';
+import { DETECTOR_ERRORS } from './errors.js';
 
 export type SignatureField = 'user_agent' | 'path' | 'query' | 'path_or_query';
 
@@ -39,7 +41,7 @@ function loadShipped(): ShippedSet {
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
     }
   }
-  throw new Error(`services/detector/signatures/shipped.json not found beside ${fileURLToPath(import.meta.url)}`);
+  throw new LogwardenError(DETECTOR_ERRORS.LW_DETECTOR_SIGNATURES_MISSING, `services/detector/signatures/shipped.json not found beside ${fileURLToPath(import.meta.url)}`);
 }
 
 const shipped = loadShipped();
