@@ -20,7 +20,8 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { openClickHouse } from '../shared/clickhouse/client.js';
 import { migrate } from '../shared/clickhouse/migrate.js';
-import { encodeCursor, listEvents, stats, timeSeries, topStats } from '../shared/clickhouse/queries.js';
+import { encodeCursor, listEvents } from '../shared/clickhouse/queries.js';
+import { stats, timeSeries, topStats } from '../shared/clickhouse/rollup-queries.js';
 import { figure } from './report-figures.js';
 
 const { values } = parseArgs({

@@ -8,7 +8,8 @@ import { join } from 'node:path';
 import type { AccessRecord, SecurityEvent } from '../records.js';
 import { openClickHouse, type ClickHouse } from './client.js';
 import { defaultMigrationsDir, migrate } from './migrate.js';
-import { cleanupEvents, listEvents, parseCidr, QueryInputError, stats, timeSeries, topStats, wholeHours, type EventRow } from './queries.js';
+import { cleanupEvents, listEvents, parseCidr, QueryInputError, type EventRow } from './queries.js';
+import { stats, timeSeries, topStats, wholeHours } from './rollup-queries.js';
 import { onClusterClause, quoteIdentifier, splitStatements } from './sql.js';
 import { openTestClickHouse, removeTestDataDir } from './testing.js';
 

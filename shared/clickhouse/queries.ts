@@ -1,11 +1,8 @@
-// The reads (and the one cleanup) the management API runs on ClickHouse.
+// The event reads (and the one cleanup) the management API runs on ClickHouse;
+// stats, time series and top lists are in rollup-queries.ts.
 // Every user value is a bound parameter; the only things spliced into SQL
 // are table names (ch.table), our own interval keywords, and partition ids
 // read back from system.parts and checked against their format.
-//
-// Stats, time series and top lists read the rollups (migrations 000004-6
-// per minute, 000009, 000011-12, 000014 per hour), never raw rows; rollup tables are SummingMergeTree, so every read sums
-// with GROUP BY (unmerged parts hold partial rows for one key).
 import type { SecurityEvent } from '../records.js';
 import { isIP } from 'node:net';
 import type { ClickHouse } from './client.js';
@@ -36,271 +33,13 @@ const EVENT_COLUMNS = `e.id AS id, ${epochMs('e.ts')} AS ts, toString(e.type) AS
   e.deployment AS deployment, e.count AS count, ${epochMs('e.window_start')} AS window_start, ${epochMs('e.window_end')} AS window_end,
   e.sample_paths AS sample_paths, e.details AS details`;
 
-function eventRow(r: RawEventRow): EventRow {
+export function eventRow(r: RawEventRow): EventRow {
   return { ...r, ts: Number(r.ts), count: Number(r.count), window_start: Number(r.window_start), window_end: Number(r.window_end) };
 }
 
-function checkMs(name: string, v: number): number {
+export function checkMs(name: string, v: number): number {
   if (!Number.isSafeInteger(v) || v < 0) throw new QueryInputError(`${name} must be epoch milliseconds, got ${String(v)}`);
   return v;
-}
-
-const MINUTE_MS = 60_000;
-const HOUR_MS = 3_600_000;
-
-/**
- * The hours of events_by_hour (000014) wholly inside a range of minutes of
- * events_by_minute: `first` is the range's first minute start, `last` its
- * last (epoch ms). A read takes [h_start, h_end) from the hourly rollup and
- * every other minute of its range from the minute rollup (splitRollup), which
- * sums to exactly what the minute rollup alone gives. h_start >= h_end: none.
- */
-export function wholeHours(first: number, last: number): { h_start: number; h_end: number } {
-  const h_start = Math.ceil(first / HOUR_MS) * HOUR_MS;
-  const h_end = Math.floor((last + MINUTE_MS) / HOUR_MS) * HOUR_MS;
-  return { h_start, h_end: Math.max(h_start, h_end) };
-}
-
-/**
- * events_by_minute rows matching `minuteWhere`, with the whole hours among them
- * read from events_by_hour instead: a subquery with columns `cols` (both tables
- * have ts, type, detector, deployment, events, requests). `extraWhere` applies
- * to both sides (e.g. a deployment filter). Needs the h_start/h_end parameters.
- */
-function splitRollup(ch: ClickHouse, cols: string, minuteWhere: string, extraWhere = ''): string {
-  const hours = "ts >= fromUnixTimestamp64Milli({h_start:Int64}, 'UTC') AND ts < fromUnixTimestamp64Milli({h_end:Int64}, 'UTC')";
-  return `(SELECT ${cols} FROM ${ch.table('events_by_minute')} WHERE ${minuteWhere} AND NOT (${hours}) ${extraWhere}
-           UNION ALL
-           SELECT ${cols} FROM ${ch.table('events_by_hour')} WHERE ${hours} ${extraWhere})`;
-}
-
-// ---------------------------------------------------------------- stats
-
-export interface StatsOptions {
-  /** Epoch ms; defaults to Date.now(). */
-  now?: number;
-  /** How far back totals, top IPs and recent threats look; default 24. */
-  windowHours?: number;
-  /** Rows in recent_threats and top_offending_ips; default 10. */
-  top?: number;
-}
-
-export interface Stats {
-  from: number;
-  to: number;
-  total_events: number;
-  /** Every event type, 0 when none. */
-  events_by_type: Record<string, number>;
-  /** Blocks in force now (control_blocks, not expired). */
-  active_blocks: number;
-  /** Latest events, newest first. */
-  recent_threats: EventRow[];
-  top_offending_ips: { ip: string; events: number; requests: number }[];
-}
-
-/** Size of the hourly top-IP sketches (events_top_ips_hour); a larger `top` groups every address. */
-const TOP_IP_SKETCH = 50;
-
-export const EVENT_TYPES = ['blocked_ip', 'rate_limited', 'auth_failed', 'suspicious', 'scan_detected'] as const;
-
-/** The /stats response: totals by type, active blocks, recent threats, top offending IPs. */
-export async function stats(ch: ClickHouse, opts: StatsOptions = {}): Promise<Stats> {
-  const to = checkMs('now', opts.now ?? Date.now());
-  const hours = opts.windowHours ?? 24;
-  if (!(hours > 0 && hours <= 24 * 366)) throw new QueryInputError(`windowHours out of range: ${hours}`);
-  const top = opts.top ?? 10;
-  if (!Number.isInteger(top) || top < 1 || top > 1000) throw new QueryInputError(`top out of range: ${top}`);
-  const from = to - Math.round(hours * 3_600_000);
-  // Rollups are per minute: the window starts at the minute holding `from`.
-  const window = { from, to, top };
-  const windowOn = (ts: string): string =>
-    `${ts} >= toStartOfMinute(fromUnixTimestamp64Milli({from:Int64}, 'UTC')) AND ${ts} <= fromUnixTimestamp64Milli({to:Int64}, 'UTC')`;
-  const rollupWindow = windowOn('ts');
-
-  // Minutes from the one holding `from` to the one holding `to`, inclusive.
-  const whole = wholeHours(Math.floor(from / MINUTE_MS) * MINUTE_MS, Math.floor(to / MINUTE_MS) * MINUTE_MS);
-
-  const [byType, blocks, recent, ips] = await Promise.all([
-    ch.query<{ type: string; events: string }>(
-      `SELECT toString(type) AS type, sum(events) AS events FROM ${splitRollup(ch, 'type, events', rollupWindow)}
-       GROUP BY type`,
-      { ...window, ...whole },
-    ),
-    ch.query<{ n: string }>(
-      `SELECT count() AS n FROM ${ch.table('control_blocks')} FINAL
-       WHERE expires_at IS NULL OR expires_at > fromUnixTimestamp64Milli({to:Int64}, 'UTC')`,
-      window,
-    ),
-    newestEvents(
-      ch,
-      ["e.ts >= fromUnixTimestamp64Milli({from:Int64}, 'UTC')", "e.ts <= fromUnixTimestamp64Milli({to:Int64}, 'UTC')"],
-      { ...window, limit: top },
-      to,
-      from,
-    ),
-    // Up to TOP_IP_SKETCH rows: candidates from the hourly top-K sketches
-    // (migration 000013), exact counts for them from the per-IP rollup, whose
-    // key starts with ip. Grouping every address of the window instead takes
-    // seconds once most addresses are seen once (see 000013).
-    // The output name ip is the text form; r.ip is the column (the key, and a 16-byte group key).
-    ch.query<{ ip: string; events: string; requests: string }>(
-      `SELECT ${ipText('r.ip')} AS ip, sum(r.events) AS events, sum(r.requests) AS requests
-       FROM ${ch.table('events_by_ip_minute')} AS r WHERE ${windowOn('r.ts')}
-       ${top <= TOP_IP_SKETCH ? `AND r.ip IN (SELECT arrayJoin(topKMerge(${TOP_IP_SKETCH})(k.top)) FROM ${ch.table('events_top_ips_hour')} AS k
-         WHERE k.ts >= toStartOfHour(fromUnixTimestamp64Milli({from:Int64}, 'UTC')) AND k.ts <= fromUnixTimestamp64Milli({to:Int64}, 'UTC'))` : ''}
-       GROUP BY r.ip ORDER BY events DESC, requests DESC, r.ip LIMIT {top:UInt32}`,
-      window,
-    ),
-  ]);
-
-  const events_by_type: Record<string, number> = Object.fromEntries(EVENT_TYPES.map((t) => [t, 0]));
-  let total = 0;
-  for (const r of byType) {
-    events_by_type[r.type] = Number(r.events);
-    total += Number(r.events);
-  }
-  return {
-    from,
-    to,
-    total_events: total,
-    events_by_type,
-    active_blocks: Number(blocks[0]?.n ?? 0),
-    recent_threats: recent.map(eventRow),
-    top_offending_ips: ips.map((r) => ({ ip: r.ip, events: Number(r.events), requests: Number(r.requests) })),
-  };
-}
-
-// ---------------------------------------------------------------- time series
-
-export interface TimeSeriesOptions {
-  /** Epoch ms, inclusive. */
-  from: number;
-  /** Epoch ms, exclusive. */
-  to: number;
-  step: 'minute' | 'hour';
-  deployment?: string;
-}
-
-export interface TimeSeries {
-  step: 'minute' | 'hour';
-  /** Buckets with at least one event, by start (epoch ms) then type. */
-  events: { t: number; type: string; events: number; requests: number }[];
-  /** Captured requests per bucket and status class. */
-  requests: { t: number; status_class: string; requests: number; bytes: number }[];
-}
-
-const STEP_INTERVAL = { minute: 'INTERVAL 1 MINUTE', hour: 'INTERVAL 1 HOUR' } as const;
-
-/** Events by type and requests by status class per minute or hour over [from, to). */
-export async function timeSeries(ch: ClickHouse, opts: TimeSeriesOptions): Promise<TimeSeries> {
-  const from = checkMs('from', opts.from);
-  const to = checkMs('to', opts.to);
-  const interval = STEP_INTERVAL[opts.step];
-  if (!interval) throw new QueryInputError(`step must be minute or hour, got ${String(opts.step)}`);
-  if (to <= from) throw new QueryInputError('to must be after from');
-  const buckets = (to - from) / (opts.step === 'minute' ? 60_000 : 3_600_000);
-  if (buckets > 50_000) throw new QueryInputError(`too many ${opts.step} buckets in the range (${Math.ceil(buckets)})`);
-  // Minute starts in [minute of from, to): the last is the one below `to`. Hourly buckets sum whole hours from events_by_hour.
-  const hours = opts.step === 'hour' ? wholeHours(Math.floor(from / MINUTE_MS) * MINUTE_MS, Math.floor((to - 1) / MINUTE_MS) * MINUTE_MS) : { h_start: 0, h_end: 0 };
-  const params = { from, to, deployment: opts.deployment ?? '', ...hours };
-  const span = `ts >= toStartOfMinute(fromUnixTimestamp64Milli({from:Int64}, 'UTC'))
-       AND ts < fromUnixTimestamp64Milli({to:Int64}, 'UTC')`;
-  const dep = opts.deployment !== undefined ? 'AND deployment = {deployment:String}' : '';
-  const where = `${span} ${dep}`;
-  const bucket = `toUnixTimestamp(toStartOfInterval(ts, ${interval})) * 1000`;
-  const [events, requests] = await Promise.all([
-    ch.query<{ t: string; type: string; events: string; requests: string }>(
-      `SELECT ${bucket} AS t, toString(type) AS type, sum(events) AS events, sum(requests) AS requests
-       FROM ${opts.step === 'hour' ? splitRollup(ch, 'ts, type, events, requests', span, dep) : `${ch.table('events_by_minute')} WHERE ${where}`}
-       GROUP BY t, type ORDER BY t, type`,
-      params,
-    ),
-    ch.query<{ t: string; status_class: string; requests: string; bytes: string }>(
-      `SELECT ${bucket} AS t, status_class, sum(requests) AS requests, sum(bytes) AS bytes
-       FROM ${ch.table('requests_by_minute')} WHERE ${where} GROUP BY t, status_class ORDER BY t, status_class`,
-      params,
-    ),
-  ]);
-  return {
-    step: opts.step,
-    events: events.map((r) => ({ t: Number(r.t), type: r.type, events: Number(r.events), requests: Number(r.requests) })),
-    requests: requests.map((r) => ({ t: Number(r.t), status_class: r.status_class, requests: Number(r.requests), bytes: Number(r.bytes) })),
-  };
-}
-
-// ---------------------------------------------------------------- top lists
-
-export interface TopStatsOptions {
-  /** Epoch ms, inclusive; rounded down to its hour for the hourly rollups. */
-  from: number;
-  /** Epoch ms, exclusive. */
-  to: number;
-  deployment?: string;
-  /** Rows per list, 1..1000; default 10. */
-  top?: number;
-}
-
-export interface TopStats {
-  from: number;
-  to: number;
-  /** Sample paths of events, by the number of events that named them (hourly rollup). */
-  paths: { path: string; events: number }[];
-  /** Events and the offending requests they cover, per deployment (minute rollup). */
-  deployments: { deployment: string; events: number; requests: number }[];
-  /**
-   * Captured requests by user agent (first 256 characters) and by country,
-   * with those nginx refused. Events carry neither field, so these come from
-   * the requests table: empty unless real-time capture was on in the range.
-   */
-  user_agents: { user_agent: string; requests: number; blocked: number }[];
-  /** null: country unknown. */
-  countries: { country: string | null; requests: number; blocked: number }[];
-}
-
-/** Top paths, user agents, countries and deployments over [from, to). */
-export async function topStats(ch: ClickHouse, opts: TopStatsOptions): Promise<TopStats> {
-  const from = checkMs('from', opts.from);
-  const to = checkMs('to', opts.to);
-  if (to <= from) throw new QueryInputError('to must be after from');
-  const top = opts.top ?? 10;
-  if (!Number.isInteger(top) || top < 1 || top > 1000) throw new QueryInputError(`top out of range: ${top}`);
-  const hours = wholeHours(Math.floor(from / MINUTE_MS) * MINUTE_MS, Math.floor((to - 1) / MINUTE_MS) * MINUTE_MS);
-  const params = { from, to, top, deployment: opts.deployment ?? '', ...hours };
-  const dep = opts.deployment !== undefined ? 'AND deployment = {deployment:String}' : '';
-  const span = (unit: 'Minute' | 'Hour'): string =>
-    `ts >= toStartOf${unit}(fromUnixTimestamp64Milli({from:Int64}, 'UTC')) AND ts < fromUnixTimestamp64Milli({to:Int64}, 'UTC')`;
-  const range = (unit: 'Minute' | 'Hour'): string => `${span(unit)} ${dep}`;
-  const [paths, deployments, agents, countries] = await Promise.all([
-    ch.query<{ path: string; events: string }>(
-      `SELECT path, sum(events) AS events FROM ${ch.table('events_by_path_hour')} WHERE ${range('Hour')}
-       GROUP BY path ORDER BY events DESC, path LIMIT {top:UInt32}`,
-      params,
-    ),
-    ch.query<{ deployment: string; events: string; requests: string }>(
-      `SELECT deployment, sum(events) AS events, sum(requests) AS requests
-       FROM ${splitRollup(ch, 'deployment, events, requests', span('Minute'), dep)}
-       GROUP BY deployment ORDER BY events DESC, deployment LIMIT {top:UInt32}`,
-      params,
-    ),
-    ch.query<{ user_agent: string; requests: string; blocked: string }>(
-      `SELECT user_agent, sum(requests) AS requests, sum(blocked) AS blocked FROM ${ch.table('requests_by_agent_hour')} WHERE ${range('Hour')}
-       GROUP BY user_agent ORDER BY requests DESC, user_agent LIMIT {top:UInt32}`,
-      params,
-    ),
-    ch.query<{ country: string; requests: string; blocked: string }>(
-      `SELECT country, sum(requests) AS requests, sum(blocked) AS blocked FROM ${ch.table('requests_by_country_hour')} WHERE ${range('Hour')}
-       GROUP BY country ORDER BY requests DESC, country LIMIT {top:UInt32}`,
-      params,
-    ),
-  ]);
-  return {
-    from,
-    to,
-    paths: paths.map((r) => ({ path: r.path, events: Number(r.events) })),
-    deployments: deployments.map((r) => ({ deployment: r.deployment, events: Number(r.events), requests: Number(r.requests) })),
-    user_agents: agents.map((r) => ({ user_agent: r.user_agent, requests: Number(r.requests), blocked: Number(r.blocked) })),
-    countries: countries.map((r) => ({ country: r.country === '' ? null : r.country, requests: Number(r.requests), blocked: Number(r.blocked) })),
-  };
 }
 
 // ---------------------------------------------------------------- events
@@ -343,7 +82,7 @@ const PROBE_WINDOWS_MS = [3_600_000, 86_400_000, 7 * 86_400_000] as const;
  * filter pays a few cheap reads before the full one; a dense one reads an
  * hour of data instead of the whole table.
  */
-async function newestEvents(
+export async function newestEvents(
   ch: ClickHouse,
   where: readonly string[],
   params: Record<string, unknown> & { limit: number },

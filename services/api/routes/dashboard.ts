@@ -11,7 +11,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { extname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { FastifyInstance, FastifyReply } from 'fastify';
-import { topStats } from '../../../shared/clickhouse/queries.js';
+import { topStats } from '../../../shared/clickhouse/rollup-queries.js';
 import { ApiError } from '../errors.js';
 import type { DashboardDeps } from './common.js';
 

@@ -2,7 +2,8 @@
 // stable cursor (FlatRun's GET), and their live stream over Server-Sent Events.
 import type { FastifyInstance } from 'fastify';
 import { securityEventCodec } from '../../../shared/avro/codec.js';
-import { EVENT_TYPES, listEvents } from '../../../shared/clickhouse/queries.js';
+import { listEvents } from '../../../shared/clickhouse/queries.js';
+import { EVENT_TYPES } from '../../../shared/clickhouse/rollup-queries.js';
 import { ipInRange } from '../../../shared/ip.js';
 import type { SecurityEvent } from '../../../shared/records.js';
 import { TopicStream } from '../stream.js';

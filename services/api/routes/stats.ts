@@ -2,7 +2,7 @@
 // threats and top offenders over a window; and /api/security/stats/timeseries:
 // events and requests per minute or hour, from the rollup tables.
 import type { FastifyInstance } from 'fastify';
-import { stats, timeSeries } from '../../../shared/clickhouse/queries.js';
+import { stats, timeSeries } from '../../../shared/clickhouse/rollup-queries.js';
 import { invalid } from '../errors.js';
 import { envelope, parseTime, type RouteDeps } from './common.js';
 import { eventSchema } from './events.js';
