@@ -4,23 +4,33 @@
 // with its Host, User-Agent (raw UTF-8 bytes), country and client address,
 // and the answer compared with the expected outcome.
 //
-// How the test nginx expresses a vector request (infra/nginx/test.conf.template):
-// the client address comes from X-Logwarden-Test-Client (any string, so the
-// vectors' non-addresses reach the engine as they are), the country from
-// X-Logwarden-Test-Country ($logwarden_country), the host from the Host header
-// (nginx's $host folds case and drops the port and a trailing dot, as the
-// contract says). An empty user agent is an absent header. The outcome:
-// BLOCK is the status and the body's blocked_by "filter:<id>"; WARN is 200
-// with $security_filter_alert, which the test mode also copies with every
-// matching rule id into X-Logwarden-Test-Matched (the only way to see
-// `matched` from outside).
+// How the test nginx expresses a vector request (infra/nginx/test.conf.template,
+// shared/testing/nginx-client.ts): the client address is nginx's own
+// $remote_addr, each vector's address arriving from 127.0.0.1 through
+// X-Forwarded-For, which the test config's realip module trusts from there (nginx
+// parses it and hands the module its own spelling, as it would behind a
+// production proxy). A vector address that is no address ("not-an-ip",
+// "010.0.0.1", "fe80::1%eth0", ...) cannot reach the module through nginx,
+// which gives it only addresses and, for a unix-socket client, "unix:": such
+// requests come over the test server's unix socket, the one non-address a
+// module really sees. The country comes from X-Logwarden-Test-Country
+// ($logwarden_country), the host from the Host header (nginx's $host folds case
+// and drops the port and a trailing dot, as the contract says). An empty user
+// agent is an absent header. The outcome: BLOCK is the status and the body's
+// blocked_by "filter:<id>"; WARN is 200 with $security_filter_alert, which the
+// test config sends back as X-Logwarden-Test-Alert. `matched` (every matching
+// rule), which no answer of the check shows, comes from the test config's
+// /__logwarden_test/filter-matched: the same request's headers and client,
+// evaluated against the stored rule set without acting on it.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import http from 'node:http';
+import { isIP } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { signControlRequest } from '../../shared/control-auth.js';
 import { startTestNginx, type TestNginx } from '../../shared/testing/nginx.js';
+import { nginxRequest, type NginxAnswer } from '../../shared/testing/nginx-client.js';
 
 interface VectorRequest {
   host: string;
@@ -68,40 +78,45 @@ async function putRules(body: unknown): Promise<{ status: number; text: string }
 // Header values go out as latin1: one char per byte carries the UTF-8 bytes as they are.
 const raw = (s: string): string => Buffer.from(s, 'utf8').toString('latin1');
 
-function send(r: VectorRequest): Promise<{ status: number; matched: string | undefined; body: string }> {
+/** Whether nginx can take the vector's client address (else it comes over the unix socket). */
+const isAddress = (ip: string): boolean => isIP(ip) !== 0 && !ip.includes('%');
+
+function ask(r: VectorRequest, path: string): Promise<NginxAnswer> {
   const n = nginx as TestNginx;
-  const headers: Record<string, string> = { host: raw(r.host), 'x-logwarden-test-client': raw(r.ip) };
+  const headers: Record<string, string> = { host: raw(r.host) };
   if (r.user_agent !== '') headers['user-agent'] = raw(r.user_agent);
   if (r.country !== null) headers['x-logwarden-test-country'] = raw(r.country);
-  return new Promise((resolve, reject) => {
-    const req = http.request({ host: '127.0.0.1', port: n.port, path: r.path, method: 'GET', headers, agent }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (c: string) => (body += c));
-      res.on('end', () => {
-        const m = res.headers['x-logwarden-test-matched'];
-        resolve({ status: res.statusCode ?? 0, matched: typeof m === 'string' ? m : undefined, body });
-      });
-    });
-    req.on('error', reject);
-    req.end();
-  });
+  const from = isAddress(r.ip) ? { client: r.ip } : { socketPath: n.socketPath };
+  return nginxRequest({ port: n.port, path, headers, agent, ...from });
+}
+
+async function send(r: VectorRequest, probe: boolean): Promise<{ status: number; alert: string | undefined; matched: string[] | undefined; body: string }> {
+  const res = await ask(r, r.path);
+  const a = res.headers['x-logwarden-test-alert'];
+  let matched: string[] | undefined;
+  if (probe) {
+    const m = await ask(r, `/__logwarden_test/filter-matched?path=${encodeURIComponent(r.path)}`);
+    assert.equal(m.status, 200, `the filter probe: ${m.body}`);
+    matched = m.body === '' ? [] : m.body.split(',');
+  }
+  return { status: res.status, alert: typeof a === 'string' && a !== '' ? a : undefined, matched, body: res.body };
 }
 
 test('every security_filter vector gives the expected outcome at a real nginx', async (t) => {
   let version = 0;
   let checked = 0;
   const seen = { block: 0, warn: 0, none: 0 };
+  let overSocket = 0;
   const failures: string[] = [];
   for (const v of vectors) {
     version += 1;
     const put = await putRules({ version, whitelist: { ips: [], paths: [] }, deployments: {}, routes: [], security_filter: v.rule_set });
     assert.equal(put.status, 200, `${v.name}: PUT /rules ${put.text}`);
     for (const [i, { request, expect }] of v.requests.entries()) {
-      const got = await send(request);
+      const got = await send(request, expect.matched !== undefined);
       const where = `${v.name} #${i} ${JSON.stringify(request).slice(0, 200)}`;
-      const matched = got.matched === undefined || got.matched === '' ? [] : got.matched.split(',');
-      seen[got.status !== 200 ? 'block' : matched.length > 0 ? 'warn' : 'none'] += 1;
+      seen[got.status !== 200 ? 'block' : got.alert !== undefined ? 'warn' : 'none'] += 1;
+      if (!isAddress(request.ip)) overSocket += 1;
       if (expect.action === 'block') {
         const blockedBy = (JSON.parse(got.body) as { blocked_by?: string }).blocked_by;
         if (got.status !== expect.status || blockedBy !== `filter:${expect.rule_id ?? ''}`) {
@@ -110,18 +125,17 @@ test('every security_filter vector gives the expected outcome at a real nginx', 
       } else {
         // The alert is the lowest matching WARN id; with none matching there is no alert.
         const alert = expect.action === 'warn' ? (expect.rule_id ?? '?') : undefined;
-        const gotAlert = got.status === 200 && matched.length > 0 ? matched.slice().sort()[0] : undefined;
-        if (got.status !== 200 || gotAlert !== alert) {
-          failures.push(`${where}: expected ${expect.action} ${alert ?? ''}, got ${got.status} matched [${matched.join(',')}] ${got.body.trim()}`);
+        if (got.status !== 200 || got.alert !== alert) {
+          failures.push(`${where}: expected ${expect.action} ${alert ?? ''}, got ${got.status} alert ${got.alert ?? '-'} ${got.body.trim()}`);
         }
       }
-      if (expect.matched !== undefined && JSON.stringify(matched) !== JSON.stringify(expect.matched)) {
-        failures.push(`${where}: expected matched ${JSON.stringify(expect.matched)}, got ${JSON.stringify(matched)}`);
+      if (expect.matched !== undefined && JSON.stringify(got.matched) !== JSON.stringify(expect.matched)) {
+        failures.push(`${where}: expected matched ${JSON.stringify(expect.matched)}, got ${JSON.stringify(got.matched)}`);
       }
       checked += 1;
     }
   }
-  t.diagnostic(`${vectors.length} vectors, ${checked} requests through nginx: ${seen.block} blocked, ${seen.warn} warned, ${seen.none} passed`);
+  t.diagnostic(`${vectors.length} vectors, ${checked} requests through nginx (${overSocket} with no address, over its unix socket): ${seen.block} blocked, ${seen.warn} warned, ${seen.none} passed`);
   assert.ok(seen.block > 0 && seen.warn > 0 && seen.none > 0, 'the vectors exercise every outcome');
   assert.equal(checked, vectors.reduce((n, v) => n + v.requests.length, 0));
   assert.deepEqual(failures, []);
