@@ -170,7 +170,9 @@ describe('control endpoint and non-local callers', { skip: unitOnly() ? 'unit-on
     assert.equal(after, 200);
     assert.equal(st1.blocks, st0.blocks, 'no block was set');
     assert.equal(st1.rules_version, st0.rules_version, 'no rule set was stored');
-    const edge = await fetch(`${nginx.url}/`, { headers: { 'x-logwarden-test-client': '198.51.100.77' } });
+    // A client other than 127.0.0.1 sends X-Forwarded-For: the test nginx trusts it from
+    // 127.0.0.1 (realip), as a node behind a proxy does (shared/testing/nginx-client.ts).
+    const edge = await fetch(`${nginx.url}/`, { headers: { 'x-forwarded-for': '198.51.100.77' } });
     await edge.arrayBuffer();
     assert.equal(edge.status, 200, 'the address the remote caller tried to block is served');
   });
