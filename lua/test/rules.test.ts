@@ -82,8 +82,6 @@ async function status(): Promise<Record<string, unknown>> {
   return res.json;
 }
 
-type Answer = NginxAnswer;
-
 interface Visit {
   client?: string;
   country?: string;
@@ -92,14 +90,14 @@ interface Visit {
   auth?: string;
 }
 
-function visit(path: string, v: Visit = {}): Promise<Answer> {
+function visit(path: string, v: Visit = {}): Promise<NginxAnswer> {
   const headers: Record<string, string> = { 'user-agent': v.ua ?? 'logwarden-test/rules' };
   if (v.country !== undefined) headers['x-logwarden-test-country'] = v.country;
   if (v.auth !== undefined) headers.authorization = v.auth;
   return nginxRequest({ port: node().port, path, method: v.method ?? 'GET', headers, client: v.client, agent });
 }
 
-const blockedBy = (a: Answer | undefined): unknown => (JSON.parse(a?.body ?? '{}') as { blocked_by?: unknown }).blocked_by;
+const blockedBy = (a: NginxAnswer | undefined): unknown => (JSON.parse(a?.body ?? '{}') as { blocked_by?: unknown }).blocked_by;
 const basic = (s: string): string => `Basic ${Buffer.from(s, 'utf8').toString('base64')}`;
 
 async function loggedFor(ua: string): Promise<Record<string, unknown>> {
