@@ -21,7 +21,9 @@
 // test config sends back as X-Logwarden-Test-Alert. `matched` (every matching
 // rule), which no answer of the check shows, comes from the test config's
 // /__logwarden_test/filter-matched: the same request's headers and client,
-// evaluated against the stored rule set without acting on it.
+// evaluated against the stored rule set without acting on it. It also names
+// the client nginx made of the request, which must be the vector's address
+// (as nginx spells it) or "unix:", never the proxy's 127.0.0.1.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
@@ -30,7 +32,7 @@ import { isIP } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { signControlRequest } from '../../shared/control-auth.js';
 import { startTestNginx, type TestNginx } from '../../shared/testing/nginx.js';
-import { nginxRequest, type NginxAnswer } from '../../shared/testing/nginx-client.js';
+import { isLoopbackV4, nginxRequest, type NginxAnswer } from '../../shared/testing/nginx-client.js';
 
 interface VectorRequest {
   host: string;
@@ -90,16 +92,14 @@ function ask(r: VectorRequest, path: string): Promise<NginxAnswer> {
   return nginxRequest({ port: n.port, path, headers, agent, ...from });
 }
 
-async function send(r: VectorRequest, probe: boolean): Promise<{ status: number; alert: string | undefined; matched: string[] | undefined; body: string }> {
+async function send(r: VectorRequest): Promise<{ status: number; alert: string | undefined; client: string; matched: string[]; body: string }> {
   const res = await ask(r, r.path);
   const a = res.headers['x-logwarden-test-alert'];
-  let matched: string[] | undefined;
-  if (probe) {
-    const m = await ask(r, `/__logwarden_test/filter-matched?path=${encodeURIComponent(r.path)}`);
-    assert.equal(m.status, 200, `the filter probe: ${m.body}`);
-    matched = m.body === '' ? [] : m.body.split(',');
-  }
-  return { status: res.status, alert: typeof a === 'string' && a !== '' ? a : undefined, matched, body: res.body };
+  const probe = await ask(r, `/__logwarden_test/filter-matched?path=${encodeURIComponent(r.path)}`);
+  assert.equal(probe.status, 200, `the filter probe: ${probe.body}`);
+  const [client = '', list = ''] = probe.body.split('\n');
+  const matched = list === '' ? [] : list.split(',');
+  return { status: res.status, alert: typeof a === 'string' && a !== '' ? a : undefined, client, matched, body: res.body };
 }
 
 test('every security_filter vector gives the expected outcome at a real nginx', async (t) => {
@@ -113,8 +113,10 @@ test('every security_filter vector gives the expected outcome at a real nginx', 
     const put = await putRules({ version, whitelist: { ips: [], paths: [] }, deployments: {}, routes: [], security_filter: v.rule_set });
     assert.equal(put.status, 200, `${v.name}: PUT /rules ${put.text}`);
     for (const [i, { request, expect }] of v.requests.entries()) {
-      const got = await send(request, expect.matched !== undefined);
+      const got = await send(request);
       const where = `${v.name} #${i} ${JSON.stringify(request).slice(0, 200)}`;
+      const presented = !isAddress(request.ip) ? got.client === 'unix:' : isLoopbackV4(request.ip) ? got.client === request.ip : got.client !== '127.0.0.1' && isIP(got.client) !== 0;
+      if (!presented) failures.push(`${where}: nginx took the client for ${JSON.stringify(got.client)}`);
       seen[got.status !== 200 ? 'block' : got.alert !== undefined ? 'warn' : 'none'] += 1;
       if (!isAddress(request.ip)) overSocket += 1;
       if (expect.action === 'block') {
