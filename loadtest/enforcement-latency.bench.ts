@@ -1,8 +1,8 @@
 // Decision published → 403 at nginx: the enforcer (in-process bus) pushes
 // block decisions to the test nginx's Lua control endpoint; for each, a
 // prober asks nginx as that client until it is refused. Distinct client
-// addresses come through the test nginx's test-only header (the shipped
-// snippets never honour it).
+// addresses come from 127.0.0.1 in X-Forwarded-For, which the test nginx
+// trusts from there (realip), as a node behind a proxy does.
 //   node dist/loadtest/enforcement-latency.bench.js [--decisions 200] [--interval-ms 20]
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
@@ -17,7 +17,7 @@ import { figure } from './report-figures.js';
 const { values } = parseArgs({ options: { decisions: { type: 'string', default: '200' }, 'interval-ms': { type: 'string', default: '20' } } });
 const n = Math.min(Number(values.decisions), 2000);
 const interval = Number(values['interval-ms']);
-const CLIENT_HEADER = 'x-logwarden-test-client';
+const CLIENT_HEADER = 'x-forwarded-for';
 
 const secret = 'bench-control-secret-0123456789';
 const nginx = await startTestNginx({ controlPort: await freePort(), controlSecret: secret });

@@ -97,20 +97,6 @@ local blocks, rules, limits = state.dicts()
 -- the variable's name.
 local country_var = "logwarden_country"
 
--- TEST ONLY. nginx passes a worker only the environment variables its config
--- names with the `env` directive; infra/nginx/test.conf.template sets this one
--- so that a test on loopback can speak for other client addresses. The shipped
--- snippets never set it: in production the client is $remote_addr (give nginx
--- real_ip_header/set_real_ip_from if a proxy sits in front).
-local test_client_var
-do
-    local h = os.getenv("LOGWARDEN_TEST_CLIENT_IP_HEADER")
-    if h and h ~= "" then
-        test_client_var = "http_" .. h:lower():gsub("-", "_")
-        ngx_log(ngx.WARN, "logwarden.access: TEST MODE, client address taken from header ", h)
-    end
-end
-
 local BODIES = {
     [401] = '{"error":"unauthorized","blocked_by":"',
     [403] = '{"error":"forbidden","blocked_by":"',
@@ -402,9 +388,6 @@ end
 
 function _M.check()
     local addr = var_get("remote_addr")
-    if test_client_var then
-        addr = var_get(test_client_var) or addr
-    end
 
     -- First: a change empties what the worker remembers of clients.
     local R = current()
@@ -419,19 +402,14 @@ function _M.check()
             req_key, req_family, req_parsed, req_net6 = c.key, c.family, c.parsed, c.net6
             known = not_blocked[req_key]
         else
-            -- Not an address (a unix socket; in the tests, anything the
-            -- header says): nothing that needs one can match it.
+            -- Not an address ("unix:", a client on a unix socket): nothing
+            -- that needs one can match it.
             req_valid = false
         end
     else
         known = not_blocked[addr]
-        if known then
-            if known ~= true then
-                req_parsed = known
-            end
-        elseif test_client_var then
-            req_parsed = parse_v4(addr)
-            req_valid = req_parsed ~= nil
+        if known and known ~= true then
+            req_parsed = known
         end
     end
 
@@ -519,13 +497,7 @@ function _M.check()
         -- Without domain or host-bound path levels the host decides nothing.
         local level = filter.level_for(f, f.needs_host and var_get("host") or "", uri or var_get("uri"))
         if level then
-            local matched = test_client_var and {} or nil
-            local action, rule = filter.evaluate(level, get_ua, get_country, client, matched)
-            if matched then
-                -- TEST ONLY (see test_client_var): every matching rule, for
-                -- the shared vectors' `matched`, which nothing else shows.
-                ngx_header["X-Logwarden-Test-Matched"] = table.concat(matched, ",")
-            end
+            local action, rule = filter.evaluate(level, get_ua, get_country, client)
             if action == "block" then
                 return deny(rule.status, rule.blocked_by)
             elseif action == "warn" then

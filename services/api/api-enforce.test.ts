@@ -52,8 +52,10 @@ describe('API → enforcer → nginx', () => {
     });
     return { status: res.status, body: (await res.json()) as Record<string, unknown> };
   };
+  // A client other than 127.0.0.1 sends X-Forwarded-For: the test nginx trusts it from
+  // 127.0.0.1 (realip), as a node behind a proxy does (shared/testing/nginx-client.ts).
   const edge = async (path: string, client: string, headers: Record<string, string> = {}): Promise<{ status: number; headers: Headers }> => {
-    const res = await fetch(`${nginx?.url}${path}`, { headers: { 'x-logwarden-test-client': client, ...headers } });
+    const res = await fetch(`${nginx?.url}${path}`, { headers: { 'x-forwarded-for': client, ...headers } });
     await res.arrayBuffer();
     return { status: res.status, headers: res.headers };
   };

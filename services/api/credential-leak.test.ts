@@ -157,8 +157,10 @@ describe('credentials never leave in clear', { skip: unitOnly() && 'unit-only ru
       bodies.push([`${method} ${path} (${res.status})`, `${JSON.stringify([...res.headers])}\n${text}`]);
       return { status: res.status, text };
     };
+    // A client other than 127.0.0.1 sends X-Forwarded-For: the test nginx trusts it from
+    // 127.0.0.1 (realip), as a node behind a proxy does (shared/testing/nginx-client.ts).
     const edge = async (path: string, headers: Record<string, string> = {}): Promise<number> => {
-      const res = await fetch(nginx?.url + path, { headers: { 'x-logwarden-test-client': '192.0.2.61', ...headers } });
+      const res = await fetch(nginx?.url + path, { headers: { 'x-forwarded-for': '192.0.2.61', ...headers } });
       await res.arrayBuffer();
       return res.status;
     };

@@ -4,7 +4,8 @@
 // Attack lines go in through syslog, other events and blocks through the bus
 // and the API; the page must show them, follow the live stream, and lift a
 // block with its Unblock button. Without chromium the test is skipped, saying
-// why (.ci/run installs it: infra/docs/install-chromium.sh).
+// why, and under CI=true it fails instead (.ci/run installs it:
+// infra/docs/install-chromium.sh).
 //
 // LOGWARDEN_UPDATE_SCREENSHOT=1 also writes the README's picture
 // (infra/docs/dashboard.png); otherwise the screenshot goes to a temporary folder.
@@ -20,6 +21,7 @@ import { loadConfig } from '../../shared/config/load.js';
 import type { SecurityEvent } from '../../shared/records.js';
 import { uniqueName } from '../../shared/testing/kafka.js';
 import { hashToken } from '../../shared/auth/tokens.js';
+import { requireTool } from '../../shared/testing/require-tool.js';
 import { startRuntime, type Runtime } from '../runtime.js';
 import { until } from '../../shared/testing/wait.js';
 
@@ -53,7 +55,7 @@ async function sendUdp(port: number, lines: string[]): Promise<void> {
 
 const chromium = chromiumPath();
 
-test('the dashboard shows a seeded run, follows the live stream, and unblocks from the page', { skip: chromium ? false : 'chromium is not installed (apt-get install chromium, or bash infra/docs/install-chromium.sh): the browser test cannot run', timeout: 240_000 }, async (t) => {
+test('the dashboard shows a seeded run, follows the live stream, and unblocks from the page', { skip: requireTool('chromium is not installed (apt-get install chromium, or bash infra/docs/install-chromium.sh): the browser test cannot run', chromium !== undefined), timeout: 240_000 }, async (t) => {
   const { chromium: pw } = await import('playwright-core');
   const yaml = [
     `kafka: { brokers: [], topic_prefix: "${uniqueName('dash')}." }`,

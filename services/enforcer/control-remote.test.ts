@@ -5,7 +5,8 @@
 // the host end's address. Needs root (CAP_NET_ADMIN) and iproute2; without
 // them, a non-loopback address of this machine's own interfaces stands in
 // (the kernel still routes it locally, but nginx sees that address); without
-// one either, the test is skipped, saying why. Wrong secrets: lua.test.ts.
+// one either, the test is skipped, saying why (under CI=true it fails instead).
+// Wrong secrets: lua/test/lua.test.ts.
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile, spawnSync } from 'node:child_process';
@@ -16,6 +17,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import { signControlRequest } from '../../shared/control-auth.js';
 import { unitOnly } from '../../shared/testing/kafka.js';
+import { requireTool } from '../../shared/testing/require-tool.js';
 import { startTestNginx, type TestNginx } from '../../shared/testing/nginx.js';
 
 const run = promisify(execFile);
@@ -111,7 +113,8 @@ function interfaceRemote(): Remote | undefined {
 
 const remote = unitOnly() ? undefined : (netnsRemote() ?? interfaceRemote());
 
-describe('control endpoint and non-local callers', { skip: unitOnly() ? 'unit-only run' : remote ? false : 'no network namespace (needs root and iproute2) and no non-loopback interface address to call from' }, () => {
+const noCaller = 'no network namespace (needs root and iproute2) and no non-loopback interface address to call from';
+describe('control endpoint and non-local callers', { skip: unitOnly() ? 'unit-only run' : requireTool(noCaller, remote !== undefined) }, () => {
   let nginx: TestNginx | undefined;
   let remoteUrl = '';
   before(async () => {
@@ -170,7 +173,9 @@ describe('control endpoint and non-local callers', { skip: unitOnly() ? 'unit-on
     assert.equal(after, 200);
     assert.equal(st1.blocks, st0.blocks, 'no block was set');
     assert.equal(st1.rules_version, st0.rules_version, 'no rule set was stored');
-    const edge = await fetch(`${nginx.url}/`, { headers: { 'x-logwarden-test-client': '198.51.100.77' } });
+    // A client other than 127.0.0.1 sends X-Forwarded-For: the test nginx trusts it from
+    // 127.0.0.1 (realip), as a node behind a proxy does (shared/testing/nginx-client.ts).
+    const edge = await fetch(`${nginx.url}/`, { headers: { 'x-forwarded-for': '198.51.100.77' } });
     await edge.arrayBuffer();
     assert.equal(edge.status, 200, 'the address the remote caller tried to block is served');
   });

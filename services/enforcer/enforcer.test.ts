@@ -99,6 +99,8 @@ test('setRules reaches every live node at once; a restarted nginx gets rules and
   await bus.ensureTopics([{ topic: topics.decisions, partitions: 1, compacted: true }]);
   const enforcer = new Enforcer({ config: loadConfig({ text: 'log_level: silent', env: {} }), bus, topics, nodes: [dead, live], reconcileMs: 300 });
   await enforcer.start();
+  // A client other than 127.0.0.1 sends X-Forwarded-For: the test nginx trusts it from
+  // 127.0.0.1 (realip), as a node behind a proxy does (shared/testing/nginx-client.ts).
   const get = async (path: string, headers: Record<string, string> = {}): Promise<number> => {
     const res = await fetch(node.url + path, { headers });
     await res.arrayBuffer();
@@ -130,7 +132,7 @@ test('setRules reaches every live node at once; a restarted nginx gets rules and
     assert.equal(await get('/', { 'user-agent': 'badbot/2' }), 451);
 
     await bus.publish(topics.decisions, [{ key: '192.0.2.55', value: blockDecisionCodec.encode(decision('192.0.2.55', 'block')) }]);
-    await until('the block', async () => (await get('/', { 'x-logwarden-test-client': '192.0.2.55' })) === 403);
+    await until('the block', async () => (await get('/', { 'x-forwarded-for': '192.0.2.55' })) === 403);
 
     const metrics = await registry.getMetricsAsJSON();
     const value = (name: string, nodeName: string): number | undefined =>
@@ -144,7 +146,7 @@ test('setRules reaches every live node at once; a restarted nginx gets rules and
     assert.equal(await rulesVersion(), 0, 'a fresh nginx holds no rule set');
     const restoredIn = await until(
       'rules and blocks restored',
-      async () => (await get('/', { 'user-agent': 'badbot/2' })) === 451 && (await get('/', { 'x-logwarden-test-client': '192.0.2.55' })) === 403,
+      async () => (await get('/', { 'user-agent': 'badbot/2' })) === 451 && (await get('/', { 'x-forwarded-for': '192.0.2.55' })) === 403,
     );
     t.diagnostic(`restarted nginx had rules and blocks back in ${restoredIn} ms (reconcile every 300 ms)`);
     assert.equal(await rulesVersion(), 2);

@@ -42,6 +42,8 @@ async function status(n: Node): Promise<{ epoch: unknown; blocks: number; rules_
   return (await res.json()) as { epoch: unknown; blocks: number; rules_version: number };
 }
 
+// A client other than 127.0.0.1 sends X-Forwarded-For: the test nginx trusts it from
+// 127.0.0.1 (realip), as a node behind a proxy does (shared/testing/nginx-client.ts).
 async function get(n: Node, headers: Record<string, string>): Promise<number> {
   const res = await fetch(`${n.nginx.url}/`, { headers });
   await res.arrayBuffer();
@@ -90,15 +92,15 @@ test('nginx restarted: one reconcile pass restores every block and the rule set'
     node = { ...node, nginx: await startTestNginx(node.opts) };
     const fresh = await status(node);
     assert.deepEqual([fresh.blocks, fresh.rules_version], [0, 0], 'a restarted nginx starts empty');
-    assert.equal(await get(node, { 'x-logwarden-test-client': '192.0.2.10' }), 200);
+    assert.equal(await get(node, { 'x-forwarded-for': '192.0.2.10' }), 200);
 
     await enforcer.reconcile();
     const after = await status(node);
     assert.equal(after.blocks, 60, 'every block is back after one pass');
     assert.equal(after.rules_version, 7, 'the rule set is back after the same pass');
-    assert.equal(await get(node, { 'x-logwarden-test-client': '192.0.2.69' }), 403);
+    assert.equal(await get(node, { 'x-forwarded-for': '192.0.2.69' }), 403);
     assert.equal(await get(node, { 'user-agent': 'badbot/1.0' }), 451);
-    assert.equal(await get(node, { 'x-logwarden-test-client': '192.0.2.200' }), 200, 'nothing else is blocked');
+    assert.equal(await get(node, { 'x-forwarded-for': '192.0.2.200' }), 200, 'nothing else is blocked');
   } finally {
     await enforcer.close();
     await bus.close();
@@ -132,8 +134,8 @@ test('one of two nodes unreachable: the other stays in sync; the lagging one is 
     const sa = await status(a);
     assert.deepEqual([sa.blocks, sa.rules_version], [65, 2], 'node-a is in sync while node-b is down');
     assert.equal(await get(a, { 'user-agent': 'badbot/2' }), 429);
-    assert.equal(await get(a, { 'x-logwarden-test-client': '192.0.2.1' }), 200, 'a lifted block is lifted on node-a');
-    assert.equal(await get(a, { 'x-logwarden-test-client': '192.0.2.149' }), 403);
+    assert.equal(await get(a, { 'x-forwarded-for': '192.0.2.1' }), 200, 'a lifted block is lifted on node-a');
+    assert.equal(await get(a, { 'x-forwarded-for': '192.0.2.149' }), 403);
     assert.equal(enforcer.desired.size, 65);
 
     // node-b comes back on the same ports, empty (a restart), or it would be stale either way.
@@ -142,7 +144,7 @@ test('one of two nodes unreachable: the other stays in sync; the lagging one is 
     const sb = await status(b);
     assert.deepEqual([sb.blocks, sb.rules_version], [65, 2], 'node-b repaired by one pass');
     for (const [ip, want] of [['192.0.2.1', 200], ['192.0.2.5', 200], ['192.0.2.6', 403], ['192.0.2.100', 403], ['192.0.2.149', 403], ['192.0.2.150', 200]] as const) {
-      assert.equal(await get(b, { 'x-logwarden-test-client': ip }), want, `${ip} on node-b`);
+      assert.equal(await get(b, { 'x-forwarded-for': ip }), want, `${ip} on node-b`);
     }
     assert.equal(await get(b, { 'user-agent': 'badbot/2' }), 429, 'node-b has the newer rule set');
     const [fa, fb] = [await status(a), await status(b)];
@@ -213,8 +215,8 @@ test('a partitioned node (nginx still running, stale state) is repaired when the
     const healed = await status(b);
     assert.equal(healed.epoch, epochBefore, 'same nginx, not a restart');
     assert.deepEqual([healed.blocks, healed.rules_version], [40, 2], 'one pass after the link healed: missed blocks set, lifted ones removed, new rules');
-    assert.equal(await get(b, { 'x-logwarden-test-client': '192.0.2.3' }), 200, 'a block lifted during the partition is lifted');
-    assert.equal(await get(b, { 'x-logwarden-test-client': '192.0.2.129' }), 403, 'a block decided during the partition is in force');
+    assert.equal(await get(b, { 'x-forwarded-for': '192.0.2.3' }), 200, 'a block lifted during the partition is lifted');
+    assert.equal(await get(b, { 'x-forwarded-for': '192.0.2.129' }), 403, 'a block decided during the partition is in force');
   } finally {
     await enforcer.close();
     await bus.close();

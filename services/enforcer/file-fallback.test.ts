@@ -29,6 +29,8 @@ after(async () => {
   if (dir) await rm(dir, { recursive: true, force: true });
 });
 
+// A client other than 127.0.0.1 sends X-Forwarded-For: the test nginx trusts it from
+// 127.0.0.1 (realip), as a node behind a proxy does (shared/testing/nginx-client.ts).
 async function get(path: string, headers: Record<string, string> = {}): Promise<number> {
   const res = await fetch((nginx as TestNginx).url + path, { headers });
   await res.arrayBuffer();
@@ -78,8 +80,8 @@ test('render, reload, and the rules and blocks are in force; a bad file keeps th
     { ip: '198.51.100.0/24', expiresAt: Date.now() + 600_000, reason: 'test range' },
   ]);
   await until('the first file in force', async () => (await get('/', { 'user-agent': 'badbot/1' })) === 451);
-  assert.equal(await get('/', { 'x-logwarden-test-client': '192.0.2.66' }), 403);
-  assert.equal(await get('/', { 'x-logwarden-test-client': '198.51.100.7' }), 403);
+  assert.equal(await get('/', { 'x-forwarded-for': '192.0.2.66' }), 403);
+  assert.equal(await get('/', { 'x-forwarded-for': '198.51.100.7' }), 403);
   assert.equal(await get('/'), 200);
 
   // The next file replaces both: the address block is gone, the range stays, the rule changed.
@@ -88,8 +90,8 @@ test('render, reload, and the rules and blocks are in force; a bad file keeps th
   ]);
   await until('the second file in force', async () => (await get('/', { 'user-agent': 'evilbot/1' })) === 452);
   assert.equal(await get('/', { 'user-agent': 'badbot/1' }), 200);
-  assert.equal(await get('/', { 'x-logwarden-test-client': '192.0.2.66' }), 200, 'a block not in the file is deleted');
-  assert.equal(await get('/', { 'x-logwarden-test-client': '198.51.100.7' }), 403);
+  assert.equal(await get('/', { 'x-forwarded-for': '192.0.2.66' }), 200, 'a block not in the file is deleted');
+  assert.equal(await get('/', { 'x-forwarded-for': '198.51.100.7' }), 403);
 
   // A file that does not validate changes nothing (and says so in the error log).
   const bad = renderFallback({ ...emptyNodeRules(3), whitelist: { ips: ['not-an-ip'], paths: [] } }, []);
@@ -99,5 +101,5 @@ test('render, reload, and the rules and blocks are in force; a bad file keeps th
   execFileSync(bin as string, [...args, '-s', 'reload']);
   await until('the refusal logged', async () => (await readFile(join(n.dir, 'logs', 'error.log'), 'utf8')).slice(logBefore).includes('refused at rules.whitelist.ips[0]'));
   assert.equal(await get('/', { 'user-agent': 'evilbot/1' }), 452, 'the last good rule set still holds');
-  assert.equal(await get('/', { 'x-logwarden-test-client': '198.51.100.7' }), 403);
+  assert.equal(await get('/', { 'x-forwarded-for': '198.51.100.7' }), 403);
 });

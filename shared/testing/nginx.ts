@@ -38,6 +38,8 @@ export interface TestNginx {
   /** http://127.0.0.1:PORT */
   url: string;
   port: number;
+  /** The unix socket the test server also listens on: its clients' $remote_addr is "unix:". */
+  socketPath: string;
   dir: string;
   /** The nginx binary and its arguments for this instance, e.g. to add `-s reload`. */
   nginxCommand: string[];
@@ -146,6 +148,7 @@ export async function startTestNginx(opts: TestNginxOptions = {}): Promise<TestN
     return {
       url,
       port,
+      socketPath: join(dir, 'http.sock'),
       dir,
       nginxCommand: [bin, '-p', `${dir}/`, '-c', join(dir, 'conf', 'nginx.conf'), '-e', join(dir, 'logs', 'error.log')],
       ...(control ? { controlUrl: `http://127.0.0.1:${controlPort}`, controlPort, controlSecret } : {}),

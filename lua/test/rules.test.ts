@@ -3,8 +3,10 @@
 // headers, the order of the checks, atomic replacement under load, and bad
 // documents refused whole.
 //
-// As in lua.test.ts, X-Logwarden-Test-Client stands for other client
-// addresses and X-Logwarden-Test-Country for the country (test config only).
+// Clients as in lua.test.ts (shared/testing/nginx-client.ts): 127.x addresses
+// are real source addresses, others come from 127.0.0.1 through the test
+// config's trusted X-Forwarded-For. X-Logwarden-Test-Country sets
+// $logwarden_country, standing for an operator's geoip2 variable.
 // The test server's deployment is "logwarden-test"; /other-deployment/ is "other".
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -17,6 +19,7 @@ import { signControlRequest } from '../../shared/control-auth.js';
 import { emptyNodeRules, type NodeRules } from '../../shared/control/node-rules.js';
 import { hashCredential } from '../../shared/credential-hash.js';
 import { startTestNginx, type TestNginx } from '../../shared/testing/nginx.js';
+import { nginxRequest, type NginxAnswer } from '../../shared/testing/nginx-client.js';
 
 const syslog = createSocket('udp4');
 const datagrams: string[] = [];
@@ -79,12 +82,6 @@ async function status(): Promise<Record<string, unknown>> {
   return res.json;
 }
 
-interface Answer {
-  status: number;
-  headers: http.IncomingHttpHeaders;
-  body: string;
-}
-
 interface Visit {
   client?: string;
   country?: string;
@@ -93,24 +90,14 @@ interface Visit {
   auth?: string;
 }
 
-function visit(path: string, v: Visit = {}): Promise<Answer> {
+function visit(path: string, v: Visit = {}): Promise<NginxAnswer> {
   const headers: Record<string, string> = { 'user-agent': v.ua ?? 'logwarden-test/rules' };
-  if (v.client !== undefined) headers['x-logwarden-test-client'] = v.client;
   if (v.country !== undefined) headers['x-logwarden-test-country'] = v.country;
   if (v.auth !== undefined) headers.authorization = v.auth;
-  return new Promise((resolve, reject) => {
-    const req = http.request({ host: '127.0.0.1', port: node().port, path, method: v.method ?? 'GET', headers, agent }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (c: string) => (body += c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
-    });
-    req.on('error', reject);
-    req.end();
-  });
+  return nginxRequest({ port: node().port, path, method: v.method ?? 'GET', headers, client: v.client, agent });
 }
 
-const blockedBy = (a: Answer | undefined): unknown => (JSON.parse(a?.body ?? '{}') as { blocked_by?: unknown }).blocked_by;
+const blockedBy = (a: NginxAnswer | undefined): unknown => (JSON.parse(a?.body ?? '{}') as { blocked_by?: unknown }).blocked_by;
 const basic = (s: string): string => `Basic ${Buffer.from(s, 'utf8').toString('base64')}`;
 
 async function loggedFor(ua: string): Promise<Record<string, unknown>> {

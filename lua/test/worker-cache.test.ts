@@ -6,8 +6,10 @@
 // worker that accepted it), so "every worker on its next request" is what is
 // asserted, not "some worker eventually".
 //
-// As in lua.test.ts, X-Logwarden-Test-Client stands for other client
-// addresses (test config only).
+// The client 198.51.100.23 comes, as in lua.test.ts, from 127.0.0.1 through
+// the test config's trusted X-Forwarded-For (shared/testing/nginx-client.ts):
+// a connection keeps its source address, and the per-worker ones leave from
+// 127.0.0.1, so the client rides on them in that header.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createSocket } from 'node:dgram';
@@ -18,6 +20,7 @@ import { join } from 'node:path';
 import { signControlRequest } from '../../shared/control-auth.js';
 import { emptyNodeRules, type NodeRules } from '../../shared/control/node-rules.js';
 import { startTestNginx, type TestNginx } from '../../shared/testing/nginx.js';
+import { nginxRequest } from '../../shared/testing/nginx-client.js';
 import { until } from '../../shared/testing/wait.js';
 
 const syslog = createSocket('udp4');
@@ -28,23 +31,8 @@ let nginx: TestNginx | undefined;
 const workers = new Map<number, http.Agent>();
 let version = 0;
 
-interface Answer {
-  status: number;
-  body: string;
-}
-
-function get(agent: http.Agent, path: string, headers: Record<string, string> = {}): Promise<Answer> {
-  const n = node();
-  return new Promise((resolve, reject) => {
-    const req = http.request({ host: '127.0.0.1', port: n.port, path, agent, headers: { 'user-agent': 'logwarden-test/worker-cache', ...headers } }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (c: string) => (body += c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-    });
-    req.on('error', reject);
-    req.end();
-  });
+function get(agent: http.Agent, path: string, headers: Record<string, string> = {}, client?: string): Promise<{ status: number; body: string }> {
+  return nginxRequest({ port: node().port, path, agent, client, headers: { 'user-agent': 'logwarden-test/worker-cache', ...headers } });
 }
 
 before(async () => {
@@ -104,9 +92,9 @@ async function putRules(rules: Partial<NodeRules>): Promise<void> {
 }
 
 /** The status each worker answers, in worker order, for one request on its own connection. */
-async function onEveryWorker(path: string, headers: Record<string, string> = {}): Promise<number[]> {
+async function onEveryWorker(path: string, headers: Record<string, string> = {}, client?: string): Promise<number[]> {
   const out: number[] = [];
-  for (const [, agent] of [...workers].sort(([a], [b]) => a - b)) out.push((await get(agent, path, headers)).status);
+  for (const [, agent] of [...workers].sort(([a], [b]) => a - b)) out.push((await get(agent, path, headers, client)).status);
   return out;
 }
 
@@ -120,28 +108,28 @@ function uaFilter(pattern: string, onFiltered: 'BLOCK' | 'WARN' = 'BLOCK'): Node
 }
 
 test('an address block, its deletion and its expiry are seen by every worker on its next request', async () => {
-  const client = { 'x-logwarden-test-client': '198.51.100.23' };
+  const client = '198.51.100.23';
   await putRules({});
   // Twice: the first answer makes each worker remember the address as not blocked.
-  assert.deepEqual(await onEveryWorker('/', client), every(200));
-  assert.deepEqual(await onEveryWorker('/', client), every(200));
+  assert.deepEqual(await onEveryWorker('/', {}, client), every(200));
+  assert.deepEqual(await onEveryWorker('/', {}, client), every(200));
 
   await control('POST', '/blocks', { set: [{ ip: '198.51.100.23', ttl: 0 }] });
-  assert.deepEqual(await onEveryWorker('/', client), every(403), 'an address remembered as not blocked, then blocked');
+  assert.deepEqual(await onEveryWorker('/', {}, client), every(403), 'an address remembered as not blocked, then blocked');
   await control('POST', '/blocks', { delete: ['198.51.100.23'] });
-  assert.deepEqual(await onEveryWorker('/', client), every(200), 'deleted');
+  assert.deepEqual(await onEveryWorker('/', {}, client), every(200), 'deleted');
 
   // Only an address's own block changed: no range, no rule set.
   await control('POST', '/blocks', { set: [{ ip: '198.51.100.23', ttl: 1 }] });
-  assert.deepEqual(await onEveryWorker('/', client), every(403), 'blocked again, with a TTL');
+  assert.deepEqual(await onEveryWorker('/', {}, client), every(403), 'blocked again, with a TTL');
   // The dict's clock is nginx's cached time: poll until it lapses everywhere.
-  await until('the block to lapse on every worker', async () => ((await onEveryWorker('/', client)).every((s) => s === 200) ? true : undefined), 15_000);
-  assert.deepEqual(await onEveryWorker('/', client), every(200), 'lapsed, and stays lapsed');
+  await until('the block to lapse on every worker', async () => ((await onEveryWorker('/', {}, client)).every((s) => s === 200) ? true : undefined), 15_000);
+  assert.deepEqual(await onEveryWorker('/', {}, client), every(200), 'lapsed, and stays lapsed');
 
   await control('POST', '/blocks', { set: [{ ip: '198.51.100.0/24', ttl: 0 }] });
-  assert.deepEqual(await onEveryWorker('/', client), every(403), 'a range over an address remembered as not blocked');
+  assert.deepEqual(await onEveryWorker('/', {}, client), every(403), 'a range over an address remembered as not blocked');
   await control('POST', '/blocks', { delete: ['198.51.100.0/24'] });
-  assert.deepEqual(await onEveryWorker('/', client), every(200));
+  assert.deepEqual(await onEveryWorker('/', {}, client), every(200));
 });
 
 test('a rule-set change is seen by every worker on its next request', async () => {

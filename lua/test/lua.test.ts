@@ -2,10 +2,10 @@
 // (the per-request check) and lua/logwarden/control.lua (the endpoint the
 // enforcer calls), configured by the operator snippets in lua/conf/.
 //
-// A loopback test can only come from 127.0.0.1. To stand for other clients
-// (IPv6, other IPv4 ranges) requests carry X-Logwarden-Test-Client, which
-// logwarden.access honours only because infra/nginx/test.conf.template sets the
-// test-only `env LOGWARDEN_TEST_CLIENT_IP_HEADER`; the shipped snippets never do.
+// Clients are real (shared/testing/nginx-client.ts): 127.x addresses are the
+// connection's own source; other IPv4 ranges and IPv6 come from 127.0.0.1
+// through X-Forwarded-For, which the test config's realip module trusts from
+// there, as a node behind a proxy would.
 import { signControlRequest } from '../../shared/control-auth.js';
 import { emptyNodeRules } from '../../shared/control/node-rules.js';
 import { after, before, test } from 'node:test';
@@ -16,8 +16,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { freePort, startTestNginx, type TestNginx, type TestNginxOptions } from '../../shared/testing/nginx.js';
-
-const CLIENT_HEADER = 'x-logwarden-test-client';
+import { nginxRequest } from '../../shared/testing/nginx-client.js';
 
 const syslog = createSocket('udp4');
 const datagrams: string[] = [];
@@ -95,12 +94,10 @@ async function status(): Promise<Record<string, unknown>> {
   return res.json;
 }
 
-/** Status of GET `path`, from 127.0.0.1 or, through the test header, from `client`. */
+/** Status of GET `path` from `client` (127.0.0.1 when omitted). */
 async function visit(path: string, client?: string, ua = 'logwarden-test/lua'): Promise<{ status: number; body: string }> {
-  const headers: Record<string, string> = { 'user-agent': ua };
-  if (client !== undefined) headers[CLIENT_HEADER] = client;
-  const res = await fetch(node().url + path, { headers });
-  return { status: res.status, body: await res.text() };
+  const res = await nginxRequest({ port: node().port, path, client, headers: { 'user-agent': ua } });
+  return { status: res.status, body: res.body };
 }
 
 async function statusOf(client?: string, path = '/'): Promise<number> {
@@ -125,6 +122,7 @@ test('a blocked address gets 403, logged as blocked_by blocklist, until deleted'
 
   const set = await blocks({ set: [{ ip: '127.0.0.1', ttl: 0, reason: 'test' }] });
   assert.equal(set.json.applied, 1);
+  assert.equal(await statusOf('127.0.0.2'), 200, 'another loopback source address is another client');
 
   const ua = `logwarden-test/blocked-${process.pid}-${Date.now()}`;
   const refused = await visit('/', undefined, ua);
@@ -144,6 +142,7 @@ test('a blocked address gets 403, logged as blocked_by blocklist, until deleted'
 test('a CIDR block refuses every address inside it, IPv4-mapped IPv6 included', async () => {
   await blocks({ set: [{ ip: '127.0.0.0/8' }] });
   assert.equal(await statusOf(), 403, 'the loopback client is inside 127.0.0.0/8');
+  assert.equal(await statusOf('127.201.13.7'), 403, 'so is every other loopback source address');
   await blocks({ delete: ['127.0.0.0/8'] });
   assert.equal(await statusOf(), 200);
 
