@@ -14,6 +14,7 @@ import { fileURLToPath } from 'node:url';
 import { LineDecoder } from '../../shared/access-log/decode.js';
 import { loadConfig } from '../../shared/config/load.js';
 import { startTestNginx } from '../../shared/testing/nginx.js';
+import { requireTool } from '../../shared/testing/require-tool.js';
 import { SHIPPED_SIGNATURES, SignatureMatcher } from './signatures.js';
 
 interface ToolCase {
@@ -68,15 +69,8 @@ const RUNS: Record<string, Runner> = {
 
 const onPath = (bin: string): boolean => spawnSync('sh', ['-c', `command -v ${bin}`], { stdio: 'ignore' }).status === 0;
 
-/** A skip reason where the tool is missing; under CI=true a missing tool fails instead (infra/tools/attack-tools.sh installs them). */
-function missing(bin: string): string | false {
-  if (onPath(bin)) return false;
-  if (process.env.CI === 'true') throw new Error(`${bin} is not installed: run infra/tools/attack-tools.sh install`);
-  return `${bin} is not installed (infra/tools/attack-tools.sh install)`;
-}
-
 for (const c of cases.filter((k) => RUNS[k.tool])) {
-  const skip = missing(c.tool);
+  const skip = requireTool(`${c.tool} is not installed (infra/tools/attack-tools.sh install)`, onPath(c.tool));
   test(`${c.tool}, run against a real nginx: every user agent it sends is caught by ${c.signature}`, { skip, timeout: 120_000 }, async () => {
     const dir = mkdtempSync(join(tmpdir(), `lw-tool-${c.tool}-`));
     writeFileSync(join(dir, 'words'), `${WORDS.join('\n')}\n`);
