@@ -34,14 +34,13 @@
 //                                uses that running broker instead of infra/kafka/kafka.sh's)
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import dgram from 'node:dgram';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { clearTimeout, setTimeout } from 'node:timers';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
-import { AccessLog, Processes, disguisingProxy, ensureTools, forwarder, get, onPath, runTool, stopChild } from './harness.mjs';
+import { AccessLog, Processes, disguisingProxy, ensureTools, forwarder, freeUdpPort, get, onPath, runTool, stopChild, until } from './harness.mjs';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const dist = (p) => new URL(`../../dist/${p}`, import.meta.url).href;
@@ -97,17 +96,6 @@ const fail = (what) => {
   failures.push(what);
   console.error(`e2e: FAIL: ${what}`);
 };
-
-function freeUdpPort() {
-  return new Promise((resolve, reject) => {
-    const s = dgram.createSocket('udp4');
-    s.once('error', reject);
-    s.bind(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 // ------------------------------------------------------------------ the tools
 const t00 = Date.now();
@@ -171,16 +159,6 @@ function writeConfig(file, { brokers, udpPort, token, controlUrl }) {
     ].join('\n'),
   );
 }
-
-const until = async (what, fn, ms) => {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const v = await fn();
-    if (v !== undefined && v !== false) return v;
-    if (Date.now() > deadline) throw new Error(`timed out after ${ms / 1000} s waiting for ${what}`);
-    await sleep(200);
-  }
-};
 
 /** The pipeline: Kafka, nginx, the logwarden processes; returns what the attacks need. */
 async function startPipeline() {

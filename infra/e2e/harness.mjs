@@ -11,10 +11,12 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { Buffer } from 'node:buffer';
 import { closeSync, createWriteStream, openSync, readFileSync, readSync } from 'node:fs';
+import dgram from 'node:dgram';
 import http from 'node:http';
 import net from 'node:net';
 import { join } from 'node:path';
 import { clearTimeout, setTimeout } from 'node:timers';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 // ------------------------------------------------------------------ attack tools
 /**
@@ -120,6 +122,29 @@ export class Processes {
       console.error(`\n--- ${p.name} (last ${lines.length} lines of ${p.file})\n${lines.join('\n')}`);
     }
   }
+}
+
+/** Polls fn every 200 ms until it returns something other than undefined or false. */
+export const until = async (what, fn, ms) => {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const v = await fn();
+    if (v !== undefined && v !== false) return v;
+    if (Date.now() > deadline) throw new Error(`timed out after ${ms / 1000} s waiting for ${what}`);
+    await sleep(200);
+  }
+};
+
+/** A UDP port that was free a moment ago on 127.0.0.1. */
+export function freeUdpPort() {
+  return new Promise((resolve, reject) => {
+    const s = dgram.createSocket('udp4');
+    s.once('error', reject);
+    s.bind(0, '127.0.0.1', () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
+  });
 }
 
 // ------------------------------------------------------------------ source addresses
