@@ -11,6 +11,7 @@ import dgram from 'node:dgram';
 import net from 'node:net';
 import { once } from 'node:events';
 import { setImmediate as yieldToLoop, setTimeout as sleep } from 'node:timers/promises';
+import { isLoopback } from '../../shared/loopback.js';
 
 export const MAX_SECONDS = 120;
 
@@ -24,30 +25,8 @@ export interface Target {
   family: 4 | 6;
 }
 
-const IPV4 = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/;
-
-/** True for 127.0.0.0/8 and ::1 (in any spelling). Nothing is resolved: names other than "localhost" are refused. */
-export function isLoopback(host: string): boolean {
-  const m = IPV4.exec(host);
-  if (m !== null) return m.slice(1).every((o) => Number(o) <= 255) && Number(m[1]) === 127;
-  if (net.isIPv6(host)) {
-    const groups = expandIPv6(host);
-    return groups !== undefined && groups.slice(0, 7).every((g) => g === 0) && groups[7] === 1;
-  }
-  return false;
-}
-
-function expandIPv6(s: string): number[] | undefined {
-  if (s.includes('.') || s.includes('%')) return undefined; // embedded IPv4 / zone ids: not ::1
-  const [head, tail, more] = s.split('::');
-  if (more !== undefined) return undefined;
-  const h = head === '' || head === undefined ? [] : head.split(':');
-  const t = tail === undefined ? [] : tail === '' ? [] : tail.split(':');
-  const fill = tail === undefined ? 0 : 8 - h.length - t.length;
-  const all = [...h, ...Array<string>(Math.max(0, fill)).fill('0'), ...t];
-  if (all.length !== 8) return undefined;
-  return all.map((g) => Number.parseInt(g, 16));
-}
+// The one loopback guard, shared with the demo.
+export { isLoopback };
 
 /** "HOST:PORT" or "[V6]:PORT" → a loopback target, or BlastTargetError. */
 export function parseLoopbackTarget(spec: string): Target {

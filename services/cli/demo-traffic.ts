@@ -9,8 +9,8 @@
 // files, a brute-forcer posts to /login (401s), a flooder hammers one page.
 import http from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { BROWSER_UAS, SHOP_PRODUCTS } from '../../loadtest/generator/sites.js';
-import { isLoopback } from '../../loadtest/generator/blast.js';
+import { isLoopback } from '../../shared/loopback.js';
+import { BROWSER_UAS, DEMO_PRODUCTS } from './demo-site.js';
 
 export type ClientKind = 'benign' | 'scanner' | 'brute_force' | 'flood';
 
@@ -45,7 +45,7 @@ const SCAN_WORDS = [
 // Probed once the wordlist ran for a while, as scanners do after fingerprinting.
 const SENSITIVE = ['/.env', '/.git/config', '/wp-config.php.bak', '/backup.sql', '/.aws/credentials', '/phpinfo.php'];
 
-const BENIGN_PAGES = ['/', '/products', '/search?q=shoes', '/cart', '/about', '/contact', ...SHOP_PRODUCTS.slice(0, 6).map((p) => `/products/${p}`)];
+const BENIGN_PAGES = ['/', '/products', '/search?q=shoes', '/cart', '/about', '/contact', ...DEMO_PRODUCTS.map((p) => `/products/${p}`)];
 const BENIGN_ASSETS = ['/static/app.css', '/static/app.js', '/static/logo.png'];
 
 interface Req {

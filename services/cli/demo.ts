@@ -16,25 +16,24 @@
 //   instance of its own (temporary data, API on 8090 when free) whose
 //   enforcer lists the demo nginx as its node, and prints the dashboard URL
 //   and a token for the length of the demo.
+//
+// Files: demo-instance.ts (the instance and the demo nginx), demo-traffic.ts
+// (the clients, each from its own 127.0.x.y address), demo-watch.ts (the live
+// lines), demo-summary.ts (the account at the end), demo-site.ts (what the
+// visitors look like).
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { createBus } from '../../shared/bus/index.js';
-import { blockDecisionCodec } from '../../shared/avro/codec.js';
-import { loadConfig } from '../../shared/config/load.js';
-import type { BlockDecision, SecurityEvent } from '../../shared/records.js';
-import { startTestNginx, freePort, type TestNginx } from '../../shared/testing/nginx.js';
-import { topicNames } from '../../shared/topics.js';
 import { rootLogger } from '../../shared/log.js';
-import { hashToken, newToken } from '../../shared/auth/tokens.js';
-import { Enforcer } from '../enforcer/enforcer.js';
-import { SERVICES, startRuntime, topicSpecs, type Runtime } from '../runtime.js';
-import { startTraffic, type ClientKind, type ClientStats } from './demo-traffic.js';
+import { attachInstance, startOwnInstance, type DemoInstance } from './demo-instance.js';
+import { formatSummary, progressLine, summarise, type DemoSummary } from './demo-summary.js';
+import { startTraffic, type ClientStats } from './demo-traffic.js';
+import { startWatch } from './demo-watch.js';
+
+export { formatSummary, type AttackerSummary, type DemoSummary } from './demo-summary.js';
 
 export const MAX_SECONDS = 300;
 
@@ -55,87 +54,6 @@ export interface DemoOptions {
   signal?: AbortSignal;
 }
 
-interface Block {
-  ip: string;
-  reason: string;
-  source: string;
-  created_at: number;
-  expires_at: number | null;
-  deployment: string;
-  escalation_level: number;
-}
-
-export interface AttackerSummary {
-  kind: ClientKind;
-  ip: string;
-  requests: number;
-  refused: number;
-  blocked: boolean;
-  reason: string | null;
-  /** Decision (created_at) → first request of this client refused by nginx; null when not blocked. */
-  latency_ms: number | null;
-}
-
-export interface DemoSummary {
-  mode: 'attach' | 'own';
-  seconds: number;
-  requests: number;
-  benign: { clients: number; requests: number; ok: number; refused: number; ok_ratio: number };
-  attackers: AttackerSummary[];
-  events_by_type: Record<string, number>;
-  events_by_detector: Record<string, number>;
-  blocks: number;
-  latency_ms: { n: number; p50: number | null; p99: number | null; max: number | null };
-}
-
-const KIND_LABEL: Record<ClientKind, string> = { benign: 'benign', scanner: 'scanner', brute_force: 'brute-forcer', flood: 'flooder' };
-
-function quantile(sorted: number[], q: number): number | null {
-  if (sorted.length === 0) return null;
-  return sorted[Math.min(sorted.length - 1, Math.ceil(q * sorted.length) - 1)] as number;
-}
-
-async function apiCall<T>(base: string, token: string, method: string, path: string): Promise<{ status: number; body: T }> {
-  const res = await fetch(`${base}${path}`, { method, headers: { authorization: `Bearer ${token}` }, signal: AbortSignal.timeout(5_000) });
-  return { status: res.status, body: (await res.json().catch(() => ({}))) as T };
-}
-
-/** Follows the event stream until `signal` aborts; resolves `ready` once the stream is open. */
-function followEvents(base: string, token: string, signal: AbortSignal, onEvent: (e: SecurityEvent) => void): { ready: Promise<void>; done: Promise<void> } {
-  let markReady: () => void = () => undefined;
-  const ready = new Promise<void>((resolve) => (markReady = resolve));
-  const done = (async () => {
-    while (!signal.aborted) {
-      try {
-        const res = await fetch(`${base}/api/security/events/stream`, { headers: { authorization: `Bearer ${token}` }, signal });
-        if (!res.ok || !res.body) throw new Error(`event stream: HTTP ${res.status}`);
-        const reader = res.body.getReader();
-        const dec = new TextDecoder();
-        let buf = '';
-        for (;;) {
-          const { done: end, value } = (await reader.read()) as { done: boolean; value?: Uint8Array };
-          if (end) break;
-          buf += dec.decode(value, { stream: true });
-          markReady();
-          let i: number;
-          while ((i = buf.indexOf('\n\n')) >= 0) {
-            const block = buf.slice(0, i);
-            buf = buf.slice(i + 2);
-            const data = block.split('\n').filter((l) => l.startsWith('data: ')).map((l) => l.slice(6)).join('\n');
-            if (data) onEvent(JSON.parse(data) as SecurityEvent);
-          }
-        }
-      } catch (err) {
-        if (signal.aborted) return;
-        markReady();
-        await sleep(500);
-        void err;
-      }
-    }
-  })();
-  return { ready, done };
-}
-
 function portFree(port: number): Promise<boolean> {
   return new Promise((resolve) => {
     const s = createServer();
@@ -150,228 +68,57 @@ export async function runDemo(o: DemoOptions): Promise<DemoSummary> {
   // The demo's own instance logs warnings only: the terminal is for the demo.
   if (o.mode === 'own' && rootLogger.level !== 'silent') rootLogger.level = 'warn';
   if (!(o.seconds > 0 && o.seconds <= MAX_SECONDS)) throw new RangeError(`seconds must be within (0, ${MAX_SECONDS}]`);
-  const cleanups: Array<() => Promise<void>> = [];
-  const stopAll = async (): Promise<void> => {
-    for (const c of cleanups.reverse()) await c().catch(() => undefined);
-  };
-  const controlSecret = randomBytes(24).toString('hex');
-  let base: string;
-  let token: string;
-  let nginx: TestNginx;
-  let feedEnforcer: ((blocks: Map<string, Block>) => Promise<void>) | undefined;
+  const stops: Array<() => Promise<void>> = [];
   const started = Date.now();
-
-  const startNginx = async (syslog: string): Promise<TestNginx> => {
-    try {
-      return await startTestNginx({ syslog, control: true, controlSecret });
-    } catch (err) {
-      throw new Error(
-        `the demo needs nginx with the Lua module and could not start it.\n` +
-          `  Debian/Ubuntu: run as root  bash infra/nginx/nginx.sh install   (nginx, libnginx-mod-http-lua, lua-cjson)\n` +
-          `  or point LOGWARDEN_NGINX_BIN at an OpenResty binary.\n  cause: ${(err as Error).message.split('\n')[0] ?? ''}`,
-        { cause: err },
-      );
-    }
-  };
-
   try {
-    if (o.mode === 'own') {
-      const udpPort = await freePort();
-      out(`▶ starting nginx with the Lua module (syslog → 127.0.0.1:${udpPort}) ...`);
-      nginx = await startNginx(`127.0.0.1:${udpPort}`);
-      cleanups.push(() => nginx.stop());
-      const dataDir = mkdtempSync(join(tmpdir(), 'logwarden-demo-'));
-      cleanups.push(() => Promise.resolve(rmSync(dataDir, { recursive: true, force: true })));
-      token = o.token ?? newToken();
-      const yaml = [
-        // Events flush and nodes reconcile every 5 s instead of 30 s: a livelier demo.
-        'security: { scan_interval: 5s }',
-        `kafka: { brokers: [], topic_prefix: "demo." }`,
-        `ingest: { udp: { port: ${udpPort} } }`,
-        'api:',
-        `  port: ${o.apiPort ?? 0}`,
-        `  tokens: [{ name: demo, role: admin, hash: "${hashToken(token)}" }]`,
-        `nodes: [{ name: demo-nginx, url: "${nginx.controlUrl as string}", secret_env: LOGWARDEN_DEMO_NODE_SECRET }]`,
-        `data_dir: ${JSON.stringify(dataDir)}`,
-        'log_level: warn',
-      ].join('\n');
-      out('▶ starting logwarden, embedded (in-process bus, embedded ClickHouse, enforcer → the demo nginx) ...');
-      const rt: Runtime = await startRuntime(loadConfig({ text: yaml, env: { LOGWARDEN_DEMO_NODE_SECRET: controlSecret } }), new Set(SERVICES));
-      cleanups.push(() => rt.stop());
-      base = `http://127.0.0.1:${rt.apiPort as number}`;
-      out(`  dashboard  ${base}/dashboard/   token: ${token}   (while the demo runs)`);
-    } else {
-      base = (o.api ?? 'http://127.0.0.1:8090').replace(/\/+$/, '');
-      if (!o.token) throw new Error('a token is needed to follow the running instance: set LOGWARDEN_TOKEN (npm start printed it on its first start) or pass --token-file');
-      token = o.token;
-      const me = await apiCall<{ data?: { name: string; role: string }; error?: string }>(base, token, 'GET', '/api/whoami');
-      if (me.status !== 200) throw new Error(`${base} refused the token (HTTP ${me.status}: ${me.body.error ?? ''})`);
-      const syslog = o.syslog ?? '127.0.0.1:5514';
-      out(`▶ using logwarden at ${base} as ${me.body.data?.name ?? '?'} (${me.body.data?.role ?? '?'}); the demo nginx logs to its syslog ${syslog}`);
-      // Blocks of the demo's own addresses from an earlier run would refuse them from the first request.
-      const held = await apiCall<{ data: Block[] }>(base, token, 'GET', '/api/security/blocked-ips?limit=1000');
-      const mine = (held.body.data ?? []).filter((b) => b.ip.startsWith('127.0.'));
-      if (mine.length > 0 && me.body.data?.role === 'admin') {
-        for (const b of mine) await apiCall(base, token, 'DELETE', `/api/security/blocked-ips/${encodeURIComponent(b.ip)}`);
-        out(`  lifted ${mine.length} block(s) of the demo's addresses left by an earlier run`);
-      }
-      out('▶ starting nginx with the Lua module ...');
-      nginx = await startNginx(syslog);
-      cleanups.push(() => nginx.stop());
-      // The demo's enforcer for its nginx: the same Enforcer, fed from the instance's blocks.
-      const cfg = loadConfig({
-        text: ['kafka: { brokers: [], topic_prefix: "demo-enforcer." }', 'security: { scan_interval: 5s }', `nodes: [{ name: demo-nginx, url: "${nginx.controlUrl as string}", secret_env: S }]`, 'log_level: warn'].join('\n'),
-        env: { S: controlSecret },
-      });
-      const bus = createBus(cfg);
-      const topics = topicNames(cfg.kafka.topic_prefix);
-      await bus.ensureTopics(topicSpecs(cfg, topics));
-      const enforcer = new Enforcer({ config: cfg, bus, topics });
-      await enforcer.start();
-      cleanups.push(async () => {
-        await enforcer.close();
-        await bus.close();
-      });
-      const pushed = new Map<string, number>();
-      feedEnforcer = async (blocks) => {
-        const now = Date.now();
-        const msgs: BlockDecision[] = [];
-        for (const b of blocks.values()) {
-          if (pushed.get(b.ip) === b.created_at) continue;
-          pushed.set(b.ip, b.created_at);
-          msgs.push({ ip: b.ip, action: 'block', reason: b.reason, source: b.source as BlockDecision['source'], created_at: b.created_at, expires_at: b.expires_at, deployment: b.deployment || null, escalation_level: b.escalation_level });
-        }
-        for (const ip of [...pushed.keys()]) {
-          if (blocks.has(ip)) continue;
-          pushed.delete(ip);
-          msgs.push({ ip, action: 'unblock', reason: 'unblocked', source: 'manual', created_at: now, expires_at: null, deployment: null, escalation_level: 0 });
-        }
-        if (msgs.length > 0) await bus.publish(topics.decisions, msgs.map((d) => ({ key: d.ip, value: blockDecisionCodec.encode(d) })));
-      };
-      out('  this demo enforces on its own nginx with the blocks of that instance (read every 250 ms from its API)');
-    }
-    out(`  demo nginx ${nginx.url}   (try: curl ${nginx.url}/)`);
-
-    // ---- watchers: the event stream and the blocks list
-    const stop = new AbortController();
-    const onAbort = (): void => stop.abort();
-    o.signal?.addEventListener('abort', onAbort);
-    cleanups.push(() => {
-      o.signal?.removeEventListener('abort', onAbort);
-      stop.abort();
-      return Promise.resolve();
-    });
-    const byIp = new Map<string, ClientStats>();
-    const seenEvent = new Set<string>();
-    const eventsByType: Record<string, number> = {};
-    const eventsByDetector: Record<string, number> = {};
-    const elapsed = (): string => `${((Date.now() - started) / 1000).toFixed(1).padStart(5)}s`;
-    const events = followEvents(base, token, stop.signal, (e) => {
-      const c = byIp.get(e.ip);
-      if (!c) return;
-      eventsByType[e.type] = (eventsByType[e.type] ?? 0) + 1;
-      eventsByDetector[e.detector] = (eventsByDetector[e.detector] ?? 0) + 1;
-      const key = `${e.ip} ${e.detector}`;
-      if (seenEvent.has(key) || e.detector === 'blocklist') return;
-      seenEvent.add(key);
-      out(`${elapsed()}  event    ${e.ip.padEnd(13)} ${KIND_LABEL[c.kind].padEnd(12)} ${e.type} by ${e.detector} (${e.count} request${e.count === 1 ? '' : 's'}${e.sample_paths[0] ? `, e.g. ${e.sample_paths[0]}` : ''})`);
-    });
-    await Promise.race([events.ready, sleep(5_000)]);
-
-    const blocks = new Map<string, Block>();
-    const announced = new Set<string>();
-    const watch = (async () => {
-      while (!stop.signal.aborted) {
-        try {
-          const r = await apiCall<{ data: Block[] }>(base, token, 'GET', '/api/security/blocked-ips?limit=1000');
-          if (r.status === 200) {
-            blocks.clear();
-            for (const b of r.body.data) blocks.set(b.ip, b);
-            await feedEnforcer?.(blocks);
-            for (const b of blocks.values()) {
-              const c = byIp.get(b.ip);
-              if (!c || announced.has(b.ip)) continue;
-              announced.add(b.ip);
-              const until = b.expires_at === null ? 'permanently' : `for ${Math.round((b.expires_at - b.created_at) / 60_000)} min`;
-              out(`${elapsed()}  BLOCKED  ${b.ip.padEnd(13)} ${KIND_LABEL[c.kind].padEnd(12)} ${until}: ${b.reason}`);
-            }
-          }
-        } catch {
-          // The next round retries; a stopped API ends the demo through its traffic anyway.
-        }
-        await sleep(250, undefined, { signal: stop.signal }).catch(() => undefined);
-      }
-    })();
-
-    // ---- traffic
-    out(`▶ traffic for ${o.seconds} s: ${o.benign} benign visitors, ${o.attackers} scanner(s), ${o.attackers} brute-forcer(s), ${o.attackers} flooder(s), each from its own 127.0.x.y address`);
-    const trafficStart = Date.now();
-    const traffic = startTraffic({ url: nginx.url, seconds: o.seconds, benign: o.benign, attackers: o.attackers, signal: stop.signal });
-    for (const c of traffic.clients) byIp.set(c.ip, c);
-    const ticker = setInterval(() => {
-      const benign = traffic.clients.filter((c) => c.kind === 'benign');
-      const bReq = benign.reduce((a, c) => a + c.requests, 0);
-      const bOk = benign.reduce((a, c) => a + (c.statuses['200'] ?? 0), 0);
-      const atk = traffic.clients.filter((c) => c.kind !== 'benign');
-      const aReq = atk.reduce((a, c) => a + c.requests, 0);
-      const aRef = atk.reduce((a, c) => a + (c.statuses['403'] ?? 0), 0);
-      const blocked = atk.filter((c) => blocks.has(c.ip)).length;
-      out(`${elapsed()}  ·        benign ${bReq} requests, ${bReq ? ((100 * bOk) / bReq).toFixed(1) : '100.0'}% 200 | attackers ${aReq} requests, ${aRef} refused (403) | blocked ${blocked}/${atk.length}`);
-    }, 3_000);
-    try {
-      await traffic.done;
-    } finally {
-      clearInterval(ticker);
-    }
-    const trafficSeconds = Math.round((Date.now() - trafficStart) / 100) / 10;
-    // Late events (flushes every scan_interval) and the last poll, then the watchers stop.
-    await sleep(1_500);
-    stop.abort();
-    await Promise.all([watch, events.done]);
-
-    // ---- summary
-    const clients = traffic.clients;
-    const benign = clients.filter((c) => c.kind === 'benign');
-    const attackers: AttackerSummary[] = clients.filter((c) => c.kind !== 'benign').map((c) => {
-      const b = blocks.get(c.ip);
-      const latency = b && c.firstRefusedAt !== undefined ? Math.max(0, c.firstRefusedAt - b.created_at) : null;
-      return { kind: c.kind, ip: c.ip, requests: c.requests, refused: c.statuses['403'] ?? 0, blocked: b !== undefined, reason: b?.reason ?? null, latency_ms: latency };
-    });
-    const lat = attackers.map((a) => a.latency_ms).filter((x): x is number => x !== null).sort((a, b) => a - b);
-    const bReq = benign.reduce((a, c) => a + c.requests, 0);
-    const bOk = benign.reduce((a, c) => a + (c.statuses['200'] ?? 0), 0);
-    return {
-      mode: o.mode,
-      seconds: trafficSeconds,
-      requests: clients.reduce((a, c) => a + c.requests, 0),
-      benign: { clients: benign.length, requests: bReq, ok: bOk, refused: benign.reduce((a, c) => a + (c.statuses['403'] ?? 0), 0), ok_ratio: bReq === 0 ? 1 : bOk / bReq },
-      attackers,
-      events_by_type: eventsByType,
-      events_by_detector: eventsByDetector,
-      blocks: attackers.filter((a) => a.blocked).length,
-      latency_ms: { n: lat.length, p50: quantile(lat, 0.5), p99: quantile(lat, 0.99), max: lat[lat.length - 1] ?? null },
+    const instanceOptions = {
+      controlSecret: randomBytes(24).toString('hex'),
+      out,
+      onStop: (stop: () => Promise<void>) => void stops.push(stop),
+      ...(o.apiPort === undefined ? {} : { apiPort: o.apiPort }),
+      ...(o.api === undefined ? {} : { api: o.api }),
+      ...(o.token === undefined ? {} : { token: o.token }),
+      ...(o.syslog === undefined ? {} : { syslog: o.syslog }),
     };
+    const instance = o.mode === 'own' ? await startOwnInstance(instanceOptions) : await attachInstance(instanceOptions);
+    out(`  demo nginx ${instance.nginx.url}   (try: curl ${instance.nginx.url}/)`);
+    return await runTraffic(o, instance, started, out, (stop) => void stops.push(stop));
   } finally {
-    await stopAll();
+    for (const stop of stops.reverse()) await stop().catch(() => undefined);
   }
 }
 
-export function formatSummary(s: DemoSummary): string {
-  const lines = [
-    '',
-    `summary (${s.seconds} s of traffic, ${s.mode === 'own' ? 'the demo\'s embedded instance' : 'the running instance'})`,
-    `  requests          ${s.requests}`,
-    `  benign            ${s.benign.requests} requests from ${s.benign.clients} visitors: ${(100 * s.benign.ok_ratio).toFixed(1)}% answered 200, ${s.benign.refused} refused`,
-    `  events by type    ${Object.entries(s.events_by_type).map(([k, v]) => `${k} ${v}`).join(', ') || 'none'}`,
-    `  by detector       ${Object.entries(s.events_by_detector).map(([k, v]) => `${k} ${v}`).join(', ') || 'none'}`,
-    `  attackers blocked ${s.blocks}/${s.attackers.length}`,
-  ];
-  for (const a of s.attackers) {
-    lines.push(`    ${a.ip.padEnd(13)} ${KIND_LABEL[a.kind].padEnd(12)} ${String(a.requests).padStart(5)} requests, ${String(a.refused).padStart(5)} refused  ${a.blocked ? `blocked, ${a.latency_ms ?? '?'} ms after the decision: ${a.reason ?? ''}` : 'NOT blocked'}`);
+/** The watchers, then the traffic for o.seconds, then the summary. */
+async function runTraffic(o: DemoOptions, instance: DemoInstance, started: number, out: (line: string) => void, onStop: (stop: () => Promise<void>) => void): Promise<DemoSummary> {
+  const stop = new AbortController();
+  const onAbort = (): void => stop.abort();
+  o.signal?.addEventListener('abort', onAbort);
+  onStop(() => {
+    o.signal?.removeEventListener('abort', onAbort);
+    stop.abort();
+    return Promise.resolve();
+  });
+  const byIp = new Map<string, ClientStats>();
+  const elapsed = (): string => `${((Date.now() - started) / 1000).toFixed(1).padStart(5)}s`;
+  const watch = startWatch({ base: instance.base, token: instance.token, signal: stop.signal, clients: byIp, out, elapsed, feedEnforcer: instance.feedEnforcer });
+  await Promise.race([watch.ready, sleep(5_000)]);
+
+  out(`▶ traffic for ${o.seconds} s: ${o.benign} benign visitors, ${o.attackers} scanner(s), ${o.attackers} brute-forcer(s), ${o.attackers} flooder(s), each from its own 127.0.x.y address`);
+  const trafficStart = Date.now();
+  const traffic = startTraffic({ url: instance.nginx.url, seconds: o.seconds, benign: o.benign, attackers: o.attackers, signal: stop.signal });
+  for (const c of traffic.clients) byIp.set(c.ip, c);
+  const ticker = setInterval(() => out(`${elapsed()}  ·        ${progressLine(traffic.clients, watch.blocks)}`), 3_000);
+  try {
+    await traffic.done;
+  } finally {
+    clearInterval(ticker);
   }
-  const l = s.latency_ms;
-  lines.push(`  detection → block (decision → first request refused by nginx, per attacker; within one request interval${s.mode === 'attach' ? ', plus the demo\'s 250 ms poll of the API' : ''}): ${l.n === 0 ? 'n/a' : `p50 ${l.p50} ms, p99 ${l.p99} ms, max ${l.max} ms (n=${l.n})`}`);
-  return `${lines.join('\n')}\n`;
+  const seconds = Math.round((Date.now() - trafficStart) / 100) / 10;
+  // Late events (flushes every scan_interval) and the last poll, then the watchers stop.
+  await sleep(1_500);
+  stop.abort();
+  await watch.done;
+  return summarise({ mode: o.mode, seconds, clients: traffic.clients, blocks: watch.blocks, eventsByType: watch.eventsByType, eventsByDetector: watch.eventsByDetector });
 }
 
 const USAGE = `npm run demo [-- options]
