@@ -79,7 +79,8 @@ function nextRequest(kind: ClientKind, n: number, ip: string): Req {
 
 function userAgent(kind: ClientKind, i: number): string {
   // dirb's default user agent, which no signature flags: the scanner is caught by its behaviour.
-  if (kind === 'scanner') return 'Mozilla/4.0 (compatible; MSIE 6.0; Windows NT 5.1)';
+  // A scanner that hides behind a browser's user agent: the behaviour detectors must catch it.
+  if (kind === 'scanner') return 'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0 Safari/537.36';
   if (kind === 'brute_force') return 'python-requests/2.32.3';
   if (kind === 'flood') return 'Go-http-client/1.1';
   return BROWSER_UAS[i % BROWSER_UAS.length] as string;

@@ -6,19 +6,19 @@
 //
 // What the user sees is `logwarden <command>: <message>`; a usage error adds
 // a pointer to --help.
+import { def as baseDef, defineErrors, LogwardenError, type ErrorDef } from '../../shared/errors.js';
 import { EXIT } from './api-client.js';
 
-export interface CliErrorDef {
-  code: string;
+export interface CliErrorDef extends ErrorDef {
+  /** The exit code the command ends with. */
   exitCode: number;
-  message: string;
 }
 
 function def(code: string, exitCode: number, message: string): CliErrorDef {
-  return { code, exitCode, message };
+  return { ...baseDef(code, message), exitCode };
 }
 
-export const CLI_ERRORS = {
+export const CLI_ERRORS = defineErrors('cli', {
   LW_CLI_USAGE: def('LW_CLI_USAGE', EXIT.USAGE, 'not a command line logwarden can run'),
   LW_CLI_TOKEN_FILE: def('LW_CLI_TOKEN_FILE', EXIT.USAGE, '--token-file cannot be read, or is empty'),
   LW_CLI_TOKEN_MALFORMED: def('LW_CLI_TOKEN_MALFORMED', EXIT.USAGE, 'the API token holds whitespace; the file should hold the token alone'),
@@ -28,19 +28,17 @@ export const CLI_ERRORS = {
     EXIT.AUTH,
     'no API token: set LOGWARDEN_TOKEN or --token-file FILE (logwarden token makes one; embedded mode prints one at its first start)',
   ),
-} as const;
+});
 
 export type CliErrorCode = keyof typeof CLI_ERRORS;
 
-export class CliError extends Error {
-  readonly code: CliErrorCode;
+export class CliError extends LogwardenError {
+  declare readonly code: CliErrorCode;
   readonly exitCode: number;
 
   constructor(code: CliErrorCode, message?: string) {
     const d = CLI_ERRORS[code];
-    super(message ?? d.message);
-    this.name = new.target.name;
-    this.code = code;
+    super(d, message);
     this.exitCode = d.exitCode;
   }
 }
