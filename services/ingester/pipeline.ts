@@ -3,7 +3,7 @@
 // the dead-letter topic with their reason; nothing is dropped without a count.
 //
 // Memory is bounded: lines waiting for the bus are capped at
-// `ingest.udp.buffer_max_bytes`. Over the cap, `offer()` answers false so a
+// `ingest.buffer_max_bytes`. Over the cap, `offer()` answers false so a
 // TCP or file reader can pause (backpressure), and a UDP datagram, which
 // cannot be paused, is dropped and counted as `buffer_full`.
 import { Counter, Histogram } from 'prom-client';
@@ -100,7 +100,7 @@ export class IngestPipeline {
   offer(raw: Buffer, source: Source, receivedAt = Date.now()): boolean {
     this.stats.received++;
     received.inc({ source });
-    if (this.heldBytes >= this.config.ingest.udp.buffer_max_bytes) {
+    if (this.heldBytes >= this.config.ingest.buffer_max_bytes) {
       if (source === 'udp') {
         this.drop(source, 'buffer_full');
         return false;
@@ -128,7 +128,7 @@ export class IngestPipeline {
     }
     if (this.pending.length + this.pendingDead.length >= MAX_BATCH) this.scheduleFlush(0);
     else this.scheduleFlush(this.config.kafka.linger_ms);
-    return this.heldBytes < this.config.ingest.udp.buffer_max_bytes;
+    return this.heldBytes < this.config.ingest.buffer_max_bytes;
   }
 
   /**
@@ -243,7 +243,7 @@ export class IngestPipeline {
       this.giveUp(batch.length + dead.length);
     }
     this.heldBytes -= bytes;
-    if (this.heldBytes < this.config.ingest.udp.buffer_max_bytes) {
+    if (this.heldBytes < this.config.ingest.buffer_max_bytes) {
       const w = this.waiters;
       this.waiters = [];
       for (const wake of w) wake();
@@ -252,7 +252,7 @@ export class IngestPipeline {
 
   /** Resolves when the pipeline is under its memory bound again. */
   drained(): Promise<void> {
-    if (this.heldBytes < this.config.ingest.udp.buffer_max_bytes) return Promise.resolve();
+    if (this.heldBytes < this.config.ingest.buffer_max_bytes) return Promise.resolve();
     return new Promise((resolve) => this.waiters.push(resolve));
   }
 
