@@ -105,3 +105,34 @@ export class BusUnavailableError extends Error {
     this.name = 'BusUnavailableError';
   }
 }
+
+/**
+ * The bus refused the request itself (a message over the topic's size limit,
+ * an invalid or unknown topic): the same request will be refused again.
+ */
+export class BusRefusedError extends Error {
+  readonly code = 'LW_BUS_REFUSED';
+  /** Why, low-cardinality (a metric label): e.g. `message_too_large`, `invalid_topic_exception`, `unknown_topic`. */
+  readonly reason: string;
+  constructor(message: string, reason: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'BusRefusedError';
+    this.reason = reason;
+  }
+}
+
+// Whether to retry a failed bus call: the one place services ask it. Each bus
+// types its errors (KafkaBus from kafkajs's own `retriable` and error kinds,
+// MemoryBus from its state); only a refusal the bus typed as such is final.
+// An error no bus typed is retried: dead-lettering records on a guess would
+// divert them for what may be an outage.
+
+/** True when the failed call may succeed if made again later ("dependency unavailable"). */
+export function isBusUnavailable(err: unknown): boolean {
+  return !(err instanceof BusRefusedError);
+}
+
+/** The reason a refused request is counted under (a metric label). */
+export function busRefusalReason(err: unknown): string {
+  return err instanceof BusRefusedError ? err.reason : 'refused';
+}
