@@ -30,6 +30,11 @@ const redelivered = new Counter({
   help: 'Redelivered records skipped: this member had already run them and published their results (an offset commit failed)',
   registers: [registry],
 });
+const undecodable = new Counter({
+  name: 'logwarden_detector_undecodable_total',
+  help: 'Access records the shards could not decode (not detected on; the sinks dead-letter them)',
+  registers: [registry],
+});
 const heldResults = new Gauge({ name: 'logwarden_detector_held_results', help: 'Events and decisions waiting for a failed publish to be retried', registers: [registry] });
 const batchSeconds = new Histogram({
   name: 'logwarden_detector_batch_seconds',
@@ -220,6 +225,8 @@ export class DetectorService {
       clock.eventTime = r.now;
       clock.wall = Date.now();
     }
+    // A rebuild re-reads what the previous owner counted already.
+    if (!task.silent && r.undecodable > 0) undecodable.inc(r.undecodable);
     lateRecords.set({ shard: String(shard) }, r.stats.late);
     trackedIps.set({ shard: String(shard) }, r.stats.trackedIps);
     stateBytes.set({ shard: String(shard) }, r.stats.tableBytes);
