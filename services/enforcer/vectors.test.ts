@@ -19,7 +19,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import { fileURLToPath } from 'node:url';
-import { signControlRequest } from '../../shared/control-auth.js';
+import { signNodeRequest } from '../../shared/node-auth.js';
 import { startTestNginx, type TestNginx } from '../../shared/testing/nginx.js';
 
 interface VectorRequest {
@@ -59,7 +59,7 @@ async function putRules(body: unknown): Promise<{ status: number; text: string }
   const text = JSON.stringify(body);
   const res = await fetch(`${n.controlUrl as string}/rules`, {
     method: 'PUT',
-    headers: { authorization: signControlRequest(n.controlSecret as string, 'PUT', '/rules', text), 'content-type': 'application/json' },
+    headers: { authorization: signNodeRequest(n.controlSecret as string, 'PUT', '/rules', text), 'content-type': 'application/json' },
     body: text,
   });
   return { status: res.status, text: await res.text() };
