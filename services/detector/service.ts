@@ -8,7 +8,7 @@ import { Counter, Gauge, Histogram } from 'prom-client';
 import { blockDecisionCodec, securityEventCodec } from '../../shared/avro/codec.js';
 import { partitionForKey } from '../../shared/bus/murmur2.js';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { BusUnavailableError, type Bus, type BusMessage, type IncomingBatch, type Subscription, type TopicPartition } from '../../shared/bus/types.js';
+import { isBusUnavailable, type Bus, type BusMessage, type IncomingBatch, type Subscription, type TopicPartition } from '../../shared/bus/types.js';
 import type { Config } from '../../shared/config/load.js';
 import { componentLogger } from '../../shared/log.js';
 import { registry } from '../../shared/metrics.js';
@@ -187,7 +187,7 @@ export class DetectorService {
         return;
       } catch (err) {
         // Closing: the offsets stay uncommitted and the next owner re-reads the batch.
-        if (this.closing || !(err instanceof BusUnavailableError)) throw err;
+        if (this.closing || !isBusUnavailable(err)) throw err;
         await sleep(backoff);
         backoff = Math.min(backoff * 2, PUBLISH_RETRY_MAX_MS);
       }
