@@ -35,7 +35,7 @@ import { cpus, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { signControlRequest } from '../shared/control-auth.js';
+import { signNodeRequest } from '../shared/node-auth.js';
 import type { NodeRules } from '../shared/control/node-rules.js';
 import type { FilterRule } from '../shared/security-filter/index.js';
 import { hashCredential } from '../shared/credential-hash.js';
@@ -276,7 +276,7 @@ async function control(port: number, body: unknown, method = 'POST', path = '/bl
   const text = JSON.stringify(body);
   const res = await fetch(`http://127.0.0.1:${port}${path}`, {
     method,
-    headers: { authorization: signControlRequest(secret, method, path, text), 'content-type': 'application/json' },
+    headers: { authorization: signNodeRequest(secret, method, path, text), 'content-type': 'application/json' },
     body: text,
   });
   const out = (await res.json()) as { applied?: number; forcible?: number };

@@ -50,7 +50,7 @@ if (!existsSync(join(root, 'dist', 'services', 'cli', 'main.js'))) {
 }
 const { startTestNginx, freePort } = await import(dist('shared/testing/nginx.js'));
 const { hashToken } = await import(dist('shared/auth/tokens.js'));
-const { signControlRequest } = await import(dist('shared/control-auth.js'));
+const { signNodeRequest } = await import(dist('shared/node-auth.js'));
 
 const CI = process.env.CI === 'true';
 const RUN_LIMIT_MS = 3 * 60_000;
@@ -201,7 +201,7 @@ async function startPipeline() {
     return { status: res.status, body: json };
   };
   const controlStatus = async () => {
-    const res = await fetch(`${nginx.controlUrl}/status`, { headers: { authorization: signControlRequest(controlSecret, 'GET', '/status', '') } });
+    const res = await fetch(`${nginx.controlUrl}/status`, { headers: { authorization: signNodeRequest(controlSecret, 'GET', '/status', '') } });
     return res.json();
   };
   await until('the enforcer to push its first rule set', async () => (await controlStatus()).rules_version >= 1, READY_WITHIN_MS);

@@ -12,7 +12,7 @@
 --
 -- Callers must be on loopback unless $logwarden_control_allow_remote is "on",
 -- and sign each request with $logwarden_control_secret, which never crosses
--- the wire (shared/control-auth.ts is the other side):
+-- the wire (shared/node-auth.ts is the other side):
 --   Authorization: LW1 t=<unix seconds>,n=<random hex>,sig=<hex HMAC-SHA1(secret, t \n n \n METHOD \n uri \n body)>
 -- A time more than 60 s off, or a signature already seen (a replay), is
 -- refused. A payload is

@@ -6,7 +6,7 @@
 // connection's own source; other IPv4 ranges and IPv6 come from 127.0.0.1
 // through X-Forwarded-For, which the test config's realip module trusts from
 // there, as a node behind a proxy would.
-import { signControlRequest } from '../../shared/control-auth.js';
+import { signNodeRequest } from '../../shared/node-auth.js';
 import { emptyNodeRules } from '../../shared/control/node-rules.js';
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -72,7 +72,7 @@ async function control(method: string, path: string, body?: unknown, secret?: st
   const headers: Record<string, string> = { 'content-type': 'application/json' };
   const token = secret === undefined ? n.controlSecret : secret;
   const text = body === undefined ? '' : JSON.stringify(body);
-  if (token !== null) headers.authorization = signControlRequest(token, method, path, text);
+  if (token !== null) headers.authorization = signNodeRequest(token, method, path, text);
   const res = await fetch(n.controlUrl + path, {
     method,
     headers,
@@ -200,7 +200,7 @@ test('a block with a TTL lapses; a permanent one stays', async () => {
 test('the secret never crosses the wire: a replayed or stale signed request is refused', async () => {
   const n = node();
   const body = JSON.stringify({ set: [{ ip: '192.0.2.77', ttl: 60 }] });
-  const auth = signControlRequest(n.controlSecret as string, 'POST', '/blocks', body);
+  const auth = signNodeRequest(n.controlSecret as string, 'POST', '/blocks', body);
   assert.doesNotMatch(auth, new RegExp(n.controlSecret as string), 'the header does not carry the secret');
   const send = (authorization: string, text = body) =>
     fetch(`${n.controlUrl as string}/blocks`, { method: 'POST', headers: { authorization, 'content-type': 'application/json' }, body: text });
@@ -208,9 +208,9 @@ test('the secret never crosses the wire: a replayed or stale signed request is r
   const replay = await send(auth);
   assert.equal(replay.status, 401, 'the same signed request again');
   assert.equal(((await replay.json()) as { reason?: string }).reason, 'replayed request');
-  const tampered = await send(signControlRequest(n.controlSecret as string, 'POST', '/blocks', body), JSON.stringify({ set: [{ ip: '192.0.2.78', ttl: 60 }] }));
+  const tampered = await send(signNodeRequest(n.controlSecret as string, 'POST', '/blocks', body), JSON.stringify({ set: [{ ip: '192.0.2.78', ttl: 60 }] }));
   assert.equal(tampered.status, 401, 'a body changed after signing');
-  const stale = await send(signControlRequest(n.controlSecret as string, 'POST', '/blocks', body, Math.floor(Date.now() / 1000) - 600));
+  const stale = await send(signNodeRequest(n.controlSecret as string, 'POST', '/blocks', body, Math.floor(Date.now() / 1000) - 600));
   assert.equal(stale.status, 401, 'a signature ten minutes old');
   assert.equal(await statusOf('192.0.2.78'), 200);
   await blocks({ delete: ['192.0.2.77'] });
@@ -247,7 +247,7 @@ test('a bad payload gets 400 naming the field and applies nothing', async () => 
   }
   const notJson = await fetch(`${node().controlUrl}/blocks`, {
     method: 'POST',
-    headers: { authorization: signControlRequest(node().controlSecret as string, 'POST', '/blocks', '{"set": [') },
+    headers: { authorization: signNodeRequest(node().controlSecret as string, 'POST', '/blocks', '{"set": [') },
     body: '{"set": [',
   });
   assert.equal(notJson.status, 400);

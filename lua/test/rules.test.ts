@@ -15,7 +15,7 @@ import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { signControlRequest } from '../../shared/control-auth.js';
+import { signNodeRequest } from '../../shared/node-auth.js';
 import { emptyNodeRules, type NodeRules } from '../../shared/control/node-rules.js';
 import { hashCredential } from '../../shared/credential-hash.js';
 import { startTestNginx, type TestNginx } from '../../shared/testing/nginx.js';
@@ -56,7 +56,7 @@ async function control(method: string, path: string, body?: unknown, rawBody?: s
   const text = rawBody ?? (body === undefined ? '' : JSON.stringify(body));
   const res = await fetch(`${n.controlUrl as string}${path}`, {
     method,
-    headers: { authorization: signControlRequest(n.controlSecret as string, method, path, text), 'content-type': 'application/json' },
+    headers: { authorization: signNodeRequest(n.controlSecret as string, method, path, text), 'content-type': 'application/json' },
     ...(method === 'GET' ? {} : { body: text }),
   });
   const answer = await res.text();

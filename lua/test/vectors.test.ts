@@ -30,7 +30,7 @@ import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import { isIP } from 'node:net';
 import { fileURLToPath } from 'node:url';
-import { signControlRequest } from '../../shared/control-auth.js';
+import { signNodeRequest } from '../../shared/node-auth.js';
 import { startTestNginx, type TestNginx } from '../../shared/testing/nginx.js';
 import { isLoopbackV4, nginxRequest, type NginxAnswer } from '../../shared/testing/nginx-client.js';
 
@@ -71,7 +71,7 @@ async function putRules(body: unknown): Promise<{ status: number; text: string }
   const text = JSON.stringify(body);
   const res = await fetch(`${n.controlUrl as string}/rules`, {
     method: 'PUT',
-    headers: { authorization: signControlRequest(n.controlSecret as string, 'PUT', '/rules', text), 'content-type': 'application/json' },
+    headers: { authorization: signNodeRequest(n.controlSecret as string, 'PUT', '/rules', text), 'content-type': 'application/json' },
     body: text,
   });
   return { status: res.status, text: await res.text() };

@@ -17,7 +17,7 @@ import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
-import { signControlRequest } from '../../shared/control-auth.js';
+import { signNodeRequest } from '../../shared/node-auth.js';
 import { emptyNodeRules, type NodeRules } from '../../shared/control/node-rules.js';
 import { startTestNginx, type TestNginx } from '../../shared/testing/nginx.js';
 import { nginxRequest } from '../../shared/testing/nginx-client.js';
@@ -78,7 +78,7 @@ async function control(method: string, path: string, body: unknown): Promise<Rec
   const text = JSON.stringify(body);
   const res = await fetch(`${n.controlUrl as string}${path}`, {
     method,
-    headers: { authorization: signControlRequest(n.controlSecret as string, method, path, text), 'content-type': 'application/json' },
+    headers: { authorization: signNodeRequest(n.controlSecret as string, method, path, text), 'content-type': 'application/json' },
     body: text,
   });
   const json = (await res.json()) as Record<string, unknown>;

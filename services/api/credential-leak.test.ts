@@ -19,7 +19,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { signControlRequest } from '../../shared/control-auth.js';
+import { signNodeRequest } from '../../shared/node-auth.js';
 import { unitOnly, uniqueName } from '../../shared/testing/kafka.js';
 import { freePort, startTestNginx, type TestNginx } from '../../shared/testing/nginx.js';
 import { hashToken } from '../../shared/auth/tokens.js';
@@ -200,7 +200,7 @@ describe('credentials never leave in clear', { skip: unitOnly() && 'unit-only ru
     assert.deepEqual(last.routes.map((r) => r.path).sort(), ['/admin', '/internal']);
     for (const r of last.routes) assert.match(r.credential_hash, /^pbkdf2-sha1\$/, 'a hash, not the credential');
     // And what the node reports back.
-    const status = await fetch(`${nginx.controlUrl}/status`, { headers: { authorization: signControlRequest(CONTROL_SECRET, 'GET', '/status', '') } });
+    const status = await fetch(`${nginx.controlUrl}/status`, { headers: { authorization: signNodeRequest(CONTROL_SECRET, 'GET', '/status', '') } });
     const statusText = await status.text();
 
     // The process's whole output, after a clean stop (buffers flushed).

@@ -102,3 +102,35 @@ describe('detector rebalance', () => {
     assert.deepEqual(decisions.map((d) => [d.ip, d.action]), [['198.51.100.77', 'block']]);
   });
 });
+
+describe('detector metrics', () => {
+  test('records a shard cannot decode are counted on /metrics (the shard threads count them, the service exports them)', async () => {
+    const { MemoryBus } = await import('../../shared/bus/memory.js');
+    const { accessRecordCodec } = await import('../../shared/avro/codec.js');
+    const { registry } = await import('../../shared/metrics.js');
+    const { topicNames } = await import('../../shared/topics.js');
+    const { DetectorService } = await import('./service.js');
+    const config = loadConfig({ text: 'detection: { shards: 2 }\nlog_level: warn', env: {} });
+    const bus = new MemoryBus();
+    const topics = topicNames('undecodable.');
+    await bus.ensureTopics(Object.values(topics).map((topic) => ({ topic, partitions: 1 })));
+    const scrape = async (): Promise<number> => Number(/^logwarden_detector_undecodable_total\{[^}]*\} (\d+)$/m.exec(await registry.metrics())?.[1] ?? 0);
+    const before = await scrape();
+    const detector = new DetectorService({ config, bus, topics, groupId: 'det-undecodable' });
+    await detector.start();
+    const good = {
+      ts: Date.now(), node: 'e', deployment: '', client_ip: '198.51.100.8', method: 'GET', host: 'h', path: '/', query: '', status: 200, bytes: 0,
+      request_time: 0, upstream_time: null, user_agent: 'x', referer: '', country: null, auth_user: null, request_id: '', blocked_by: null, filter_alert: null, extra: {},
+    };
+    await bus.publish(topics.access, [
+      { key: '198.51.100.7', value: Buffer.from('not avro') },
+      { key: '198.51.100.8', value: accessRecordCodec.encode(good) },
+      { key: '198.51.100.9', value: Buffer.from([0, 0, 0, 0, 1, 255]) },
+    ]);
+    const deadline = Date.now() + 10_000;
+    while ((await bus.committedOffsets('det-undecodable', topics.access)).reduce((n, o) => n + Number(o.offset), 0) < 3 && Date.now() < deadline) await sleep(20);
+    await detector.close();
+    await bus.close();
+    assert.equal((await scrape()) - before, 2);
+  });
+});

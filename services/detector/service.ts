@@ -8,7 +8,7 @@ import { Counter, Gauge, Histogram } from 'prom-client';
 import { blockDecisionCodec, securityEventCodec } from '../../shared/avro/codec.js';
 import { partitionForKey } from '../../shared/bus/murmur2.js';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { BusUnavailableError, type Bus, type BusMessage, type IncomingBatch, type Subscription, type TopicPartition } from '../../shared/bus/types.js';
+import { isBusUnavailable, type Bus, type BusMessage, type IncomingBatch, type Subscription, type TopicPartition } from '../../shared/bus/types.js';
 import type { Config } from '../../shared/config/load.js';
 import { componentLogger } from '../../shared/log.js';
 import { registry } from '../../shared/metrics.js';
@@ -28,6 +28,11 @@ const stateBytes = new Gauge({ name: 'logwarden_detector_state_bytes', help: 'By
 const redelivered = new Counter({
   name: 'logwarden_detector_redelivered_skipped_total',
   help: 'Redelivered records skipped: this member had already run them and published their results (an offset commit failed)',
+  registers: [registry],
+});
+const undecodable = new Counter({
+  name: 'logwarden_detector_undecodable_total',
+  help: 'Access records the shards could not decode (not detected on; the sinks dead-letter them)',
   registers: [registry],
 });
 const heldResults = new Gauge({ name: 'logwarden_detector_held_results', help: 'Events and decisions waiting for a failed publish to be retried', registers: [registry] });
@@ -182,7 +187,7 @@ export class DetectorService {
         return;
       } catch (err) {
         // Closing: the offsets stay uncommitted and the next owner re-reads the batch.
-        if (this.closing || !(err instanceof BusUnavailableError)) throw err;
+        if (this.closing || !isBusUnavailable(err)) throw err;
         await sleep(backoff);
         backoff = Math.min(backoff * 2, PUBLISH_RETRY_MAX_MS);
       }
@@ -220,6 +225,8 @@ export class DetectorService {
       clock.eventTime = r.now;
       clock.wall = Date.now();
     }
+    // A rebuild re-reads what the previous owner counted already.
+    if (!task.silent && r.undecodable > 0) undecodable.inc(r.undecodable);
     lateRecords.set({ shard: String(shard) }, r.stats.late);
     trackedIps.set({ shard: String(shard) }, r.stats.trackedIps);
     stateBytes.set({ shard: String(shard) }, r.stats.tableBytes);

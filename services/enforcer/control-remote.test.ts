@@ -15,7 +15,7 @@ import { request } from 'node:http';
 import { networkInterfaces } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
-import { signControlRequest } from '../../shared/control-auth.js';
+import { signNodeRequest } from '../../shared/node-auth.js';
 import { unitOnly } from '../../shared/testing/kafka.js';
 import { requireTool } from '../../shared/testing/require-tool.js';
 import { startTestNginx, type TestNginx } from '../../shared/testing/nginx.js';
@@ -144,7 +144,7 @@ describe('control endpoint and non-local callers', { skip: unitOnly() ? 'unit-on
   });
 
   const signed = (method: string, path: string, body: string): Record<string, string> => ({
-    authorization: signControlRequest(nginx?.controlSecret as string, method, path, body),
+    authorization: signNodeRequest(nginx?.controlSecret as string, method, path, body),
     'content-type': 'application/json',
   });
   const local = async (method: string, path: string, body = ''): Promise<[number, Record<string, unknown>]> => {

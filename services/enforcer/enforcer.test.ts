@@ -16,7 +16,7 @@ import type { NodeConfig } from '../../shared/config/types.js';
 import type { BlockDecision } from '../../shared/records.js';
 import { freePort, startTestNginx, type TestNginx } from '../../shared/testing/nginx.js';
 import { topicNames } from '../../shared/topics.js';
-import { signControlRequest } from '../../shared/control-auth.js';
+import { signNodeRequest } from '../../shared/node-auth.js';
 import { emptyNodeRules, type NodeRules } from '../../shared/control/node-rules.js';
 import { hashCredential } from '../../shared/credential-hash.js';
 import { registry } from '../../shared/metrics.js';
@@ -108,7 +108,7 @@ test('setRules reaches every live node at once; a restarted nginx gets rules and
   };
   const rulesVersion = async (): Promise<unknown> => {
     const body = '';
-    const res = await fetch(`${node.controlUrl as string}/status`, { headers: { authorization: signControlRequest(options.controlSecret, 'GET', '/status', body) } });
+    const res = await fetch(`${node.controlUrl as string}/status`, { headers: { authorization: signNodeRequest(options.controlSecret, 'GET', '/status', body) } });
     return ((await res.json()) as { rules_version?: unknown }).rules_version;
   };
   try {

@@ -13,7 +13,7 @@ import { hostname } from 'node:os';
 import PQueue from 'p-queue';
 import { Counter, Gauge, Histogram } from 'prom-client';
 import { blockDecisionCodec } from '../../shared/avro/codec.js';
-import { signControlRequest } from '../../shared/control-auth.js';
+import { signNodeRequest } from '../../shared/node-auth.js';
 import type { NodeRules } from '../../shared/control/node-rules.js';
 import type { FallbackBlock } from './file-fallback.js';
 import type { Bus, Subscription } from '../../shared/bus/types.js';
@@ -254,7 +254,7 @@ export class Enforcer {
     const res = await fetch(new URL(path, node.url), {
       method,
       // Signed, so the shared secret itself never crosses the wire.
-      headers: { authorization: signControlRequest(node.secret, method, path, text), ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+      headers: { authorization: signNodeRequest(node.secret, method, path, text), ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
       ...(body === undefined ? {} : { body: text }),
       signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
     });

@@ -16,7 +16,7 @@ import { blockDecisionCodec } from '../../shared/avro/codec.js';
 import { MemoryBus } from '../../shared/bus/memory.js';
 import { loadConfig } from '../../shared/config/load.js';
 import type { NodeConfig } from '../../shared/config/types.js';
-import { signControlRequest } from '../../shared/control-auth.js';
+import { signNodeRequest } from '../../shared/node-auth.js';
 import { emptyNodeRules, type NodeRules } from '../../shared/control/node-rules.js';
 import type { BlockDecision } from '../../shared/records.js';
 import { freePort, startTestNginx, type TestNginx, type TestNginxOptions } from '../../shared/testing/nginx.js';
@@ -38,7 +38,7 @@ async function startNode(name: string, dir: string): Promise<Node> {
 }
 
 async function status(n: Node): Promise<{ epoch: unknown; blocks: number; rules_version: number }> {
-  const res = await fetch(`${n.config.url}/status`, { headers: { authorization: signControlRequest(n.opts.controlSecret, 'GET', '/status', '') } });
+  const res = await fetch(`${n.config.url}/status`, { headers: { authorization: signNodeRequest(n.opts.controlSecret, 'GET', '/status', '') } });
   return (await res.json()) as { epoch: unknown; blocks: number; rules_version: number };
 }
 

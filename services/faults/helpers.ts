@@ -22,12 +22,12 @@ export function until<T>(what: string, fn: () => Promise<T | undefined> | T | un
  * The config of a whole pipeline in one process (ingester on TCP and UDP, detectors,
  * sinks with capture on) on `brokers`, named `name` (topics, groups, database).
  */
-export function pipelineConfig(name: string, brokers: string[], dataDir: string, o: { partitions: number; kafka?: string; udp?: string }): Config {
+export function pipelineConfig(name: string, brokers: string[], dataDir: string, o: { partitions: number; kafka?: string; ingest?: string }): Config {
   return loadConfig({
     text: [
       `kafka: { brokers: ${JSON.stringify(brokers)}, client_id: "${name}", topic_prefix: "${name}.", partitions: ${o.partitions}, linger: 5ms${o.kafka ? `, ${o.kafka}` : ''} }`,
       `clickhouse: { database: ${name.replace(/[^A-Za-z0-9_]/g, '_')} }`,
-      `ingest: { udp: { port: 0${o.udp ? `, ${o.udp}` : ''} }, tcp: { enabled: true, port: 0 } }`,
+      `ingest: { udp: { port: 0 }, tcp: { enabled: true, port: 0 }${o.ingest ? `, ${o.ingest}` : ''} }`,
       'security: { realtime_capture: true }',
       'detection: { shards: 1 }',
       `data_dir: ${JSON.stringify(dataDir)}`,

@@ -86,7 +86,7 @@ test('Kafka stopped for 30 s under load: TCP loses nothing, UDP drops are counte
   const brokers = await broker.start();
   const name = uniqueName('outage');
   // A 1 MiB bound, so 30 s of UDP at this rate overflows it.
-  const config = pipelineConfig(name, brokers, dataDir, { partitions: 3, udp: 'buffer_max_bytes: 1048576' });
+  const config = pipelineConfig(name, brokers, dataDir, { partitions: 3, ingest: 'buffer_max_bytes: 1048576' });
   rt = await startRuntime(config, new Set(['ingester', 'detector', 'sink']));
   const ch = rt.ch;
   assert.ok(ch && rt.tcpPort && rt.udpPort);

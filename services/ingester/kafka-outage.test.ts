@@ -35,7 +35,7 @@ test('broker stopped under load, then restarted: TCP loses nothing, UDP drops ar
   const topics = topicNames('outage.');
   await bus.ensureTopics(Object.values(topics).map((topic) => ({ topic, partitions: 3 })));
   // A 256 KiB bound: small enough that the outage fills it.
-  const config = loadConfig({ text: 'ingest: { udp: { buffer_max_bytes: 262144 } }\nkafka: { linger: 2ms }\nlog_level: silent', env: {} });
+  const config = loadConfig({ text: 'ingest: { buffer_max_bytes: 262144 }\nkafka: { linger: 2ms }\nlog_level: silent', env: {} });
   const pipeline = new IngestPipeline(config, bus, topics);
   opened.push(() => pipeline.close());
   const tcp = await startTcpInput(pipeline, { host: '127.0.0.1', port: 0, maxFrameBytes: 8192 });

@@ -3,12 +3,21 @@
 // the dead-letter topic with their reason; nothing is dropped without a count.
 //
 // Memory is bounded: lines waiting for the bus are capped at
-// `ingest.udp.buffer_max_bytes`. Over the cap, `offer()` answers false so a
+// `ingest.buffer_max_bytes`. Over the cap, `offer()` answers false so a
 // TCP or file reader can pause (backpressure), and a UDP datagram, which
 // cannot be paused, is dropped and counted as `buffer_full`.
+//
+// Publishing: a bus that is unavailable (shared/bus/types.ts decides) is
+// retried with backoff, the records held. A batch the bus refuses (a record
+// over the topic's size limit: Kafka refuses the partition's whole record
+// batch) is cut in halves down to the records it refuses, each published
+// again; a refused record goes to the dead-letter topic with the reason,
+// counted by logwarden_ingest_refused_total (a refused dead letter is dropped,
+// counted). Halves resend records the broker may already hold: at least once,
+// as any retry.
 import { Counter, Histogram } from 'prom-client';
 import { accessRecordCodec } from '../../shared/avro/codec.js';
-import type { Bus, OutgoingMessage } from '../../shared/bus/types.js';
+import { busRefusalReason, isBusUnavailable, type Bus, type OutgoingMessage } from '../../shared/bus/types.js';
 import type { Config } from '../../shared/config/load.js';
 import { componentLogger } from '../../shared/log.js';
 import { registry } from '../../shared/metrics.js';
@@ -32,6 +41,12 @@ const dropped = new Counter({
   name: 'logwarden_ingest_dropped_total',
   help: 'Lines dropped without reaching any topic, by reason',
   labelNames: ['source', 'reason'],
+  registers: [registry],
+});
+const refusedCounter = new Counter({
+  name: 'logwarden_ingest_refused_total',
+  help: 'Records the bus refused (sent to the dead-letter topic), by topic and reason',
+  labelNames: ['topic', 'reason'],
   registers: [registry],
 });
 const sent = new Counter({ name: 'logwarden_ingest_sent_total', help: 'Records acknowledged by the bus', labelNames: ['topic'], registers: [registry] });
@@ -59,7 +74,15 @@ export interface PipelineStats {
   parsed: number;
   rejected: Partial<Record<RejectReason, number>>;
   dropped: Record<string, number>;
+  /** Records the bus refused, by reason. */
+  refused: Record<string, number>;
   sent: number;
+}
+
+/** One send's progress: what the bus took, and the dead letters of what it refused. */
+interface Delivery {
+  acked: number;
+  letters: OutgoingMessage[];
 }
 
 const MAX_BATCH = 2000;
@@ -82,7 +105,7 @@ export class IngestPipeline {
   private waiters: Array<() => void> = [];
   /** Set when close() stopped waiting: the retry loops give up instead of holding the process. */
   private abandoned = false;
-  readonly stats: PipelineStats = { received: 0, parsed: 0, rejected: {}, dropped: {}, sent: 0 };
+  readonly stats: PipelineStats = { received: 0, parsed: 0, rejected: {}, dropped: {}, refused: {}, sent: 0 };
 
   constructor(
     private readonly config: Config,
@@ -102,7 +125,7 @@ export class IngestPipeline {
   offer(raw: Buffer, source: Source, receivedAt = Date.now()): boolean {
     this.stats.received++;
     received.inc({ source });
-    if (this.heldBytes >= this.config.ingest.udp.buffer_max_bytes) {
+    if (this.heldBytes >= this.config.ingest.buffer_max_bytes) {
       if (source === 'udp') {
         this.drop(source, 'buffer_full');
         return false;
@@ -130,7 +153,7 @@ export class IngestPipeline {
     }
     if (this.pending.length + this.pendingDead.length >= MAX_BATCH) this.scheduleFlush(0);
     else this.scheduleFlush(this.config.kafka.linger_ms);
-    return this.heldBytes < this.config.ingest.udp.buffer_max_bytes;
+    return this.heldBytes < this.config.ingest.buffer_max_bytes;
   }
 
   /**
@@ -165,9 +188,9 @@ export class IngestPipeline {
     this.heldBytes += value.length + 128;
   }
 
-  private drop(source: Source, reason: string): void {
-    this.stats.dropped[reason] = (this.stats.dropped[reason] ?? 0) + 1;
-    dropped.inc({ source, reason });
+  private drop(source: Source | 'bus', reason: string, n = 1): void {
+    this.stats.dropped[reason] = (this.stats.dropped[reason] ?? 0) + n;
+    dropped.inc({ source, reason }, n);
   }
 
   private scheduleFlush(delayMs: number): void {
@@ -216,45 +239,87 @@ export class IngestPipeline {
 
   private async send(batch: OutgoingMessage[], dead: OutgoingMessage[]): Promise<void> {
     const bytes = batch.reduce((n, m) => n + m.value.length + 64, 0) + dead.reduce((n, m) => n + m.value.length + 128, 0);
-    let backoff = 100;
-    let acked = false;
-    // Publish failures are retried, never dropped: the memory bound is what limits the wait
-    // (until a stop gives up: close()).
-    while (!this.abandoned) {
-      try {
-        const t0 = process.hrtime.bigint();
-        if (batch.length > 0) await this.bus.publish(this.topics.access, batch);
-        if (dead.length > 0) await this.bus.publish(this.topics.deadLetter, dead);
-        sendSeconds.observe(Number(process.hrtime.bigint() - t0) / 1e9);
-        acked = true;
-        break;
-      } catch (err) {
-        log.warn({ err, records: batch.length, retryInMs: backoff }, 'publish failed; holding the records and retrying');
-        await new Promise((r) => setTimeout(r, backoff));
-        backoff = Math.min(backoff * 2, RETRY_MAX_MS);
-        // A failed pair is retried whole; a record already acked may then be sent twice
-        // (at-least-once), which the sinks' dedup tokens and the detectors' keyed state absorb.
-      }
-    }
+    const t0 = process.hrtime.bigint();
+    const access: Delivery = { acked: 0, letters: [] };
+    const deadLetters: Delivery = { acked: 0, letters: [] };
+    let acked = await this.publish(this.topics.access, batch, access);
+    const letters = [...dead, ...access.letters];
+    acked = acked && (await this.publish(this.topics.deadLetter, letters, deadLetters));
     if (acked) {
+      sendSeconds.observe(Number(process.hrtime.bigint() - t0) / 1e9);
       batchSize.observe(batch.length);
-      this.stats.sent += batch.length;
-      sent.inc({ topic: this.topics.access }, batch.length);
-      if (dead.length > 0) sent.inc({ topic: this.topics.deadLetter }, dead.length);
-    } else {
-      this.giveUp(batch.length + dead.length);
     }
+    this.stats.sent += access.acked;
+    sent.inc({ topic: this.topics.access }, access.acked);
+    if (deadLetters.acked > 0) sent.inc({ topic: this.topics.deadLetter }, deadLetters.acked);
+    if (deadLetters.letters.length > 0) {
+      this.drop('bus', 'dead_letter_refused', deadLetters.letters.length);
+      log.error({ records: deadLetters.letters.length }, 'the bus refused dead letters too; dropped');
+    }
+    // Records refused from the access topic whose dead letter was not sent count as unsent.
+    if (!acked) this.giveUp(batch.length + dead.length - access.acked - deadLetters.acked - deadLetters.letters.length);
     this.heldBytes -= bytes;
-    if (this.heldBytes < this.config.ingest.udp.buffer_max_bytes) {
+    if (this.heldBytes < this.config.ingest.buffer_max_bytes) {
       const w = this.waiters;
       this.waiters = [];
       for (const wake of w) wake();
     }
   }
 
+  /**
+   * Publishes `messages` to `topic`: retried while the bus is unavailable
+   * (never dropped: the memory bound limits the wait, until close() gives
+   * up: false); what it refuses is isolated by halves and dead-lettered into
+   * `d.letters` (see the header).
+   */
+  private async publish(topic: string, messages: OutgoingMessage[], d: Delivery): Promise<boolean> {
+    if (messages.length === 0) return true;
+    let backoff = 100;
+    while (!this.abandoned) {
+      try {
+        await this.bus.publish(topic, messages);
+        d.acked += messages.length;
+        return true;
+      } catch (err) {
+        if (!isBusUnavailable(err)) return this.isolate(topic, messages, d, err);
+        log.warn({ err, topic, records: messages.length, retryInMs: backoff }, 'publish failed; holding the records and retrying');
+        await new Promise((r) => setTimeout(r, backoff));
+        backoff = Math.min(backoff * 2, RETRY_MAX_MS);
+      }
+    }
+    return false;
+  }
+
+  /** A batch the bus refused: its halves are published again; a single record is dead-lettered. */
+  private async isolate(topic: string, messages: OutgoingMessage[], d: Delivery, err: unknown): Promise<boolean> {
+    if (messages.length > 1) {
+      const half = messages.length >> 1;
+      return (await this.publish(topic, messages.slice(0, half), d)) && (await this.publish(topic, messages.slice(half), d));
+    }
+    const m = messages[0] as OutgoingMessage;
+    const reason = busRefusalReason(err);
+    this.stats.refused[reason] = (this.stats.refused[reason] ?? 0) + 1;
+    refusedCounter.inc({ topic, reason });
+    log.warn({ err, topic, reason }, 'the bus refused a record; dead-lettered');
+    const value = m.value.length > DEAD_LETTER_MAX_BYTES ? m.value.subarray(0, DEAD_LETTER_MAX_BYTES) : m.value;
+    d.letters.push({
+      key: m.key,
+      value,
+      headers: {
+        ...m.headers,
+        reason,
+        detail: String((err as Error).message).slice(0, 200),
+        topic,
+        ...(value.length < m.value.length ? { truncated_from: String(m.value.length) } : {}),
+      },
+      ...(m.timestamp === undefined ? {} : { timestamp: m.timestamp }),
+    });
+    return true;
+  }
+
   /** Resolves when the pipeline is under its memory bound again. */
   drained(): Promise<void> {
-    if (this.heldBytes < this.config.ingest.udp.buffer_max_bytes) return Promise.resolve();
+    if (this.heldBytes < this.config.ingest.buffer_max_bytes) return Promise.resolve();
     return new Promise((resolve) => this.waiters.push(resolve));
   }
 

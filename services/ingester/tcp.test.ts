@@ -106,7 +106,7 @@ describe('TCP input end to end (in-process bus)', () => {
 
   test('many connections, both framings, nothing lost; backpressure pauses readers instead of buffering', async () => {
     // A tiny memory bound forces the pipeline to push back on TCP readers.
-    const config = loadConfig({ text: 'ingest: { udp: { buffer_max_bytes: 65536 } }\nkafka: { linger: 1ms }', env: {} });
+    const config = loadConfig({ text: 'ingest: { buffer_max_bytes: 65536 }\nkafka: { linger: 1ms }', env: {} });
     await bus.ensureTopics(Object.values(topics).map((topic) => ({ topic, partitions: 2 })));
     const pipeline = new IngestPipeline(config, bus, topics);
     const input = await startTcpInput(pipeline, { host: '127.0.0.1', port: 0, maxFrameBytes: 4096 });

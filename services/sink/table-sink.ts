@@ -3,10 +3,14 @@
 // - Offsets are committed by the bus only after onBatch resolves, and onBatch
 //   resolves only after ClickHouse acknowledged every insert of the batch:
 //   nothing is lost.
-// - ClickHouse unavailable: onBatch throws, the bus redelivers from the same
-//   offset after a backoff, offsets stay where they are.
-// - A record that cannot be decoded goes to the dead-letter topic with the
-//   reason; it does not block its partition.
+// - ClickHouse unavailable (shared/clickhouse/errors.ts decides what that
+//   is): onBatch throws, the bus redelivers from the same offset after a
+//   backoff, offsets stay where they are. So does a statement no row can pass
+//   (unknown table or column): the deployment is wrong, not the data, and
+//   diverting every record would hide it.
+// - A record that cannot be decoded, or a row ClickHouse refuses for its
+//   values, goes to the dead-letter topic with the reason; it does not block
+//   its partition (see "Refused rows" below).
 //
 // No doubled rows, however the records are batched on redelivery
 // ---------------------------------------------------------------
@@ -49,10 +53,25 @@
 //
 // `blockSize` is part of the insert history: keep it fixed (default: the batch
 // size, so a consumer that is behind gets whole, aligned batches).
+//
+// Refused rows
+// ------------
+// ClickHouse refuses a whole insert for one row whose value does not fit its
+// column (an address that is not one, a failed CHECK): nothing of the block
+// is stored. The sink then cuts the block in two at a row's offset, records
+// that cut in `sink_splits` (row first, as above), and inserts each half
+// under its own token, recursively; a part of at most ROW_BY_ROW rows is cut
+// at every row at once. A single refused row goes to the dead-letter topic
+// with the reason (counted by logwarden_sink_dead_letters_total). Since the
+// cuts are recorded, a redelivery forms those parts directly, token for token:
+// what was stored is not stored again, even if the refusal were not to recur.
+// The cost is bounded: at most 2n-1 inserts for a block of n rows, all bad;
+// a redelivered refused row is dead-lettered again (at least once).
 import { Counter, Histogram } from 'prom-client';
 import type { RecordCodec } from '../../shared/avro/codec.js';
 import type { Bus, BusMessage, IncomingBatch, OutgoingMessage, Subscription } from '../../shared/bus/types.js';
 import type { ClickHouse } from '../../shared/clickhouse/client.js';
+import { rowRefusalReason } from '../../shared/clickhouse/errors.js';
 import { componentLogger } from '../../shared/log.js';
 import { registry } from '../../shared/metrics.js';
 
@@ -74,6 +93,8 @@ const insertSeconds = new Histogram({
 });
 
 export const SPLITS_TABLE = 'sink_splits';
+/** A refused part of at most this many rows is cut at every row (see "Refused rows"). */
+const ROW_BY_ROW = 8;
 
 export interface TableSinkOptions<T> {
   bus: Bus;
@@ -148,6 +169,21 @@ export function cutBatch(batch: IncomingBatch, blockSize: bigint, knownCuts: rea
   }
   if (cur.length > 0) blocks.push({ first: BigInt((cur[0] as BusMessage).offset), end: nextCut < end ? nextCut : end, messages: cur });
   return blocks;
+}
+
+/** A message of an insert block that gives a row. */
+interface Entry {
+  message: BusMessage;
+  row: object;
+  /** Its uniqueKey, when the sink has one. */
+  key?: string;
+}
+
+/** A row ClickHouse refused: dead-lettered once the batch's inserts are done. */
+interface Refusal {
+  entry: Entry;
+  reason: string;
+  detail: string;
 }
 
 interface PartitionHistory {
@@ -225,14 +261,14 @@ export class TableSink<T> {
     return entry;
   }
 
-  private async record(topic: string, partition: number, end: bigint, storedBelow: bigint, h: PartitionHistory): Promise<void> {
+  private async record(topic: string, partition: number, ends: readonly bigint[], storedBelow: bigint, h: PartitionHistory): Promise<void> {
     const { ch, table } = this.opts;
-    await ch.insert(SPLITS_TABLE, [{ tbl: table, topic, partition, split_end: end.toString(), stored_below: storedBelow.toString() }], {
-      dedupToken: `split:${table}:${topic}:${partition}:${storedBelow}-${end}`,
-    });
+    const rows = ends.map((end) => ({ tbl: table, topic, partition, split_end: end.toString(), stored_below: storedBelow.toString() }));
+    await ch.insert(SPLITS_TABLE, rows, { dedupToken: `split:${table}:${topic}:${partition}:${storedBelow}-${ends.join(',')}` });
     splitsWritten.inc({ table });
     if (storedBelow > h.storedBelow) h.storedBelow = storedBelow;
-    if (!h.cuts.includes(end)) {
+    for (const end of ends) {
+      if (h.cuts.includes(end)) continue;
       let i = h.cuts.length;
       while (i > 0 && (h.cuts[i - 1] as bigint) > end) i--;
       h.cuts.splice(i, 0, end);
@@ -259,59 +295,111 @@ export class TableSink<T> {
     }
     const blocks = cutBatch(todo, this.blockSize, h.cuts);
 
-    const rowsOf: object[][] = [];
+    const entriesOf: Entry[][] = [];
     const dead: OutgoingMessage[] = [];
     const uniqueKey = this.opts.uniqueKey;
     // Keys of this batch become "stored" only once its inserts are acknowledged: a retried
     // batch must not drop its own records as duplicates.
     const batchKeys = new Set<string>();
     for (const block of blocks) {
-      const rows: object[] = [];
+      const entries: Entry[] = [];
       for (const m of block.messages) {
         try {
           const record = this.opts.codec.decode(m.value);
+          let key: string | undefined;
           if (uniqueKey) {
-            const k = uniqueKey(record);
-            if (this.stored.has(k) || batchKeys.has(k)) {
+            key = uniqueKey(record);
+            if (this.stored.has(key) || batchKeys.has(key)) {
               duplicates.inc({ table });
               continue;
             }
-            batchKeys.add(k);
+            batchKeys.add(key);
           }
-          rows.push(this.opts.toRow(record));
+          entries.push({ message: m, row: this.opts.toRow(record), ...(key === undefined ? {} : { key }) });
         } catch (err) {
           const reason = (err as { reason?: string }).reason ?? 'decode_failed'; // CodecError's reason: bad_magic, invalid_record, ...
           deadLetters.inc({ table, reason });
-          dead.push({
-            key: m.key,
-            value: m.value,
-            headers: { reason, detail: String((err as Error).message).slice(0, 200), topic: m.topic, partition: String(m.partition), offset: m.offset },
-          });
+          dead.push(this.deadLetter(m, reason, String((err as Error).message)));
         }
       }
-      rowsOf.push(rows);
+      entriesOf.push(entries);
     }
     if (dead.length > 0) {
       log.warn({ table, count: dead.length, topic: batch.topic, partition: batch.partition }, 'undecodable records sent to the dead-letter topic');
       await this.opts.bus.publish(this.opts.deadLetterTopic, dead);
     }
-    if (!rowsOf.some((r) => r.length > 0)) return;
+    if (!entriesOf.some((e) => e.length > 0)) return;
 
     const last = blocks[blocks.length - 1] as InsertBlock;
     const start = BigInt((todo.messages[0] as BusMessage).offset);
-    await this.record(batch.topic, batch.partition, last.end, start, h);
-    const optimizeOnInsert = this.opts.optimizeOnInsert ?? false;
+    await this.record(batch.topic, batch.partition, [last.end], start, h);
+    const refused: Refusal[] = [];
     for (let i = 0; i < blocks.length; i++) {
-      const rows = rowsOf[i] as object[];
-      if (rows.length === 0) continue;
-      const end = insertSeconds.startTimer({ table });
-      // Throws when ClickHouse is unavailable: the bus keeps the offsets and redelivers.
-      await this.opts.ch.insert(table, rows, { dedupToken: TableSink.dedupToken(batch.topic, batch.partition, blocks[i] as InsertBlock), optimizeOnInsert });
-      end();
-      rowsInserted.inc({ table }, rows.length);
-      batches.inc({ table });
+      const entries = entriesOf[i] as Entry[];
+      const block = blocks[i] as InsertBlock;
+      if (entries.length > 0) await this.store(batch, block.first, block.end, entries, { start, h, refused });
+    }
+    if (refused.length > 0) {
+      log.warn({ table, count: refused.length, topic: batch.topic, partition: batch.partition }, 'rows refused by ClickHouse sent to the dead-letter topic');
+      // Before onBatch resolves: the offsets are committed once the stored rows and the refused ones are both done.
+      await this.opts.bus.publish(this.opts.deadLetterTopic, refused.map((r) => this.deadLetter(r.entry.message, r.reason, r.detail)));
+      for (const r of refused) {
+        deadLetters.inc({ table, reason: r.reason });
+        if (r.entry.key !== undefined) batchKeys.delete(r.entry.key);
+      }
     }
     this.remember(batchKeys);
+  }
+
+  /**
+   * Inserts the rows of offsets [first, end) under their token; rows
+   * ClickHouse refuses for their values are isolated into `ctx.refused` (see
+   * "Refused rows" in the header). Throws on anything else: the bus redelivers.
+   */
+  private async store(
+    tp: { topic: string; partition: number },
+    first: bigint,
+    end: bigint,
+    entries: Entry[],
+    ctx: { start: bigint; h: PartitionHistory; refused: Refusal[] },
+  ): Promise<void> {
+    const { ch, table } = this.opts;
+    const timer = insertSeconds.startTimer({ table });
+    try {
+      await ch.insert(
+        table,
+        entries.map((e) => e.row),
+        { dedupToken: TableSink.dedupToken(tp.topic, tp.partition, { first, end }), optimizeOnInsert: this.opts.optimizeOnInsert ?? false },
+      );
+    } catch (err) {
+      const reason = rowRefusalReason(err);
+      if (reason === undefined) throw err;
+      if (entries.length === 1) {
+        ctx.refused.push({ entry: entries[0] as Entry, reason, detail: String((err as Error).message) });
+        return;
+      }
+      const at = entries.length <= ROW_BY_ROW ? entries.slice(1) : [entries[entries.length >> 1] as Entry];
+      const cuts = at.map((e) => BigInt(e.message.offset));
+      await this.record(tp.topic, tp.partition, cuts, ctx.start, ctx.h);
+      const bounds = [first, ...cuts, end];
+      for (let k = 0; k + 1 < bounds.length; k++) {
+        const [lo, hi] = [bounds[k] as bigint, bounds[k + 1] as bigint];
+        const part = entries.filter((e) => BigInt(e.message.offset) >= lo && BigInt(e.message.offset) < hi);
+        await this.store(tp, lo, hi, part, ctx);
+      }
+      return;
+    }
+    timer();
+    rowsInserted.inc({ table }, entries.length);
+    batches.inc({ table });
+  }
+
+  private deadLetter(m: BusMessage, reason: string, detail: string): OutgoingMessage {
+    return {
+      key: m.key,
+      value: m.value,
+      headers: { reason, detail: detail.slice(0, 200), table: this.opts.table, topic: m.topic, partition: String(m.partition), offset: m.offset },
+    };
   }
 
   private remember(keys: Set<string>): void {

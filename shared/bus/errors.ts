@@ -6,6 +6,7 @@ import { def, defineErrors, LogwardenError } from '../errors.js';
 
 export const BUS_ERRORS = defineErrors('bus', {
   LW_BUS_UNAVAILABLE: def('LW_BUS_UNAVAILABLE', 'the broker is down or unreachable; retry later', { retryable: true }),
+  LW_BUS_REFUSED: def('LW_BUS_REFUSED', 'the bus refused the request itself (a message over the topic\'s size limit, an invalid or unknown topic): sent again, it is refused again'),
   LW_BUS_CLOSED: def('LW_BUS_CLOSED', 'the bus was used after close()'),
   LW_BUS_UNKNOWN_TOPIC: def('LW_BUS_UNKNOWN_TOPIC', 'the topic does not exist (topics are created at start with ensureTopics)'),
   LW_BUS_UNKNOWN_PARTITION: def('LW_BUS_UNKNOWN_PARTITION', 'the topic has no such partition'),
@@ -18,4 +19,34 @@ export class BusUnavailableError extends LogwardenError {
   constructor(message: string, options?: { cause?: unknown }) {
     super(BUS_ERRORS.LW_BUS_UNAVAILABLE, message, options);
   }
+}
+
+/**
+ * The bus refused the request itself (a message over the topic's size limit,
+ * an invalid or unknown topic): the same request will be refused again.
+ */
+export class BusRefusedError extends LogwardenError {
+  declare readonly code: 'LW_BUS_REFUSED';
+  /** Why, low-cardinality (a metric label): e.g. `message_too_large`, `invalid_topic_exception`, `unknown_topic`. */
+  readonly reason: string;
+  constructor(message: string, reason: string, options?: { cause?: unknown }) {
+    super(BUS_ERRORS.LW_BUS_REFUSED, message, options);
+    this.reason = reason;
+  }
+}
+
+// Whether to retry a failed bus call: the one place services ask it. Each bus
+// types its errors (KafkaBus from kafkajs's own `retriable` and error kinds,
+// MemoryBus from its state); only a refusal the bus typed as such is final.
+// An error no bus typed is retried: dead-lettering records on a guess would
+// divert them for what may be an outage.
+
+/** True when the failed call may succeed if made again later ("dependency unavailable"). */
+export function isBusUnavailable(err: unknown): boolean {
+  return !(err instanceof BusRefusedError);
+}
+
+/** The reason a refused request is counted under (a metric label). */
+export function busRefusalReason(err: unknown): string {
+  return err instanceof BusRefusedError ? err.reason : 'refused';
 }

@@ -10,6 +10,7 @@ import { componentLogger } from '../log.js';
 import { registry } from '../metrics.js';
 import { BUS_ERRORS } from './errors.js';
 import {
+  BusRefusedError,
   BusUnavailableError,
   type Bus,
   type IncomingBatch,
@@ -66,6 +67,17 @@ function toHeaders(h: Record<string, string | Buffer | (string | Buffer)[] | und
 function wrap(err: unknown, what: string): Error {
   if (unavailable(err)) return new BusUnavailableError(`${what}: ${(err as Error).message}`, { cause: err });
   return err instanceof Error ? err : new Error(String(err));
+}
+
+/** A publish error: the broker unavailable, or the request refused (the reason: the broker's error name, e.g. MESSAGE_TOO_LARGE). */
+function publishError(err: unknown, what: string): Error {
+  if (unavailable(err)) return new BusUnavailableError(`${what}: ${(err as Error).message}`, { cause: err });
+  let type: string | undefined;
+  for (let e: unknown = err, depth = 0; e && typeof e === 'object' && depth <= 5 && type === undefined; e = (e as { cause?: unknown }).cause, depth++) {
+    if (e instanceof KafkaJSProtocolError) type = e.type;
+  }
+  const message = err instanceof Error ? err.message : String(err);
+  return new BusRefusedError(`${what}: ${message}`, type?.toLowerCase() ?? 'refused', { cause: err });
 }
 
 function unavailable(err: unknown, depth = 0): boolean {
@@ -187,7 +199,7 @@ export class KafkaBus implements Bus {
         })),
       });
     } catch (err) {
-      throw wrap(err, `publishing to ${topic}`);
+      throw publishError(err, `publishing to ${topic}`);
     }
   }
 

@@ -13,16 +13,18 @@ import { componentLogger } from '../log.js';
 import { registry } from '../metrics.js';
 import { BUS_ERRORS } from './errors.js';
 import { partitionForKey } from './murmur2.js';
-import type {
-  Bus,
-  BusMessage,
-  IncomingBatch,
-  OutgoingMessage,
-  PartitionOffset,
-  SubscribeOptions,
-  Subscription,
-  TopicPartition,
-  TopicSpec,
+import {
+  BusRefusedError,
+  BusUnavailableError,
+  type Bus,
+  type BusMessage,
+  type IncomingBatch,
+  type OutgoingMessage,
+  type PartitionOffset,
+  type SubscribeOptions,
+  type Subscription,
+  type TopicPartition,
+  type TopicSpec,
 } from './types.js';
 
 const log = componentLogger('bus.memory');
@@ -256,13 +258,11 @@ export class MemoryBus implements Bus {
   }
 
   publish(topic: string, messages: OutgoingMessage[]): Promise<void> {
-    if (this.closed) return Promise.reject(new LogwardenError(BUS_ERRORS.LW_BUS_CLOSED, 'bus closed'));
-    let t: Topic;
-    try {
-      t = this.topic(topic);
-    } catch (err) {
-      return Promise.reject(err instanceof Error ? err : new Error(String(err)));
-    }
+    // Closed: the process is stopping, as a broker going away would be. An unknown topic is a
+    // refusal: in one process nobody else will create it.
+    if (this.closed) return Promise.reject(new BusUnavailableError('bus closed'));
+    const t = this.topics.get(topic);
+    if (!t) return Promise.reject(new BusRefusedError(`unknown topic ${topic} (create it with ensureTopics)`, 'unknown_topic'));
     const n = t.partitions.length;
     const now = Date.now();
     const touched = new Set<number>();

@@ -97,4 +97,4 @@ export interface Bus {
   close(): Promise<void>;
 }
 
-export { BusUnavailableError } from './errors.js';
+export { BusRefusedError, BusUnavailableError, busRefusalReason, isBusUnavailable } from './errors.js';

@@ -2,6 +2,9 @@
 // (the dependency is unavailable for now) or not (ClickHouse, or our own
 // checks, rejected the statement or the data, and the same call will fail the
 // same way). `isRetryable()` answers it for our errors and for raw ones.
+// Among refusals, `rowRefusalReason()` tells the ones caused by the values of
+// some rows (the other rows of the insert would be stored) from those of the
+// statement itself (unknown table or column: every row fails alike).
 //
 // Each code is stable and never reused; `code` is low-cardinality so it can
 // label a metric.
@@ -140,4 +143,44 @@ export function classifyError(err: unknown, what: string): ClickHouseLayerError 
 export function isRetryable(err: unknown): boolean {
   if (err instanceof ClickHouseLayerError) return err.retryable;
   return isTransient(err);
+}
+
+// ClickHouse error codes (src/Common/ErrorCodes.cpp) raised by the values of
+// the rows an insert carries, mapped to the reason a dead-lettered row is
+// counted under (a metric label: keep the set small). Every other refusal is
+// about the statement or the table, which no row of it can pass.
+const ROW_REFUSAL_REASONS: ReadonlyMap<number, string> = new Map([
+  [6, 'cannot_parse'], // CANNOT_PARSE_TEXT
+  [26, 'cannot_parse'], // CANNOT_PARSE_QUOTED_STRING
+  [27, 'cannot_parse'], // CANNOT_PARSE_INPUT_ASSERTION_FAILED
+  [38, 'cannot_parse'], // CANNOT_PARSE_DATE
+  [41, 'cannot_parse'], // CANNOT_PARSE_DATETIME
+  [72, 'cannot_parse'], // CANNOT_PARSE_NUMBER
+  [376, 'cannot_parse'], // CANNOT_PARSE_UUID
+  [441, 'cannot_parse'], // CANNOT_PARSE_DOMAIN_VALUE_FROM_STRING
+  [467, 'cannot_parse'], // CANNOT_PARSE_BOOL
+  [675, 'cannot_parse'], // CANNOT_PARSE_IPV4
+  [676, 'cannot_parse'], // CANNOT_PARSE_IPV6
+  [53, 'bad_value'], // TYPE_MISMATCH
+  [69, 'bad_value'], // ARGUMENT_OUT_OF_BOUND
+  [70, 'bad_value'], // CANNOT_CONVERT_TYPE
+  [117, 'bad_value'], // INCORRECT_DATA
+  [131, 'bad_value'], // TOO_LARGE_STRING_SIZE
+  [190, 'bad_value'], // SIZES_OF_ARRAYS_DONT_MATCH
+  [321, 'bad_value'], // VALUE_IS_OUT_OF_RANGE_OF_DATA_TYPE
+  [349, 'bad_value'], // CANNOT_INSERT_NULL_IN_ORDINARY_COLUMN
+  [691, 'bad_value'], // UNKNOWN_ELEMENT_OF_ENUM
+  [469, 'violated_constraint'], // VIOLATED_CONSTRAINT (a CHECK on the table)
+]);
+
+/**
+ * When ClickHouse refused an insert because of the values of some of its
+ * rows (a value that does not parse as its column's type, a CHECK that
+ * fails), the reason to count them under; undefined for anything else (the
+ * dependency unavailable, or a statement that no row can pass).
+ */
+export function rowRefusalReason(err: unknown): string | undefined {
+  if (isRetryable(err)) return undefined;
+  const code = clickhouseCodeOf(err);
+  return code === undefined ? undefined : ROW_REFUSAL_REASONS.get(code);
 }

@@ -166,3 +166,22 @@ test('kafka.session_timeout: the broker\'s bounds are checked at load, and the v
   assert.equal(loadConfig({ text: 'kafka: { session_timeout: 10s }\n', env: noEnv }).kafka.session_timeout_ms, 10_000);
   assert.equal(loadConfig({ text: '', env: noEnv }).kafka.session_timeout_ms, 30_000);
 });
+
+test('a renamed key still works under its old name, with a warning naming the new one; both set differently is an error naming both', () => {
+  const warnings: string[] = [];
+  const warn = (m: string): void => void warnings.push(m);
+  const old = loadConfig({ text: 'ingest: { udp: { buffer_max_bytes: 131072 } }', env: noEnv, warn });
+  assert.equal(old.ingest.buffer_max_bytes, 131_072);
+  assert.deepEqual(warnings, ['config key ingest.udp.buffer_max_bytes is deprecated: use ingest.buffer_max_bytes']);
+  const fromEnv = loadConfig({ text: '', env: { LOGWARDEN__INGEST__UDP__BUFFER_MAX_BYTES: '262144' }, warn });
+  assert.equal(fromEnv.ingest.buffer_max_bytes, 262_144, 'through an environment variable too');
+  const same = loadConfig({ text: 'ingest: { buffer_max_bytes: 131072, udp: { buffer_max_bytes: 131072 } }', env: noEnv, warn });
+  assert.equal(same.ingest.buffer_max_bytes, 131_072);
+  assert.equal(warnings.length, 3);
+  const issues = issuesOf('ingest: { buffer_max_bytes: 131072, udp: { buffer_max_bytes: 262144 } }');
+  assert.equal(issues.length, 1);
+  assert.equal(issues[0]?.path, 'ingest.udp.buffer_max_bytes');
+  assert.match(issues[0]?.reason ?? '', /deprecated name of ingest\.buffer_max_bytes, which is set to a different value/);
+  assert.equal(loadConfig({ text: 'ingest: { buffer_max_bytes: 131072 }', env: noEnv, warn }).ingest.buffer_max_bytes, 131_072);
+  assert.equal(warnings.length, 3, 'the new name warns of nothing');
+});

@@ -4,10 +4,12 @@
 // files. Any problem stops the start with the path of the bad key.
 import { readFileSync, existsSync } from 'node:fs';
 import { resolve } from 'node:path';
+import { isDeepStrictEqual } from 'node:util';
 import { Ajv, type ErrorObject } from 'ajv';
 import { parse as parseYaml, YAMLParseError } from 'yaml';
 import ipaddr from 'ipaddr.js';
 import { normalizeIp } from '../ip.js';
+import { componentLogger } from '../log.js';
 import { validateLogFormat } from '../access-log/formats/index.js';
 import { validateRuleSet } from '../security-filter/index.js';
 import { DURATION_PATTERN, parseDuration } from './duration.js';
@@ -40,12 +42,23 @@ export const ENV_OVERRIDES: ReadonlyArray<{ env: string; path: string; list?: bo
   { env: 'LOGWARDEN_API_HOST', path: 'api.host' },
 ];
 
+/**
+ * Renamed keys, a row per rename: the old key (in the file or through
+ * LOGWARDEN__... variables) still works, with a warning naming the new one;
+ * both set to different values is an error naming both.
+ */
+export const DEPRECATED_KEYS: ReadonlyArray<{ old: string; now: string }> = [
+  { old: 'ingest.udp.buffer_max_bytes', now: 'ingest.buffer_max_bytes' },
+];
+
 export interface LoadOptions {
   /** Path of the YAML file; absent: LOGWARDEN_CONFIG, else ./logwarden.yaml if it exists, else defaults only. */
   file?: string;
   /** YAML text instead of a file (tests). */
   text?: string;
   env?: NodeJS.ProcessEnv;
+  /** Where warnings go (a deprecated key): the log by default. */
+  warn?: (message: string) => void;
 }
 
 export function loadConfig(opts: LoadOptions = {}): Config {
@@ -80,7 +93,8 @@ export function loadConfig(opts: LoadOptions = {}): Config {
     throw new ConfigError(source, [{ path: '', reason: 'the file must hold a mapping of sections (security:, kafka:, ...)' }]);
   }
   const doc = raw as Record<string, unknown>;
-  const envIssues = applyEnv(doc, env);
+  const warn = opts.warn ?? ((message: string) => componentLogger('config').warn(message));
+  const envIssues = [...applyEnv(doc, env), ...applyDeprecatedKeys(doc, warn)];
   if (envIssues.length > 0) throw new ConfigError(source, envIssues);
 
   if (!validate(doc)) throw new ConfigError(source, (validate.errors ?? []).map(describe));
@@ -96,6 +110,33 @@ function setPath(doc: Record<string, unknown>, path: string[], value: unknown): 
     node = node[key] as Record<string, unknown>;
   }
   node[path[path.length - 1] as string] = value;
+}
+
+function getPath(doc: Record<string, unknown>, path: string[]): unknown {
+  let node: unknown = doc;
+  for (const key of path) {
+    if (node === null || typeof node !== 'object' || Array.isArray(node)) return undefined;
+    node = (node as Record<string, unknown>)[key];
+  }
+  return node;
+}
+
+function applyDeprecatedKeys(doc: Record<string, unknown>, warn: (message: string) => void): ConfigIssue[] {
+  const issues: ConfigIssue[] = [];
+  for (const { old, now } of DEPRECATED_KEYS) {
+    const oldPath = old.split('.');
+    const value = getPath(doc, oldPath);
+    if (value === undefined) continue;
+    delete (getPath(doc, oldPath.slice(0, -1)) as Record<string, unknown>)[oldPath[oldPath.length - 1] as string];
+    const current = getPath(doc, now.split('.'));
+    if (current !== undefined && !isDeepStrictEqual(current, value)) {
+      issues.push({ path: old, reason: `is the deprecated name of ${now}, which is set to a different value: keep only ${now}` });
+      continue;
+    }
+    warn(`config key ${old} is deprecated: use ${now}`);
+    setPath(doc, now.split('.'), value);
+  }
+  return issues;
 }
 
 function applyEnv(doc: Record<string, unknown>, env: NodeJS.ProcessEnv): ConfigIssue[] {

@@ -150,7 +150,6 @@ export const configSchema: Schema = {
             enabled: bool(true, 'listen for syslog over UDP (what nginx sends)'),
             host: str('127.0.0.1', 'UDP listen address'),
             port: port(5514, 'UDP listen port'),
-            buffer_max_bytes: int(67_108_864, 65_536, 'memory bound of lines held while Kafka is unavailable'),
             recv_buffer_bytes: int(33_554_432, 65_536, 'kernel receive buffer asked for the UDP socket (capped by net.core.rmem_max)'),
           },
           'UDP syslog input',
@@ -163,6 +162,7 @@ export const configSchema: Schema = {
           },
           'TCP syslog input',
         ),
+        buffer_max_bytes: int(67_108_864, 65_536, 'memory bound of lines (UDP, TCP and file input) held while Kafka is unavailable; formerly ingest.udp.buffer_max_bytes'),
         workers: int(1, 1, 'ingester processes sharing the UDP socket', 64),
         log_format: str('json', '`json` (the shipped log_format), `combined`, or an nginx log_format string'),
         max_line_bytes: int(65_536, 256, 'longest accepted access-log line'),
@@ -186,7 +186,7 @@ export const configSchema: Schema = {
     nodes: {
       type: 'array',
       default: [],
-      description: 'OpenResty control endpoints the enforcer keeps in sync',
+      description: 'OpenResty nodes: the Lua module endpoint of each, which the enforcer keeps in sync',
       items: {
         type: 'object',
         additionalProperties: false,

@@ -73,8 +73,10 @@ export interface ClickHouseConfig {
 }
 
 export interface IngestConfig {
-  udp: { enabled: boolean; host: string; port: number; buffer_max_bytes: number; recv_buffer_bytes: number };
+  udp: { enabled: boolean; host: string; port: number; recv_buffer_bytes: number };
   tcp: { enabled: boolean; host: string; port: number };
+  /** Bounds what every input (UDP, TCP, files) holds while the bus is unavailable. */
+  buffer_max_bytes: number;
   workers: number;
   log_format: string;
   max_line_bytes: number;
