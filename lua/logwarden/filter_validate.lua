@@ -12,12 +12,7 @@ local v = require "logwarden.validate"
 local ip = require "logwarden.ip"
 local limits = require "logwarden.limits"
 
-local type = type
-local pairs = pairs
-local ipairs = ipairs
-local str_find = string.find
-local str_match = string.match
-local str_byte = string.byte
+local str_find, str_match, str_byte = string.find, string.match, string.byte
 
 local is_array, is_object, keys_in, array = v.is_array, v.is_object, v.keys_in, v.array
 local at, item, entry, chars, set_of = v.at, v.item, v.entry, v.chars, v.set_of

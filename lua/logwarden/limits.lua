@@ -21,12 +21,12 @@ end
 
 local function load(path)
     local f, err = io.open(path, "rb")
-    if not f then
+    local text = f and f:read("*a")
+    if not text then
         return nil, err
     end
-    local text = f:read("*a")
     f:close()
-    local doc, derr = cjson.decode(text or "")
+    local doc, derr = cjson.decode(text)
     if type(doc) ~= "table" or type(doc.limits) ~= "table" or type(doc.country_codes) ~= "table"
         or type(doc.block_http_status) ~= "table" then
         return nil, "not a limits document: " .. tostring(derr or "missing limits, block_http_status or country_codes")

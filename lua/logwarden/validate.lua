@@ -13,23 +13,11 @@
 -- array with a metatable, so is_array and is_object answer as JavaScript
 -- would.
 
+-- Validation runs on the control listener, not per request: no locals
+-- cached for speed here.
 local cjson = require "cjson.safe"
 
-local type = type
-local pairs = pairs
-local ipairs = ipairs
-local next = next
-local tostring = tostring
-local getmetatable = getmetatable
-local setmetatable = setmetatable
-local str_gsub = string.gsub
-local str_find = string.find
-local str_byte = string.byte
-local str_sub = string.sub
-local str_format = string.format
-local concat = table.concat
-local encode = cjson.encode
-local decode = cjson.decode
+local str_find, str_byte, str_sub = string.find, string.byte, string.sub
 local null = cjson.null
 
 local _M = { _VERSION = '0.1.0' }
@@ -83,7 +71,7 @@ local function mark_empty_arrays(text, marker)
         return nil
     end
     out[n + 1] = str_sub(text, last)
-    return concat(out)
+    return table.concat(out)
 end
 
 local function unmark(t, marker)
@@ -104,10 +92,10 @@ function _M.decode(text)
     -- A marker no document can hold by chance: it names this call.
     local marker
     repeat
-        marker = str_format("logwarden:empty-array:%d", math.random(0, 0x7fffffff))
+        marker = string.format("logwarden:empty-array:%d", math.random(0, 0x7fffffff))
     until not str_find(text, marker, 1, true)
     local marked = mark_empty_arrays(text, '["' .. marker .. '"]')
-    local doc, err = decode(marked or text)
+    local doc, err = cjson.decode(marked or text)
     if doc == nil or not marked or type(doc) ~= "table" then
         return doc, err
     end
@@ -156,13 +144,13 @@ function _M.item(path, i)
 end
 
 function _M.entry(path, key)
-    return path .. "[" .. (encode(key) or '""') .. "]"
+    return path .. "[" .. (cjson.encode(key) or '""') .. "]"
 end
 
 -- Counts UTF-8 code points (bytes that are not continuation bytes): the
 -- TypeScript validators count characters, not bytes.
 function _M.chars(s)
-    local _, cont = str_gsub(s, "[\128-\191]", "")
+    local _, cont = string.gsub(s, "[\128-\191]", "")
     return #s - cont
 end
 

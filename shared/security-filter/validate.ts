@@ -1,7 +1,7 @@
 // Validation of rule-set documents: every problem named with the path of its
-// field, at most LIMITS.errors of them. The Lua module (lua/logwarden/
-// filter-validate.lua) makes the same checks and must accept and refuse
-// exactly the same documents: lua/test/rule-set-validation.test.ts runs both
+// field, at most LIMITS.errors of them. The Lua module
+// (lua/logwarden/filter_validate.lua) makes the same checks and must accept
+// and refuse exactly the same documents: lua/test/rule-set-validation.test.ts runs both
 // on every vector of schemas/security-filter/.
 import { formatBlock, maskWords, parseBlock } from '../ip.js';
 import { asciiLower } from './ascii.js';
