@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ipInRange, normalizeIp, normalizeIpOrCidr } from './ip.js';
+import { inRanges, ipInRange, isIpOrCidr, networkOfIp, normalizeIp, normalizeIpOrCidr, parseRange } from './ip.js';
 
 test('addresses normalise to one spelling', () => {
   const cases: Array<[string, string]> = [
@@ -47,4 +47,28 @@ test('ipInRange matches addresses in a block, and an address only itself', () =>
   assert.equal(ipInRange('10.0.0.1', '2001:db8::/32'), false);
   assert.equal(ipInRange('192.0.2.1', '192.0.2.1'), true);
   assert.equal(ipInRange('192.0.2.2', '192.0.2.1'), false);
+});
+
+test('a canonical dotted quad is its own normal form; IPv6 answers are the same from the cache', () => {
+  for (const a of ['10.0.0.1', '255.255.255.255', '0.0.0.0']) assert.equal(normalizeIp(a), a);
+  for (let i = 0; i < 2; i++) {
+    assert.equal(normalizeIp('2001:DB8::1'), '2001:db8::1');
+    assert.equal(normalizeIp('::ffff:10.0.0.1'), '10.0.0.1');
+    assert.equal(normalizeIp('fe80::1%eth0'), undefined);
+    assert.equal(normalizeIp(` ${'1:'.repeat(40)}1`), undefined);
+  }
+});
+
+test('ranges: configuration lists, membership by family, networks of an address', () => {
+  for (const ok of ['10.0.0.0/8', '10.0.0.1', '2001:db8::/32', '::1']) assert.equal(isIpOrCidr(ok), true, ok);
+  for (const bad of ['10.0.0.0/33', 'example.com', '10.0.0.0/8x', '']) assert.equal(isIpOrCidr(bad), false, bad);
+  const ranges = ['10.0.0.0/8', '2001:db8::/32', '192.0.2.7'].map(parseRange);
+  assert.equal(inRanges('10.9.8.7', ranges), true);
+  assert.equal(inRanges('192.0.2.7', ranges), true);
+  assert.equal(inRanges('192.0.2.8', ranges), false);
+  assert.equal(inRanges('2001:db8::5', ranges), true);
+  assert.equal(inRanges('2001:db9::5', ranges), false);
+  assert.equal(inRanges('not an address', ranges), false);
+  assert.equal(networkOfIp('203.0.113.77', 24, 64), '203.0.113.0/24');
+  assert.equal(networkOfIp('2001:db8:1:2:3:4:5:6', 24, 64), '2001:db8:1:2::/64');
 });

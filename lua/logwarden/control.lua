@@ -25,7 +25,7 @@ local ip = require "logwarden.ip"
 local state = require "logwarden.state"
 local access = require "logwarden.access"
 local rules_mod = require "logwarden.rules"
-local is_array = require("logwarden.filter").is_array
+local validate = require "logwarden.validate"
 
 local ngx = ngx
 local ngx_var = ngx.var
@@ -46,7 +46,6 @@ local str_match = string.match
 local bxor = bit.bxor
 local bor = bit.bor
 local encode = cjson.encode
-local decode = cjson.decode
 local null = cjson.null
 
 local _M = { _VERSION = '0.1.0' }
@@ -118,7 +117,7 @@ local function read_json()
         end
         return nil, bad("empty body", "")
     end
-    local body = decode(data)
+    local body = validate.decode(data)
     if type(body) ~= "table" then
         return nil, bad("body is not a JSON object", "")
     end
@@ -135,7 +134,7 @@ local function validate_blocks(body)
     local sets, deletes = {}, {}
     local set, del = body.set, body.delete
     if set ~= nil then
-        if not is_array(set) then
+        if not validate.is_array(set) then
             return nil, "must be an array", "set"
         end
         if #set > MAX_ENTRIES then
@@ -143,7 +142,7 @@ local function validate_blocks(body)
         end
         for i, e in ipairs(set) do
             local at = "set[" .. (i - 1) .. "]"
-            if type(e) ~= "table" or is_array(e) and #e > 0 then
+            if not validate.is_object(e) then
                 return nil, "must be an object", at
             end
             for k in pairs(e) do
@@ -173,7 +172,7 @@ local function validate_blocks(body)
         end
     end
     if del ~= nil then
-        if not is_array(del) then
+        if not validate.is_array(del) then
             return nil, "must be an array", "delete"
         end
         if #del > MAX_ENTRIES then
@@ -219,7 +218,7 @@ local function post_blocks()
         if b.exact then
             ok, err, forced = state.set(blocks, state.BLOCKS, state.PREFIX_IP .. b.key, s.reason, s.ttl)
         else
-            ok, err, forced = state.set(rules, state.RULES, state.PREFIX_RANGE .. b.text, s.reason, s.ttl)
+            ok, err, forced = state.set(rules, state.STATE, state.PREFIX_RANGE .. b.text, s.reason, s.ttl)
             ranges_changed = true
         end
         if forced then
@@ -268,7 +267,7 @@ local function put_rules()
     local stored, serr = state.store_rules(body, data.version)
     if not stored then
         ngx_log(ERR, "logwarden.control: rule set not stored: ", serr)
-        return reply(507, { error = "rule set not stored (make lua_shared_dict logwarden_rules bigger): " .. tostring(serr) })
+        return reply(507, { error = "rule set not stored (make lua_shared_dict logwarden_state bigger): " .. tostring(serr) })
     end
     local c = compiled.counts
     return reply(200, {

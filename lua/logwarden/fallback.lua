@@ -19,6 +19,7 @@ local cjson = require "cjson.safe"
 local ip = require "logwarden.ip"
 local state = require "logwarden.state"
 local rules_mod = require "logwarden.rules"
+local validate = require "logwarden.validate"
 
 local ngx_log = ngx.log
 local ERR = ngx.ERR
@@ -90,7 +91,7 @@ function _M.load(path)
         ngx_log(ERR, "logwarden.fallback: cannot read ", path, ": ", rerr, "; keeping the current rules and blocks")
         return nil, rerr
     end
-    local doc = cjson.decode(data)
+    local doc = validate.decode(data)
     local rules_doc, blocks_or_err, field = _M.validate(doc, os.time())
     if not rules_doc then
         ngx_log(ERR, "logwarden.fallback: ", path, " refused at ", field, ": ", blocks_or_err,
@@ -126,7 +127,7 @@ function _M.load(path)
         end
     end
     for key, s in pairs(keep_range) do
-        if not state.set(rules, state.RULES, key, s.reason, s.ttl) then
+        if not state.set(rules, state.STATE, key, s.reason, s.ttl) then
             failed = failed + 1
         end
     end

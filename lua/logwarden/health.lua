@@ -19,7 +19,7 @@ local encode = cjson.encode
 local _M = { _VERSION = '0.1.0' }
 
 -- Shared dicts declared by conf/logwarden-http.conf.
-local DICTS = { "logwarden_blocks", "logwarden_rules", "logwarden_limits" }
+local DICTS = { "logwarden_blocks", "logwarden_state", "logwarden_limits" }
 
 -- Built once per worker: none of it changes while the worker lives.
 local static = {

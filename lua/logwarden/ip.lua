@@ -190,9 +190,12 @@ end
 -- Parses "addr" or "addr/plen". Returns a table:
 --   { family = 4|6, text = canonical, exact = true|false,
 --     key = canonical address (exact only),
---     lo, hi (IPv4 range as integers), plen, net (IPv6: masked groups text) }
+--     lo, hi (IPv4 range as integers), plen, net (IPv6: masked groups text),
+--     masked = true when host bits were set }
 -- or nil, "reason". Host bits below the prefix are cleared ("10.1.2.3/8"
--- means 10.0.0.0/8). A /32 (IPv4) or /128 (IPv6) is an exact address.
+-- means 10.0.0.0/8, masked); a security_filter rule refuses such an entry
+-- (logwarden.filter_validate), a block takes it. A /32 (IPv4) or /128 (IPv6)
+-- is an exact address.
 function _M.parse_block(s)
     if type(s) ~= "string" or #s == 0 or #s > 64 then
         return nil, "not an IP address or CIDR block"
@@ -230,10 +233,17 @@ function _M.parse_block(s)
         local size = 2 ^ (32 - plen)
         local lo = parsed - parsed % size
         return { family = 4, exact = false, lo = lo, hi = lo + size - 1, plen = plen,
-                 text = v4_text(lo) .. "/" .. plen }
+                 text = v4_text(lo) .. "/" .. plen, masked = lo ~= parsed }
     end
-    local net = v6_text(mask6(parsed, plen))
-    return { family = 6, exact = false, plen = plen, net = net, text = net .. "/" .. plen }
+    local g = mask6(parsed, plen)
+    local net = v6_text(g)
+    local masked = false
+    for i = 1, 8 do
+        if g[i] ~= parsed[i] then
+            masked = true
+        end
+    end
+    return { family = 6, exact = false, plen = plen, net = net, text = net .. "/" .. plen, masked = masked }
 end
 
 return _M

@@ -13,8 +13,9 @@ local ip = require "logwarden.ip"
 local ipset = require "logwarden.ipset"
 local glob = require "logwarden.glob"
 local filter = require "logwarden.filter"
+local filter_validate = require "logwarden.filter_validate"
+local v = require "logwarden.validate"
 local credential = require "logwarden.credential"
-local cjson = require "cjson.safe"
 
 local type = type
 local pairs = pairs
@@ -24,10 +25,10 @@ local str_find = string.find
 local str_sub = string.sub
 local str_match = string.match
 local sort = table.sort
-local null = cjson.null
 
-local is_array, is_object = filter.is_array, filter.is_object
-local at, item, entry, keys_in = filter.at, filter.item, filter.entry, filter.keys_in
+local is_object, absent = v.is_object, v.absent
+local at, item, entry, keys_in, set_of = v.at, v.item, v.entry, v.keys_in, v.set_of
+local valid_path = filter_validate.valid_path
 
 local _M = { _VERSION = '0.1.0' }
 
@@ -37,31 +38,14 @@ local LIMITS = {
 }
 _M.LIMITS = LIMITS
 
-local function set_of(list)
-    local s = {}
-    for _, v in ipairs(list) do
-        s[v] = true
-    end
-    return s
-end
-
 local ROOT_KEYS = set_of { "version", "whitelist", "deployments", "routes", "security_filter" }
 local WHITELIST_KEYS = set_of { "ips", "paths" }
 local POLICY_KEYS = set_of { "enabled", "rate_limit", "allowed_ips", "blocked_paths" }
 local ROUTE_KEYS = set_of { "id", "path", "method", "auth_type", "deployment", "credential_hash" }
 
-local function absent(x)
-    return x == nil or x == null
-end
-
+-- An array of at most max items.
 local function list(x, path, max)
-    if not is_array(x) then
-        return nil, "must be an array", path
-    end
-    if #x > max then
-        return nil, "must have at most " .. max .. " items", path
-    end
-    return true
+    return v.array(x, path, 0, max)
 end
 
 local function blocks(x, path, max)
@@ -116,7 +100,7 @@ local function policy(x, path)
             return nil, err, field
         end
         for i, bp in ipairs(x.blocked_paths) do
-            if not filter.valid_path(bp) then
+            if not valid_path(bp) then
                 return nil, 'must start with "/", without "?", "#", whitespace or control characters', item(p, i)
             end
         end
@@ -139,7 +123,7 @@ local function route(x, path, seen)
         return nil, "duplicate route id " .. x.id, at(path, "id")
     end
     seen[x.id] = true
-    if not filter.valid_path(x.path) then
+    if not valid_path(x.path) then
         return nil, 'must start with "/", without "?", "#", whitespace or control characters', at(path, "path")
     end
     if type(x.method) ~= "string" or not str_match(x.method, "^[A-Z]+$") or #x.method > 16 then
@@ -234,7 +218,7 @@ function _M.validate(doc)
         end
     end
     if not absent(doc.security_filter) then
-        ok, err, field = filter.validate(doc.security_filter, "security_filter")
+        ok, err, field = filter_validate.validate(doc.security_filter, "security_filter")
         if not ok then
             return nil, err, field
         end

@@ -2,7 +2,7 @@
 -- endpoint agree on, and the node epoch.
 --
 --   logwarden_blocks   "b:" .. address   value: reason   exptime: the block's TTL
---   logwarden_rules    "r:" .. cidr      value: reason   exptime: the block's TTL
+--   logwarden_state    "r:" .. cidr      value: reason   exptime: the block's TTL
 --                      "v:ranges"        bumped on every change to ranges
 --                      "d:rules"         the NodeRules document (JSON, validated)
 --                      "v:rules"         its version (reported by /status)
@@ -18,8 +18,9 @@
 --                                        rate_limit counters (2 s TTL)
 --
 -- Exact addresses get the big dict: one lookup per request, however many.
--- Ranges live beside the rules so that rebuilding a worker's range structure
--- lists the few range keys, not every blocked address.
+-- Ranges live in logwarden_state, beside the rule set and the counters, so
+-- that rebuilding a worker's range structure lists the few range keys, not
+-- every blocked address. (It was named logwarden_rules until issue 13.)
 --
 -- The epoch tells the enforcer that this node's dicts were emptied: a reload
 -- (HUP) keeps shared dicts and re-runs init_by_lua, so init only adds the
@@ -35,7 +36,7 @@ local str_byte = string.byte
 local _M = {
     _VERSION = '0.1.0',
     BLOCKS = "logwarden_blocks",
-    RULES = "logwarden_rules",
+    STATE = "logwarden_state",
     LIMITS = "logwarden_limits",
     PREFIX_IP = "b:",
     PREFIX_RANGE = "r:",
@@ -66,9 +67,9 @@ local function new_epoch()
 end
 
 local function dicts()
-    local blocks, rules, limits = ngx_shared[_M.BLOCKS], ngx_shared[_M.RULES], ngx_shared[_M.LIMITS]
+    local blocks, rules, limits = ngx_shared[_M.BLOCKS], ngx_shared[_M.STATE], ngx_shared[_M.LIMITS]
     if not blocks or not rules or not limits then
-        return nil, "lua_shared_dict " .. _M.BLOCKS .. ", " .. _M.RULES .. " and " .. _M.LIMITS
+        return nil, "lua_shared_dict " .. _M.BLOCKS .. ", " .. _M.STATE .. " and " .. _M.LIMITS
             .. " must be declared (include conf/logwarden-http.conf)"
     end
     return blocks, rules, limits
@@ -82,6 +83,10 @@ _M.dicts = dicts
 --               sites that run without the control endpoint.
 function _M.init(opts)
     local _, rules = assert(dicts())
+    -- Reads schemas/security-filter/limits.json now: a missing file fails
+    -- the start or reload here, not a PUT /rules later.
+    require "logwarden.limits"
+
     rules:safe_add(_M.KEY_EPOCH, new_epoch())
     if opts and opts.rules_file then
         -- A file that cannot be read or is invalid keeps what the dicts hold

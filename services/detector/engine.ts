@@ -13,8 +13,8 @@
 // auto_block_threshold; a repeat offender's ban grows by escalation_factor
 // per level, capped. Expiries are decisions too.
 import { createHash } from 'node:crypto';
-import ipaddr from 'ipaddr.js';
 import type { AccessRecord, BlockDecision, SecurityEvent, SecurityEventType } from '../../shared/records.js';
+import { inRanges, networkOfIp, parseRange, type IpRange } from '../../shared/ip.js';
 import { BUCKETS, C_404, C_AUTH, C_NEWPATH, C_OFFENCE, C_REQ, IpTable, hash32, hash64 } from './ip-table.js';
 import { compileRuleSet, type RuleSet, type SecurityFilterEngine } from '../../shared/security-filter/index.js';
 import { SIGNATURE_SET_VERSION, SignatureMatcher, type Signature } from './signatures.js';
@@ -84,23 +84,13 @@ interface BanHistory {
 
 const SAMPLE_PATHS = 5;
 
-/** The network address of `addr` at `bits` (e.g. 203.0.113.0 for /24). */
-function networkOf(addr: ipaddr.IPv4 | ipaddr.IPv6, bits: number): string {
-  const bytes = addr.toByteArray();
-  for (let i = 0; i < bytes.length; i++) {
-    const keep = Math.max(0, Math.min(8, bits - i * 8));
-    bytes[i] = (bytes[i] as number) & ((0xff << (8 - keep)) & 0xff);
-  }
-  return ipaddr.fromByteArray(bytes).toString();
-}
-
 export class DetectionEngine {
   private readonly table: IpTable;
   private readonly bucketMs: number;
   private readonly matcher: SignatureMatcher;
   private readonly filter: SecurityFilterEngine | undefined;
   private readonly whitelistIps: Set<string>;
-  private readonly whitelistRanges: Array<[ipaddr.IPv4 | ipaddr.IPv6, number]>;
+  private readonly whitelistRanges: readonly IpRange[];
   private readonly pending = new Map<string, Pending>();
   private readonly active = new Map<string, { until: number; level: number }>();
   private readonly history = new Map<string, BanHistory>();
@@ -125,7 +115,7 @@ export class DetectionEngine {
     this.matcher = new SignatureMatcher(cfg.signatures);
     this.filter = cfg.securityFilter ? compileRuleSet(cfg.securityFilter) : undefined;
     this.whitelistIps = new Set(cfg.whitelist.ips);
-    this.whitelistRanges = cfg.whitelist.cidrs.map((c) => ipaddr.parseCIDR(c));
+    this.whitelistRanges = cfg.whitelist.cidrs.map(parseRange);
   }
 
   /** The engine's clock: the newest event time seen (or pushed by `tick`). */
@@ -136,11 +126,7 @@ export class DetectionEngine {
   private whitelisted(rec: AccessRecord): boolean {
     if (this.whitelistIps.has(rec.client_ip)) return true;
     for (const p of this.cfg.whitelist.paths) if (rec.path === p || (p.endsWith('*') && rec.path.startsWith(p.slice(0, -1)))) return true;
-    if (this.whitelistRanges.length > 0) {
-      const addr = ipaddr.parse(rec.client_ip);
-      for (const r of this.whitelistRanges) if (addr.kind() === r[0].kind() && addr.match(r)) return true;
-    }
-    return false;
+    return this.whitelistRanges.length > 0 && inRanges(rec.client_ip, this.whitelistRanges);
   }
 
   process(rec: AccessRecord, stream = 0): void {
@@ -350,9 +336,7 @@ export class DetectionEngine {
   private escalateRange(ip: string, ts: number, duration: number): void {
     const r = this.cfg.rangeEscalation;
     if (!r) return;
-    const addr = ipaddr.parse(ip);
-    const bits = addr.kind() === 'ipv4' ? r.ipv4Prefix : r.ipv6Prefix;
-    const range = `${networkOf(addr, bits)}/${bits}`;
+    const range = networkOfIp(ip, r.ipv4Prefix, r.ipv6Prefix);
     const bans = this.rangeBans.get(range) ?? new Map<string, number>();
     bans.set(ip, ts);
     for (const [other, at] of bans) if (ts - at > this.cfg.windowMs) bans.delete(other);

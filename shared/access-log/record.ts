@@ -11,9 +11,8 @@
 // byte is already U+FFFD. A field holding one is kept as it is, never a reason
 // to reject the line: rejecting would let a client hide from detection with
 // one bad byte in its User-Agent.
-import ipaddr from 'ipaddr.js';
 import type { AccessRecord } from '../records.js';
-import { normalizeIp } from '../ip.js';
+import { inRanges, normalizeIp, parseRange, type IpRange } from '../ip.js';
 import { normalizePath, normalizePathInto, type NormalizedUri } from './path.js';
 import type { SyslogHeader } from './syslog.js';
 
@@ -25,13 +24,13 @@ export interface RecordContext {
   /** host → deployment, used when the line has no deployment field. */
   deployments: Readonly<Record<string, string>>;
   /** Proxies whose X-Forwarded-For is believed; empty: $remote_addr is the client. */
-  trustedProxies: ReadonlyArray<[ipaddr.IPv4 | ipaddr.IPv6, number]>;
+  trustedProxies: readonly IpRange[];
   /** Node name when neither the line nor the syslog header names one. */
   defaultNode: string;
 }
 
-export function compileTrustedProxies(cidrs: readonly string[]): Array<[ipaddr.IPv4 | ipaddr.IPv6, number]> {
-  return cidrs.map((c) => (c.includes('/') ? ipaddr.parseCIDR(c) : ([ipaddr.parse(c), ipaddr.parse(c).kind() === 'ipv4' ? 32 : 128] as [ipaddr.IPv4 | ipaddr.IPv6, number])));
+export function compileTrustedProxies(cidrs: readonly string[]): IpRange[] {
+  return cidrs.map(parseRange);
 }
 
 // Fields of the shipped JSON log_format (lua/conf/logwarden-http.conf) that map onto
@@ -155,82 +154,15 @@ function statusCode(s: string): number {
   return v;
 }
 
-/** True for a dotted quad already in canonical form (what nginx logs), which `normalizeIp` would return unchanged. */
-function canonicalIpv4(s: string): boolean {
-  const n = s.length;
-  if (n < 7 || n > 15) return false;
-  let dots = 0;
-  let digits = 0;
-  let val = 0;
-  for (let i = 0; i < n; i++) {
-    const c = s.charCodeAt(i);
-    if (c === 46) {
-      if (digits === 0) return false;
-      dots++;
-      digits = 0;
-      val = 0;
-    } else if (c >= 48 && c <= 57) {
-      if (digits > 0 && val === 0) return false; // leading zero
-      val = val * 10 + (c - 48);
-      if (val > 255) return false;
-      digits++;
-    } else {
-      return false;
-    }
-  }
-  return dots === 3 && digits > 0;
-}
-
-// normalizeIp tries IPv4 first, and ipaddr.js answers "not IPv4" by throwing and
-// catching an Error: a stack trace per IPv6 client, the costliest step of a
-// line. Addresses with a colon go straight to the IPv6 rules instead (same
-// result as normalizeIp), and the answers are kept: a client sends many
-// requests. The cache is bounded by clearing it whole.
-const V6_CACHE_MAX = 16_384;
-const v6Cache = new Map<string, string | undefined>();
-
-function ipv6Of(text: string): string | undefined {
-  let v = v6Cache.get(text);
-  if (v !== undefined || v6Cache.has(text)) return v;
-  const s = text.trim();
-  const bare = s.startsWith('[') && s.endsWith(']') ? s.slice(1, -1) : s;
-  if (s.length <= 64 && !bare.includes('%') && ipaddr.IPv6.isValid(bare)) {
-    const addr = ipaddr.IPv6.parse(bare);
-    v = addr.isIPv4MappedAddress() ? addr.toIPv4Address().toString() : addr.toString();
-  }
-  if (v6Cache.size >= V6_CACHE_MAX) v6Cache.clear();
-  v6Cache.set(text, v);
-  return v;
-}
-
-/** `normalizeIp`, with the cheap answers first (see above). */
-function ipOf(s: string): string | undefined {
-  if (canonicalIpv4(s)) return s;
-  return s.includes(':') ? ipv6Of(s) : normalizeIp(s);
-}
-
 /** An X-Forwarded-For hop; some proxies append the port ("1.2.3.4:5678", "[2001:db8::1]:443"). */
 function hopAddress(hop: string): string | undefined {
-  const a = ipOf(hop.trim());
+  const a = normalizeIp(hop.trim());
   if (a !== undefined) return a;
   const h = hop.trim();
   const v6 = /^\[([0-9A-Fa-f:.]+)\]:\d{1,5}$/.exec(h);
   if (v6) return normalizeIp(v6[1] as string);
   const v4 = /^(\d{1,3}(?:\.\d{1,3}){3}):\d{1,5}$/.exec(h);
   return v4 ? normalizeIp(v4[1] as string) : undefined;
-}
-
-function inTrusted(addr: string, trusted: RecordContext['trustedProxies']): boolean {
-  let parsed: ipaddr.IPv4 | ipaddr.IPv6;
-  try {
-    parsed = ipaddr.parse(addr);
-  } catch {
-    return false;
-  }
-  for (const range of trusted) {
-    if (parsed.kind() === range[0].kind() && parsed.match(range)) return true;
-  }
-  return false;
 }
 
 /**
@@ -248,16 +180,16 @@ function inTrusted(addr: string, trusted: RecordContext['trustedProxies']): bool
  *   above applies to the peer.
  */
 function clientAddress(remote: string, xff: string, realip: string, trusted: RecordContext['trustedProxies']): string | undefined {
-  const peer = ipOf(remote);
+  const peer = normalizeIp(remote);
   if (peer === undefined) return undefined;
   if (trusted.length === 0 || xff === '' || xff === '-') return peer;
-  if (realip !== '' && realip !== '-' && ipOf(realip) !== peer) return peer;
-  if (!inTrusted(peer, trusted)) return peer;
+  if (realip !== '' && realip !== '-' && normalizeIp(realip) !== peer) return peer;
+  if (!inRanges(peer, trusted)) return peer;
   const hops = xff.split(',');
   for (let i = hops.length - 1; i >= 0; i--) {
     const hop = hopAddress(hops[i] as string);
     if (hop === undefined) return peer; // a forged or garbled hop: trust stops here
-    if (!inTrusted(hop, trusted)) return hop;
+    if (!inRanges(hop, trusted)) return hop;
   }
   return hopAddress(hops[0] as string) ?? peer;
 }

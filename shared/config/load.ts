@@ -7,8 +7,7 @@ import { resolve } from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
 import { Ajv, type ErrorObject } from 'ajv';
 import { parse as parseYaml, YAMLParseError } from 'yaml';
-import ipaddr from 'ipaddr.js';
-import { normalizeIp } from '../ip.js';
+import { isIpOrCidr, normalizeIp } from '../ip.js';
 import { componentLogger } from '../log.js';
 import { validateLogFormat } from '../access-log/formats/index.js';
 import { validateRuleSet } from '../security-filter/index.js';
@@ -297,7 +296,7 @@ function resolveConfig(doc: Record<string, unknown>, env: NodeJS.ProcessEnv, sou
   ];
   for (const [path, list] of cidrLists) {
     list.forEach((cidr, i) => {
-      if (!isCidrOrIp(cidr)) issues.push({ path: `${path}[${i}]`, reason: `not a CIDR block or address: ${JSON.stringify(cidr)}` });
+      if (!isIpOrCidr(cidr)) issues.push({ path: `${path}[${i}]`, reason: `not a CIDR block or address: ${JSON.stringify(cidr)}` });
     });
   }
   if (c.kafka.sasl_mechanism !== 'none' && c.kafka.sasl_username === '') {
@@ -313,16 +312,6 @@ function deepFreeze<T>(v: T): T {
     Object.freeze(v);
   }
   return v;
-}
-
-function isCidrOrIp(text: string): boolean {
-  if (!text.includes('/')) return normalizeIp(text) !== undefined;
-  try {
-    ipaddr.parseCIDR(text);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 function withMs(value: unknown, schema: unknown): unknown {

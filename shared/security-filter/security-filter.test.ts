@@ -11,6 +11,7 @@ import ipaddr from 'ipaddr.js';
 import { schemasDir } from '../avro/schema-source.js';
 import type { AccessRecord } from '../records.js';
 import {
+  BLOCK_STATUS,
   COUNTRY_CODES,
   HOST_PATTERN,
   IP_ENTRY_PATTERN,
@@ -171,7 +172,7 @@ for (const bad of invalid) {
   });
 }
 
-test('the JSON Schema holds the engine’s patterns, limits and country codes', () => {
+test('the JSON Schema holds the engine’s patterns, limits and country codes (limits.json)', () => {
   const defs = schema.definitions as Record<string, { properties: Record<string, Record<string, unknown>> } & Record<string, unknown>>;
   const crit = defs.criteria!.properties;
   assert.equal((crit.ips!.items as { pattern: string }).pattern, IP_ENTRY_PATTERN);
@@ -187,6 +188,11 @@ test('the JSON Schema holds the engine’s patterns, limits and country codes', 
   const root = schema.properties as Record<string, Record<string, unknown>>;
   assert.equal(root.domains!.maxProperties, LIMITS.domains);
   assert.equal(root.paths!.maxItems, LIMITS.paths);
+  assert.equal(root.version!.maximum, LIMITS.versionMax);
+  assert.equal(LIMITS.versionMax, Number.MAX_SAFE_INTEGER);
+  const status = defs.responseHandling!.properties.block_http_status!;
+  assert.equal(status.minimum, BLOCK_STATUS.min);
+  assert.equal(status.maximum, BLOCK_STATUS.max);
   const cc = (crit.geo!.items as { properties: { COUNTRY_CODE: { enum: string[] } } }).properties.COUNTRY_CODE.enum;
   assert.deepEqual([...cc].sort(), [...COUNTRY_CODES].sort());
   // Every code is one the platform's ICU names (catches a typo in the list).

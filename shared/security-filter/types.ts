@@ -1,0 +1,79 @@
+// The shapes of the security_filter model: the rule-set document (as
+// schemas/security-filter/README.md and rule-set.schema.json define it), one
+// request, one outcome, and what validation returns.
+
+export type OnFiltered = 'WARN' | 'BLOCK';
+
+export interface ResponseHandling {
+  on_filtered?: OnFiltered;
+  block_http_status?: number;
+}
+
+export interface GeoCriterion {
+  COUNTRY_CODE: string;
+}
+
+/** The kinds present are ANDed; the values within one kind are ORed. */
+export interface Criteria {
+  user_agents?: string[];
+  geo?: GeoCriterion[];
+  ips?: string[];
+}
+
+export interface FilterRule {
+  id: string;
+  match: Criteria;
+  except?: Criteria;
+  response_handling?: ResponseHandling;
+}
+
+export interface SecurityFilter {
+  /** Default false: a level that has a security_filter without `enabled: true` switches filtering off for its scope. */
+  enabled?: boolean;
+  filter_rules?: FilterRule[];
+  response_handling?: ResponseHandling;
+}
+
+export interface PathFilter {
+  /** Without a host the entry applies to every host. */
+  host?: string;
+  /** A path prefix on segment boundaries ("/admin"), or a whole-path wildcard with `*` ("/api/*‍/internal"). */
+  path: string;
+  security_filter: SecurityFilter;
+}
+
+export interface RuleSet {
+  version: number;
+  property?: SecurityFilter;
+  domains?: Record<string, SecurityFilter>;
+  paths?: PathFilter[];
+}
+
+export interface SecurityFilterRequest {
+  host: string;
+  path: string;
+  user_agent: string;
+  /** ISO 3166-1 alpha-2; null when unknown. */
+  country: string | null;
+  ip: string;
+}
+
+export type FilterAction = 'none' | 'warn' | 'block';
+
+export interface FilterOutcome {
+  action: FilterAction;
+  /** The HTTP status to answer with, for `block` only. */
+  status?: number;
+  /** The rule that decided: the lowest id among the matching rules of the winning action. */
+  rule_id?: string;
+  /** Every matching rule id of the applied level, ascending. */
+  matched: readonly string[];
+}
+
+export interface ValidationError {
+  /** Where, in the document: `domains["shop.example"].filter_rules[2].match.ips[0]`; "" for the document itself. */
+  path: string;
+  message: string;
+}
+
+export type ValidationResult = { ok: true; ruleSet: RuleSet } | { ok: false; errors: ValidationError[] };
