@@ -31,7 +31,8 @@ export interface RouteDeps {
   topics: Topics;
   control: { state: ControlState; store: ControlStore };
   refresh?: () => Promise<void>;
-  state: { capture: boolean };
+  /** A view of the control plane's realtime_capture setting (config default): switched only through the store. */
+  state: { readonly capture: boolean };
 }
 
 // ------------------------------------------------------------------ schemas
@@ -704,7 +705,6 @@ export function registerSecurityRoutes(app: FastifyInstance, deps: RouteDeps): v
     },
     async (req) => {
       await store.putSetting('realtime_capture', req.body.enabled, actor(req));
-      deps.state.capture = req.body.enabled;
       return { data: { enabled: req.body.enabled }, message: `real-time capture ${req.body.enabled ? 'on' : 'off'}` };
     },
   );
@@ -842,7 +842,6 @@ export function registerSecurityRoutes(app: FastifyInstance, deps: RouteDeps): v
       }
       if (capture !== undefined) {
         await store.putSetting('realtime_capture', capture, actor(req));
-        deps.state.capture = capture;
       }
       return { data: effectiveSecurity(deps.config, state, deps.state.capture), message: 'settings updated' };
     },
