@@ -21,16 +21,15 @@ import { topicNames, topicSpecs, type Topics } from '../shared/topics.js';
 import * as api from './api/index.js';
 import type { ServiceContext, StorageContext } from './context.js';
 import * as detector from './detector/index.js';
-import type { Enforcer } from './enforcer/enforcer.js';
 import * as enforcer from './enforcer/index.js';
+import type { Enforcer } from './enforcer/index.js';
 import * as ingester from './ingester/index.js';
-import type { IngestPipeline } from './ingester/pipeline.js';
+import type { IngestPipeline } from './ingester/index.js';
 import * as sink from './sink/index.js';
 import { StopSequence } from './stop-sequence.js';
 
 // Imported from here by the CLI, the demo and tests.
 export { topicSpecs } from '../shared/topics.js';
-export { VERSION } from '../shared/version.js';
 
 const log = componentLogger('runtime');
 

@@ -4,6 +4,8 @@
 import type { Started, ServiceContext } from '../context.js';
 import { Enforcer } from './enforcer.js';
 
+export type { Enforcer };
+
 export interface StartedEnforcer extends Started {
   enforcer: Enforcer;
 }

@@ -4,6 +4,8 @@
 // everything that was taken.
 import type { Started, ServiceContext } from '../context.js';
 import { IngestPipeline } from './pipeline.js';
+
+export type { IngestPipeline };
 import { startTcpInput } from './tcp.js';
 import { startUdpInput } from './udp.js';
 
