@@ -1,5 +1,6 @@
 // Every topic name in one place. Names carry a configurable prefix so several
 // logwarden installations can share one Kafka cluster.
+import type { TopicSpec } from './bus/types.js';
 
 export const TOPIC_SUFFIXES = {
   /** AccessRecord, keyed by client IP. */
@@ -34,4 +35,17 @@ export const COMPACTED: ReadonlySet<TopicKey> = new Set<TopicKey>(['decisions', 
  */
 export function consumerGroup(kafka: { client_id: string; topic_prefix: string }, role: string): string {
   return `${kafka.topic_prefix}${kafka.client_id}-${role}`;
+}
+
+const DAY_MS = 86_400_000;
+
+/** How every topic is created: compacted state topics keep the latest per key; the others a retention. */
+export function topicSpecs(config: { kafka: { partitions: number } }, topics: Topics): TopicSpec[] {
+  return (Object.keys(topics) as TopicKey[]).map((key) => ({
+    topic: topics[key],
+    partitions: config.kafka.partitions,
+    compacted: COMPACTED.has(key),
+    // Access records only need to outlive a detection window (state rebuild) and consumer lag.
+    ...(COMPACTED.has(key) ? {} : { retentionMs: key === 'access' ? DAY_MS : 7 * DAY_MS }),
+  }));
 }

@@ -43,7 +43,7 @@ describe('ClickHouse unavailable under the API', () => {
     const config = loadConfig({ text: `api: { port: 0, tokens: [{ name: soc, role: analyst, hash: "${hashToken(ANALYST)}" }] }\nlog_level: silent`, env: {} });
     const control = new ControlState();
     app = buildApi({
-      config, bus, ch, version: 'test', topics, state: { capture: false },
+      config, bus, ch, version: 'test', topics,
       control: { state: control, store: new ControlStore(ch, bus, topics, control) },
       storageTimeoutMs: DEADLINE_MS,
     });

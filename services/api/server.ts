@@ -11,6 +11,7 @@ import { securityEventCodec } from '../../shared/avro/codec.js';
 import type { Bus } from '../../shared/bus/types.js';
 import type { ClickHouse } from '../../shared/clickhouse/client.js';
 import type { Config } from '../../shared/config/load.js';
+import { realtimeCapture } from '../../shared/control/settings.js';
 import type { ControlState } from '../../shared/control/state.js';
 import type { ControlStore } from '../../shared/control/store.js';
 import { rootLogger } from '../../shared/log.js';
@@ -55,8 +56,6 @@ export interface ApiDeps {
   control?: { state: ControlState; store: ControlStore };
   /** Present when an enforcer runs in this process: refresh waits for its re-push. */
   refresh?: () => Promise<void>;
-  /** Run-time switches shared with the services of this process. */
-  state?: { capture: boolean };
   /** Tokens besides config.api.tokens (the token file). */
   tokens?: readonly TokenEntry[];
   /** A ClickHouse read unanswered after this long is a 503 (storage-deadline.ts). Default STORAGE_READ_TIMEOUT_MS. */
@@ -162,8 +161,11 @@ export function buildApi(apiDeps: ApiDeps) {
     return reply.header('content-type', registry.contentType).send(await registry.metrics());
   });
 
-  if (deps.control && deps.topics && deps.state) {
-    registerSecurityRoutes(app as unknown as FastifyInstance, { ...deps, control: deps.control, topics: deps.topics, state: deps.state });
+  if (deps.control && deps.topics) {
+    // Capture is a control-plane setting (read your writes: the store applies it locally before answering).
+    const { config, control: { state } } = deps;
+    const capture = { get capture() { return realtimeCapture(config, state); } };
+    registerSecurityRoutes(app as unknown as FastifyInstance, { ...deps, control: deps.control, topics: deps.topics, state: capture });
   }
   registerDashboardRoutes(app as unknown as FastifyInstance, deps);
 

@@ -11,21 +11,10 @@
 // abandoned by the caller may still land, and the API must not report a
 // change as failed that then happens.
 import type { ClickHouse } from '../../shared/clickhouse/client.js';
+import { withDeadline as deadline } from '../../shared/clickhouse/deadline.js';
 import type { ControlStore } from '../../shared/control/store.js';
-import { ClickHouseUnavailableError } from '../../shared/clickhouse/errors.js';
 
 export const STORAGE_READ_TIMEOUT_MS = 10_000;
-
-function deadline<T>(call: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const expired = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new ClickHouseUnavailableError(`${what}: ClickHouse did not answer within ${ms} ms`)), ms);
-    timer.unref();
-  });
-  // A late failure of the abandoned call must not become an unhandled rejection.
-  call.catch(() => undefined);
-  return Promise.race([call, expired]).finally(() => clearTimeout(timer));
-}
 
 /** The same connection, with query() failing as unavailable after `ms`, and ping() answering false. */
 export function withReadDeadline(ch: ClickHouse, ms: number = STORAGE_READ_TIMEOUT_MS): ClickHouse {

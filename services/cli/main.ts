@@ -4,12 +4,12 @@ import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import type { Config } from '../../shared/config/load.js';
+import { VERSION } from '../../shared/version.js';
 import type { Runtime, ServiceName } from '../runtime.js';
 import { API_COMMANDS, API_OPTIONS, API_USAGE, runApiCommand, type ApiOptionValues } from './commands/index.js';
 
 // The services' modules (Kafka, ClickHouse, piscina, ...) load only for the commands that run them:
 // an operator command over the API starts in a fraction of the time.
-const VERSION: string = (JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
 const USAGE = `logwarden ${VERSION} — log-stream security for nginx/OpenResty
 
@@ -166,17 +166,10 @@ export async function main(argv: string[]): Promise<void> {
     }
     case 'migrate': {
       const config = await load(parsed.values.config);
-      const { openClickHouse } = await import('../../shared/clickhouse/client.js');
-      const { migrate } = await import('../../shared/clickhouse/migrate.js');
-      const c = config.clickhouse;
-      const ch = await openClickHouse({
-        ...(c.url ? { url: c.url, username: c.username, password: c.password } : {}),
-        database: c.database,
-        dataDir: c.data_dir,
-        ...(c.cluster ? { cluster: c.cluster } : {}),
-      });
+      const { migrateConfigured, openConfigured } = await import('../../shared/clickhouse/configured.js');
+      const ch = await openConfigured(config);
       try {
-        const r = await migrate(ch, { retentionDays: config.security.retention_days, requestsTtlDays: Math.max(1, Math.ceil(c.requests_ttl_ms / 86_400_000)) });
+        const r = await migrateConfigured(ch, config);
         process.stdout.write(`schema at version ${r.version}; applied now: ${r.applied.map((a) => a.name).join(', ') || 'none'}\n`);
       } finally {
         await ch.close();

@@ -5,10 +5,9 @@
 import { describeFormat, resolveFileFormats, type FileFormat } from '../../shared/access-log/detect-format.js';
 import { createBus } from '../../shared/bus/index.js';
 import type { Config } from '../../shared/config/load.js';
-import { topicNames } from '../../shared/topics.js';
 import { IngestPipeline, type PipelineStats } from '../ingester/pipeline.js';
 import { replayFiles } from '../ingester/replay.js';
-import { topicSpecs } from '../runtime.js';
+import { topicNames, topicSpecs } from '../../shared/topics.js';
 
 export interface ReplaySummary extends PipelineStats {
   files: number;

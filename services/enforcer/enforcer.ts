@@ -9,12 +9,18 @@
 // rules_version differs from the desired one gets the rule set again (PUT
 // /rules, replaced whole and atomically on the node); an unreachable node
 // never delays the others.
+//
+// Given the control state (options.control), the enforcer follows it as it
+// follows the decisions topic: the rule set is pushed at start and after each
+// change (changes arriving together become one set), and a refresh request
+// (POST /api/security/refresh on any API instance) runs a full re-push.
 import { hostname } from 'node:os';
 import PQueue from 'p-queue';
 import { Counter, Gauge, Histogram } from 'prom-client';
 import { blockDecisionCodec } from '../../shared/avro/codec.js';
 import { signNodeRequest } from '../../shared/node-auth.js';
 import type { NodeRules } from '../../shared/control/node-rules.js';
+import type { ControlEvent, ControlState } from '../../shared/control/state.js';
 import type { FallbackBlock } from './file-fallback.js';
 import type { Bus, Subscription } from '../../shared/bus/types.js';
 import type { Config } from '../../shared/config/load.js';
@@ -73,10 +79,14 @@ export interface EnforcerOptions {
   nodes?: NodeConfig[];
   /** Defaults to security.scan_interval. */
   reconcileMs?: number;
+  /** The control plane to follow (see the header); without it, the caller sets the rules (setRules). */
+  control?: ControlState;
 }
 
 const BATCH = 500;
 const REQUEST_TIMEOUT_MS = 3_000;
+/** Changes arriving together (a republish, a burst of API calls) become one rule set. */
+const RULES_PUSH_DEBOUNCE_MS = 20;
 
 export class Enforcer {
   readonly desired = new Map<string, Desired>();
@@ -86,6 +96,10 @@ export class Enforcer {
   private sub: Subscription | undefined;
   private timer: NodeJS.Timeout | undefined;
   private stopped = false;
+  /** Following the control plane: the last version given to setRules, the debounce, the pushes in order. */
+  private followedVersion = 0;
+  private rulesPending: NodeJS.Timeout | undefined;
+  private rulesPushed: Promise<void> = Promise.resolve();
 
   constructor(private readonly opts: EnforcerOptions) {
     this.nodes = (opts.nodes ?? opts.config.nodes).map((node) => ({
@@ -118,6 +132,32 @@ export class Enforcer {
     this.timer = setInterval(() => void this.reconcile(), every);
     this.timer.unref();
     void this.reconcile();
+    if (this.opts.control) {
+      this.pushControlRules(this.opts.control);
+      this.opts.control.on('change', this.onControlChange);
+    }
+  }
+
+  private readonly onControlChange = (e: ControlEvent): void => {
+    const control = this.opts.control as ControlState;
+    if (e.kind === 'setting') {
+      if (e.id === 'refresh') void this.refresh();
+      return;
+    }
+    if (this.rulesPending) return;
+    this.rulesPending = setTimeout(() => {
+      this.rulesPending = undefined;
+      this.pushControlRules(control);
+    }, RULES_PUSH_DEBOUNCE_MS);
+    this.rulesPending.unref();
+  };
+
+  private pushControlRules(control: ControlState): void {
+    // Nodes take versions below 10^14 (what their JSON reports exactly): the control plane's
+    // microsecond version in milliseconds, kept strictly increasing for this enforcer.
+    this.followedVersion = Math.max(Math.floor(control.version / 1000), this.followedVersion + 1);
+    const rules = { ...control.nodeRules(), version: this.followedVersion };
+    this.rulesPushed = this.rulesPushed.then(() => this.setRules(rules)).catch((err: unknown) => log.error({ err }, 'rule set not pushed'));
   }
 
   /**
@@ -313,6 +353,10 @@ export class Enforcer {
   }
 
   async close(): Promise<void> {
+    // The rule set already on its way is delivered; no later change starts another.
+    this.opts.control?.off('change', this.onControlChange);
+    if (this.rulesPending) clearTimeout(this.rulesPending);
+    await this.rulesPushed;
     this.stopped = true;
     if (this.timer) clearInterval(this.timer);
     await this.sub?.close();

@@ -1,5 +1,6 @@
 // Run-time settings: the control plane's overrides of the config file's
-// `security:` block (PUT /api/security/config), applied in one place.
+// `security:` block and its realtime_capture (PUT /api/security/config,
+// /realtime-capture), applied in one place.
 import type { Config } from '../config/load.js';
 import { parseDuration } from '../config/duration.js';
 import type { ControlState } from './state.js';
@@ -27,4 +28,15 @@ export function withSecurityOverrides(config: Config, control: ControlState): Co
     } else if (k in security && typeof v === typeof security[k]) security[k] = v;
   }
   return { ...config, security: security as unknown as Config['security'] };
+}
+
+/**
+ * Whether every request is stored (the requests sink, the API's live tail):
+ * the control plane's realtime_capture setting once someone set it (PUT
+ * /api/security/realtime-capture or /config), until then the config file's.
+ * The one path: nothing else switches capture.
+ */
+export function realtimeCapture(config: Config, control: ControlState): boolean {
+  const v = control.setting<unknown>('realtime_capture');
+  return typeof v === 'boolean' ? v : config.security.realtime_capture;
 }

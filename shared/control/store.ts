@@ -1,16 +1,24 @@
 // Writes to the control plane: each change is made durable in its control_*
 // table first (the source of truth after any restart), then published on the
-// control topic (or, for blocks, the decisions topic) so enforcers, sinks and
-// other API instances learn it at once, then applied to the local state so the
-// caller's next read sees it (read your writes).
+// control topic so enforcers, sinks and other API instances learn it at once,
+// then applied to the local state so the caller's next read sees it (read
+// your writes).
 //
 // A crash between the insert and the publish loses nothing: `publishAll` at
 // start republishes every held entity, and readers ignore versions they have.
+//
+// Blocks go the other way round, because control_blocks has one writer: the
+// sink on the decisions topic (services/sink), which stores the detectors'
+// and the filters' blocks too. `decide` publishes the decision, then waits
+// until that sink stored it, so the caller's next read lists it all the same.
 import { createHash } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { blockDecisionCodec, controlChangeCodec } from '../avro/codec.js';
 import type { Bus } from '../bus/types.js';
 import type { ClickHouse } from '../clickhouse/client.js';
+import { withDeadline } from '../clickhouse/deadline.js';
 import { epochMs } from '../clickhouse/sql.js';
+import { componentLogger } from '../log.js';
 import type { BlockDecision, BlockSource, ControlChange, ControlKind } from '../records.js';
 import type { Topics } from '../topics.js';
 import type { ControlState, DeploymentSecurity, FilterLevel, ProtectedRoute, Settings, WhitelistEntry } from './state.js';
@@ -46,7 +54,20 @@ export function whitelistType(value: string): WhitelistEntry['type'] {
   return value.startsWith('/') ? 'path' : value.includes('/') ? 'cidr' : 'ip';
 }
 
-/** Row of control_blocks for a decision; the version is the decision's time, so the sink and the API write the same row. */
+const log = componentLogger('control');
+
+/**
+ * How long `decide` waits for the sink to store a published decision. A healthy
+ * sink takes milliseconds; a group still joining (a first start on Kafka) seconds.
+ */
+export const DECISION_STORED_WITHIN_MS = 10_000;
+
+/** The version of a decision's control_blocks row: its time, so a later decision on the same key wins. */
+function blockVersion(d: BlockDecision): number {
+  return d.created_at * 1000;
+}
+
+/** Row of control_blocks for a decision (written by the sink on the decisions topic, its one writer). */
 export function controlBlockRow(d: BlockDecision): object {
   return {
     ip_or_cidr: d.ip,
@@ -57,7 +78,7 @@ export function controlBlockRow(d: BlockDecision): object {
     expires_at: d.expires_at,
     escalation_level: d.escalation_level,
     updated_at: d.created_at,
-    version: d.created_at * 1000,
+    version: blockVersion(d),
     is_deleted: d.action === 'unblock' ? 1 : 0,
   };
 }
@@ -70,6 +91,7 @@ export class ControlStore {
     private readonly bus: Bus,
     private readonly topics: Topics,
     readonly state: ControlState,
+    private readonly opts: { storedWithinMs?: number } = {},
   ) {}
 
   /** Epoch microseconds, strictly increasing in this process and above anything held. */
@@ -227,11 +249,42 @@ export class ControlStore {
     this.state.apply(c);
   }
 
-  /** Makes a decision durable in control_blocks, then publishes it on the decisions topic (the enforcers and the history sink read it there). */
+  /**
+   * Publishes a decision on the decisions topic (the enforcers and the sinks
+   * read it there), then waits until control_blocks holds it (or a later one
+   * on its key), so the caller's next read lists it.
+   *
+   * Storage that does not answer refuses the decision before it is published,
+   * as the insert of any other change does. Once published the decision is in
+   * force and will be stored: a sink slow or away past the wait does not make
+   * it fail (the caller must not be told "failed" of a change that happens);
+   * it is logged instead.
+   */
   async decide(d: BlockDecision): Promise<BlockDecision> {
-    await this.ch.insert('control_blocks', [controlBlockRow(d)]);
+    const ms = this.opts.storedWithinMs ?? DECISION_STORED_WITHIN_MS;
+    const deadline = Date.now() + ms;
+    await withDeadline(this.storedVersion(d), ms, 'control_blocks');
     await this.bus.publish(this.topics.decisions, [{ key: d.ip, value: blockDecisionCodec.encode(d) }]);
+    const stored = async (): Promise<boolean> =>
+      (await withDeadline(this.storedVersion(d), Math.max(50, deadline - Date.now()), 'control_blocks').catch(() => 0)) >= blockVersion(d);
+    for (let pause = 5; !(await stored()); pause = Math.min(pause * 2, 100)) {
+      const left = deadline - Date.now();
+      if (left <= 0) {
+        log.warn({ ip: d.ip, action: d.action, waited_ms: ms }, 'decision published but not stored in control_blocks in time (is a sink running?); it is listed once stored');
+        break;
+      }
+      await sleep(Math.min(pause, left));
+    }
     return d;
+  }
+
+  /** The version control_blocks holds for a decision's key (0: none); unmerged rows count, so an insert shows at once. */
+  private async storedVersion(d: BlockDecision): Promise<number> {
+    const [row] = await this.ch.query<{ v: string }>(
+      `SELECT toString(max(version)) AS v FROM ${this.ch.table('control_blocks')} WHERE ip_or_cidr = {ip:String} AND deployment = {deployment:String}`,
+      { ip: d.ip, deployment: d.deployment ?? '' },
+    );
+    return Number(row?.v ?? 0);
   }
 
   async listBlocks(o: ListBlocksOptions): Promise<{ blocks: ActiveBlock[]; total: number }> {

@@ -36,7 +36,8 @@ export interface RouteDeps {
   topics: Topics;
   control: { state: ControlState; store: ControlStore };
   refresh?: () => Promise<void>;
-  state: { capture: boolean };
+  /** A view of the control plane's realtime_capture setting (config default): switched only through the store. */
+  state: { readonly capture: boolean };
 }
 
 // ------------------------------------------------------------------ schema pieces

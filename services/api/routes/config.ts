@@ -74,7 +74,6 @@ export function registerConfig(app: FastifyInstance, deps: RouteDeps): void {
       }
       if (capture !== undefined) {
         await store.putSetting('realtime_capture', capture, actor(req));
-        deps.state.capture = capture;
       }
       return { data: effectiveSecurity(deps.config, state, deps.state.capture), message: 'settings updated' };
     },

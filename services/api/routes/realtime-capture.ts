@@ -27,7 +27,6 @@ export function registerRealtimeCapture(app: FastifyInstance, deps: RouteDeps): 
     },
     async (req) => {
       await store.putSetting('realtime_capture', req.body.enabled, actor(req));
-      deps.state.capture = req.body.enabled;
       return { data: { enabled: req.body.enabled }, message: `real-time capture ${req.body.enabled ? 'on' : 'off'}` };
     },
   );

@@ -1,12 +1,11 @@
-// How the control plane's run-time settings and whitelist become the detectors'
-// configuration (runtime.ts restarts the detectors with these on a change).
+// The control plane's run-time settings over the config file: what the
+// detectors run with (security overrides) and whether requests are captured.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { loadConfig } from '../shared/config/load.js';
-import { ControlState } from '../shared/control/state.js';
-import type { ControlChange } from '../shared/records.js';
-import { withSecurityOverrides } from '../shared/control/settings.js';
-import { detectorWhitelist } from './runtime.js';
+import { loadConfig } from '../config/load.js';
+import type { ControlChange } from '../records.js';
+import { realtimeCapture, withSecurityOverrides } from './settings.js';
+import { ControlState } from './state.js';
 
 let version = 1;
 function change(kind: ControlChange['kind'], id: string, doc: unknown): ControlChange {
@@ -28,14 +27,14 @@ test('security overrides apply with durations converted; unknown or mistyped key
   assert.equal(config.security.not_found_threshold, 10, 'the loaded config is not changed');
 });
 
-test('only whitelist entries for every deployment reach the detectors, by type', () => {
+test('capture follows the realtime_capture setting once one exists, the config file until then', () => {
+  const on = loadConfig({ text: 'security: { realtime_capture: true }', env: {} });
   const state = new ControlState();
-  const entry = (id: string, type: string, value: string, deployment = '') => change('whitelist', id, { id, type, value, description: '', deployment, created_at: 0, created_by: '' });
-  state.apply(entry('a', 'ip', '192.0.2.1'));
-  state.apply(entry('b', 'cidr', '10.0.0.0/8'));
-  state.apply(entry('c', 'path', '/health'));
-  state.apply(entry('d', 'ip', '192.0.2.2', 'shop'));
-  assert.deepEqual(detectorWhitelist(state), { ips: ['192.0.2.1'], cidrs: ['10.0.0.0/8'], paths: ['/health'] });
-  state.apply(change('whitelist', 'a', null));
-  assert.deepEqual(detectorWhitelist(state).ips, []);
+  assert.equal(realtimeCapture(on, state), true, 'no setting: the config file');
+  state.apply(change('setting', 'realtime_capture', false));
+  assert.equal(realtimeCapture(on, state), false, 'the setting beats the file');
+  state.apply(change('setting', 'realtime_capture', true));
+  assert.equal(realtimeCapture(loadConfig({ text: '', env: {} }), state), true);
+  state.apply(change('setting', 'realtime_capture', 'yes'));
+  assert.equal(realtimeCapture(on, state), true, 'a value that is no boolean: the config file');
 });

@@ -1,0 +1,75 @@
+// The sink service: one TableSink (table-sink.ts) per table, each a consumer
+// group of its own. It is the one writer of these tables:
+//
+//   requests        ← access     only while real-time capture is on
+//   events          ← events
+//   blocks          ← decisions  the history: every decision, as it came
+//   control_blocks  ← decisions  the blocks in force, whoever decided them
+//                                (detectors, filters, the API): what the API
+//                                lists and what a restart restores
+//
+// The API does not write control_blocks: it publishes its decision and waits
+// until this sink stored it (ControlStore.decide), so its next read sees it.
+import { accessRecordCodec, blockDecisionCodec, securityEventCodec } from '../../shared/avro/codec.js';
+import { realtimeCapture } from '../../shared/control/settings.js';
+import { controlBlockRow } from '../../shared/control/store.js';
+import type { AccessRecord, BlockDecision, SecurityEvent } from '../../shared/records.js';
+import { consumerGroup } from '../../shared/topics.js';
+import type { Started, StorageContext } from '../context.js';
+import { TableSink } from './table-sink.js';
+
+/** A decision as a row of the blocks history (an expiry is recorded as such, not as a manual unblock). */
+export function blockRow(d: BlockDecision): object {
+  return {
+    ts: d.created_at,
+    action: d.action === 'unblock' && d.reason === 'expired' ? 'expire' : d.action,
+    ip: d.ip,
+    reason: d.reason,
+    source: d.source,
+    actor: d.source === 'auto' ? 'detector' : d.source,
+    created_at: d.created_at,
+    expires_at: d.expires_at,
+    deployment: d.deployment,
+    escalation_level: d.escalation_level,
+  };
+}
+
+export async function start(ctx: StorageContext): Promise<Started> {
+  const { config, bus, ch, topics, control } = ctx;
+  const common = {
+    bus, ch, deadLetterTopic: topics.deadLetter,
+    // Also the insert block size of each sink (see table-sink.ts): one setting for both keeps a backlog's batches aligned.
+    maxBatchSize: config.clickhouse.sink_batch_rows,
+  };
+  const group = (table: string): string => consumerGroup(config.kafka, `sink-${table}`);
+  const sinks: Array<Pick<TableSink<unknown>, 'start' | 'close'>> = [
+    new TableSink<AccessRecord>({
+      ...common, topic: topics.access, groupId: group('requests'), table: 'requests',
+      codec: accessRecordCodec, toRow: (r) => r, enabled: () => realtimeCapture(config, control),
+    }),
+    new TableSink<SecurityEvent>({
+      ...common, topic: topics.events, groupId: group('events'), table: 'events', codec: securityEventCodec, toRow: (e) => e,
+      // Event ids are deterministic: a message the producer wrote twice (a retry around a broker restart) is one event.
+      uniqueKey: (e) => e.id,
+    }),
+    new TableSink<BlockDecision>({ ...common, topic: topics.decisions, groupId: group('blocks'), table: 'blocks', codec: blockDecisionCodec, toRow: blockRow }),
+    new TableSink<BlockDecision>({
+      ...common, topic: topics.decisions, groupId: group('control-blocks'), table: 'control_blocks', codec: blockDecisionCodec, toRow: controlBlockRow,
+    }),
+  ];
+  const running: typeof sinks = [];
+  const stop = async (): Promise<void> => {
+    // Each sink leaves its own group: none waits for another's last batch.
+    await Promise.all(running.map((s) => s.close()));
+  };
+  try {
+    for (const sink of sinks) {
+      await sink.start();
+      running.push(sink);
+    }
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+  return { stop };
+}
