@@ -30,14 +30,13 @@
 -- once.
 
 local cjson = require "cjson.safe"
-local lrucache = require "resty.lrucache"
 local ip = require "logwarden.ip"
 local ipset = require "logwarden.ipset"
 local state = require "logwarden.state"
 local rules_mod = require "logwarden.rules"
 local filter = require "logwarden.filter"
 local glob = require "logwarden.glob"
-local credential = require "logwarden.credential"
+local routes = require "logwarden.routes"
 
 local ngx = ngx
 local ngx_var = ngx.var
@@ -47,13 +46,10 @@ local ngx_exit = ngx.exit
 local ngx_print = ngx.print
 local ngx_header = ngx.header
 local ngx_req = ngx.req
-local sha1_bin = ngx.sha1_bin
-local decode_base64 = ngx.decode_base64
 local ERR = ngx.ERR
 local HTTP_OK = ngx.HTTP_OK
 local str_find = string.find
 local str_sub = string.sub
-local str_match = string.match
 local floor = math.floor
 local huge = math.huge
 local ipairs = ipairs
@@ -188,12 +184,6 @@ local function current()
     end
     return rules_cache.R
 end
-
--- Verified credentials, per worker: a legitimate client pays the KDF once,
--- not per request. Keyed by a digest of (hash, credentials), so a changed
--- hash misses and no clear-text secret sits in the cache.
-local verified = assert(lrucache.new(2048))
-local VERIFIED_TTL = 600
 
 ---------------------------------------------------------------------------
 -- The request being checked. Module-level so the filter's getters need no
@@ -334,56 +324,6 @@ end
 
 local RETRY_AFTER = { ["Retry-After"] = "1" }
 
-local route_order = rules_mod.route_order
-
-local function first_route(list, uri, method)
-    for i = 1, #list do
-        local r = list[i]
-        if (r.method == "ALL" or r.method == method) and path_match(r.m, uri) then
-            return r
-        end
-    end
-    return nil
-end
-
--- The most specific route of an index (rules.lua) the request falls under.
-local function find_route(ix, uri, seg, method)
-    local bucket = ix.by_seg[seg]
-    local a = bucket and first_route(bucket, uri, method)
-    local b = ix.has_any and first_route(ix.any, uri, method)
-    if a and b then
-        return route_order(a, b) and a or b
-    end
-    return a or b
-end
-
--- Checks the request's credentials against a route. Returns nil when they
--- pass, else whether some were given (bad) or none.
-local function refused_by(r)
-    local auth = var_get("http_authorization")
-    local secret
-    if auth then
-        if r.basic then
-            local b64 = str_match(auth, "^[Bb][Aa][Ss][Ii][Cc] +([A-Za-z0-9+/=]+) *$")
-            secret = b64 and decode_base64(b64)
-        else
-            secret = str_match(auth, "^[Bb][Ee][Aa][Rr][Ee][Rr] +([%w%-%._~%+/]+=*) *$")
-        end
-    end
-    if not secret then
-        return false
-    end
-    local key = sha1_bin(r.hash_text .. "\0" .. secret)
-    if verified:get(key) then
-        return nil
-    end
-    if credential.verify(secret, r.hash) then
-        verified:set(key, true, VERIFIED_TTL)
-        return nil
-    end
-    return true
-end
-
 ---------------------------------------------------------------------------
 
 function _M.check()
@@ -474,10 +414,10 @@ function _M.check()
             dep = dep or var_get("logwarden_deployment") or ""
             own = R.routes_for[dep]
         end
-        local route = own and find_route(own, uri, seg, method) or find_route(R.routes_all, uri, seg, method)
+        local route = own and routes.find(own, uri, seg, method) or routes.find(R.routes_all, uri, seg, method)
         local r, bad
         if route then
-            bad = refused_by(route)
+            bad = routes.refused_by(route, var_get("http_authorization"))
             if bad ~= nil then
                 r = route
             end
