@@ -14,7 +14,7 @@ local limits = require "logwarden.limits"
 
 local str_find, str_match, str_byte = string.find, string.match, string.byte
 
-local is_array, is_object, keys_in, array = v.is_array, v.is_object, v.keys_in, v.array
+local is_array, is_object, keys_in, array, object_with = v.is_array, v.is_object, v.keys_in, v.array, v.object_with
 local at, item, entry, chars, set_of = v.at, v.item, v.entry, v.chars, v.set_of
 
 local L = limits.LIMITS
@@ -79,10 +79,7 @@ end
 _M.valid_path = valid_path
 
 local function handling(x, path)
-    if not is_object(x) then
-        return nil, "must be an object", path
-    end
-    local ok, err, field = keys_in(x, HANDLING_KEYS, path)
+    local ok, err, field = object_with(x, HANDLING_KEYS, path)
     if not ok then
         return nil, err, field
     end
@@ -118,10 +115,7 @@ local function geo(list, p)
     end
     for i, g in ipairs(list) do
         local gp = item(p, i)
-        if not is_object(g) then
-            return nil, "must be an object", gp
-        end
-        ok, err, field = keys_in(g, GEO_KEYS, gp)
+        ok, err, field = object_with(g, GEO_KEYS, gp)
         if not ok then
             return nil, err, field
         end
@@ -151,10 +145,7 @@ local function ips(list, p)
 end
 
 local function criteria(x, path)
-    if not is_object(x) then
-        return nil, "must be an object", path
-    end
-    local ok, err, field = keys_in(x, CRITERIA_KEYS, path)
+    local ok, err, field = object_with(x, CRITERIA_KEYS, path)
     if not ok then
         return nil, err, field
     end
@@ -180,10 +171,7 @@ local function criteria(x, path)
 end
 
 local function rule(x, path)
-    if not is_object(x) then
-        return nil, "must be an object", path
-    end
-    local ok, err, field = keys_in(x, RULE_KEYS, path)
+    local ok, err, field = object_with(x, RULE_KEYS, path)
     if not ok then
         return nil, err, field
     end
@@ -218,10 +206,7 @@ local function count_patterns(c)
 end
 
 local function filter(x, path)
-    if not is_object(x) then
-        return nil, "must be an object", path
-    end
-    local ok, err, field = keys_in(x, FILTER_KEYS, path)
+    local ok, err, field = object_with(x, FILTER_KEYS, path)
     if not ok then
         return nil, err, field
     end
@@ -292,10 +277,7 @@ local function paths(x, pp)
     local seen = {}
     for i, pf in ipairs(x) do
         local p = item(pp, i)
-        if not is_object(pf) then
-            return nil, "must be an object", p
-        end
-        ok, err, field = keys_in(pf, PATH_KEYS, p)
+        ok, err, field = object_with(pf, PATH_KEYS, p)
         if not ok then
             return nil, err, field
         end
@@ -331,10 +313,7 @@ end
 -- Validates a rule-set document; `base` prefixes the field paths.
 function _M.validate(doc, base)
     base = base or ""
-    if not is_object(doc) then
-        return nil, "must be an object", base
-    end
-    local ok, err, field = keys_in(doc, ROOT_KEYS, base)
+    local ok, err, field = object_with(doc, ROOT_KEYS, base)
     if not ok then
         return nil, err, field
     end

@@ -27,7 +27,7 @@ local str_match = string.match
 local sort = table.sort
 
 local is_object, absent = v.is_object, v.absent
-local at, item, entry, keys_in, set_of = v.at, v.item, v.entry, v.keys_in, v.set_of
+local at, item, entry, keys_in, set_of, object_with = v.at, v.item, v.entry, v.keys_in, v.set_of, v.object_with
 local valid_path = filter_validate.valid_path
 
 local _M = { _VERSION = '0.1.0' }
@@ -73,10 +73,7 @@ local function name_ok(s)
 end
 
 local function policy(x, path)
-    if not is_object(x) then
-        return nil, "must be an object", path
-    end
-    local ok, err, field = keys_in(x, POLICY_KEYS, path)
+    local ok, err, field = object_with(x, POLICY_KEYS, path)
     if not ok then
         return nil, err, field
     end
@@ -109,10 +106,7 @@ local function policy(x, path)
 end
 
 local function route(x, path, seen)
-    if not is_object(x) then
-        return nil, "must be an object", path
-    end
-    local ok, err, field = keys_in(x, ROUTE_KEYS, path)
+    local ok, err, field = object_with(x, ROUTE_KEYS, path)
     if not ok then
         return nil, err, field
     end
@@ -158,10 +152,7 @@ function _M.validate(doc)
     end
     local wl = doc.whitelist
     if not absent(wl) then
-        if not is_object(wl) then
-            return nil, "must be an object", "whitelist"
-        end
-        ok, err, field = keys_in(wl, WHITELIST_KEYS, "whitelist")
+        ok, err, field = object_with(wl, WHITELIST_KEYS, "whitelist")
         if not ok then
             return nil, err, field
         end

@@ -173,6 +173,14 @@ function _M.keys_in(t, allowed, path)
     return true
 end
 
+-- An object whose every key is one of `allowed` (a set_of).
+function _M.object_with(x, allowed, path)
+    if not _M.is_object(x) then
+        return nil, "must be an object", path
+    end
+    return _M.keys_in(x, allowed, path)
+end
+
 -- An array of min..max items.
 function _M.array(x, path, min, max)
     if not is_array(x) then
