@@ -167,6 +167,13 @@ export function forwarder(source, target) {
     inbound.pipe(outbound);
     outbound.pipe(inbound);
   });
+  return listenLocal(server, () => {
+    for (const s of sockets) s.destroy();
+  });
+}
+
+/** Listens on a free 127.0.0.1 port; `close` runs `drop` (which ends what is open), then closes the server. */
+function listenLocal(server, drop) {
   return new Promise((resolve, reject) => {
     server.once('error', reject);
     server.listen(0, '127.0.0.1', () => {
@@ -175,7 +182,7 @@ export function forwarder(source, target) {
         port: server.address().port,
         close: () =>
           new Promise((done) => {
-            for (const s of sockets) s.destroy();
+            drop();
             server.close(() => done());
           }),
       });
@@ -200,20 +207,9 @@ export function disguisingProxy(source, target, userAgent) {
     up.on('error', () => res.destroy());
     req.pipe(up);
   });
-  return new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      server.unref();
-      resolve({
-        port: server.address().port,
-        close: () =>
-          new Promise((done) => {
-            agent.destroy();
-            server.closeAllConnections();
-            server.close(() => done());
-          }),
-      });
-    });
+  return listenLocal(server, () => {
+    agent.destroy();
+    server.closeAllConnections();
   });
 }
 

@@ -18,16 +18,9 @@ import { hashToken, newToken } from '../../shared/auth/tokens.js';
 import { Enforcer } from '../enforcer/enforcer.js';
 import { SERVICES, startRuntime, topicSpecs, type Runtime } from '../runtime.js';
 
-/** A block as the API lists it. */
-export interface Block {
-  ip: string;
-  reason: string;
-  source: string;
-  created_at: number;
-  expires_at: number | null;
-  deployment: string;
-  escalation_level: number;
-}
+import type { Block } from './commands/blocks.js';
+
+export type { Block };
 
 export interface DemoInstance {
   /** The instance's API, http://127.0.0.1:PORT. */

@@ -2,13 +2,15 @@
 import { printable, table, when } from '../table.js';
 import { CONNECTION, deploymentText, durationSeconds, positionals, type ApiCommand } from './common.js';
 
-interface Block {
+/** A block as the API lists it (GET /api/security/blocked-ips). */
+export interface Block {
   ip: string;
   reason: string;
   source: string;
   created_at: number;
   expires_at: number | null;
   deployment: string;
+  escalation_level: number;
 }
 
 /** A path segment for an address or a CIDR (the API takes a range as /ADDR/BITS). */
