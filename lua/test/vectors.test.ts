@@ -26,34 +26,15 @@
 // (as nginx spells it) or "unix:", never the proxy's 127.0.0.1.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import { isIP } from 'node:net';
-import { fileURLToPath } from 'node:url';
 import { signNodeRequest } from '../../shared/node-auth.js';
+import type { SecurityFilterRequest } from '../../shared/security-filter/index.js';
+import { filterVectors } from '../../shared/testing/filter-vectors.js';
 import { startTestNginx, type TestNginx } from '../../shared/testing/nginx.js';
 import { isLoopbackV4, nginxRequest, type NginxAnswer } from '../../shared/testing/nginx-client.js';
 
-interface VectorRequest {
-  host: string;
-  path: string;
-  user_agent: string;
-  country: string | null;
-  ip: string;
-}
-interface Expect {
-  action: 'none' | 'warn' | 'block';
-  status?: number;
-  rule_id?: string;
-  matched?: string[];
-}
-interface Vector {
-  name: string;
-  rule_set: unknown;
-  requests: { request: VectorRequest; expect: Expect }[];
-}
-
-const vectors = JSON.parse(readFileSync(fileURLToPath(new URL('../../../schemas/security-filter/vectors.json', import.meta.url)), 'utf8')) as Vector[];
+const vectors = filterVectors();
 
 let nginx: TestNginx | undefined;
 const agent = new http.Agent({ keepAlive: true, maxSockets: 4 });
@@ -83,7 +64,7 @@ const raw = (s: string): string => Buffer.from(s, 'utf8').toString('latin1');
 /** Whether nginx can take the vector's client address (else it comes over the unix socket). */
 const isAddress = (ip: string): boolean => isIP(ip) !== 0 && !ip.includes('%');
 
-function ask(r: VectorRequest, path: string): Promise<NginxAnswer> {
+function ask(r: SecurityFilterRequest, path: string): Promise<NginxAnswer> {
   const n = nginx as TestNginx;
   const headers: Record<string, string> = { host: raw(r.host) };
   if (r.user_agent !== '') headers['user-agent'] = raw(r.user_agent);
@@ -92,7 +73,7 @@ function ask(r: VectorRequest, path: string): Promise<NginxAnswer> {
   return nginxRequest({ port: n.port, path, headers, agent, ...from });
 }
 
-async function send(r: VectorRequest): Promise<{ status: number; alert: string | undefined; client: string; matched: string[]; body: string }> {
+async function send(r: SecurityFilterRequest): Promise<{ status: number; alert: string | undefined; client: string; matched: string[]; body: string }> {
   const res = await ask(r, r.path);
   const a = res.headers['x-logwarden-test-alert'];
   const probe = await ask(r, `/__logwarden_test/filter-matched?path=${encodeURIComponent(r.path)}`);

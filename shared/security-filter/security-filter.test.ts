@@ -26,37 +26,19 @@ import {
   type FilterRule,
   type RuleSet,
   type SecurityFilter,
-  type SecurityFilterRequest,
 } from './index.js';
+import { filterVectors, invalidFilterVectors, type Vector, type VectorExpect } from '../testing/filter-vectors.js';
 
 const dir = join(schemasDir(), 'security-filter');
 const readJson = (name: string): unknown => JSON.parse(readFileSync(join(dir, name), 'utf8'));
 
-interface Expect {
-  action: 'none' | 'warn' | 'block';
-  status?: number;
-  rule_id?: string;
-  matched?: string[];
-}
-interface Vector {
-  name: string;
-  rule_set: RuleSet | null;
-  requests: Array<{ request: SecurityFilterRequest; expect: Expect }>;
-}
-interface Invalid {
-  name: string;
-  rule_set: unknown;
-  error_path: string;
-  schema?: false;
-}
-
-const vectors = readJson('vectors.json') as Vector[];
-const invalid = readJson('invalid.json') as Invalid[];
+const vectors = filterVectors();
+const invalid = invalidFilterVectors();
 const schema = readJson('rule-set.schema.json') as Record<string, unknown>;
 const ajv = new Ajv({ allErrors: true, strict: true });
 const schemaValid = ajv.compile(schema);
 
-function check(got: FilterOutcome, want: Expect, where: string): void {
+function check(got: FilterOutcome, want: VectorExpect, where: string): void {
   assert.equal(got.action, want.action, `${where}: action`);
   assert.equal(got.status, want.status, `${where}: status`);
   assert.equal(got.rule_id, want.rule_id, `${where}: rule_id`);
