@@ -10,7 +10,7 @@ import { signNodeRequest } from '../../shared/node-auth.js';
 import { emptyNodeRules } from '../../shared/control/node-rules.js';
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createSocket } from 'node:dgram';
+import { syslogSink, type SyslogSink } from '../../shared/testing/syslog-sink.js';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -18,19 +18,17 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { freePort, startTestNginx, type TestNginx, type TestNginxOptions } from '../../shared/testing/nginx.js';
 import { nginxRequest } from '../../shared/testing/nginx-client.js';
 
-const syslog = createSocket('udp4');
+let syslog: SyslogSink | undefined;
 const datagrams: string[] = [];
-syslog.on('message', (msg) => datagrams.push(msg.toString('utf8')));
 
 let dir = '';
 let options: TestNginxOptions = {};
 let nginx: TestNginx | undefined;
 
 before(async () => {
-  await new Promise<void>((resolve, reject) => {
-    syslog.once('error', reject);
-    syslog.bind(0, '127.0.0.1', () => resolve());
-  });
+  syslog = await syslogSink();
+  // The sink's own array, under the name the tests read.
+  syslog.datagrams = datagrams;
   dir = await mkdtemp(join(tmpdir(), 'logwarden-enforcer-lua-'));
   const port = await freePort();
   let controlPort = await freePort();
@@ -39,7 +37,7 @@ before(async () => {
     dir,
     port,
     controlPort,
-    syslog: `127.0.0.1:${syslog.address().port}`,
+    syslog: syslog.address,
   };
   nginx = await startTestNginx(options);
   // The restart test starts it again with the same secret.
@@ -50,7 +48,7 @@ after(async () => {
   try {
     await nginx?.stop();
   } finally {
-    syslog.close();
+    syslog?.close();
     if (dir) await rm(dir, { recursive: true, force: true });
   }
 });

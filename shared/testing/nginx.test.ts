@@ -3,34 +3,32 @@
 // carrying the JSON the ingester parses.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createSocket } from 'node:dgram';
+import { syslogSink, type SyslogSink } from './syslog-sink.js';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { freePort, startTestNginx, type TestNginx } from './nginx.js';
 
-const syslog = createSocket('udp4');
+let syslog: SyslogSink | undefined;
 const datagrams: string[] = [];
-syslog.on('message', (msg) => datagrams.push(msg.toString('utf8')));
 
 let dir = '';
 let nginx: TestNginx | undefined;
 
 before(async () => {
-  await new Promise<void>((resolve, reject) => {
-    syslog.once('error', reject);
-    syslog.bind(0, '127.0.0.1', () => resolve());
-  });
+  syslog = await syslogSink();
+  // The sink's own array, under the name the tests read.
+  syslog.datagrams = datagrams;
   dir = await mkdtemp(join(tmpdir(), 'logwarden-nginx-test-'));
-  nginx = await startTestNginx({ dir, port: await freePort(), syslog: `127.0.0.1:${syslog.address().port}` });
+  nginx = await startTestNginx({ dir, port: await freePort(), syslog: syslog.address });
 });
 
 after(async () => {
   try {
     await nginx?.stop();
   } finally {
-    syslog.close();
+    syslog?.close();
     if (dir) await rm(dir, { recursive: true, force: true });
   }
 });
