@@ -15,7 +15,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { freePort, startTestNginx, type TestNginx, type TestNginxOptions } from '../../shared/testing/nginx.js';
+import { freePort, startTestNginx, type TestNginx, type TestNginxOptions, stopTestNginx } from '../../shared/testing/nginx.js';
 import { nginxRequest } from '../../shared/testing/nginx-client.js';
 
 let syslog: SyslogSink | undefined;
@@ -44,14 +44,7 @@ before(async () => {
   options.controlSecret = nginx.controlSecret;
 });
 
-after(async () => {
-  try {
-    await nginx?.stop();
-  } finally {
-    syslog?.close();
-    if (dir) await rm(dir, { recursive: true, force: true });
-  }
-});
+after(() => stopTestNginx(nginx, () => syslog?.close(), () => dir && rm(dir, { recursive: true, force: true })));
 
 function node(): TestNginx {
   assert.ok(nginx, 'nginx did not start');

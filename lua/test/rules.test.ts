@@ -18,7 +18,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { signNodeRequest } from '../../shared/node-auth.js';
 import { emptyNodeRules, type NodeRules } from '../../shared/control/node-rules.js';
 import { hashCredential } from '../../shared/credential-hash.js';
-import { startTestNginx, type TestNginx } from '../../shared/testing/nginx.js';
+import { startTestNginx, type TestNginx, stopTestNginx } from '../../shared/testing/nginx.js';
 import { nginxRequest, type NginxAnswer } from '../../shared/testing/nginx-client.js';
 
 const syslog = createSocket('udp4');
@@ -37,13 +37,9 @@ before(async () => {
   nginx = await startTestNginx({ control: true, syslog: `127.0.0.1:${syslog.address().port}` });
 });
 
-after(async () => {
+after(() => {
   agent.destroy();
-  try {
-    await nginx?.stop();
-  } finally {
-    syslog.close();
-  }
+  return stopTestNginx(nginx, () => syslog.close());
 });
 
 function node(): TestNginx {

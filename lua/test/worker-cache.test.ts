@@ -19,7 +19,7 @@ import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { signNodeRequest } from '../../shared/node-auth.js';
 import { emptyNodeRules, type NodeRules } from '../../shared/control/node-rules.js';
-import { startTestNginx, type TestNginx } from '../../shared/testing/nginx.js';
+import { startTestNginx, type TestNginx, stopTestNginx } from '../../shared/testing/nginx.js';
 import { nginxRequest } from '../../shared/testing/nginx-client.js';
 import { until } from '../../shared/testing/wait.js';
 
@@ -59,13 +59,9 @@ before(async () => {
   }, 30_000, 10);
 });
 
-after(async () => {
+after(() => {
   for (const a of workers.values()) a.destroy();
-  try {
-    await nginx?.stop();
-  } finally {
-    syslog.close();
-  }
+  return stopTestNginx(nginx, () => syslog.close());
 });
 
 function node(): TestNginx {

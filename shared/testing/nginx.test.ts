@@ -8,7 +8,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { freePort, startTestNginx, type TestNginx } from './nginx.js';
+import { freePort, startTestNginx, type TestNginx, stopTestNginx } from './nginx.js';
 
 let syslog: SyslogSink | undefined;
 const datagrams: string[] = [];
@@ -24,14 +24,7 @@ before(async () => {
   nginx = await startTestNginx({ dir, port: await freePort(), syslog: syslog.address });
 });
 
-after(async () => {
-  try {
-    await nginx?.stop();
-  } finally {
-    syslog?.close();
-    if (dir) await rm(dir, { recursive: true, force: true });
-  }
-});
+after(() => stopTestNginx(nginx, () => syslog?.close(), () => dir && rm(dir, { recursive: true, force: true })));
 
 function url(path: string): string {
   assert.ok(nginx, 'nginx did not start');

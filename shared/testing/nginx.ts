@@ -14,3 +14,12 @@ export type TestNginx = LocalNginx;
 export function startTestNginx(opts: TestNginxOptions = {}): Promise<TestNginx> {
   return startLocalNginx(opts);
 }
+
+/** Stops a test's nginx (when it started), then runs `then` (close a socket, remove a folder), even when the stop failed. */
+export async function stopTestNginx(nginx: TestNginx | undefined, ...then: Array<() => unknown>): Promise<void> {
+  try {
+    await nginx?.stop();
+  } finally {
+    for (const f of then) await f();
+  }
+}
