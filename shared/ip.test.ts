@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ipInRange, normalizeIp, normalizeIpOrCidr } from './ip.js';
+import { ipInRange, normalizeIp, normalizeIpOrCidr, reverseDnsName } from './ip.js';
 
 test('addresses normalise to one spelling', () => {
   const cases: Array<[string, string]> = [
@@ -47,4 +47,11 @@ test('ipInRange matches addresses in a block, and an address only itself', () =>
   assert.equal(ipInRange('10.0.0.1', '2001:db8::/32'), false);
   assert.equal(ipInRange('192.0.2.1', '192.0.2.1'), true);
   assert.equal(ipInRange('192.0.2.2', '192.0.2.1'), false);
+});
+
+test('reverse-DNS names: in-addr.arpa for IPv4, 32 nibbles under ip6.arpa for IPv6', () => {
+  assert.equal(reverseDnsName('66.249.66.1'), '1.66.249.66.in-addr.arpa');
+  assert.equal(reverseDnsName('::ffff:66.249.66.1'), '1.66.249.66.in-addr.arpa');
+  assert.equal(reverseDnsName('2001:db8::1'), '1.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.8.b.d.0.1.0.0.2.ip6.arpa');
+  assert.equal(reverseDnsName('not an address'), undefined);
 });
