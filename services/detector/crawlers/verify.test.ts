@@ -93,10 +93,17 @@ describe('crawler verification against a loopback dnsmasq', { skip: requireDnsma
     assert.deepEqual(v.stats(), { entries: 1, lookups: { verified: 1, failed: 0, unavailable: 0, deferred: 0 } });
   });
 
-  test('IPv6 crawlers are confirmed by AAAA; Bingbot by search.msn.com', async () => {
-    const v = make();
+  test('IPv6 crawlers are confirmed by AAAA; Bingbot by search.msn.com; each lookup is reported as it ends', async () => {
+    const seen: unknown[] = [];
+    const v = make({ onLookup: (ip, result) => seen.push({ ip, ...result }) });
     assert.equal((await v.verify(REAL_GOOGLEBOT_V6, GOOGLEBOT)).status, 'verified');
     assert.deepEqual(await v.verify(BINGBOT_IP, BINGBOT), { status: 'verified', crawler: 'bingbot', hostname: 'msnbot-157-55-39-1.search.msn.com' });
+    assert.equal((await v.verify(NO_PTR, BINGBOT)).status, 'failed');
+    assert.deepEqual(seen, [
+      { ip: REAL_GOOGLEBOT_V6, outcome: 'verified', crawler: 'googlebot', hostname: 'crawl-2001-4860-4801-10--1.googlebot.com' },
+      { ip: BINGBOT_IP, outcome: 'verified', crawler: 'bingbot', hostname: 'msnbot-157-55-39-1.search.msn.com' },
+      { ip: NO_PTR, outcome: 'failed' },
+    ]);
   });
 
   test('claims DNS refutes fail: forged PTR, no PTR, a PTR outside the domain, the wrong crawler', async () => {

@@ -80,6 +80,13 @@ export interface VerifierStats {
 export interface VerifierOptions extends CrawlersConfig {
   /** No DNS at all: every claim is `unverified`. */
   offline?: boolean;
+  /**
+   * Called when a lookup ends (outside any status() call, on the event loop):
+   * `verified` with the crawler whose domain holds the forward-confirmed name,
+   * `failed` when the address is no crawler's, `unavailable` when DNS did not answer.
+   * Lets a detector report verified crawlers without waiting for their next request.
+   */
+  onLookup?: (ip: string, result: { outcome: 'verified' | 'failed' | 'unavailable'; crawler?: string; hostname?: string }) => void;
 }
 
 interface Entry {
@@ -238,7 +245,7 @@ export class CrawlerVerifier {
   private start(ip: string, now: number): Entry | undefined {
     if (this.closed || !this.bucket.take(now)) return undefined;
     const e: Entry = { state: 'inflight', confirmed: undefined, ptr: undefined, expires: 0, promise: undefined };
-    e.promise = this.lookup(ip).then((o) => this.settle(e, o));
+    e.promise = this.lookup(ip).then((o) => this.settle(ip, e, o));
     this.cache.delete(ip);
     this.cache.set(ip, e);
     // Evict the least recently used; an evicted lookup still settles its own entry (verify() may hold it).
@@ -247,7 +254,7 @@ export class CrawlerVerifier {
     return e;
   }
 
-  private settle(e: Entry, o: Outcome): void {
+  private settle(ip: string, e: Entry, o: Outcome): void {
     this.count(o.kind);
     const ttl = o.kind === 'verified' ? this.opts.verified_ttl_ms : o.kind === 'failed' ? this.opts.failed_ttl_ms : this.opts.unavailable_retry_ms;
     e.state = o.kind === 'unavailable' ? 'unavailable' : 'done';
@@ -255,6 +262,15 @@ export class CrawlerVerifier {
     e.ptr = o.ptr;
     e.expires = Date.now() + ttl;
     e.promise = undefined;
+    if (this.opts.onLookup === undefined || this.closed) return;
+    const hostname = o.confirmed ?? o.ptr;
+    const confirmed = o.confirmed;
+    const crawler = confirmed === undefined ? undefined : this.catalog.crawlers.find((c) => CrawlerCatalog.owns(c, confirmed))?.name;
+    try {
+      this.opts.onLookup(ip, { outcome: o.kind, ...(crawler === undefined ? {} : { crawler }), ...(hostname === undefined ? {} : { hostname }) });
+    } catch {
+      // The caller's callback failing must not leave the lookup's promise rejected (verify() awaits it).
+    }
   }
 
   /** Forward-confirmed reverse DNS of ip. Never rejects. */
