@@ -6,6 +6,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createSocket, type Socket } from 'node:dgram';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { Piscina } from 'piscina';
 import { requireDnsmasq, startTestDns, type TestDns } from '../../../shared/testing/dnsmasq.js';
 import { until } from '../../../shared/testing/wait.js';
 import { CrawlerCatalog, KNOWN_CRAWLERS } from './catalog.js';
@@ -175,6 +176,38 @@ describe('crawler verification against a loopback dnsmasq', { skip: requireDnsma
       assert.equal(v.stats().lookups.unavailable, 2, 'retried after unavailable_retry');
     } finally {
       silent.close();
+    }
+  });
+
+  // piscina's default (atomics: 'sync') parks an idle thread in Atomics.wait: its event loop does
+  // not run between tasks, so DNS answers are never read (tried: no verdict within 5 s of polling).
+  // A pool whose threads verify needs atomics: 'async'.
+  test('in a shard thread (piscina, synchronous tasks, atomics: async) verdicts arrive between tasks', async () => {
+    const pool = new Piscina({
+      filename: new URL('./testing/shard-thread.js', import.meta.url).href,
+      minThreads: 1,
+      maxThreads: 1,
+      idleTimeout: Infinity,
+      atomics: 'async',
+      workerData: { crawlers: opts() },
+    });
+    try {
+      const batch = [
+        { ip: REAL_GOOGLEBOT, user_agent: GOOGLEBOT },
+        { ip: FAKE_GOOGLEBOT, user_agent: GOOGLEBOT },
+        { ip: REAL_GOOGLEBOT, user_agent: BROWSER },
+      ];
+      type Answer = { statuses: string[]; stats: { entries: number } };
+      const first = (await pool.run(batch)) as Answer;
+      assert.deepEqual(first.statuses, ['pending', 'pending', 'not-claimed']);
+      const settled = await until('verdicts in the shard thread', async () => {
+        const a = (await pool.run(batch)) as Answer;
+        return a.statuses.includes('pending') ? undefined : a;
+      }, 5000, 20);
+      assert.deepEqual(settled.statuses, ['verified', 'failed', 'not-claimed']);
+      assert.equal(settled.stats.entries, 2);
+    } finally {
+      await pool.destroy();
     }
   });
 

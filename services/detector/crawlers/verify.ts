@@ -148,7 +148,7 @@ export class CrawlerVerifier {
     this.catalog = new CrawlerCatalog(opts.enabled ? opts.extra : [], opts.enabled ? undefined : []);
     this.bucket = new TokenBucket(opts.lookups_per_second, Date.now());
     if (opts.enabled && !opts.offline) {
-      // tries: 1, so timeout_ms bounds each query against each server.
+      // One attempt per server; bounded() caps the wait for an answer at timeout_ms.
       this.resolver = new Resolver({ timeout: opts.timeout_ms, tries: 1 });
       if (opts.resolvers.length > 0) this.resolver.setServers([...opts.resolvers]);
     }
