@@ -10,7 +10,8 @@ import { Piscina } from 'piscina';
 import { requireDnsmasq, startTestDns, type TestDns } from '../../../shared/testing/dnsmasq.js';
 import { until } from '../../../shared/testing/wait.js';
 import { CrawlerCatalog, KNOWN_CRAWLERS } from './catalog.js';
-import { CrawlerVerifier, type VerifierOptions } from './verify.js';
+import { registry } from '../../../shared/metrics.js';
+import { countThreadStats, CrawlerVerifier, type VerifierOptions, type VerifierStats } from './verify.js';
 
 const GOOGLEBOT = 'Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)';
 const BINGBOT = 'Mozilla/5.0 (compatible; bingbot/2.0; +http://www.bing.com/bingbot.htm)';
@@ -197,7 +198,7 @@ describe('crawler verification against a loopback dnsmasq', { skip: requireDnsma
         { ip: FAKE_GOOGLEBOT, user_agent: GOOGLEBOT },
         { ip: REAL_GOOGLEBOT, user_agent: BROWSER },
       ];
-      type Answer = { statuses: string[]; stats: { entries: number } };
+      type Answer = { statuses: string[]; stats: VerifierStats };
       const first = (await pool.run(batch)) as Answer;
       assert.deepEqual(first.statuses, ['pending', 'pending', 'not-claimed']);
       const settled = await until('verdicts in the shard thread', async () => {
@@ -206,6 +207,16 @@ describe('crawler verification against a loopback dnsmasq', { skip: requireDnsma
       }, 5000, 20);
       assert.deepEqual(settled.statuses, ['verified', 'failed', 'not-claimed']);
       assert.equal(settled.stats.entries, 2);
+      // The thread's counts reach this thread's registry through countThreadStats.
+      const value = async (name: string, outcome?: string): Promise<number> =>
+        (await registry.getSingleMetric(name)?.get())?.values.find((x) => outcome === undefined || x.labels.outcome === outcome)?.value ?? 0;
+      const before = await value('logwarden_detector_crawler_lookups_total', 'verified');
+      const entriesBefore = await value('logwarden_detector_crawler_cache_entries');
+      countThreadStats(undefined, first.stats);
+      countThreadStats(first.stats, settled.stats);
+      assert.equal((await value('logwarden_detector_crawler_lookups_total', 'verified')) - before, 1);
+      assert.equal((await value('logwarden_detector_crawler_cache_entries')) - entriesBefore, 2);
+      countThreadStats(settled.stats, { entries: 0, lookups: settled.stats.lookups });
     } finally {
       await pool.destroy();
     }

@@ -323,6 +323,19 @@ export class CrawlerVerifier {
   }
 }
 
+/**
+ * A verifier in another thread (a detector shard) counts into that thread's
+ * registry, which nothing serves. The thread's owner passes each stats() the
+ * thread reports, with the one before it, to count them in this one.
+ */
+export function countThreadStats(previous: VerifierStats | undefined, current: VerifierStats): void {
+  for (const outcome of Object.keys(current.lookups) as LookupOutcome[]) {
+    const delta = current.lookups[outcome] - (previous?.lookups[outcome] ?? 0);
+    if (delta > 0) lookupsTotal.inc({ outcome }, delta);
+  }
+  cacheEntries.inc(current.entries - (previous?.entries ?? 0));
+}
+
 function answeredNo(err: unknown): boolean {
   return ANSWERED_NO.has((err as { code?: string } | null)?.code ?? '');
 }
