@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { inRanges, ipInRange, isIpOrCidr, networkOfIp, normalizeIp, normalizeIpOrCidr, parseRange } from './ip.js';
+import { inRanges, ipInRange, isIpOrCidr, networkOfIp, normalizeIp, normalizeIpOrCidr, parseRange, reverseDnsName } from './ip.js';
 
 test('addresses normalise to one spelling', () => {
   const cases: Array<[string, string]> = [
@@ -71,4 +71,11 @@ test('ranges: configuration lists, membership by family, networks of an address'
   assert.equal(inRanges('not an address', ranges), false);
   assert.equal(networkOfIp('203.0.113.77', 24, 64), '203.0.113.0/24');
   assert.equal(networkOfIp('2001:db8:1:2:3:4:5:6', 24, 64), '2001:db8:1:2::/64');
+});
+
+test('reverse-DNS names: in-addr.arpa for IPv4, 32 nibbles under ip6.arpa for IPv6', () => {
+  assert.equal(reverseDnsName('66.249.66.1'), '1.66.249.66.in-addr.arpa');
+  assert.equal(reverseDnsName('::ffff:66.249.66.1'), '1.66.249.66.in-addr.arpa');
+  assert.equal(reverseDnsName('2001:db8::1'), '1.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.8.b.d.0.1.0.0.2.ip6.arpa');
+  assert.equal(reverseDnsName('not an address'), undefined);
 });

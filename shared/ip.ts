@@ -130,3 +130,16 @@ function networkOf(addr: ipaddr.IPv4 | ipaddr.IPv6, bits: number): string {
   }
   return ipaddr.fromByteArray(bytes).toString();
 }
+
+/**
+ * The reverse-DNS name of an address (`1.66.249.66.in-addr.arpa`, the 32
+ * nibbles of an IPv6 address under `ip6.arpa`); undefined when not an address.
+ */
+export function reverseDnsName(text: string): string | undefined {
+  const ip = normalizeIp(text);
+  if (ip === undefined) return undefined;
+  const bytes = ipaddr.parse(ip).toByteArray();
+  if (bytes.length === 4) return `${bytes.reverse().join('.')}.in-addr.arpa`;
+  const nibbles = bytes.flatMap((b) => [b >> 4, b & 15]).map((n) => n.toString(16));
+  return `${nibbles.reverse().join('.')}.ip6.arpa`;
+}

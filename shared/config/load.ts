@@ -3,6 +3,7 @@
 // (keys gain a `_ms` suffix) and secrets from their environment variables or
 // files. Any problem stops the start with the path of the bad key.
 import { readFileSync, existsSync } from 'node:fs';
+import { Resolver } from 'node:dns';
 import { resolve } from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
 import { Ajv, type ErrorObject } from 'ajv';
@@ -287,6 +288,15 @@ function resolveConfig(doc: Record<string, unknown>, env: NodeJS.ProcessEnv, sou
   regex('detection.auth_paths', c.detection.auth_paths);
   regex('detection.static_assets', c.detection.static_assets);
   c.detection.signatures.forEach((s, i) => regex(`detection.signatures[${i}].pattern`, s.pattern));
+  c.detection.crawlers.extra.forEach((x, i) => regex(`detection.crawlers.extra[${i}].user_agent`, x.user_agent));
+  c.detection.crawlers.resolvers.forEach((server, i) => {
+    // node:dns's own parser: what it refuses here it would refuse at the first lookup.
+    try {
+      new Resolver().setServers([server]);
+    } catch {
+      issues.push({ path: `detection.crawlers.resolvers[${i}]`, reason: `not an address or address:port of a DNS server: ${JSON.stringify(server)}` });
+    }
+  });
   c.detection.whitelist.ips.forEach((ip, i) => {
     if (normalizeIp(ip) === undefined) issues.push({ path: `detection.whitelist.ips[${i}]`, reason: `not an IP address: ${JSON.stringify(ip)}` });
   });

@@ -103,6 +103,35 @@ export const configSchema: Schema = {
             },
           },
         },
+        crawlers: section(
+          {
+            enabled: bool(true, 'verify clients whose user agent claims a known crawler (reverse DNS in the owner\'s domain, forward DNS back to the address); false treats them as any client'),
+            resolvers: { type: 'array', items: { type: 'string', minLength: 1 }, default: [], description: 'DNS servers for the verification (1.2.3.4, 1.2.3.4:53, [::1]:53); empty uses the system\'s' },
+            verified_ttl: dur('24h', 'how long a verified crawler address stays verified before it is looked up again'),
+            failed_ttl: dur('1h', 'how long a failed verification stands before it is looked up again'),
+            unavailable_retry: dur('1m', 'when DNS did not answer (timeout, SERVFAIL, refused): wait this long before trying again'),
+            max_entries: int(100_000, 1, 'addresses the verification cache holds per detector shard (least recently used go first)'),
+            lookups_per_second: int(20, 1, 'verifications (a reverse and a forward query) started per second per detector shard; over it, a claim stays unverified until later'),
+            timeout: dur('2s', 'timeout of one DNS query'),
+            extra: {
+              type: 'array',
+              default: [],
+              description: 'operator crawlers added to the shipped list (services/detector/crawlers/known.json); one with a shipped name replaces it',
+              items: {
+                type: 'object',
+                additionalProperties: false,
+                required: ['name', 'user_agent', 'domains'],
+                properties: {
+                  name: { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9_.-]*$' },
+                  user_agent: { type: 'string', minLength: 1 },
+                  // At least two labels: a bare "com" would verify half the internet.
+                  domains: { type: 'array', minItems: 1, items: { type: 'string', pattern: '^([A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?\\.)+[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?$' } },
+                },
+              },
+            },
+          },
+          'verified crawlers: a verified one is exempt from the behaviour detectors',
+        ),
       },
       'detector internals beyond FlatRun\'s security block',
     ),

@@ -36,6 +36,21 @@ export interface DetectionConfig {
     weight: number | 'block';
     description: string;
   }>;
+  crawlers: CrawlersConfig;
+}
+
+/** Verification of clients that claim a known crawler's user agent (services/detector/crawlers/). */
+export interface CrawlersConfig {
+  enabled: boolean;
+  /** DNS servers ("1.2.3.4", "1.2.3.4:53", "[::1]:53"); empty: the system's. */
+  resolvers: string[];
+  verified_ttl_ms: number;
+  failed_ttl_ms: number;
+  unavailable_retry_ms: number;
+  max_entries: number;
+  lookups_per_second: number;
+  timeout_ms: number;
+  extra: Array<{ name: string; user_agent: string; domains: string[] }>;
 }
 
 export interface KafkaConfig {
