@@ -32,9 +32,10 @@ const paths = ['/', '/products', '/cart', '/static/app.js', '/img/logo.png', '/s
 const start = process.hrtime.bigint();
 let n = 0;
 // Every IP sends 3 requests within 90 s: all of them are inside the 2-minute window at the end.
+// Each IPv6 address is in a /64 of its own (a client each: detection.ipv6_client_prefix).
 for (let round = 0; round < 3; round++) {
   for (let i = 0; i < ips; i++) {
-    rec.client_ip = i % 8 === 0 ? `2001:db8:${(i >>> 16).toString(16)}::${(i & 0xffff).toString(16)}` : `${10 + (i >>> 24)}.${(i >>> 16) & 255}.${(i >>> 8) & 255}.${i & 255}`;
+    rec.client_ip = i % 8 === 0 ? `2001:db8:${(i >>> 16).toString(16)}:${(i & 0xffff).toString(16)}::1` : `${10 + (i >>> 24)}.${(i >>> 16) & 255}.${(i >>> 8) & 255}.${i & 255}`;
     rec.ts = t0 + round * 30_000 + Math.floor((i / ips) * 30_000);
     rec.path = paths[(i + round) % paths.length] as string;
     engine.process(rec);

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { inRanges, ipInRange, isIpOrCidr, networkOfIp, normalizeIp, normalizeIpOrCidr, parseRange, reverseDnsName } from './ip.js';
+import { ClientKeys, inRanges, ipInRange, isIpOrCidr, networkOfIp, normalizeIp, normalizeIpOrCidr, parseRange, reverseDnsName } from './ip.js';
 
 test('addresses normalise to one spelling', () => {
   const cases: Array<[string, string]> = [
@@ -71,6 +71,15 @@ test('ranges: configuration lists, membership by family, networks of an address'
   assert.equal(inRanges('not an address', ranges), false);
   assert.equal(networkOfIp('203.0.113.77', 24, 64), '203.0.113.0/24');
   assert.equal(networkOfIp('2001:db8:1:2:3:4:5:6', 24, 64), '2001:db8:1:2::/64');
+});
+
+test('a client is an IPv4 address, or its IPv6 network', () => {
+  const keys = new ClientKeys(64);
+  assert.equal(keys.of('203.0.113.7'), '203.0.113.7');
+  assert.equal(keys.of('2001:db8:1:2:3:4:5:6'), '2001:db8:1:2::/64');
+  assert.equal(keys.of('2001:db8:1:2::9'), '2001:db8:1:2::/64');
+  assert.equal(keys.of('unix:'), 'unix:');
+  assert.equal(new ClientKeys(128).of('2001:db8::1'), '2001:db8::1');
 });
 
 test('reverse-DNS names: in-addr.arpa for IPv4, 32 nibbles under ip6.arpa for IPv6', () => {

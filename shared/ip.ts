@@ -132,6 +132,35 @@ function networkOf(addr: ipaddr.IPv4 | ipaddr.IPv6, bits: number): string {
 }
 
 /**
+ * The client a request is counted and blocked as: an IPv4 address itself, an IPv6
+ * address's network of `ipv6Prefix` bits ("2001:db8:1:2::/64": one subscriber's
+ * allocation, which an attacker rotates through). The ingester keys records by it, so
+ * one client's requests meet in one partition and one detector shard; the detectors
+ * count and block it. A text that is not an address is its own client. IPv6 clients
+ * repeat and parsing is the costly part, so answers are cached (bounded).
+ */
+export class ClientKeys {
+  private readonly cache = new Map<string, string>();
+
+  constructor(readonly ipv6Prefix: number) {}
+
+  of(address: string): string {
+    if (this.ipv6Prefix >= 128 || !address.includes(':')) return address;
+    let key = this.cache.get(address);
+    if (key === undefined) {
+      try {
+        key = networkOfIp(address, 32, this.ipv6Prefix);
+      } catch {
+        key = address;
+      }
+      if (this.cache.size >= 65_536) this.cache.clear();
+      this.cache.set(address, key);
+    }
+    return key;
+  }
+}
+
+/**
  * The reverse-DNS name of an address (`1.66.249.66.in-addr.arpa`, the 32
  * nibbles of an IPv6 address under `ip6.arpa`); undefined when not an address.
  */

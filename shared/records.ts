@@ -93,3 +93,13 @@ export interface ControlChange {
   actor: string;
   updated_at: number;
 }
+
+/**
+ * The client an event is about, as decisions name it: its address, or for an IPv6
+ * network client (detection.ipv6_client_prefix) the network, whose address is the
+ * event's `ip` (an IPv6 column) and whose prefix length is in `details.client_prefix`.
+ */
+export function eventClient(e: Pick<SecurityEvent, 'ip' | 'details'>): string {
+  const prefix = e.details.client_prefix;
+  return prefix ? `${e.ip}/${prefix}` : e.ip;
+}

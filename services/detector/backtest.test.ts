@@ -10,6 +10,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { blockDecisionCodec, securityEventCodec } from '../../shared/avro/codec.js';
 import { MemoryBus } from '../../shared/bus/memory.js';
 import { loadConfig } from '../../shared/config/load.js';
+import { eventClient } from '../../shared/records.js';
 import type { BlockDecision } from '../../shared/records.js';
 import { topicNames } from '../../shared/topics.js';
 import { IngestPipeline } from '../ingester/pipeline.js';
@@ -56,7 +57,7 @@ test('replay --report and the live path block the same IPs at the same records',
     await bus.subscribe({ groupId: 'e', topics: [topics.events], fromBeginning: true, onBatch: (b) => {
       for (const m of b.messages) {
         const e = securityEventCodec.decode(m.value);
-        pairs.add(`${e.ip} ${e.detector}`);
+        pairs.add(`${eventClient(e)} ${e.detector}`);
       }
       return Promise.resolve();
     } });

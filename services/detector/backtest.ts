@@ -3,12 +3,13 @@
 // log's own clock, and reports who would have been blocked, when, why.
 import { Worker } from 'node:worker_threads';
 import type { Config } from '../../shared/config/load.js';
-import type { BlockDecision, SecurityEvent } from '../../shared/records.js';
+import { eventClient, type BlockDecision, type SecurityEvent } from '../../shared/records.js';
 import type { Readable } from 'node:stream';
 import { LineDecoder } from '../../shared/access-log/decode.js';
 import { describeFormat, MAIN_FORMAT, resolveFileFormats, type FileFormat } from '../../shared/access-log/detect-format.js';
 import { forEachLine, openLogStream } from '../../shared/access-log/line-reader.js';
 import { partitionForKey } from '../../shared/bus/murmur2.js';
+import { ClientKeys } from '../../shared/ip.js';
 import { engineConfig } from './config.js';
 import { DETECTOR_ERRORS } from './errors.js';
 import { LogwardenError } from '../../shared/errors.js';
@@ -75,7 +76,7 @@ export interface BacktestPartial {
  * (Kafka's murmur2 of the address, as the record key), so a backtest's shards
  * hold the clients a live detector's do. Lines without one go to shard 0.
  */
-export function lineShard(line: Buffer, count: number): number {
+export function lineShard(line: Buffer, count: number, clients?: ClientKeys): number {
   if (count <= 1) return 0;
   let start = line.indexOf('"client_ip":"');
   let end: number;
@@ -88,7 +89,10 @@ export function lineShard(line: Buffer, count: number): number {
     end = line.indexOf(32, start);
   }
   if (end <= start) return 0;
-  return partitionForKey(line.subarray(start, end), count);
+  const address = line.subarray(start, end);
+  // An IPv6 client is its network (the live path's record key): parse those, hash the rest as they are.
+  if (clients && address.includes(58 /* : */)) return partitionForKey(clients.of(address.toString('latin1')), count);
+  return partitionForKey(address, count);
 }
 
 /** Where a shard reads: the files with their formats, and standard input's stream when one file is "-". */
@@ -114,13 +118,15 @@ export async function backtestShard(config: Config, input: ShardInput, shard: Sh
       const agg = (events[e.detector] ??= { events: 0, requests: 0 });
       agg.events++;
       agg.requests += e.count;
-      const ipAgg = perIp.get(e.ip) ?? {};
+      const client = eventClient(e);
+      const ipAgg = perIp.get(client) ?? {};
       ipAgg[e.detector] = (ipAgg[e.detector] ?? 0) + e.count;
-      perIp.set(e.ip, ipAgg);
+      perIp.set(client, ipAgg);
       onEvent?.(e);
     }
     decisions.push(...out.decisions);
   };
+  const clients = new ClientKeys(config.detection.ipv6_client_prefix);
   for (const { file, format, fileWrapper } of input.formats) {
     const decoder = new LineDecoder(config, { format, fileWrapper });
     const stream = file === '-' && input.stdin ? input.stdin : await openLogStream(file);
@@ -128,7 +134,7 @@ export async function backtestShard(config: Config, input: ShardInput, shard: Sh
       stream,
       config.ingest.max_line_bytes,
       (line) => {
-        if (shard.count > 1 && lineShard(line, shard.count) !== shard.index) return;
+        if (shard.count > 1 && lineShard(line, shard.count, clients) !== shard.index) return;
         const r = decoder.decode(line, 'file', 0);
         if (!r.ok) {
           rejected[r.reason] = (rejected[r.reason] ?? 0) + 1;

@@ -31,6 +31,8 @@ export function engineConfig(config: Config, extraWhitelist: { ips?: string[]; c
       memoryMs: d.escalation_memory_ms,
     },
     lateToleranceMs: d.late_tolerance_ms,
+    offenceHalfLifeMs: d.offence_half_life_ms,
+    ipv6ClientPrefix: d.ipv6_client_prefix,
     rangeEscalation: d.range_escalation.enabled
       ? { minIps: d.range_escalation.min_ips, ipv4Prefix: d.range_escalation.ipv4_prefix, ipv6Prefix: d.range_escalation.ipv6_prefix }
       : undefined,

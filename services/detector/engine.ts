@@ -8,14 +8,37 @@
 //
 // Events are aggregated per ip+detector: the first firing is emitted at once
 // (count = the offending requests in the window so far), later offending
-// requests are summed and flushed at most every scan_interval. An IP is
-// blocked when its offence weight within the window reaches
-// auto_block_threshold; a repeat offender's ban grows by escalation_factor
-// per level, capped. Expiries are decisions too.
+// requests are summed and flushed at most every scan_interval. A client is
+// blocked when its offence weight within the window, or its decaying offence
+// memory (offence-memory.ts), reaches auto_block_threshold; a repeat
+// offender's ban grows by escalation_factor per level, capped. Expiries are
+// decisions too.
+//
+// What a request weighs (in eighths, so that light requests can count a little):
+// - rate and repeated_hits measure volume: only the requests beyond their
+//   threshold offend, a page weighing 1 and a static asset or a revalidation
+//   (304) 1/8 — a browser fetching a page and its assets is not a flood;
+// - not_found, auth_failure and unique_paths are evidence: once a detector
+//   fires, each offending request weighs 1 (a failed login 2), the first
+//   firing bringing the window's count; a missing static asset is no scan,
+//   and unique_paths counts only new paths answered with an error (a crawler's
+//   or an app's distinct pages are not a scan);
+// - signatures weigh what they say; a security_filter WARN 1, a BLOCK the threshold.
+// Evidence (not volume) also goes into the offence memory, which reaches
+// beyond the window; a failed login always does, fired or not.
+//
+// A client is an IPv4 address, or an IPv6 address's /ipv6ClientPrefix network
+// (default /64: one subscriber's allocation), so an attacker rotating through
+// its /64 is one client, blocked as the range.
+//
+// Decisions made elsewhere (an operator's unblock, a manual or feed block)
+// reach the engine through applyDecision(): a lifted client starts afresh,
+// and is blocked again if it keeps offending.
 import { createHash } from 'node:crypto';
 import type { AccessRecord, BlockDecision, SecurityEvent, SecurityEventType } from '../../shared/records.js';
-import { inRanges, networkOfIp, parseRange, type IpRange } from '../../shared/ip.js';
-import { BUCKETS, C_404, C_AUTH, C_NEWPATH, C_OFFENCE, C_REQ, IpTable, hash32, hash64 } from './ip-table.js';
+import { ClientKeys, inRanges, networkOfIp, parseRange, type IpRange } from '../../shared/ip.js';
+import { BUCKETS, C_404, C_AUTH, C_NEWPATH, C_NEWPATH_ERR, C_OFFENCE, C_REQ, EIGHTHS, IpTable, hash32, hash64 } from './ip-table.js';
+import { OffenceMemory } from './offence-memory.js';
 import { compileRuleSet, type RuleSet, type SecurityFilterEngine } from '../../shared/security-filter/index.js';
 import { SIGNATURE_SET_VERSION, SignatureMatcher, type Signature } from './signatures.js';
 
@@ -40,6 +63,10 @@ export interface EngineConfig {
   signatures: readonly Signature[];
   /** security_filter rules, evaluated on requests nginx did not judge itself (nodes without the Lua module). */
   securityFilter?: RuleSet | undefined;
+  /** Half-life of the offence memory; 0 turns it off (the window alone decides). */
+  offenceHalfLifeMs: number;
+  /** IPv6 clients are counted and blocked per network of this prefix length (128: per address). */
+  ipv6ClientPrefix: number;
   /** Initial IP table size (it grows). */
   capacity?: number;
 }
@@ -82,6 +109,19 @@ interface BanHistory {
   lastBanTs: number;
 }
 
+interface ActiveBan {
+  until: number;
+  level: number;
+  /** Decided by this engine (its expiry is this engine's to announce), or learned from the decisions topic. */
+  own: boolean;
+}
+
+/** A failed login weighs twice a 404: five of them in a burst are a threshold crossing worth 10 points. */
+const AUTH_WEIGHT = 2 * EIGHTHS;
+/** A static asset or a revalidation (304) weighs an eighth of a page in volume detectors. */
+const LIGHT = 1;
+const WHOLE = EIGHTHS;
+
 const SAMPLE_PATHS = 5;
 
 export class DetectionEngine {
@@ -92,7 +132,10 @@ export class DetectionEngine {
   private readonly whitelistIps: Set<string>;
   private readonly whitelistRanges: readonly IpRange[];
   private readonly pending = new Map<string, Pending>();
-  private readonly active = new Map<string, { until: number; level: number }>();
+  private readonly active = new Map<string, ActiveBan>();
+  private readonly memory: OffenceMemory;
+  /** Address → client: the address, or its IPv6 network. */
+  private readonly clients: ClientKeys;
   private readonly history = new Map<string, BanHistory>();
   /** Range escalation: per range, the IPs banned in it and when. */
   private readonly rangeBans = new Map<string, Map<string, number>>();
@@ -112,6 +155,8 @@ export class DetectionEngine {
   constructor(private readonly cfg: EngineConfig) {
     this.bucketMs = Math.max(1, Math.floor(cfg.windowMs / BUCKETS));
     this.table = new IpTable(cfg.capacity ?? 65_536);
+    this.memory = new OffenceMemory(cfg.offenceHalfLifeMs);
+    this.clients = new ClientKeys(cfg.ipv6ClientPrefix);
     this.matcher = new SignatureMatcher(cfg.signatures);
     this.filter = cfg.securityFilter ? compileRuleSet(cfg.securityFilter) : undefined;
     this.whitelistIps = new Set(cfg.whitelist.ips);
@@ -144,7 +189,7 @@ export class DetectionEngine {
       this.stats.whitelisted++;
       return;
     }
-    const ip = rec.client_ip;
+    const ip = this.clients.of(rec.client_ip);
     // A protected route's 401 ("route:<id>") is a failed login, the evidence auth_failure counts, not a refusal.
     if (rec.blocked_by && !rec.blocked_by.startsWith('route:')) {
       // nginx refused it already: the block works; record it, but it is no new evidence. The
@@ -163,41 +208,74 @@ export class DetectionEngine {
       this.stats.late++;
       return;
     }
-    let offence = 0;
-    t.add(slot, bucket, C_REQ);
+    const { offence, evidence, filterBlock } = this.detect(ip, slot, bucket, rec);
+    if (offence > 0) t.add(slot, bucket, C_OFFENCE, Math.min(offence, 0xffff));
+    const remembered = this.memory.add(hi, lo, rec.ts, evidence);
+    const a = this.cfg.autoBlock;
+    if ((offence > 0 || evidence > 0) && a.enabled && !this.isBlocked(ip, rec.ts)) {
+      const weight = t.sum(slot, C_OFFENCE);
+      const limit = a.threshold * EIGHTHS;
+      if (weight >= limit) this.block(ip, rec, `offence weight ${Math.floor(weight / EIGHTHS)} ≥ ${a.threshold} within ${Math.round(this.cfg.windowMs / 1000)}s`, filterBlock ? 'filter' : 'auto');
+      else if (remembered >= limit) this.block(ip, rec, `offence memory ${Math.floor(remembered / EIGHTHS)} ≥ ${a.threshold} (half-life ${Math.round(this.cfg.offenceHalfLifeMs / 60_000)}m)`, 'auto');
+    }
+  }
+
+  /**
+   * The detectors on one request: events, and what it weighs (eighths) in the
+   * window (offence) and in the memory (evidence).
+   */
+  private detect(ip: string, slot: number, bucket: number, rec: AccessRecord): { offence: number; evidence: number; filterBlock: boolean } {
+    const t = this.table;
     const cfg = this.cfg;
+    // offence: what the request weighs in the window; evidence: what weighs in both the window and
+    // the memory; remembered: what only the memory takes (a failed login, fired or not).
+    let offence = 0;
+    let evidence = 0;
+    let remembered = 0;
+    const assetPath = cfg.staticAssets !== undefined && cfg.staticAssets.test(rec.path);
+    const weight = rec.status === 304 || (assetPath && rec.status < 400) ? LIGHT : WHOLE;
 
-    // rate: every request counts.
-    const requests = t.sum(slot, C_REQ);
-    if (requests > cfg.rateThreshold) offence += this.fire(slot, RATE, 'rate', 'rate_limited', rec, requests, { requests: String(requests) });
-    else this.unfire(slot, RATE);
+    // rate: every request counts (a light one an eighth); the requests beyond the threshold offend.
+    t.add(slot, bucket, C_REQ, weight);
+    const requests = t.sum(slot, C_REQ) / EIGHTHS;
+    if (requests > cfg.rateThreshold) {
+      this.fire(ip, slot, RATE, 'rate', 'rate_limited', rec, Math.floor(requests), { requests: String(Math.floor(requests)) });
+      offence += weight;
+    } else this.unfire(slot, RATE);
 
-    // not_found
-    if (rec.status === 404) {
+    // not_found: a missing static asset (a broken image link on a page) is no scan.
+    if (rec.status === 404 && !assetPath) {
       t.add(slot, bucket, C_404);
       const n = t.sum(slot, C_404);
-      if (n >= cfg.notFoundThreshold) offence += this.fire(slot, NOT_FOUND, 'not_found', 'suspicious', rec, n, { not_found: String(n) });
+      if (n >= cfg.notFoundThreshold) evidence += this.fire(ip, slot, NOT_FOUND, 'not_found', 'suspicious', rec, n, { not_found: String(n) }) * WHOLE;
     } else if ((t.flags[slot] as number) & NOT_FOUND && t.sum(slot, C_404) < cfg.notFoundThreshold) this.unfire(slot, NOT_FOUND);
 
-    // auth_failure: a 401 anywhere, a 403 on an authentication path.
+    // auth_failure: a 401 anywhere, a 403 on an authentication path. Every failure is remembered.
     if (rec.status === 401 || (rec.status === 403 && cfg.authPaths.test(rec.path))) {
       t.add(slot, bucket, C_AUTH);
       const n = t.sum(slot, C_AUTH);
-      if (n >= cfg.authFailureThreshold) offence += this.fire(slot, AUTH, 'auth_failure', 'auth_failed', rec, n, { failures: String(n) });
+      if (n >= cfg.authFailureThreshold) offence += this.fire(ip, slot, AUTH, 'auth_failure', 'auth_failed', rec, n, { failures: String(n) }) * AUTH_WEIGHT;
+      remembered += AUTH_WEIGHT;
     } else if ((t.flags[slot] as number) & AUTH && t.sum(slot, C_AUTH) < cfg.authFailureThreshold) this.unfire(slot, AUTH);
 
     // unique_paths and repeated_hits. A page's successful assets are neither a scan nor
     // tracked per path (they would crowd the small path table); floods of them still count as rate.
-    const asset = rec.status < 400 && cfg.staticAssets !== undefined && cfg.staticAssets.test(rec.path);
-    if (!asset) {
+    if (!(assetPath && rec.status < 400)) {
       const { hits, isNew } = t.hitPath(slot, hash32(rec.path), bucket);
       if (isNew) {
+        const miss = rec.status >= 400;
         t.add(slot, bucket, C_NEWPATH);
+        if (miss) t.add(slot, bucket, C_NEWPATH_ERR);
         const d = t.sum(slot, C_NEWPATH);
-        if (d >= cfg.uniquePathsThreshold) offence += this.fire(slot, UNIQUE, 'unique_paths', 'scan_detected', rec, d, { distinct_paths: String(d) });
+        if (d >= cfg.uniquePathsThreshold) {
+          const first = !((t.flags[slot] as number) & UNIQUE);
+          this.fire(ip, slot, UNIQUE, 'unique_paths', 'scan_detected', rec, d, { distinct_paths: String(d) });
+          evidence += (first ? t.sum(slot, C_NEWPATH_ERR) : miss ? 1 : 0) * WHOLE;
+        }
       } else if ((t.flags[slot] as number) & UNIQUE && t.sum(slot, C_NEWPATH) < cfg.uniquePathsThreshold) this.unfire(slot, UNIQUE);
       if (!isNew && hits >= cfg.repeatedHitsThreshold) {
-        offence += this.fire(slot, REPEATED, 'repeated_hits', 'suspicious', rec, hits, { path: rec.path, hits: String(hits) });
+        this.fire(ip, slot, REPEATED, 'repeated_hits', 'suspicious', rec, hits, { path: rec.path, hits: String(hits) });
+        offence += weight;
       }
     }
 
@@ -209,38 +287,36 @@ export class DetectionEngine {
       if (trav) sigs.push(trav);
     }
     for (const sig of sigs) {
-      const weight = sig.weight === 'block' ? cfg.autoBlock.threshold : sig.weight;
       this.aggregate(ip, `signature:${sig.id}`, sig.type, rec, 1, true, { signature: sig.id, description: sig.description, signature_set: SIGNATURE_SET_VERSION });
-      offence += weight;
+      evidence += (sig.weight === 'block' ? cfg.autoBlock.threshold : sig.weight) * WHOLE;
     }
 
-    // security_filter: a WARN nginx reported, or, where nginx runs without the
-    // Lua module (it judged nothing), the same rules evaluated here.
-    let filterBlock = false;
+    const filter = this.filterOutcome(ip, rec);
+    evidence += filter.weight;
+    return { offence: offence + evidence, evidence: evidence + remembered, filterBlock: filter.block };
+  }
+
+  /** security_filter: a WARN nginx reported, or, where nginx runs without the Lua module (it judged nothing), the same rules evaluated here. */
+  private filterOutcome(ip: string, rec: AccessRecord): { weight: number; block: boolean } {
     if (rec.filter_alert) {
       this.aggregate(ip, `filter:${rec.filter_alert}`, 'suspicious', rec, 1, true, { rule: rec.filter_alert, action: 'WARN' });
-      offence += 1;
-    } else if (this.filter) {
-      const outcome = this.filter.evaluateRecord(rec);
-      if (outcome.action === 'warn' && outcome.rule_id) {
-        this.aggregate(ip, `filter:${outcome.rule_id}`, 'suspicious', rec, 1, true, { rule: outcome.rule_id, action: 'WARN' });
-        offence += 1;
-      } else if (outcome.action === 'block' && outcome.rule_id) {
-        // The edge could not refuse it: a BLOCK rule's client is blocked by address instead.
-        this.aggregate(ip, `filter:${outcome.rule_id}`, 'blocked_ip', rec, 1, true, { rule: outcome.rule_id, action: 'BLOCK', status: String(outcome.status ?? 403) });
-        offence += cfg.autoBlock.threshold;
-        filterBlock = true;
-      }
+      return { weight: WHOLE, block: false };
     }
-
-    if (offence > 0) {
-      t.add(slot, bucket, C_OFFENCE, Math.min(offence, 0xffff));
-      if (cfg.autoBlock.enabled && !this.isBlocked(ip, rec.ts)) {
-        const weight = t.sum(slot, C_OFFENCE);
-        if (weight >= cfg.autoBlock.threshold) this.block(ip, rec, weight, filterBlock ? 'filter' : 'auto');
-      }
+    if (!this.filter) return { weight: 0, block: false };
+    const outcome = this.filter.evaluateRecord(rec);
+    if (outcome.action === 'warn' && outcome.rule_id) {
+      this.aggregate(ip, `filter:${outcome.rule_id}`, 'suspicious', rec, 1, true, { rule: outcome.rule_id, action: 'WARN' });
+      return { weight: WHOLE, block: false };
     }
+    if (outcome.action === 'block' && outcome.rule_id) {
+      // The edge could not refuse it: a BLOCK rule's client is blocked by address instead.
+      this.aggregate(ip, `filter:${outcome.rule_id}`, 'blocked_ip', rec, 1, true, { rule: outcome.rule_id, action: 'BLOCK', status: String(outcome.status ?? 403) });
+      return { weight: this.cfg.autoBlock.threshold * WHOLE, block: true };
+    }
+    return { weight: 0, block: false };
   }
+
+
 
   private updateReuseClock(): void {
     this.sinceReuseClock = 0;
@@ -255,15 +331,15 @@ export class DetectionEngine {
   }
 
   /** Marks a detector firing for the slot; returns the offence weight this request adds. */
-  private fire(slot: number, bit: number, detector: string, type: SecurityEventType, rec: AccessRecord, windowCount: number, details: Record<string, string>): number {
+  private fire(ip: string, slot: number, bit: number, detector: string, type: SecurityEventType, rec: AccessRecord, windowCount: number, details: Record<string, string>): number {
     const flags = this.table.flags[slot] as number;
     if (flags & bit) {
-      this.aggregate(rec.client_ip, detector, type, rec, 1, false, details);
+      this.aggregate(ip, detector, type, rec, 1, false, details);
       return 1;
     }
     this.table.flags[slot] = flags | bit;
     // First firing: emitted at once, with every offending request of the window so far.
-    this.aggregate(rec.client_ip, detector, type, rec, windowCount, true, details);
+    this.aggregate(ip, detector, type, rec, windowCount, true, details);
     return windowCount;
   }
 
@@ -291,38 +367,40 @@ export class DetectionEngine {
   private flushOne(key: string, p: Pending): void {
     if (p.count === 0) return;
     const windowStart = Math.max(p.firstTs, p.lastTs - this.cfg.windowMs);
+    // An IPv6 network client's events carry its network address, the prefix in the details.
+    const cut = p.ip.indexOf('/');
     this.out.events.push({
       id: createHash('sha256').update(`${key}\u0000${p.firstTs}\u0000${p.lastTs}`).digest('hex').slice(0, 32),
       ts: p.lastTs,
       type: p.type,
       detector: p.detector,
-      ip: p.ip,
+      ip: cut < 0 ? p.ip : p.ip.slice(0, cut),
       deployment: p.deployment,
       count: p.count,
       window_start: windowStart,
       window_end: p.lastTs,
       sample_paths: p.samples,
-      details: p.details,
+      details: cut < 0 ? p.details : { ...p.details, client_prefix: p.ip.slice(cut + 1) },
     });
     p.count = 0;
     p.samples = [];
     p.lastFlush = p.lastTs;
   }
 
-  private block(ip: string, rec: AccessRecord, weight: number, source: 'auto' | 'filter' = 'auto'): void {
+  private block(ip: string, rec: AccessRecord, why: string, source: 'auto' | 'filter'): void {
     const a = this.cfg.autoBlock;
     const prev = this.history.get(ip);
     // A ban long forgotten starts again at level 0.
     const level = prev && rec.ts - prev.lastBanTs < a.memoryMs ? prev.level + 1 : 0;
     const duration = Math.min(a.durationMs * a.escalationFactor ** level, a.maxDurationMs);
     const until = rec.ts + duration;
-    this.active.set(ip, { until, level });
+    this.active.set(ip, { until, level, own: true });
     this.history.set(ip, { level, lastBanTs: rec.ts });
     const fired = [...this.pending.values()].filter((p) => p.ip === ip && p.lastTs >= rec.ts - this.cfg.windowMs).map((p) => p.detector);
     this.out.decisions.push({
       ip,
       action: 'block',
-      reason: `${source}: offence weight ${weight} ≥ ${a.threshold} within ${Math.round(this.cfg.windowMs / 1000)}s (${[...new Set(fired)].sort().join(', ')})`,
+      reason: `${source}: ${why} (${[...new Set(fired)].sort().join(', ')})`,
       source,
       created_at: rec.ts,
       expires_at: until,
@@ -332,17 +410,42 @@ export class DetectionEngine {
     if (this.cfg.rangeEscalation) this.escalateRange(ip, rec.ts, duration);
   }
 
+  /**
+   * A decision from the decisions topic, whoever made it (this engine, another
+   * detector, an operator, a feed). A block marks the client banned; an unblock
+   * lifts it, and the client's offences start afresh, so one that keeps
+   * offending is blocked again. The ban history (escalation) is kept.
+   */
+  applyDecision(d: BlockDecision): void {
+    // A decision on one IPv6 address is about its client, the network.
+    const ip = d.ip.includes('/') ? d.ip : this.clients.of(d.ip);
+    if (d.action === 'block') {
+      const own = this.active.get(ip);
+      if (own?.own && own.until === d.expires_at) return; // this engine's own, read back
+      this.active.set(ip, { until: d.expires_at ?? Infinity, level: d.escalation_level, own: false });
+      return;
+    }
+    this.active.delete(ip);
+    // An expiry is not an operator's pardon: what the client did since still counts.
+    if (d.reason === 'expired') return;
+    const [hi, lo] = hash64(ip);
+    const slot = this.table.find(hi, lo, Math.floor(this.watermark / this.bucketMs));
+    if (slot >= 0) this.table.clear(slot);
+    this.memory.clear(hi, lo);
+  }
+
   /** Several bans in one /24 (IPv4) or /64 (IPv6) within the window: block the range. */
   private escalateRange(ip: string, ts: number, duration: number): void {
     const r = this.cfg.rangeEscalation;
-    if (!r) return;
+    // An IPv6 network client is a range already.
+    if (!r || ip.includes('/')) return;
     const range = networkOfIp(ip, r.ipv4Prefix, r.ipv6Prefix);
     const bans = this.rangeBans.get(range) ?? new Map<string, number>();
     bans.set(ip, ts);
     for (const [other, at] of bans) if (ts - at > this.cfg.windowMs) bans.delete(other);
     this.rangeBans.set(range, bans);
     if (bans.size < r.minIps || this.isBlocked(range, ts)) return;
-    this.active.set(range, { until: ts + duration, level: 0 });
+    this.active.set(range, { until: ts + duration, level: 0, own: true });
     this.out.decisions.push({
       ip: range,
       action: 'block',
@@ -369,6 +472,8 @@ export class DetectionEngine {
     for (const [ip, b] of this.active) {
       if (b.until <= now) {
         this.active.delete(ip);
+        // A ban learned from elsewhere expires where it was decided.
+        if (!b.own) continue;
         this.out.decisions.push({ ip, action: 'unblock', reason: 'expired', source: 'auto', created_at: b.until, expires_at: null, deployment: null, escalation_level: b.level });
       }
     }
@@ -392,6 +497,6 @@ export class DetectionEngine {
   }
 
   snapshot(): EngineStats {
-    return { ...this.stats, trackedIps: this.table.live, tableBytes: this.table.bytes(), activeBlocks: this.active.size };
+    return { ...this.stats, trackedIps: this.table.live, tableBytes: this.table.bytes() + this.memory.bytes(), activeBlocks: this.active.size };
   }
 }

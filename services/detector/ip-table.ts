@@ -7,9 +7,10 @@
 // Per slot:
 //   key        2 × u32    hash of the address (a collision at 1M IPs: ~3e-8)
 //   last       u32        absolute index of the newest bucket touched
-//   ring16     B × 2 u16  per bucket: requests, offence weight (saturating at 65535)
-//   ring8      B × 3 u8   per bucket: 404s, auth failures, new paths (saturating at 255;
-//                         their thresholds are capped at 255 by the config schema)
+//   ring16     B × 2 u16  per bucket: requests and offence weight, both in eighths (a static
+//                         asset or a revalidation weighs one eighth of a page), saturating at 65535
+//   ring8      B × 4 u8   per bucket: 404s, auth failures, new paths, new paths answered
+//                         with an error (saturating at 255; thresholds are capped at 255)
 //   paths      K × (u32 hash, u16 hits, u16 first bucket)  recently requested paths
 //   flags      u8         which detectors are currently firing
 // The table's capacity is not a power of two (hashes map onto it by
@@ -18,14 +19,18 @@
 export const BUCKETS = 12;
 export const PATHS = 8;
 
-/** Counter columns of the ring: the first two are 16-bit, the others 8-bit. */
+/** Counter columns of the ring: the first two are 16-bit (in eighths: see EIGHTHS), the others 8-bit. */
 export const C_REQ = 0;
 export const C_OFFENCE = 1;
 export const C_404 = 2;
 export const C_AUTH = 3;
 export const C_NEWPATH = 4;
+/** New paths answered with a status ≥ 400: a scan's misses, not a crawler's or an app's pages. */
+export const C_NEWPATH_ERR = 5;
 const WIDE = 2;
-const NARROW = 3;
+const NARROW = 4;
+/** Requests and offence weight are counted in eighths of a whole request or point. */
+export const EIGHTHS = 8;
 
 const EMPTY = 0;
 
@@ -140,7 +145,8 @@ export class IpTable {
     return slot;
   }
 
-  private clear(slot: number): void {
+  /** Empties the slot's window (counters, paths, firing flags); the key stays. */
+  clear(slot: number): void {
     this.ring16.fill(0, slot * BUCKETS * WIDE, (slot + 1) * BUCKETS * WIDE);
     this.ring8.fill(0, slot * BUCKETS * NARROW, (slot + 1) * BUCKETS * NARROW);
     this.pathHash.fill(0, slot * PATHS, (slot + 1) * PATHS);
@@ -195,6 +201,8 @@ export class IpTable {
   advance(slot: number, bucket: number): boolean {
     const last = this.last[slot] as number;
     if (bucket <= last) return last - bucket < this.windowBuckets;
+    // The whole window passed since the slot's last request: no detector is still firing.
+    if (bucket - last >= this.windowBuckets) this.flags[slot] = 0;
     const steps = Math.min(bucket - last, BUCKETS);
     for (let b = 1; b <= steps; b++) {
       const r = (last + b) % BUCKETS;
@@ -205,6 +213,7 @@ export class IpTable {
       this.ring8[n] = 0;
       this.ring8[n + 1] = 0;
       this.ring8[n + 2] = 0;
+      this.ring8[n + 3] = 0;
     }
     this.last[slot] = bucket;
     return true;
@@ -221,6 +230,17 @@ export class IpTable {
       const i = r * NARROW + counter - WIDE;
       const v = (this.ring8[i] as number) + n;
       this.ring8[i] = v > 0xff ? 0xff : v;
+    }
+  }
+
+  /** The slot of `key` when it holds state inside the window, else -1 (nothing is claimed). */
+  find(hi: number, lo: number, nowBucket: number): number {
+    const cap = this.capacity;
+    for (let i = home(hi, lo, cap); ; i = i + 1 === cap ? 0 : i + 1) {
+      const khi = this.keyHi[i] as number;
+      const klo = this.keyLo[i] as number;
+      if (khi === EMPTY && klo === EMPTY) return -1;
+      if (khi === hi && klo === lo) return this.expired(i, nowBucket) ? -1 : i;
     }
   }
 

@@ -50,8 +50,9 @@ for (const kafka of [false, true]) {
       const deadline = Date.now() + 60_000;
       while (decisions.filter((d) => d.action === 'block').length < 2 && Date.now() < deadline) await sleep(50);
       const blocked = decisions.filter((d) => d.action === 'block').map((d) => d.ip).sort();
-      assert.deepEqual(blocked, ['2001:db8::66', '203.0.113.9']);
-      assert.ok(events.some((e) => e.ip === '2001:db8::66' && e.detector === 'unique_paths' && e.type === 'scan_detected'));
+      // An IPv6 client is its /64 (detection.ipv6_client_prefix): blocked as the range, its events carry the network.
+      assert.deepEqual(blocked, ['2001:db8::/64', '203.0.113.9']);
+      assert.ok(events.some((e) => e.ip === '2001:db8::' && e.details.client_prefix === '64' && e.detector === 'unique_paths' && e.type === 'scan_detected'));
       assert.ok(events.some((e) => e.ip === '203.0.113.9' && e.detector === 'signature:ua-sqlmap'));
       assert.ok(!events.some((e) => e.ip === '192.0.2.10'), 'benign client: no event');
       const d = decisions.find((x) => x.ip === '203.0.113.9');

@@ -3,6 +3,7 @@
 // events topic, decisions to the compacted decisions topic (keyed by IP, so a
 // re-emitted decision after a rebalance replaces itself). Offsets are
 // committed only after the batch's events and decisions are published.
+import { hostname } from 'node:os';
 import { Piscina } from 'piscina';
 import { Counter, Gauge, Histogram } from 'prom-client';
 import { blockDecisionCodec, securityEventCodec } from '../../shared/avro/codec.js';
@@ -10,6 +11,7 @@ import { partitionForKey } from '../../shared/bus/murmur2.js';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { isBusUnavailable, type Bus, type BusMessage, type IncomingBatch, type Subscription, type TopicPartition } from '../../shared/bus/types.js';
 import type { Config } from '../../shared/config/load.js';
+import { ClientKeys } from '../../shared/ip.js';
 import { componentLogger } from '../../shared/log.js';
 import { registry } from '../../shared/metrics.js';
 import type { BlockDecision, SecurityEvent } from '../../shared/records.js';
@@ -21,6 +23,7 @@ const log = componentLogger('detector');
 
 const records = new Counter({ name: 'logwarden_detector_records_total', help: 'Access records run through the detectors', registers: [registry] });
 const eventsOut = new Counter({ name: 'logwarden_detector_events_total', help: 'Security events published', labelNames: ['type'], registers: [registry] });
+const decisionsIn = new Counter({ name: 'logwarden_detector_decisions_learned_total', help: 'Decisions read back from the decisions topic (any source) and applied to the engines', registers: [registry] });
 const decisionsOut = new Counter({ name: 'logwarden_detector_decisions_total', help: 'Block decisions published', labelNames: ['action'], registers: [registry] });
 const lateRecords = new Gauge({ name: 'logwarden_detector_late_records', help: 'Records counted late (beyond late_tolerance), per shard, since start', labelNames: ['shard'], registers: [registry] });
 const trackedIps = new Gauge({ name: 'logwarden_detector_tracked_ips', help: 'IPs with state inside the window, per shard', labelNames: ['shard'], registers: [registry] });
@@ -58,6 +61,9 @@ export interface DetectorOptions {
 export class DetectorService {
   private readonly pools: Piscina[];
   private sub: Subscription | undefined;
+  /** Every decision, whoever made it: the engines' view of who is banned is the control plane's. */
+  private decisionsSub: Subscription | undefined;
+  private readonly clients: ClientKeys;
   private timer: NodeJS.Timeout | undefined;
   private closing = false;
   private readonly clocks: Array<{ eventTime: number; wall: number }>;
@@ -81,6 +87,7 @@ export class DetectorService {
     const engine = engineConfig(opts.config, opts.whitelist);
     this.pools = Array.from({ length: shards }, () => new Piscina({ filename, minThreads: 1, maxThreads: 1, idleTimeout: Infinity, workerData: { engine } }));
     this.clocks = Array.from({ length: shards }, () => ({ eventTime: 0, wall: Date.now() }));
+    this.clients = new ClientKeys(opts.config.detection.ipv6_client_prefix);
   }
 
   async start(): Promise<void> {
@@ -94,6 +101,14 @@ export class DetectorService {
       onAssign: (parts) => this.onAssign(parts),
     });
     this.resolveSub();
+    this.decisionsSub = await bus.subscribe({
+      // Every detector reads every decision (an operator's unblock, a feed's block, another
+      // detector's): a group of its own, from the compacted beginning.
+      groupId: `${this.groupId()}-decisions-${hostname()}-${process.pid}-${Date.now().toString(36)}`,
+      topics: [topics.decisions],
+      fromBeginning: true,
+      onBatch: (batch) => this.serialized(() => this.learn(batch.messages)),
+    });
     // An idle stream's clock follows the wall clock, so pending events flush and bans expire.
     const every = Math.max(250, Math.min(5_000, Math.floor(config.security.scan_interval_ms / 4)));
     this.timer = setInterval(() => void this.serialized(() => this.tickIdle()).catch((err: unknown) => log.error({ err }, 'tick failed')), every);
@@ -194,6 +209,25 @@ export class DetectorService {
     }
   }
 
+  /** Hands decisions to the shards that own their clients (records and decisions are routed by the same key). */
+  private async learn(messages: BusMessage[]): Promise<void> {
+    const n = this.pools.length;
+    const byShard: BlockDecision[][] = Array.from({ length: n }, () => []);
+    for (const m of messages) {
+      let d: BlockDecision;
+      try {
+        d = blockDecisionCodec.decode(m.value);
+      } catch (err) {
+        log.warn({ err, offset: m.offset }, 'undecodable decision skipped');
+        continue;
+      }
+      byShard[partitionForKey(d.ip.includes('/') ? d.ip : this.clients.of(d.ip), n)]?.push(d);
+    }
+    decisionsIn.inc(messages.length);
+    const results = await Promise.all(byShard.map((decisions, shard) => (decisions.length === 0 ? Promise.resolve(undefined) : this.run(shard, { decisions }))));
+    await this.publishHolding(results);
+  }
+
   private dispatch(messages: BusMessage[], stream: number, silent: boolean): Promise<Array<ShardResult | undefined>> {
     const n = this.pools.length;
     const byShard: BusMessage[][] = Array.from({ length: n }, () => []);
@@ -289,6 +323,7 @@ export class DetectorService {
   async close(): Promise<void> {
     this.closing = true;
     if (this.timer) clearInterval(this.timer);
+    await this.decisionsSub?.close();
     await this.sub?.close();
     await this.serialized(async () => {
       const results = await Promise.all(this.pools.map((_, shard) => this.run(shard, { flushAll: true })));

@@ -23,6 +23,8 @@ export interface ShardTask {
   tick?: number;
   /** Flush every pending aggregate (shutdown). */
   flushAll?: boolean;
+  /** Decisions from the decisions topic (any source), applied before the records. */
+  decisions?: BlockDecision[];
   /**
    * Rebuilding state after a partition moved here: the records are counted,
    * but what they trigger was already published by the previous owner.
@@ -43,6 +45,7 @@ const engine = new DetectionEngine((workerData as { engine: EngineConfig }).engi
 
 export default function run(task: ShardTask): ShardResult {
   let undecodable = 0;
+  for (const d of task.decisions ?? []) engine.applyDecision(d);
   if (task.values && task.ends) {
     const buf = Buffer.from(task.values);
     let start = 0;

@@ -24,6 +24,7 @@ import { registry } from '../../shared/metrics.js';
 import type { Topics } from '../../shared/topics.js';
 import type { RejectReason } from '../../shared/access-log/record.js';
 import { LineDecoder, type DecoderOptions, type Source } from '../../shared/access-log/decode.js';
+import { ClientKeys } from '../../shared/ip.js';
 
 const log = componentLogger('ingester');
 
@@ -96,6 +97,8 @@ const CLOSE_GRACE_MS = 10_000;
 
 export class IngestPipeline {
   private readonly decoder: LineDecoder;
+  /** Records are keyed by client (an address, or an IPv6 /64), so one client's requests meet in one partition. */
+  private readonly clients: ClientKeys;
   private pending: OutgoingMessage[] = [];
   private pendingDead: OutgoingMessage[] = [];
   private heldBytes = 0;
@@ -115,6 +118,7 @@ export class IngestPipeline {
     decoding: DecoderOptions = {},
   ) {
     this.decoder = new LineDecoder(config, decoding);
+    this.clients = new ClientKeys(config.detection.ipv6_client_prefix);
   }
 
   /**
@@ -148,7 +152,7 @@ export class IngestPipeline {
     if (result.ok && value !== undefined) {
       this.stats.parsed++;
       parsed.inc({ source });
-      this.pending.push({ key: result.record.client_ip, value, timestamp: result.record.ts });
+      this.pending.push({ key: this.clients.of(result.record.client_ip), value, timestamp: result.record.ts });
       this.heldBytes += value.length + 64;
     }
     if (this.pending.length + this.pendingDead.length >= MAX_BATCH) this.scheduleFlush(0);

@@ -60,6 +60,8 @@ export const configSchema: Schema = {
         escalation_factor: { type: 'number', minimum: 1, maximum: 100, default: 2, description: 'a repeat offender\'s ban is auto_block_duration × factor^level' },
         max_block_duration: dur('30d', 'cap of an escalated ban'),
         escalation_memory: dur('7d', 'how long a ban counts toward the next one\'s level'),
+        offence_half_life: dur('20m', 'a client\'s offence evidence (404s, failed logins, scans, signatures) is remembered beyond the window, halving every this long; blocked when it reaches auto_block_threshold; 0s turns it off'),
+        ipv6_client_prefix: int(64, 16, 'IPv6 clients are counted and blocked per network of this prefix length (128: per address)', 128),
         auth_paths: str(
           '^/(login|signin|sign-in|logon|wp-login\\.php|xmlrpc\\.php|admin|administrator|user/login|users/sign_in|auth|api/(auth|login|session|token|v\\d+/(auth|login)))(/|$|\\.)',
           'paths (regular expression) where a 403 is an authentication failure; a 401 always is',

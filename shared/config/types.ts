@@ -24,6 +24,8 @@ export interface DetectionConfig {
   escalation_factor: number;
   max_block_duration_ms: number;
   escalation_memory_ms: number;
+  offence_half_life_ms: number;
+  ipv6_client_prefix: number;
   auth_paths: string;
   static_assets: string;
   whitelist: { ips: string[]; cidrs: string[]; paths: string[] };
