@@ -36,6 +36,7 @@ options:
                       (default detection.shards for the json and combined formats, else 1)
       --format F      replay: the files' log format: json, combined, or an nginx log_format string
                       (default: detected from each file's first lines, syslog headers included)
+      --no-dns        replay --report: do not verify crawler claims with DNS (offline; the report says so)
       --json          replay: print the summary (or the report) as JSON
   -h, --help
 
@@ -60,7 +61,7 @@ async function load(file: string | undefined): Promise<Config> {
   }
 }
 
-const MAIN_OPTIONS = new Set(['config', 'workers', 'json', 'report', 'threads', 'format', 'help']);
+const MAIN_OPTIONS = new Set(['config', 'workers', 'json', 'report', 'threads', 'format', 'no-dns', 'help']);
 
 /** stdin, whole, when it is not a terminal (a credential piped to routes add). */
 function readStdin(): string | undefined {
@@ -127,6 +128,7 @@ export async function main(argv: string[]): Promise<void> {
         report: { type: 'boolean' },
         threads: { type: 'string' },
         format: { type: 'string' },
+        'no-dns': { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
         ...API_OPTIONS,
       },
@@ -143,8 +145,8 @@ export async function main(argv: string[]): Promise<void> {
     return;
   }
   if (API_COMMANDS.has(command)) {
-    const { config: _c, workers: _w, report: _r, threads: _t, format: _f, help: _h, ...apiValues } = parsed.values;
-    for (const k of ['config', 'workers', 'report', 'threads', 'format'] as const) {
+    const { config: _c, workers: _w, report: _r, threads: _t, format: _f, 'no-dns': _n, help: _h, ...apiValues } = parsed.values;
+    for (const k of ['config', 'workers', 'report', 'threads', 'format', 'no-dns'] as const) {
       if (parsed.values[k] !== undefined) fail(`--${k} does not apply to ${command}\n(logwarden --help lists the commands)`, EXIT_USAGE);
     }
     await apiCommand(command, rest, apiValues);
@@ -192,7 +194,7 @@ export async function main(argv: string[]): Promise<void> {
         const { backtest, formatBacktest } = await import('../detector/backtest.js');
         const threads = parsed.values.threads === undefined ? undefined : Number(parsed.values.threads);
         if (threads !== undefined && (!Number.isInteger(threads) || threads < 1 || threads > 64)) fail('--threads takes a whole number from 1 to 64', EXIT_USAGE);
-        const report = await backtest(config, rest, { ...(threads === undefined ? {} : { threads }), ...(format === undefined ? {} : { format }) });
+        const report = await backtest(config, rest, { ...(threads === undefined ? {} : { threads }), ...(format === undefined ? {} : { format }), dns: !parsed.values['no-dns'] });
         process.stdout.write(parsed.values.json ? `${JSON.stringify(report)}\n` : formatBacktest(report));
         const verdict = await replayVerdict(config, rest, report);
         if (verdict) fail(verdict);

@@ -5,5 +5,5 @@ import type { FileFormat } from '../../shared/access-log/detect-format.js';
 import type { Config } from '../../shared/config/load.js';
 import { backtestShard, type ShardSpec } from './backtest.js';
 
-const { config, formats, shard } = workerData as { config: Config; formats: FileFormat[]; shard: ShardSpec };
-parentPort?.postMessage(await backtestShard(config, { formats }, shard));
+const { config, formats, dns, shard } = workerData as { config: Config; formats: FileFormat[]; dns: boolean; shard: ShardSpec };
+parentPort?.postMessage(await backtestShard(config, { formats, dns }, shard));

@@ -13,6 +13,7 @@ import { ClientKeys } from '../../shared/ip.js';
 import { engineConfig } from './config.js';
 import { DETECTOR_ERRORS } from './errors.js';
 import { LogwardenError } from '../../shared/errors.js';
+import { CrawlerVerifier, type CrawlerStatus } from './crawlers/verify.js';
 import { DetectionEngine } from './engine.js';
 
 export interface BlockedIp {
@@ -45,6 +46,8 @@ export interface BacktestReport {
   blocked: BlockedIp[];
   /** Every decision in order (blocks, escalations, expiries). */
   decisions: BlockDecision[];
+  /** Clients that claimed a known crawler, by verdict; `dns` false: the replay ran offline (every claim unverified). */
+  crawlers: { dns: boolean; verified: number; failed: number; unverified: number; pending: number };
 }
 
 /** Ticks the engine's clock this often (in records): flushes and expiries follow the log's time. */
@@ -67,6 +70,7 @@ export interface BacktestPartial {
   events: Record<string, { events: number; requests: number }>;
   perIp: Array<[string, Record<string, number>]>;
   decisions: BlockDecision[];
+  claims: Array<[string, CrawlerStatus]>;
 }
 
 /**
@@ -99,10 +103,16 @@ export function lineShard(line: Buffer, count: number, clients?: ClientKeys): nu
 export interface ShardInput {
   formats: FileFormat[];
   stdin?: Readable | undefined;
+  /** Verify crawler claims with DNS (detection.crawlers); false: offline, every claim unverified. */
+  dns?: boolean;
 }
 
 export async function backtestShard(config: Config, input: ShardInput, shard: ShardSpec = { index: 0, count: 1 }, onEvent?: (e: SecurityEvent) => void): Promise<BacktestPartial> {
-  const engine = new DetectionEngine(engineConfig(config, {}));
+  const crawlers = config.detection.crawlers;
+  const verifier = crawlers.enabled ? new CrawlerVerifier({ ...crawlers, offline: input.dns !== true }) : undefined;
+  const engine = new DetectionEngine(engineConfig(config, {}), verifier);
+  /** Each client that claimed a crawler, and the verdict it got. */
+  const claims = new Map<string, CrawlerStatus>();
   const rejected: Record<string, number> = {};
   const rejectedSample: Record<string, string> = {};
   const events: Record<string, { events: number; requests: number }> = {};
@@ -144,11 +154,22 @@ export async function backtestShard(config: Config, input: ShardInput, shard: Sh
         parsed++;
         first ??= r.record.ts;
         last = Math.max(last ?? r.record.ts, r.record.ts);
-        engine.process(r.record);
-        if (parsed % TICK_EVERY === 0) {
-          engine.tick(engine.now());
-          collect();
-        }
+        const detect = (): void => {
+          engine.process(r.record);
+          if (parsed % TICK_EVERY === 0) {
+            engine.tick(engine.now());
+            collect();
+          }
+        };
+        const claim = verifier?.check(r.record.client_ip, r.record.user_agent);
+        if (!claim || claim.status === 'not-claimed') return detect();
+        // The first request of a claiming client waits for its verdict, so a replay's verdicts
+        // do not depend on how fast DNS answered (the live path goes on meanwhile).
+        if (claim.status !== 'pending') return void (claims.set(r.record.client_ip, claim.status), detect());
+        return (verifier as CrawlerVerifier).verify(r.record.client_ip, r.record.user_agent).then((v) => {
+          claims.set(r.record.client_ip, v.status);
+          detect();
+        });
       },
       () => {
         if (shard.index === 0) rejected.too_long = (rejected.too_long ?? 0) + 1;
@@ -158,7 +179,8 @@ export async function backtestShard(config: Config, input: ShardInput, shard: Sh
   engine.tick(engine.now());
   engine.flushAll();
   collect();
-  return { lines, parsed, rejected, rejected_sample: rejectedSample, late: engine.stats.late, first, last, events, perIp: [...perIp], decisions };
+  verifier?.close();
+  return { lines, parsed, rejected, rejected_sample: rejectedSample, late: engine.stats.late, first, last, events, perIp: [...perIp], decisions, claims: [...claims] };
 }
 
 /**
@@ -175,6 +197,8 @@ export interface BacktestOptions {
   threads?: number;
   /** A format for every file (`--format`), instead of detecting each file's. */
   format?: string;
+  /** Verify crawler claims with DNS (the CLI's default; `--no-dns` turns it off). Off unless asked. */
+  dns?: boolean;
   onEvent?: (e: SecurityEvent) => void;
 }
 
@@ -184,13 +208,13 @@ export async function backtest(config: Config, files: string[], opts: BacktestOp
   const threads = Math.max(1, opts.threads ?? defaultThreads(config, formats));
   let partials: BacktestPartial[];
   if (threads === 1 || stdin) {
-    partials = [await backtestShard(config, { formats, stdin }, { index: 0, count: 1 }, opts.onEvent)];
+    partials = [await backtestShard(config, { formats, stdin, dns: opts.dns === true }, { index: 0, count: 1 }, opts.onEvent)];
   } else {
     const filename = new URL('./backtest-worker.js', import.meta.url);
     partials = await Promise.all(
       Array.from({ length: threads }, (_, index) =>
         new Promise<BacktestPartial>((resolve, reject) => {
-          const w = new Worker(filename, { workerData: { config, formats, shard: { index, count: threads } } });
+          const w = new Worker(filename, { workerData: { config, formats, dns: opts.dns === true, shard: { index, count: threads } } });
           w.once('message', (m: BacktestPartial) => resolve(m));
           w.once('error', reject);
           w.once('exit', (code) => code !== 0 && reject(new LogwardenError(DETECTOR_ERRORS.LW_DETECTOR_BACKTEST_WORKER_FAILED, `backtest worker exited with ${code}`)));
@@ -198,10 +222,13 @@ export async function backtest(config: Config, files: string[], opts: BacktestOp
       ),
     );
   }
-  return report(partials, formats, Number(process.hrtime.bigint() - t0) / 1e9);
+  return report(partials, formats, Number(process.hrtime.bigint() - t0) / 1e9, opts.dns === true);
 }
 
-function report(partials: BacktestPartial[], formats: FileFormat[], seconds: number): BacktestReport {
+function report(partials: BacktestPartial[], formats: FileFormat[], seconds: number, dns: boolean): BacktestReport {
+  const crawlers = { dns, verified: 0, failed: 0, unverified: 0, pending: 0 };
+  // Shards own disjoint clients: a claim is counted once.
+  for (const p of partials) for (const [, status] of p.claims) if (status !== 'not-claimed') crawlers[status]++;
   const rejected: Record<string, number> = {};
   const rejectedSample: Record<string, string> = {};
   const events: Record<string, { events: number; requests: number }> = {};
@@ -265,6 +292,7 @@ function report(partials: BacktestPartial[], formats: FileFormat[], seconds: num
     events,
     blocked: [...byIp.values()].sort((a, b) => a.blocked_at.localeCompare(b.blocked_at) || a.ip.localeCompare(b.ip)),
     decisions,
+    crawlers,
   };
 }
 
@@ -274,6 +302,14 @@ export function formatBacktest(r: BacktestReport): string {
   const rej = Object.entries(r.rejected).map(([k, v]) => `${k} ${v}`).join(', ');
   for (const f of r.formats) out.push(`  ${f.file}: ${describeFormat(f)}`);
   out.push(`  parsed ${r.parsed}${rej ? `, rejected: ${rej}` : ''}${r.late ? `, late ${r.late}` : ''}`);
+  const c = r.crawlers;
+  if (c.verified + c.failed + c.unverified + c.pending > 0 || !c.dns) {
+    out.push(
+      c.dns
+        ? `  crawler claims: ${c.verified} verified, ${c.failed} refuted by DNS, ${c.unverified + c.pending} without a verdict`
+        : `  crawler claims: ${c.unverified} clients, not verified (--no-dns: offline, judged by behaviour like any client)`,
+    );
+  }
   out.push('', 'events by detector:');
   for (const [det, v] of Object.entries(r.events).sort((a, b) => b[1].requests - a[1].requests)) {
     out.push(`  ${det.padEnd(28)} ${String(v.events).padStart(7)} events ${String(v.requests).padStart(9)} requests`);

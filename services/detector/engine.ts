@@ -31,6 +31,13 @@
 // (default /64: one subscriber's allocation), so an attacker rotating through
 // its /64 is one client, blocked as the range.
 //
+// A client whose user agent claims a known crawler is asked about (crawlers/
+// verify.ts, when the engine is given a verifier): a verified crawler is
+// exempt from the behaviour detectors and signatures (security_filter rules
+// still apply, as do an operator's blocks at nginx); a claim DNS refuted is a
+// signal of its own, weighing like a failed login; until a verdict, a client is
+// judged like any other.
+//
 // Decisions made elsewhere (an operator's unblock, a manual or feed block)
 // reach the engine through applyDecision(): a lifted client starts afresh,
 // and is blocked again if it keeps offending.
@@ -69,6 +76,11 @@ export interface EngineConfig {
   ipv6ClientPrefix: number;
   /** Initial IP table size (it grows). */
   capacity?: number;
+}
+
+/** What the engine asks of a crawler verifier (crawlers/verify.ts): synchronous, from its cache. */
+export interface CrawlerCheck {
+  check(ip: string, userAgent: string): { status: 'not-claimed' | 'pending' | 'verified' | 'failed' | 'unverified'; crawler?: string; hostname?: string };
 }
 
 export interface EngineOutput {
@@ -121,6 +133,8 @@ const AUTH_WEIGHT = 2 * EIGHTHS;
 /** A static asset or a revalidation (304) weighs an eighth of a page in volume detectors. */
 const LIGHT = 1;
 const WHOLE = EIGHTHS;
+/** A request from a client whose crawler claim DNS refuted weighs like a failed login. */
+const FAKE_CRAWLER_WEIGHT = 2 * EIGHTHS;
 
 const SAMPLE_PATHS = 5;
 
@@ -152,7 +166,11 @@ export class DetectionEngine {
   private sinceReuseClock = 0;
   readonly stats = { records: 0, late: 0, whitelisted: 0 };
 
-  constructor(private readonly cfg: EngineConfig) {
+  constructor(
+    private readonly cfg: EngineConfig,
+    /** Verifies crawler claims; without one, every client is judged by its behaviour. */
+    private readonly crawlers?: CrawlerCheck,
+  ) {
     this.bucketMs = Math.max(1, Math.floor(cfg.windowMs / BUCKETS));
     this.table = new IpTable(cfg.capacity ?? 65_536);
     this.memory = new OffenceMemory(cfg.offenceHalfLifeMs);
@@ -208,7 +226,9 @@ export class DetectionEngine {
       this.stats.late++;
       return;
     }
-    const { offence, evidence, filterBlock } = this.detect(ip, slot, bucket, rec);
+    const claim = this.crawlers?.check(rec.client_ip, rec.user_agent);
+    const { offence, evidence, filterBlock } =
+      claim?.status === 'verified' ? this.verifiedCrawler(ip, rec) : this.detect(ip, slot, bucket, rec, claim?.status === 'failed' ? claim.crawler : undefined);
     if (offence > 0) t.add(slot, bucket, C_OFFENCE, Math.min(offence, 0xffff));
     const remembered = this.memory.add(hi, lo, rec.ts, evidence);
     const a = this.cfg.autoBlock;
@@ -224,7 +244,13 @@ export class DetectionEngine {
    * The detectors on one request: events, and what it weighs (eighths) in the
    * window (offence) and in the memory (evidence).
    */
-  private detect(ip: string, slot: number, bucket: number, rec: AccessRecord): { offence: number; evidence: number; filterBlock: boolean } {
+  /** A verified crawler: only the security_filter rules judge it. */
+  private verifiedCrawler(ip: string, rec: AccessRecord): { offence: number; evidence: number; filterBlock: boolean } {
+    const filter = this.filterOutcome(ip, rec);
+    return { offence: filter.weight, evidence: filter.weight, filterBlock: filter.block };
+  }
+
+  private detect(ip: string, slot: number, bucket: number, rec: AccessRecord, fakeCrawler?: string): { offence: number; evidence: number; filterBlock: boolean } {
     const t = this.table;
     const cfg = this.cfg;
     // offence: what the request weighs in the window; evidence: what weighs in both the window and
@@ -289,6 +315,11 @@ export class DetectionEngine {
     for (const sig of sigs) {
       this.aggregate(ip, `signature:${sig.id}`, sig.type, rec, 1, true, { signature: sig.id, description: sig.description, signature_set: SIGNATURE_SET_VERSION });
       evidence += (sig.weight === 'block' ? cfg.autoBlock.threshold : sig.weight) * WHOLE;
+    }
+
+    if (fakeCrawler !== undefined) {
+      this.aggregate(ip, 'fake_crawler', 'suspicious', rec, 1, true, { claimed: fakeCrawler });
+      evidence += FAKE_CRAWLER_WEIGHT;
     }
 
     const filter = this.filterOutcome(ip, rec);

@@ -17,6 +17,7 @@ import { registry } from '../../shared/metrics.js';
 import type { BlockDecision, SecurityEvent } from '../../shared/records.js';
 import { consumerGroup, type Topics } from '../../shared/topics.js';
 import { engineConfig } from './config.js';
+import { countThreadStats, type VerifierStats } from './crawlers/verify.js';
 import type { ShardResult, ShardTask } from './worker.js';
 
 const log = componentLogger('detector');
@@ -64,6 +65,8 @@ export class DetectorService {
   /** Every decision, whoever made it: the engines' view of who is banned is the control plane's. */
   private decisionsSub: Subscription | undefined;
   private readonly clients: ClientKeys;
+  /** Each shard's last crawler-verifier stats, to count the differences here (see countThreadStats). */
+  private readonly crawlerStats: Array<VerifierStats | undefined>;
   private timer: NodeJS.Timeout | undefined;
   private closing = false;
   private readonly clocks: Array<{ eventTime: number; wall: number }>;
@@ -85,7 +88,11 @@ export class DetectorService {
     const shards = opts.config.detection.shards;
     const filename = new URL('./worker.js', import.meta.url).href;
     const engine = engineConfig(opts.config, opts.whitelist);
-    this.pools = Array.from({ length: shards }, () => new Piscina({ filename, minThreads: 1, maxThreads: 1, idleTimeout: Infinity, workerData: { engine } }));
+    const crawlers = opts.config.detection.crawlers;
+    // atomics 'async': an idle shard thread's event loop runs between tasks, so its crawler
+    // verifier's DNS answers arrive ('sync' parks it in Atomics.wait, and no answer ever would).
+    this.pools = Array.from({ length: shards }, () => new Piscina({ filename, minThreads: 1, maxThreads: 1, idleTimeout: Infinity, atomics: 'async', workerData: { engine, crawlers } }));
+    this.crawlerStats = Array.from({ length: shards }, () => undefined);
     this.clocks = Array.from({ length: shards }, () => ({ eventTime: 0, wall: Date.now() }));
     this.clients = new ClientKeys(opts.config.detection.ipv6_client_prefix);
   }
@@ -262,6 +269,10 @@ export class DetectorService {
     // A rebuild re-reads what the previous owner counted already.
     if (!task.silent && r.undecodable > 0) undecodable.inc(r.undecodable);
     lateRecords.set({ shard: String(shard) }, r.stats.late);
+    if (r.crawlers) {
+      countThreadStats(this.crawlerStats[shard], r.crawlers);
+      this.crawlerStats[shard] = r.crawlers;
+    }
     trackedIps.set({ shard: String(shard) }, r.stats.trackedIps);
     stateBytes.set({ shard: String(shard) }, r.stats.tableBytes);
     return r;

@@ -9,7 +9,9 @@
 // Avro bytes end to end) plus their boundaries, never one record.
 import { workerData } from 'node:worker_threads';
 import { accessRecordCodec } from '../../shared/avro/codec.js';
+import type { CrawlersConfig } from '../../shared/config/types.js';
 import type { BlockDecision, SecurityEvent } from '../../shared/records.js';
+import { CrawlerVerifier, type VerifierStats } from './crawlers/verify.js';
 import { DetectionEngine, type EngineConfig, type EngineStats } from './engine.js';
 
 export interface ShardTask {
@@ -39,9 +41,15 @@ export interface ShardResult {
   now: number;
   stats: EngineStats;
   undecodable: number;
+  /** The shard's crawler verifier, when there is one (its metrics live in this thread's registry, which nothing serves). */
+  crawlers?: VerifierStats;
 }
 
-const engine = new DetectionEngine((workerData as { engine: EngineConfig }).engine);
+const data = workerData as { engine: EngineConfig; crawlers?: CrawlersConfig };
+// One verifier per shard: shards own disjoint clients, so their caches never overlap. Its DNS
+// answers arrive on this thread's event loop between tasks (the pool runs with atomics: 'async').
+const verifier = data.crawlers?.enabled ? new CrawlerVerifier({ ...data.crawlers }) : undefined;
+const engine = new DetectionEngine(data.engine, verifier);
 
 export default function run(task: ShardTask): ShardResult {
   let undecodable = 0;
@@ -61,10 +69,10 @@ export default function run(task: ShardTask): ShardResult {
   }
   if (task.silent) {
     engine.drain();
-    return { events: [], decisions: [], now: engine.now(), stats: engine.snapshot(), undecodable };
+    return { events: [], decisions: [], now: engine.now(), stats: engine.snapshot(), undecodable, ...(verifier ? { crawlers: verifier.stats() } : {}) };
   }
   engine.tick(Math.max(engine.now(), task.tick ?? 0));
   if (task.flushAll) engine.flushAll();
   const out = engine.drain();
-  return { ...out, now: engine.now(), stats: engine.snapshot(), undecodable };
+  return { ...out, now: engine.now(), stats: engine.snapshot(), undecodable, ...(verifier ? { crawlers: verifier.stats() } : {}) };
 }
