@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { accessRecordCodec } from '../shared/avro/codec.js';
+import { ClientKeys } from '../shared/ip.js';
 import type { BusMessage } from '../shared/bus/types.js';
 import { epochMs, ipText } from '../shared/clickhouse/sql.js';
 import { loadConfig, type Config } from '../shared/config/load.js';
@@ -20,6 +21,7 @@ import { startRuntime, type Runtime } from './runtime.js';
 import { clickHouseEnv } from '../shared/clickhouse/testing.js';
 
 const dataDir = mkdtempSync(join(tmpdir(), 'logwarden-slice-'));
+const clients = new ClientKeys(64);
 after(() => rmSync(dataDir, { recursive: true, force: true }));
 
 function sliceConfig(brokers: string[]): Config {
@@ -123,14 +125,14 @@ for (const mode of modes) {
       );
       assert.equal(b?.ip, '198.51.100.23', 'IPv4-mapped address folded to IPv4');
 
-      // On the bus: Confluent framing (magic 0 + schema id), keyed by client IP.
+      // On the bus: Confluent framing (magic 0 + schema id), keyed by client: the address, or an IPv6 address's /64.
       const onBus = await collect(rt, rt.topics.access, 2);
       const mine = onBus.filter((m) => accessRecordCodec.decode(m.value).request_id.startsWith(id));
       assert.equal(mine.length, 2);
       for (const m of mine) {
         assert.equal(m.value[0], 0, 'magic byte');
         assert.equal(m.value.readUInt32BE(1), accessRecordCodec.schemaId);
-        assert.equal(m.key?.toString(), accessRecordCodec.decode(m.value).client_ip);
+        assert.equal(m.key?.toString(), clients.of(accessRecordCodec.decode(m.value).client_ip));
         assert.equal(m.timestamp, accessRecordCodec.decode(m.value).ts, 'bus timestamp is event time');
       }
 

@@ -43,7 +43,8 @@
 // and is blocked again if it keeps offending.
 import { createHash } from 'node:crypto';
 import type { AccessRecord, BlockDecision, SecurityEvent, SecurityEventType } from '../../shared/records.js';
-import { ClientKeys, inRanges, networkOfIp, parseRange, type IpRange } from '../../shared/ip.js';
+import { ClientKeys, inRanges, parseRange, type IpRange } from '../../shared/ip.js';
+import { Bans } from './bans.js';
 import { BUCKETS, C_404, C_AUTH, C_NEWPATH, C_NEWPATH_ERR, C_OFFENCE, C_REQ, EIGHTHS, IpTable, hash32, hash64 } from './ip-table.js';
 import { OffenceMemory } from './offence-memory.js';
 import { compileRuleSet, type RuleSet, type SecurityFilterEngine } from '../../shared/security-filter/index.js';
@@ -116,18 +117,6 @@ interface Pending {
   details: Record<string, string>;
 }
 
-interface BanHistory {
-  level: number;
-  lastBanTs: number;
-}
-
-interface ActiveBan {
-  until: number;
-  level: number;
-  /** Decided by this engine (its expiry is this engine's to announce), or learned from the decisions topic. */
-  own: boolean;
-}
-
 /** A failed login weighs twice a 404: five of them in a burst are a threshold crossing worth 10 points. */
 const AUTH_WEIGHT = 2 * EIGHTHS;
 /** A static asset or a revalidation (304) weighs an eighth of a page in volume detectors. */
@@ -146,13 +135,10 @@ export class DetectionEngine {
   private readonly whitelistIps: Set<string>;
   private readonly whitelistRanges: readonly IpRange[];
   private readonly pending = new Map<string, Pending>();
-  private readonly active = new Map<string, ActiveBan>();
+  private readonly bans: Bans;
   private readonly memory: OffenceMemory;
   /** Address → client: the address, or its IPv6 network. */
   private readonly clients: ClientKeys;
-  private readonly history = new Map<string, BanHistory>();
-  /** Range escalation: per range, the IPs banned in it and when. */
-  private readonly rangeBans = new Map<string, Map<string, number>>();
   private out: EngineOutput = { events: [], decisions: [] };
   private watermark = 0;
   /**
@@ -174,6 +160,7 @@ export class DetectionEngine {
     this.bucketMs = Math.max(1, Math.floor(cfg.windowMs / BUCKETS));
     this.table = new IpTable(cfg.capacity ?? 65_536);
     this.memory = new OffenceMemory(cfg.offenceHalfLifeMs);
+    this.bans = new Bans(cfg, (d) => this.out.decisions.push(d));
     this.clients = new ClientKeys(cfg.ipv6ClientPrefix);
     this.matcher = new SignatureMatcher(cfg.signatures);
     this.filter = cfg.securityFilter ? compileRuleSet(cfg.securityFilter) : undefined;
@@ -232,7 +219,7 @@ export class DetectionEngine {
     if (offence > 0) t.add(slot, bucket, C_OFFENCE, Math.min(offence, 0xffff));
     const remembered = this.memory.add(hi, lo, rec.ts, evidence);
     const a = this.cfg.autoBlock;
-    if ((offence > 0 || evidence > 0) && a.enabled && !this.isBlocked(ip, rec.ts)) {
+    if ((offence > 0 || evidence > 0) && a.enabled && !this.bans.isBlocked(ip, rec.ts)) {
       const weight = t.sum(slot, C_OFFENCE);
       const limit = a.threshold * EIGHTHS;
       if (weight >= limit) this.block(ip, rec, `offence weight ${Math.floor(weight / EIGHTHS)} ≥ ${a.threshold} within ${Math.round(this.cfg.windowMs / 1000)}s`, filterBlock ? 'filter' : 'auto');
@@ -356,10 +343,6 @@ export class DetectionEngine {
     this.reuseClock = min === Infinity ? this.watermark : min;
   }
 
-  private isBlocked(ip: string, ts: number): boolean {
-    const b = this.active.get(ip);
-    return b !== undefined && b.until > ts;
-  }
 
   /** Marks a detector firing for the slot; returns the offence weight this request adds. */
   private fire(ip: string, slot: number, bit: number, detector: string, type: SecurityEventType, rec: AccessRecord, windowCount: number, details: Record<string, string>): number {
@@ -419,26 +402,8 @@ export class DetectionEngine {
   }
 
   private block(ip: string, rec: AccessRecord, why: string, source: 'auto' | 'filter'): void {
-    const a = this.cfg.autoBlock;
-    const prev = this.history.get(ip);
-    // A ban long forgotten starts again at level 0.
-    const level = prev && rec.ts - prev.lastBanTs < a.memoryMs ? prev.level + 1 : 0;
-    const duration = Math.min(a.durationMs * a.escalationFactor ** level, a.maxDurationMs);
-    const until = rec.ts + duration;
-    this.active.set(ip, { until, level, own: true });
-    this.history.set(ip, { level, lastBanTs: rec.ts });
     const fired = [...this.pending.values()].filter((p) => p.ip === ip && p.lastTs >= rec.ts - this.cfg.windowMs).map((p) => p.detector);
-    this.out.decisions.push({
-      ip,
-      action: 'block',
-      reason: `${source}: ${why} (${[...new Set(fired)].sort().join(', ')})`,
-      source,
-      created_at: rec.ts,
-      expires_at: until,
-      deployment: null,
-      escalation_level: level,
-    });
-    if (this.cfg.rangeEscalation) this.escalateRange(ip, rec.ts, duration);
+    this.bans.block(ip, rec.ts, `${source}: ${why} (${[...new Set(fired)].sort().join(', ')})`, source);
   }
 
   /**
@@ -450,43 +415,11 @@ export class DetectionEngine {
   applyDecision(d: BlockDecision): void {
     // A decision on one IPv6 address is about its client, the network.
     const ip = d.ip.includes('/') ? d.ip : this.clients.of(d.ip);
-    if (d.action === 'block') {
-      const own = this.active.get(ip);
-      if (own?.own && own.until === d.expires_at) return; // this engine's own, read back
-      this.active.set(ip, { until: d.expires_at ?? Infinity, level: d.escalation_level, own: false });
-      return;
-    }
-    this.active.delete(ip);
-    // An expiry is not an operator's pardon: what the client did since still counts.
-    if (d.reason === 'expired') return;
+    if (!this.bans.learn(ip, d)) return;
     const [hi, lo] = hash64(ip);
     const slot = this.table.find(hi, lo, Math.floor(this.watermark / this.bucketMs));
     if (slot >= 0) this.table.clear(slot);
     this.memory.clear(hi, lo);
-  }
-
-  /** Several bans in one /24 (IPv4) or /64 (IPv6) within the window: block the range. */
-  private escalateRange(ip: string, ts: number, duration: number): void {
-    const r = this.cfg.rangeEscalation;
-    // An IPv6 network client is a range already.
-    if (!r || ip.includes('/')) return;
-    const range = networkOfIp(ip, r.ipv4Prefix, r.ipv6Prefix);
-    const bans = this.rangeBans.get(range) ?? new Map<string, number>();
-    bans.set(ip, ts);
-    for (const [other, at] of bans) if (ts - at > this.cfg.windowMs) bans.delete(other);
-    this.rangeBans.set(range, bans);
-    if (bans.size < r.minIps || this.isBlocked(range, ts)) return;
-    this.active.set(range, { until: ts + duration, level: 0, own: true });
-    this.out.decisions.push({
-      ip: range,
-      action: 'block',
-      reason: `auto: ${bans.size} addresses of ${range} banned within ${Math.round(this.cfg.windowMs / 1000)}s (range escalation)`,
-      source: 'auto',
-      created_at: ts,
-      expires_at: ts + duration,
-      deployment: null,
-      escalation_level: 0,
-    });
   }
 
   /**
@@ -500,19 +433,7 @@ export class DetectionEngine {
       if (p.count > 0 && now - p.lastFlush >= this.cfg.scanIntervalMs) this.flushOne(key, p);
       else if (p.count === 0 && now - p.lastTs > this.cfg.windowMs) this.pending.delete(key);
     }
-    for (const [ip, b] of this.active) {
-      if (b.until <= now) {
-        this.active.delete(ip);
-        // A ban learned from elsewhere expires where it was decided.
-        if (!b.own) continue;
-        this.out.decisions.push({ ip, action: 'unblock', reason: 'expired', source: 'auto', created_at: b.until, expires_at: null, deployment: null, escalation_level: b.level });
-      }
-    }
-    for (const [ip, h] of this.history) if (now - h.lastBanTs > this.cfg.autoBlock.memoryMs && !this.active.has(ip)) this.history.delete(ip);
-    for (const [range, bans] of this.rangeBans) {
-      for (const [ip, at] of bans) if (now - at > this.cfg.windowMs) bans.delete(ip);
-      if (bans.size === 0) this.rangeBans.delete(range);
-    }
+    this.bans.tick(now);
   }
 
   /** Flushes every pending aggregate (end of a replay, shutdown). */
@@ -528,6 +449,6 @@ export class DetectionEngine {
   }
 
   snapshot(): EngineStats {
-    return { ...this.stats, trackedIps: this.table.live, tableBytes: this.table.bytes() + this.memory.bytes(), activeBlocks: this.active.size };
+    return { ...this.stats, trackedIps: this.table.live, tableBytes: this.table.bytes() + this.memory.bytes(), activeBlocks: this.bans.size };
   }
 }
