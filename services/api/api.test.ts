@@ -176,7 +176,8 @@ describe('management API (embedded: in-process bus, embedded ClickHouse)', () =>
   });
 
   test('POST /api/security/whitelist, then blocking a whitelisted address is refused unless forced', async () => {
-    const r = await call('POST', '/api/security/whitelist', { body: '{"type":"cidr","value":"10.0.0.0/8","description":"Internal network"}' });
+    // FlatRun's documentation, verbatim: an "ip" entry naming a range is stored as the range.
+    const r = await call('POST', '/api/security/whitelist', { body: '{\n    "type": "ip",\n    "value": "10.0.0.0/8",\n    "description": "Internal network"\n  }' });
     assert.equal(r.status, 201, JSON.stringify(r.body));
     const entry = r.body.data as Record<string, unknown>;
     assert.deepEqual({ type: entry.type, value: entry.value, description: entry.description }, { type: 'cidr', value: '10.0.0.0/8', description: 'Internal network' });
@@ -315,7 +316,7 @@ describe('management API (embedded: in-process bus, embedded ClickHouse)', () =>
       ['POST', '/api/security/protected-routes', '{"path":"/a","auth_type":"basic","credentials":"nocolon"}', 'credentials'],
       ['POST', '/api/security/protected-routes', '{"path":"admin","auth_type":"basic","credentials":"a:b"}', 'path'],
       ['POST', '/api/security/whitelist', '{"type":"subnet","value":"10.0.0.0/8"}', 'type'],
-      ['POST', '/api/security/whitelist', '{"type":"ip","value":"10.0.0.0/8"}', 'value'],
+      ['POST', '/api/security/whitelist', '{"type":"ip","value":"10.0.0.300"}', 'value'],
       ['PUT', '/api/deployments/my-app/security', '{"enabled":true,"allowed_ips":["10.0.0.0/8","nope"]}', 'allowed_ips[1]'],
       ['PUT', '/api/deployments/my-app/security', '{"enabled":true,"rate_limit":-1}', 'rate_limit'],
       ['PUT', '/api/security/realtime-capture', '{"enabled":"yes"}', 'enabled'],

@@ -185,3 +185,13 @@ test('a renamed key still works under its old name, with a warning naming the ne
   assert.equal(loadConfig({ text: 'ingest: { buffer_max_bytes: 131072 }', env: noEnv, warn }).ingest.buffer_max_bytes, 131_072);
   assert.equal(warnings.length, 3, 'the new name warns of nothing');
 });
+
+test('security.event_retention, the name FlatRun\'s Event Cleanup section uses, is retention_days; both set differently is an error naming both', () => {
+  assert.equal(loadConfig({ text: 'security:\n  event_retention: 7d\n', env: noEnv }).security.retention_days, 7);
+  assert.equal(loadConfig({ text: 'security: { event_retention: 14d, retention_days: 14 }\n', env: noEnv }).security.retention_days, 14);
+  const both = issuesOf('security: { event_retention: 7d, retention_days: 30 }\n');
+  assert.deepEqual(both.map((i) => i.path), ['security.event_retention']);
+  assert.match(both[0]?.reason ?? '', /retention_days/);
+  assert.deepEqual(issuesOf('security: { event_retention: 36h }\n').map((i) => i.path), ['security.event_retention']);
+  assert.deepEqual(issuesOf('security: { event_retention: soon }\n').map((i) => i.path), ['security.event_retention']);
+});

@@ -94,7 +94,7 @@ export function loadConfig(opts: LoadOptions = {}): Config {
   }
   const doc = raw as Record<string, unknown>;
   const warn = opts.warn ?? ((message: string) => componentLogger('config').warn(message));
-  const envIssues = [...applyEnv(doc, env), ...applyDeprecatedKeys(doc, warn)];
+  const envIssues = [...applyEnv(doc, env), ...applyDeprecatedKeys(doc, warn), ...applyEventRetention(doc)];
   if (envIssues.length > 0) throw new ConfigError(source, envIssues);
 
   if (!validate(doc)) throw new ConfigError(source, (validate.errors ?? []).map(describe));
@@ -137,6 +137,32 @@ function applyDeprecatedKeys(doc: Record<string, unknown>, warn: (message: strin
     setPath(doc, now.split('.'), value);
   }
   return issues;
+}
+
+const DAY_MS = 86_400_000;
+
+/**
+ * FlatRun's documentation names the events' retention `event_retention` (its Event
+ * Cleanup section) and its `security:` block `retention_days`: both are accepted, the
+ * first as a duration of whole days (`7d`), as one setting; set to different values,
+ * neither is taken.
+ */
+function applyEventRetention(doc: Record<string, unknown>): ConfigIssue[] {
+  const security = getPath(doc, ['security']);
+  if (security === null || typeof security !== 'object' || Array.isArray(security)) return [];
+  const s = security as Record<string, unknown>;
+  if (s.event_retention === undefined) return [];
+  const ms = typeof s.event_retention === 'string' && DURATION_PATTERN.test(s.event_retention) ? parseDuration(s.event_retention) : undefined;
+  if (ms === undefined || ms < DAY_MS || ms % DAY_MS !== 0) {
+    return [{ path: 'security.event_retention', reason: 'must be a duration of whole days, such as 7d or 30d (the retention of security events)' }];
+  }
+  const days = ms / DAY_MS;
+  if (s.retention_days !== undefined && s.retention_days !== days) {
+    return [{ path: 'security.event_retention', reason: `says ${days} days and security.retention_days says ${JSON.stringify(s.retention_days)}: they are one setting, keep one of them` }];
+  }
+  delete s.event_retention;
+  s.retention_days = days;
+  return [];
 }
 
 function applyEnv(doc: Record<string, unknown>, env: NodeJS.ProcessEnv): ConfigIssue[] {

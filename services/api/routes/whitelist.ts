@@ -34,7 +34,8 @@ export function registerWhitelist(app: FastifyInstance, deps: RouteDeps): void {
           additionalProperties: false,
           required: ['type', 'value'],
           properties: { type: { type: 'string', enum: ['ip', 'cidr', 'path'] }, value: text(1024), description: text(256), deployment: deploymentName },
-          example: { type: 'cidr', value: '10.0.0.0/8', description: 'Internal network' },
+          // FlatRun's own example: an `ip` entry that names a range is stored as the range it names.
+          example: { type: 'ip', value: '10.0.0.0/8', description: 'Internal network' },
         },
         response: { 201: envelope(whitelistSchema) },
       },
@@ -46,9 +47,10 @@ export function registerWhitelist(app: FastifyInstance, deps: RouteDeps): void {
         if (!isUrlPath(b.value)) throw invalid('value', 'a path whitelist entry must start with / (no query or fragment)');
         value = b.value;
       } else {
+        // `ip` and `cidr` both take an address or a range, stored as what the value names: FlatRun's
+        // documentation whitelists "10.0.0.0/8" with "type": "ip", and a /32 (or /128) is an address.
         const v = normalizeIpOrCidr(b.value);
-        if (v === undefined || (b.type === 'ip' && v.includes('/'))) throw invalid('value', b.type === 'ip' ? 'must be an IPv4 or IPv6 address' : 'must be a CIDR block such as 10.0.0.0/8');
-        // A /32 (or /128) folds to its address; it is still what the caller asked for.
+        if (v === undefined) throw invalid('value', b.type === 'ip' ? 'must be an IPv4 or IPv6 address (or a CIDR block, stored as one)' : 'must be a CIDR block such as 10.0.0.0/8');
         value = v;
       }
       const entry = await store.putWhitelist({ type: b.type === 'path' ? 'path' : whitelistType(value), value, description: b.description ?? '', deployment: b.deployment ?? '', created_by: actor(req) });
