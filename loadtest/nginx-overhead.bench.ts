@@ -305,6 +305,7 @@ const propertyShare = Math.ceil(filterRules.length * 0.7);
 const rules: NodeRules = {
   version: 1,
   whitelist: { ips: ['10.255.0.0/16'], paths: ['/healthz'] },
+  deployment_whitelist: {},
   deployments: {},
   routes: Array.from({ length: routeCount }, (_, i) => ({
     id: `route-${i}`,

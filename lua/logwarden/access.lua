@@ -3,7 +3,8 @@
 --     access_by_lua_block { require("logwarden.access").check() }
 --
 -- In order, the first that decides ends the check:
---   1. whitelist (addresses, CIDR blocks, paths)          -> allowed, nothing else checked
+--   1. whitelist (addresses, CIDR blocks, paths): the node-wide one, then
+--      the deployment's own ($logwarden_deployment)        -> allowed, nothing else checked
 --   2. blocked address (one shared-dict lookup), ranges   -> 403 "blocklist"
 --   3. deployment policy ($logwarden_deployment):
 --        allowed_ips                                      -> 403 "policy:allowed_ips"
@@ -290,11 +291,11 @@ local function in_set(set)
     return set.nplens > 0 and contains6(set, req_parsed, req_net6)
 end
 
-local function whitelisted_path(R, uri)
-    if R.wl_exact[uri] then
+-- `exact`: a set of whole paths; `prefixes`: a list of path prefixes.
+local function whitelisted_path(exact, prefixes, uri)
+    if exact[uri] then
         return true
     end
-    local prefixes = R.wl_prefix
     for i = 1, #prefixes do
         if str_find(uri, prefixes[i], 1, true) == 1 then
             return true
@@ -363,8 +364,24 @@ function _M.check()
         end
         if R.wl_paths then
             uri = var_get("uri")
-            if whitelisted_path(R, uri) then
+            if whitelisted_path(R.wl_exact, R.wl_prefix, uri) then
                 return
+            end
+        end
+    end
+    local dep
+    if R.has_dep_wl then
+        dep = var_get("logwarden_deployment") or ""
+        local w = R.dep_wl[dep]
+        if w then
+            if in_set(w.ips) then
+                return
+            end
+            if w.paths then
+                uri = uri or var_get("uri")
+                if whitelisted_path(w.exact, w.prefix, uri) then
+                    return
+                end
             end
         end
     end
@@ -380,9 +397,8 @@ function _M.check()
     end
 
     -- 3. deployment policy
-    local dep
     if R.has_policies then
-        dep = var_get("logwarden_deployment") or ""
+        dep = dep or var_get("logwarden_deployment") or ""
         local pol = R.policies[dep]
         if pol then
             if pol.allowed and not in_set(pol.allowed) then

@@ -38,7 +38,7 @@ local LIMITS = {
 }
 _M.LIMITS = LIMITS
 
-local ROOT_KEYS = set_of { "version", "whitelist", "deployments", "routes", "security_filter" }
+local ROOT_KEYS = set_of { "version", "whitelist", "deployment_whitelist", "deployments", "routes", "security_filter" }
 local WHITELIST_KEYS = set_of { "ips", "paths" }
 local POLICY_KEYS = set_of { "enabled", "rate_limit", "allowed_ips", "blocked_paths" }
 local ROUTE_KEYS = set_of { "id", "path", "method", "auth_type", "deployment", "credential_hash" }
@@ -70,6 +70,32 @@ end
 
 local function name_ok(s)
     return type(s) == "string" and #s <= LIMITS.name and not str_find(s, "%c")
+end
+
+-- A whitelist: { ips = addresses or CIDR blocks, paths = "/exact" or "/prefix*" }.
+local function whitelist(wl, path)
+    local ok, err, field = object_with(wl, WHITELIST_KEYS, path)
+    if not ok then
+        return nil, err, field
+    end
+    if not absent(wl.ips) then
+        ok, err, field = blocks(wl.ips, at(path, "ips"), LIMITS.whitelist)
+        if not ok then
+            return nil, err, field
+        end
+    end
+    if not absent(wl.paths) then
+        ok, err, field = list(wl.paths, at(path, "paths"), LIMITS.whitelist)
+        if not ok then
+            return nil, err, field
+        end
+        for i, p in ipairs(wl.paths) do
+            if not whitelist_path(p) then
+                return nil, "a path starts with / and may end with one *", item(at(path, "paths"), i)
+            end
+        end
+    end
+    return true
 end
 
 local function policy(x, path)
@@ -150,27 +176,30 @@ function _M.validate(doc)
     if type(v) ~= "number" or v % 1 ~= 0 or v < 0 or v >= 1e14 then
         return nil, "must be an integer from 0 to 99999999999999", "version"
     end
-    local wl = doc.whitelist
-    if not absent(wl) then
-        ok, err, field = object_with(wl, WHITELIST_KEYS, "whitelist")
+    if not absent(doc.whitelist) then
+        ok, err, field = whitelist(doc.whitelist, "whitelist")
         if not ok then
             return nil, err, field
         end
-        if not absent(wl.ips) then
-            ok, err, field = blocks(wl.ips, "whitelist.ips", LIMITS.whitelist)
-            if not ok then
-                return nil, err, field
-            end
+    end
+    local dwl = doc.deployment_whitelist
+    if not absent(dwl) then
+        if not is_object(dwl) then
+            return nil, "must be an object", "deployment_whitelist"
         end
-        if not absent(wl.paths) then
-            ok, err, field = list(wl.paths, "whitelist.paths", LIMITS.whitelist)
+        local n = 0
+        for name, w in pairs(dwl) do
+            n = n + 1
+            local p = entry("deployment_whitelist", name)
+            if n > LIMITS.deployments then
+                return nil, "too many deployments", "deployment_whitelist"
+            end
+            if not name_ok(name) or name == "" then
+                return nil, "must be a deployment name", p
+            end
+            ok, err, field = whitelist(w, p)
             if not ok then
                 return nil, err, field
-            end
-            for i, p in ipairs(wl.paths) do
-                if not whitelist_path(p) then
-                    return nil, "a path starts with / and may end with one *", item("whitelist.paths", i)
-                end
             end
         end
     end
@@ -282,6 +311,23 @@ local function route_index(list)
 end
 
 -- An empty compiled set: what a node enforces before its first PUT /rules.
+local function compile_whitelist(wl)
+    local c = { ips = ip_set(not absent(wl.ips) and wl.ips or {}), exact = {}, prefix = {} }
+    local npaths = 0
+    for _, p in ipairs(not absent(wl.paths) and wl.paths or {}) do
+        npaths = npaths + 1
+        if str_sub(p, -1) == "*" then
+            c.prefix[#c.prefix + 1] = str_sub(p, 1, -2)
+        else
+            c.exact[p] = true
+        end
+    end
+    c.paths = npaths > 0
+    c.any = c.ips.size > 0 or npaths > 0
+    c.n = c.ips.size + npaths
+    return c
+end
+
 function _M.empty()
     return _M.compile({ version = 0 })
 end
@@ -289,21 +335,22 @@ end
 function _M.compile(doc)
     local R = { version = doc.version, counts = { whitelist = 0, deployments = 0, routes = 0, filter_rules = 0 } }
 
-    local wl = not absent(doc.whitelist) and doc.whitelist or {}
-    R.wl_ips = ip_set(not absent(wl.ips) and wl.ips or {})
-    R.wl_exact, R.wl_prefix = {}, {}
-    local npaths = 0
-    for _, p in ipairs(not absent(wl.paths) and wl.paths or {}) do
-        npaths = npaths + 1
-        if str_sub(p, -1) == "*" then
-            R.wl_prefix[#R.wl_prefix + 1] = str_sub(p, 1, -2)
-        else
-            R.wl_exact[p] = true
+    local wl = compile_whitelist(not absent(doc.whitelist) and doc.whitelist or {})
+    R.wl_ips, R.wl_exact, R.wl_prefix, R.wl_paths = wl.ips, wl.exact, wl.prefix, wl.paths
+    R.wl_any = wl.any
+    R.counts.whitelist = wl.n
+
+    -- A deployment's own whitelist ($logwarden_deployment), checked after the node-wide one.
+    R.dep_wl = {}
+    R.has_dep_wl = false
+    for name, w in pairs(not absent(doc.deployment_whitelist) and doc.deployment_whitelist or {}) do
+        local c = compile_whitelist(w)
+        if c.any then
+            R.dep_wl[name] = c
+            R.has_dep_wl = true
+            R.counts.whitelist = R.counts.whitelist + c.n
         end
     end
-    R.wl_paths = npaths > 0
-    R.wl_any = R.wl_ips.size > 0 or npaths > 0
-    R.counts.whitelist = R.wl_ips.size + npaths
 
     -- Only enabled policies that refuse something are kept: a request to any
     -- other deployment costs one table lookup.

@@ -110,7 +110,7 @@ export interface ShardInput {
 export async function backtestShard(config: Config, input: ShardInput, shard: ShardSpec = { index: 0, count: 1 }, onEvent?: (e: SecurityEvent) => void): Promise<BacktestPartial> {
   const crawlers = config.detection.crawlers;
   const verifier = crawlers.enabled ? new CrawlerVerifier({ ...crawlers, offline: input.dns !== true }) : undefined;
-  const engine = new DetectionEngine(engineConfig(config, {}), verifier);
+  const engine = new DetectionEngine(engineConfig(config), verifier);
   /** Each client that claimed a crawler, and the verdict it got. */
   const claims = new Map<string, CrawlerStatus>();
   const rejected: Record<string, number> = {};

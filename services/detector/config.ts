@@ -1,6 +1,7 @@
 // From the validated configuration to the engine's settings.
 import type { Config } from '../../shared/config/load.js';
 import { ConfigError } from '../../shared/config/errors.js';
+import { composeWhitelist, type ComposedWhitelist } from '../../shared/control/whitelist.js';
 import type { EngineConfig } from './engine.js';
 import { validateRuleSet, type RuleSet } from '../../shared/security-filter/index.js';
 import { SHIPPED_SIGNATURES } from './signatures.js';
@@ -11,7 +12,8 @@ function ruleSetOf(doc: Record<string, unknown>): RuleSet {
   return v.ruleSet;
 }
 
-export function engineConfig(config: Config, extraWhitelist: { ips?: string[]; cidrs?: string[]; paths?: string[] } = {}): EngineConfig {
+/** `whitelist`: the composed whitelist (config and control plane, shared/control/whitelist.ts); the config file's alone when absent. */
+export function engineConfig(config: Config, whitelist: ComposedWhitelist = composeWhitelist(config.detection.whitelist, undefined)): EngineConfig {
   const s = config.security;
   const d = config.detection;
   return {
@@ -38,11 +40,8 @@ export function engineConfig(config: Config, extraWhitelist: { ips?: string[]; c
       : undefined,
     authPaths: new RegExp(d.auth_paths),
     staticAssets: d.static_assets === '' ? undefined : new RegExp(d.static_assets, 'i'),
-    whitelist: {
-      ips: [...d.whitelist.ips, ...(extraWhitelist.ips ?? [])],
-      cidrs: [...d.whitelist.cidrs, ...(extraWhitelist.cidrs ?? [])],
-      paths: [...d.whitelist.paths, ...(extraWhitelist.paths ?? [])],
-    },
+    whitelist: whitelist.global,
+    deploymentWhitelist: whitelist.deployments,
     signatures: [...SHIPPED_SIGNATURES, ...d.signatures],
     // Validated by loadConfig (validateRuleSet); the document's shape is the RuleSet's.
     securityFilter: Object.keys(config.security_filter).length > 0 ? ruleSetOf(config.security_filter) : undefined,

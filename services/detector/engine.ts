@@ -67,7 +67,9 @@ export interface EngineConfig {
   authPaths: RegExp;
   /** Successful requests for these are not counted as new paths (a page's assets are not a scan). */
   staticAssets: RegExp | undefined;
-  whitelist: { ips: readonly string[]; cidrs: readonly string[]; paths: readonly string[] };
+  whitelist: WhitelistSpec;
+  /** Each deployment's own whitelist, beside the global one. */
+  deploymentWhitelist: Readonly<Record<string, WhitelistSpec>>;
   signatures: readonly Signature[];
   /** security_filter rules, evaluated on requests nginx did not judge itself (nodes without the Lua module). */
   securityFilter?: RuleSet | undefined;
@@ -82,6 +84,28 @@ export interface EngineConfig {
 /** What the engine asks of a crawler verifier (crawlers/verify.ts): synchronous, from its cache. */
 export interface CrawlerCheck {
   check(ip: string, userAgent: string): { status: 'not-claimed' | 'pending' | 'verified' | 'failed' | 'unverified'; crawler?: string; hostname?: string };
+}
+
+export interface WhitelistSpec {
+  ips: readonly string[];
+  cidrs: readonly string[];
+  /** "/exact", or "/prefix*". */
+  paths: readonly string[];
+}
+
+/** A whitelist compiled for the per-request check. */
+class CompiledWhitelist {
+  private readonly ips: Set<string>;
+  private readonly ranges: readonly IpRange[];
+  constructor(private readonly spec: WhitelistSpec) {
+    this.ips = new Set(spec.ips);
+    this.ranges = spec.cidrs.map(parseRange);
+  }
+  has(rec: AccessRecord): boolean {
+    if (this.ips.has(rec.client_ip)) return true;
+    for (const p of this.spec.paths) if (rec.path === p || (p.endsWith('*') && rec.path.startsWith(p.slice(0, -1)))) return true;
+    return this.ranges.length > 0 && inRanges(rec.client_ip, this.ranges);
+  }
 }
 
 export interface EngineOutput {
@@ -132,8 +156,8 @@ export class DetectionEngine {
   private readonly bucketMs: number;
   private readonly matcher: SignatureMatcher;
   private readonly filter: SecurityFilterEngine | undefined;
-  private readonly whitelistIps: Set<string>;
-  private readonly whitelistRanges: readonly IpRange[];
+  private readonly whitelist: CompiledWhitelist;
+  private readonly deploymentWhitelist = new Map<string, CompiledWhitelist>();
   private readonly pending = new Map<string, Pending>();
   private readonly bans: Bans;
   private readonly memory: OffenceMemory;
@@ -164,8 +188,8 @@ export class DetectionEngine {
     this.clients = new ClientKeys(cfg.ipv6ClientPrefix);
     this.matcher = new SignatureMatcher(cfg.signatures);
     this.filter = cfg.securityFilter ? compileRuleSet(cfg.securityFilter) : undefined;
-    this.whitelistIps = new Set(cfg.whitelist.ips);
-    this.whitelistRanges = cfg.whitelist.cidrs.map(parseRange);
+    this.whitelist = new CompiledWhitelist(cfg.whitelist);
+    for (const [dep, spec] of Object.entries(cfg.deploymentWhitelist)) this.deploymentWhitelist.set(dep, new CompiledWhitelist(spec));
   }
 
   /** The engine's clock: the newest event time seen (or pushed by `tick`). */
@@ -174,9 +198,7 @@ export class DetectionEngine {
   }
 
   private whitelisted(rec: AccessRecord): boolean {
-    if (this.whitelistIps.has(rec.client_ip)) return true;
-    for (const p of this.cfg.whitelist.paths) if (rec.path === p || (p.endsWith('*') && rec.path.startsWith(p.slice(0, -1)))) return true;
-    return this.whitelistRanges.length > 0 && inRanges(rec.client_ip, this.whitelistRanges);
+    return this.whitelist.has(rec) || (this.deploymentWhitelist.get(rec.deployment)?.has(rec) ?? false);
   }
 
   process(rec: AccessRecord, stream = 0): void {

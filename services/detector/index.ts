@@ -3,7 +3,8 @@
 // itself: a change of either restarts the detectors (debounced, so a burst of
 // API calls is one restart), and each rebuilds its last window from the log.
 import { withSecurityOverrides } from '../../shared/control/settings.js';
-import type { ControlEvent, ControlState } from '../../shared/control/state.js';
+import { composeWhitelist } from '../../shared/control/whitelist.js';
+import type { ControlEvent } from '../../shared/control/state.js';
 import { componentLogger } from '../../shared/log.js';
 import type { Started, ServiceContext } from '../context.js';
 import { DetectorService } from './service.js';
@@ -12,19 +13,9 @@ const log = componentLogger('detector');
 
 const RESTART_DEBOUNCE_MS = 1_000;
 
-/** The control plane's whitelist entries that hold for every deployment (the detectors' whitelist has no deployment scope). */
-export function detectorWhitelist(control: ControlState): { ips: string[]; cidrs: string[]; paths: string[] } {
-  const out = { ips: [] as string[], cidrs: [] as string[], paths: [] as string[] };
-  for (const { value: w } of control.whitelist.values()) {
-    if (w.deployment !== '') continue;
-    (w.type === 'ip' ? out.ips : w.type === 'cidr' ? out.cidrs : out.paths).push(w.value);
-  }
-  return out;
-}
-
 export async function start(ctx: ServiceContext): Promise<Started> {
   const { config, bus, topics, control } = ctx;
-  const create = (): DetectorService => new DetectorService({ config: withSecurityOverrides(config, control), bus, topics, whitelist: detectorWhitelist(control) });
+  const create = (): DetectorService => new DetectorService({ config: withSecurityOverrides(config, control), bus, topics, whitelist: composeWhitelist(config.detection.whitelist, control) });
   let detector = create();
   await detector.start();
   let pending: NodeJS.Timeout | undefined;

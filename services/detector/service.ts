@@ -16,6 +16,7 @@ import { componentLogger } from '../../shared/log.js';
 import { registry } from '../../shared/metrics.js';
 import type { BlockDecision, SecurityEvent } from '../../shared/records.js';
 import { consumerGroup, type Topics } from '../../shared/topics.js';
+import type { ComposedWhitelist } from '../../shared/control/whitelist.js';
 import { engineConfig } from './config.js';
 import { countThreadStats, type VerifierStats } from './crawlers/verify.js';
 import type { ShardResult, ShardTask } from './worker.js';
@@ -55,8 +56,8 @@ export interface DetectorOptions {
   bus: Bus;
   topics: Topics;
   groupId?: string;
-  /** Static extra whitelist (the control plane's entries). */
-  whitelist?: { ips?: string[]; cidrs?: string[]; paths?: string[] };
+  /** The composed whitelist (config and control plane); the config file's alone when absent. */
+  whitelist?: ComposedWhitelist;
 }
 
 export class DetectorService {

@@ -156,7 +156,7 @@ export class Enforcer {
     // Nodes take versions below 10^14 (what their JSON reports exactly): the control plane's
     // microsecond version in milliseconds, kept strictly increasing for this enforcer.
     this.followedVersion = Math.max(Math.floor(control.version / 1000), this.followedVersion + 1);
-    const rules = { ...control.nodeRules(), version: this.followedVersion };
+    const rules = { ...control.nodeRules(this.opts.config.detection.whitelist), version: this.followedVersion };
     this.rulesPushed = this.rulesPushed.then(() => this.setRules(rules)).catch((err: unknown) => log.error({ err }, 'rule set not pushed'));
   }
 

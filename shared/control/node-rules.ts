@@ -55,6 +55,8 @@ export interface NodeRules {
    * or "/prefix*" (a prefix; one trailing star only).
    */
   whitelist: { ips: string[]; paths: string[] };
+  /** Each deployment's own whitelist ($logwarden_deployment), checked after the node-wide one. */
+  deployment_whitelist: Record<string, { ips: string[]; paths: string[] }>;
   deployments: Record<string, NodeDeploymentPolicy>;
   routes: NodeProtectedRoute[];
   /** A security_filter rule set (schemas/security-filter/), or null for none. Its own `version` is ignored by nodes. */
@@ -62,5 +64,5 @@ export interface NodeRules {
 }
 
 export function emptyNodeRules(version = 0): NodeRules {
-  return { version, whitelist: { ips: [], paths: [] }, deployments: {}, routes: [], security_filter: null };
+  return { version, whitelist: { ips: [], paths: [] }, deployment_whitelist: {}, deployments: {}, routes: [], security_filter: null };
 }

@@ -10,6 +10,7 @@ import { EventEmitter } from 'node:events';
 import type { ControlChange, ControlKind } from '../records.js';
 import type { RuleSet, SecurityFilter } from '../security-filter/index.js';
 import { emptyNodeRules, type NodeRules } from './node-rules.js';
+import { composeWhitelist, type WhitelistSet } from './whitelist.js';
 
 export type WhitelistType = 'ip' | 'cidr' | 'path';
 
@@ -158,17 +159,12 @@ export class ControlState extends EventEmitter<{ change: [ControlEvent] }> {
     return rs;
   }
 
-  /** What every node must hold besides blocks. */
-  nodeRules(): NodeRules {
+  /** What every node must hold besides blocks; `configWhitelist`: the config file's `detection.whitelist`. */
+  nodeRules(configWhitelist: Readonly<WhitelistSet> = { ips: [], cidrs: [], paths: [] }): NodeRules {
     const rules = emptyNodeRules(this.version);
-    for (const { value: w } of this.whitelist.values()) {
-      // Deployment-scoped whitelist entries are the detectors' concern; the node-wide list takes the global ones.
-      if (w.deployment !== '') continue;
-      if (w.type === 'path') rules.whitelist.paths.push(w.value);
-      else rules.whitelist.ips.push(w.value);
-    }
-    rules.whitelist.ips.sort();
-    rules.whitelist.paths.sort();
+    const wl = composeWhitelist(configWhitelist, this);
+    rules.whitelist = { ips: [...wl.global.ips, ...wl.global.cidrs].sort(), paths: wl.global.paths };
+    for (const [dep, set] of Object.entries(wl.deployments)) rules.deployment_whitelist[dep] = { ips: [...set.ips, ...set.cidrs].sort(), paths: set.paths };
     for (const { value: d } of this.deployments.values()) {
       rules.deployments[d.name] = { enabled: d.enabled, rate_limit: d.rate_limit, allowed_ips: d.allowed_ips, blocked_paths: d.blocked_paths };
     }

@@ -4,7 +4,7 @@
 // topic, pushed to the nodes by the enforcers.
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { withSecurityOverrides } from '../../../shared/control/settings.js';
-import type { WhitelistEntry } from '../../../shared/control/state.js';
+import { composeWhitelist, type WhitelistSource } from '../../../shared/control/whitelist.js';
 import { ipInRange, normalizeIpOrCidr } from '../../../shared/ip.js';
 import type { BlockDecision } from '../../../shared/records.js';
 import { ApiError, invalid } from '../errors.js';
@@ -28,8 +28,12 @@ function blockOut(d: BlockDecision): object {
   return { ip: d.ip, reason: d.reason, source: d.source, created_at: d.created_at, expires_at: d.expires_at, deployment: d.deployment ?? '', escalation_level: d.escalation_level };
 }
 
-/** The whitelist entry (API or config file) that covers an address, or overlaps a range; undefined when none does. */
-function isWhitelisted(ip: string, deps: RouteDeps): WhitelistEntry | { value: string; description: string } | undefined {
+/**
+ * The whitelist entry (config file or control plane) that covers an address, or overlaps a
+ * range; undefined when none does. A block for one deployment is checked against that
+ * deployment's own entries too; a block for every deployment against the global ones.
+ */
+function isWhitelisted(ip: string, deployment: string, deps: RouteDeps): WhitelistSource | undefined {
   const isRange = ip.includes('/');
   const covers = (entry: string): boolean => {
     const e = normalizeIpOrCidr(entry);
@@ -40,10 +44,8 @@ function isWhitelisted(ip: string, deps: RouteDeps): WhitelistEntry | { value: s
     const [enet] = e.split('/') as [string];
     return ipInRange(net, e) || ipInRange(enet, ip);
   };
-  for (const { value: w } of deps.control.state.whitelist.values()) if (w.type !== 'path' && covers(w.value)) return w;
-  const cfg = deps.config.detection.whitelist;
-  for (const v of [...cfg.ips, ...cfg.cidrs]) if (covers(v)) return { value: v, description: 'config detection.whitelist' };
-  return undefined;
+  const { entries } = composeWhitelist(deps.config.detection.whitelist, deps.control.state);
+  return entries.find((w) => (w.deployment === '' || w.deployment === deployment) && covers(w.value));
 }
 
 export function registerBlockedIps(app: FastifyInstance, deps: RouteDeps): void {
@@ -78,7 +80,7 @@ export function registerBlockedIps(app: FastifyInstance, deps: RouteDeps): void 
       const ip = normalizedIpParam(b.ip, 'ip');
       if (b.permanent === true && b.duration !== undefined && b.duration > 0) throw invalid('duration', 'must be absent or 0 when permanent is true');
       if (!b.force) {
-        const w = isWhitelisted(ip, deps);
+        const w = isWhitelisted(ip, b.deployment ?? '', deps);
         if (w) throw new ApiError('LW_API_WHITELISTED', `${ip} is whitelisted (${w.value}${w.description ? `: ${w.description}` : ''}); send "force": true to block it anyway`, 'ip');
         const caller = normalizeIpOrCidr(req.ip);
         if (caller && ipInRange(caller, ip)) throw new ApiError('LW_API_SELF_BLOCK', `${ip} covers this request's own address ${caller}; send "force": true to block it anyway`, 'ip');
