@@ -26,6 +26,7 @@ import { buildOpenApi, docsPage, docsScript, type RouteDoc } from './openapi.js'
 import { registerDashboardRoutes, registerSecurityRoutes } from './routes/index.js';
 import { validationError, validatorCompiler } from './validation.js';
 import { storeWithReadDeadline, withReadDeadline } from './storage-deadline.js';
+import { apiServer, HSTS } from './tls.js';
 
 export type AuthLevel = 'public' | Role;
 
@@ -75,7 +76,9 @@ export function buildApi(apiDeps: ApiDeps) {
     ch: withReadDeadline(apiDeps.ch, ms),
     ...(apiDeps.control ? { control: { state: apiDeps.control.state, store: storeWithReadDeadline(apiDeps.control.store, ms) } } : {}),
   };
+  const served = apiServer(deps.config.api);
   const app = Fastify({
+    serverFactory: served.factory,
     loggerInstance: rootLogger.child({ component: 'api' }),
     bodyLimit: deps.config.api.body_limit_bytes,
     // Per-request lines would double the log volume of probes and scrapes; errors are still logged.
@@ -84,6 +87,16 @@ export function buildApi(apiDeps: ApiDeps) {
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: 200 },
     ajv: { customOptions: {} },
   });
+  app.addHook('onClose', (_app, done) => {
+    served.close();
+    done();
+  });
+  if (served.tls) {
+    app.addHook('onSend', (_req, reply, payload, done) => {
+      void reply.header('strict-transport-security', HSTS);
+      done(null, payload);
+    });
+  }
   app.setValidatorCompiler(validatorCompiler);
   app.setSchemaErrorFormatter((errors, dataVar) => validationError(errors, dataVar));
 

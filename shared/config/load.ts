@@ -10,6 +10,7 @@ import { Ajv, type ErrorObject } from 'ajv';
 import { parse as parseYaml, YAMLParseError } from 'yaml';
 import { isIpOrCidr, normalizeIp } from '../ip.js';
 import { componentLogger } from '../log.js';
+import { isLoopback } from '../loopback.js';
 import { validateLogFormat } from '../access-log/formats/index.js';
 import { validateRuleSet } from '../security-filter/index.js';
 import { DURATION_PATTERN, parseDuration } from './duration.js';
@@ -298,6 +299,15 @@ function resolveConfig(doc: Record<string, unknown>, env: NodeJS.ProcessEnv, sou
   }
   if (c.clickhouse.data_dir === '') c.clickhouse.data_dir = resolve(c.data_dir, 'clickhouse');
   if (c.api.token_file === '') c.api.token_file = resolve(c.data_dir, 'api-tokens.json');
+  const tls = c.api.tls;
+  if ((tls.cert_file === '') !== (tls.key_file === '')) issues.push({ path: tls.cert_file === '' ? 'api.tls.cert_file' : 'api.tls.key_file', reason: 'api.tls needs both cert_file and key_file' });
+  for (const key of ['cert_file', 'key_file'] as const) {
+    if (tls[key] !== '' && !existsSync(tls[key])) issues.push({ path: `api.tls.${key}`, reason: `no such file: ${tls[key]}` });
+  }
+  // Tokens are bearer secrets: off loopback they travel only inside TLS, unless the operator says otherwise.
+  if (c.api.enabled && tls.cert_file === '' && !c.api.allow_insecure_remote && c.api.host !== 'localhost' && !isLoopback(c.api.host)) {
+    issues.push({ path: 'api.host', reason: `${c.api.host} is not a loopback address: set api.tls (cert_file, key_file), or api.allow_insecure_remote: true` });
+  }
   const regex = (path: string, source: string): void => {
     try {
       new RegExp(source);

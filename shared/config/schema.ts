@@ -253,6 +253,14 @@ export const configSchema: Schema = {
         },
         auth_failures_per_minute: int(10, 1, 'failed API logins a client address may make per minute before getting 429'),
         body_limit_bytes: int(1_048_576, 1024, 'largest accepted request body'),
+        tls: section(
+          {
+            cert_file: str('', 'PEM certificate chain: with key_file, the API serves HTTPS only (and sends HSTS); both files are re-read when they change'),
+            key_file: str('', 'PEM private key of cert_file'),
+          },
+          'HTTPS for the API',
+        ),
+        allow_insecure_remote: bool(false, 'let the API listen on a non-loopback address without api.tls (tokens then cross the network in clear text)'),
       },
       'management API',
     ),

@@ -120,6 +120,8 @@ export interface ApiConfig {
   tokens: Array<{ name: string; role: 'admin' | 'analyst'; hash: string }>;
   auth_failures_per_minute: number;
   body_limit_bytes: number;
+  tls: { cert_file: string; key_file: string };
+  allow_insecure_remote: boolean;
 }
 
 export interface Config {
