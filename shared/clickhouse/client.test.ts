@@ -92,6 +92,22 @@ test('insert with the same dedup token twice writes once; without a token nothin
   });
 });
 
+test('a token deduplicates a whole insert whatever its body size: a body past the parallel-parsing chunk (10 MiB) is one block', async () => {
+  await withTable('dedup_large', (t) => `CREATE TABLE ${t} (k String, pad String) ${MERGE_TREE_WITH_DEDUP}`, async ({ ch }) => {
+    // ~16 MiB of body, past the 10 MiB chunks ClickHouse parses in parallel: the chunks are
+    // squashed into one block before the token applies (below min_insert_block_size_rows and
+    // _bytes), so the token names the whole insert. Pinned here for the embedded engine.
+    const pad = 'x'.repeat(256);
+    const rows = (n: number): Array<{ k: string; pad: string }> => Array.from({ length: n }, (_, i) => ({ k: `r${i}`, pad }));
+    await ch.insert('t', rows(60_000), { dedupToken: 'sink:large:0-59999' });
+    // The same offsets redelivered as a batch of another size (a capture toggle between
+    // deliveries): the token names the insert, so none of it may be stored again.
+    await ch.insert('t', rows(70_000), { dedupToken: 'sink:large:0-59999' });
+    const [r] = await ch.query<{ n: string | number }>(`SELECT count() AS n FROM ${ch.table('t')}`);
+    assert.equal(Number(r?.n), 60_000);
+  });
+});
+
 test('compact and keyed insert bodies store the same values: defaults, nulls, bigints, maps', async () => {
   await withTable(
     'compact',
