@@ -7,6 +7,7 @@ import type { Admin, Consumer, Producer, SASLOptions, LogEntry } from 'kafkajs';
 import { Counter } from 'prom-client';
 import { LogwardenError } from '../errors.js';
 import { componentLogger } from '../log.js';
+import { recordLag } from './lag.js';
 import { registry } from '../metrics.js';
 import { BUS_ERRORS } from './errors.js';
 import {
@@ -396,6 +397,7 @@ class KafkaSubscription implements Subscription {
           payload.resolveOffset(last.offset);
           // Commit right after the handler succeeded: offsets never run ahead of stored data.
           await consumer.commitOffsets([{ topic: batch.topic, partition: batch.partition, offset: incoming.nextOffset }]);
+          recordLag(opts.groupId, batch.topic, batch.partition, BigInt(batch.highWatermark), BigInt(incoming.nextOffset));
           await payload.heartbeat();
         }
       },

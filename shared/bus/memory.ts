@@ -10,6 +10,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Counter } from 'prom-client';
 import { LogwardenError } from '../errors.js';
 import { componentLogger } from '../log.js';
+import { recordLag } from './lag.js';
 import { registry } from '../metrics.js';
 import { BUS_ERRORS } from './errors.js';
 import { partitionForKey } from './murmur2.js';
@@ -187,6 +188,7 @@ class Member implements Subscription {
         if (generation !== this.group.generation || this.positions.get(key) !== pos) continue;
         this.positions.set(key, last.off + 1);
         this.group.committed.set(key, last.off + 1);
+        recordLag(this.group.id, tp.topic, tp.partition, BigInt(plog.nextOffset), BigInt(last.off + 1));
         this.bus.trim(tp.topic, tp.partition);
       }
       if (!delivered && !this.closed) {
