@@ -8,6 +8,7 @@ import { Counter } from 'prom-client';
 import { LogwardenError } from '../errors.js';
 import { componentLogger } from '../log.js';
 import { recordLag } from './lag.js';
+import { COMPRESSION_TYPES, registerCodecs, type Compression } from './codecs.js';
 import { registry } from '../metrics.js';
 import { BUS_ERRORS } from './errors.js';
 import {
@@ -23,7 +24,7 @@ import {
   type TopicSpec,
 } from './types.js';
 
-const { Kafka, Partitioners, CompressionTypes, logLevel: KafkaLogLevel, KafkaJSError, KafkaJSProtocolError } = kafkajs;
+const { Kafka, Partitioners, logLevel: KafkaLogLevel, KafkaJSError, KafkaJSProtocolError } = kafkajs;
 const log = componentLogger('bus.kafka');
 const consumerCrashes = new Counter({
   name: 'logwarden_bus_consumer_crashes_total',
@@ -36,7 +37,7 @@ export interface KafkaBusOptions {
   brokers: string[];
   clientId: string;
   acks: 'all' | 1 | 0;
-  compression: 'none' | 'gzip';
+  compression: Compression;
   replicationFactor: number;
   ssl?: boolean;
   sasl?: { mechanism: 'plain' | 'scram-sha-256' | 'scram-sha-512'; username: string; password: string };
@@ -100,6 +101,9 @@ export class KafkaBus implements Bus {
   private readonly consumers = new Set<KafkaSubscription>();
 
   constructor(private readonly opts: KafkaBusOptions) {
+    const codecs = registerCodecs();
+    const missing = opts.compression === 'lz4' || opts.compression === 'zstd' ? codecs.get(opts.compression) : true;
+    if (missing !== true) throw new LogwardenError(BUS_ERRORS.LW_BUS_CODEC_UNAVAILABLE, `kafka.compression ${opts.compression}: the codec does not load on this platform (${String(missing)}); use gzip or none`);
     const sasl: SASLOptions | undefined = opts.sasl
       ? { mechanism: opts.sasl.mechanism, username: opts.sasl.username, password: opts.sasl.password }
       : undefined;
@@ -191,7 +195,7 @@ export class KafkaBus implements Bus {
       await producer.send({
         topic,
         acks: this.opts.acks === 'all' ? -1 : this.opts.acks,
-        compression: this.opts.compression === 'gzip' ? CompressionTypes.GZIP : CompressionTypes.None,
+        compression: COMPRESSION_TYPES[this.opts.compression],
         messages: messages.map((m) => ({
           key: m.key,
           value: m.value,

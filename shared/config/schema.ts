@@ -150,7 +150,7 @@ export const configSchema: Schema = {
         partitions: int(12, 1, 'partitions of topics logwarden creates'),
         replication_factor: int(1, 1, 'replication factor of topics logwarden creates'),
         acks: { enum: ['all', 1, 0], default: 'all', description: 'producer acks: all, 1 or 0' },
-        compression: { enum: ['none', 'gzip'], default: 'none', description: 'producer compression codec' },
+        compression: { enum: ['none', 'gzip', 'lz4', 'zstd'], default: 'none', description: 'producer compression codec (every codec is read whatever this says)' },
         linger: dur('5ms', 'how long a producer batch waits for more records'),
         batch_max_bytes: int(1_048_576, 1024, 'upper bound of one producer batch'),
         session_timeout: dur('30s', 'how long a consumer group waits for a silent member (a killed detector) before its partitions move to the others; 6s to 30m'),

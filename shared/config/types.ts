@@ -62,7 +62,7 @@ export interface KafkaConfig {
   partitions: number;
   replication_factor: number;
   acks: 'all' | 1 | 0;
-  compression: 'none' | 'gzip';
+  compression: 'none' | 'gzip' | 'lz4' | 'zstd';
   linger_ms: number;
   batch_max_bytes: number;
   session_timeout_ms: number;
