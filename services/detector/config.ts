@@ -1,17 +1,19 @@
 // From the validated configuration to the engine's settings.
 import type { Config } from '../../shared/config/load.js';
-import { ConfigError } from '../../shared/config/errors.js';
 import type { EngineConfig } from './engine.js';
-import { validateRuleSet, type RuleSet } from '../../shared/security-filter/index.js';
+import { configRuleSet } from '../../shared/config/security-filter.js';
+import type { RuleSet } from '../../shared/security-filter/index.js';
 import { SHIPPED_SIGNATURES } from './signatures.js';
 
-function ruleSetOf(doc: Record<string, unknown>): RuleSet {
-  const v = validateRuleSet({ version: 1, ...doc });
-  if (!v.ok) throw new ConfigError('security_filter', v.errors.map((e) => ({ path: e.path ? `security_filter.${e.path}` : 'security_filter', reason: e.message })));
-  return v.ruleSet;
-}
-
-export function engineConfig(config: Config, extraWhitelist: { ips?: string[]; cidrs?: string[]; paths?: string[] } = {}): EngineConfig {
+/**
+ * `securityFilter`: the rule set nodes enforce, the config's levels composed with
+ * the API's (ControlState.ruleSet()); without a control plane (a backtest), the config's.
+ */
+export function engineConfig(
+  config: Config,
+  extraWhitelist: { ips?: string[]; cidrs?: string[]; paths?: string[] } = {},
+  securityFilter: RuleSet | null = configRuleSet(config),
+): EngineConfig {
   const s = config.security;
   const d = config.detection;
   return {
@@ -44,7 +46,6 @@ export function engineConfig(config: Config, extraWhitelist: { ips?: string[]; c
       paths: [...d.whitelist.paths, ...(extraWhitelist.paths ?? [])],
     },
     signatures: [...SHIPPED_SIGNATURES, ...d.signatures],
-    // Validated by loadConfig (validateRuleSet); the document's shape is the RuleSet's.
-    securityFilter: Object.keys(config.security_filter).length > 0 ? ruleSetOf(config.security_filter) : undefined,
+    securityFilter: securityFilter ?? undefined,
   };
 }
