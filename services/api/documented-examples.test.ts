@@ -28,7 +28,7 @@ import type { SecurityFilter } from '../../shared/security-filter/index.js';
 import { uniqueName } from '../../shared/testing/kafka.js';
 import { freePort, startTestNginx, type TestNginx } from '../../shared/testing/nginx.js';
 import { nginxRequest, type NginxAnswer } from '../../shared/testing/nginx-client.js';
-import { startRuntime, type Runtime } from '../runtime.js';
+import { startRuntime, type Runtime, type ServiceName } from '../runtime.js';
 
 const root = fileURLToPath(new URL('../../..', import.meta.url));
 const FLATRUN = readFileSync(join(root, 'specs/000_d8fb1c3ee99dc749.txt'), 'utf8');
@@ -207,8 +207,11 @@ describe('the documented examples, verbatim, at a real nginx', () => {
   const flatRun = flatRunSecurityBlock(FLATRUN);
   const examples = cdnExamples(CDN);
 
+  // Where nginx sends its access log: the FlatRun runtime's ingester (the CDN runtimes do not listen).
+  let syslogPort = 0;
   before(async () => {
-    nginx = await startTestNginx({ controlPort: await freePort(), controlSecret: SECRET });
+    syslogPort = await freePort();
+    nginx = await startTestNginx({ controlPort: await freePort(), controlSecret: SECRET, syslog: `127.0.0.1:${syslogPort}` });
   });
   after(async () => {
     await rt?.stop();
@@ -217,13 +220,13 @@ describe('the documented examples, verbatim, at a real nginx', () => {
   });
 
   /** The test's own sections (storage, bus, API token, the node) after the document's block. Each runtime gets a fresh database. */
-  const configOf = (securityBlock: string): Config => {
+  const configOf = (securityBlock: string, ingest = false): Config => {
     const database = uniqueName('docex').replace(/[^A-Za-z0-9_]/g, '_');
     const yaml = [
       securityBlock,
       `kafka: { brokers: [], topic_prefix: "${prefix}" }`,
       `clickhouse: { database: ${database} }`,
-      'ingest: { udp: { enabled: false } }',
+      ingest ? `ingest: { udp: { enabled: true, host: 127.0.0.1, port: ${syslogPort} } }` : 'ingest: { udp: { enabled: false } }',
       `api: { port: 0, tokens: [{ name: ops, role: admin, hash: "${hashToken(TOKEN)}" }] }`,
       `nodes: [{ name: edge-1, url: "${nginx.controlUrl as string}", secret_env: DOCEX_SECRET }]`,
       `data_dir: ${JSON.stringify(dataDir)}`,
@@ -231,10 +234,10 @@ describe('the documented examples, verbatim, at a real nginx', () => {
     ].join('\n');
     return loadConfig({ text: yaml, env: clickHouseEnv({ DOCEX_SECRET: SECRET }) });
   };
-  const restart = async (config: Config): Promise<Runtime> => {
+  const restart = async (config: Config, services: ServiceName[] = ['api', 'sink', 'enforcer']): Promise<Runtime> => {
     await rt?.stop();
     rt = undefined;
-    rt = await startRuntime(config, new Set(['api', 'sink', 'enforcer']));
+    rt = await startRuntime(config, new Set(services));
     return rt;
   };
   const api = async (method: string, path: string, body?: unknown): Promise<{ status: number; body: { data?: unknown } }> => {
@@ -306,6 +309,8 @@ describe('the documented examples, verbatim, at a real nginx', () => {
     const my = { host: 'my-app' };
     const basic = (credentials: string) => ({ ...my, authorization: `Basic ${Buffer.from(credentials).toString('base64')}` });
     /** What each call must do, by its method and path, in the document's order. */
+    /** Runs the document's call again until `holds` is true of its answer's data (what the pipeline stores arrives within seconds). */
+    let rerun: (holds: (data: unknown) => boolean) => Promise<unknown> = () => Promise.reject(new Error('no call ran'));
     const effects: Array<{ call: string; status: number; check: (data: unknown) => Promise<void> | void }> = [
       {
         call: 'POST /api/security/blocked-ips',
@@ -324,7 +329,10 @@ describe('the documented examples, verbatim, at a real nginx', () => {
           await answers('my-app\'s /admin asks for credentials', { '192.0.2.10': 401 }, '/admin', my);
           assert.match(String((await edge('192.0.2.10', '/admin', my)).headers['www-authenticate']), /^Basic /);
           assert.equal((await edge('192.0.2.10', '/admin', basic('admin:secret'))).status, 200, 'the documented credentials pass');
-          assert.equal((await edge('192.0.2.10', '/admin', basic('admin:wrong'))).status, 401);
+          // Wrong credentials, as often as the block's auth_failure_threshold: an auth_failed event (below).
+          for (let n = 0; n < (rt?.config.security.auth_failure_threshold ?? 5); n++) {
+            assert.equal((await edge('192.0.2.10', '/admin', basic('admin:wrong'))).status, 401);
+          }
           assert.equal((await edge('192.0.2.10', '/admin')).status, 200, 'another deployment\'s /admin is not protected');
         },
       },
@@ -342,7 +350,15 @@ describe('the documented examples, verbatim, at a real nginx', () => {
       {
         call: 'GET /api/security/events?limit=50',
         status: 200,
-        check: (data) => assert.ok(Array.isArray(data), 'a list of events'),
+        check: async (data) => {
+          assert.ok(Array.isArray(data), 'a list of events');
+          // "auth_failed: Failed authentication attempt": the wrong credentials on my-app's protected
+          // route, as nginx logged them, through the ingester and the detectors into the events table.
+          const events = (await rerun((d) => (d as Array<{ type: string; ip: string }>).some((e) => e.type === 'auth_failed' && e.ip === '192.0.2.10'))) as Array<{ type: string; ip: string; deployment: string; sample_paths: string[] }>;
+          const failed = events.find((e) => e.type === 'auth_failed' && e.ip === '192.0.2.10');
+          assert.equal(failed?.deployment, 'my-app');
+          assert.deepEqual(failed?.sample_paths, ['/admin']);
+        },
       },
       {
         call: 'PUT /api/security/realtime-capture',
@@ -371,9 +387,12 @@ describe('the documented examples, verbatim, at a real nginx', () => {
         status: 200,
         check: (data) => {
           // The document's list: events by type, blocked IPs, recent threats, top offending IPs.
-          const stats = data as Record<string, unknown>;
+          const stats = data as { events_by_type: Record<string, number>; blocked_ips: number; recent_threats: Array<{ ip: string }>; top_offending_ips: Array<{ ip: string }> };
           for (const key of ['total_events', 'events_by_type', 'blocked_ips', 'recent_threats', 'top_offending_ips']) assert.ok(key in stats, `stats has ${key}`);
           assert.equal(stats.blocked_ips, 0, 'the one block was lifted');
+          assert.ok((stats.events_by_type.auth_failed ?? 0) >= 1, 'auth_failed events counted');
+          assert.ok(stats.recent_threats.some((e) => e.ip === '192.0.2.10'), 'the failed logins among the recent threats');
+          assert.ok(stats.top_offending_ips.some((o) => o.ip === '192.0.2.10'), 'and their address among the top offenders');
         },
       },
       {
@@ -406,25 +425,39 @@ describe('the documented examples, verbatim, at a real nginx', () => {
 
     test('its security: block, with its comment, is the config', async () => {
       assert.match(flatRun, /^ {2}# Detection thresholds$/m, 'the block keeps its comment');
-      const config = configOf(flatRun);
+      const config = configOf(flatRun, true);
       const doc = (parseYaml(flatRun) as { security: Record<string, unknown> }).security;
       assert.equal(config.security.rate_threshold, doc.rate_threshold);
       assert.equal(config.security.auto_block_duration_ms, 86_400_000);
       assert.equal(config.security.detection_window_ms, 120_000);
-      await restart(config);
+      // The whole pipeline, so events come from what nginx logged: syslog → ingester → detector → sink.
+      await restart(config, ['api', 'sink', 'enforcer', 'detector', 'ingester']);
     });
 
     for (const [i, call] of calls.entries()) {
       test(call.name, async () => {
         const effect = effects[i];
         assert.ok(effect && effect.call === call.name, `the document's call ${i + 1} is ${call.name}`);
-        const res = await fetch(`http://127.0.0.1:${rt?.apiPort}${call.url.pathname}${call.url.search}`, {
-          method: call.method,
-          headers: call.headers,
-          ...(call.body === undefined ? {} : { body: call.body }),
-        });
-        const body = (await res.json()) as { data?: unknown; error?: string };
-        assert.equal(res.status, effect.status, `${call.name}: ${JSON.stringify(body)}`);
+        const run = async (): Promise<{ status: number; body: { data?: unknown; error?: string } }> => {
+          const res = await fetch(`http://127.0.0.1:${rt?.apiPort}${call.url.pathname}${call.url.search}`, {
+            method: call.method,
+            headers: call.headers,
+            ...(call.body === undefined ? {} : { body: call.body }),
+          });
+          return { status: res.status, body: (await res.json()) as { data?: unknown; error?: string } };
+        };
+        const { status, body } = await run();
+        assert.equal(status, effect.status, `${call.name}: ${JSON.stringify(body)}`);
+        rerun = async (holds) => {
+          const t0 = Date.now();
+          let data = body.data;
+          while (!holds(data)) {
+            assert.ok(Date.now() - t0 < 30_000, `${call.name}: still ${JSON.stringify(data)}`);
+            await sleep(250);
+            data = (await run()).body.data;
+          }
+          return data;
+        };
         await effect.check(body.data);
       });
     }
@@ -483,6 +516,15 @@ describe('the documented examples, verbatim, at a real nginx', () => {
         assert.equal((await edge('192.0.2.30')).headers['x-logwarden-test-alert'], undefined, 'no rule, no alert');
         await answers('a geo BLOCK with its status', { '192.0.2.31': 451, '172.19.0.2': 200 }, '/', country('RU'));
         assert.equal((await edge('192.0.2.31', '/', country('DE'))).status, 200);
+        // The alert in the access log reaches the detectors: a suspicious event named after the rule.
+        const t0 = Date.now();
+        for (;;) {
+          const events = (await api('GET', '/api/security/events?type=suspicious&ip=192.0.2.30')).body.data as Array<{ detector: string }>;
+          if (events.some((e) => e.detector === 'filter:ua_warn')) break;
+          assert.ok(Date.now() - t0 < 20_000, `no filter:ua_warn event: ${JSON.stringify(events)}`);
+          await edge('192.0.2.30', '/', { 'user-agent': 'curl/8.5.0' });
+          await sleep(250);
+        }
       });
     });
   });

@@ -1,9 +1,15 @@
-// How the control plane's whitelist becomes the detectors' (index.ts restarts
-// the detectors with it, and the run-time settings, on a change).
+// How the control plane's whitelist and security_filter rule set become the
+// detectors' (index.ts restarts the detectors with them, and the run-time
+// settings, on a change).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { recordFromJson } from '../../shared/access-log/record.js';
+import { loadConfig } from '../../shared/config/load.js';
+import { configRuleSet } from '../../shared/config/security-filter.js';
 import { ControlState } from '../../shared/control/state.js';
 import type { ControlChange } from '../../shared/records.js';
+import { engineConfig } from './config.js';
+import { DetectionEngine } from './engine.js';
 import { detectorWhitelist } from './index.js';
 
 let version = 1;
@@ -21,4 +27,29 @@ test('only whitelist entries for every deployment reach the detectors, by type',
   assert.deepEqual(detectorWhitelist(state), { ips: ['192.0.2.1'], cidrs: ['10.0.0.0/8'], paths: ['/health'] });
   state.apply(change('whitelist', 'a', null));
   assert.deepEqual(detectorWhitelist(state).ips, []);
+});
+
+test('the detectors evaluate the rule set the nodes are given: the config\'s levels, a level set through the API replacing the config\'s', () => {
+  const config = loadConfig({
+    text: 'security:\n  security_filter: { enabled: true, filter_rules: [{ id: from-config, match: { user_agents: ["BadBot*"] } }] }\n',
+    env: {},
+  });
+  const state = new ControlState(configRuleSet(config));
+  /** The detectors' verdict on one request nginx did not judge: the rule of its suspicious event, if any. */
+  const alertOf = (userAgent: string): string | undefined => {
+    const engine = new DetectionEngine(engineConfig(config, detectorWhitelist(state), state.ruleSet()));
+    const line = JSON.stringify({ ts: '1795240800.000', client_ip: '198.51.100.5', method: 'GET', host: 'shop.example', uri: '/', status: '200', user_agent: userAgent, country: '' });
+    const r = recordFromJson(line, undefined, { deployments: {}, trustedProxies: [], defaultNode: '' }, 0);
+    assert.ok(r.ok);
+    engine.process(r.record);
+    engine.flushAll();
+    return engine.drain().events.find((e) => e.detector.startsWith('filter:'))?.detector;
+  };
+  assert.equal(alertOf('BadBot/1.0'), 'filter:from-config');
+  state.apply(change('filter', 'property', { level: 'property', security_filter: { enabled: true, filter_rules: [{ id: 'from-api', match: { user_agents: ['EvilBot*'] } }] }, updated_at: 0 }));
+  assert.equal(alertOf('BadBot/1.0'), undefined, 'the API\'s property level replaced the config\'s');
+  assert.equal(alertOf('EvilBot/1.0'), 'filter:from-api');
+  assert.deepEqual(state.nodeRules().security_filter, state.ruleSet(), 'the same set the nodes get');
+  state.apply(change('filter', 'property', null));
+  assert.equal(alertOf('BadBot/1.0'), 'filter:from-config', 'removed through the API: the config\'s again');
 });
