@@ -12,6 +12,7 @@ import type { Bus } from '../shared/bus/types.js';
 import type { ClickHouse } from '../shared/clickhouse/client.js';
 import { migrateConfigured, openConfigured } from '../shared/clickhouse/configured.js';
 import type { Config } from '../shared/config/load.js';
+import { configRuleSet } from '../shared/config/security-filter.js';
 import { followControl } from '../shared/control/follower.js';
 import { realtimeCapture } from '../shared/control/settings.js';
 import { ControlState } from '../shared/control/state.js';
@@ -82,7 +83,8 @@ async function prepareStorage(ch: ClickHouse, config: Config, bus: Bus, topics: 
 export async function startRuntime(config: Config, services: ReadonlySet<ServiceName>, options: RuntimeOptions = {}): Promise<Runtime> {
   const topics = topicNames(config.kafka.topic_prefix);
   const bus = createBus(config);
-  const control = new ControlState();
+  // The config's security_filter levels are the base the API's levels replace, level by level.
+  const control = new ControlState(configRuleSet(config));
   const stages = new StopSequence({ stageMs: options.stopStageMs, totalMs: options.stopTotalMs });
   const rt: Runtime = {
     config, bus, topics, control, ch: undefined, store: undefined, state: { get capture() { return realtimeCapture(config, control); } },

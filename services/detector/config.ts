@@ -1,19 +1,21 @@
 // From the validated configuration to the engine's settings.
 import type { Config } from '../../shared/config/load.js';
-import { ConfigError } from '../../shared/config/errors.js';
 import { composeWhitelist, type ComposedWhitelist } from '../../shared/control/whitelist.js';
 import type { EngineConfig } from './engine.js';
-import { validateRuleSet, type RuleSet } from '../../shared/security-filter/index.js';
+import { configRuleSet } from '../../shared/config/security-filter.js';
+import type { RuleSet } from '../../shared/security-filter/index.js';
 import { SHIPPED_SIGNATURES } from './signatures.js';
 
-function ruleSetOf(doc: Record<string, unknown>): RuleSet {
-  const v = validateRuleSet({ version: 1, ...doc });
-  if (!v.ok) throw new ConfigError('security_filter', v.errors.map((e) => ({ path: e.path ? `security_filter.${e.path}` : 'security_filter', reason: e.message })));
-  return v.ruleSet;
-}
-
-/** `whitelist`: the composed whitelist (config and control plane, shared/control/whitelist.ts); the config file's alone when absent. */
-export function engineConfig(config: Config, whitelist: ComposedWhitelist = composeWhitelist(config.detection.whitelist, undefined)): EngineConfig {
+/**
+ * `whitelist`: the composed whitelist (config and control plane, shared/control/whitelist.ts); the
+ * config file's alone when absent. `securityFilter`: the rule set nodes enforce, the config's levels
+ * composed with the API's (ControlState.ruleSet()); without a control plane (a backtest), the config's.
+ */
+export function engineConfig(
+  config: Config,
+  whitelist: ComposedWhitelist = composeWhitelist(config.detection.whitelist, undefined),
+  securityFilter: RuleSet | null = configRuleSet(config),
+): EngineConfig {
   const s = config.security;
   const d = config.detection;
   return {
@@ -43,7 +45,6 @@ export function engineConfig(config: Config, whitelist: ComposedWhitelist = comp
     whitelist: whitelist.global,
     deploymentWhitelist: whitelist.deployments,
     signatures: [...SHIPPED_SIGNATURES, ...d.signatures],
-    // Validated by loadConfig (validateRuleSet); the document's shape is the RuleSet's.
-    securityFilter: Object.keys(config.security_filter).length > 0 ? ruleSetOf(config.security_filter) : undefined,
+    securityFilter: securityFilter ?? undefined,
   };
 }

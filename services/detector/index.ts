@@ -1,6 +1,7 @@
 // The detector service (service.ts) run with the control plane's view: the
-// run-time security settings and the whitelist. It follows the control state
-// itself: a change of either restarts the detectors (debounced, so a burst of
+// run-time security settings, the whitelist and the security_filter rule set
+// the nodes run (the config's levels composed with the API's). It follows the
+// control state itself: a change of any restarts the detectors (debounced, so a burst of
 // API calls is one restart), and each rebuilds its last window from the log.
 import { withSecurityOverrides } from '../../shared/control/settings.js';
 import { composeWhitelist } from '../../shared/control/whitelist.js';
@@ -15,7 +16,13 @@ const RESTART_DEBOUNCE_MS = 1_000;
 
 export async function start(ctx: ServiceContext): Promise<Started> {
   const { config, bus, topics, control } = ctx;
-  const create = (): DetectorService => new DetectorService({ config: withSecurityOverrides(config, control), bus, topics, whitelist: composeWhitelist(config.detection.whitelist, control) });
+  const create = (): DetectorService => new DetectorService({
+    config: withSecurityOverrides(config, control),
+    bus,
+    topics,
+    whitelist: composeWhitelist(config.detection.whitelist, control),
+    securityFilter: control.ruleSet(),
+  });
   let detector = create();
   await detector.start();
   let pending: NodeJS.Timeout | undefined;
@@ -29,7 +36,7 @@ export async function start(ctx: ServiceContext): Promise<Started> {
     }).catch((err: unknown) => log.error({ err }, 'detector restart failed'));
   };
   const onChange = (e: ControlEvent): void => {
-    if (e.kind !== 'whitelist' && !(e.kind === 'setting' && e.id === 'security')) return;
+    if (e.kind !== 'whitelist' && e.kind !== 'filter' && !(e.kind === 'setting' && e.id === 'security')) return;
     if (pending) clearTimeout(pending);
     pending = setTimeout(restart, RESTART_DEBOUNCE_MS);
     pending.unref();

@@ -15,6 +15,7 @@ import { ClientKeys } from '../../shared/ip.js';
 import { componentLogger } from '../../shared/log.js';
 import { registry } from '../../shared/metrics.js';
 import type { BlockDecision, SecurityEvent } from '../../shared/records.js';
+import type { RuleSet } from '../../shared/security-filter/index.js';
 import { consumerGroup, type Topics } from '../../shared/topics.js';
 import type { ComposedWhitelist } from '../../shared/control/whitelist.js';
 import { engineConfig } from './config.js';
@@ -58,6 +59,8 @@ export interface DetectorOptions {
   groupId?: string;
   /** The composed whitelist (config and control plane); the config file's alone when absent. */
   whitelist?: ComposedWhitelist;
+  /** The security_filter rule set the nodes run (ControlState.ruleSet()); absent: the config's levels alone. */
+  securityFilter?: RuleSet | null;
 }
 
 export class DetectorService {
@@ -88,7 +91,7 @@ export class DetectorService {
   constructor(private readonly opts: DetectorOptions) {
     const shards = opts.config.detection.shards;
     const filename = new URL('./worker.js', import.meta.url).href;
-    const engine = engineConfig(opts.config, opts.whitelist);
+    const engine = opts.securityFilter === undefined ? engineConfig(opts.config, opts.whitelist) : engineConfig(opts.config, opts.whitelist, opts.securityFilter);
     const crawlers = opts.config.detection.crawlers;
     // atomics 'async': an idle shard thread's event loop runs between tasks, so its crawler
     // verifier's DNS answers arrive ('sync' parks it in Atomics.wait, and no answer ever would).

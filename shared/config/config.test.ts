@@ -34,6 +34,9 @@ test('defaults are FlatRun security defaults, durations in ms', () => {
     auth_failure_threshold: 5,
     unique_paths_threshold: 20,
     repeated_hits_threshold: 30,
+    security_filter: {},
+    security_filter_domains: {},
+    security_filter_paths: [],
   });
   assert.deepEqual(c.kafka.brokers, []);
   assert.equal(c.api.port, 8090);
@@ -129,10 +132,69 @@ test('regular expressions, addresses and ranges are checked at start', () => {
   ]);
 });
 
-test('a security_filter rule set is validated at start, naming the field', () => {
-  const issues = issuesOf('security_filter:\n  property:\n    enabled: true\n    filter_rules: [{ id: r1, match: { ips: ["10.0.0.300"] } }]\n');
-  assert.equal(issues.length, 1);
-  assert.match(issues[0]?.path ?? '', /^security_filter\.property\.filter_rules\[0\]\.match\.ips\[0\]$/);
+test('the security_filter levels are validated at start, each problem named by its key in the file', () => {
+  const property = issuesOf('security:\n  security_filter:\n    enabled: true\n    filter_rules: [{ id: r1, match: { ips: ["10.0.0.300"] } }]\n');
+  assert.deepEqual(property.map((i) => i.path), ['security.security_filter.filter_rules[0].match.ips[0]']);
+  const domain = issuesOf('security:\n  security_filter_domains: { shop.example: { enabled: true, filter_rules: [{ id: r1, match: { geo: [{ COUNTRY_CODE: UK }] } }] } }\n');
+  assert.deepEqual(domain.map((i) => i.path), ['security.security_filter_domains["shop.example"].filter_rules[0].match.geo[0].COUNTRY_CODE']);
+  const path = issuesOf('security:\n  security_filter_paths: [{ path: admin, security_filter: { enabled: true } }]\n');
+  assert.deepEqual(path.map((i) => i.path), ['security.security_filter_paths[0].path']);
+});
+
+test('the CDN document\'s "security": { "security_filter": ... } JSON loads as written: the property level of the security: block', async () => {
+  const { configRuleSet } = await import('./security-filter.js');
+  // The document's JSON: an unquoted key and a trailing comma, which YAML reads.
+  const pasted = [
+    '"security" : {',
+    '   "security_filter" : {',
+    '      "enabled" : true,',
+    '      "filter_rules" : [',
+    '         { "id" : "r1", "match" : { "ips" : [ "172.19.0.0/23" ] }, except: { "ips" : [ "172.19.0.2" ] } },',
+    '      ]',
+    '   }',
+    '}',
+  ].join('\n');
+  const c = loadConfig({ text: pasted, env: noEnv });
+  assert.deepEqual(configRuleSet(c), {
+    version: 1,
+    property: { enabled: true, filter_rules: [{ id: 'r1', match: { ips: ['172.19.0.0/23'] }, except: { ips: ['172.19.0.2'] } }] },
+  });
+  assert.equal(c.security.rate_threshold, 100, 'FlatRun\'s keys keep their defaults beside it');
+  const levels = loadConfig({
+    text: 'security:\n  security_filter_domains: { shop.example: { enabled: true } }\n  security_filter_paths: [{ host: shop.example, path: /admin, security_filter: { enabled: false } }]\n',
+    env: noEnv,
+  });
+  assert.deepEqual(configRuleSet(levels), {
+    version: 1,
+    domains: { 'shop.example': { enabled: true } },
+    paths: [{ host: 'shop.example', path: '/admin', security_filter: { enabled: false } }],
+  });
+  assert.equal(configRuleSet(loadConfig({ text: '', env: noEnv })), null, 'no levels, no rule set');
+});
+
+test('the top-level security_filter document still works, deprecated: its levels move into security:', async () => {
+  const { configRuleSet } = await import('./security-filter.js');
+  const warnings: string[] = [];
+  const c = loadConfig({
+    text: 'security_filter:\n  version: 3\n  property: { enabled: true }\n  domains: { a.example: { enabled: false } }\n  paths: [{ path: /x, security_filter: { enabled: true } }]\n',
+    env: noEnv,
+    warn: (m) => void warnings.push(m),
+  });
+  assert.deepEqual(configRuleSet(c), {
+    version: 1,
+    property: { enabled: true },
+    domains: { 'a.example': { enabled: false } },
+    paths: [{ path: '/x', security_filter: { enabled: true } }],
+  });
+  assert.deepEqual(warnings, [
+    'config key security_filter.property is deprecated: use security.security_filter',
+    'config key security_filter.domains is deprecated: use security.security_filter_domains',
+    'config key security_filter.paths is deprecated: use security.security_filter_paths',
+  ]);
+  assert.deepEqual(issuesOf('security_filter: { property: { enabled: true } }\nsecurity: { security_filter: { enabled: false } }\n').map((i) => i.path), ['security_filter.property']);
+  assert.deepEqual(issuesOf('security_filter: { proprety: { enabled: true } }\n').map((i) => i.path), ['security_filter.proprety']);
+  const old = issuesOf('security_filter:\n  property:\n    enabled: true\n    filter_rules: [{ id: r1, match: { ips: ["10.0.0.300"] } }]\n');
+  assert.deepEqual(old.map((i) => i.path), ['security.security_filter.filter_rules[0].match.ips[0]']);
 });
 
 test('the resolved config is frozen', () => {

@@ -12,10 +12,10 @@ import { isIpOrCidr, normalizeIp } from '../ip.js';
 import { componentLogger } from '../log.js';
 import { isLoopback } from '../loopback.js';
 import { validateLogFormat } from '../access-log/formats/index.js';
-import { validateRuleSet } from '../security-filter/index.js';
 import { DURATION_PATTERN, parseDuration } from './duration.js';
 import { ConfigError, type ConfigIssue } from './errors.js';
 import { configSchema } from './schema.js';
+import { configRuleSetIssues } from './security-filter.js';
 import type { Config } from './types.js';
 
 export type { Config } from './types.js';
@@ -50,6 +50,11 @@ export const ENV_OVERRIDES: ReadonlyArray<{ env: string; path: string; list?: bo
  */
 export const DEPRECATED_KEYS: ReadonlyArray<{ old: string; now: string }> = [
   { old: 'ingest.udp.buffer_max_bytes', now: 'ingest.buffer_max_bytes' },
+  // The top-level rule-set document { version, property, domains, paths }: its levels
+  // now live in the security: block, beside the CDN document's own security_filter.
+  { old: 'security_filter.property', now: 'security.security_filter' },
+  { old: 'security_filter.domains', now: 'security.security_filter_domains' },
+  { old: 'security_filter.paths', now: 'security.security_filter_paths' },
 ];
 
 export interface LoadOptions {
@@ -95,7 +100,7 @@ export function loadConfig(opts: LoadOptions = {}): Config {
   }
   const doc = raw as Record<string, unknown>;
   const warn = opts.warn ?? ((message: string) => componentLogger('config').warn(message));
-  const envIssues = [...applyEnv(doc, env), ...applyDeprecatedKeys(doc, warn), ...applyEventRetention(doc)];
+  const envIssues = [...applyEnv(doc, env), ...applyDeprecatedKeys(doc, warn), ...dropEmptyLegacyFilter(doc), ...applyEventRetention(doc)];
   if (envIssues.length > 0) throw new ConfigError(source, envIssues);
 
   if (!validate(doc)) throw new ConfigError(source, (validate.errors ?? []).map(describe));
@@ -138,6 +143,23 @@ function applyDeprecatedKeys(doc: Record<string, unknown>, warn: (message: strin
     setPath(doc, now.split('.'), value);
   }
   return issues;
+}
+
+/**
+ * What is left of the deprecated top-level security_filter document once its levels
+ * moved (applyDeprecatedKeys): its `version`, which the rule set nodes are given
+ * replaces anyway. Anything else there is a key that never meant anything.
+ */
+function dropEmptyLegacyFilter(doc: Record<string, unknown>): ConfigIssue[] {
+  const legacy = doc.security_filter;
+  if (legacy === undefined) return [];
+  if (legacy === null || typeof legacy !== 'object' || Array.isArray(legacy)) {
+    return [{ path: 'security_filter', reason: 'is deprecated: write the CDN document\'s security_filter block inside security: (security.security_filter)' }];
+  }
+  const rest = Object.keys(legacy).filter((k) => k !== 'version');
+  if (rest.length > 0) return rest.map((k) => ({ path: `security_filter.${k}`, reason: 'unknown key (allowed: version, property, domains, paths; all deprecated: use security.security_filter, security.security_filter_domains, security.security_filter_paths)' }));
+  delete doc.security_filter;
+  return [];
 }
 
 const DAY_MS = 86_400_000;
@@ -315,10 +337,7 @@ function resolveConfig(doc: Record<string, unknown>, env: NodeJS.ProcessEnv, sou
       issues.push({ path, reason: `not a valid regular expression: ${(err as Error).message}` });
     }
   };
-  if (Object.keys(c.security_filter).length > 0) {
-    const v = validateRuleSet({ version: 1, ...c.security_filter });
-    if (!v.ok) for (const e of v.errors) issues.push({ path: e.path ? `security_filter.${e.path}` : 'security_filter', reason: e.message });
-  }
+  issues.push(...configRuleSetIssues(c));
   const formatProblem = validateLogFormat(c.ingest.log_format);
   if (formatProblem) issues.push({ path: 'ingest.log_format', reason: formatProblem });
   regex('detection.auth_paths', c.detection.auth_paths);
@@ -361,7 +380,7 @@ function deepFreeze<T>(v: T): T {
 }
 
 function withMs(value: unknown, schema: unknown): unknown {
-  // Free-form parts of the document (security_filter) have no schema below them.
+  // Free-form parts of the document (security.security_filter*) have no schema below them.
   const s = (schema ?? {}) as { format?: string; properties?: Record<string, unknown>; items?: unknown };
   if (Array.isArray(value)) return value.map((v) => withMs(v, s.items));
   if (value === null || typeof value !== 'object') return value;

@@ -50,8 +50,28 @@ export const configSchema: Schema = {
         auth_failure_threshold: int(5, 1, '401/403 responses on auth routes per IP within the window', 255),
         unique_paths_threshold: int(20, 1, 'distinct paths per IP within the window (scan)', 255),
         repeated_hits_threshold: int(30, 1, 'hits on one path per IP within the window'),
+        // The CDN document's `"security": { "security_filter": { ... } }`, pasted as it is
+        // written: its security block is this one, its security_filter the property level.
+        // Checked at load by the security_filter validator, not here (free-form below).
+        security_filter: {
+          type: 'object',
+          default: {},
+          description: 'the CDN document\'s security_filter block at property level (every host): { enabled, filter_rules, response_handling }; {} = none',
+        },
+        security_filter_domains: {
+          type: 'object',
+          additionalProperties: { type: 'object' },
+          default: {},
+          description: 'security_filter blocks per domain: { "<host>": { enabled, filter_rules, ... } }; a domain\'s block replaces the property level for that host',
+        },
+        security_filter_paths: {
+          type: 'array',
+          items: { type: 'object' },
+          default: [],
+          description: 'security_filter blocks per path: [{ host?, path, security_filter }]; without host every host; the most specific path applies',
+        },
       },
-      'detection and blocking (FlatRun `security:` block, same keys and defaults)',
+      'detection and blocking (FlatRun `security:` block, same keys and defaults; security_filter* are the CDN document\'s levels)',
     ),
     detection: section(
       {
@@ -264,11 +284,6 @@ export const configSchema: Schema = {
       },
       'management API',
     ),
-    security_filter: {
-      type: 'object',
-      default: {},
-      description: 'CDN-style security_filter rule set (schemas/security-filter/): { version, property, domains, paths }; evaluated on the stream for nodes without the Lua module',
-    },
     metrics: section(
       {
         host: str('127.0.0.1', 'listen address of /metrics for services run alone (all and api serve it on the API port)'),

@@ -1,6 +1,7 @@
 // The resolved configuration every service receives. Durations from the file
 // ("30s") arrive here as milliseconds under `<key>_ms`; secrets are read from
 // the environment variable or file the YAML names, never from the YAML itself.
+import type { PathFilter, SecurityFilter } from '../security-filter/index.js';
 
 export interface SecurityConfig {
   enabled: boolean;
@@ -16,6 +17,10 @@ export interface SecurityConfig {
   auth_failure_threshold: number;
   unique_paths_threshold: number;
   repeated_hits_threshold: number;
+  /** The CDN document's security_filter at property level; {} when none (shared/config/security-filter.ts). */
+  security_filter: SecurityFilter;
+  security_filter_domains: Record<string, SecurityFilter>;
+  security_filter_paths: PathFilter[];
 }
 
 export interface DetectionConfig {
@@ -133,8 +138,6 @@ export interface Config {
   nodes: NodeConfig[];
   api: ApiConfig;
   metrics: { host: string; port: number };
-  /** A security_filter RuleSet document (validated at load); {} when none. */
-  security_filter: Record<string, unknown>;
   data_dir: string;
   log_level: 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' | 'silent';
 }

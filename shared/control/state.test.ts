@@ -63,3 +63,24 @@ test('filter level ids round-trip, paths may hold colons', () => {
   }
   assert.equal(parseFilterLevel('nonsense'), undefined);
 });
+
+test('the config file\'s levels are the base: a level set through the API replaces the config\'s of the same scope, its removal brings it back', () => {
+  const sf = (id: string) => ({ enabled: true, filter_rules: [{ id, match: { ips: ['192.0.2.0/24'] } }] });
+  const fromConfig = { version: 1, property: sf('config-p'), domains: { 'shop.example': sf('config-d') }, paths: [{ path: '/admin', security_filter: sf('config-a') }] };
+  const s = new ControlState(fromConfig);
+  assert.equal(new ControlState().ruleSet(), null, 'no levels anywhere: no rule set');
+  assert.deepEqual(s.ruleSet(), { version: 0, property: sf('config-p'), domains: { 'shop.example': sf('config-d') }, paths: [{ path: '/admin', security_filter: sf('config-a') }] });
+  assert.deepEqual(s.nodeRules().security_filter, s.ruleSet(), 'nodes are given the composed set');
+
+  s.apply(change('filter', 'property', 1, { level: 'property', security_filter: sf('api-p'), updated_at: 5 }));
+  s.apply(change('filter', 'domain:other.example', 2, { level: 'domain:other.example', security_filter: sf('api-d'), updated_at: 6 }));
+  const rs = s.ruleSet();
+  assert.deepEqual(rs?.property, sf('api-p'), 'the API\'s property level replaces the config\'s whole');
+  assert.deepEqual(rs?.domains, { 'other.example': sf('api-d'), 'shop.example': sf('config-d') }, 'other scopes add up');
+  assert.deepEqual(rs?.paths, [{ path: '/admin', security_filter: sf('config-a') }]);
+  assert.deepEqual(s.filterLevels().map((l) => `${l.level}:${l.source}`), ['domain:other.example:api', 'domain:shop.example:config', 'path:*:/admin:config', 'property:api']);
+
+  s.apply(change('filter', 'property', 3, null));
+  assert.deepEqual(s.ruleSet()?.property, sf('config-p'), 'removed through the API: the config\'s level again');
+  assert.deepEqual(s.configFilter('property'), sf('config-p'));
+});

@@ -6,6 +6,14 @@
 //
 // ClickHouse's control_* tables hold the same rows for restarts and SOC queries
 // (shared/control/store.ts writes both); this module knows nothing of storage.
+//
+// security_filter has two sources, composed here into the one rule set that
+// nodes enforce and detectors evaluate: the config file's levels (given at
+// construction, fixed for the process) and the levels set through the API. A
+// level is one scope (property, one domain, one path); a level set through the
+// API replaces the config's level of the same scope whole, and removing it
+// through the API brings the config's back. Levels never merge (the model's
+// rule: the most specific level that exists applies alone).
 import { EventEmitter } from 'node:events';
 import type { ControlChange, ControlKind } from '../records.js';
 import type { RuleSet, SecurityFilter } from '../security-filter/index.js';
@@ -94,6 +102,17 @@ export class ControlState extends EventEmitter<{ change: [ControlEvent] }> {
   private readonly deletedAt = new Map<string, number>();
   /** The highest version applied: the rule-set version nodes are given. */
   version = 0;
+  /** The config file's security_filter levels by level id ("property", "domain:<host>", "path:<host>:<path>"). */
+  private readonly configFilters = new Map<string, SecurityFilter>();
+
+  /** `configFilter`: the config file's security_filter levels (shared/config/security-filter.ts), validated. */
+  constructor(configFilter: RuleSet | null = null) {
+    super();
+    if (!configFilter) return;
+    if (configFilter.property) this.configFilters.set(filterLevelId({ kind: 'property' }), configFilter.property);
+    for (const [host, f] of Object.entries(configFilter.domains ?? {})) this.configFilters.set(filterLevelId({ kind: 'domain', host: host.toLowerCase() }), f);
+    for (const p of configFilter.paths ?? []) this.configFilters.set(filterLevelId({ kind: 'path', host: p.host?.toLowerCase() ?? '*', path: p.path }), p.security_filter);
+  }
 
   private mapOf(kind: ControlKind): Map<string, Held<unknown>> | undefined {
     switch (kind) {
@@ -144,11 +163,24 @@ export class ControlState extends EventEmitter<{ change: [ControlEvent] }> {
     return this.settings.get(name)?.value as T | undefined;
   }
 
-  /** The security_filter levels composed into one rule set, or null when there is none. */
+  /** The config file's security_filter level at `level`, if it sets one. */
+  configFilter(level: string): SecurityFilter | undefined {
+    return this.configFilters.get(level);
+  }
+
+  /** Every security_filter level in force, by level id: the config's, each replaced by the API's of the same scope. */
+  filterLevels(): Array<{ level: string; security_filter: SecurityFilter; source: 'config' | 'api'; updated_at?: number }> {
+    const out = new Map<string, { level: string; security_filter: SecurityFilter; source: 'config' | 'api'; updated_at?: number }>();
+    for (const [level, f] of this.configFilters) out.set(level, { level, security_filter: f, source: 'config' });
+    for (const { value: f } of this.filters.values()) out.set(f.level, { level: f.level, security_filter: f.security_filter, source: 'api', updated_at: f.updated_at });
+    return [...out.values()].sort((a, b) => (a.level < b.level ? -1 : a.level > b.level ? 1 : 0));
+  }
+
+  /** The security_filter levels composed into one rule set (see the header), or null when there is none. */
   ruleSet(version = this.version): RuleSet | null {
-    if (this.filters.size === 0) return null;
+    const levels = this.filterLevels();
+    if (levels.length === 0) return null;
     const rs: RuleSet = { version };
-    const levels = [...this.filters.values()].map((h) => h.value).sort((a, b) => (a.level < b.level ? -1 : a.level > b.level ? 1 : 0));
     for (const f of levels) {
       const where = parseFilterLevel(f.level);
       if (!where) continue;

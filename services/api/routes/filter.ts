@@ -3,6 +3,11 @@
 // set and removed on its own; GET /api/security/filter composes them. A level
 // is stored only if the whole rule set it would produce passes the shared
 // validator (shared/security-filter/), the one the detectors and nodes use.
+//
+// The config file's levels (security.security_filter, _domains, _paths) are
+// the base: a level set here replaces the config's level of the same scope,
+// and removing it brings the config's back (shared/control/state.ts composes
+// them). A GET of a level shows which one is in force (`source`).
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { filterLevelId, parseFilterLevel, type FilterLevelWhere } from '../../../shared/control/state.js';
 import { validateRuleSet, type RuleSet, type SecurityFilter } from '../../../shared/security-filter/index.js';
@@ -13,7 +18,13 @@ const securityFilterDoc = {
   type: 'object',
   description: 'A security_filter block (schemas/security-filter/rule-set.schema.json): { enabled, filter_rules, response_handling }',
 } as const;
-const filterLevelSchema = envelope({ type: 'object', required: ['level', 'security_filter'], properties: { level: { type: 'string' }, security_filter: { type: 'object', additionalProperties: true }, updated_at: { type: 'integer' } } });
+const levelProperties = {
+  level: { type: 'string' },
+  security_filter: { type: 'object', additionalProperties: true },
+  source: { type: 'string', enum: ['config', 'api'], description: 'config: the config file\'s level; api: set through the API (it replaces the config\'s of the same scope)' },
+  updated_at: { type: 'integer' },
+} as const;
+const filterLevelSchema = envelope({ type: 'object', required: ['level', 'security_filter'], properties: levelProperties });
 const filterBody = { type: 'object', additionalProperties: false, required: ['security_filter'], properties: { security_filter: securityFilterDoc } } as const;
 const hostParam = { type: 'object', additionalProperties: false, required: ['host'], properties: { host: { type: 'string', minLength: 1, maxLength: 253 } } } as const;
 const pathQuery = { type: 'object', additionalProperties: false, required: ['path'], properties: { host: { type: 'string', minLength: 1, maxLength: 253, description: 'absent: every host' }, path: urlPath } } as const;
@@ -21,9 +32,22 @@ const pathQuery = { type: 'object', additionalProperties: false, required: ['pat
 export function registerFilter(app: FastifyInstance, deps: RouteDeps): void {
   const { store, state } = deps.control;
   const filterOut = (where: FilterLevelWhere) => {
-    const h = state.filters.get(filterLevelId(where));
-    if (!h) throw new ApiError('LW_API_NOT_FOUND', `no security_filter at ${filterLevelId(where)}`);
-    return { data: { level: h.value.level, security_filter: h.value.security_filter, updated_at: h.value.updated_at } };
+    const level = filterLevelId(where);
+    const h = state.filters.get(level);
+    if (h) return { data: { level: h.value.level, security_filter: h.value.security_filter, source: 'api', updated_at: h.value.updated_at } };
+    const fromConfig = state.configFilter(level);
+    if (fromConfig) return { data: { level, security_filter: fromConfig, source: 'config' } };
+    throw new ApiError('LW_API_NOT_FOUND', `no security_filter at ${level}`);
+  };
+  /** Only a level set through the API can be removed through it; the config file's stays the file's. */
+  const removeFilter = async (req: FastifyRequest, where: FilterLevelWhere) => {
+    const level = filterLevelId(where);
+    if (!state.filters.has(level)) {
+      const why = state.configFilter(level) ? ' through the API (the config file sets this level: change it there, or replace it with a PUT)' : '';
+      throw new ApiError('LW_API_NOT_FOUND', `no security_filter at ${level}${why}`);
+    }
+    await store.putFilter(level, null, actor(req));
+    return { data: { level, deleted: true } };
   };
   // A level is checked as part of the whole rule set it would produce, with the shared validator (the Lua module and the detectors run the same set).
   const putFilter = async (req: FastifyRequest, where: FilterLevelWhere, filter: SecurityFilter) => {
@@ -51,11 +75,9 @@ export function registerFilter(app: FastifyInstance, deps: RouteDeps): void {
   app.put<{ Body: { security_filter: SecurityFilter } }>('/api/security/filter/property', { config: { auth: 'admin' }, schema: { summary: 'Set security_filter at property level', body: filterBody, response: { 200: filterLevelSchema } } }, (req) =>
     putFilter(req, { kind: 'property' }, req.body.security_filter),
   );
-  app.delete('/api/security/filter/property', { config: { auth: 'admin' }, schema: { summary: 'Remove the property-level security_filter' } }, async (req) => {
-    filterOut({ kind: 'property' });
-    await store.putFilter('property', null, actor(req));
-    return { data: { level: 'property', deleted: true } };
-  });
+  app.delete('/api/security/filter/property', { config: { auth: 'admin' }, schema: { summary: 'Remove the property-level security_filter set through the API' } }, (req) =>
+    removeFilter(req, { kind: 'property' }),
+  );
   app.get<{ Params: { host: string } }>('/api/security/filter/domains/:host', { config: { auth: 'analyst' }, schema: { summary: 'security_filter of one domain', params: hostParam, response: { 200: filterLevelSchema } } }, (req) =>
     filterOut({ kind: 'domain', host: req.params.host.toLowerCase() }),
   );
@@ -64,12 +86,9 @@ export function registerFilter(app: FastifyInstance, deps: RouteDeps): void {
     { config: { auth: 'admin' }, schema: { summary: 'Set security_filter of one domain', params: hostParam, body: filterBody, response: { 200: filterLevelSchema } } },
     (req) => putFilter(req, { kind: 'domain', host: req.params.host.toLowerCase() }, req.body.security_filter),
   );
-  app.delete<{ Params: { host: string } }>('/api/security/filter/domains/:host', { config: { auth: 'admin' }, schema: { summary: 'Remove the security_filter of one domain', params: hostParam } }, async (req) => {
-    const where: FilterLevelWhere = { kind: 'domain', host: req.params.host.toLowerCase() };
-    filterOut(where);
-    await store.putFilter(filterLevelId(where), null, actor(req));
-    return { data: { level: filterLevelId(where), deleted: true } };
-  });
+  app.delete<{ Params: { host: string } }>('/api/security/filter/domains/:host', { config: { auth: 'admin' }, schema: { summary: 'Remove the security_filter of one domain set through the API', params: hostParam } }, (req) =>
+    removeFilter(req, { kind: 'domain', host: req.params.host.toLowerCase() }),
+  );
   app.get<{ Querystring: { host?: string; path: string } }>('/api/security/filter/paths', { config: { auth: 'analyst' }, schema: { summary: 'security_filter of one path', querystring: pathQuery, response: { 200: filterLevelSchema } } }, (req) =>
     filterOut({ kind: 'path', host: req.query.host?.toLowerCase() ?? '*', path: req.query.path }),
   );
@@ -85,14 +104,11 @@ export function registerFilter(app: FastifyInstance, deps: RouteDeps): void {
     },
     (req) => putFilter(req, { kind: 'path', host: req.body.host?.toLowerCase() ?? '*', path: req.body.path }, req.body.security_filter),
   );
-  app.delete<{ Querystring: { host?: string; path: string } }>('/api/security/filter/paths', { config: { auth: 'admin' }, schema: { summary: 'Remove the security_filter of one path', querystring: pathQuery } }, async (req) => {
-    const where: FilterLevelWhere = { kind: 'path', host: req.query.host?.toLowerCase() ?? '*', path: req.query.path };
-    filterOut(where);
-    await store.putFilter(filterLevelId(where), null, actor(req));
-    return { data: { level: filterLevelId(where), deleted: true } };
-  });
+  app.delete<{ Querystring: { host?: string; path: string } }>('/api/security/filter/paths', { config: { auth: 'admin' }, schema: { summary: 'Remove the security_filter of one path set through the API', querystring: pathQuery } }, (req) =>
+    removeFilter(req, { kind: 'path', host: req.query.host?.toLowerCase() ?? '*', path: req.query.path }),
+  );
   app.get('/api/security/filter/levels', {
     config: { auth: 'analyst' },
-    schema: { summary: 'Every security_filter level', response: { 200: list({ type: 'object', required: ['level'], properties: { level: { type: 'string' }, security_filter: { type: 'object', additionalProperties: true }, updated_at: { type: 'integer' } } }) } },
-  }, () => ({ data: [...state.filters.values()].map((h) => h.value).filter((f) => parseFilterLevel(f.level) !== undefined) }));
+    schema: { summary: 'Every security_filter level in force (the config file\'s, each replaced by one set through the API)', response: { 200: list({ type: 'object', required: ['level'], properties: levelProperties }) } },
+  }, () => ({ data: state.filterLevels().filter((f) => parseFilterLevel(f.level) !== undefined) }));
 }
