@@ -186,7 +186,9 @@ describe('logwarden operator commands over the API', () => {
     assert.match(cidr.stdout, /whitelisted cidr 10\.50\.0\.0\/16/);
     await expectExit(['whitelist', 'add', '/healthz'], 0);
     await expectExit(['whitelist', 'add', 'cidr', '10.60.0.0/16', '--deployment', 'shop'], 0);
-    await expectExit(['whitelist', 'add', 'ip', '10.70.0.0/16'], 5);
+    // As FlatRun's documentation writes it: an `ip` entry naming a range is stored as the range.
+    assert.match((await expectExit(['whitelist', 'add', 'ip', '10.70.0.0/16'], 0)).stdout, /whitelisted cidr 10\.70\.0\.0\/16/);
+    await expectExit(['whitelist', 'add', 'ip', '10.70.0.300'], 5);
 
     const ls = parseJson<{ data: Array<{ id: string; type: string; value: string }> }>(await expectExit(['whitelist', 'ls', '--json'], 0, { token: ANALYST }));
     const byValue = new Map(ls.data.map((w) => [w.value, w.type]));
