@@ -188,6 +188,7 @@ describe('logwarden operator commands over the API', () => {
     await expectExit(['whitelist', 'add', 'cidr', '10.60.0.0/16', '--deployment', 'shop'], 0);
     // As FlatRun's documentation writes it: an `ip` entry naming a range is stored as the range.
     assert.match((await expectExit(['whitelist', 'add', 'ip', '10.70.0.0/16'], 0)).stdout, /whitelisted cidr 10\.70\.0\.0\/16/);
+    await expectExit(['whitelist', 'rm', '10.70.0.0/16'], 0);
     await expectExit(['whitelist', 'add', 'ip', '10.70.0.300'], 5);
 
     const ls = parseJson<{ data: Array<{ id: string; type: string; value: string }> }>(await expectExit(['whitelist', 'ls', '--json'], 0, { token: ANALYST }));
