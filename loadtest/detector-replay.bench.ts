@@ -200,7 +200,7 @@ function scopeOf(label: string, lines: number, truth: GroundTruth, seen: Map<str
     const s = seen ? seen.get(ip) : { lines: t.requests, attack: t.attack_requests ?? 0 };
     if (!s || s.lines === 0) continue;
     if (t.label === 'attacker' && t.kind && s.attack > 0) {
-      attackers.set(ip, t.kind);
+      attackers.set(ip, t.kind as AttackKind); // this bench reads the classic mix
       if ((t.last_attack_ts ?? Infinity) <= end) complete.add(ip);
     } else if (t.label === 'benign') benign.add(ip);
   }

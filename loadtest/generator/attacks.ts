@@ -48,20 +48,20 @@ export interface AttackPlan {
 }
 
 const SEC = 1000;
-const NGINX_404_BYTES = 153;
+export const NGINX_404_BYTES = 153;
 const NGINX_403_BYTES = 153;
-const NGINX_401_BYTES = 179;
+export const NGINX_401_BYTES = 179;
 const NGINX_400_BYTES = 155;
 const NGINX_301_BYTES = 169;
 
-function req(offset: number, method: string, uri: string, status: number, bytes: number, upstream: boolean, attack: boolean, extra: { referer?: string; authUser?: string } = {}): BundleItem {
+export function req(offset: number, method: string, uri: string, status: number, bytes: number, upstream: boolean, attack: boolean, extra: { referer?: string; authUser?: string } = {}): BundleItem {
   const r = planReq(offset, method, uri, status, bytes, extra.referer ?? '', upstream, attack);
   if (extra.authUser !== undefined) r.authUser = extra.authUser;
   return r;
 }
 
 /** A quick look at the site before the attack: the landing page and a few of its assets. */
-function prelude(rng: Rng, b: PlanBuilder, site: Site, host: string, at: number): void {
+export function prelude(rng: Rng, b: PlanBuilder, site: Site, host: string, at: number): void {
   const uri = site.landing(rng);
   const bundle = [req(0, 'GET', uri, 200, Math.round(rng.logNormal(site.pageBytes, 0.25)), site.dynamic, false, { referer: rng.chance(0.5) ? 'https://www.google.com/' : '' })];
   let o = rng.int(30, 150);
@@ -73,12 +73,12 @@ function prelude(rng: Rng, b: PlanBuilder, site: Site, host: string, at: number)
 }
 
 /** Evenly paced times with jitter: the count in any window stays close to rate x window. */
-function* paced(rng: Rng, start: number, durationMs: number, perSec: number, jitter = 0.3): Generator<number> {
+export function* paced(rng: Rng, start: number, durationMs: number, perSec: number, jitter = 0.3): Generator<number> {
   const step = 1000 / perSec;
   for (let t = start; t < start + durationMs; t += Math.max(1, Math.round(step * rng.range(1 - jitter, 1 + jitter)))) yield Math.round(t);
 }
 
-function notFoundBytes(rng: Rng, site: Site): number {
+export function notFoundBytes(rng: Rng, site: Site): number {
   if (site === SITES.blog) return rng.int(28_000, 32_000);
   return site.dynamic ? rng.int(3_000, 9_000) : NGINX_404_BYTES;
 }
@@ -184,9 +184,9 @@ const SCAN_WORDS = [
   'support', 'system', 'tags', 'team', 'templates', 'terms', 'test', 'themes', 'tools', 'topics', 'uploads', 'user', 'users',
   'v1', 'v2', 'video', 'videos', 'web', 'widgets', 'wiki', 'work', 'www',
 ];
-const SCAN_PATHS: readonly string[] = SCAN_WORDS.flatMap((w) => [`/${w}`, `/${w}/`, `/${w}.php`, `/${w}.html`]);
+export const SCAN_PATHS: readonly string[] = SCAN_WORDS.flatMap((w) => [`/${w}`, `/${w}/`, `/${w}.php`, `/${w}.html`]);
 
-const EXISTING: ReadonlyMap<Site, { ok: ReadonlySet<string>; dirs: ReadonlySet<string> }> = new Map([
+export const EXISTING: ReadonlyMap<Site, { ok: ReadonlySet<string>; dirs: ReadonlySet<string> }> = new Map([
   [SITES.shop, { ok: new Set(['/products', '/search', '/cart', '/about', '/contact', '/shipping', '/checkout', '/account']), dirs: new Set(['/static', '/media']) }],
   [SITES.blog, { ok: new Set(['/feed/', '/about/', '/index.php']), dirs: new Set(['/feed', '/about']) }],
   [SITES.docs, { ok: new Set(['/search/', '/index.html']), dirs: new Set(['/search', '/assets']) }],

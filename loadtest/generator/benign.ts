@@ -44,18 +44,18 @@ const SEC = 1000;
 const MIN = 60_000;
 
 /** nginx's own error pages (server_tokens off). */
-const NGINX_404_BYTES = 153;
+export const NGINX_404_BYTES = 153;
 const NGINX_401_BYTES = 179;
 
-function thinkTime(rng: Rng, medianMs: number, minMs: number, maxMs: number): number {
+export function thinkTime(rng: Rng, medianMs: number, minMs: number, maxMs: number): number {
   return Math.round(Math.min(maxMs, Math.max(minMs, rng.logNormal(medianMs, 0.9))));
 }
 
-function pageBytes(rng: Rng, site: Site): number {
+export function pageBytes(rng: Rng, site: Site): number {
   return Math.round(rng.logNormal(site.pageBytes, 0.25));
 }
 
-function page(uri: string, status: number, bytes: number, referer: string, upstream: boolean, offset = 0, method = 'GET'): BundleItem {
+export function page(uri: string, status: number, bytes: number, referer: string, upstream: boolean, offset = 0, method = 'GET'): BundleItem {
   return planReq(offset, method, uri, status, bytes, referer, upstream);
 }
 
@@ -65,7 +65,7 @@ function as(user: string, item: BundleItem): BundleItem {
 }
 
 /** A page view: the page, and what the browser fetches for it. */
-function pageView(
+export function pageView(
   rng: Rng,
   site: Site,
   host: string,
@@ -145,7 +145,7 @@ function browser(rng: Rng, b: PlanBuilder, t0: number): Omit<ClientSpec, 'ip'> {
 }
 
 /** The shop's login form; now and then a mistyped password first. */
-function shopLogin(rng: Rng, b: PlanBuilder, t: number, host: string, referer: string): number {
+export function shopLogin(rng: Rng, b: PlanBuilder, t: number, host: string, referer: string): number {
   const login = SITES.shop.login;
   if (login === undefined) return t;
   const form = `https://${host}${login.page}`;

@@ -10,10 +10,13 @@
 //              $remote_addr - $remote_user [$time_local] "$request" $status $body_bytes_sent "$http_referer" "$http_user_agent"
 //              with nginx's default escaping: `"`, `\`, control bytes and every byte >= 0x7f as \xHH,
 //              and "-" for an empty variable. This is what CrowdSec and fail2ban parse.
+//              A request relayed by the CDN (ip-space.ts CDN_RANGES) is logged as nginx's realip
+//              module set to trust that range logs it: $remote_addr is the X-Forwarded-For client.
 //
 // Times are written in UTC (time_local "+0000"; the syslog stamp, which carries no zone,
 // is the same wall clock): the generated fleet runs on UTC.
 import type { GeneratedRequest } from './traffic.js';
+import { isCdnAddress } from './ip-space.js';
 
 export type OutputFormat = 'json' | 'syslog-json' | 'combined';
 export const OUTPUT_FORMATS: readonly OutputFormat[] = ['json', 'syslog-json', 'combined'];
@@ -415,7 +418,8 @@ export class LineFormatter {
   }
 
   private combined(r: GeneratedRequest, buf: Buffer, off: number): number {
-    off = putDefault(buf, off, r.client_ip, true);
+    const relayed = r.xff !== '' && isCdnAddress(r.client_ip);
+    off = putDefault(buf, off, relayed ? (r.xff.split(',').pop() as string).trim() : r.client_ip, true);
     buf[off] = 0x20;
     buf[off + 1] = 0x2d;
     buf[off + 2] = 0x20;

@@ -53,6 +53,18 @@ export class AddressPool {
   take(rng: Rng, ipv6: boolean): string {
     for (;;) {
       const ip = ipv6 ? randomIPv6(rng) : randomIPv4(rng);
+      // The CDN's range is the CDN's: no ordinary client is drawn inside it.
+      if (!this.used.has(ip) && !isCdnAddress(ip)) {
+        this.used.add(ip);
+        return ip;
+      }
+    }
+  }
+
+  /** An address drawn by `draw` (inside some operator's range), unique within the run. */
+  takeFrom(rng: Rng, draw: (rng: Rng) => string): string {
+    for (;;) {
+      const ip = draw(rng);
       if (!this.used.has(ip)) {
         this.used.add(ip);
         return ip;
@@ -63,6 +75,71 @@ export class AddressPool {
   get size(): number {
     return this.used.size;
   }
+}
+
+// ---- the harder corpus's operators: crawlers with DNS, a CDN ---------------------
+
+/** Crawler owners whose addresses the evaluation's DNS answers for: where they crawl from, and the name they give. */
+export interface CrawlerOwner {
+  crawler: 'googlebot' | 'bingbot' | 'applebot';
+  ua: string;
+  address: (rng: Rng) => string;
+  /** The forward-confirmable reverse name, inside the owner's documented domain. */
+  dnsName: (ip: string) => string;
+}
+
+const dashed = (ip: string): string => ip.replace(/[.:]/g, '-');
+
+export const CRAWLER_OWNERS: readonly CrawlerOwner[] = [
+  {
+    crawler: 'googlebot',
+    ua: 'Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)',
+    address: (r) => (r.chance(0.8) ? `66.249.${r.int(64, 79)}.${r.int(1, 254)}` : `2001:4860:4801:${r.int(1, 0x7f).toString(16)}::${r.int(1, 0xff).toString(16)}`),
+    dnsName: (ip) => `crawl-${dashed(ip)}.googlebot.com`,
+  },
+  {
+    crawler: 'bingbot',
+    ua: 'Mozilla/5.0 (compatible; bingbot/2.0; +http://www.bing.com/bingbot.htm)',
+    address: (r) => `${r.pick(['157.55.39', '40.77.167', '207.46.13'])}.${r.int(1, 254)}`,
+    dnsName: (ip) => `msnbot-${dashed(ip)}.search.msn.com`,
+  },
+  {
+    crawler: 'applebot',
+    ua: 'Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_5) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/13.1.1 Safari/605.1.15 (Applebot/0.1; +http://www.apple.com/go/applebot)',
+    address: (r) => `17.${r.int(241, 246)}.${r.int(0, 255)}.${r.int(1, 254)}`,
+    dnsName: (ip) => `${dashed(ip)}.applebot.apple.com`,
+  },
+];
+
+/**
+ * The reverse name a known crawler's owner gives one of its addresses, for the
+ * user agents the generator sends (loadtest's mirror of the detector's
+ * shipped list, services/detector/crawlers/known.json); undefined when the
+ * user agent claims none of them (AhrefsBot: not a verified crawler).
+ */
+export function crawlerDnsName(ua: string, ip: string): string | undefined {
+  if (/Googlebot/.test(ua)) return `crawl-${dashed(ip)}.googlebot.com`;
+  if (/bingbot/i.test(ua)) return `msnbot-${dashed(ip)}.search.msn.com`;
+  if (/Applebot/.test(ua)) return `${dashed(ip)}.applebot.apple.com`;
+  if (/YandexBot/.test(ua)) return `spider-${dashed(ip)}.yandex.com`;
+  if (/DuckDuckBot/.test(ua)) return `crawler-${dashed(ip)}.duckduckgo.com`;
+  return undefined;
+}
+
+/**
+ * A CDN's egress range: its nodes relay visitors and name them in
+ * X-Forwarded-For. The evaluation trusts it (ingest.trusted_proxies); the
+ * combined format, which has no X-Forwarded-For, is written as nginx's realip
+ * module (set_real_ip_from this range) would log it.
+ */
+export const CDN_RANGES: readonly string[] = ['104.16.248.0/24'];
+
+export function isCdnAddress(ip: string): boolean {
+  return ip.startsWith('104.16.248.');
+}
+
+export function cdnAddress(rng: Rng): string {
+  return `104.16.248.${rng.int(1, 254)}`;
 }
 
 /** A private address a client's own proxy may put in X-Forwarded-For. */

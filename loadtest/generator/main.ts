@@ -5,12 +5,12 @@
 //   node dist/loadtest/generator/main.js blast --udp 127.0.0.1:5514 --rate 100000 --seconds 10 --from access.log
 //   node dist/loadtest/generator/main.js count --udp 127.0.0.1:5514 --seconds 12
 import { fork } from 'node:child_process';
-import { createWriteStream, type WriteStream } from 'node:fs';
+import { createWriteStream, writeFileSync, type WriteStream } from 'node:fs';
 import { once } from 'node:events';
 import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import { createGzip, type Gzip } from 'node:zlib';
-import { TrafficGenerator, ATTACK_KINDS, emptyRequest, type AttackKind, type GroundTruth, type TrafficOptions } from './traffic.js';
+import { TrafficGenerator, ATTACK_KINDS, PACED_ATTACK_KINDS, emptyRequest, type AnyAttackKind, type GroundTruth, type TrafficOptions } from './traffic.js';
 import { LineFormatter, OUTPUT_FORMATS, isOutputFormat, type OutputFormat } from './format.js';
 import {
   BlastTargetError, MAX_SECONDS, blast, count, parseLoopbackTarget, type BlastStats, type Framing, type Target,
@@ -22,8 +22,12 @@ const USAGE = `logwarden traffic generator
 usage: node dist/loadtest/generator/main.js <command> [options]
 
   write  --lines N --seed S --format ${OUTPUT_FORMATS.join('|')} --out FILE|- [--truth FILE]
-         [--start ISO] [--duration 10m] [--ipv6-share 0.15] [--attackers N | kind=N,...]
+         [--start ISO] [--duration 10m] [--ipv6-share 0.15] [--attackers N | kind=N,...] [--mix classic|hard]
          Writes N lines (FILE.gz is gzipped) and the ground truth. Default start 2026-11-21T06:00:00Z.
+         --mix hard adds benign traffic at and above the thresholds (verified crawlers, a NAT'd
+         office, mistyped passwords, single-page apps, health checks, a CDN with X-Forwarded-For)
+         and attackers at other paces; with --truth it also writes the DNS records the crawlers
+         need beside it (truth.dns.json: {host: [[name, address]], ptr: [[address, name]]}).
 
   blast  (--udp HOST:PORT | --tcp HOST:PORT [--framing newline|octet]) --rate R --seconds T
          [--max-lines N] (--from FILE | --seed S [--format F] [--start ISO] [--duration D]) [--procs N]
@@ -35,7 +39,7 @@ usage: node dist/loadtest/generator/main.js <command> [options]
   count  (--udp HOST:PORT | --tcp HOST:PORT [--framing newline|octet]) --seconds T
          Listens on a loopback address and counts what arrives: a null receiver for blast.
 
-attacker kinds: ${ATTACK_KINDS.join(', ')}
+attacker kinds: ${ATTACK_KINDS.join(', ')}; with --mix hard also ${PACED_ATTACK_KINDS.join(', ')}
 exit codes: 0 ok, 1 failure, 2 usage error or refused target`;
 
 const DEFAULT_START = Date.UTC(2026, 10, 21, 6, 0, 0);
@@ -73,16 +77,17 @@ function parseStart(text: string | undefined, fallback: number): number {
   return t;
 }
 
-export function parseAttackers(text: string | undefined): Partial<Record<AttackKind, number>> | undefined {
+export function parseAttackers(text: string | undefined): Partial<Record<AnyAttackKind, number>> | undefined {
   if (text === undefined) return undefined;
-  if (/^\d+$/.test(text)) return Object.fromEntries(ATTACK_KINDS.map((k) => [k, Number(text)]));
-  const out: Partial<Record<AttackKind, number>> = {};
+  const all: readonly string[] = [...ATTACK_KINDS, ...PACED_ATTACK_KINDS];
+  if (/^\d+$/.test(text)) return Object.fromEntries(all.map((k) => [k, Number(text)]));
+  const out: Partial<Record<AnyAttackKind, number>> = {};
   for (const part of text.split(',')) {
     const [k, v] = part.split('=');
-    if (!(ATTACK_KINDS as readonly string[]).includes(k ?? '') || v === undefined || !/^\d+$/.test(v)) {
-      throw new UsageError(`--attackers: "${part}" is not kind=N (kinds: ${ATTACK_KINDS.join(', ')})`);
+    if (!all.includes(k ?? '') || v === undefined || !/^\d+$/.test(v)) {
+      throw new UsageError(`--attackers: "${part}" is not kind=N (kinds: ${all.join(', ')})`);
     }
-    out[k as AttackKind] = Number(v);
+    out[k as AnyAttackKind] = Number(v);
   }
   return out;
 }
@@ -91,6 +96,11 @@ function format(v: string | undefined, fallback: OutputFormat): OutputFormat {
   const f = v ?? fallback;
   if (!isOutputFormat(f)) throw new UsageError(`--format must be one of ${OUTPUT_FORMATS.join(', ')}, got "${f}"`);
   return f;
+}
+
+/** Where the DNS records of a hard corpus go: beside its truth file (truth.json → truth.dns.json). */
+export function dnsFileOf(truthFile: string): string {
+  return truthFile.endsWith('.json') ? `${truthFile.slice(0, -5)}.dns.json` : `${truthFile}.dns.json`;
 }
 
 /** The ground truth with one client per line: diffable and greppable at a million clients. */
@@ -112,11 +122,14 @@ async function cmdWrite(argv: string[]): Promise<void> {
     options: {
       lines: { type: 'string' }, seed: { type: 'string' }, format: { type: 'string' }, out: { type: 'string' },
       truth: { type: 'string' }, start: { type: 'string' }, duration: { type: 'string' }, 'ipv6-share': { type: 'string' },
-      attackers: { type: 'string' },
+      attackers: { type: 'string' }, mix: { type: 'string' },
     },
     strict: true,
   });
+  const mix = values.mix ?? 'classic';
+  if (mix !== 'classic' && mix !== 'hard') throw new UsageError(`--mix must be classic or hard, got "${mix}"`);
   const opts: TrafficOptions = {
+    mix,
     lines: int(values.lines, 'lines', 1),
     seed: int(values.seed, 'seed'),
     startMs: parseStart(values.start, DEFAULT_START),
@@ -170,6 +183,7 @@ async function cmdWrite(argv: string[]): Promise<void> {
     const tf = createWriteStream(values.truth);
     tf.end(truthToJson(truth));
     await once(tf, 'finish');
+    if (mix === 'hard') writeFileSync(dnsFileOf(values.truth), `${JSON.stringify(gen.dnsRecords())}\n`);
   }
   const summary = {
     lines: gen.produced,

@@ -22,8 +22,12 @@ export interface PlanReq {
   /** Proxied to an application (has $upstream_response_time) rather than served by nginx itself. */
   upstream: boolean;
   authUser: string;
-  /** Overrides the client's user agent for this request ("" = the client's). */
+  /** Overrides the client's user agent for this request ("" = the client's): people behind one NAT address. */
   ua: string;
+  /** Overrides the client's address ("" = the client's): an attacker rotating through its /64. */
+  ip: string;
+  /** Overrides the client's X-Forwarded-For ("" = the client's): a CDN node relaying many visitors. */
+  xff: string;
   /** Part of the attack (false for an attacker's benign-looking requests and for every benign client). */
   attack: boolean;
 }
@@ -31,7 +35,7 @@ export interface PlanReq {
 export type BundleItem = PlanReq;
 
 export function planReq(offset: number, method: string, uri: string, status: number, bytes: number, referer: string, upstream: boolean, attack = false): PlanReq {
-  return { ts: offset, method, uri, path: pathOf(uri), status, bytes, referer, upstream, authUser: '', ua: '', attack };
+  return { ts: offset, method, uri, path: pathOf(uri), status, bytes, referer, upstream, authUser: '', ua: '', ip: '', xff: '', attack };
 }
 
 export interface ClientSpec {

@@ -20,12 +20,30 @@ import { Rng } from './prng.js';
 import { AddressPool } from './ip-space.js';
 import { SPAWNED_PROFILES, planBenign, planMonitor, type BenignContext, type BenignProfile } from './benign.js';
 import { ATTACK_KINDS, PRIMARY_DETECTORS, planAttack, type AttackKind } from './attacks.js';
+import { PACED_ATTACK_KINDS, PACED_MAX_MS, PACED_PRIMARY_DETECTORS, isPacedKind, planPacedAttack, type PacedAttackKind } from './attacks-paced.js';
+import { HARD_PROFILES, hardCounts, planHard, type HardProfile } from './benign-hard.js';
+import { CDN_RANGES, crawlerDnsName } from './ip-space.js';
 import { budgetFrom, type ClientSpec, type PlanReq } from './plan.js';
 import { DEFAULT_THRESHOLDS, WINDOW_DETECTORS, detectorPeak, peaksOf, type Thresholds, type WindowPeaks } from './window.js';
 
 export type { AttackKind } from './attacks.js';
 export type { BenignProfile } from './benign.js';
+export type { PacedAttackKind } from './attacks-paced.js';
+export type { HardProfile } from './benign-hard.js';
 export { ATTACK_KINDS, PRIMARY_DETECTORS } from './attacks.js';
+export { PACED_ATTACK_KINDS, PACED_PRIMARY_DETECTORS } from './attacks-paced.js';
+export { HARD_PROFILES } from './benign-hard.js';
+
+/** Every attacker kind a corpus may hold: the classic ones, and the harder mix's paces. */
+export type AnyAttackKind = AttackKind | PacedAttackKind;
+/** Every benign kind: the classic profiles, the harder mix's, and the visitors a CDN relays. */
+export type AnyBenignProfile = BenignProfile | HardProfile | 'cdn_client';
+/**
+ * classic: benign clients under 60% of every threshold, fast attackers (the
+ * correctness corpus). hard: also benign traffic at and above the thresholds
+ * and attackers at other paces (benign-hard.ts, attacks-paced.ts).
+ */
+export type TrafficMix = 'classic' | 'hard';
 
 /** One request, with the fields of the shipped JSON log_format (lua/conf/logwarden-http.conf). */
 export interface GeneratedRequest {
@@ -68,9 +86,9 @@ export interface ClientTruth {
   /** Requests this IP sent in the run. */
   requests: number;
   /** Benign: what kind of client. */
-  profile?: BenignProfile;
+  profile?: AnyBenignProfile;
   /** Attacker: its kind. */
-  kind?: AttackKind;
+  kind?: AnyAttackKind;
   /** Attacker: detectors that must fire (the kind's primary). */
   expected_detectors?: string[];
   /** Attacker: detectors that may also fire, measured from its traffic (a superset of expected). */
@@ -82,6 +100,20 @@ export interface ClientTruth {
   /** Attacker: the highest count of each window signal in any one detection window. */
   peaks?: WindowPeaks;
   description?: string;
+  /** A CDN's visitor: the CDN address that relayed it (its X-Forwarded-For names this client). */
+  via?: string;
+  /** A crawler whose DNS the evaluation serves: its forward-confirmed reverse name. */
+  dns_name?: string;
+  /** An attacker rotating inside its /64: every address it used (this entry's key first). */
+  addresses?: string[];
+}
+
+/** What the evaluation's DNS server must answer (shared/testing/dnsmasq.ts TestDnsRecords). */
+export interface DnsRecords {
+  /** Name → address: A/AAAA and the address's PTR (a forward-confirmed crawler). */
+  host: Array<[name: string, address: string]>;
+  /** Address → name, PTR only (a forged reverse name with no forward record). */
+  ptr: Array<[address: string, name: string]>;
 }
 
 export interface GroundTruth {
@@ -94,9 +126,14 @@ export interface GroundTruth {
   thresholds_assumed: Thresholds;
   /** Benign clients stay at or under this fraction of every threshold in any window. */
   benign_margin: number;
+  mix: TrafficMix;
+  /** Proxies whose X-Forwarded-For the evaluation must trust (ingest.trusted_proxies): the CDN's range. */
+  trusted_proxies: string[];
+  /** Addresses that are another client's (a /64 rotator's further addresses) → that client's key. */
+  aliases: Record<string, string>;
   summary: {
     benign_clients: number;
-    attackers: Record<AttackKind, number>;
+    attackers: Partial<Record<AnyAttackKind, number>>;
     ipv6_clients: number;
     benign_requests: number;
     attacker_requests: number;
@@ -113,7 +150,9 @@ export interface TrafficOptions {
   /** Default: 1 000 requests/s on average, at least 10 minutes. */
   durationMs?: number;
   /** Attackers per kind. Default for each kind: lines/40 000, at least 2 (IPv4 and IPv6) and at most 100; none under 20 000 lines. */
-  attackers?: Partial<Record<AttackKind, number>>;
+  attackers?: Partial<Record<AnyAttackKind, number>>;
+  /** Default classic; hard adds the harder benign kinds and the paced attackers (see TrafficMix). */
+  mix?: TrafficMix;
   /** Share of benign clients on IPv6 (default 0.15). Attackers: the second of each kind is IPv6, then about a quarter. */
   ipv6Share?: number;
   /** Thresholds the labels and the benign budget assume (default: the config defaults). */
@@ -150,7 +189,7 @@ interface Live {
   spec: ClientSpec;
   /** Per request: ts, status, bytes, flags (NUM_STRIDE). */
   num: Float64Array;
-  /** Per request: method, uri, referer, auth user, user agent override (STR_STRIDE). */
+  /** Per request: method, uri, referer, auth user, user agent, address and X-Forwarded-For overrides (STR_STRIDE). */
   str: string[];
   n: number;
   idx: number;
@@ -158,7 +197,7 @@ interface Live {
 }
 
 const NUM_STRIDE = 4;
-const STR_STRIDE = 5;
+const STR_STRIDE = 7;
 const FLAG_UPSTREAM = 1;
 
 function live(id: number, spec: ClientSpec, plan: readonly PlanReq[]): Live {
@@ -178,6 +217,8 @@ function live(id: number, spec: ClientSpec, plan: readonly PlanReq[]): Live {
     str[b + 2] = p.referer;
     str[b + 3] = p.authUser;
     str[b + 4] = p.ua;
+    str[b + 5] = p.ip;
+    str[b + 6] = p.xff;
   }
   return { id, spec, num, str, n, idx: 0, next: n > 0 ? (num[0] as number) : Infinity };
 }
@@ -275,7 +316,7 @@ class ClientHeap {
 }
 
 interface PendingAttacker {
-  kind: AttackKind;
+  kind: AnyAttackKind;
   ip: string;
   stream: number;
   attackStart: number;
@@ -300,6 +341,7 @@ const STREAM_EMIT = 1;
 const STREAM_ESTIMATE = 2;
 const STREAM_MONITOR = 0x0100_0000;
 const STREAM_ATTACKER = 0x0200_0000;
+const STREAM_HARD = 0x0300_0000;
 const STREAM_BENIGN = 0x1000_0000;
 
 export class TrafficGenerator implements IterableIterator<GeneratedRequest> {
@@ -318,7 +360,10 @@ export class TrafficGenerator implements IterableIterator<GeneratedRequest> {
   private readonly ctx: BenignContext;
   private readonly ipv6Share: number;
   private readonly attackers: PendingAttacker[] = [];
-  private readonly attackerCounts: Record<AttackKind, number>;
+  private readonly attackerCounts: Partial<Record<AnyAttackKind, number>>;
+  readonly mix: TrafficMix;
+  private readonly dns: DnsRecords = { host: [], ptr: [] };
+  private readonly aliases: Record<string, string> = {};
   private attIdx = 0;
   private nextId = 0;
 
@@ -360,12 +405,14 @@ export class TrafficGenerator implements IterableIterator<GeneratedRequest> {
       endMs,
     };
 
+    this.mix = opts.mix ?? 'classic';
     // Attackers first: their addresses and line counts are fixed before any benign client appears.
     const perKind = defaultAttackersPerKind(opts.lines);
-    this.attackerCounts = Object.fromEntries(ATTACK_KINDS.map((k) => [k, opts.attackers?.[k] ?? perKind])) as Record<AttackKind, number>;
+    const kinds: readonly AnyAttackKind[] = this.mix === 'hard' ? [...ATTACK_KINDS, ...PACED_ATTACK_KINDS] : ATTACK_KINDS;
+    this.attackerCounts = Object.fromEntries(kinds.map((k) => [k, opts.attackers?.[k] ?? perKind]));
     let attackLines = 0;
-    for (const kind of ATTACK_KINDS) {
-      const n = this.attackerCounts[kind];
+    for (const kind of kinds) {
+      const n = this.attackerCounts[kind] as number;
       if (!Number.isInteger(n) || n < 0) throw new RangeError(`attackers.${kind} must be a non-negative integer, got ${n}`);
       for (let i = 0; i < n; i++) attackLines += this.addAttacker(kind, i);
     }
@@ -381,6 +428,7 @@ export class TrafficGenerator implements IterableIterator<GeneratedRequest> {
         this.addBenign(m.spec, this.fit(m.plan, this.startMs), 'monitor', this.master.chance(this.ipv6Share));
       }
     }
+    if (this.mix === 'hard') this.addHard(opts.lines);
 
     // Arrivals: a Poisson process started half an hour early so the
     // population at startMs is (nearly) the steady one. Its base rate comes
@@ -485,6 +533,9 @@ export class TrafficGenerator implements IterableIterator<GeneratedRequest> {
       end_ms: this.lastTs === -Infinity ? this.startMs : this.lastTs,
       thresholds_assumed: { ...this.thresholds },
       benign_margin: this.benignMargin,
+      mix: this.mix,
+      trusted_proxies: this.mix === 'hard' ? [...CDN_RANGES] : [],
+      aliases: { ...this.aliases },
       summary: {
         benign_clients: benign,
         attackers: { ...this.attackerCounts },
@@ -496,21 +547,25 @@ export class TrafficGenerator implements IterableIterator<GeneratedRequest> {
     };
   }
 
-  private addAttacker(kind: AttackKind, i: number): number {
-    const ipv6 = i === 1 || (i > 1 && this.master.chance(Math.max(0.25, this.ipv6Share)));
+  private addAttacker(kind: AnyAttackKind, i: number): number {
+    const ipv6 = kind === 'ipv6_rotating' || i === 1 || (i > 1 && this.master.chance(Math.max(0.25, this.ipv6Share)));
     const ip = this.pool.take(this.master, ipv6);
     const stream = STREAM_ATTACKER + this.attackers.length;
-    // Spread over the run, ending early enough that the longest attack (5 min) is over before the run is.
+    // Spread over the run, ending early enough that the longest attack of the kind (classic: 5 min) is over before the run is.
+    const longest = isPacedKind(kind) ? PACED_MAX_MS[kind] : 5 * MIN;
     const lo = this.durationMs * 0.05;
-    const hi = Math.max(lo, Math.min(this.durationMs * 0.75, this.durationMs - 6 * MIN));
+    const hi = Math.max(lo, Math.min(this.durationMs * 0.75, this.durationMs - longest - MIN));
     const attackStart = this.startMs + Math.round(this.master.range(lo, hi));
-    const a = this.planAttacker(kind, stream, attackStart);
+    const a = this.planAttacker(kind, stream, attackStart, ip);
     const plan = a.plan;
+    if (a.forgedPtr !== undefined) this.dns.ptr.push([ip, a.forgedPtr]);
+    const addresses = kind === 'ipv6_rotating' ? [ip, ...new Set(plan.map((p) => p.ip).filter((x) => x !== '' && x !== ip))] : undefined;
+    for (const other of addresses?.slice(1) ?? []) this.aliases[other] = ip;
     const attack = plan.filter((p) => p.attack);
     const peaks = peaksOf(plan, this.thresholds.detection_window_ms);
     // "May fire": measured over the benign budget's wider window, so a detector whose window is a little longer is covered.
     const wide = peaksOf(plan, this.ctx.budgetWindowMs);
-    const expected = [...PRIMARY_DETECTORS[kind]];
+    const expected = [...(isPacedKind(kind) ? PACED_PRIMARY_DETECTORS[kind] : PRIMARY_DETECTORS[kind])];
     const acceptable = new Set<string>(expected);
     for (const d of WINDOW_DETECTORS) if (detectorPeak(d, wide, this.thresholds).fires) acceptable.add(d);
     for (const s of a.alsoSignatures) acceptable.add(s);
@@ -526,21 +581,28 @@ export class TrafficGenerator implements IterableIterator<GeneratedRequest> {
       attack_requests: attack.length,
       peaks,
       description: a.description,
+      ...(addresses ? { addresses } : {}),
     });
     this.attackerRequests += plan.length;
     this.attackers.push({ kind, ip, stream, attackStart, activation: (plan[0] as PlanReq).ts, count: plan.length });
     return plan.length;
   }
 
-  private planAttacker(kind: AttackKind, stream: number, attackStart: number): { plan: PlanReq[]; spec: Omit<ClientSpec, 'ip'>; alsoSignatures: string[]; description: string } {
-    const a = planAttack(kind, new Rng(this.seed, stream), attackStart, this.startMs);
+  private planAttacker(
+    kind: AnyAttackKind,
+    stream: number,
+    attackStart: number,
+    ip: string,
+  ): { plan: PlanReq[]; spec: Omit<ClientSpec, 'ip'>; alsoSignatures: string[]; description: string; forgedPtr?: string } {
+    const rng = new Rng(this.seed, stream);
+    const a = isPacedKind(kind) ? planPacedAttack(kind, rng, attackStart, ip) : planAttack(kind, rng, attackStart, this.startMs);
     a.plan.sort((x, y) => x.ts - y.ts);
     return a;
   }
 
   /** The plan is rebuilt from its stream when the attack begins, so millions of lines never hold every attacker's plan at once. */
   private activate(p: PendingAttacker): void {
-    const a = this.planAttacker(p.kind, p.stream, p.attackStart);
+    const a = this.planAttacker(p.kind, p.stream, p.attackStart, p.ip);
     if (a.plan.length !== p.count) throw new Error(`attacker ${p.ip}: plan not reproducible (${a.plan.length} != ${p.count})`);
     this.heap.push(live(this.nextId++, { ip: p.ip, ...a.spec }, a.plan));
   }
@@ -564,8 +626,57 @@ export class TrafficGenerator implements IterableIterator<GeneratedRequest> {
     const ip = this.pool.take(this.master, ipv6);
     if (plan.length === 0) return;
     this.plannedBenign += plan.length;
-    this.clients.set(ip, { label: 'benign', deployment: spec.deployment, requests: plan.length, profile });
+    const truth: ClientTruth = { label: 'benign', deployment: spec.deployment, requests: plan.length, profile };
+    // A benign crawler is the real one: its owner's DNS names it (what a replay with DNS verifies).
+    const dnsName = profile === 'crawler' ? crawlerDnsName(spec.ua, ip) : undefined;
+    if (dnsName !== undefined) {
+      this.dns.host.push([dnsName, ip]);
+      truth.dns_name = dnsName;
+    }
+    this.clients.set(ip, truth);
     this.heap.push(live(this.nextId++, { ip, ...spec }, plan));
+  }
+
+  /** The harder mix's benign clients (benign-hard.ts): a fixed few of each kind, started across the run. */
+  private addHard(lines: number): void {
+    const counts = hardCounts(lines);
+    let stream = STREAM_HARD;
+    const ctx = {
+      endMs: this.ctx.endMs,
+      fixedIp: (draw: (r: Rng) => string) => this.pool.takeFrom(this.master, draw),
+      visitorIp: () => this.pool.take(this.master, this.master.chance(this.ipv6Share)),
+    };
+    for (const profile of HARD_PROFILES) {
+      for (let i = 0; i < counts[profile]; i++) {
+        const rng = new Rng(this.seed, stream++);
+        // Long-lived kinds (a crawler's hour, an office's day) start early; the rest anywhere before the last ten minutes.
+        const early = profile === 'office_nat' || profile === 'health_check' || profile === 'cdn_proxy' || profile === 'verified_crawler';
+        const t0 = this.startMs + Math.round(rng.range(0, early ? 60_000 : Math.max(60_000, this.durationMs - 10 * MIN)));
+        const h = planHard(profile, rng, t0, ctx);
+        const plan = this.fit(h.plan, t0);
+        if (plan.length === 0) continue;
+        const ip = h.ip ?? this.pool.take(this.master, profile !== 'office_nat' && this.master.chance(this.ipv6Share));
+        this.plannedBenign += plan.length;
+        const truth: ClientTruth = { label: 'benign', deployment: h.spec.deployment, requests: plan.length, profile, description: h.description };
+        if (h.dnsName !== undefined) {
+          this.dns.host.push([h.dnsName, ip]);
+          truth.dns_name = h.dnsName;
+        }
+        this.clients.set(ip, truth);
+        if (h.relayed) {
+          // Requests the fit dropped are not in the log: count what is.
+          const kept = new Map<string, number>();
+          for (const r of plan) kept.set(r.xff, (kept.get(r.xff) ?? 0) + 1);
+          for (const [visitor, n] of kept) this.clients.set(visitor, { label: 'benign', deployment: h.spec.deployment, requests: n, profile: 'cdn_client', via: ip });
+        }
+        this.heap.push(live(this.nextId++, { ip, ...h.spec }, plan));
+      }
+    }
+  }
+
+  /** The DNS records the evaluation's resolver must serve: real crawlers forward-confirmed, forged PTRs without forward records. */
+  dnsRecords(): DnsRecords {
+    return { host: this.dns.host.map(([n, a]) => [n, a]), ptr: this.dns.ptr.map(([a, n]) => [a, n]) };
   }
 
   private spawn(): void {
@@ -609,11 +720,13 @@ export class TrafficGenerator implements IterableIterator<GeneratedRequest> {
     }
     const s = c.spec;
     const ua = str[b + 4] as string;
+    const ip = str[b + 5] as string;
+    const xff = str[b + 6] as string;
     r.ts = ts;
     r.node = s.node;
     r.deployment = s.deployment;
-    r.client_ip = s.ip;
-    r.xff = s.xff;
+    r.client_ip = ip === '' ? s.ip : ip;
+    r.xff = xff === '' ? s.xff : xff;
     r.method = str[b] as string;
     r.host = s.host;
     r.uri = str[b + 1] as string;
