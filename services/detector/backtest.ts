@@ -50,6 +50,9 @@ export interface BacktestReport {
   crawlers: { dns: boolean; verified: number; failed: number; unverified: number; pending: number };
 }
 
+/** The lowest lookup budget of a replay's crawler verification (per shard). */
+const REPLAY_LOOKUPS_PER_S = 1_000;
+
 /** Ticks the engine's clock this often (in records): flushes and expiries follow the log's time. */
 const TICK_EVERY = 1024;
 
@@ -109,7 +112,9 @@ export interface ShardInput {
 
 export async function backtestShard(config: Config, input: ShardInput, shard: ShardSpec = { index: 0, count: 1 }, onEvent?: (e: SecurityEvent) => void): Promise<BacktestPartial> {
   const crawlers = config.detection.crawlers;
-  const verifier = crawlers.enabled ? new CrawlerVerifier({ ...crawlers, offline: input.dns !== true }) : undefined;
+  // A replay asks about its claims as fast as the resolver answers: the live budget (lookups a
+  // second per shard) protects a resolver from a flood of new addresses, not from a backtest's few.
+  const verifier = crawlers.enabled ? new CrawlerVerifier({ ...crawlers, lookups_per_second: Math.max(crawlers.lookups_per_second, REPLAY_LOOKUPS_PER_S), offline: input.dns !== true }) : undefined;
   const engine = new DetectionEngine(engineConfig(config), verifier);
   /** Each client that claimed a crawler, and the verdict it got. */
   const claims = new Map<string, CrawlerStatus>();

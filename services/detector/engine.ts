@@ -25,7 +25,8 @@
 //   or an app's distinct pages are not a scan);
 // - signatures weigh what they say; a security_filter WARN 1, a BLOCK the threshold.
 // Evidence (not volume) also goes into the offence memory, which reaches
-// beyond the window; a failed login always does, fired or not.
+// beyond the window; a failed login always does, fired or not, and so does a
+// 404 on a page path new for the client.
 //
 // A client is an IPv4 address, or an IPv6 address's /ipv6ClientPrefix network
 // (default /64: one subscriber's allocation), so an attacker rotating through
@@ -306,6 +307,11 @@ export class DetectionEngine {
           const first = !((t.flags[slot] as number) & UNIQUE);
           this.fire(ip, slot, UNIQUE, 'unique_paths', 'scan_detected', rec, d, { distinct_paths: String(d) });
           evidence += (first ? t.sum(slot, C_NEWPATH_ERR) : miss ? 1 : 0) * WHOLE;
+        } else if (rec.status === 404 && !((t.flags[slot] as number) & NOT_FOUND)) {
+          // A missing page this client had not asked for is remembered even when no detector fires:
+          // a scanner probing a few paths a minute never fills a window, but adds up here. (A
+          // reload of the same broken link is no new path; a missing asset is not tracked at all.)
+          remembered += WHOLE;
         }
       } else if ((t.flags[slot] as number) & UNIQUE && t.sum(slot, C_NEWPATH) < cfg.uniquePathsThreshold) this.unfire(slot, UNIQUE);
       if (!isNew && hits >= cfg.repeatedHitsThreshold) {

@@ -3,6 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ConfigError, loadConfig, type ConfigIssue } from '../../../shared/config/load.js';
+import { CrawlerCatalog } from './catalog.js';
 import { CrawlerVerifier } from './verify.js';
 
 function issuesOf(text: string): ConfigIssue[] {
@@ -76,4 +77,10 @@ test('invalid values name their key', () => {
   // Values that pass the schema are checked after it: a regular expression, a resolver address.
   const later = issuesOf(['detection:', '  crawlers:', '    resolvers: ["dns.example.com", "127.0.0.1"]', '    extra: [{ name: a, user_agent: "(", domains: [example.org] }]'].join('\n'));
   assert.deepEqual(later.map((i) => i.path).sort(), ['detection.crawlers.extra[0].user_agent', 'detection.crawlers.resolvers[0]']);
+});
+
+test('a feed reader that says it is "like FeedFetcher-Google" claims no crawler; Google\'s own fetcher does', () => {
+  const catalog = new CrawlerCatalog([]);
+  assert.equal(catalog.claimed('Feedly/1.0 (+http://www.feedly.com/fetcher.html; 3 subscribers; like FeedFetcher-Google)'), undefined);
+  assert.equal(catalog.claimed('FeedFetcher-Google; (+http://www.google.com/feedfetcher.html)')?.name, 'googlebot');
 });
