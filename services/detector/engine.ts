@@ -152,6 +152,9 @@ const FAKE_CRAWLER_WEIGHT = 2 * EIGHTHS;
 
 const SAMPLE_PATHS = 5;
 
+/** Events of requests nginx refused already (blocked_by): recorded, never a reason to block. */
+const NO_EVIDENCE = /^(blocklist|rate_limit|policy:)/;
+
 export class DetectionEngine {
   private readonly table: IpTable;
   private readonly bucketMs: number;
@@ -430,7 +433,10 @@ export class DetectionEngine {
   }
 
   private block(ip: string, rec: AccessRecord, why: string, source: 'auto' | 'filter'): void {
-    const fired = [...this.pending.values()].filter((p) => p.ip === ip && p.lastTs >= rec.ts - this.cfg.windowMs).map((p) => p.detector);
+    // The detectors behind it; requests nginx refused already are no evidence, so not a reason.
+    const fired = [...this.pending.values()]
+      .filter((p) => p.ip === ip && p.lastTs >= rec.ts - this.cfg.windowMs && !NO_EVIDENCE.test(p.detector))
+      .map((p) => p.detector);
     this.bans.block(ip, rec.ts, `${source}: ${why} (${[...new Set(fired)].sort().join(', ')})`, source);
   }
 
@@ -444,6 +450,13 @@ export class DetectionEngine {
     // A decision on one IPv6 address is about its client, the network.
     const ip = d.ip.includes('/') ? d.ip : this.clients.of(d.ip);
     if (!this.bans.learn(ip, d)) return;
+    // What it did before is told (its pending events flushed) and forgotten: a new block's
+    // reason names only what it does from now on.
+    for (const [key, p] of this.pending) {
+      if (p.ip !== ip) continue;
+      this.flushOne(key, p);
+      this.pending.delete(key);
+    }
     const [hi, lo] = hash64(ip);
     const slot = this.table.find(hi, lo, Math.floor(this.watermark / this.bucketMs));
     if (slot >= 0) this.table.clear(slot);
