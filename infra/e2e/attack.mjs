@@ -24,8 +24,8 @@
 // (a tool that ends before it is refused is run again, up to MAX_RUNS); the
 // benign visitors' requests must all be 200. Each block and the events behind
 // it must reach ClickHouse and be listed by the API. Then a second phase
-// (same-address.mjs): ffuf, ffuf with a browser's user agent, whatweb and
-// hydra one after another from ONE address, its block lifted through the API
+// (same-address.mjs): ffuf, gobuster, wfuzz, whatweb, ffuf with a browser's
+// user agent and hydra one after another from ONE address, its block lifted through the API
 // between them (each must be refused again), a browser visitor with its
 // assets throughout (never refused), two slow brute forces and a scanner
 // rotating through an IPv6 /64 (refused, the /64 as a range). Prints a summary table;
@@ -108,8 +108,8 @@ const t00 = Date.now();
 const TOOLS = [...new Set(['dirb', 'hydra', 'sqlmap', 'wrk', ...SAME_ADDRESS_TOOLS])];
 const why = ensureTools(root);
 const missing = Object.fromEntries(TOOLS.filter((t) => !onPath(t)).map((t) => [t, why ?? `${t} is not on PATH`]));
-// dirb's word list is ffuf's too (same-address.mjs).
-for (const t of ['dirb', 'ffuf']) if (!existsSync('/usr/share/dirb/wordlists/common.txt')) missing[t] ??= 'no /usr/share/dirb/wordlists/common.txt (package dirb)';
+// dirb's word list is the fuzzers' too (same-address.mjs).
+for (const t of ['dirb', 'ffuf', 'gobuster', 'wfuzz']) if (!existsSync('/usr/share/dirb/wordlists/common.txt')) missing[t] ??= 'no /usr/share/dirb/wordlists/common.txt (package dirb)';
 for (const [t, w] of Object.entries(missing)) {
   if (CI) fail(`${t} is missing (CI=true: a missing tool fails the run): ${w}`);
   else say(`SKIP ${t}: ${w}`);

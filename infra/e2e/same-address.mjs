@@ -2,13 +2,14 @@
 // thresholds like the first: what an operator sees who lifts a block and
 // watches the same attacker come back.
 //
-//   one address, tool after tool     ffuf (its own user agent), ffuf (a browser's), whatweb
+//   one address, tool after tool     ffuf, gobuster, wfuzz (their own user agents), whatweb
 //                                    -a 4 (nikto is not packaged in Debian main: whatweb's
-//                                    heavy mode stands for the scanner), hydra, hydra behind a
-//                                    proxy that rewrites its user agent to a browser's; each
-//                                    one refused by nginx, then its block lifted through the
-//                                    API (DELETE /api/security/blocked-ips/<ip>), and the next
-//                                    one started once nginx lets the address through again
+//                                    heavy mode stands for the scanner), ffuf with a browser's
+//                                    user agent, hydra, hydra behind a proxy that rewrites its
+//                                    user agent to a browser's; each one refused by nginx, then
+//                                    its block lifted through the API (DELETE
+//                                    /api/security/blocked-ips/<ip>), and the next one started
+//                                    once nginx lets the address through again
 //   a browser visitor, throughout    a page and its 8 assets, about 2 requests/s; conditional
 //                                    repeats when nginx sends validators → never refused
 //   two slow brute forces            hydra -c 3 and -c 5 (a failed login every ~4 s and ~6 s:
@@ -53,7 +54,7 @@ const SLOW_WITHIN_MS = 240_000;
 const LIFTED_WITHIN_MS = 30_000;
 const LISTED_WITHIN_MS = 60_000;
 
-export const SAME_ADDRESS_TOOLS = ['ffuf', 'whatweb', 'hydra'];
+export const SAME_ADDRESS_TOOLS = ['ffuf', 'gobuster', 'wfuzz', 'whatweb', 'hydra'];
 
 /**
  * Runs the phase; `ctx` is the run's: nginx, api, log (AccessLog), work, logsDir,
@@ -90,11 +91,14 @@ export async function sameAddressPhase(ctx) {
 
   const steps = [
     { name: 'ffuf', tool: 'ffuf', cmd: ['ffuf', ['-u', `http://127.0.0.1:${fwd}/missing/FUZZ`, '-w', WORDS, '-t', '5', '-p', '0.02', '-s']] },
-    { name: 'ffuf (browser UA)', tool: 'ffuf', cmd: ['ffuf', ['-u', `http://127.0.0.1:${fwd}/missing/FUZZ`, '-w', WORDS, '-t', '5', '-p', '0.02', '-s', '-H', `User-Agent: ${CHROME}`]] },
+    { name: 'gobuster', tool: 'gobuster', cmd: ['gobuster', ['dir', '-u', `http://127.0.0.1:${fwd}/missing/`, '-w', WORDS, '-q', '-t', '5', '--delay', '20ms', '--no-error']] },
+    // -s (a delay) makes wfuzz send one request at a time.
+    { name: 'wfuzz', tool: 'wfuzz', cmd: ['wfuzz', ['-w', WORDS, '--hc', '404', '-s', '0.01', `http://127.0.0.1:${fwd}/missing/FUZZ`]] },
     // Aggression 4: every plugin's URLs, a nikto-like walk of known paths (about 6 a second).
     // Not nmap's http-enum: against this nginx, which answers 200 anywhere, it stops after its
     // three-request 404 check ("ambiguous response").
     { name: 'whatweb -a 4', tool: 'whatweb', cmd: ['whatweb', ['-a', '4', '--no-errors', `http://127.0.0.1:${fwd}/`]] },
+    { name: 'ffuf (browser UA)', tool: 'ffuf', cmd: ['ffuf', ['-u', `http://127.0.0.1:${fwd}/missing/FUZZ`, '-w', WORDS, '-t', '5', '-p', '0.02', '-s', '-H', `User-Agent: ${CHROME}`]] },
     { name: 'hydra', tool: 'hydra', cmd: ['hydra', hydraArgs('127.0.0.1', fwd, ['-t', '4'])] },
     { name: 'hydra (browser UA)', tool: 'hydra', cmd: ['hydra', hydraArgs('127.0.0.1', nginx.port, ['-t', '4']), { ...process.env, HYDRA_PROXY_HTTP: `http://127.0.0.1:${disguised}` }] },
   ];
