@@ -23,7 +23,12 @@
 // refused for its block must be more than none, within the tool's time
 // (a tool that ends before it is refused is run again, up to MAX_RUNS); the
 // benign visitors' requests must all be 200. Each block and the events behind
-// it must reach ClickHouse and be listed by the API. Prints a summary table;
+// it must reach ClickHouse and be listed by the API. Then a second phase
+// (same-address.mjs): ffuf, gobuster, wfuzz, whatweb, ffuf with a browser's
+// user agent and hydra one after another from ONE address, its block lifted through the API
+// between them (each must be refused again), a browser visitor with its
+// assets throughout (never refused), two slow brute forces and a scanner
+// rotating through an IPv6 /64 (refused, the /64 as a range). Prints a summary table;
 // exits non-zero on any failure. A missing tool is installed by
 // infra/tools/attack-tools.sh where it can be; otherwise it is skipped with a message,
 // and under CI=true it fails the run, named. Bounded: a watchdog ends the run
@@ -40,7 +45,8 @@ import { join } from 'node:path';
 import { clearTimeout, setTimeout } from 'node:timers';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
-import { AccessLog, Processes, disguisingProxy, ensureTools, forwarder, freeUdpPort, get, onPath, runTool, stopChild, until } from './harness.mjs';
+import { AccessLog, Processes, disguisingProxy, ensureTools, forwarder, freeUdpPort, get, onPath, printTable, runTool, stopChild, until } from './harness.mjs';
+import { SAME_ADDRESS_TOOLS, sameAddressPhase } from './same-address.mjs';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const dist = (p) => new URL(`../../dist/${p}`, import.meta.url).href;
@@ -53,7 +59,7 @@ const { hashToken } = await import(dist('shared/auth/tokens.js'));
 const { signNodeRequest } = await import(dist('shared/node-auth.js'));
 
 const CI = process.env.CI === 'true';
-const RUN_LIMIT_MS = 3 * 60_000;
+const RUN_LIMIT_MS = 6 * 60_000;
 const READY_WITHIN_MS = 120_000;
 /** A tool must be refused by nginx this long after its first start. */
 const REFUSE_WITHIN_MS = 45_000;
@@ -99,10 +105,11 @@ const fail = (what) => {
 
 // ------------------------------------------------------------------ the tools
 const t00 = Date.now();
-const TOOLS = ['dirb', 'hydra', 'sqlmap', 'wrk'];
+const TOOLS = [...new Set(['dirb', 'hydra', 'sqlmap', 'wrk', ...SAME_ADDRESS_TOOLS])];
 const why = ensureTools(root);
 const missing = Object.fromEntries(TOOLS.filter((t) => !onPath(t)).map((t) => [t, why ?? `${t} is not on PATH`]));
-if (!existsSync('/usr/share/dirb/wordlists/common.txt') && !missing.dirb) missing.dirb = 'no /usr/share/dirb/wordlists/common.txt';
+// dirb's word list is the fuzzers' too (same-address.mjs).
+for (const t of ['dirb', 'ffuf', 'gobuster', 'wfuzz']) if (!existsSync('/usr/share/dirb/wordlists/common.txt')) missing[t] ??= 'no /usr/share/dirb/wordlists/common.txt (package dirb)';
 for (const [t, w] of Object.entries(missing)) {
   if (CI) fail(`${t} is missing (CI=true: a missing tool fails the run): ${w}`);
   else say(`SKIP ${t}: ${w}`);
@@ -407,12 +414,7 @@ function printSummary(results, log, benign) {
     const b = log.client(ip);
     rows.push(['benign', ip, '-', String(b.requests), String(b.refused), `${b.ok} answered 200`, '', '']);
   }
-  const widths = rows[0].map((_, i) => Math.max(...rows.map((row) => row[i].length)));
-  console.log('\ne2e summary (from nginx\'s own access log; refused = answered for a block; decision→first refusal: the block decision\'s event time to nginx\'s first refusal)');
-  for (const [i, row] of rows.entries()) {
-    console.log(`  ${row.map((cell, j) => cell.padEnd(widths[j])).join('  ')}`);
-    if (i === 0) console.log(`  ${widths.map((w) => '-'.repeat(w)).join('  ')}`);
-  }
+  printTable('e2e summary (from nginx\'s own access log; refused = answered for a block; decision→first refusal: the block decision\'s event time to nginx\'s first refusal)', rows);
   for (const r of results) {
     if (r.skipped) continue;
     if (r.block) console.log(`  ${r.name}: block reason: ${r.block.reason}`);
@@ -472,13 +474,17 @@ try {
     if (events.length > 0) fail(`benign ${ip} has events: ${events.map((e) => e.detector).join(', ')}`);
   }
   if (benign.other.length > 0) fail(`benign traffic got ${benign.other.length} non-200 answers: ${[...new Set(benign.other)].join(', ')}`);
+
+  // The second phase: one address, tool after tool, its block lifted through the API between them.
+  const same = await sameAddressPhase({ nginx, api, log, work, logsDir, say, fail, cleanups, missing });
   if (log.bad > 0) fail(`${log.bad} lines of nginx's access log are not JSON`);
   for (const p of procs.list) if (p.exited) fail(`${p.name} exited during the run (log: ${p.file})`);
 
   const ran = results.filter((r) => !r.skipped);
-  const passed = ran.filter((r) => !failures.some((f) => f.startsWith(`${r.name}:`))).length + (failures.some((f) => /^benign/.test(f)) ? 0 : 1);
-  const total = ran.length + 1;
-  console.log(`\ne2e: ${passed} passed, ${total - passed} failed, ${results.length - ran.length} skipped (${((Date.now() - t00) / 1000).toFixed(0)} s; logs in ${logsDir})`);
+  const checks = [...ran.map((r) => `${r.name}:`), 'benign', ...same.checks.map((c) => `same address: ${c}:`)];
+  const passed = checks.filter((c) => !failures.some((f) => f.startsWith(c))).length;
+  const skipped = results.length - ran.length + same.skipped;
+  console.log(`\ne2e: ${passed} passed, ${checks.length - passed} failed, ${skipped} skipped (${((Date.now() - t00) / 1000).toFixed(0)} s; logs in ${logsDir})`);
 } catch (err) {
   if (failures.length === 0 || err.message !== 'attack tools missing') fail(err.stack ?? String(err));
 }

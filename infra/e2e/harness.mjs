@@ -7,7 +7,9 @@
 // and the Lua module judge it as that client. Node clients bind it themselves
 // (`localAddress`); an attack tool that cannot choose its source address talks
 // to a forwarder of its own that binds its connections to nginx to the tool's
-// address. Nothing here sends a header that speaks for another address.
+// address. One client speaks for others, as a node's trusted proxy does: the
+// test nginx takes X-Forwarded-For from 127.0.0.1 only (set_real_ip_from), so
+// clients at addresses loopback cannot bind (IPv6 ones) come that way.
 import { spawn, spawnSync } from 'node:child_process';
 import { Buffer } from 'node:buffer';
 import { closeSync, createWriteStream, openSync, readFileSync, readSync } from 'node:fs';
@@ -214,16 +216,29 @@ export function disguisingProxy(source, target, userAgent) {
 }
 
 /** GET from `source`; the status, or 0 when no answer came. */
-export function get(url, source, headers = {}) {
+export const get = async (url, source, headers = {}) => (await request(url, source, headers)).status;
+
+/** GET from `source`: the status (0 when no answer came) and the response's headers. */
+export function request(url, source, headers = {}) {
   return new Promise((resolve) => {
     const req = http.get(url, { localAddress: source, headers, timeout: 10_000 }, (res) => {
       res.resume();
-      res.on('end', () => resolve(res.statusCode ?? 0));
-      res.on('error', () => resolve(0));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers }));
+      res.on('error', () => resolve({ status: 0, headers: {} }));
     });
     req.on('timeout', () => req.destroy());
-    req.on('error', () => resolve(0));
+    req.on('error', () => resolve({ status: 0, headers: {} }));
   });
+}
+
+/** Prints rows (the first is the header) as a table under a title. */
+export function printTable(title, rows) {
+  const widths = rows[0].map((_, i) => Math.max(...rows.map((row) => String(row[i] ?? '').length)));
+  console.log(`\n${title}`);
+  for (const [i, row] of rows.entries()) {
+    console.log(`  ${row.map((cell, j) => String(cell ?? '').padEnd(widths[j])).join('  ')}`.trimEnd());
+    if (i === 0) console.log(`  ${widths.map((w) => '-'.repeat(w)).join('  ')}`);
+  }
 }
 
 // ------------------------------------------------------------------ nginx's access log
@@ -236,6 +251,30 @@ export function get(url, source, headers = {}) {
 export class AccessLog {
   constructor(file) {
     Object.assign(this, { file, offset: 0, rest: '', clients: new Map(), bad: 0 });
+    /** Clients whose every request is kept (see `between`): set `keep` to a predicate on the address. */
+    this.keep = () => false;
+    this.records = [];
+  }
+
+  /**
+   * nginx's account of the requests of the clients `which` picks (a predicate on
+   * the address) logged from `fromMs` up to `toMs`: one address's requests per
+   * tool, when several tools take turns at it.
+   */
+  between(which, fromMs, toMs = Infinity) {
+    const s = { requests: 0, refused: 0, statuses: {}, firstMs: undefined, firstRefusedMs: undefined, addresses: new Set() };
+    for (const r of this.records) {
+      if (r.ms < fromMs || r.ms >= toMs || !which(r.ip)) continue;
+      s.requests++;
+      s.statuses[r.status] = (s.statuses[r.status] ?? 0) + 1;
+      s.addresses.add(r.ip);
+      s.firstMs ??= r.ms;
+      if (r.refused) {
+        s.refused++;
+        s.firstRefusedMs ??= r.ms;
+      }
+    }
+    return s;
   }
 
   client(ip) {
@@ -283,10 +322,12 @@ export class AccessLog {
       if (c.agents.size < 4) c.agents.add(r.user_agent);
       c.firstMs ??= ms;
       if (r.status === '200') c.ok++;
-      if (r.blocked_by === 'blocklist') {
+      const refused = r.blocked_by === 'blocklist';
+      if (refused) {
         c.refused++;
         c.firstRefusedMs ??= ms;
       }
+      if (this.keep(r.client_ip)) this.records.push({ ip: r.client_ip, ms, status: r.status, refused });
     }
   }
 }

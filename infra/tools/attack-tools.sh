@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The real attack tools the tests run against a local nginx, from Debian's
-# packages: the end-to-end run (infra/e2e/attack.mjs: dirb, hydra, sqlmap, wrk)
+# packages: the end-to-end run (infra/e2e/attack.mjs: all of them but nmap)
 # and the signature cases (services/detector/tool-signatures.test.ts: ffuf,
 # gobuster, wfuzz, dirb, sqlmap, hydra, nmap, whatweb). Idempotent: installs
 # only what is missing.
