@@ -44,6 +44,7 @@ import { ATTACK_KINDS, HARD_PROFILES, PACED_ATTACK_KINDS, type DnsRecords, type 
 import { addBlock, merge, quantile, score, type Blocks, type CategoryScore, type Score } from './detection-eval-score.js';
 import { runCrowdsec, type CrowdsecResult } from './peers/crowdsec.js';
 import { runFail2ban, type Fail2banResult } from './peers/fail2ban.js';
+import { intArg } from './args.js';
 import { figure } from './report-figures.js';
 
 const { values } = parseArgs({
@@ -58,14 +59,7 @@ const { values } = parseArgs({
     'no-peers': { type: 'boolean', default: false },
   },
 });
-const int = (v: string, name: string, min: number): number => {
-  const n = Number(v.replace(/_/g, ''));
-  if (!Number.isSafeInteger(n) || n < min) {
-    console.error(`--${name} must be an integer >= ${min}, got "${v}"`);
-    process.exit(2);
-  }
-  return n;
-};
+const int = intArg;
 const LINES = int(values.lines, 'lines', 20_000);
 const SEEDS = values.seeds.split(',').map((s) => int(s, 'seeds', 0));
 const FORMATS = values.formats.split(',') as Array<'json' | 'combined'>;

@@ -27,6 +27,7 @@ import { backtest, type BacktestReport } from '../services/detector/backtest.js'
 import { ATTACK_KINDS, type AttackKind, type GroundTruth } from './generator/traffic.js';
 import { runCrowdsec, type CrowdsecResult } from './peers/crowdsec.js';
 import { runFail2ban, type Fail2banResult } from './peers/fail2ban.js';
+import { intArg } from './args.js';
 import { figure } from './report-figures.js';
 
 const { values } = parseArgs({
@@ -38,14 +39,7 @@ const { values } = parseArgs({
     'crowdsec-timeout': { type: 'string', default: '330' },
   },
 });
-const posInt = (v: string, name: string, min: number): number => {
-  const n = Number(v.replace(/_/g, ''));
-  if (!Number.isSafeInteger(n) || n < min) {
-    console.error(`--${name} must be an integer >= ${min}, got "${v}"`);
-    process.exit(2);
-  }
-  return n;
-};
+const posInt = intArg;
 const LINES = posInt(values.lines, 'lines', 1000);
 const PEER_LINES = Math.min(posInt(values['peer-lines'], 'peer-lines', 1), LINES);
 const SEED = posInt(values.seed, 'seed', 0);

@@ -10,9 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse as parseYaml } from 'yaml';
-import { clickHouseEnv } from '../shared/clickhouse/testing.js';
-import { loadConfig } from '../shared/config/load.js';
-import { uniqueName } from '../shared/testing/kafka.js';
+import { testConfig } from '../shared/testing/config.js';
 import { startRuntime, SERVICES } from './runtime.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
@@ -36,17 +34,8 @@ test('every metric the dashboard and the alert rules name exists in /metrics of 
   assert.ok(dashboardMetrics.size >= 15, `the dashboard names the pipeline's metrics (${dashboardMetrics.size})`);
   assert.ok(alertMetrics.size >= 4, `the alert rules name metrics (${alertMetrics.size})`);
 
-  const config = loadConfig({
-    text: [
-      `kafka: { brokers: [], topic_prefix: "${uniqueName('catalog')}." }`,
-      `clickhouse: { database: ${uniqueName('catalog').replace(/[^A-Za-z0-9_]/g, '_')} }`,
-      'ingest: { udp: { port: 0 }, tcp: { enabled: false } }',
-      'api: { port: 0 }',
-      `data_dir: ${JSON.stringify(dataDir)}`,
-      'log_level: warn',
-    ].join('\n'),
-    env: clickHouseEnv(),
-  });
+  const config = testConfig('catalog', { dataDir, sections: { ingest: { udp: { port: 0 }, tcp: { enabled: false } } } });
+
   const rt = await startRuntime(config, new Set(SERVICES));
   try {
     const text = await (await fetch(`http://127.0.0.1:${rt.apiPort}/metrics`)).text();

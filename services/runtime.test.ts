@@ -17,6 +17,7 @@ import { epochMs, ipText } from '../shared/clickhouse/sql.js';
 import { loadConfig, type Config } from '../shared/config/load.js';
 import { kafkaBrokers, unitOnly, uniqueName } from '../shared/testing/kafka.js';
 import { startTestNginx } from '../shared/testing/nginx.js';
+import { probe } from '../shared/testing/bus-probe.js';
 import { startRuntime, type Runtime } from './runtime.js';
 import { clickHouseEnv } from '../shared/clickhouse/testing.js';
 
@@ -74,20 +75,12 @@ async function waitForRows(rt: Runtime, where: string, params: Record<string, un
 }
 
 async function collect(rt: Runtime, topic: string, n: number): Promise<BusMessage[]> {
-  const got: BusMessage[] = [];
-  const sub = await rt.bus.subscribe({
-    groupId: uniqueName('probe'),
-    topics: [topic],
-    fromBeginning: true,
-    onBatch: (b) => {
-      got.push(...b.messages);
-      return Promise.resolve();
-    },
-  });
-  const deadline = Date.now() + 60_000;
-  while (got.length < n && Date.now() < deadline) await sleep(50);
-  await sub.close();
-  return got;
+  const p = await probe(rt.bus, topic);
+  try {
+    return [...(await p.atLeast(n))];
+  } finally {
+    await p.close();
+  }
 }
 
 // Event time near now: the in-process bus keeps consumed messages only for a

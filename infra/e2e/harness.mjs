@@ -13,7 +13,6 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { Buffer } from 'node:buffer';
 import { closeSync, createWriteStream, openSync, readFileSync, readSync } from 'node:fs';
-import dgram from 'node:dgram';
 import http from 'node:http';
 import net from 'node:net';
 import { join } from 'node:path';
@@ -137,16 +136,10 @@ export const until = async (what, fn, ms) => {
   }
 };
 
-/** A UDP port that was free a moment ago on 127.0.0.1. */
-export function freeUdpPort() {
-  return new Promise((resolve, reject) => {
-    const s = dgram.createSocket('udp4');
-    s.once('error', reject);
-    s.bind(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
+/** A UDP port that was free a moment ago on 127.0.0.1 (the project's own helper, built). */
+export async function freeUdpPort() {
+  const { freeUdpPort: free } = await import(new URL('../../dist/shared/testing/ports.js', import.meta.url).href);
+  return free();
 }
 
 // ------------------------------------------------------------------ source addresses

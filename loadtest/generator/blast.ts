@@ -145,6 +145,16 @@ function stats(o: BlastOptions, sent: number, bytes: number, t0: number, errors:
   return { sent, bytes, seconds: Math.round(seconds * 1000) / 1000, rate: Math.round(sent / Math.max(seconds, 1e-9)), target_rate: o.rate, errors, stopped_by: stoppedBy };
 }
 
+/** Hands up to `n` lines to `each`; true when the source ran out first. */
+function takeLines(lines: Iterator<Uint8Array>, n: number, each: (line: Uint8Array) => void): boolean {
+  for (let i = 0; i < n; i++) {
+    const it = lines.next();
+    if (it.done === true) return true;
+    each(it.value);
+  }
+  return false;
+}
+
 async function blastUdp(o: BlastOptions, lines: Iterator<Uint8Array>): Promise<BlastStats> {
   const sock = dgram.createSocket(o.target.family === 6 ? 'udp6' : 'udp4');
   let errors = 0;
@@ -178,18 +188,11 @@ async function blastUdp(o: BlastOptions, lines: Iterator<Uint8Array>): Promise<B
         await sleep(1);
         continue;
       }
-      let exhausted = false;
-      for (let i = 0; i < n; i++) {
-        const it = lines.next();
-        if (it.done === true) {
-          exhausted = true;
-          break;
-        }
-        const line = it.value;
+      const exhausted = takeLines(lines, n, (line) => {
         sock.send(line, onSent);
         sent++;
         bytes += line.length;
-      }
+      });
       if (exhausted) {
         stoppedBy = 'source';
         break;
@@ -229,18 +232,11 @@ async function blastTcp(o: BlastOptions, lines: Iterator<Uint8Array>): Promise<B
         continue;
       }
       const frames: Uint8Array[] = [];
-      let exhausted = false;
-      for (let i = 0; i < n; i++) {
-        const it = lines.next();
-        if (it.done === true) {
-          exhausted = true;
-          break;
-        }
-        const line = it.value;
+      const exhausted = takeLines(lines, n, (line) => {
         if (o.framing === 'octet') frames.push(Buffer.from(`${line.length} `), line);
         else frames.push(line, NEWLINE);
         sent++;
-      }
+      });
       if (frames.length > 0) {
         const chunk = Buffer.concat(frames);
         bytes += chunk.length;

@@ -7,8 +7,9 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { loadConfig, type Config } from '../../shared/config/load.js';
+import { apiCaller } from '../../shared/testing/api-client.js';
+import { untilAnswers } from '../../shared/testing/nginx-client.js';
 import { uniqueName } from '../../shared/testing/kafka.js';
 import { freePort, startTestNginx, type TestNginx } from '../../shared/testing/nginx.js';
 import { startRuntime, type Runtime } from '../runtime.js';
@@ -44,14 +45,7 @@ describe('API → enforcer → nginx', () => {
     rmSync(dataDir, { recursive: true, force: true });
   });
 
-  const api = async (method: string, path: string, body?: unknown): Promise<{ status: number; body: Record<string, unknown> }> => {
-    const res = await fetch(`http://127.0.0.1:${rt?.apiPort}${path}`, {
-      method,
-      headers: { authorization: `Bearer ${TOKEN}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
-      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-    });
-    return { status: res.status, body: (await res.json()) as Record<string, unknown> };
-  };
+  const api = apiCaller(() => rt?.apiPort, TOKEN);
   // A client other than 127.0.0.1 sends X-Forwarded-For: the test nginx trusts it from
   // 127.0.0.1 (realip), as a node behind a proxy does (shared/testing/nginx-client.ts).
   const edge = async (path: string, client: string, headers: Record<string, string> = {}): Promise<{ status: number; headers: Headers }> => {
@@ -59,17 +53,7 @@ describe('API → enforcer → nginx', () => {
     await res.arrayBuffer();
     return { status: res.status, headers: res.headers };
   };
-  /** Polls until nginx answers `want`; returns how long it took. */
-  const until = async (what: string, fn: () => Promise<number>, want: number): Promise<number> => {
-    const t0 = Date.now();
-    let got = -1;
-    while (Date.now() - t0 < 15_000) {
-      got = await fn();
-      if (got === want) return Date.now() - t0;
-      await sleep(10);
-    }
-    assert.fail(`${what}: nginx answered ${got}, expected ${want}`);
-  };
+  const until = untilAnswers;
 
   test('blocks, protected routes, deployment policies and whitelist set through the API are enforced by nginx', async (t) => {
     nginx = await startTestNginx({ controlPort: await freePort(), controlSecret: SECRET });

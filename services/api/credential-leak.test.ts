@@ -12,7 +12,6 @@ import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import dgram from 'node:dgram';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, request, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
@@ -23,6 +22,7 @@ import { signNodeRequest } from '../../shared/node-auth.js';
 import { unitOnly, uniqueName } from '../../shared/testing/kafka.js';
 import { freePort, startTestNginx, type TestNginx } from '../../shared/testing/nginx.js';
 import { hashToken } from '../../shared/auth/tokens.js';
+import { freeUdpPort } from '../../shared/testing/ports.js';
 
 const cli = fileURLToPath(new URL('../cli/main.js', import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), 'logwarden-leak-'));
@@ -54,16 +54,6 @@ function leaks(where: string, text: string): string[] {
     .map(([what]) => `${what} in ${where}`);
 }
 
-function freeUdpPort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = dgram.createSocket('udp4');
-    s.once('error', reject);
-    s.bind(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 describe('credentials never leave in clear', { skip: unitOnly() && 'unit-only run (needs nginx)' }, () => {
   let nginx: TestNginx | undefined;

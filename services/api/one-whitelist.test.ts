@@ -3,22 +3,22 @@
 // for a single deployment reach the detectors (per deployment too), the API's
 // block checks and the nodes (a real nginx with the Lua module). Embedded mode:
 // the in-process bus, embedded ClickHouse, the enforcer pushing to the nginx.
-import { describe, test, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import dgram from 'node:dgram';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { hashToken } from '../../shared/auth/tokens.js';
 import { securityEventCodec } from '../../shared/avro/codec.js';
-import { clickHouseEnv } from '../../shared/clickhouse/testing.js';
-import { loadConfig, type Config } from '../../shared/config/load.js';
+import type { Config } from '../../shared/config/load.js';
+import { testConfig } from '../../shared/testing/config.js';
 import type { SecurityEvent } from '../../shared/records.js';
-import { uniqueName } from '../../shared/testing/kafka.js';
-import { nginxRequest } from '../../shared/testing/nginx-client.js';
+import { apiCaller } from '../../shared/testing/api-client.js';
+import { probe } from '../../shared/testing/bus-probe.js';
+import { nginxRequest, untilAnswers } from '../../shared/testing/nginx-client.js';
 import { freePort, startTestNginx, type TestNginx } from '../../shared/testing/nginx.js';
-import { startRuntime, type Runtime } from '../runtime.js';
+import { startRuntime } from '../runtime.js';
 
 const dataDir = mkdtempSync(join(tmpdir(), 'logwarden-one-whitelist-'));
 const TOKEN = 'lw_one-whitelist-admin-token-012345678';
@@ -29,19 +29,16 @@ const FROM_API = '127.0.91.2';
 const FOR_OTHER = '127.0.91.3';
 
 function config(nginx: TestNginx): Config {
-  return loadConfig({
-    text: [
-      `kafka: { brokers: [], topic_prefix: "${uniqueName('onewl')}." }`,
-      `clickhouse: { database: ${uniqueName('onewl').replace(/[^A-Za-z0-9_]/g, '_')} }`,
-      'ingest: { udp: { port: 0 }, tcp: { enabled: false } }',
-      'security: { scan_interval: 300ms }',
-      `detection: { whitelist: { ips: ["${FROM_CONFIG}"] } }`,
-      `api: { port: 0, tokens: [{ name: ops, role: admin, hash: "${hashToken(TOKEN)}" }] }`,
-      `nodes: [{ name: edge-1, url: "${nginx.controlUrl as string}", secret_env: ONEWL_SECRET }]`,
-      `data_dir: ${JSON.stringify(dataDir)}`,
-      'log_level: warn',
-    ].join('\n'),
-    env: clickHouseEnv({ ONEWL_SECRET: SECRET }),
+  return testConfig('onewl', {
+    dataDir,
+    tokens: { admin: TOKEN },
+    env: { ONEWL_SECRET: SECRET },
+    sections: {
+      ingest: { udp: { port: 0 }, tcp: { enabled: false } },
+      security: { scan_interval: '300ms' },
+      detection: { whitelist: { ips: [FROM_CONFIG] } },
+      nodes: [{ name: 'edge-1', url: nginx.controlUrl as string, secret_env: 'ONEWL_SECRET' }],
+    },
   });
 }
 
@@ -55,83 +52,51 @@ async function scan(port: number, ip: string, deployment: string, n: number): Pr
   socket.close();
 }
 
-describe('one whitelist: config and API entries, global and per deployment, at the detectors, the API and the nodes', () => {
-  let nginx: TestNginx | undefined;
-  let rt: Runtime | undefined;
-  after(async () => {
-    await rt?.stop();
-    await nginx?.stop();
+test('one whitelist: config and API entries, global and per deployment, each honoured where it applies (detectors, API, nodes), and only there', { timeout: 120_000 }, async () => {
+  const nginx = await startTestNginx({ controlPort: await freePort(), controlSecret: SECRET });
+  const rt = await startRuntime(config(nginx), new Set(['ingester', 'detector', 'sink', 'api', 'enforcer'] as const));
+  const api = apiCaller(() => rt.apiPort, TOKEN);
+  const edge = async (path: string, client: string): Promise<number> => (await nginxRequest({ port: nginx.port, path, client })).status;
+  const until = untilAnswers;
+  const sub = await probe(rt.bus, rt.topics.events, (m) => securityEventCodec.decode(m.value));
+  const events: SecurityEvent[] = sub.items;
+  try {
+    assert.equal((await api('POST', '/api/security/whitelist', { type: 'ip', value: FROM_API, description: 'global, through the API' })).status, 201);
+    assert.equal((await api('POST', '/api/security/whitelist', { type: 'ip', value: FOR_OTHER, description: 'one deployment', deployment: 'other' })).status, 201);
+
+    // The API's block checks.
+    for (const ip of [FROM_CONFIG, FROM_API]) {
+      const r = await api('POST', '/api/security/blocked-ips', { ip, reason: 'test' });
+      assert.equal(r.status, 409, `${ip}: ${JSON.stringify(r.body)}`);
+      assert.equal(r.body.code, 'LW_API_WHITELISTED');
+    }
+    assert.equal((await api('POST', '/api/security/blocked-ips', { ip: FOR_OTHER, reason: 'test', deployment: 'other' })).status, 409, 'a block for its own deployment is refused');
+
+    // The nodes: blocked anyway (forced), each is let through where its entry holds.
+    for (const ip of [FROM_CONFIG, FROM_API, FOR_OTHER]) assert.equal((await api('POST', '/api/security/blocked-ips', { ip, reason: 'forced', force: true })).status, 201);
+    await until(`${FOR_OTHER} blocked outside its deployment`, () => edge('/', FOR_OTHER), 403);
+    assert.equal(await edge('/', FROM_CONFIG), 200, 'the config file entry at the node');
+    assert.equal(await edge('/', FROM_API), 200, 'the global API entry at the node');
+    assert.equal(await edge('/other-deployment/', FOR_OTHER), 200, 'the per-deployment entry, in its deployment');
+    assert.equal(await edge('/', FOR_OTHER), 403, '... and not in another');
+    for (const ip of [FROM_CONFIG, FROM_API, FOR_OTHER]) assert.equal((await api('DELETE', `/api/security/blocked-ips/${ip}`)).status, 200);
+
+    // The detectors (restarted with the new whitelist, debounced): a scan from each.
+    await sleep(1500);
+    const port = rt.udpPort as number;
+    await scan(port, FROM_CONFIG, 'logwarden-test', 30);
+    await scan(port, FROM_API, 'logwarden-test', 30);
+    await scan(port, FOR_OTHER, 'other', 30);
+    await scan(port, FOR_OTHER, 'logwarden-test', 30);
+    const deadline = Date.now() + 20_000;
+    while (!events.some((e) => e.ip === FOR_OTHER && e.deployment === 'logwarden-test') && Date.now() < deadline) await sleep(50);
+    assert.ok(events.some((e) => e.ip === FOR_OTHER && e.deployment === 'logwarden-test'), 'the per-deployment entry does not hold in another deployment');
+    await sleep(500);
+    assert.deepEqual(events.filter((e) => e.ip === FROM_CONFIG || e.ip === FROM_API || (e.ip === FOR_OTHER && e.deployment === 'other')).map((e) => `${e.ip} ${e.deployment} ${e.detector}`), []);
+  } finally {
+    await sub.close();
+    await rt.stop();
+    await nginx.stop();
     rmSync(dataDir, { recursive: true, force: true });
-  });
-
-  const api = async (method: string, path: string, body?: unknown): Promise<{ status: number; body: Record<string, unknown> }> => {
-    const res = await fetch(`http://127.0.0.1:${rt?.apiPort}${path}`, {
-      method,
-      headers: { authorization: `Bearer ${TOKEN}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
-      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-    });
-    return { status: res.status, body: (await res.json()) as Record<string, unknown> };
-  };
-  const edge = async (path: string, client: string): Promise<number> => (await nginxRequest({ port: (nginx as TestNginx).port, path, client })).status;
-  const until = async (what: string, fn: () => Promise<number>, want: number): Promise<void> => {
-    const t0 = Date.now();
-    let got = -1;
-    while (Date.now() - t0 < 15_000) {
-      got = await fn();
-      if (got === want) return;
-      await sleep(20);
-    }
-    assert.fail(`${what}: nginx answered ${got}, expected ${want}`);
-  };
-
-  test('each entry is honoured where it applies, and only there', { timeout: 120_000 }, async () => {
-    nginx = await startTestNginx({ controlPort: await freePort(), controlSecret: SECRET });
-    rt = await startRuntime(config(nginx), new Set(['ingester', 'detector', 'sink', 'api', 'enforcer'] as const));
-    const events: SecurityEvent[] = [];
-    const sub = await rt.bus.subscribe({
-      groupId: uniqueName('probe'),
-      topics: [rt.topics.events],
-      fromBeginning: true,
-      onBatch: (b) => {
-        for (const m of b.messages) events.push(securityEventCodec.decode(m.value));
-        return Promise.resolve();
-      },
-    });
-    try {
-      assert.equal((await api('POST', '/api/security/whitelist', { type: 'ip', value: FROM_API, description: 'global, through the API' })).status, 201);
-      assert.equal((await api('POST', '/api/security/whitelist', { type: 'ip', value: FOR_OTHER, description: 'one deployment', deployment: 'other' })).status, 201);
-
-      // The API's block checks.
-      for (const ip of [FROM_CONFIG, FROM_API]) {
-        const r = await api('POST', '/api/security/blocked-ips', { ip, reason: 'test' });
-        assert.equal(r.status, 409, `${ip}: ${JSON.stringify(r.body)}`);
-        assert.equal(r.body.code, 'LW_API_WHITELISTED');
-      }
-      assert.equal((await api('POST', '/api/security/blocked-ips', { ip: FOR_OTHER, reason: 'test', deployment: 'other' })).status, 409, 'a block for its own deployment is refused');
-
-      // The nodes: blocked anyway (forced), each is let through where its entry holds.
-      for (const ip of [FROM_CONFIG, FROM_API, FOR_OTHER]) assert.equal((await api('POST', '/api/security/blocked-ips', { ip, reason: 'forced', force: true })).status, 201);
-      await until(`${FOR_OTHER} blocked outside its deployment`, () => edge('/', FOR_OTHER), 403);
-      assert.equal(await edge('/', FROM_CONFIG), 200, 'the config file entry at the node');
-      assert.equal(await edge('/', FROM_API), 200, 'the global API entry at the node');
-      assert.equal(await edge('/other-deployment/', FOR_OTHER), 200, 'the per-deployment entry, in its deployment');
-      assert.equal(await edge('/', FOR_OTHER), 403, '... and not in another');
-      for (const ip of [FROM_CONFIG, FROM_API, FOR_OTHER]) assert.equal((await api('DELETE', `/api/security/blocked-ips/${ip}`)).status, 200);
-
-      // The detectors (restarted with the new whitelist, debounced): a scan from each.
-      await sleep(1500);
-      const port = rt.udpPort as number;
-      await scan(port, FROM_CONFIG, 'logwarden-test', 30);
-      await scan(port, FROM_API, 'logwarden-test', 30);
-      await scan(port, FOR_OTHER, 'other', 30);
-      await scan(port, FOR_OTHER, 'logwarden-test', 30);
-      const deadline = Date.now() + 20_000;
-      while (!events.some((e) => e.ip === FOR_OTHER && e.deployment === 'logwarden-test') && Date.now() < deadline) await sleep(50);
-      assert.ok(events.some((e) => e.ip === FOR_OTHER && e.deployment === 'logwarden-test'), 'the per-deployment entry does not hold in another deployment');
-      await sleep(500);
-      assert.deepEqual(events.filter((e) => e.ip === FROM_CONFIG || e.ip === FROM_API || (e.ip === FOR_OTHER && e.deployment === 'other')).map((e) => `${e.ip} ${e.deployment} ${e.detector}`), []);
-    } finally {
-      await sub.close();
-    }
-  });
+  }
 });

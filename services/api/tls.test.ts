@@ -12,9 +12,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import tls from 'node:tls';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { clickHouseEnv } from '../../shared/clickhouse/testing.js';
 import { ConfigError, loadConfig } from '../../shared/config/load.js';
-import { uniqueName } from '../../shared/testing/kafka.js';
+import { testConfig } from '../../shared/testing/config.js';
 import { requireTool } from '../../shared/testing/require-tool.js';
 import { startRuntime, type Runtime } from '../runtime.js';
 
@@ -49,16 +48,8 @@ test('the API serves HTTPS with HSTS, takes a renewed certificate without a rest
   const live = { cert: join(dir, 'api.cert'), key: join(dir, 'api.key') };
   copyFileSync(first.cert, live.cert);
   copyFileSync(first.key, live.key);
-  const config = loadConfig({
-    text: [
-      `kafka: { brokers: [], topic_prefix: "${uniqueName('tls')}." }`,
-      `clickhouse: { database: ${uniqueName('tls').replace(/[^A-Za-z0-9_]/g, '_')} }`,
-      `api: { port: 0, tls: { cert_file: ${JSON.stringify(live.cert)}, key_file: ${JSON.stringify(live.key)} } }`,
-      `data_dir: ${JSON.stringify(join(dir, 'data'))}`,
-      'log_level: warn',
-    ].join('\n'),
-    env: clickHouseEnv(),
-  });
+  const config = testConfig('tls', { dataDir: join(dir, 'data'), sections: { api: { tls: { cert_file: live.cert, key_file: live.key } } } });
+
   let rt: Runtime | undefined;
   try {
     rt = await startRuntime(config, new Set(['api'] as const));

@@ -13,13 +13,11 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { securityEventCodec } from '../../shared/avro/codec.js';
-import { loadConfig } from '../../shared/config/load.js';
 import type { SecurityEvent } from '../../shared/records.js';
-import { uniqueName } from '../../shared/testing/kafka.js';
 import { hashToken } from '../../shared/auth/tokens.js';
 import { startRuntime, type Runtime } from '../runtime.js';
 import { until } from '../../shared/testing/wait.js';
-import { clickHouseEnv } from '../../shared/clickhouse/testing.js';
+import { testConfig } from '../../shared/testing/config.js';
 
 const MAIN = fileURLToPath(new URL('./main.js', import.meta.url));
 const ADMIN = 'lw_cli-test-admin-token-0123456789abcdef';
@@ -55,20 +53,8 @@ describe('logwarden operator commands over the API', () => {
   let base: string;
 
   before(async () => {
-    const yaml = [
-      `kafka: { brokers: [], topic_prefix: "${uniqueName('cli')}." }`,
-      `clickhouse: { database: ${uniqueName('cli').replace(/[^A-Za-z0-9_]/g, '_')} }`,
-      'ingest: { udp: { enabled: false } }',
-      'api:',
-      '  port: 0',
-      '  auth_failures_per_minute: 1000',
-      '  tokens:',
-      `    - { name: ops, role: admin, hash: "${hashToken(ADMIN)}" }`,
-      `    - { name: soc, role: analyst, hash: "${hashToken(ANALYST)}" }`,
-      `data_dir: ${JSON.stringify(dataDir)}`,
-      'log_level: warn',
-    ].join('\n');
-    rt = await startRuntime(loadConfig({ text: yaml, env: clickHouseEnv() }), new Set(['api', 'sink']));
+    const config = testConfig('cli', { dataDir, tokens: { admin: ADMIN, analyst: ANALYST }, sections: { ingest: { udp: { enabled: false } }, api: { auth_failures_per_minute: 1000 } } });
+    rt = await startRuntime(config, new Set(['api', 'sink']));
     base = `http://127.0.0.1:${rt.apiPort}`;
   });
   after(async () => {

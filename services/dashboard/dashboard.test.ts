@@ -17,10 +17,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { securityEventCodec } from '../../shared/avro/codec.js';
-import { loadConfig } from '../../shared/config/load.js';
 import type { SecurityEvent } from '../../shared/records.js';
 import { uniqueName } from '../../shared/testing/kafka.js';
-import { hashToken } from '../../shared/auth/tokens.js';
+import { testConfig } from '../../shared/testing/config.js';
 import { requireTool } from '../../shared/testing/require-tool.js';
 import { startRuntime, type Runtime } from '../runtime.js';
 import { until } from '../../shared/testing/wait.js';
@@ -57,19 +56,8 @@ const chromium = chromiumPath();
 
 test('the dashboard shows a seeded run, follows the live stream, and unblocks from the page', { skip: requireTool('chromium is not installed (apt-get install chromium, or bash infra/docs/install-chromium.sh): the browser test cannot run', chromium !== undefined), timeout: 240_000 }, async (t) => {
   const { chromium: pw } = await import('playwright-core');
-  const yaml = [
-    `kafka: { brokers: [], topic_prefix: "${uniqueName('dash')}." }`,
-    `clickhouse: { database: ${uniqueName('dash').replace(/[^A-Za-z0-9_]/g, '_')} }`,
-    'ingest: { udp: { port: 0 } }',
-    'api:',
-    '  port: 0',
-    '  tokens:',
-    `    - { name: ops, role: admin, hash: "${hashToken(ADMIN)}" }`,
-    `    - { name: soc, role: analyst, hash: "${hashToken(ANALYST)}" }`,
-    `data_dir: ${JSON.stringify(dataDir)}`,
-    'log_level: warn',
-  ].join('\n');
-  const rt: Runtime = await startRuntime(loadConfig({ text: yaml, env: {} }), new Set(['ingester', 'detector', 'sink', 'api'] as const));
+  const config = testConfig('dash', { dataDir, tokens: { admin: ADMIN, analyst: ANALYST }, sections: { ingest: { udp: { port: 0 } } } });
+  const rt: Runtime = await startRuntime(config, new Set(['ingester', 'detector', 'sink', 'api'] as const));
   const base = `http://127.0.0.1:${rt.apiPort}`;
   const call = async (method: string, path: string, body?: unknown, token = ADMIN): Promise<{ status: number; json: Record<string, unknown> }> => {
     const res = await fetch(`${base}${path}`, {

@@ -10,12 +10,12 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { hashToken } from '../../shared/auth/tokens.js';
 import { blockDecisionCodec } from '../../shared/avro/codec.js';
-import { clickHouseEnv } from '../../shared/clickhouse/testing.js';
-import { loadConfig, type Config } from '../../shared/config/load.js';
+import type { Config } from '../../shared/config/load.js';
+import { testConfig } from '../../shared/testing/config.js';
 import type { BlockDecision } from '../../shared/records.js';
-import { kafkaBrokers, unitOnly, uniqueName } from '../../shared/testing/kafka.js';
+import { probe } from '../../shared/testing/bus-probe.js';
+import { kafkaBrokers, unitOnly } from '../../shared/testing/kafka.js';
 import { startRuntime, type Runtime } from '../runtime.js';
 
 const dataDir = mkdtempSync(join(tmpdir(), 'logwarden-reblock-'));
@@ -24,17 +24,7 @@ const ADMIN = 'lw_test-admin-token-reblock-0123456789';
 const SCANNER = '198.51.100.77';
 
 function config(brokers: string[]): Config {
-  return loadConfig({
-    text: [
-      `kafka: { brokers: ${JSON.stringify(brokers)}, topic_prefix: "${uniqueName('reblock')}.", partitions: 2, linger: 5ms }`,
-      `clickhouse: { database: ${uniqueName('reblock').replace(/[^A-Za-z0-9_]/g, '_')} }`,
-      'ingest: { udp: { port: 0 }, tcp: { enabled: false } }',
-      `api: { port: 0, tokens: [{ name: ops, role: admin, hash: "${hashToken(ADMIN)}" }] }`,
-      `data_dir: ${JSON.stringify(dataDir)}`,
-      'log_level: warn',
-    ].join('\n'),
-    env: clickHouseEnv(),
-  });
+  return testConfig('reblock', { dataDir, brokers, tokens: { admin: ADMIN }, sections: { ingest: { udp: { port: 0 }, tcp: { enabled: false } } } });
 }
 
 /** A scanner's 404s as nginx sends them (RFC 3164 over UDP, the shipped JSON format), at the wall clock. */
@@ -65,16 +55,8 @@ for (const kind of ['memory', 'kafka'] as const) {
 
     test('blocked, unblocked through the API, offending again: blocked again', { timeout: 120_000 }, async () => {
       rt = await startRuntime(config(kind === 'kafka' ? kafkaBrokers() : []), new Set(['ingester', 'detector', 'sink', 'api'] as const));
-      const decisions: BlockDecision[] = [];
-      const sub = await rt.bus.subscribe({
-        groupId: uniqueName('probe'),
-        topics: [rt.topics.decisions],
-        fromBeginning: true,
-        onBatch: (b) => {
-          for (const m of b.messages) decisions.push(blockDecisionCodec.decode(m.value));
-          return Promise.resolve();
-        },
-      });
+      const sub = await probe(rt.bus, rt.topics.decisions, (m) => blockDecisionCodec.decode(m.value));
+      const decisions = sub.items;
       try {
         const blocks = (): BlockDecision[] => decisions.filter((d) => d.ip === SCANNER && d.action === 'block' && d.source === 'auto');
         await scan(rt.udpPort as number, 0, 60);

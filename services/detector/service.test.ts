@@ -8,6 +8,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { blockDecisionCodec, securityEventCodec } from '../../shared/avro/codec.js';
 import { loadConfig } from '../../shared/config/load.js';
 import type { BlockDecision, SecurityEvent } from '../../shared/records.js';
+import { probe } from '../../shared/testing/bus-probe.js';
 import { kafkaBrokers, unitOnly, uniqueName } from '../../shared/testing/kafka.js';
 import { startRuntime, type Runtime } from '../runtime.js';
 
@@ -27,16 +28,8 @@ for (const kafka of [false, true]) {
         'log_level: warn',
       ].join('\n');
       rt = await startRuntime(loadConfig({ text: yaml, env: {} }), new Set(['ingester', 'detector'] as const));
-      const events: SecurityEvent[] = [];
-      const decisions: BlockDecision[] = [];
-      await rt.bus.subscribe({ groupId: uniqueName('ev'), topics: [rt.topics.events], fromBeginning: true, onBatch: (b) => {
-        for (const m of b.messages) events.push(securityEventCodec.decode(m.value));
-        return Promise.resolve();
-      } });
-      await rt.bus.subscribe({ groupId: uniqueName('dec'), topics: [rt.topics.decisions], fromBeginning: true, onBatch: (b) => {
-        for (const m of b.messages) decisions.push(blockDecisionCodec.decode(m.value));
-        return Promise.resolve();
-      } });
+      const events: SecurityEvent[] = (await probe(rt.bus, rt.topics.events, (m) => securityEventCodec.decode(m.value))).items;
+      const decisions: BlockDecision[] = (await probe(rt.bus, rt.topics.decisions, (m) => blockDecisionCodec.decode(m.value))).items;
       // The detector group joins before traffic (it reads from the newest offset).
       await sleep(kafka ? 4000 : 200);
       const t0 = Date.now() - 60_000;

@@ -4,8 +4,7 @@
 // `detection.signatures`. Each hit is an event `signature:<id>`; its weight
 // counts toward auto_block_threshold (a known attack tool's user agent weighs
 // the whole threshold by default: it blocks at once).
-import { readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
+import { readSourceJson } from '../../shared/source-json.js';
 import { LogwardenError } from '../../shared/errors.js';
 import { DETECTOR_ERRORS } from './errors.js';
 
@@ -33,15 +32,9 @@ interface ShippedSet {
 // running the tool itself (tool-signatures.test.ts). Read from the source tree, which the built
 // code sits beside.
 function loadShipped(): ShippedSet {
-  const candidates = ['../../../services/detector/signatures/shipped.json', './signatures/shipped.json'];
-  for (const rel of candidates) {
-    try {
-      return JSON.parse(readFileSync(fileURLToPath(new URL(rel, import.meta.url)), 'utf8')) as ShippedSet;
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-    }
-  }
-  throw new LogwardenError(DETECTOR_ERRORS.LW_DETECTOR_SIGNATURES_MISSING, `services/detector/signatures/shipped.json not found beside ${fileURLToPath(import.meta.url)}`);
+  return readSourceJson<ShippedSet>(import.meta.url, ['../../../services/detector/signatures/shipped.json', './signatures/shipped.json'], (from) =>
+    new LogwardenError(DETECTOR_ERRORS.LW_DETECTOR_SIGNATURES_MISSING, `services/detector/signatures/shipped.json not found beside ${from}`),
+  );
 }
 
 const shipped = loadShipped();

@@ -10,19 +10,8 @@ import { componentLogger } from '../log.js';
 import { recordLag } from './lag.js';
 import { COMPRESSION_TYPES, registerCodecs, type Compression } from './codecs.js';
 import { registry } from '../metrics.js';
-import { BUS_ERRORS } from './errors.js';
-import {
-  BusRefusedError,
-  BusUnavailableError,
-  type Bus,
-  type IncomingBatch,
-  type OutgoingMessage,
-  type PartitionOffset,
-  type SubscribeOptions,
-  type Subscription,
-  type TopicPartition,
-  type TopicSpec,
-} from './types.js';
+import { BUS_ERRORS, BusRefusedError, BusUnavailableError } from './errors.js';
+import type { Bus, IncomingBatch, OutgoingMessage, PartitionOffset, SubscribeOptions, Subscription, TopicPartition, TopicSpec } from './types.js';
 
 const { Kafka, Partitioners, logLevel: KafkaLogLevel, KafkaJSError, KafkaJSProtocolError } = kafkajs;
 const log = componentLogger('bus.kafka');

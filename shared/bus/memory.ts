@@ -12,21 +12,9 @@ import { LogwardenError } from '../errors.js';
 import { componentLogger } from '../log.js';
 import { recordLag } from './lag.js';
 import { registry } from '../metrics.js';
-import { BUS_ERRORS } from './errors.js';
+import { BUS_ERRORS, BusRefusedError, BusUnavailableError } from './errors.js';
 import { partitionForKey } from './murmur2.js';
-import {
-  BusRefusedError,
-  BusUnavailableError,
-  type Bus,
-  type BusMessage,
-  type IncomingBatch,
-  type OutgoingMessage,
-  type PartitionOffset,
-  type SubscribeOptions,
-  type Subscription,
-  type TopicPartition,
-  type TopicSpec,
-} from './types.js';
+import type { Bus, BusMessage, IncomingBatch, OutgoingMessage, PartitionOffset, SubscribeOptions, Subscription, TopicPartition, TopicSpec } from './types.js';
 
 const log = componentLogger('bus.memory');
 const evicted = new Counter({

@@ -4,11 +4,11 @@
 // queries the internet. Used by the crawler verification tests and by any
 // test or corpus whose crawlers need their DNS answered.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { createSocket } from 'node:dgram';
 import { Resolver } from 'node:dns/promises';
 import { reverseDnsName } from '../ip.js';
 import { requireTool } from './require-tool.js';
 import { until } from './wait.js';
+import { freeUdpPort } from './ports.js';
 
 /** For a test's `skip` option: dnsmasq missing skips (fails under CI=true). */
 export function requireDnsmasq(): string | false {
@@ -30,16 +30,6 @@ export interface TestDns {
   stop(): Promise<void>;
 }
 
-function freeUdpPort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createSocket('udp4');
-    s.once('error', reject);
-    s.bind(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 function args(port: number, r: TestDnsRecords): string[] {
   const out = [

@@ -73,3 +73,15 @@ export function nginxRequest(req: NginxRequest): Promise<NginxAnswer> {
     r.end(req.body);
   });
 }
+
+/** Polls `fn` (a request's status) until nginx answers `want`, within `ms`; returns how long it took. */
+export async function untilAnswers(what: string, fn: () => Promise<number>, want: number, ms = 15_000): Promise<number> {
+  const t0 = Date.now();
+  let got = -1;
+  while (Date.now() - t0 < ms) {
+    got = await fn();
+    if (got === want) return Date.now() - t0;
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+  throw new Error(`${what}: nginx answered ${got}, expected ${want}`);
+}

@@ -3,8 +3,7 @@
 // (crawlers/known.json beside this file's source, each entry naming the owner's
 // page that documents the domains); operators add their own, or replace a
 // shipped one by name, in `detection.crawlers.extra`.
-import { readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
+import { readSourceJson } from '../../../shared/source-json.js';
 import { LogwardenError } from '../../../shared/errors.js';
 import { DETECTOR_ERRORS } from '../errors.js';
 
@@ -22,17 +21,11 @@ interface KnownSet {
   crawlers: Array<CrawlerDef & { reference: string }>;
 }
 
-// Read from the source tree, which the built code sits beside (as signatures.ts does).
+// Read from the source tree, which the built code sits beside.
 function loadKnown(): KnownSet {
-  const candidates = ['../../../../services/detector/crawlers/known.json', './known.json'];
-  for (const rel of candidates) {
-    try {
-      return JSON.parse(readFileSync(fileURLToPath(new URL(rel, import.meta.url)), 'utf8')) as KnownSet;
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-    }
-  }
-  throw new LogwardenError(DETECTOR_ERRORS.LW_DETECTOR_CRAWLERS_MISSING, `services/detector/crawlers/known.json not found beside ${fileURLToPath(import.meta.url)}`);
+  return readSourceJson<KnownSet>(import.meta.url, ['../../../../services/detector/crawlers/known.json', './known.json'], (from) =>
+    new LogwardenError(DETECTOR_ERRORS.LW_DETECTOR_CRAWLERS_MISSING, `services/detector/crawlers/known.json not found beside ${from}`),
+  );
 }
 
 const known = loadKnown();
