@@ -45,14 +45,11 @@ const ADDR = {
 };
 const CHROME = 'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0.0.0 Safari/537.36';
 const WORDS = '/usr/share/dirb/wordlists/common.txt';
-/** A tool must be refused by nginx this long after its first start; one that exits before is run again, up to MAX_RUNS. */
-const REFUSE_WITHIN_MS = 45_000;
-const MAX_RUNS = 3;
-const LINGER_MS = 1_500;
-/** A slow brute force needs 25-odd failed logins: about 100 s at -c 3, 170 s at -c 5. */
-const SLOW_WITHIN_MS = 240_000;
-const LIFTED_WITHIN_MS = 30_000;
-const LISTED_WITHIN_MS = 60_000;
+// The phase's bounds: a tool must be refused by nginx within `refuseMs` of its first start (one
+// that exits before is run again, up to `maxRuns`); a slow brute force needs 25-odd failed logins,
+// about 100 s at -c 3 and 170 s at -c 5 (`slowMs`); a lifted block lets the address through within
+// `liftedMs`; a block is listed by the API within `listedMs`.
+const BOUNDS = { refuseMs: 45_000, maxRuns: 3, lingerMs: 1_500, slowMs: 240_000, liftedMs: 30_000, listedMs: 60_000 };
 
 export const SAME_ADDRESS_TOOLS = ['ffuf', 'gobuster', 'wfuzz', 'whatweb', 'hydra'];
 
@@ -111,7 +108,7 @@ export async function sameAddressPhase(ctx) {
     const r = await runStep(ctx, s);
     results.push(r);
     if (r.stats.refused === 0) {
-      fail(`same address: ${s.name}: none of its ${r.stats.requests} requests refused by nginx within ${REFUSE_WITHIN_MS / 1000} s (${r.runs} run(s))`);
+      fail(`same address: ${s.name}: none of its ${r.stats.requests} requests refused by nginx within ${BOUNDS.refuseMs / 1000} s (${r.runs} run(s))`);
       continue;
     }
     try {
@@ -128,13 +125,13 @@ export async function sameAddressPhase(ctx) {
     if (sr.skipped) continue;
     sr.stats = log.between((ip) => ip === sr.ip, t0);
     if (sr.stats.refused === 0) {
-      fail(`same address: ${sr.name}: none of its ${sr.stats.requests} requests refused by nginx within ${SLOW_WITHIN_MS / 1000} s`);
+      fail(`same address: ${sr.name}: none of its ${sr.stats.requests} requests refused by nginx within ${BOUNDS.slowMs / 1000} s`);
       continue;
     }
     sr.block = await until(`the ${sr.name}'s block listed by the API`, async () => {
       const b = await api('GET', `/api/security/blocked-ips/${sr.ip}`);
       return b.status === 200 ? b.body.data : undefined;
-    }, LISTED_WITHIN_MS).catch((err) => void fail(`same address: ${sr.name}: ${err.message}`));
+    }, BOUNDS.listedMs).catch((err) => void fail(`same address: ${sr.name}: ${err.message}`));
   }
   const v6 = await scanner;
   await checkRange(ctx, v6);
@@ -173,15 +170,15 @@ async function runStep(ctx, s) {
     log.poll();
     return log.between((ip) => ip === ADDR.tools, r.t0).refused > 0;
   };
-  while (r.runs < MAX_RUNS && Date.now() - r.t0 < REFUSE_WITHIN_MS && !refused()) {
+  while (r.runs < BOUNDS.maxRuns && Date.now() - r.t0 < BOUNDS.refuseMs && !refused()) {
     r.runs++;
     const tRun = Date.now();
     const [cmd, args, env] = s.cmd;
     const tool = runTool(r.out, work, cmd, args, env);
     let exit;
     void tool.exited.then((e) => (exit = e));
-    while (exit === undefined && Date.now() - r.t0 < REFUSE_WITHIN_MS && !refused()) await sleep(100);
-    if (refused()) await Promise.race([tool.exited, sleep(LINGER_MS)]);
+    while (exit === undefined && Date.now() - r.t0 < BOUNDS.refuseMs && !refused()) await sleep(100);
+    if (refused()) await Promise.race([tool.exited, sleep(BOUNDS.lingerMs)]);
     r.exit = await stopChild(tool.child, tool.exited);
     await sleep(100);
     log.poll();
@@ -204,13 +201,13 @@ async function lift(ctx, r) {
       const b = await api('GET', `/api/security/blocked-ips/${ADDR.tools}`);
       return b.status === 200 && b.body.data.created_at >= r.t0 ? b.body.data : undefined;
     },
-    LISTED_WITHIN_MS,
+    BOUNDS.listedMs,
   );
   if (r.block.source !== 'auto') ctx.fail(`same address: ${r.name}: block source ${r.block.source}, expected auto`);
   const t = Date.now();
   const del = await api('DELETE', `/api/security/blocked-ips/${ADDR.tools}`);
   if (del.status !== 200) throw new Error(`DELETE /api/security/blocked-ips/${ADDR.tools}: ${del.status} ${JSON.stringify(del.body)}`);
-  await until(`nginx to let ${ADDR.tools} through after the unblock`, async () => (await get(`${nginx.url}/`, ADDR.tools, { 'user-agent': CHROME })) === 200, LIFTED_WITHIN_MS);
+  await until(`nginx to let ${ADDR.tools} through after the unblock`, async () => (await get(`${nginx.url}/`, ADDR.tools, { 'user-agent': CHROME })) === 200, BOUNDS.liftedMs);
   r.liftMs = Date.now() - t;
 }
 
@@ -274,8 +271,8 @@ async function startSlowBrute(ctx, b, args, proxyPort) {
     log.poll();
     return log.between((ip) => ip === b.ip, t0).refused > 0;
   };
-  while (exit === undefined && Date.now() - t0 < SLOW_WITHIN_MS && !refused()) await sleep(250);
-  if (refused()) await Promise.race([tool.exited, sleep(LINGER_MS)]);
+  while (exit === undefined && Date.now() - t0 < BOUNDS.slowMs && !refused()) await sleep(250);
+  if (refused()) await Promise.race([tool.exited, sleep(BOUNDS.lingerMs)]);
   return { ...b, exit: await stopChild(tool.child, tool.exited), t0 };
 }
 
@@ -283,7 +280,7 @@ async function startSlowBrute(ctx, b, args, proxyPort) {
 async function v6Scanner(nginx) {
   const state = { sent: 0, refused: 0, addresses: new Set(), t0: Date.now() };
   await sleep(2_000);
-  while (state.refused < 4 && Date.now() - state.t0 < REFUSE_WITHIN_MS) {
+  while (state.refused < 4 && Date.now() - state.t0 < BOUNDS.refuseMs) {
     const addr = `${ADDR.v6Net}${(Math.floor(state.sent / 3) + 1).toString(16)}`;
     state.addresses.add(addr);
     const s = await get(`${nginx.url}/missing/probe-${state.sent}-${randomBytes(3).toString('hex')}`, ADDR.trustedProxy, { 'user-agent': CHROME, 'x-forwarded-for': addr });
@@ -309,7 +306,7 @@ async function checkRange(ctx, v6) {
         const b = await api('GET', `/api/security/blocked-ips?ip=${encodeURIComponent(`${ADDR.v6Net}/64`)}`);
         return b.status === 200 ? b.body.data.find((x) => x.ip.includes('/')) ?? undefined : undefined;
       },
-      LISTED_WITHIN_MS,
+      BOUNDS.listedMs,
     );
     if (v6.block.ip !== `${ADDR.v6Net}/64`) fail(`same address: /64 scanner: the API lists ${v6.block.ip}, expected ${ADDR.v6Net}/64`);
     if (v6.block.source !== 'auto') fail(`same address: /64 scanner: block source ${v6.block.source}, expected auto`);
