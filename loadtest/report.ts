@@ -215,6 +215,8 @@ const md = (s: string): string => s.replace(/\|/g, '\\|').replace(/\n/g, ' ');
 
 async function main(): Promise<void> {
   const started = Date.now();
+  // The code measured: the commit the run started from, marked when the work tree differed from it.
+  const commit = `${sh('git', ['rev-parse', '--short', 'HEAD']) ?? 'unknown'}${sh('git', ['status', '--porcelain', '--untracked-files=no']) ? ' (with uncommitted changes)' : ''}`;
   const deadline = started + budgetS * 1000;
   const only = values.only ? new Set(values.only.split(',').map((s) => s.trim())) : undefined;
   const found = existsSync(distDir) ? readdirSync(distDir).filter((f) => f.endsWith('.bench.js')) : [];
@@ -298,6 +300,7 @@ async function main(): Promise<void> {
   const aims = all.filter((f) => f.aim !== undefined).map((f) => ({ bench: f.bench, name: f.name, value: f.value, unit: f.unit, aim: f.aim, better: f.better, met: f.aim_met ?? false }));
   const report = {
     generated_at: new Date(started).toISOString(),
+    commit,
     total_seconds: totalS,
     mode: values.full ? 'full' : 'quick',
     budget_seconds: budgetS,
@@ -313,7 +316,7 @@ async function main(): Promise<void> {
   const out: string[] = [];
   out.push('# logwarden benchmark report', '');
   out.push(
-    `Generated ${report.generated_at} by \`npm run bench\` (${report.mode} sizes, ${totalS} s in all). Every figure is from this one run, ` +
+    `Generated ${report.generated_at} by \`npm run bench\` from commit ${report.commit} (${report.mode} sizes, ${totalS} s in all). Every figure is from this one run, ` +
       "the peer's beside it from the same run on the same machine. The machine is small and shared: figures are lower bounds, " +
       'and a ratio is worth more than an absolute figure. A peer figure marked *documented* is a published setting, not a measurement.',
     '',
