@@ -16,6 +16,13 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { def, defineErrors, LogwardenError } from './errors.js';
+
+/** The local nginx's errors (the demo's, and the tests' through shared/testing/nginx.ts). */
+export const LOCAL_NGINX_ERRORS = defineErrors('nginx', {
+  LW_NGINX_NO_PORT: def('LW_NGINX_NO_PORT', 'no free 127.0.0.1 port below the ephemeral range for a local server'),
+  LW_NGINX_START: def('LW_NGINX_START', 'infra/nginx/nginx.sh could not start the local nginx (see its output)'),
+});
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 
@@ -83,7 +90,7 @@ function canListen(port: number): Promise<boolean> {
 export async function freePort(): Promise<number> {
   const ceiling = ephemeralLow();
   const span = ceiling - PORT_FLOOR;
-  if (span < 1_000) throw new Error(`no room below the ephemeral port range (starts at ${ceiling}) for local servers`);
+  if (span < 1_000) throw new LogwardenError(LOCAL_NGINX_ERRORS.LW_NGINX_NO_PORT, `no room below the ephemeral port range (starts at ${ceiling}) for local servers`);
   for (let attempt = 0; attempt < 200; attempt++) {
     const port = PORT_FLOOR + randomInt(span);
     if (handedOut.has(port)) continue;
@@ -92,7 +99,7 @@ export async function freePort(): Promise<number> {
       return port;
     }
   }
-  throw new Error(`no free port found in ${PORT_FLOOR}-${ceiling - 1}`);
+  throw new LogwardenError(LOCAL_NGINX_ERRORS.LW_NGINX_NO_PORT, `no free port found in ${PORT_FLOOR}-${ceiling - 1}`);
 }
 
 function nginxSh(command: string, env: NodeJS.ProcessEnv): Promise<string> {
@@ -147,7 +154,7 @@ export async function startLocalNginx(opts: LocalNginxOptions = {}): Promise<Loc
     const bin = await nginxSh('bin', env);
     const url = out.split('\n').pop() ?? '';
     if (!/^http:\/\/127\.0\.0\.1:\d+$/.test(url)) {
-      throw new Error(`infra/nginx/nginx.sh start printed no URL: ${JSON.stringify(out)}`);
+      throw new LogwardenError(LOCAL_NGINX_ERRORS.LW_NGINX_START, `infra/nginx/nginx.sh start printed no URL: ${JSON.stringify(out)}`);
     }
     let stopped = false;
     return {

@@ -19,6 +19,7 @@ import { Enforcer } from '../enforcer/enforcer.js';
 import { SERVICES, startRuntime, topicSpecs, type Runtime } from '../runtime.js';
 
 import type { Block } from './commands/blocks.js';
+import { CliError } from './errors.js';
 
 export type { Block };
 
@@ -54,11 +55,11 @@ async function startNginx(syslog: string, controlSecret: string): Promise<LocalN
   try {
     return await startLocalNginx({ syslog, control: true, controlSecret });
   } catch (err) {
-    throw new Error(
+    throw new CliError(
+      'LW_CLI_DEMO_NGINX',
       `the demo needs nginx with the Lua module and could not start it.\n` +
         `  Debian/Ubuntu: run as root  bash infra/nginx/nginx.sh install   (nginx, libnginx-mod-http-lua, lua-cjson)\n` +
         `  or point LOGWARDEN_NGINX_BIN at an OpenResty binary.\n  cause: ${(err as Error).message.split('\n')[0] ?? ''}`,
-      { cause: err },
     );
   }
 }
@@ -95,10 +96,10 @@ export async function startOwnInstance(o: InstanceOptions): Promise<DemoInstance
 /** attach: the running instance at o.api, the demo nginx logging to its syslog, and the demo's own enforcer. */
 export async function attachInstance(o: InstanceOptions): Promise<DemoInstance> {
   const base = (o.api ?? 'http://127.0.0.1:8090').replace(/\/+$/, '');
-  if (!o.token) throw new Error('a token is needed to follow the running instance: set LOGWARDEN_TOKEN (npm start printed it on its first start) or pass --token-file');
+  if (!o.token) throw new CliError('LW_CLI_DEMO_TOKEN', 'a token is needed to follow the running instance: set LOGWARDEN_TOKEN (npm start printed it on its first start) or pass --token-file');
   const token = o.token;
   const me = await apiCall<{ data?: { name: string; role: string }; error?: string }>(base, token, 'GET', '/api/whoami');
-  if (me.status !== 200) throw new Error(`${base} refused the token (HTTP ${me.status}: ${me.body.error ?? ''})`);
+  if (me.status !== 200) throw new CliError('LW_CLI_DEMO_TOKEN', `${base} refused the token (HTTP ${me.status}: ${me.body.error ?? ''})`);
   const syslog = o.syslog ?? '127.0.0.1:5514';
   o.out(`▶ using logwarden at ${base} as ${me.body.data?.name ?? '?'} (${me.body.data?.role ?? '?'}); the demo nginx logs to its syslog ${syslog}`);
   // Blocks of the demo's own addresses from an earlier run would refuse them from the first request.

@@ -11,6 +11,7 @@ import http from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { isLoopback } from '../../shared/loopback.js';
 import { BROWSER_UAS, DEMO_PRODUCTS } from './demo-site.js';
+import { CliError } from './errors.js';
 
 export type ClientKind = 'benign' | 'scanner' | 'brute_force' | 'flood';
 
@@ -121,7 +122,7 @@ export interface Traffic {
 /** Starts every client; `done` resolves when the time is up (or the signal aborts) and every client stopped. */
 export function startTraffic(o: TrafficOptions): Traffic {
   const target = new URL(o.url);
-  if (!isLoopback(target.hostname)) throw new Error(`the demo sends traffic to loopback only, not ${target.hostname}`);
+  if (!isLoopback(target.hostname)) throw new CliError('LW_CLI_DEMO_NOT_LOOPBACK', `the demo sends traffic to loopback only, not ${target.hostname}`);
   const deadline = Date.now() + o.seconds * 1000;
   const clients: ClientStats[] = [];
   const runs: Array<Promise<void>> = [];

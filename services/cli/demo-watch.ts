@@ -7,6 +7,7 @@ import type { SecurityEvent } from '../../shared/records.js';
 import { apiCall, type Block } from './demo-instance.js';
 import { KIND_LABEL } from './demo-summary.js';
 import type { ClientStats } from './demo-traffic.js';
+import { CliError } from './errors.js';
 
 export interface WatchOptions {
   base: string;
@@ -39,7 +40,7 @@ function followEvents(base: string, token: string, signal: AbortSignal, onEvent:
     while (!signal.aborted) {
       try {
         const res = await fetch(`${base}/api/security/events/stream`, { headers: { authorization: `Bearer ${token}` }, signal });
-        if (!res.ok || !res.body) throw new Error(`event stream: HTTP ${res.status}`);
+        if (!res.ok || !res.body) throw new CliError('LW_CLI_DEMO_STREAM', `event stream: HTTP ${res.status}`);
         const reader = res.body.getReader();
         const dec = new TextDecoder();
         let buf = '';

@@ -23,6 +23,10 @@ export const CLI_ERRORS = defineErrors('cli', {
   LW_CLI_TOKEN_FILE: def('LW_CLI_TOKEN_FILE', EXIT.USAGE, '--token-file cannot be read, or is empty'),
   LW_CLI_TOKEN_MALFORMED: def('LW_CLI_TOKEN_MALFORMED', EXIT.USAGE, 'the API token holds whitespace; the file should hold the token alone'),
   LW_CLI_CREDENTIALS: def('LW_CLI_CREDENTIALS', EXIT.USAGE, 'the credential of routes add cannot be read (file, stdin or variable), or is empty'),
+  LW_CLI_DEMO_NGINX: def('LW_CLI_DEMO_NGINX', EXIT.FAILURE, 'the demo needs nginx with the Lua module and could not start it'),
+  LW_CLI_DEMO_TOKEN: def('LW_CLI_DEMO_TOKEN', EXIT.AUTH, 'the running instance refused the demo\'s token, or none was given'),
+  LW_CLI_DEMO_STREAM: def('LW_CLI_DEMO_STREAM', EXIT.FAILURE, 'the live event stream of the running instance broke (the demo reconnects)'),
+  LW_CLI_DEMO_NOT_LOOPBACK: def('LW_CLI_DEMO_NOT_LOOPBACK', EXIT.USAGE, 'the demo sends traffic to loopback only'),
   LW_CLI_NO_TOKEN: def(
     'LW_CLI_NO_TOKEN',
     EXIT.AUTH,

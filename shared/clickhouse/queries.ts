@@ -4,7 +4,7 @@
 // are table names (ch.table), our own interval keywords, and partition ids
 // read back from system.parts and checked against their format.
 import type { SecurityEvent } from '../records.js';
-import { isIP } from 'node:net';
+import { normalizeIp } from '../ip.js';
 import type { ClickHouse } from './client.js';
 import { ClickHouseLayerError } from './errors.js';
 import { epochMs, ipText, onClusterClause } from './sql.js';
@@ -108,14 +108,18 @@ export async function newestEvents(
 
 /** The IPv6 form (IPv4 mapped) and prefix length of a CIDR, or undefined. */
 export function parseCidr(cidr: string): { address: string; bits: number } | undefined {
-  const m = /^([0-9A-Fa-f:.]+)\/(\d{1,3})$/.exec(cidr.trim());
-  if (!m) return undefined;
-  const [, address = '', bitsText = ''] = m;
+  const [text = '', bitsText, extra] = cidr.trim().split('/');
+  if (bitsText === undefined || extra !== undefined || !/^\d{1,3}$/.test(bitsText)) return undefined;
+  // The one address parser (shared/ip.ts); it folds an IPv4-mapped address to IPv4.
+  const address = normalizeIp(text);
+  if (address === undefined) return undefined;
   const bits = Number(bitsText);
-  const family = isIP(address);
-  if (family === 4 && bits <= 32) return { address: `::ffff:${address}`, bits: bits + 96 };
-  if (family === 6 && bits <= 128) return { address, bits };
-  return undefined;
+  const mapped = text.includes(':') && !address.includes(':');
+  if (!address.includes(':')) {
+    const v4bits = mapped ? bits - 96 : bits;
+    return v4bits >= 0 && v4bits <= 32 ? { address: `::ffff:${address}`, bits: v4bits + 96 } : undefined;
+  }
+  return bits <= 128 ? { address, bits } : undefined;
 }
 
 // Cursor: the (ts, id) of the last row of a page; rows sort by (ts, id)

@@ -20,7 +20,7 @@ export class IpSet {
     const v6 = new Map<number, Set<string>>();
     for (const e of entries) {
       const b = parseBlock(e);
-      if (b === null) throw new Error(`not an address or CIDR block: ${JSON.stringify(e)}`);
+      if (b === null) throw new Error(`not an address or CIDR block: ${JSON.stringify(e)}`); // a caller bug: entries are validated first
       const m = maskWords(b.words, b.prefix, b.v4);
       if (b.v4) {
         let set = v4.get(b.prefix);

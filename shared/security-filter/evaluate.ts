@@ -180,6 +180,7 @@ function pathMatches(p: CompiledPath, path: string): boolean {
 export function compileRuleSet(ruleSet: RuleSet | null): SecurityFilterEngine {
   if (ruleSet !== null) {
     const v = validateRuleSet(ruleSet);
+    // A caller bug: rule sets are validated where they enter (config, API, node rules), naming every problem.
     if (!v.ok) throw new Error(`invalid security_filter rule set: ${v.errors.map((e) => `${e.path || '(document)'}: ${e.message}`).join('; ')}`);
   }
   return new SecurityFilterEngine(ruleSet);
