@@ -78,7 +78,8 @@ export function buildApi(apiDeps: ApiDeps) {
   };
   const served = apiServer(deps.config.api);
   const app = Fastify({
-    serverFactory: served.factory,
+    // Plain HTTP keeps fastify's own server (its timeouts and keep-alive settings); HTTPS comes from tls.ts.
+    ...(served.tls ? { serverFactory: served.factory } : {}),
     loggerInstance: rootLogger.child({ component: 'api' }),
     bodyLimit: deps.config.api.body_limit_bytes,
     // Per-request lines would double the log volume of probes and scrapes; errors are still logged.

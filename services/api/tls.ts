@@ -16,7 +16,7 @@ export const HSTS = 'max-age=31536000';
 const WATCH_INTERVAL_MS = 1_000;
 
 export interface ApiServer {
-  /** For fastify's serverFactory. */
+  /** For fastify's serverFactory, with TLS (without, fastify makes its own plain server). */
   factory: (handler: http.RequestListener) => http.Server;
   tls: boolean;
   /** Stops watching the certificate files. */
