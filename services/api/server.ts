@@ -26,7 +26,7 @@ import { buildOpenApi, docsPage, docsScript, type RouteDoc } from './openapi.js'
 import { registerDashboardRoutes, registerSecurityRoutes } from './routes/index.js';
 import { validationError, validatorCompiler } from './validation.js';
 import { storeWithReadDeadline, withReadDeadline } from './storage-deadline.js';
-import { apiServer, HSTS } from './tls.js';
+import { HSTS, tlsServer } from './tls.js';
 
 export type AuthLevel = 'public' | Role;
 
@@ -76,10 +76,10 @@ export function buildApi(apiDeps: ApiDeps) {
     ch: withReadDeadline(apiDeps.ch, ms),
     ...(apiDeps.control ? { control: { state: apiDeps.control.state, store: storeWithReadDeadline(apiDeps.control.store, ms) } } : {}),
   };
-  const served = apiServer(deps.config.api);
+  const tls = tlsServer(deps.config.api);
   const app = Fastify({
     // Plain HTTP keeps fastify's own server (its timeouts and keep-alive settings); HTTPS comes from tls.ts.
-    ...(served.tls ? { serverFactory: served.factory } : {}),
+    ...(tls ? { serverFactory: tls.factory } : {}),
     loggerInstance: rootLogger.child({ component: 'api' }),
     bodyLimit: deps.config.api.body_limit_bytes,
     // Per-request lines would double the log volume of probes and scrapes; errors are still logged.
@@ -89,10 +89,10 @@ export function buildApi(apiDeps: ApiDeps) {
     ajv: { customOptions: {} },
   });
   app.addHook('onClose', (_app, done) => {
-    served.close();
+    tls?.close();
     done();
   });
-  if (served.tls) {
+  if (tls) {
     app.addHook('onSend', (_req, reply, payload, done) => {
       void reply.header('strict-transport-security', HSTS);
       done(null, payload);

@@ -1,10 +1,11 @@
-// HTTPS for the management API (api.tls). fastify gets the server from here:
-// plain HTTP without a certificate, else an HTTPS server whose certificate and
+// HTTPS for the management API (api.tls). Without a certificate there is
+// nothing here: fastify makes its own plain server (its timeouts and keep-alive
+// settings). With one, fastify gets from here an HTTPS server whose certificate and
 // key are read again whenever either file changes (a renewal by certbot or
 // cert-manager takes effect without a restart; a renewal caught half-written
 // keeps the previous pair and says why). With TLS on, every answer carries HSTS.
 import { readFileSync, unwatchFile, watchFile } from 'node:fs';
-import http from 'node:http';
+import type http from 'node:http';
 import https from 'node:https';
 import { componentLogger } from '../../shared/log.js';
 import type { ApiConfig } from '../../shared/config/types.js';
@@ -15,17 +16,17 @@ const log = componentLogger('api');
 export const HSTS = 'max-age=31536000';
 const WATCH_INTERVAL_MS = 1_000;
 
-export interface ApiServer {
-  /** For fastify's serverFactory, with TLS (without, fastify makes its own plain server). */
+export interface TlsServer {
+  /** For fastify's serverFactory. */
   factory: (handler: http.RequestListener) => http.Server;
-  tls: boolean;
   /** Stops watching the certificate files. */
   close(): void;
 }
 
-export function apiServer(config: Pick<ApiConfig, 'tls'>): ApiServer {
+/** undefined when api.tls names no certificate (plain HTTP). */
+export function tlsServer(config: Pick<ApiConfig, 'tls'>): TlsServer | undefined {
   const { cert_file, key_file } = config.tls;
-  if (cert_file === '') return { factory: (handler) => http.createServer(handler), tls: false, close: () => undefined };
+  if (cert_file === '') return undefined;
   const read = (): { cert: Buffer; key: Buffer } => ({ cert: readFileSync(cert_file), key: readFileSync(key_file) });
   let server: https.Server | undefined;
   const reload = (): void => {
@@ -44,7 +45,6 @@ export function apiServer(config: Pick<ApiConfig, 'tls'>): ApiServer {
       // fastify's types know the plain server only; the HTTPS one serves the same requests.
       return server;
     },
-    tls: true,
     close: () => {
       unwatchFile(cert_file, reload);
       unwatchFile(key_file, reload);
