@@ -2,7 +2,9 @@
 -- content_by_lua on its own listener (conf/logwarden-control.conf).
 --
 --   GET  /status      {"epoch":..,"blocks":N,"ranges":N,"whitelist":N,
---                      "rules_version":N,"ranges_version":N,"forcible":N}
+--                      "rules_version":N,"ranges_version":N,"forcible":N,
+--                      "checked":N (requests the access check ran on, all
+--                      workers, up to a second behind),"hostname":".."}
 --   POST /blocks      {"set":[{"ip":"203.0.113.7"|"10.0.0.0/8","ttl":3600,"reason":".."}],
 --                      "delete":["203.0.113.7","10.0.0.0/8"]}
 --   PUT  /rules       a NodeRules document (shared/control/node-rules.ts): whitelist,
@@ -304,6 +306,8 @@ local function get_status()
         rules_version = rules:get(state.KEY_RULES_VERSION) or 0,
         ranges_version = rules:get(state.KEY_RANGES_VERSION) or 0,
         forcible = rules:get(state.KEY_FORCIBLE) or 0,
+        checked = rules:get(state.KEY_CHECKED) or 0,
+        hostname = ngx_var.hostname,
     })
 end
 

@@ -13,6 +13,9 @@
 --                                        one key the access check reads per request
 --                      "m:epoch"         set at nginx start (init_by_lua)
 --                      "m:forcible"      how many sets evicted other entries
+--                      "m:checked"       requests the access check ran on since
+--                                        start (each worker adds its count once a
+--                                        second; reported by /status)
 --                      "n:" .. sig       control signatures seen (replay guard)
 --   logwarden_limits   "l:" .. deployment .. "|" .. client .. "|" .. second
 --                                        rate_limit counters (2 s TTL)
@@ -47,6 +50,7 @@ local _M = {
     KEY_STATE_GEN = "g:state",
     KEY_EPOCH = "m:epoch",
     KEY_FORCIBLE = "m:forcible",
+    KEY_CHECKED = "m:checked",
 }
 
 local function new_epoch()
