@@ -25,6 +25,7 @@ import type { Topics } from '../../shared/topics.js';
 import type { RejectReason } from '../../shared/access-log/record.js';
 import { LineDecoder, type DecoderOptions, type Source } from '../../shared/access-log/decode.js';
 import { ClientKeys } from '../../shared/ip.js';
+import { noteNodeLine } from './node-tally.js';
 
 const log = componentLogger('ingester');
 
@@ -152,6 +153,7 @@ export class IngestPipeline {
     if (result.ok && value !== undefined) {
       this.stats.parsed++;
       parsed.inc({ source });
+      noteNodeLine(result.record.node, receivedAt);
       this.pending.push({ key: this.clients.of(result.record.client_ip), value, timestamp: result.record.ts });
       this.heldBytes += value.length + 64;
     }

@@ -26,6 +26,15 @@ function byLabel(m: Metrics, name: string, label: string): Record<string, number
   return out;
 }
 
+/** The ingester's per-node tally (services/ingester/node-tally.ts), from its metrics. */
+function perNode(m: Metrics): Record<string, { lines: number; last_line_s: number }> {
+  const lines = byLabel(m, 'logwarden_ingest_node_lines_total', 'node');
+  const last = byLabel(m, 'logwarden_ingest_node_last_line_seconds', 'node');
+  const out: Record<string, { lines: number; last_line_s: number }> = {};
+  for (const node of Object.keys(last)) out[node] = { lines: lines[node] ?? 0, last_line_s: last[node] ?? 0 };
+  return out;
+}
+
 /** Received-line samples for a rate over the last seconds (sampled on each status call and every few seconds). */
 class RateSampler {
   private readonly samples: Array<{ t: number; n: number }> = [];
@@ -69,7 +78,16 @@ export interface PipelineStatus {
   scope: 'process';
   uptime_s: number;
   bus: string;
-  ingest: { received: number; parsed: number; sent: number; rate_per_s: number; rejected: Record<string, number>; dropped: Record<string, number> };
+  ingest: {
+    received: number;
+    parsed: number;
+    sent: number;
+    rate_per_s: number;
+    rejected: Record<string, number>;
+    dropped: Record<string, number>;
+    /** Per sending node (syslog host name): lines parsed, and the Unix time in seconds of its last one. */
+    nodes: Record<string, { lines: number; last_line_s: number }>;
+  };
   detector: { records: number; events: Record<string, number>; decisions: Record<string, number>; tracked_ips: number; late_records: number };
   sink: { rows: Record<string, number>; dead_letters: number };
   lag: Array<{ group: string; topic: string; lag: number | null }>;
@@ -94,7 +112,7 @@ export function registerPipelineStatus(app: FastifyInstance, deps: DashboardDeps
   app.get('/api/pipeline/status', {
     config: { auth: 'analyst' },
     schema: {
-      summary: 'Pipeline health as this process sees it: ingest rate, rejected and dropped lines, bus lag of the consumer groups, node sync state',
+      summary: 'Pipeline health as this process sees it: ingest rate, rejected and dropped lines, lines per sending node, bus lag of the consumer groups, node sync state',
       tags: ['meta'],
       response: { 200: { type: 'object', required: ['data'], properties: { data: { type: 'object', additionalProperties: true } } } },
     },
@@ -122,6 +140,7 @@ export function registerPipelineStatus(app: FastifyInstance, deps: DashboardDeps
         rate_per_s: Math.round(rates.rate() * 10) / 10,
         rejected: byLabel(m, 'logwarden_ingest_rejected_total', 'reason'),
         dropped: byLabel(m, 'logwarden_ingest_dropped_total', 'reason'),
+        nodes: perNode(m),
       },
       detector: {
         records: sum(m, 'logwarden_detector_records_total'),

@@ -1,0 +1,69 @@
+// Lines parsed per sending node (the record's `node`: the syslog header's host
+// name, or the log line's, or ingest.node), and when the last one arrived:
+// how `logwarden check-node` and the pipeline status tell a node whose logs
+// arrive from one whose logs do not (a wrong syslog address in
+// logwarden-server.conf, a firewall, a server without the syslog line).
+//
+// The hot path pays a Map lookup and two stores per line; the metrics read the
+// map when scraped. Anyone who can reach the UDP port can name a node, so the
+// map keeps at most MAX_NODES names and counts the rest under "(other)".
+import { Counter, Gauge } from 'prom-client';
+import { registry } from '../../shared/metrics.js';
+
+export const MAX_NODES = 1000;
+export const OTHER_NODES = '(other)';
+
+export interface NodeTally {
+  lines: number;
+  /** Unix milliseconds of the last line parsed from this node. */
+  last_line_ms: number;
+}
+
+const tally = new Map<string, NodeTally>();
+/** What the lines counter was last told per node, so a scrape adds the difference. */
+const reported = new Map<string, number>();
+
+/** Counts one parsed line from `node` ("" when no node was named). */
+export function noteNodeLine(node: string, nowMs: number): void {
+  let t = tally.get(node);
+  if (t === undefined) {
+    if (tally.size >= MAX_NODES) return noteNodeLine(OTHER_NODES, nowMs);
+    t = { lines: 0, last_line_ms: 0 };
+    tally.set(node, t);
+  }
+  t.lines++;
+  t.last_line_ms = nowMs;
+}
+
+/** Every node seen by this process, with its count and the time of its last line. */
+export function nodeTally(): Record<string, NodeTally> {
+  const out: Record<string, NodeTally> = {};
+  for (const [node, t] of tally) out[node] = { ...t };
+  return out;
+}
+
+new Counter({
+  name: 'logwarden_ingest_node_lines_total',
+  help: 'Lines parsed per sending node (the syslog header host name); at most 1000 names, the rest as "(other)"',
+  labelNames: ['node'],
+  registers: [registry],
+  collect() {
+    for (const [node, t] of tally) {
+      const before = reported.get(node) ?? 0;
+      if (t.lines > before) this.inc({ node }, t.lines - before);
+      reported.set(node, t.lines);
+    }
+  },
+});
+
+new Gauge({
+  name: 'logwarden_ingest_node_last_line_seconds',
+  help: 'Unix time of the last line parsed from each sending node',
+  labelNames: ['node'],
+  registers: [registry],
+  // Summed over ingester workers it would mean nothing: their primary reports the latest.
+  aggregator: 'max',
+  collect() {
+    for (const [node, t] of tally) this.set({ node }, Math.floor(t.last_line_ms / 1000));
+  },
+});
