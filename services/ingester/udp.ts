@@ -32,10 +32,15 @@ export async function startUdpInput(pipeline: IngestPipeline, host: string, port
   } catch (err) {
     log.warn({ err }, 'could not set the UDP receive buffer');
   }
-  // Linux doubles the value asked and caps it at net.core.rmem_max, silently.
+  // Linux caps the value asked at net.core.rmem_max, silently, then doubles it
+  // (the other half is its bookkeeping): got is twice what it granted.
   const got = socket.getRecvBufferSize();
-  if (got < recvBufferBytes) {
-    log.warn({ asked: recvBufferBytes, got }, 'UDP receive buffer capped by net.core.rmem_max: raise it (sysctl -w net.core.rmem_max=...) or bursts are lost in the kernel');
+  const granted = process.platform === 'linux' ? Math.floor(got / 2) : got;
+  if (granted < recvBufferBytes) {
+    log.warn(
+      { asked: recvBufferBytes, granted },
+      `UDP receive buffer capped by net.core.rmem_max: raise it (sysctl -w net.core.rmem_max=${recvBufferBytes}) or bursts are lost in the kernel`,
+    );
   }
   const bound = socket.address().port;
   log.info({ host, port: bound }, 'listening for syslog over UDP');
