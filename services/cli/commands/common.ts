@@ -29,6 +29,10 @@ export const API_OPTIONS = {
   'older-than': { type: 'string' },
   name: { type: 'string' },
   role: { type: 'string' },
+  'secret-file': { type: 'string' },
+  'secret-env': { type: 'string' },
+  probe: { type: 'string' },
+  within: { type: 'string' },
 } as const;
 
 export type OptionName = keyof typeof API_OPTIONS;

@@ -1,6 +1,7 @@
 // The operators' subcommands over the management API: block, unblock, blocks,
-// whitelist, routes, events, stats, capture, refresh, cleanup — and token,
-// which is local (it makes a token and its config entry, and calls nothing).
+// whitelist, routes, events, stats, capture, refresh, cleanup — token, which
+// is local (it makes a token and its config entry, and calls nothing), and
+// check-node, which calls a node's control listener and, given a token, the API.
 // One file per command group beside this one; common.ts holds what they share.
 //
 // Secrets never travel in argv, which every user of the machine can read in
@@ -12,6 +13,7 @@ import { CliError, UsageError } from '../errors.js';
 import { printable } from '../table.js';
 import { block, blocks, unblock } from './blocks.js';
 import { capture } from './capture.js';
+import { CHECK_NODE_OPTIONS, runCheckNode } from './check-node.js';
 import { cleanup } from './cleanup.js';
 import type { ApiCommand, ApiOptionValues, Io, LocalCommand } from './common.js';
 import { events } from './events.js';
@@ -51,6 +53,12 @@ export const API_USAGE = `operator commands (over the management API; --api URL 
   cleanup [--older-than 7d]   delete events older than that (default: security.retention_days)
   token --name NAME --role admin|analyst
                  local: prints a new API token once and its api.tokens entry (the hash)
+  check-node URL [--secret-file FILE | --secret-env VAR] [--probe PAGE-URL] [--within 5m]
+                 what is wrong with a node, URL its control listener (http://127.0.0.1:8091 as
+                 shipped): unreachable, something else answering, loopback only, no or another
+                 secret (default from $LOGWARDEN_NODE_SECRET), not in nodes:, and with a token: no
+                 recent log line from it, requests logged but not checked (--probe: one request to a
+                 page of the node, to check that server {})
 
   The token is read from $LOGWARDEN_TOKEN or --token-file FILE (there is no --token option:
   command lines are visible to every user in ps). Durations as in the config file: 30s, 24h, 7d
@@ -64,7 +72,7 @@ exit codes of the operator commands: 0 ok, 1 runtime failure (API unreachable, 5
 const COMMANDS: ReadonlyMap<string, ApiCommand> = new Map(Object.entries({ block, unblock, blocks, whitelist, routes, events, stats, capture, refresh, cleanup }));
 const LOCAL_COMMANDS: ReadonlyMap<string, LocalCommand> = new Map(Object.entries({ token }));
 
-export const API_COMMANDS: ReadonlySet<string> = new Set([...COMMANDS.keys(), ...LOCAL_COMMANDS.keys()]);
+export const API_COMMANDS: ReadonlySet<string> = new Set([...COMMANDS.keys(), ...LOCAL_COMMANDS.keys(), 'check-node']);
 
 /** The API token, from --token-file or LOGWARDEN_TOKEN (never from argv). */
 function readToken(opts: ApiOptionValues, env: NodeJS.ProcessEnv, warn: (s: string) => void): string {
@@ -109,13 +117,19 @@ export async function runApiCommand(command: string, args: string[], opts: ApiOp
   try {
     const local = LOCAL_COMMANDS.get(command);
     const remote = COMMANDS.get(command);
-    const allowed = new Set<string>((local ?? remote)?.options ?? []);
+    const allowed = new Set<string>(command === 'check-node' ? CHECK_NODE_OPTIONS : ((local ?? remote)?.options ?? []));
     for (const [k, v] of Object.entries(opts)) {
       if (v !== undefined && k !== 'json' && k !== 'help' && !allowed.has(k)) throw new UsageError(`--${k} does not apply to ${command}`);
     }
     if (local) {
       local.run(args, opts, io);
       return EXIT.OK;
+    }
+    if (command === 'check-node') {
+      // The API is asked only with a token: without one, the node alone is checked.
+      const hasToken = opts['token-file'] !== undefined || (io.env.LOGWARDEN_TOKEN ?? '').trim() !== '';
+      const api = hasToken ? new ApiClient({ baseUrl: apiUrl(opts, io.env), token: readToken(opts, io.env, io.err), timeoutMs: 5_000 }) : undefined;
+      return await runCheckNode(args, opts, io, api);
     }
     if (!remote) throw new UsageError(`unknown command ${command}`);
     const api = new ApiClient({ baseUrl: apiUrl(opts, io.env), token: readToken(opts, io.env, io.err) });
