@@ -7,6 +7,7 @@ import type { Config } from '../../shared/config/load.js';
 import { VERSION } from '../../shared/version.js';
 import type { Runtime, ServiceName } from '../runtime.js';
 import { API_COMMANDS, API_OPTIONS, API_USAGE, runApiCommand, type ApiOptionValues } from './commands/index.js';
+import { nginxSteps } from './nginx-steps.js';
 
 // The services' modules (Kafka, ClickHouse, piscina, ...) load only for the commands that run them:
 // an operator command over the API starts in a fraction of the time.
@@ -90,13 +91,7 @@ function banner(rt: Runtime): string {
   const c = rt.config;
   const lines = [`logwarden ${VERSION} running: ${rt.bus.kind === 'memory' ? 'embedded (in-process bus)' : `Kafka ${c.kafka.brokers.join(',')}`}, ClickHouse ${rt.ch?.mode ?? '-'}`];
   if (rt.udpPort !== undefined) {
-    const at = `${c.ingest.udp.host}:${rt.udpPort}`;
-    lines.push(
-      `  syslog (UDP)  ${at}`,
-      '  point nginx at it — in http {}:   include /path/to/logwarden/lua/conf/logwarden-http.conf;',
-      `                    in each server {}: access_log syslog:server=${at},tag=nginx logwarden_json;`,
-      '                    (or include lua/conf/logwarden-server.conf after setting its address)',
-    );
+    lines.push(`  syslog (UDP)  ${c.ingest.udp.host}:${rt.udpPort}`, ...nginxSteps({ udpHost: c.ingest.udp.host, udpPort: rt.udpPort, nodes: c.nodes }));
   }
   if (rt.apiPort !== undefined) {
     const api = `http://${c.api.host}:${rt.apiPort}`;
