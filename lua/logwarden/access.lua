@@ -38,6 +38,7 @@ local rules_mod = require "logwarden.rules"
 local filter = require "logwarden.filter"
 local glob = require "logwarden.glob"
 local routes = require "logwarden.routes"
+local checked = require "logwarden.checked"
 
 local ngx = ngx
 local ngx_var = ngx.var
@@ -61,6 +62,7 @@ local contains6 = ipset.contains6
 local parse_v4 = ip.parse_v4
 local normalise = ip.normalise
 local path_match = glob.path_match
+local count_checked = checked.add
 
 -- Reads an nginx variable: every read in this module goes through here.
 -- resty.core's ngx.var getter ends in a tail call to ffi.string, which the
@@ -326,41 +328,9 @@ end
 local RETRY_AFTER = { ["Retry-After"] = "1" }
 
 ---------------------------------------------------------------------------
--- Requests checked: each worker counts in a local and adds the count to
--- m:checked once a second (a timer started by its first check), so the check
--- pays an increment, not a shared-dict write. GET /status reports the sum:
--- `logwarden check-node` compares it with the lines the ingester received
--- from this node to find servers that log but never run the check.
-
-local checked_n, counting = 0, false
-local KEY_CHECKED = state.KEY_CHECKED
-
-local function flush_checked()
-    local n = checked_n
-    if n > 0 then
-        checked_n = 0
-        local _, err = rules:incr(KEY_CHECKED, n, 0)
-        if err then
-            checked_n = checked_n + n
-        end
-    end
-end
-
-local function start_counting()
-    counting = true
-    local ok, err = ngx.timer.every(1, flush_checked)
-    if not ok then
-        ngx_log(ERR, "logwarden.access: no timer for the checked-requests count: ", err)
-    end
-end
-
----------------------------------------------------------------------------
 
 function _M.check()
-    checked_n = checked_n + 1
-    if not counting then
-        start_counting()
-    end
+    count_checked()
     local addr = var_get("remote_addr")
 
     -- First: a change empties what the worker remembers of clients.

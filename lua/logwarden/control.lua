@@ -26,6 +26,7 @@ local bit = require "bit"
 local ip = require "logwarden.ip"
 local state = require "logwarden.state"
 local access = require "logwarden.access"
+local checked = require "logwarden.checked"
 local rules_mod = require "logwarden.rules"
 local validate = require "logwarden.validate"
 
@@ -306,7 +307,7 @@ local function get_status()
         rules_version = rules:get(state.KEY_RULES_VERSION) or 0,
         ranges_version = rules:get(state.KEY_RANGES_VERSION) or 0,
         forcible = rules:get(state.KEY_FORCIBLE) or 0,
-        checked = rules:get(state.KEY_CHECKED) or 0,
+        checked = checked.total(),
         hostname = ngx_var.hostname,
     })
 end
