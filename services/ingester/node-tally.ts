@@ -27,9 +27,13 @@ const reported = new Map<string, number>();
 export function noteNodeLine(node: string, nowMs: number): void {
   let t = tally.get(node);
   if (t === undefined) {
-    if (tally.size >= MAX_NODES) return noteNodeLine(OTHER_NODES, nowMs);
-    t = { lines: 0, last_line_ms: 0 };
-    tally.set(node, t);
+    // Full: the rest under one name, which may exceed the bound by itself.
+    const name = tally.size >= MAX_NODES ? OTHER_NODES : node;
+    t = tally.get(name);
+    if (t === undefined) {
+      t = { lines: 0, last_line_ms: 0 };
+      tally.set(name, t);
+    }
   }
   t.lines++;
   t.last_line_ms = nowMs;
