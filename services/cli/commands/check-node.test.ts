@@ -9,6 +9,8 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { testConfig } from '../../../shared/testing/config.js';
@@ -160,5 +162,21 @@ test('Debian\'s nginx whose server has the syslog line without the access check:
     assert.deepEqual(counts.failed, ['LW_CLI_NODE_NO_ACCESS_CHECK'], counts.text);
   } finally {
     await nginx?.remove();
+  }
+});
+
+test('a node whose Lua module predates the checked count: logs judged, the access check not (a stand-in server, not nginx)', { timeout: 30_000 }, async () => {
+  // The /status body of a lua/ from before logwarden.checked: no "checked".
+  const server = http.createServer((_req, res) => {
+    res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ epoch: '1-ab', blocks: 0, ranges: 0, rules_version: 0, hostname: 'old-node' }));
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  try {
+    const r = await checkNode(`http://127.0.0.1:${(server.address() as AddressInfo).port}`);
+    assert.ok(r.findings.some((f) => f.ok && f.message.includes('predates logwarden.checked')), r.text);
+    assert.deepEqual(r.failed, ['LW_CLI_NODE_NO_LOGS'], 'no line from "old-node": judged from the counts');
+    assert.ok(!r.text.includes('LW_CLI_NODE_NO_ACCESS_CHECK'), r.text);
+  } finally {
+    server.close();
   }
 });

@@ -244,6 +244,12 @@ export async function checkNode(input: CheckNodeInput): Promise<Finding[]> {
   } else {
     findings.push(ok('nodes: entry and logs not asked about: no API token (LOGWARDEN_TOKEN or --token-file)'));
   }
+  if (typeof st.checked !== 'number') {
+    // A Lua module from before the count: logs can still be judged, checks cannot.
+    findings.push(ok('the node does not count checked requests (its lua/ predates logwarden.checked): copy the current lua/ to check that'));
+    if (p && input.probe === undefined) findings.push(...fromCounts(st, p, input.withinS).filter((f) => f.code !== 'LW_CLI_NODE_NO_ACCESS_CHECK' && !f.message.startsWith('the access check ran')));
+    return findings;
+  }
   if (input.probe !== undefined) findings.push(...(await withProbe(input, st, p)));
   else if (p) findings.push(...fromCounts(st, p, input.withinS));
   return findings;
