@@ -67,7 +67,7 @@ test('the vector files are well formed and cover the ground', () => {
     }
   }
   const actions = new Set(vectors.flatMap((v) => v.requests.map((r) => r.expect.action)));
-  assert.deepEqual([...actions].sort(), ['block', 'none', 'warn']);
+  assert.deepEqual([...actions].sort(), ['block', 'challenge', 'none', 'warn']);
   assert.ok(invalid.length > 0 && new Set(invalid.map((i) => i.name)).size === invalid.length, 'invalid documents have unique names');
 });
 

@@ -15,6 +15,7 @@ const blockSchema = {
   required: ['ip', 'reason', 'source', 'created_at', 'expires_at', 'deployment', 'escalation_level'],
   properties: {
     ip: { type: 'string' },
+    action: { type: 'string', enum: ['block', 'challenge'], description: 'challenge: the client gets the challenge page until it passes (detection.challenge_threshold)' },
     reason: { type: 'string' },
     source: { type: 'string', enum: ['auto', 'manual', 'filter'] },
     created_at: { type: 'integer', description: 'epoch ms' },
