@@ -91,11 +91,18 @@ end
 -- The pushed settings, decoded once per change per worker.
 local cached_raw, cached
 
+-- Cookies this worker verified (address .. cookie -> expiry), so a returning
+-- client costs a table lookup rather than an HMAC. Emptied when the keys
+-- change (a cookie of a dropped key must fail again) and when full.
+local VERIFIED_MAX = 10000
+local verified, verified_n = {}, 0
+
 local function conf()
     local _, dict = state.dicts()
     local raw = dict:get(KEY)
     if raw ~= cached_raw then
         cached_raw, cached = raw, raw and cjson.decode(raw) or nil
+        verified, verified_n = {}, 0
     end
     return cached
 end
@@ -138,11 +145,19 @@ local function check_cookie(c, addr, now)
     if not v then
         return nil
     end
+    local known = verified[addr .. v]
+    if known then
+        return known >= now and "valid" or nil
+    end
     local exp, m = str_match(v, "^(%d+)%.(%x+)$")
     exp = tonumber(exp)
     if not exp or not signed(c.keys, m, "c", addr, exp) then
         return "failed"
     end
+    if verified_n >= VERIFIED_MAX then
+        verified, verified_n = {}, 0
+    end
+    verified[addr .. v], verified_n = exp, verified_n + 1
     return exp >= now and "valid" or nil
 end
 
