@@ -2,14 +2,17 @@
 // headless Chromium passes the page without any interaction and then gets the
 // content; curl, which runs no JavaScript, never passes; a cookie earned at
 // one address does not pass from another; after a key rotation the previous
-// key's cookie still passes, after two it does not. Clients are presented
+// key's cookie still passes, after two it does not; ffuf and sqlmap, run
+// against a challenged address, only ever get the page. Clients are presented
 // through the test nginx's realip (X-Forwarded-For from 127.0.0.1). The
 // access log (syslog to a local UDP socket) carries each outcome.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { execFile, spawnSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { signNodeRequest } from '../../shared/node-auth.js';
@@ -171,3 +174,30 @@ test('a security_filter CHALLENGE rule challenges its clients only', { skip: req
   assert.ok(body.includes('challenge:filter:odd-net<'), body.slice(0, 300));
   assert.equal((await curl('127.0.94.9'))[0], 200, 'a client the rule does not name passes');
 });
+
+// Attack tools run no JavaScript either: every request of theirs from a challenged address is held at the page.
+const onPath = (bin: string): boolean => spawnSync('sh', ['-c', `command -v ${bin}`], { stdio: 'ignore' }).status === 0;
+const TOOLS: Record<string, (url: string, ip: string, dir: string) => string[]> = {
+  ffuf: (url, ip, dir) => ['ffuf', '-u', `${url}/FUZZ`, '-w', `${dir}/words`, '-H', `X-Forwarded-For: ${ip}`, '-mc', 'all', '-s'],
+  sqlmap: (url, ip, dir) => ['sqlmap', '-u', `${url}/?id=1`, `--headers=X-Forwarded-For: ${ip}`, '--batch', '--technique=B', '--level', '1', '--risk', '1', '--flush-session', '--output-dir', `${dir}/sqlmap`],
+};
+for (const [tool, args] of Object.entries(TOOLS)) {
+  test(`${tool} never passes the challenge`, { skip: requireTool(`${tool} is not installed (infra/tools/attack-tools.sh install)`, onPath(tool)), timeout: 120_000 }, async (t) => {
+    await keys([K1]);
+    const ip = tool === 'ffuf' ? '127.0.96.1' : '127.0.96.2';
+    assert.equal((await control('POST', '/blocks', { set: [{ ip, ttl: 600, action: 'challenge' }] })).status, 200);
+    const dir = mkdtempSync(join(tmpdir(), `lw-challenge-${tool}-`));
+    try {
+      writeFileSync(join(dir, 'words'), 'admin\nbackup\nindex.html\nlogin\nconfig\n');
+      const [bin, ...rest] = args((nginx as TestNginx).url, ip, dir) as [string, ...string[]];
+      await new Promise<void>((resolve) => {
+        execFile(bin, rest, { timeout: 90_000, cwd: dir, env: { ...process.env, HOME: dir } }, () => resolve());
+      });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+    const seen = await until(`${tool}'s requests in the access log`, () => (outcomes(ip).length > 0 ? outcomes(ip) : undefined), 10_000);
+    t.diagnostic(`${tool}: ${seen.length} requests, ${seen.filter((o) => o === 'passed' || o === 'valid').length} passed`);
+    assert.ok(seen.every((o) => o === 'issued'), `${tool} was only ever issued the page: ${[...new Set(seen)].join(',')}`);
+  });
+}
