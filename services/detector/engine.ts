@@ -135,8 +135,8 @@ const FAKE_CRAWLER_WEIGHT = 2 * EIGHTHS;
 
 const SAMPLE_PATHS = 5;
 
-/** Events of requests nginx refused already (blocked_by): recorded, never a reason to block. */
-const NO_EVIDENCE = /^(blocklist|rate_limit|policy:)/;
+/** Events of requests nginx refused already (blocked_by), and challenge outcomes: recorded, never a reason to block. */
+const NO_EVIDENCE = /^(blocklist|rate_limit|policy:|challenge:)/;
 
 export class DetectionEngine {
   private readonly table: IpTable;
