@@ -53,9 +53,10 @@ async function keys(list: string[]): Promise<void> {
   assert.ok(!JSON.stringify(r.json).includes(list[0] as string), 'the node never echoes a key');
 }
 
-/** curl as a client at `ip`; resolves to [status, body]. */
+/** curl as a client at `ip`, sending `cookie` (a "name=value" or a cookie jar file, which it also writes); resolves to [status, body]. */
 async function curl(ip: string, cookie?: string): Promise<[number, string]> {
-  const args = ['-s', '-H', `X-Forwarded-For: ${ip}`, '-w', '\n%{http_code}', ...(cookie === undefined ? [] : ['-b', cookie]), `${(nginx as TestNginx).url}/page`];
+  const jar = cookie !== undefined && !cookie.includes('=') ? ['-c', cookie] : [];
+  const args = ['-s', '-H', `X-Forwarded-For: ${ip}`, '-w', '\n%{http_code}', ...(cookie === undefined ? [] : ['-b', cookie]), ...jar, `${(nginx as TestNginx).url}/page`];
   const { stdout } = await run('curl', args, { encoding: 'utf8' });
   const cut = stdout.lastIndexOf('\n');
   return [Number(stdout.slice(cut + 1)), stdout.slice(0, cut)];
@@ -138,9 +139,12 @@ test('Chromium passes the challenge and gets the page; curl never does', { skip:
     await browser.close();
   }
 
+  // curl keeps a cookie jar across its attempts, as a scripted client would: there is nothing to keep.
   let curlPassed = 0;
+  const jarDir = mkdtempSync(join(tmpdir(), 'lw-curl-jar-'));
+  t.after(() => rmSync(jarDir, { recursive: true, force: true }));
   for (let i = 0; i < CURL_ATTEMPTS; i++) {
-    const [status, body] = await curl(curlIp);
+    const [status, body] = await curl(curlIp, join(jarDir, 'jar'));
     if (status === 200) curlPassed++;
     else assert.ok(status === CHALLENGE.httpStatus && body.includes('id="lw-challenge"'), `curl is answered with the page (${status})`);
   }
