@@ -39,7 +39,7 @@ export interface AccessRecord {
   extra: Record<string, string>;
 }
 
-export type SecurityEventType = 'blocked_ip' | 'rate_limited' | 'auth_failed' | 'suspicious' | 'scan_detected';
+export type SecurityEventType = 'blocked_ip' | 'rate_limited' | 'auth_failed' | 'suspicious' | 'scan_detected' | 'challenge';
 
 /** An aggregated detection: `count` offending requests of one ip by one detector. */
 export interface SecurityEvent {
@@ -48,7 +48,7 @@ export interface SecurityEvent {
   /** Event time of the last offending request, epoch ms. */
   ts: number;
   type: SecurityEventType;
-  /** rate | not_found | auth_failure | unique_paths | repeated_hits | filter:<id> | signature:<id> | blocklist */
+  /** rate | not_found | auth_failure | unique_paths | repeated_hits | filter:<id> | signature:<id> | blocklist | challenge:<outcome> */
   detector: string;
   ip: string;
   deployment: string;
@@ -60,10 +60,11 @@ export interface SecurityEvent {
   details: Record<string, string>;
 }
 
-export type BlockAction = 'block' | 'unblock';
+/** challenge: the client gets a page a browser passes without interaction (lua/logwarden/challenge.lua) instead of a refusal. */
+export type BlockAction = 'block' | 'unblock' | 'challenge';
 export type BlockSource = 'auto' | 'manual' | 'filter';
 
-/** A block or unblock of one address or CIDR range. Keyed by `ip` on a compacted topic. */
+/** A block, challenge or unblock of one address or CIDR range. Keyed by `ip` on a compacted topic: the latest replaces the one before. */
 export interface BlockDecision {
   /** An address or a CIDR block ("203.0.113.7", "2001:db8::/64"). */
   ip: string;

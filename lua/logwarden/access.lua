@@ -6,13 +6,14 @@
 --   1. whitelist (addresses, CIDR blocks, paths): the node-wide one, then
 --      the deployment's own ($logwarden_deployment)        -> allowed, nothing else checked
 --   2. blocked address (one shared-dict lookup), ranges   -> 403 "blocklist"
+--      challenged address or range                        -> the challenge page until passed
 --   3. deployment policy ($logwarden_deployment):
 --        allowed_ips                                      -> 403 "policy:allowed_ips"
 --        blocked_paths                                    -> 403 "policy:blocked_path"
 --        rate_limit per client address                    -> 429 + Retry-After, "rate_limit"
 --   4. protected routes                                   -> 401 + WWW-Authenticate, "route:<id>"
 --   5. security_filter                                    -> BLOCK: block_http_status, "filter:<id>";
---                                                            WARN: $security_filter_alert = <id>
+--                                                            CHALLENGE: as 2; WARN: $security_filter_alert
 -- A refusal sets $logwarden_blocked_by for the access log and answers a small
 -- JSON body.
 --
@@ -39,6 +40,7 @@ local filter = require "logwarden.filter"
 local glob = require "logwarden.glob"
 local routes = require "logwarden.routes"
 local checked = require "logwarden.checked"
+local challenge = require "logwarden.challenge"
 
 local ngx = ngx
 local ngx_var = ngx.var
@@ -83,6 +85,7 @@ local _M = { _VERSION = '0.2.0' }
 
 local PREFIX_IP = state.PREFIX_IP
 local PREFIX_RANGE = state.PREFIX_RANGE
+local PREFIX_CH_IP, PREFIX_CH_RANGE = state.PREFIX_CHALLENGE_IP, state.PREFIX_CHALLENGE_RANGE
 local KEY_RANGES_VERSION = state.KEY_RANGES_VERSION
 local KEY_RULES_GEN = state.KEY_RULES_GEN
 local KEY_RULES_DOC = state.KEY_RULES_DOC
@@ -107,26 +110,27 @@ local BODY_END = '"}\n'
 ---------------------------------------------------------------------------
 -- Per-worker state
 
--- Blocked ranges, rebuilt when v:ranges moves or the first of them expires.
-local ranges_cache = { version = {}, next_expiry = huge, set = ipset.EMPTY }
+-- Blocked and challenged ranges, rebuilt when v:ranges moves or the first of them expires.
+local ranges_cache = { version = {}, next_expiry = huge, set = ipset.EMPTY, cset = ipset.EMPTY }
 
 local function rebuild_ranges(version)
     local now = ngx_now()
-    local set = ipset.new()
+    local set, cset = ipset.new(), ipset.new()
     local next_expiry = huge
     for _, key in ipairs(rules:get_keys(0)) do
-        if str_sub(key, 1, 2) == PREFIX_RANGE then
+        local p = str_sub(key, 1, 2)
+        if p == PREFIX_RANGE or p == PREFIX_CH_RANGE then
             local b = ip.parse_block(str_sub(key, 3))
             local ttl = rules:ttl(key)
             if b and ttl then
-                ipset.add(set, b)
+                ipset.add(p == PREFIX_RANGE and set or cset, b)
                 if ttl > 0 and now + ttl < next_expiry then
                     next_expiry = now + ttl
                 end
             end
         end
     end
-    ranges_cache.set = ipset.finish(set)
+    ranges_cache.set, ranges_cache.cset = ipset.finish(set), ipset.finish(cset)
     ranges_cache.next_expiry = next_expiry
     ranges_cache.version = version
 end
@@ -254,13 +258,16 @@ local function deny(status, by, headers)
 end
 
 -- The client's own entry in the blocks dict, for a client this worker does
--- not remember as not blocked (see not_blocked). An IPv4 client is
--- remembered with its address as an integer, which spares the next request
--- parsing it.
+-- not remember as not blocked (see not_blocked): true (blocked), "challenge"
+-- or false. An IPv4 client is remembered with its address as an integer,
+-- which spares the next request parsing it. A challenged one is not remembered.
 local function address_blocked()
     local key = req_key
     if blocks:get(PREFIX_IP .. key) ~= nil then
         return true
+    end
+    if blocks:get(PREFIX_CH_IP .. key) ~= nil then
+        return "challenge"
     end
     local value = true
     if req_family == 4 then
@@ -389,13 +396,15 @@ function _M.check()
         end
     end
 
-    -- 2. blocklist
+    -- 2. blocklist, then challenges (challenge.pass ends the request unless the client passes)
+    local passed
     if req_valid then
-        if not known and address_blocked() then
+        local hit = not known and address_blocked()
+        if hit == true or in_set(ranges_cache.set) then
             return deny(403, "blocklist")
         end
-        if in_set(ranges_cache.set) then
-            return deny(403, "blocklist")
+        if hit or in_set(ranges_cache.cset) then
+            passed = challenge.pass(req_key, "decision")
         end
     end
 
@@ -459,6 +468,10 @@ function _M.check()
             local action, rule = filter.evaluate(level, get_ua, get_country, client)
             if action == "block" then
                 return deny(rule.status, rule.blocked_by)
+            elseif action == "challenge" then
+                if not passed and req_valid then
+                    challenge.pass(req_key, rule.blocked_by)
+                end
             elseif action == "warn" then
                 ngx_var.security_filter_alert = rule.id
             end

@@ -4,9 +4,15 @@
 --   GET  /status      {"epoch":..,"blocks":N,"ranges":N,"whitelist":N,
 --                      "rules_version":N,"ranges_version":N,"forcible":N,
 --                      "checked":N (requests the access check ran on, all
---                      workers, up to a second behind),"hostname":".."}
---   POST /blocks      {"set":[{"ip":"203.0.113.7"|"10.0.0.0/8","ttl":3600,"reason":".."}],
+--                      workers, up to a second behind),"hostname":"..",
+--                      "challenges":N,"challenge":{..}}
+--   POST /blocks      {"set":[{"ip":"203.0.113.7"|"10.0.0.0/8","ttl":3600,"reason":"..",
+--                              "action":"block"|"challenge"}],       (action: block when absent)
 --                      "delete":["203.0.113.7","10.0.0.0/8"]}
+--                     An address or range holds one entry: setting a block replaces its
+--                     challenge and the other way round; a delete lifts either.
+--   PUT  /challenge   {"keys":[current, previous],"difficulty":16,"cookie_ttl":3600}: the
+--                     challenge's signing keys and settings (logwarden.challenge); never echoed
 --   PUT  /rules       a NodeRules document (shared/control/node-rules.ts): whitelist,
 --                     deployment policies, protected routes, security_filter;
 --                     replaces the node's rule set as a whole
@@ -29,6 +35,7 @@ local access = require "logwarden.access"
 local checked = require "logwarden.checked"
 local rules_mod = require "logwarden.rules"
 local validate = require "logwarden.validate"
+local challenge = require "logwarden.challenge"
 
 local ngx = ngx
 local ngx_var = ngx.var
@@ -149,7 +156,7 @@ local function validate_blocks(body)
                 return nil, "must be an object", at
             end
             for k in pairs(e) do
-                if k ~= "ip" and k ~= "ttl" and k ~= "reason" then
+                if k ~= "ip" and k ~= "ttl" and k ~= "reason" and k ~= "action" then
                     return nil, "unknown key", at .. "." .. tostring(k)
                 end
             end
@@ -171,7 +178,14 @@ local function validate_blocks(body)
             if type(reason) ~= "string" or #reason > MAX_REASON then
                 return nil, "reason must be a string of at most " .. MAX_REASON .. " bytes", at .. ".reason"
             end
-            sets[#sets + 1] = { block = b, ttl = ttl, reason = reason }
+            local action = e.action
+            if action == nil or action == null then
+                action = "block"
+            end
+            if action ~= "block" and action ~= "challenge" then
+                return nil, 'must be "block" or "challenge"', at .. ".action"
+            end
+            sets[#sets + 1] = { block = b, ttl = ttl, reason = reason, challenge = action == "challenge" }
         end
     end
     if del ~= nil then
@@ -209,8 +223,10 @@ local function post_blocks()
     for _, b in ipairs(deletes) do
         if b.exact then
             blocks:delete(state.PREFIX_IP .. b.key)
+            blocks:delete(state.PREFIX_CHALLENGE_IP .. b.key)
         else
             rules:delete(state.PREFIX_RANGE .. b.text)
+            rules:delete(state.PREFIX_CHALLENGE_RANGE .. b.text)
             ranges_changed = true
         end
         deleted = deleted + 1
@@ -218,10 +234,18 @@ local function post_blocks()
     for _, s in ipairs(sets) do
         local b = s.block
         local ok, err, forced
+        -- One entry per address or range: the other kind's goes.
+        local own, other = state.PREFIX_IP, state.PREFIX_CHALLENGE_IP
+        local rown, rother = state.PREFIX_RANGE, state.PREFIX_CHALLENGE_RANGE
+        if s.challenge then
+            own, other, rown, rother = other, own, rother, rown
+        end
         if b.exact then
-            ok, err, forced = state.set(blocks, state.BLOCKS, state.PREFIX_IP .. b.key, s.reason, s.ttl)
+            blocks:delete(other .. b.key)
+            ok, err, forced = state.set(blocks, state.BLOCKS, own .. b.key, s.reason, s.ttl)
         else
-            ok, err, forced = state.set(rules, state.STATE, state.PREFIX_RANGE .. b.text, s.reason, s.ttl)
+            rules:delete(rother .. b.text)
+            ok, err, forced = state.set(rules, state.STATE, rown .. b.text, s.reason, s.ttl)
             ranges_changed = true
         end
         if forced then
@@ -279,6 +303,18 @@ local function put_rules()
     })
 end
 
+local function put_challenge()
+    local data = read_json()
+    if not data then
+        return
+    end
+    local ok, err, field = challenge.set_keys(data)
+    if not ok then
+        return bad(err, field)
+    end
+    return reply(200, challenge.status())
+end
+
 local function put_whitelist()
     return reply(410, { error = "PUT /whitelist is gone: the whitelist is part of the rule set, PUT /rules" })
 end
@@ -309,6 +345,8 @@ local function get_status()
         forcible = rules:get(state.KEY_FORCIBLE) or 0,
         checked = checked.total(),
         hostname = ngx_var.hostname,
+        challenges = count(blocks, state.PREFIX_CHALLENGE_IP),
+        challenge = challenge.status(),
     })
 end
 
@@ -316,6 +354,7 @@ local ROUTES = {
     ["/status"] = { GET = get_status },
     ["/blocks"] = { POST = post_blocks },
     ["/rules"] = { PUT = put_rules },
+    ["/challenge"] = { PUT = put_challenge },
     ["/whitelist"] = { PUT = put_whitelist },
 }
 

@@ -6,10 +6,11 @@
 --
 --   compile(doc)         -> compiled rule set (per worker)
 --   level_for(c, host, path) -> the applied level or nil
---   evaluate(level, ua_fn, country_fn, ip_fn) -> "block"|"warn"|nil, rule
+--   evaluate(level, ua_fn, country_fn, ip_fn) -> "block"|"challenge"|"warn"|nil, rule
 --
 -- Levels: path > domain > property, the most specific alone. Within a level,
--- rules are sorted by id once, so the first matching BLOCK (else WARN) rule
+-- rules are sorted by id once, so the first matching BLOCK (else CHALLENGE,
+-- else WARN) rule
 -- is the lowest id whatever the order of filter_rules: the CDN's "UA before
 -- Geo before IP" ordering restriction does not exist here. Each level keeps
 -- the union of its rules' match values per kind: a request that misses a
@@ -95,6 +96,7 @@ local function compile_level(f)
             match = compile_criteria(m),
             except = r.except and compile_criteria(r.except) or nil,
             block = on == "BLOCK",
+            challenge = on == "CHALLENGE",
             status = h.block_http_status or fh.block_http_status or DEFAULT_STATUS,
             blocked_by = "filter:" .. r.id,
         }
@@ -335,7 +337,7 @@ end
 -- rule needs them: ua() -> User-Agent or nil; country() -> code or nil;
 -- client() -> 4, integer | 6, _, groups[, cache for ip.net6] | nil (not an
 -- address).
--- Returns "block", rule | "warn", rule | nil. `matched` (optional table) is
+-- Returns "block", rule | "challenge", rule | "warn", rule | nil. `matched` (optional table) is
 -- filled with every matching rule id, ascending (for the tests).
 function _M.evaluate(level, ua, ctry, client, matched)
     if not level or not level.enabled or level.n == 0 then
@@ -363,7 +365,7 @@ function _M.evaluate(level, ua, ctry, client, matched)
         return nil
     end
     local checked = bor(u.geo and GEO or 0, u.ips and IPS or 0, u.has_ua and UA or 0)
-    local block, warn
+    local block, challenge, warn
     for i = 1, level.n do
         local r = rules[i]
         local kinds = r.kinds
@@ -391,6 +393,8 @@ function _M.evaluate(level, ua, ctry, client, matched)
                         break
                     end
                 end
+            elseif r.challenge then
+                challenge = challenge or r
             elseif not warn then
                 warn = r
             end
@@ -399,6 +403,9 @@ function _M.evaluate(level, ua, ctry, client, matched)
     get_ua, get_country, get_ip, ua_rec, ua_memo = nil, nil, nil, nil, nil
     if block then
         return "block", block
+    end
+    if challenge then
+        return "challenge", challenge
     end
     if warn then
         return "warn", warn

@@ -20,6 +20,8 @@ local at, item, entry, chars, set_of = v.at, v.item, v.entry, v.chars, v.set_of
 local L = limits.LIMITS
 local STATUS = limits.BLOCK_STATUS
 local COUNTRIES = limits.COUNTRIES
+local ON_FILTERED = limits.ON_FILTERED
+local ON_FILTERED_TEXT = limits.ON_FILTERED_TEXT
 
 local _M = { _VERSION = '0.1.0' }
 
@@ -84,8 +86,8 @@ local function handling(x, path)
         return nil, err, field
     end
     local of = x.on_filtered
-    if of ~= nil and of ~= "WARN" and of ~= "BLOCK" then
-        return nil, 'must be "WARN" or "BLOCK"', at(path, "on_filtered")
+    if of ~= nil and not (type(of) == "string" and ON_FILTERED[of]) then
+        return nil, "must be one of " .. ON_FILTERED_TEXT, at(path, "on_filtered")
     end
     local s = x.block_http_status
     if s ~= nil and (type(s) ~= "number" or s % 1 ~= 0 or s < STATUS.min or s > STATUS.max) then

@@ -28,8 +28,8 @@ local function load(path)
     f:close()
     local doc, derr = cjson.decode(text)
     if type(doc) ~= "table" or type(doc.limits) ~= "table" or type(doc.country_codes) ~= "table"
-        or type(doc.block_http_status) ~= "table" then
-        return nil, "not a limits document: " .. tostring(derr or "missing limits, block_http_status or country_codes")
+        or type(doc.block_http_status) ~= "table" or type(doc.on_filtered) ~= "table" or type(doc.challenge) ~= "table" then
+        return nil, "not a limits document: " .. tostring(derr or "missing limits, block_http_status, on_filtered, challenge or country_codes")
     end
     return doc
 end
@@ -39,6 +39,13 @@ local doc, err = load(path)
 if not doc then
     error("logwarden.limits: cannot read " .. path .. " (install schemas/security-filter/limits.json"
         .. " beside lua/, see lua/README.md): " .. tostring(err), 0)
+end
+
+-- The same wording as the TypeScript validator's: one of "WARN", "CHALLENGE", "BLOCK".
+local on_filtered, quoted = {}, {}
+for i, a in ipairs(doc.on_filtered) do
+    on_filtered[a] = true
+    quoted[i] = '"' .. a .. '"'
 end
 
 local countries = {}
@@ -56,5 +63,10 @@ return {
     BLOCK_STATUS = doc.block_http_status,
     -- code -> true
     COUNTRIES = countries,
+    -- action -> true ("WARN", "CHALLENGE", "BLOCK"), and the list for messages
+    ON_FILTERED = on_filtered,
+    ON_FILTERED_TEXT = table.concat(quoted, ", "),
+    -- http_status; difficulty_bits and cookie_ttl_s: default, min, max
+    CHALLENGE = doc.challenge,
     PATH = path,
 }

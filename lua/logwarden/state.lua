@@ -2,7 +2,10 @@
 -- endpoint agree on, and the node epoch.
 --
 --   logwarden_blocks   "b:" .. address   value: reason   exptime: the block's TTL
+--                      "c:" .. address   a challenge (logwarden.challenge), as "b:"
 --   logwarden_state    "r:" .. cidr      value: reason   exptime: the block's TTL
+--                      "q:" .. cidr      a challenged range, as "r:"
+--                      "k:challenge"     the challenge's keys and settings (JSON)
 --                      "v:ranges"        bumped on every change to ranges
 --                      "d:rules"         the NodeRules document (JSON, validated)
 --                      "v:rules"         its version (reported by /status)
@@ -43,6 +46,8 @@ local _M = {
     LIMITS = "logwarden_limits",
     PREFIX_IP = "b:",
     PREFIX_RANGE = "r:",
+    PREFIX_CHALLENGE_IP = "c:",
+    PREFIX_CHALLENGE_RANGE = "q:",
     KEY_RANGES_VERSION = "v:ranges",
     KEY_RULES_DOC = "d:rules",
     KEY_RULES_VERSION = "v:rules",

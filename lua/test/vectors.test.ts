@@ -17,7 +17,8 @@
 // ($logwarden_country), the host from the Host header (nginx's $host folds case
 // and drops the port and a trailing dot, as the contract says). An empty user
 // agent is an absent header. The outcome: BLOCK is the status and the body's
-// blocked_by "filter:<id>"; WARN is 200 with $security_filter_alert, which the
+// blocked_by "filter:<id>"; CHALLENGE is the challenge page (its status, its
+// reference "challenge:filter:<id>"; the keys are pushed first); WARN is 200 with $security_filter_alert, which the
 // test config sends back as X-Logwarden-Test-Alert. `matched` (every matching
 // rule), which no answer of the check shows, comes from the test config's
 // /__logwarden_test/filter-matched: the same request's headers and client,
@@ -29,7 +30,7 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import { isIP } from 'node:net';
 import { signNodeRequest } from '../../shared/node-auth.js';
-import type { SecurityFilterRequest } from '../../shared/security-filter/index.js';
+import { CHALLENGE, type SecurityFilterRequest } from '../../shared/security-filter/index.js';
 import { filterVectors } from '../../shared/testing/filter-vectors.js';
 import { startTestNginx, type TestNginx } from '../../shared/testing/nginx.js';
 import { isLoopbackV4, nginxRequest, type NginxAnswer } from '../../shared/testing/nginx-client.js';
@@ -41,22 +42,26 @@ const agent = new http.Agent({ keepAlive: true, maxSockets: 4 });
 
 before(async () => {
   nginx = await startTestNginx({ control: true, syslog: '127.0.0.1:9' });
+  const keys = await control('PUT', '/challenge', { keys: ['k'.repeat(64)], difficulty: 8, cookie_ttl: 60 });
+  assert.equal(keys.status, 200, keys.text);
 });
 after(async () => {
   agent.destroy();
   await nginx?.stop();
 });
 
-async function putRules(body: unknown): Promise<{ status: number; text: string }> {
+async function control(method: string, path: string, body: unknown): Promise<{ status: number; text: string }> {
   const n = nginx as TestNginx;
   const text = JSON.stringify(body);
-  const res = await fetch(`${n.controlUrl as string}/rules`, {
-    method: 'PUT',
-    headers: { authorization: signNodeRequest(n.controlSecret as string, 'PUT', '/rules', text), 'content-type': 'application/json' },
+  const res = await fetch(`${n.controlUrl as string}${path}`, {
+    method,
+    headers: { authorization: signNodeRequest(n.controlSecret as string, method, path, text), 'content-type': 'application/json' },
     body: text,
   });
   return { status: res.status, text: await res.text() };
 }
+
+const putRules = (body: unknown): Promise<{ status: number; text: string }> => control('PUT', '/rules', body);
 
 // Header values go out as latin1: one char per byte carries the UTF-8 bytes as they are.
 const raw = (s: string): string => Buffer.from(s, 'utf8').toString('latin1');
@@ -86,7 +91,7 @@ async function send(r: SecurityFilterRequest): Promise<{ status: number; alert: 
 test('every security_filter vector gives the expected outcome at a real nginx', async (t) => {
   let version = 0;
   let checked = 0;
-  const seen = { block: 0, warn: 0, none: 0 };
+  const seen = { block: 0, challenge: 0, warn: 0, none: 0 };
   let overSocket = 0;
   const failures: string[] = [];
   for (const v of vectors) {
@@ -98,9 +103,14 @@ test('every security_filter vector gives the expected outcome at a real nginx', 
       const where = `${v.name} #${i} ${JSON.stringify(request).slice(0, 200)}`;
       const presented = !isAddress(request.ip) ? got.client === 'unix:' : isLoopbackV4(request.ip) ? got.client === request.ip : got.client !== '127.0.0.1' && isIP(got.client) !== 0;
       if (!presented) failures.push(`${where}: nginx took the client for ${JSON.stringify(got.client)}`);
-      seen[got.status !== 200 ? 'block' : got.alert !== undefined ? 'warn' : 'none'] += 1;
+      const page = got.body.includes('id="lw-challenge"');
+      seen[page ? 'challenge' : got.status !== 200 ? 'block' : got.alert !== undefined ? 'warn' : 'none'] += 1;
       if (!isAddress(request.ip)) overSocket += 1;
-      if (expect.action === 'block') {
+      if (expect.action === 'challenge') {
+        if (got.status !== CHALLENGE.httpStatus || !page || !got.body.includes(`challenge:filter:${expect.rule_id ?? ''}<`)) {
+          failures.push(`${where}: expected the challenge page of ${expect.rule_id ?? '?'}, got ${got.status} ${got.body.slice(0, 200)}`);
+        }
+      } else if (expect.action === 'block') {
         const blockedBy = (JSON.parse(got.body) as { blocked_by?: string }).blocked_by;
         if (got.status !== expect.status || blockedBy !== `filter:${expect.rule_id ?? ''}`) {
           failures.push(`${where}: expected block ${expect.status ?? '?'} by ${expect.rule_id ?? '?'}, got ${got.status} ${got.body.trim()}`);
@@ -118,8 +128,8 @@ test('every security_filter vector gives the expected outcome at a real nginx', 
       checked += 1;
     }
   }
-  t.diagnostic(`${vectors.length} vectors, ${checked} requests through nginx (${overSocket} with no address, over its unix socket): ${seen.block} blocked, ${seen.warn} warned, ${seen.none} passed`);
-  assert.ok(seen.block > 0 && seen.warn > 0 && seen.none > 0, 'the vectors exercise every outcome');
+  t.diagnostic(`${vectors.length} vectors, ${checked} requests through nginx (${overSocket} with no address, over its unix socket): ${seen.block} blocked, ${seen.challenge} challenged, ${seen.warn} warned, ${seen.none} passed`);
+  assert.ok(seen.block > 0 && seen.challenge > 0 && seen.warn > 0 && seen.none > 0, 'the vectors exercise every outcome');
   assert.equal(checked, vectors.reduce((n, v) => n + v.requests.length, 0));
   assert.deepEqual(failures, []);
 });

@@ -54,6 +54,11 @@ describe('API → enforcer → nginx', () => {
     return { status: res.status, headers: res.headers };
   };
   const until = untilAnswers;
+  /** 1 when nginx answers the client with the challenge page. */
+  const challenged = async (client: string): Promise<number> => {
+    const res = await fetch(`${nginx?.url}/`, { headers: { 'x-forwarded-for': client } });
+    return (await res.text()).includes('id="lw-challenge"') ? 1 : 0;
+  };
 
   test('blocks, protected routes, deployment policies and whitelist set through the API are enforced by nginx', async (t) => {
     nginx = await startTestNginx({ controlPort: await freePort(), controlSecret: SECRET });
@@ -67,6 +72,11 @@ describe('API → enforcer → nginx', () => {
     // A range.
     assert.equal((await api('POST', '/api/security/blocked-ips', { ip: '203.0.113.0/24', duration: 3600 })).status, 201);
     await until('range block', async () => (await edge('/', '203.0.113.77')).status, 403);
+    // A manual challenge: the page at nginx (the enforcer pushed the keys), listed with its action.
+    assert.equal((await api('POST', '/api/security/blocked-ips', { ip: '198.51.100.12', action: 'challenge', duration: 3600 })).status, 201);
+    await until('manual challenge', () => challenged('198.51.100.12'), 1);
+    const listed = (await api('GET', '/api/security/blocked-ips?ip=198.51.100.12')).body.data as Array<{ action: string }>;
+    assert.equal(listed[0]?.action, 'challenge');
 
     // A protected route with basic auth: 401 without, 200 with the credentials.
     assert.equal((await api('POST', '/api/security/protected-routes', { path: '/admin', method: 'ALL', auth_type: 'basic', credentials: 'admin:secret' })).status, 201);
@@ -106,5 +116,6 @@ describe('API → enforcer → nginx', () => {
     await rt.stop();
     rt = await startRuntime(config(nginx), new Set(['api', 'sink', 'enforcer']));
     await until('block restored from control_blocks', async () => (await edge('/', '198.51.100.11')).status, 403);
+    await until('challenge restored from control_blocks, as a challenge', () => challenged('198.51.100.12'), 1);
   });
 });

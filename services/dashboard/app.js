@@ -146,7 +146,7 @@ async function loadChart() {
 async function loadBlocks() {
   const b = await api('/api/security/blocked-ips?limit=200');
   const rows = b.data.map((blk) => {
-    const cells = [el('code', blk.ip, 'ip'), blk.reason, blk.source, expiry(blk.expires_at), blk.deployment || 'all'];
+    const cells = [el('code', blk.ip, 'ip'), blk.reason, blk.action === 'challenge' ? `${blk.source} (challenge)` : blk.source, expiry(blk.expires_at), blk.deployment || 'all'];
     const btn = el('button', 'Unblock', 'unblock');
     btn.type = 'button';
     btn.dataset.ip = blk.ip;

@@ -8,6 +8,7 @@ export const TYPE_COLORS = {
   auth_failed: '#9b59b6',
   suspicious: '#5bc0de',
   scan_detected: '#2e86de',
+  challenge: '#27ae60',
 };
 
 /**

@@ -84,13 +84,14 @@ test('the dashboard shows a seeded run, follows the live stream, and unblocks fr
     const seeded: SecurityEvent[] = [
       ['rate_limited', 'rate', '198.51.100.20', '/api/cart'], ['auth_failed', 'auth_failure', '198.51.100.21', '/login'],
       ['suspicious', 'filter:bad-bots', '198.51.100.22', '/'], ['scan_detected', 'unique_paths', '2001:db8::bad', '/wp-admin/'],
+      ['challenge', 'challenge:passed', '198.51.100.23', '/shop'],
     ].map(([type, detector, ip, path], i) => ({
-      id: `seed-${i}`, ts: now - (4 - i) * 60_000, type: type as SecurityEvent['type'], detector: detector as string, ip: ip as string, deployment: 'shop',
+      id: `seed-${i}`, ts: now - (5 - i) * 60_000, type: type as SecurityEvent['type'], detector: detector as string, ip: ip as string, deployment: 'shop',
       count: 10 + i, window_start: now - 5 * 60_000, window_end: now - (4 - i) * 60_000, sample_paths: [path as string], details: {},
     }));
     await rt.bus.publish(rt.topics.events, seeded.map((e) => ({ key: e.ip, value: securityEventCodec.encode(e) })));
-    for (const [ip, reason] of [['198.51.100.20', 'request flood'], ['198.51.100.21', 'credential stuffing']] as const) {
-      const r = await call('POST', '/api/security/blocked-ips', { ip, reason, duration: 3600 });
+    for (const [ip, reason, action] of [['198.51.100.20', 'request flood', 'block'], ['198.51.100.21', 'credential stuffing', 'block'], ['198.51.100.24', 'odd client', 'challenge']] as const) {
+      const r = await call('POST', '/api/security/blocked-ips', { ip, reason, duration: 3600, action });
       assert.equal(r.status, 201, JSON.stringify(r.json));
     }
     let last = '';
@@ -126,12 +127,13 @@ test('the dashboard shows a seeded run, follows the live stream, and unblocks fr
     assert.equal(await page.evaluate(() => (globalThis as unknown as { sessionStorage: { getItem(k: string): string | null } }).sessionStorage.getItem('logwarden.token')), ADMIN, 'token kept in sessionStorage');
     assert.ok(!page.url().includes(ADMIN), 'token never in the URL');
 
-    await page.waitForSelector(`#events tbody tr[data-id="seed-3"]`);
+    await page.waitForSelector(`#events tbody tr[data-id="seed-4"]`);
     const eventsText = (await page.textContent('#events tbody')) ?? '';
-    for (const s of ['rate_limited', 'auth_failure', '2001:db8::bad', attacker]) assert.ok(eventsText.includes(s), `events table shows ${s}`);
+    for (const s of ['rate_limited', 'auth_failure', '2001:db8::bad', attacker, 'challenge:passed']) assert.ok(eventsText.includes(s), `events table shows ${s}`);
     const blocksText = (await page.textContent('#blocks tbody')) ?? '';
     assert.ok(blocksText.includes(attacker) && blocksText.includes('auto'), `the auto-block is listed: ${blocksText}`);
     assert.ok(blocksText.includes('credential stuffing'), 'with its reason');
+    assert.ok(blocksText.includes('198.51.100.24') && blocksText.includes('manual (challenge)'), `a challenge is listed as one: ${blocksText}`);
     const chartTotal = Number(await page.getAttribute('#chart', 'data-total'));
     assert.ok(chartTotal >= seeded.length, `the chart drew the events (${chartTotal})`);
     await page.waitForFunction(() => (globalThis as unknown as { document: { querySelector(s: string): { textContent: string } | null } }).document.querySelector('#rules tbody')?.textContent.includes('bad-bots'));

@@ -2,13 +2,16 @@
 // follow: blocks (escalated for a repeat offender, capped), range escalation,
 // expiries, and what the decisions topic says others decided. The engine
 // decides *that* a client is blocked; this decides for how long, records it,
-// and announces it.
+// and announces it. A challenge (the tier below a block) is held here too, as
+// the same address's one entry: a block replaces it, its expiry lifts it.
 import { networkOfIp } from '../../shared/ip.js';
 import type { BlockDecision } from '../../shared/records.js';
 import type { EngineConfig } from './engine.js';
 
 interface ActiveBan {
   until: number;
+  /** A challenge, not a block. */
+  challenge?: boolean;
   level: number;
   /** Decided by this engine (its expiry is this engine's to announce), or learned from the decisions topic. */
   own: boolean;
@@ -37,7 +40,18 @@ export class Bans {
 
   isBlocked(client: string, ts: number): boolean {
     const b = this.active.get(client);
-    return b !== undefined && b.until > ts;
+    return b !== undefined && b.challenge !== true && b.until > ts;
+  }
+
+  isChallenged(client: string, ts: number): boolean {
+    const b = this.active.get(client);
+    return b !== undefined && b.challenge === true && b.until > ts;
+  }
+
+  /** Challenges a client at event time `ts` for `durationMs` (no escalation: a client that keeps offending is blocked). */
+  challenge(client: string, ts: number, reason: string, durationMs: number): void {
+    this.active.set(client, { until: ts + durationMs, level: 0, own: true, challenge: true });
+    this.emit({ ip: client, action: 'challenge', reason, source: 'auto', created_at: ts, expires_at: ts + durationMs, deployment: null, escalation_level: 0 });
   }
 
   /** Blocks a client at event time `ts`: a repeat offender's ban grows by escalation_factor per level, capped. */
@@ -59,10 +73,10 @@ export class Bans {
    * its offences should start afresh. The ban history (escalation) is kept.
    */
   learn(client: string, d: BlockDecision): boolean {
-    if (d.action === 'block') {
+    if (d.action === 'block' || d.action === 'challenge') {
       const own = this.active.get(client);
       if (own?.own && own.until === d.expires_at) return false; // this engine's own, read back
-      this.active.set(client, { until: d.expires_at ?? Infinity, level: d.escalation_level, own: false });
+      this.active.set(client, { until: d.expires_at ?? Infinity, level: d.escalation_level, own: false, challenge: d.action === 'challenge' });
       return false;
     }
     this.active.delete(client);

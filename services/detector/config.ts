@@ -34,6 +34,7 @@ export function engineConfig(
       maxDurationMs: d.max_block_duration_ms,
       memoryMs: d.escalation_memory_ms,
     },
+    challenge: { threshold: d.challenge_threshold, durationMs: d.challenge_duration_ms },
     lateToleranceMs: d.late_tolerance_ms,
     offenceHalfLifeMs: d.offence_half_life_ms,
     ipv6ClientPrefix: d.ipv6_client_prefix,

@@ -44,7 +44,8 @@
 // and is blocked again if it keeps offending.
 import { createHash } from 'node:crypto';
 import type { AccessRecord, BlockDecision, SecurityEvent, SecurityEventType } from '../../shared/records.js';
-import { ClientKeys, inRanges, parseRange, type IpRange } from '../../shared/ip.js';
+import { ClientKeys } from '../../shared/ip.js';
+import { CompiledWhitelist, type WhitelistSpec } from './whitelist.js';
 import { Bans } from './bans.js';
 import { BUCKETS, C_404, C_AUTH, C_NEWPATH, C_NEWPATH_ERR, C_OFFENCE, C_REQ, EIGHTHS, IpTable, hash32, hash64 } from './ip-table.js';
 import { OffenceMemory } from './offence-memory.js';
@@ -60,6 +61,8 @@ export interface EngineConfig {
   uniquePathsThreshold: number;
   repeatedHitsThreshold: number;
   autoBlock: { enabled: boolean; threshold: number; durationMs: number; escalationFactor: number; maxDurationMs: number; memoryMs: number };
+  /** The tier below the block: at this weight (0: off) a client is challenged for durationMs. */
+  challenge: { threshold: number; durationMs: number };
   /** Records older than the newest seen minus this are counted as late and not mixed in. */
   lateToleranceMs: number;
   /** When set: this many IPs of one range banned within the window → a block of the range. */
@@ -87,27 +90,7 @@ export interface CrawlerCheck {
   check(ip: string, userAgent: string): { status: 'not-claimed' | 'pending' | 'verified' | 'failed' | 'unverified'; crawler?: string; hostname?: string };
 }
 
-export interface WhitelistSpec {
-  ips: readonly string[];
-  cidrs: readonly string[];
-  /** "/exact", or "/prefix*". */
-  paths: readonly string[];
-}
-
-/** A whitelist compiled for the per-request check. */
-class CompiledWhitelist {
-  private readonly ips: Set<string>;
-  private readonly ranges: readonly IpRange[];
-  constructor(private readonly spec: WhitelistSpec) {
-    this.ips = new Set(spec.ips);
-    this.ranges = spec.cidrs.map(parseRange);
-  }
-  has(rec: AccessRecord): boolean {
-    if (this.ips.has(rec.client_ip)) return true;
-    for (const p of this.spec.paths) if (rec.path === p || (p.endsWith('*') && rec.path.startsWith(p.slice(0, -1)))) return true;
-    return this.ranges.length > 0 && inRanges(rec.client_ip, this.ranges);
-  }
-}
+export type { WhitelistSpec };
 
 export interface EngineOutput {
   events: SecurityEvent[];
@@ -152,8 +135,8 @@ const FAKE_CRAWLER_WEIGHT = 2 * EIGHTHS;
 
 const SAMPLE_PATHS = 5;
 
-/** Events of requests nginx refused already (blocked_by): recorded, never a reason to block. */
-const NO_EVIDENCE = /^(blocklist|rate_limit|policy:)/;
+/** Events of requests nginx refused already (blocked_by), and challenge outcomes: recorded, never a reason to block. */
+const NO_EVIDENCE = /^(blocklist|rate_limit|policy:|challenge:)/;
 
 export class DetectionEngine {
   private readonly table: IpTable;
@@ -221,6 +204,13 @@ export class DetectionEngine {
       return;
     }
     const ip = this.clients.of(rec.client_ip);
+    // The challenge's outcome at nginx (lua/logwarden/challenge.lua): served, passed or failed is an
+    // event; a client held at the page was refused, no evidence; one that passed is judged on.
+    const outcome = rec.extra.logwarden_challenge;
+    if (outcome === 'issued' || outcome === 'failed' || outcome === 'passed') {
+      this.aggregate(ip, `challenge:${outcome}`, 'challenge', rec, 1, true, { outcome, by: rec.blocked_by ?? '' });
+    }
+    if (rec.blocked_by?.startsWith('challenge:')) return;
     // A protected route's 401 ("route:<id>") is a failed login, the evidence auth_failure counts, not a refusal.
     if (rec.blocked_by && !rec.blocked_by.startsWith('route:')) {
       // nginx refused it already: the block works; record it, but it is no new evidence. The
@@ -250,6 +240,9 @@ export class DetectionEngine {
       const limit = a.threshold * EIGHTHS;
       if (weight >= limit) this.block(ip, rec, `offence weight ${Math.floor(weight / EIGHTHS)} ≥ ${a.threshold} within ${Math.round(this.cfg.windowMs / 1000)}s`, filterBlock ? 'filter' : 'auto');
       else if (remembered >= limit) this.block(ip, rec, `offence memory ${Math.floor(remembered / EIGHTHS)} ≥ ${a.threshold} (half-life ${Math.round(this.cfg.offenceHalfLifeMs / 60_000)}m)`, 'auto');
+      else if (this.cfg.challenge.threshold > 0 && Math.max(weight, remembered) >= this.cfg.challenge.threshold * EIGHTHS && !this.bans.isChallenged(ip, rec.ts)) {
+        this.bans.challenge(ip, rec.ts, `auto: offence weight ${Math.floor(Math.max(weight, remembered) / EIGHTHS)} ≥ challenge threshold ${this.cfg.challenge.threshold}`, this.cfg.challenge.durationMs);
+      }
     }
   }
 
@@ -353,8 +346,9 @@ export class DetectionEngine {
     }
     if (!this.filter) return { weight: 0, block: false };
     const outcome = this.filter.evaluateRecord(rec);
-    if (outcome.action === 'warn' && outcome.rule_id) {
-      this.aggregate(ip, `filter:${outcome.rule_id}`, 'suspicious', rec, 1, true, { rule: outcome.rule_id, action: 'WARN' });
+    if ((outcome.action === 'warn' || outcome.action === 'challenge') && outcome.rule_id) {
+      // A CHALLENGE rule needs the Lua module to answer: where nginx did not judge, it weighs as a WARN.
+      this.aggregate(ip, `filter:${outcome.rule_id}`, 'suspicious', rec, 1, true, { rule: outcome.rule_id, action: outcome.action.toUpperCase() });
       return { weight: WHOLE, block: false };
     }
     if (outcome.action === 'block' && outcome.rule_id) {

@@ -2,7 +2,8 @@
 // becomes a 403 at nginx, an unblock lifts it, a restarted nginx (empty shared
 // dict, new epoch) is repaired by the next reconcile, and a node that cannot
 // be reached does not hold the others back; the rule set (setRules) reaches
-// the nodes the same way and comes back after a restart.
+// the nodes the same way and comes back after a restart; a challenge decision
+// reaches them as the challenge page, with the keys the enforcer pushes.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -20,6 +21,7 @@ import { signNodeRequest } from '../../shared/node-auth.js';
 import { emptyNodeRules, type NodeRules } from '../../shared/control/node-rules.js';
 import { hashCredential } from '../../shared/credential-hash.js';
 import { registry } from '../../shared/metrics.js';
+import { challengeKeys } from '../../shared/challenge-keys.js';
 import { Enforcer } from './enforcer.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'enforcer-nginx-'));
@@ -155,5 +157,57 @@ test('setRules reaches every live node at once; a restarted nginx gets rules and
     await bus.close();
     await node.stop();
     rmSync(ruleDir, { recursive: true, force: true });
+  }
+});
+
+test('a challenge decision travels like a block: the node serves the challenge page with the keys the enforcer pushed; a block replaces it; a restarted node gets both back', async (t) => {
+  const chDir = mkdtempSync(join(tmpdir(), 'enforcer-challenge-nginx-'));
+  const [port, controlPort] = [await freePort(), await freePort()];
+  const options = { dir: chDir, port, controlPort, controlSecret: 'enforcer-challenge-secret-0123456789' };
+  let node = await startTestNginx(options);
+  const live: NodeConfig = { name: 'challenge-live', url: node.controlUrl as string, secret: options.controlSecret, secret_env: '', secret_file: '' };
+  const bus = new MemoryBus();
+  const topics = topicNames('enfc.');
+  await bus.ensureTopics([{ topic: topics.decisions, partitions: 1, compacted: true }]);
+  const enforcer = new Enforcer({ config: loadConfig({ text: 'log_level: silent', env: {} }), bus, topics, nodes: [live], reconcileMs: 300 });
+  await enforcer.start();
+  const answer = async (ip: string): Promise<string> => {
+    const res = await fetch(`${node.url}/`, { headers: { 'x-forwarded-for': ip } });
+    const body = await res.text();
+    return res.status === 200 ? 'ok' : body.includes('id="lw-challenge"') ? 'challenge' : body.includes('"blocklist"') ? 'blocked' : `${res.status} ${body.slice(0, 80)}`;
+  };
+  const status = async (): Promise<{ challenges?: number; challenge?: { keys?: number } }> => {
+    const res = await fetch(`${node.controlUrl as string}/status`, { headers: { authorization: signNodeRequest(options.controlSecret, 'GET', '/status', '') } });
+    return (await res.json()) as { challenges?: number; challenge?: { keys?: number } };
+  };
+  const ip = '192.0.2.77';
+  const publish = (action: 'block' | 'challenge' | 'unblock'): Promise<unknown> =>
+    bus.publish(topics.decisions, [{ key: ip, value: blockDecisionCodec.encode({ ...decision(ip, action === 'unblock' ? 'unblock' : 'block'), action }) }]);
+  try {
+    await publish('challenge');
+    const inMs = await until('the challenge page', async () => (await answer(ip)) === 'challenge');
+    t.diagnostic(`challenge decision published → challenge page at nginx in ${inMs} ms`);
+    const s = await status();
+    assert.equal(s.challenge?.keys, 2, 'the current and the previous key');
+    assert.equal(s.challenges, 1);
+    assert.ok(!JSON.stringify(s).includes(challengeKeys(options.controlSecret, 86_400_000).keys[0]), 'no key in /status');
+    assert.equal(await answer('192.0.2.78'), 'ok', 'other clients pass');
+
+    await publish('block');
+    await until('the block replacing the challenge', async () => (await answer(ip)) === 'blocked');
+    assert.equal((await status()).challenges, 0, 'one entry per address');
+    await publish('challenge');
+    await until('the challenge again', async () => (await answer(ip)) === 'challenge');
+
+    await node.stop();
+    node = await startTestNginx(options);
+    await until('the restarted node to challenge again, with keys', async () => (await answer(ip)) === 'challenge');
+    await publish('unblock');
+    await until('the unblock lifting the challenge', async () => (await answer(ip)) === 'ok');
+  } finally {
+    await enforcer.close();
+    await bus.close();
+    await node.stop();
+    rmSync(chDir, { recursive: true, force: true });
   }
 });

@@ -14,11 +14,17 @@
 // follows the decisions topic: the rule set is pushed at start and after each
 // change (changes arriving together become one set), and a refresh request
 // (POST /api/security/refresh on any API instance) runs a full re-push.
+//
+// Challenges (decisions with action challenge) travel as blocks do, marked
+// "action":"challenge"; a later block on the same address replaces it. Each
+// reconcile also gives a node the challenge's signing keys when their rotation
+// period turned, or the node restarted (shared/challenge-keys.ts).
 import { hostname } from 'node:os';
 import PQueue from 'p-queue';
 import { Counter, Gauge, Histogram } from 'prom-client';
 import { blockDecisionCodec } from '../../shared/avro/codec.js';
 import { signNodeRequest } from '../../shared/node-auth.js';
+import { challengeKeys } from '../../shared/challenge-keys.js';
 import type { NodeRules } from '../../shared/control/node-rules.js';
 import type { ControlEvent, ControlState } from '../../shared/control/state.js';
 import type { FallbackBlock } from './file-fallback.js';
@@ -53,6 +59,7 @@ const rulesLag = new Gauge({
 const nodeSynced = new Gauge({ name: 'logwarden_enforcer_node_synced', help: '1 when the node holds the desired state', labelNames: ['node'], registers: [registry] });
 
 interface Desired {
+  challenge: boolean;
   reason: string;
   /** Epoch ms; null: permanent. */
   expiresAt: number | null;
@@ -69,6 +76,8 @@ interface NodeSync {
   rulesVersion: number | undefined;
   /** A PUT /rules to this node is in flight: one at a time per node, so an older set never lands after a newer one. */
   rulesPushing: boolean;
+  /** The rotation period of the challenge keys the node holds; undefined: none pushed (or it restarted). */
+  challengePeriod: number | undefined;
 }
 
 export interface EnforcerOptions {
@@ -111,6 +120,7 @@ export class Enforcer {
       flushing: false,
       rulesVersion: undefined,
       rulesPushing: false,
+      challengePeriod: undefined,
     }));
   }
 
@@ -171,8 +181,8 @@ export class Enforcer {
   }
 
   private apply(d: { ip: string; action: string; reason: string; expires_at: number | null }, now: number): void {
-    if (d.action === 'block' && (d.expires_at === null || d.expires_at > now)) {
-      this.desired.set(d.ip, { reason: d.reason, expiresAt: d.expires_at });
+    if ((d.action === 'block' || d.action === 'challenge') && (d.expires_at === null || d.expires_at > now)) {
+      this.desired.set(d.ip, { challenge: d.action === 'challenge', reason: d.reason, expiresAt: d.expires_at });
       for (const n of this.nodes) {
         n.del.delete(d.ip);
         n.set.set(d.ip, { since: now });
@@ -204,7 +214,8 @@ export class Enforcer {
           const d = this.desired.get(ip);
           if (!d) return [];
           const ttl = d.expiresAt === null ? 0 : Math.ceil((d.expiresAt - now) / 1000);
-          return ttl < 0 || (d.expiresAt !== null && ttl === 0) ? [] : [{ ip, ttl, reason: d.reason.slice(0, 200) }];
+          if (ttl < 0 || (d.expiresAt !== null && ttl === 0)) return [];
+          return [{ ip, ttl, reason: d.reason.slice(0, 200), ...(d.challenge ? { action: 'challenge' } : {}) }];
         });
         try {
           await this.request(n.node, 'POST', '/blocks', { set, delete: delIps });
@@ -227,10 +238,10 @@ export class Enforcer {
     }
   }
 
-  /** The blocks in force, for the reload fallback (file-fallback.ts) on sites without the control endpoint. */
+  /** The blocks in force, for the reload fallback (file-fallback.ts) on sites without the control endpoint (challenges need the endpoint's keys: not rendered). */
   activeBlocks(now = Date.now()): FallbackBlock[] {
     const out: FallbackBlock[] = [];
-    for (const [ip, d] of this.desired) if (d.expiresAt === null || d.expiresAt > now) out.push({ ip, expiresAt: d.expiresAt, reason: d.reason });
+    for (const [ip, d] of this.desired) if (!d.challenge && (d.expiresAt === null || d.expiresAt > now)) out.push({ ip, expiresAt: d.expiresAt, reason: d.reason });
     return out;
   }
 
@@ -332,6 +343,7 @@ export class Enforcer {
             if (force) n.rulesVersion = undefined;
             await this.pushRules(n);
           }
+          await this.pushChallengeKeys(n, why !== undefined);
           if (why) {
             fullPushes.inc({ node: n.node.name, why });
             const t = Date.now();
@@ -345,6 +357,21 @@ export class Enforcer {
         }),
       ),
     );
+  }
+
+  /** PUT /challenge when the node's keys are not this period's (or it restarted). The keys are never logged. */
+  private async pushChallengeKeys(n: NodeSync, again: boolean): Promise<void> {
+    const c = this.opts.config.challenge;
+    const { period, keys } = challengeKeys(n.node.secret, c.key_rotation_ms);
+    if (!again && n.challengePeriod === period) return;
+    try {
+      await this.request(n.node, 'PUT', '/challenge', { keys, difficulty: c.difficulty, cookie_ttl: Math.round(c.cookie_ttl_ms / 1000) });
+      n.challengePeriod = period;
+    } catch (err) {
+      n.challengePeriod = undefined;
+      pushErrors.inc({ node: n.node.name });
+      log.warn({ err: String(err), node: n.node.name }, 'challenge keys not pushed; the next reconcile retries');
+    }
   }
 
   /** POST /api/security/refresh: a full re-push (blocks and rules) to every node. */

@@ -250,6 +250,8 @@ export function buildRecord(f: LineFields, extra: Record<string, string>, header
   if (!(bytesNum >= 0 && bytesNum <= Number.MAX_SAFE_INTEGER)) return { ok: false, reason: 'bad_format', detail: `bytes ${f.bytes.slice(0, 30)} is out of range` };
   const host = dash(f.host);
   const u = normalizePathInto(f.uri, scratchUri);
+  // Most requests meet no challenge: an empty outcome is not carried on.
+  if (extra.logwarden_challenge === '') delete extra.logwarden_challenge;
   if (u.pathRaw !== undefined) extra.path_raw = u.pathRaw;
   if (u.traversal) extra.traversal = '1';
   if (u.doubleEncoded) extra.double_encoded = '1';

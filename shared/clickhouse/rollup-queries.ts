@@ -63,7 +63,7 @@ export interface Stats {
 /** Size of the hourly top-IP sketches (events_top_ips_hour); a larger `top` groups every address. */
 const TOP_IP_SKETCH = 50;
 
-export const EVENT_TYPES = ['blocked_ip', 'rate_limited', 'auth_failed', 'suspicious', 'scan_detected'] as const;
+export const EVENT_TYPES = ['blocked_ip', 'rate_limited', 'auth_failed', 'suspicious', 'scan_detected', 'challenge'] as const;
 
 /** The /stats response: totals by type, active blocks, recent threats, top offending IPs. */
 export async function stats(ch: ClickHouse, opts: StatsOptions = {}): Promise<Stats> {

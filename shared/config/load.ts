@@ -337,6 +337,12 @@ function resolveConfig(doc: Record<string, unknown>, env: NodeJS.ProcessEnv, sou
       issues.push({ path, reason: `not a valid regular expression: ${(err as Error).message}` });
     }
   };
+  const d = c.detection;
+  if (d.challenge_threshold > 0 && d.challenge_threshold >= c.security.auto_block_threshold) {
+    issues.push({ path: 'detection.challenge_threshold', reason: `must be below security.auto_block_threshold (${c.security.auto_block_threshold}), or 0 to turn the challenge tier off` });
+  }
+  if (c.challenge.cookie_ttl_ms < 60_000 || c.challenge.cookie_ttl_ms > 7 * 86_400_000) issues.push({ path: 'challenge.cookie_ttl', reason: 'must be between 1m and 7d' });
+  if (c.challenge.key_rotation_ms < 60_000) issues.push({ path: 'challenge.key_rotation', reason: 'must be 1m or more' });
   issues.push(...configRuleSetIssues(c));
   const formatProblem = validateLogFormat(c.ingest.log_format);
   if (formatProblem) issues.push({ path: 'ingest.log_format', reason: formatProblem });

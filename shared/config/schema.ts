@@ -81,6 +81,8 @@ export const configSchema: Schema = {
         max_block_duration: dur('30d', 'cap of an escalated ban'),
         escalation_memory: dur('7d', 'how long a ban counts toward the next one\'s level'),
         offence_half_life: dur('20m', 'a client\'s offence evidence (404s, failed logins, scans, signatures) is remembered beyond the window, halving every this long; blocked when it reaches auto_block_threshold; 0s turns it off'),
+        challenge_threshold: int(0, 0, 'offence weight (as auto_block_threshold counts it) at which a client is challenged before it is blocked: nginx answers it with a page a browser passes without interaction; 0 turns the tier off; below auto_block_threshold'),
+        challenge_duration: dur('1h', 'how long an automatic challenge lasts'),
         ipv6_client_prefix: int(64, 16, 'IPv6 clients are counted and blocked per network of this prefix length (128: per address)', 128),
         auth_paths: str(
           '^/(login|signin|sign-in|logon|wp-login\\.php|xmlrpc\\.php|admin|administrator|user/login|users/sign_in|auth|api/(auth|login|session|token|v\\d+/(auth|login)))(/|$|\\.)',
@@ -250,6 +252,14 @@ export const configSchema: Schema = {
         },
       },
     },
+    challenge: section(
+      {
+        difficulty: int(16, 8, 'proof of work of the challenge page, in leading zero bits of SHA-1 (16: about 65k hashes, a fraction of a second in a browser)', 24),
+        cookie_ttl: dur('1h', 'how long a passed challenge lets the client in (its signed cookie; 1m to 7d)'),
+        key_rotation: dur('24h', 'the signing key changes this often (derived from each node\'s secret); the previous one stays accepted for one more period'),
+      },
+      'CHALLENGE responses (security_filter rules, detection.challenge_threshold): what the enforcer pushes to the nodes',
+    ),
     api: section(
       {
         enabled: bool(true, 'serve the management API'),

@@ -30,6 +30,9 @@ export interface DetectionConfig {
   max_block_duration_ms: number;
   escalation_memory_ms: number;
   offence_half_life_ms: number;
+  /** 0: no challenge tier. */
+  challenge_threshold: number;
+  challenge_duration_ms: number;
   ipv6_client_prefix: number;
   auth_paths: string;
   static_assets: string;
@@ -117,6 +120,13 @@ export interface NodeConfig {
   secret: string;
 }
 
+/** What the enforcer pushes to nodes for CHALLENGE responses (lua/logwarden/challenge.lua). */
+export interface ChallengeConfig {
+  difficulty: number;
+  cookie_ttl_ms: number;
+  key_rotation_ms: number;
+}
+
 export interface ApiConfig {
   enabled: boolean;
   host: string;
@@ -136,6 +146,7 @@ export interface Config {
   clickhouse: ClickHouseConfig;
   ingest: IngestConfig;
   nodes: NodeConfig[];
+  challenge: ChallengeConfig;
   api: ApiConfig;
   metrics: { host: string; port: number };
   data_dir: string;

@@ -26,6 +26,8 @@ import type { ControlState, DeploymentSecurity, FilterLevel, ProtectedRoute, Set
 /** A block in force, as listed by the API. */
 export interface ActiveBlock {
   ip: string;
+  /** block, or challenge (the client gets the challenge page until it passes). */
+  action: 'block' | 'challenge';
   deployment: string;
   reason: string;
   source: BlockSource;
@@ -79,6 +81,7 @@ export function controlBlockRow(d: BlockDecision): object {
     escalation_level: d.escalation_level,
     updated_at: d.created_at,
     version: blockVersion(d),
+    action: d.action === 'challenge' ? 'challenge' : 'block',
     is_deleted: d.action === 'unblock' ? 1 : 0,
   };
 }
@@ -308,8 +311,8 @@ export class ControlStore {
     const t = this.ch.table('control_blocks');
     const cond = where.join(' AND ');
     const [rows, count] = await Promise.all([
-      this.ch.query<{ ip_or_cidr: string; deployment: string; reason: string; source: BlockSource; created_at: string; expires_at: string | null; escalation_level: number }>(
-        `SELECT ip_or_cidr, deployment, reason, toString(source) AS source, ${epochMs('created_at')} AS created_at,
+      this.ch.query<{ ip_or_cidr: string; action: 'block' | 'challenge'; deployment: string; reason: string; source: BlockSource; created_at: string; expires_at: string | null; escalation_level: number }>(
+        `SELECT ip_or_cidr, toString(action) AS action, deployment, reason, toString(source) AS source, ${epochMs('created_at')} AS created_at,
                 if(expires_at IS NULL, NULL, ${epochMs('assumeNotNull(expires_at)')}) AS expires_at, escalation_level
          FROM ${t} FINAL WHERE ${cond}
          ORDER BY created_at DESC, ip_or_cidr LIMIT {limit:UInt32} OFFSET {offset:UInt32}`,
@@ -319,7 +322,7 @@ export class ControlStore {
     ]);
     return {
       blocks: rows.map((r) => ({
-        ip: r.ip_or_cidr, deployment: r.deployment, reason: r.reason, source: r.source, created_at: Number(r.created_at),
+        ip: r.ip_or_cidr, action: r.action, deployment: r.deployment, reason: r.reason, source: r.source, created_at: Number(r.created_at),
         expires_at: r.expires_at === null ? null : Number(r.expires_at), escalation_level: Number(r.escalation_level),
       })),
       total: Number(count[0]?.n ?? 0),
@@ -332,7 +335,7 @@ export class ControlStore {
     for (let offset = 0; ; offset += 10_000) {
       const page = await this.listBlocks({ now, limit: 10_000, offset });
       for (const b of page.blocks) {
-        out.push({ ip: b.ip, action: 'block', reason: b.reason, source: b.source, created_at: b.created_at, expires_at: b.expires_at, deployment: b.deployment === '' ? null : b.deployment, escalation_level: b.escalation_level });
+        out.push({ ip: b.ip, action: b.action, reason: b.reason, source: b.source, created_at: b.created_at, expires_at: b.expires_at, deployment: b.deployment === '' ? null : b.deployment, escalation_level: b.escalation_level });
       }
       if (page.blocks.length < 10_000) return out;
     }

@@ -106,6 +106,8 @@ export interface CompiledRule {
   match: CompiledCriteria;
   except: CompiledCriteria | null;
   block: boolean;
+  /** CHALLENGE: answered with the challenge page until the client proves it runs a browser (BLOCK wins over it, it over WARN). */
+  challenge: boolean;
   status: number;
 }
 
@@ -177,6 +179,7 @@ export function compileLevel(f: SecurityFilter): CompiledLevel {
       match: compileCriteria(r.match),
       except: r.except ? compileCriteria(r.except) : null,
       block: onFiltered === 'BLOCK',
+      challenge: onFiltered === 'CHALLENGE',
       status: r.response_handling?.block_http_status ?? f.response_handling?.block_http_status ?? BLOCK_STATUS.default,
     };
   });

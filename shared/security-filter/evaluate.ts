@@ -104,6 +104,7 @@ export class SecurityFilterEngine {
     this.ipKind = NOT_PARSED;
     let matched: string[] | null = null;
     let block: CompiledRule | null = null;
+    let challenge: CompiledRule | null = null;
     let warn: CompiledRule | null = null;
     // Kinds whose union was checked, and of those, the ones that hit.
     let checked = 0;
@@ -121,10 +122,12 @@ export class SecurityFilterEngine {
       if (!this.matches(r.match) || (r.except !== null && this.matches(r.except))) continue;
       (matched ??= []).push(r.id);
       if (r.block) block ??= r;
+      else if (r.challenge) challenge ??= r;
       else warn ??= r;
     }
     if (matched === null) return NONE;
     if (block !== null) return { action: 'block', status: block.status, rule_id: block.id, matched };
+    if (challenge !== null) return { action: 'challenge', rule_id: challenge.id, matched };
     return { action: 'warn', rule_id: (warn as CompiledRule).id, matched };
   }
 

@@ -9,7 +9,7 @@
 // list are data (limits.ts reads schemas/security-filter/limits.json, which
 // Lua reads too).
 export type * from './types.js';
-export { BLOCK_STATUS, COUNTRY_CODES, HOST_PATTERN, IP_ENTRY_PATTERN, IPV4_SOURCE, IPV6_SOURCE, LIMITS, PATH_PATTERN, RULE_ID_PATTERN, USER_AGENT_PATTERN } from './limits.js';
+export { BLOCK_STATUS, CHALLENGE, COUNTRY_CODES, HOST_PATTERN, IP_ENTRY_PATTERN, IPV4_SOURCE, IPV6_SOURCE, LIMITS, ON_FILTERED, PATH_PATTERN, RULE_ID_PATTERN, USER_AGENT_PATTERN } from './limits.js';
 export { validateRuleSet } from './validate.js';
 export { globRegExp, type GlobMode } from './compile.js';
 export { SecurityFilterEngine, compileRuleSet, normalizeHost } from './evaluate.js';

@@ -7,6 +7,12 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { schemasDir } from '../avro/schema-source.js';
 
+interface Range {
+  default: number;
+  min: number;
+  max: number;
+}
+
 interface LimitsFile {
   limits: {
     domains: number;
@@ -24,6 +30,8 @@ interface LimitsFile {
     version_max: number;
   };
   block_http_status: { default: number; min: number; max: number };
+  on_filtered: string[];
+  challenge: { http_status: number; difficulty_bits: Range; cookie_ttl_s: Range };
   country_codes: string[];
 }
 
@@ -50,6 +58,16 @@ export const LIMITS = Object.freeze({
 
 /** `block_http_status`: the default, and the range accepted. */
 export const BLOCK_STATUS = Object.freeze({ ...file.block_http_status });
+
+/** `on_filtered`: the responses a rule may give (WARN, CHALLENGE, BLOCK). */
+export const ON_FILTERED: readonly string[] = Object.freeze([...file.on_filtered]);
+
+/** CHALLENGE: the page's status, and the ranges of the settings the enforcer pushes (difficulty in bits, cookie lifetime in seconds). */
+export const CHALLENGE = Object.freeze({
+  httpStatus: file.challenge.http_status,
+  difficultyBits: Object.freeze({ ...file.challenge.difficulty_bits }),
+  cookieTtlS: Object.freeze({ ...file.challenge.cookie_ttl_s }),
+});
 
 /**
  * ISO 3166-1 alpha-2 (all 249 assigned codes), plus XK (Kosovo) and EU, which

@@ -16,6 +16,7 @@ import {
   HOST_PATTERN,
   IP_ENTRY_PATTERN,
   LIMITS,
+  ON_FILTERED,
   PATH_PATTERN,
   RULE_ID_PATTERN,
   USER_AGENT_PATTERN,
@@ -67,7 +68,7 @@ test('the vector files are well formed and cover the ground', () => {
     }
   }
   const actions = new Set(vectors.flatMap((v) => v.requests.map((r) => r.expect.action)));
-  assert.deepEqual([...actions].sort(), ['block', 'none', 'warn']);
+  assert.deepEqual([...actions].sort(), ['block', 'challenge', 'none', 'warn']);
   assert.ok(invalid.length > 0 && new Set(invalid.map((i) => i.name)).size === invalid.length, 'invalid documents have unique names');
 });
 
@@ -172,6 +173,7 @@ test('the JSON Schema holds the engine’s patterns, limits and country codes (l
   assert.equal(root.paths!.maxItems, LIMITS.paths);
   assert.equal(root.version!.maximum, LIMITS.versionMax);
   assert.equal(LIMITS.versionMax, Number.MAX_SAFE_INTEGER);
+  assert.deepEqual(defs.responseHandling!.properties.on_filtered!.enum, [...ON_FILTERED]);
   const status = defs.responseHandling!.properties.block_http_status!;
   assert.equal(status.minimum, BLOCK_STATUS.min);
   assert.equal(status.maximum, BLOCK_STATUS.max);

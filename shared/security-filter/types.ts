@@ -2,7 +2,7 @@
 // schemas/security-filter/README.md and rule-set.schema.json define it), one
 // request, one outcome, and what validation returns.
 
-export type OnFiltered = 'WARN' | 'BLOCK';
+export type OnFiltered = 'WARN' | 'CHALLENGE' | 'BLOCK';
 
 export interface ResponseHandling {
   on_filtered?: OnFiltered;
@@ -58,13 +58,13 @@ export interface SecurityFilterRequest {
   ip: string;
 }
 
-export type FilterAction = 'none' | 'warn' | 'block';
+export type FilterAction = 'none' | 'warn' | 'challenge' | 'block';
 
 export interface FilterOutcome {
   action: FilterAction;
   /** The HTTP status to answer with, for `block` only. */
   status?: number;
-  /** The rule that decided: the lowest id among the matching rules of the winning action. */
+  /** The rule that decided: the lowest id among the matching rules of the winning action (BLOCK over CHALLENGE over WARN). */
   rule_id?: string;
   /** Every matching rule id of the applied level, ascending. */
   matched: readonly string[];

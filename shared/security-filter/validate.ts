@@ -5,7 +5,7 @@
 // on every vector of schemas/security-filter/.
 import { formatBlock, maskWords, parseBlock } from '../ip.js';
 import { asciiLower } from './ascii.js';
-import { BLOCK_STATUS, COUNTRY_CODES, HOST_PATTERN, IP_ENTRY_PATTERN, LIMITS, PATH_PATTERN, RULE_ID_PATTERN, USER_AGENT_PATTERN } from './limits.js';
+import { BLOCK_STATUS, COUNTRY_CODES, ON_FILTERED, HOST_PATTERN, IP_ENTRY_PATTERN, LIMITS, PATH_PATTERN, RULE_ID_PATTERN, USER_AGENT_PATTERN } from './limits.js';
 import type { RuleSet, ValidationError, ValidationResult } from './types.js';
 
 const IP_ENTRY_RE = new RegExp(IP_ENTRY_PATTERN);
@@ -66,8 +66,8 @@ class Checker {
 
   handling(x: unknown, path: string): void {
     if (!this.object(x, path, HANDLING_KEYS)) return;
-    if (x.on_filtered !== undefined && x.on_filtered !== 'WARN' && x.on_filtered !== 'BLOCK') {
-      this.add(at(path, 'on_filtered'), 'must be "WARN" or "BLOCK"');
+    if (x.on_filtered !== undefined && (typeof x.on_filtered !== 'string' || !ON_FILTERED.includes(x.on_filtered))) {
+      this.add(at(path, 'on_filtered'), `must be one of ${ON_FILTERED.map((a) => `"${a}"`).join(', ')}`);
     }
     const s = x.block_http_status;
     if (s !== undefined && (typeof s !== 'number' || !Number.isInteger(s) || s < BLOCK_STATUS.min || s > BLOCK_STATUS.max)) {

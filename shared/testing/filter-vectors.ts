@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import type { RuleSet, SecurityFilterRequest } from '../security-filter/index.js';
 
 export interface VectorExpect {
-  action: 'none' | 'warn' | 'block';
+  action: 'none' | 'warn' | 'challenge' | 'block';
   status?: number;
   rule_id?: string;
   matched?: string[];

@@ -15,6 +15,7 @@ const blockSchema = {
   required: ['ip', 'reason', 'source', 'created_at', 'expires_at', 'deployment', 'escalation_level'],
   properties: {
     ip: { type: 'string' },
+    action: { type: 'string', enum: ['block', 'challenge'], description: 'challenge: the client gets the challenge page until it passes (detection.challenge_threshold)' },
     reason: { type: 'string' },
     source: { type: 'string', enum: ['auto', 'manual', 'filter'] },
     created_at: { type: 'integer', description: 'epoch ms' },
@@ -25,7 +26,7 @@ const blockSchema = {
 } as const;
 
 function blockOut(d: BlockDecision): object {
-  return { ip: d.ip, reason: d.reason, source: d.source, created_at: d.created_at, expires_at: d.expires_at, deployment: d.deployment ?? '', escalation_level: d.escalation_level };
+  return { ip: d.ip, action: d.action === 'challenge' ? 'challenge' : 'block', reason: d.reason, source: d.source, created_at: d.created_at, expires_at: d.expires_at, deployment: d.deployment ?? '', escalation_level: d.escalation_level };
 }
 
 /**
@@ -50,20 +51,21 @@ function isWhitelisted(ip: string, deployment: string, deps: RouteDeps): Whiteli
 
 export function registerBlockedIps(app: FastifyInstance, deps: RouteDeps): void {
   const { store, state } = deps.control;
-  app.post<{ Body: { ip: string; reason?: string; duration?: number; permanent?: boolean; deployment?: string; force?: boolean } }>(
+  app.post<{ Body: { ip: string; action?: 'block' | 'challenge'; reason?: string; duration?: number; permanent?: boolean; deployment?: string; force?: boolean } }>(
     '/api/security/blocked-ips',
     {
       config: { auth: 'admin' },
       schema: {
         summary: 'Block an address or CIDR range',
         description:
-          '`duration` in seconds; 0 or absent follows `auto_block_duration`; `"permanent": true` blocks until unblocked. A whitelisted address, or the caller\'s own, is refused unless `"force": true`.',
+          '`duration` in seconds; 0 or absent follows `auto_block_duration`; `"permanent": true` blocks until unblocked. `"action": "challenge"` challenges instead of blocking (nginx answers with a page a browser passes without interaction). A whitelisted address, or the caller\'s own, is refused unless `"force": true`.',
         body: {
           type: 'object',
           additionalProperties: false,
           required: ['ip'],
           properties: {
             ip: ipOrCidr,
+            action: { type: 'string', enum: ['block', 'challenge'], description: 'block (default) or challenge' },
             reason: text(256),
             duration: { type: 'integer', minimum: 0, maximum: MAX_DURATION_S, description: 'seconds' },
             permanent: { type: 'boolean' },
@@ -88,11 +90,11 @@ export function registerBlockedIps(app: FastifyInstance, deps: RouteDeps): void 
       const now = Date.now();
       const durationMs = b.permanent === true ? null : b.duration !== undefined && b.duration > 0 ? b.duration * 1000 : withSecurityOverrides(deps.config, state).security.auto_block_duration_ms;
       const d: BlockDecision = {
-        ip, action: 'block', reason: b.reason ?? 'manual block', source: 'manual', created_at: now,
+        ip, action: b.action ?? 'block', reason: b.reason ?? (b.action === 'challenge' ? 'manual challenge' : 'manual block'), source: 'manual', created_at: now,
         expires_at: durationMs === null ? null : now + durationMs, deployment: b.deployment ?? null, escalation_level: 0,
       };
       await store.decide(d);
-      return reply.code(201).send({ data: blockOut(d), message: `${ip} blocked` });
+      return reply.code(201).send({ data: blockOut(d), message: `${ip} ${d.action === 'challenge' ? 'challenged' : 'blocked'}` });
     },
   );
 

@@ -5,6 +5,8 @@ import { CONNECTION, deploymentText, durationSeconds, positionals, type ApiComma
 /** A block as the API lists it (GET /api/security/blocked-ips). */
 export interface Block {
   ip: string;
+  /** block or challenge (absent from older servers: block). */
+  action?: string;
   reason: string;
   source: string;
   created_at: number;
@@ -19,10 +21,11 @@ function ipPath(ip: string): string {
 }
 
 export const block: ApiCommand = {
-  options: [...CONNECTION, 'duration', 'reason', 'permanent', 'deployment', 'force'],
+  options: [...CONNECTION, 'duration', 'reason', 'permanent', 'deployment', 'force', 'challenge'],
   async run(api, args, opts, io) {
-    const [ip] = positionals(args, 1, 1, 'block IP|CIDR [--duration 24h] [--reason TEXT] [--permanent] [--deployment D] [--force]');
+    const [ip] = positionals(args, 1, 1, 'block IP|CIDR [--duration 24h] [--reason TEXT] [--permanent] [--deployment D] [--force] [--challenge]');
     const body: Record<string, unknown> = { ip: ip };
+    if (opts.challenge) body.action = 'challenge';
     if (opts.reason !== undefined) body.reason = opts.reason;
     if (opts.duration !== undefined) body.duration = durationSeconds(opts.duration, 'duration');
     if (opts.permanent) body.permanent = true;
@@ -31,7 +34,7 @@ export const block: ApiCommand = {
     const r = await api.call<Block>('POST', '/api/security/blocked-ips', { body });
     if (opts.json) return io.out(`${JSON.stringify(r)}\n`);
     const b = r.data;
-    io.out(printable(`blocked ${b.ip} (${deploymentText(b.deployment)}) ${b.expires_at === null ? 'permanently' : `until ${when(b.expires_at)}`}: ${b.reason}`) + '\n');
+    io.out(printable(`${b.action === 'challenge' ? 'challenged' : 'blocked'} ${b.ip} (${deploymentText(b.deployment)}) ${b.expires_at === null ? 'permanently' : `until ${when(b.expires_at)}`}: ${b.reason}`) + '\n');
   },
 };
 
@@ -51,7 +54,7 @@ export const blocks: ApiCommand = {
     const r = await api.call<Block[]>('GET', '/api/security/blocked-ips', { query: { source: opts.source, ip: opts.ip, deployment: opts.deployment, limit: opts.limit } });
     if (opts.json) return io.out(`${JSON.stringify(r)}\n`);
     if (r.data.length === 0) return io.out('no blocks in force\n');
-    io.out(table(['IP', 'SOURCE', 'DEPLOYMENT', 'EXPIRES', 'SINCE', 'REASON'], r.data.map((b) => [b.ip, b.source, b.deployment || '*', b.expires_at === null ? 'permanent' : when(b.expires_at), when(b.created_at), b.reason])));
+    io.out(table(['IP', 'SOURCE', 'DEPLOYMENT', 'EXPIRES', 'SINCE', 'REASON'], r.data.map((b) => [b.ip, b.action === 'challenge' ? `${b.source} (challenge)` : b.source, b.deployment || '*', b.expires_at === null ? 'permanent' : when(b.expires_at), when(b.created_at), b.reason])));
     if (r.total !== undefined && r.total > r.data.length) io.out(`${r.data.length} of ${r.total} blocks (--limit N for more)\n`);
   },
 };

@@ -15,6 +15,7 @@ export const API_OPTIONS = {
   permanent: { type: 'boolean' },
   deployment: { type: 'string' },
   force: { type: 'boolean' },
+  challenge: { type: 'boolean' },
   source: { type: 'string' },
   ip: { type: 'string' },
   limit: { type: 'string' },

@@ -29,7 +29,7 @@ export { API_OPTIONS, type ApiOptionValues } from './common.js';
 export const DEFAULT_API_URL = 'http://127.0.0.1:8090';
 
 export const API_USAGE = `operator commands (over the management API; --api URL or $LOGWARDEN_API_URL, default ${DEFAULT_API_URL}):
-  block IP|CIDR [--duration 24h] [--reason TEXT] [--permanent] [--deployment D] [--force]
+  block IP|CIDR [--duration 24h] [--reason TEXT] [--permanent] [--deployment D] [--force] [--challenge]
                  block an address or range; no --duration: security.auto_block_duration;
                  --force blocks a whitelisted address or your own
   unblock IP|CIDR

@@ -36,7 +36,7 @@ export const SHIPPED_JSON_FORMAT =
   '"user_agent":"$http_user_agent","referer":"$http_referer",' +
   '"country":"$logwarden_country","auth_user":"$remote_user",' +
   '"request_id":"$logwarden_request_id","blocked_by":"$logwarden_blocked_by",' +
-  '"filter_alert":"$security_filter_alert"}';
+  '"filter_alert":"$security_filter_alert","logwarden_challenge":"$logwarden_challenge"}';
 
 /** nginx's predefined `combined` (escape=default). */
 export const COMBINED_FORMAT = '$remote_addr - $remote_user [$time_local] "$request" $status $body_bytes_sent "$http_referer" "$http_user_agent"';
