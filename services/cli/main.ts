@@ -21,6 +21,7 @@ commands:
   detector       windowed detectors per client IP → events and block decisions
   sink           bus → ClickHouse
   enforcer       keeps the OpenResty nodes' blocklists (nodes:) equal to the decisions
+  notifier       webhooks (notifications:) told of blocks, events, feed failures, nodes out of sync
   api            management API (port 8090)
   replay FILE... parse access logs (plain, .gz, or - for stdin) and publish them like live traffic
   migrate        apply ClickHouse migrations, then exit
@@ -111,6 +112,7 @@ function banner(rt: Runtime): string {
     lines.push(`  dashboard     ${api}/dashboard/  (sign in with an API token)`, '  demo          in a second terminal: LOGWARDEN_TOKEN=<token> npm run demo');
   }
   if (rt.enforcer) lines.push(`  enforcer      ${c.nodes.map((n) => `${n.name} (${n.url})`).join(', ')}`);
+  if (rt.notifier) lines.push(`  notifier      ${c.notifications.targets.map((t) => `${t.name} (${t.format}: ${t.kinds.join(', ')})`).join('; ')}`);
   lines.push(`  capture       ${rt.state.capture ? 'on: every request is stored in ClickHouse (requests table)' : 'off (security.realtime_capture)'}`);
   return lines.join('\n');
 }
