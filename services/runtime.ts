@@ -116,16 +116,16 @@ export async function startRuntime(config: Config, services: ReadonlySet<Service
     const ctx: ServiceContext = storage ?? { config, bus, topics, control, ch: undefined, store: undefined };
 
     if (storage && services.has('sink')) stages.add('sink', (await sink.start(storage)).stop);
-    const enforcing = services.has('enforcer') ? await enforcer.start(ctx) : undefined;
-    if (enforcing) {
-      rt.enforcer = enforcing.enforcer;
-      stages.add('enforcer', enforcing.stop);
-    }
     // Before the producers of what it reads: its group starts at the end of each topic.
     const notifying = services.has('notifier') ? await notifier.start(ctx) : undefined;
     if (notifying) {
       rt.notifier = notifying.notifier;
       stages.add('notifier', notifying.stop);
+    }
+    const enforcing = services.has('enforcer') ? await enforcer.start(ctx) : undefined;
+    if (enforcing) {
+      rt.enforcer = enforcing.enforcer;
+      stages.add('enforcer', enforcing.stop);
     }
     if (services.has('detector')) stages.add('detector', (await detector.start(ctx)).stop);
     if (services.has('ingester')) {

@@ -289,7 +289,7 @@ export const configSchema: Schema = {
         targets: {
           type: 'array',
           default: [],
-          description: 'webhooks told of blocks, unblocks, events, feed failures and nodes out of sync: [{ name, url | url_env | url_file, format: json|slack, secret_env | secret_file, kinds, event_types, detectors, aggregate_window: 5s, max_items: 50, rate_limit: 20/1m, timeout: 5s, retries: 5, retry_initial: 1s, retry_max: 1m, queue_max: 1000 }] (see Notifications); secrets never inline',
+          description: 'webhooks told of blocks, unblocks, events, feed failures and nodes out of sync, each { name, url or url_env or url_file, format (json, slack), secret_env or secret_file, kinds, event_types, detectors, aggregate_window: 5s, max_items: 50, rate_limit: 20/1m, timeout: 5s, retries: 5, retry_initial: 1s, retry_max: 1m, queue_max: 1000 }: see Notifications; secrets never inline',
           items: {
             type: 'object',
             additionalProperties: false,
