@@ -11,7 +11,7 @@
 // receiver), so a crash can lose queued notifications but never repeats them.
 // Without targets nothing starts.
 import { blockDecisionCodec, noticeCodec, securityEventCodec } from '../../shared/avro/codec.js';
-import type { BusMessage } from '../../shared/bus/types.js';
+import type { BusMessage, TopicPartition } from '../../shared/bus/types.js';
 import { componentLogger } from '../../shared/log.js';
 import { consumerGroup } from '../../shared/topics.js';
 import type { ServiceContext, Started } from '../context.js';
@@ -26,6 +26,8 @@ const log = componentLogger('notifier');
 
 export interface StartedNotifier extends Started {
   notifier: Notifier;
+  /** The partitions this member reads now (its share of the group's). */
+  assignment(): TopicPartition[];
 }
 
 export async function start(ctx: ServiceContext): Promise<StartedNotifier | undefined> {
@@ -60,6 +62,7 @@ export async function start(ctx: ServiceContext): Promise<StartedNotifier | unde
   log.info({ targets: targets.map((t) => t.name), topics: [...read.keys()] }, 'notifier started');
   return {
     notifier,
+    assignment: () => sub.assignment(),
     stop: async (withinMs: number) => {
       await sub.close();
       await notifier.close(Math.max(0, withinMs - 250));
