@@ -165,7 +165,11 @@ export async function main(argv: string[]): Promise<void> {
       return;
     case 'check-config': {
       const config = await load(parsed.values.config);
-      process.stdout.write(`${JSON.stringify(config, (k, v: unknown) => (/password$|secret$/.test(k) && v ? '[set]' : v), 2)}\n`);
+      // A webhook URL read from url_env/url_file is a secret too (a Slack-compatible URL carries its token).
+      const masked = function (this: Record<string, unknown>, k: string, v: unknown): unknown {
+        return (/password$|secret$/.test(k) || (k === 'url' && (this.url_env || this.url_file))) && v ? '[set]' : v;
+      };
+      process.stdout.write(`${JSON.stringify(config, masked, 2)}\n`);
       return;
     }
     case 'migrate': {
