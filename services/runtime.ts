@@ -25,6 +25,8 @@ import * as detector from './detector/index.js';
 import * as enforcer from './enforcer/index.js';
 import type { Enforcer } from './enforcer/index.js';
 import * as ingester from './ingester/index.js';
+import * as notifier from './notifier/index.js';
+import type { Notifier } from './notifier/index.js';
 import type { IngestPipeline } from './ingester/index.js';
 import * as sink from './sink/index.js';
 import { StopSequence } from './stop-sequence.js';
@@ -34,7 +36,7 @@ export { topicSpecs } from '../shared/topics.js';
 
 const log = componentLogger('runtime');
 
-export const SERVICES = ['ingester', 'detector', 'sink', 'enforcer', 'api'] as const;
+export const SERVICES = ['ingester', 'detector', 'sink', 'enforcer', 'notifier', 'api'] as const;
 export type ServiceName = (typeof SERVICES)[number];
 
 export interface Runtime {
@@ -49,6 +51,8 @@ export interface Runtime {
   apiPort: number | undefined;
   pipeline: IngestPipeline | undefined;
   enforcer: Enforcer | undefined;
+  /** Present when this process runs the notifier and notifications.targets is not empty. */
+  notifier: Notifier | undefined;
   /** The control plane as this process sees it (whitelist, routes, policies, filters, settings). */
   control: ControlState;
   /** Present where ClickHouse is (sink, api): writes to the control plane. */
@@ -88,7 +92,7 @@ export async function startRuntime(config: Config, services: ReadonlySet<Service
   const stages = new StopSequence({ stageMs: options.stopStageMs, totalMs: options.stopTotalMs });
   const rt: Runtime = {
     config, bus, topics, control, ch: undefined, store: undefined, state: { get capture() { return realtimeCapture(config, control); } },
-    udpPort: undefined, tcpPort: undefined, apiPort: undefined, pipeline: undefined, enforcer: undefined, newAdminToken: undefined,
+    udpPort: undefined, tcpPort: undefined, apiPort: undefined, pipeline: undefined, enforcer: undefined, notifier: undefined, newAdminToken: undefined,
     stop: () => stages.stop(),
   };
   // Stopped last: the connections, after every stage that uses them.
@@ -112,6 +116,12 @@ export async function startRuntime(config: Config, services: ReadonlySet<Service
     const ctx: ServiceContext = storage ?? { config, bus, topics, control, ch: undefined, store: undefined };
 
     if (storage && services.has('sink')) stages.add('sink', (await sink.start(storage)).stop);
+    // Before the producers of what it reads: its group starts at the end of each topic.
+    const notifying = services.has('notifier') ? await notifier.start(ctx) : undefined;
+    if (notifying) {
+      rt.notifier = notifying.notifier;
+      stages.add('notifier', notifying.stop);
+    }
     const enforcing = services.has('enforcer') ? await enforcer.start(ctx) : undefined;
     if (enforcing) {
       rt.enforcer = enforcing.enforcer;

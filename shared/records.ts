@@ -95,6 +95,20 @@ export interface ControlChange {
   updated_at: number;
 }
 
+export type NoticeKind = 'other' | 'feed_failure' | 'node_out_of_sync';
+
+/** Something operators should hear about besides events and decisions; topic `notices`, keyed by subject (shared/notices.ts). */
+export interface Notice {
+  /** Stable for one occurrence: the notifier sends one id once. */
+  id: string;
+  ts: number;
+  kind: NoticeKind;
+  /** The feed's or the node's name. */
+  subject: string;
+  message: string;
+  details: Record<string, string>;
+}
+
 /**
  * The client an event is about, as decisions name it: its address, or for an IPv6
  * network client (detection.ipv6_client_prefix) the network, whose address is the

@@ -13,6 +13,8 @@ export const TOPIC_SUFFIXES = {
   control: 'control',
   /** Raw lines the ingester rejected, with the reason in a header. */
   deadLetter: 'dead-letter',
+  /** Notice (feed failures, nodes out of sync), keyed by subject; read by the notifier. */
+  notices: 'notices',
 } as const;
 
 export type TopicKey = keyof typeof TOPIC_SUFFIXES;

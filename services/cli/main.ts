@@ -22,6 +22,7 @@ commands:
   detector       windowed detectors per client IP → events and block decisions
   sink           bus → ClickHouse
   enforcer       keeps the OpenResty nodes' blocklists (nodes:) equal to the decisions
+  notifier       webhooks (notifications:) told of blocks, events, feed failures, nodes out of sync
   api            management API (port 8090)
   replay FILE... parse access logs (plain, .gz, or - for stdin) and publish them like live traffic
   migrate        apply ClickHouse migrations, then exit
@@ -106,6 +107,7 @@ function banner(rt: Runtime): string {
     lines.push(`  dashboard     ${api}/dashboard/  (sign in with an API token)`, '  demo          in a second terminal: LOGWARDEN_TOKEN=<token> npm run demo');
   }
   if (rt.enforcer) lines.push(`  enforcer      ${c.nodes.map((n) => `${n.name} (${n.url})`).join(', ')}`);
+  if (rt.notifier) lines.push(`  notifier      ${c.notifications.targets.map((t) => `${t.name} (${t.format}: ${t.kinds.join(', ')})`).join('; ')}`);
   lines.push(`  capture       ${rt.state.capture ? 'on: every request is stored in ClickHouse (requests table)' : 'off (security.realtime_capture)'}`);
   return lines.join('\n');
 }
@@ -158,7 +160,11 @@ export async function main(argv: string[]): Promise<void> {
       return;
     case 'check-config': {
       const config = await load(parsed.values.config);
-      process.stdout.write(`${JSON.stringify(config, (k, v: unknown) => (/password$|secret$/.test(k) && v ? '[set]' : v), 2)}\n`);
+      // A webhook URL read from url_env/url_file is a secret too (a Slack-compatible URL carries its token).
+      const masked = function (this: Record<string, unknown>, k: string, v: unknown): unknown {
+        return (/password$|secret$/.test(k) || (k === 'url' && (this.url_env || this.url_file))) && v ? '[set]' : v;
+      };
+      process.stdout.write(`${JSON.stringify(config, masked, 2)}\n`);
       return;
     }
     case 'migrate': {

@@ -34,6 +34,7 @@ import type { NodeConfig } from '../../shared/config/types.js';
 import { componentLogger } from '../../shared/log.js';
 import { registry } from '../../shared/metrics.js';
 import type { Topics } from '../../shared/topics.js';
+import type { NoticePublisher } from '../../shared/notices.js';
 import { LogwardenError } from '../../shared/errors.js';
 import { nodeAnswerError } from './errors.js';
 
@@ -78,6 +79,8 @@ interface NodeSync {
   rulesPushing: boolean;
   /** The rotation period of the challenge keys the node holds; undefined: none pushed (or it restarted). */
   challengePeriod: number | undefined;
+  /** Since when the node is out of sync (one notice per spell); undefined while in sync. */
+  outOfSyncSince: number | undefined;
 }
 
 export interface EnforcerOptions {
@@ -90,6 +93,8 @@ export interface EnforcerOptions {
   reconcileMs?: number;
   /** The control plane to follow (see the header); without it, the caller sets the rules (setRules). */
   control?: ControlState;
+  /** Told once per spell when a node falls out of sync (kind node_out_of_sync); the notifier reads it. */
+  notices?: NoticePublisher;
 }
 
 const BATCH = 500;
@@ -121,6 +126,7 @@ export class Enforcer {
       rulesVersion: undefined,
       rulesPushing: false,
       challengePeriod: undefined,
+      outOfSyncSince: undefined,
     }));
   }
 
@@ -221,8 +227,7 @@ export class Enforcer {
           await this.request(n.node, 'POST', '/blocks', { set, delete: delIps });
         } catch (err) {
           pushErrors.inc({ node: n.node.name });
-          n.synced = false;
-          nodeSynced.set({ node: n.node.name }, 0);
+          this.outOfSync(n, 'blocks push failed', err);
           log.warn({ err: String(err), node: n.node.name }, 'push failed; the next reconcile sends the full state');
           return;
         }
@@ -236,6 +241,22 @@ export class Enforcer {
     } finally {
       n.flushing = false;
     }
+  }
+
+  /** Marks a node out of sync; the first failure of a spell is published as a notice. */
+  private outOfSync(n: NodeSync, why: string, err: unknown): void {
+    n.synced = false;
+    nodeSynced.set({ node: n.node.name }, 0);
+    if (n.outOfSyncSince !== undefined) return;
+    const since = (n.outOfSyncSince = Date.now());
+    void this.opts.notices?.publish({
+      kind: 'node_out_of_sync',
+      subject: n.node.name,
+      message: `${why}: ${String(err)}`.slice(0, 500),
+      details: { url: n.node.url, reporter: hostname() },
+      ts: since,
+      occurrence: `${hostname()}:${process.pid}:${since}`,
+    });
   }
 
   /** The blocks in force, for the reload fallback (file-fallback.ts) on sites without the control endpoint (challenges need the endpoint's keys: not rendered). */
@@ -330,8 +351,7 @@ export class Enforcer {
             n.rulesVersion = typeof status.rules_version === 'number' ? status.rules_version : undefined;
             this.setLag(n);
           } catch (err) {
-            n.synced = false;
-            nodeSynced.set({ node: n.node.name }, 0);
+            this.outOfSync(n, 'node unreachable', err);
             pushErrors.inc({ node: n.node.name });
             log.warn({ err: String(err), node: n.node.name }, 'node unreachable');
             return;
@@ -350,6 +370,7 @@ export class Enforcer {
             for (const ip of this.desired.keys()) n.set.set(ip, { since: t });
             n.epoch = epoch;
             n.synced = true;
+            n.outOfSyncSince = undefined;
             nodeSynced.set({ node: n.node.name }, 1);
             if (!n.flushing) await this.flush(n);
           }

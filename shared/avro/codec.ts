@@ -17,7 +17,7 @@
 // Decode reads straight from the message buffer with compiled readers and
 // cached resolvers.
 import type { Type } from 'avsc';
-import type { AccessRecord, BlockDecision, ControlChange, SecurityEvent } from '../records.js';
+import type { AccessRecord, BlockDecision, ControlChange, Notice, SecurityEvent } from '../records.js';
 import { AVRO_ERRORS, CodecError } from './errors.js';
 import { LogwardenError } from '../errors.js';
 import { localSchemas, parseSchema, type SchemaSource } from './schema-source.js';
@@ -234,3 +234,4 @@ export const accessRecordCodec = new RecordCodec<AccessRecord>('AccessRecord');
 export const securityEventCodec = new RecordCodec<SecurityEvent>('SecurityEvent');
 export const blockDecisionCodec = new RecordCodec<BlockDecision>('BlockDecision');
 export const controlChangeCodec = new RecordCodec<ControlChange>('ControlChange');
+export const noticeCodec = new RecordCodec<Notice>('Notice');

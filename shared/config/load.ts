@@ -15,6 +15,7 @@ import { validateLogFormat } from '../access-log/formats/index.js';
 import { DURATION_PATTERN, parseDuration } from './duration.js';
 import { ConfigError, type ConfigIssue } from './errors.js';
 import { configSchema } from './schema.js';
+import { inlineSecretIssues, resolveNotifications } from './notifications.js';
 import { configRuleSetIssues } from './security-filter.js';
 import type { Config } from './types.js';
 
@@ -100,7 +101,7 @@ export function loadConfig(opts: LoadOptions = {}): Config {
   }
   const doc = raw as Record<string, unknown>;
   const warn = opts.warn ?? ((message: string) => componentLogger('config').warn(message));
-  const envIssues = [...applyEnv(doc, env), ...applyDeprecatedKeys(doc, warn), ...dropEmptyLegacyFilter(doc), ...applyEventRetention(doc)];
+  const envIssues = [...applyEnv(doc, env), ...applyDeprecatedKeys(doc, warn), ...dropEmptyLegacyFilter(doc), ...applyEventRetention(doc), ...inlineSecretIssues(doc)];
   if (envIssues.length > 0) throw new ConfigError(source, envIssues);
 
   if (!validate(doc)) throw new ConfigError(source, (validate.errors ?? []).map(describe));
@@ -370,6 +371,7 @@ function resolveConfig(doc: Record<string, unknown>, env: NodeJS.ProcessEnv, sou
       if (!isIpOrCidr(cidr)) issues.push({ path: `${path}[${i}]`, reason: `not a CIDR block or address: ${JSON.stringify(cidr)}` });
     });
   }
+  issues.push(...resolveNotifications(c, env));
   if (c.kafka.sasl_mechanism !== 'none' && c.kafka.sasl_username === '') {
     issues.push({ path: 'kafka.sasl_username', reason: `is required when sasl_mechanism is ${c.kafka.sasl_mechanism}` });
   }

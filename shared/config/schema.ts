@@ -294,6 +294,41 @@ export const configSchema: Schema = {
       },
       'management API',
     ),
+    notifications: section(
+      {
+        targets: {
+          type: 'array',
+          default: [],
+          description: 'webhooks told of blocks, unblocks, events, feed failures and nodes out of sync, each { name, url or url_env or url_file, format (json, slack), secret_env or secret_file, kinds, event_types, detectors, aggregate_window: 5s, max_items: 50, rate_limit: 20/1m, timeout: 5s, retries: 5, retry_initial: 1s, retry_max: 1m, queue_max: 1000 }: see Notifications; secrets never inline',
+          items: {
+            type: 'object',
+            additionalProperties: false,
+            required: ['name', 'kinds'],
+            properties: {
+              name: { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$' },
+              url: { type: 'string', default: '' },
+              url_env: { type: 'string', default: '' },
+              url_file: { type: 'string', default: '' },
+              format: { enum: ['json', 'slack'], default: 'json' },
+              secret_env: { type: 'string', default: '' },
+              secret_file: { type: 'string', default: '' },
+              kinds: { type: 'array', minItems: 1, uniqueItems: true, items: { enum: ['block', 'unblock', 'event', 'feed_failure', 'node_out_of_sync'] } },
+              event_types: { type: 'array', default: [], items: { enum: ['blocked_ip', 'rate_limited', 'auth_failed', 'suspicious', 'scan_detected'] } },
+              detectors: { type: 'array', default: [], items: { type: 'string', pattern: '^[A-Za-z0-9_:.*-]+$' } },
+              aggregate_window: { type: 'string', format: 'duration', default: '5s' },
+              max_items: { type: 'integer', minimum: 1, maximum: 1000, default: 50 },
+              rate_limit: { type: 'string', pattern: '^[1-9][0-9]*/(?:[0-9]+(?:ms|s|m|h|d|w))+$', default: '20/1m' },
+              timeout: { type: 'string', format: 'duration', default: '5s' },
+              retries: { type: 'integer', minimum: 0, maximum: 20, default: 5 },
+              retry_initial: { type: 'string', format: 'duration', default: '1s' },
+              retry_max: { type: 'string', format: 'duration', default: '1m' },
+              queue_max: { type: 'integer', minimum: 1, maximum: 1_000_000, default: 1000 },
+            },
+          },
+        },
+      },
+      'notifications (webhooks); run by the notifier service',
+    ),
     metrics: section(
       {
         host: str('127.0.0.1', 'listen address of /metrics for services run alone (all and api serve it on the API port)'),

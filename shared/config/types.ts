@@ -139,6 +139,37 @@ export interface ApiConfig {
   allow_insecure_remote: boolean;
 }
 
+export type NotificationKind = 'block' | 'unblock' | 'event' | 'feed_failure' | 'node_out_of_sync';
+
+/** One webhook of `notifications.targets` (services/notifier). */
+export interface NotificationTarget {
+  name: string;
+  /** Resolved from url, url_env or url_file. */
+  url: string;
+  url_env: string;
+  url_file: string;
+  format: 'json' | 'slack';
+  secret_env: string;
+  secret_file: string;
+  /** Resolved from secret_env / secret_file; '' only for an unsigned slack target. */
+  secret: string;
+  kinds: NotificationKind[];
+  event_types: string[];
+  /** Exact detector names, or prefixes ending in `*` ("signature:*"); empty: every detector. */
+  detectors: string[];
+  aggregate_window_ms: number;
+  max_items: number;
+  rate_limit: string;
+  /** From rate_limit "<count>/<interval>". */
+  rate_limit_count: number;
+  rate_limit_interval_ms: number;
+  timeout_ms: number;
+  retries: number;
+  retry_initial_ms: number;
+  retry_max_ms: number;
+  queue_max: number;
+}
+
 export interface Config {
   security: SecurityConfig;
   detection: DetectionConfig;
@@ -148,6 +179,7 @@ export interface Config {
   nodes: NodeConfig[];
   challenge: ChallengeConfig;
   api: ApiConfig;
+  notifications: { targets: NotificationTarget[] };
   metrics: { host: string; port: number };
   data_dir: string;
   log_level: 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' | 'silent';

@@ -1,0 +1,17 @@
+// The errors of delivering a notification (LW_NOTIFY_*). They reach the log and
+// the `code` label of logwarden_notify_failures_total, never the detection
+// path: a receiver that is down or refuses costs notifications, nothing else.
+import { def, defineErrors } from '../../shared/errors.js';
+
+export const NOTIFY_ERRORS = defineErrors('notify', {
+  LW_NOTIFY_UNAVAILABLE: def('LW_NOTIFY_UNAVAILABLE', 'a webhook answered 5xx, 408 or 429, or not at all (timeout, connection refused): retried with backoff', { retryable: true }),
+  LW_NOTIFY_REFUSED: def('LW_NOTIFY_REFUSED', 'a webhook refused the notification (another 4xx: bad signature, wrong URL): not retried'),
+});
+
+export type NotifyErrorCode = keyof typeof NOTIFY_ERRORS;
+
+/** The code of a receiver's answer, or undefined for a 2xx. */
+export function answerCode(status: number): NotifyErrorCode | undefined {
+  if (status >= 200 && status < 300) return undefined;
+  return status >= 500 || status === 408 || status === 429 ? 'LW_NOTIFY_UNAVAILABLE' : 'LW_NOTIFY_REFUSED';
+}
