@@ -37,7 +37,7 @@ export async function start(ctx: ServiceContext): Promise<StartedNotifier | unde
   const kinds = new Set(targets.flatMap((t) => t.kinds));
   // Only the topics some target asked for: events are many, and nobody may want them.
   const read = new Map<string, (m: BusMessage) => NotificationItem | undefined>();
-  if (kinds.has('block') || kinds.has('unblock')) read.set(topics.decisions, (m) => decisionItem(blockDecisionCodec.decode(m.value)));
+  if (kinds.has('block') || kinds.has('challenge') || kinds.has('unblock')) read.set(topics.decisions, (m) => decisionItem(blockDecisionCodec.decode(m.value)));
   if (kinds.has('event')) read.set(topics.events, (m) => eventItem(securityEventCodec.decode(m.value)));
   if (kinds.has('feed_failure') || kinds.has('node_out_of_sync')) read.set(topics.notices, (m) => noticeItem(noticeCodec.decode(m.value)));
   const notifier = new Notifier(targets);

@@ -38,7 +38,7 @@ export function decisionId(d: BlockDecision): string {
 const iso = (ms: number | null): string => (ms === null ? 'never' : new Date(ms).toISOString());
 
 export function decisionItem(d: BlockDecision): NotificationItem {
-  const what = d.action === 'block' ? `block ${d.ip} until ${iso(d.expires_at)}` : `unblock ${d.ip}`;
+  const what = d.action === 'unblock' ? `unblock ${d.ip}` : `${d.action} ${d.ip} until ${iso(d.expires_at)}`;
   return {
     id: decisionId(d),
     kind: d.action,

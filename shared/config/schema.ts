@@ -312,7 +312,7 @@ export const configSchema: Schema = {
               format: { enum: ['json', 'slack'], default: 'json' },
               secret_env: { type: 'string', default: '' },
               secret_file: { type: 'string', default: '' },
-              kinds: { type: 'array', minItems: 1, uniqueItems: true, items: { enum: ['block', 'unblock', 'event', 'feed_failure', 'node_out_of_sync'] } },
+              kinds: { type: 'array', minItems: 1, uniqueItems: true, items: { enum: ['block', 'challenge', 'unblock', 'event', 'feed_failure', 'node_out_of_sync'] } },
               event_types: { type: 'array', default: [], items: { enum: ['blocked_ip', 'rate_limited', 'auth_failed', 'suspicious', 'scan_detected'] } },
               detectors: { type: 'array', default: [], items: { type: 'string', pattern: '^[A-Za-z0-9_:.*-]+$' } },
               aggregate_window: { type: 'string', format: 'duration', default: '5s' },

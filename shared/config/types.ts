@@ -139,7 +139,7 @@ export interface ApiConfig {
   allow_insecure_remote: boolean;
 }
 
-export type NotificationKind = 'block' | 'unblock' | 'event' | 'feed_failure' | 'node_out_of_sync';
+export type NotificationKind = 'block' | 'challenge' | 'unblock' | 'event' | 'feed_failure' | 'node_out_of_sync';
 
 /** One webhook of `notifications.targets` (services/notifier). */
 export interface NotificationTarget {
