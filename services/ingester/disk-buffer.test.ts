@@ -161,7 +161,7 @@ test('the bound: past max_bytes append refuses (disk_buffer_full); acknowledged 
   }
   assert.ok(taken > 0 && refused > 0, `${taken} taken, ${refused} refused`);
   assert.ok(b.bytes <= 20_000, `${b.bytes} bytes held`);
-  assert.equal(b.hasRoom(200), false);
+  assert.equal(b.refusal(200), 'disk_buffer_full');
   assert.equal(b.append(rec(0)), 'disk_buffer_full');
   assert.equal(drain(b).length, taken);
   // Everything sent: the next write starts a new segment once the old one is wholly acknowledged.
@@ -182,4 +182,19 @@ test('fsync always: every group is written and synced before the next event-loop
   // Read by another reader, as a restart after a crash would.
   assert.deepEqual(ids(readSlot(join(dir, '0'))), [1, 2]);
   b.close();
+});
+
+test('prepend puts records before what is unread, and a restart reads them first, without what was acknowledged', () => {
+  const dir = fresh();
+  const b = DiskBuffer.open(dir, opts());
+  for (let i = 0; i < 100; i++) b.append(rec(i));
+  const sent = b.read(50, 1 << 20);
+  b.ack(sent.ticket);
+  assert.equal(b.prepend([rec(1000), rec(1001)]), undefined);
+  b.append(rec(100));
+  b.close();
+  assert.deepEqual(ids(readSlot(join(dir, '0'))), [1000, 1001, ...[...Array(51).keys()].map((i) => i + 50)]);
+  const again = DiskBuffer.open(dir, opts());
+  assert.equal(drain(again).length, 53);
+  again.close();
 });

@@ -205,7 +205,7 @@ export class DiskBuffer {
       mkdirSync(slotDir, { recursive: true });
       if (takeLock(join(slotDir, 'lock'))) return new DiskBuffer(slotDir, opts, true);
     }
-    throw new Error(`no free disk buffer slot under ${dir}`);
+    throw new Error(`every slot under ${dir} is held by a live process`);
   }
 
   constructor(
@@ -219,7 +219,8 @@ export class DiskBuffer {
       .map(Number)
       .sort((a, b) => a - b);
     for (const x of this.segments) this.setSize(x, statSync(join(dir, segName(x))).size);
-    this.writeSeq = (this.segments.at(-1) ?? 0) + 1;
+    // Numbers start high, so prepend() always has a lower one free.
+    this.writeSeq = (this.segments.at(-1) ?? 999_999_999) + 1;
     this.ackPos = this.readAck();
     for (const x of this.segments.filter((y) => y < this.ackPos.seg)) this.drop(x);
     // A last segment wholly acknowledged holds nothing to send.
@@ -246,9 +247,11 @@ export class DiskBuffer {
     return this.readPos.seg < last || this.readPos.offset < (this.sizes.get(last) ?? 0);
   }
 
-  /** Whether a record of about `n` bytes fits under the bound (and the disk did not just fail). */
-  hasRoom(n: number): boolean {
-    return !this.closed && Date.now() - this.failedAt > 5_000 && this.total + n + FRAME_HEAD + 64 <= this.opts.maxBytes;
+  /** Why a record of about `n` bytes would not be taken now, or undefined when it would. */
+  refusal(n: number): SpillRefusal | undefined {
+    if (this.closed || Date.now() - this.failedAt <= 5_000) return 'disk_error';
+    if (this.total + n + FRAME_HEAD + 64 <= this.opts.maxBytes) return undefined;
+    return this.group.length === 0 && this.outstanding.size === 0 && !this.hasUnread ? undefined : 'disk_buffer_full';
   }
 
   /** Takes a record (written at the end of this event-loop turn); answers why not when it cannot. */
@@ -333,6 +336,56 @@ export class DiskBuffer {
     }
   }
 
+  /**
+   * Puts records before everything not yet handed out (a stop's records still held in memory,
+   * older than what waits on disk). Only when nothing is handed out and unacknowledged: the
+   * unread rest of the first segment is copied after them into a segment numbered before it.
+   */
+  prepend(records: Spilled[]): SpillRefusal | undefined {
+    if (records.length === 0) return undefined;
+    if (this.closed || this.outstanding.size > 0) return 'disk_error';
+    const frames = records.map(encodeSpilled);
+    const add = frames.reduce((n, f) => n + f.length, 0);
+    if (this.total + add > this.opts.maxBytes) return 'disk_buffer_full';
+    this.writeGroup();
+    const first = this.ackPos.seg;
+    const size = this.sizes.get(first);
+    if (size === undefined) {
+      // Nothing on disk: the records are all there is.
+      for (const r of records) this.append(r);
+      this.writeGroup();
+      return undefined;
+    }
+    try {
+      const rest = this.readAt(first, this.ackPos.offset, size);
+      const front = first - 1;
+      const fd = openSync(join(this.dir, segName(front)), 'wx');
+      try {
+        writeSync(fd, Buffer.concat([MAGIC, ...frames, rest]));
+        fsyncSync(fd);
+      } finally {
+        closeSync(fd);
+      }
+      if (first === this.writeSeq && this.writeFd !== undefined) {
+        closeSync(this.writeFd);
+        this.writeFd = undefined;
+        this.writeSeq = (this.segments.at(-1) ?? first) + 1;
+      }
+      this.segments.unshift(front);
+      this.setSize(front, MAGIC.length + add + rest.length);
+      this.readPos = { seg: front, offset: MAGIC.length };
+      // The ack file names the new segment before the old one is deleted: a crash in between sends the old one's rest twice, never loses it.
+      this.moveAck(this.readPos);
+      this.drop(first);
+      spilled.inc(records.length);
+      diskBytes.set(this.total);
+      return undefined;
+    } catch (err) {
+      log.error({ err, records: records.length }, 'disk buffer: cannot write records held in memory');
+      return 'disk_error';
+    }
+  }
+
   sync(): void {
     if (!this.dirty || this.writeFd === undefined) return;
     this.dirty = false;
@@ -408,6 +461,7 @@ export class DiskBuffer {
 
   /** Kafka acknowledged the batch of `ticket`: the acknowledged position moves over every batch done before it. */
   ack(ticket: number): void {
+    if (this.closed) return;
     const t = this.outstanding.get(ticket);
     if (!t) return;
     t.acked = true;
