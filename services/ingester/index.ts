@@ -5,7 +5,8 @@
 import type { Started, ServiceContext } from '../context.js';
 import { IngestPipeline } from './pipeline.js';
 
-export type { IngestPipeline };
+export { IngestPipeline };
+export { DiskBuffer, readSlot } from './disk-buffer.js';
 import { join } from 'node:path';
 import type { Config } from '../../shared/config/load.js';
 import { INGEST_ERRORS } from '../../shared/access-log/errors.js';
