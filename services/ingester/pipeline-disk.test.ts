@@ -85,7 +85,9 @@ test('a stop with the bus down keeps what it holds on disk; the next start sends
   assert.equal(first.stats.dropped.unsent_at_close ?? 0, 0, 'nothing given up: memory went to disk');
   assert.equal(readSlot(join(dir, '0')).length, N, 'all on disk');
   state.down = false;
+  // The next start sends what is on disk without waiting for new input.
   const second = new IngestPipeline(config, bus, topics, {}, DiskBuffer.open(dir, diskOpts));
+  await until('the disk sent', () => (delivered(bus, topics.access).all.length >= N ? true : undefined), 30_000, 50);
   second.offer(line(N), 'tcp');
   await second.flush();
   await second.close();

@@ -121,9 +121,9 @@ export class IngestPipeline {
   private abandoned = false;
   /** The last publish found the bus unavailable: new records go to disk, and one disk send at a time probes the bus. */
   private busDown = false;
-  /** Sends in flight of records held in memory (the others were read from disk), and their records. */
   /** Batches of memory sends close() wrote to disk: not counted as unsent when their send gives up. */
   private spilledAtClose = new WeakSet<OutgoingMessage[]>();
+  /** Sends in flight of records held in memory (the others were read from disk), and their records. */
   private memorySends = new Set<{ batch: OutgoingMessage[]; dead: OutgoingMessage[] }>();
   readonly stats: PipelineStats = { received: 0, parsed: 0, rejected: {}, dropped: {}, refused: {}, sent: 0 };
 
@@ -139,6 +139,8 @@ export class IngestPipeline {
     this.decoder = new LineDecoder(config, decoding);
     this.clients = new ClientKeys(config.detection.ipv6_client_prefix);
     if (disk) disk.onWriteError = (records) => this.drop('disk', 'disk_error', records);
+    // What an earlier run left on disk is sent without waiting for new input.
+    if (disk?.hasUnread) this.scheduleFlush(config.kafka.linger_ms);
   }
 
   private get memoryFull(): boolean {
