@@ -5,7 +5,13 @@
 import type { Started, ServiceContext } from '../context.js';
 import { IngestPipeline } from './pipeline.js';
 
-export type { IngestPipeline };
+export { IngestPipeline };
+export { DiskBuffer, readSlot } from './disk-buffer.js';
+import { join } from 'node:path';
+import type { Config } from '../../shared/config/load.js';
+import { INGEST_ERRORS } from '../../shared/access-log/errors.js';
+import { LogwardenError } from '../../shared/errors.js';
+import { DiskBuffer } from './disk-buffer.js';
 import { startTcpInput } from './tcp.js';
 import { startUdpInput } from './udp.js';
 
@@ -22,7 +28,8 @@ const CLOSE_MARGIN_MS = 500;
 export async function start(ctx: ServiceContext): Promise<StartedIngester> {
   const { config, bus, topics } = ctx;
   const { udp, tcp } = config.ingest;
-  const pipeline = new IngestPipeline(config, bus, topics);
+  const disk = openDiskBuffer(config);
+  const pipeline = new IngestPipeline(config, bus, topics, {}, disk);
   const inputs: Array<{ close(): Promise<void> }> = [];
   const stop = async (withinMs: number): Promise<void> => {
     const t0 = Date.now();
@@ -48,4 +55,16 @@ export async function start(ctx: ServiceContext): Promise<StartedIngester> {
     throw err;
   }
   return { pipeline, udpPort, tcpPort, stop };
+}
+
+/** The disk buffer under `<data_dir>/ingest-buffer` (a slot per ingester process), unless ingest.disk_buffer.max_bytes is 0. */
+function openDiskBuffer(config: Config): DiskBuffer | undefined {
+  const o = config.ingest.disk_buffer;
+  if (o.max_bytes === 0) return undefined;
+  const dir = join(config.data_dir, 'ingest-buffer');
+  try {
+    return DiskBuffer.open(dir, { maxBytes: o.max_bytes, segmentBytes: o.segment_bytes, fsync: o.fsync, fsyncIntervalMs: o.fsync_interval_ms });
+  } catch (err) {
+    throw new LogwardenError(INGEST_ERRORS.LW_INGEST_DISK_BUFFER_UNAVAILABLE, `cannot open the disk buffer under ${dir}: ${(err as Error).message}`, { field: 'ingest.disk_buffer', cause: err });
+  }
 }

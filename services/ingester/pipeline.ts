@@ -15,6 +15,14 @@
 // counted by logwarden_ingest_refused_total (a refused dead letter is dropped,
 // counted). Halves resend records the broker may already hold: at least once,
 // as any retry.
+//
+// Disk buffer (disk-buffer.ts, when given): while the memory bound is reached,
+// the bus is unavailable, or records wait on disk, records are appended to
+// disk instead (TCP readers are then not paused, UDP not dropped) and read
+// back oldest first. Memory-held and disk-read sends are never in flight
+// together, so one client's records reach Kafka in the order they came:
+// memory, then disk, then memory again. Over the disk bound, records fall
+// back to memory and its bound (drops counted as disk_buffer_full).
 import { Counter, Histogram } from 'prom-client';
 import { accessRecordCodec } from '../../shared/avro/codec.js';
 import { busRefusalReason, isBusUnavailable, type Bus, type OutgoingMessage } from '../../shared/bus/types.js';
@@ -25,6 +33,7 @@ import type { Topics } from '../../shared/topics.js';
 import type { RejectReason } from '../../shared/access-log/record.js';
 import { LineDecoder, type DecoderOptions, type Source } from '../../shared/access-log/decode.js';
 import { ClientKeys } from '../../shared/ip.js';
+import type { DiskBuffer, SpillKind, Spilled } from './disk-buffer.js';
 import { noteNodeLine } from './node-tally.js';
 
 const log = componentLogger('ingester');
@@ -91,6 +100,8 @@ const MAX_BATCH = 2000;
 /** Records per send; kafkajs groups a send's messages per partition in quadratic time, so keep it moderate. */
 const MAX_SEND = 4000;
 const MAX_IN_FLIGHT = 4;
+/** Bytes read from the disk buffer per send (about MAX_SEND records of a few hundred bytes). */
+const DISK_READ_BYTES = 4_194_304;
 const DEAD_LETTER_MAX_BYTES = 8192;
 const RETRY_MAX_MS = 5_000;
 /** How long close() keeps retrying a bus that does not acknowledge before it counts the rest as unsent. */
@@ -109,6 +120,12 @@ export class IngestPipeline {
   private waiters: Array<() => void> = [];
   /** Set when close() stopped waiting: the retry loops give up instead of holding the process. */
   private abandoned = false;
+  /** The last publish found the bus unavailable: new records go to disk, and one disk send at a time probes the bus. */
+  private busDown = false;
+  /** Batches of memory sends close() wrote to disk: not counted as unsent when their send gives up. */
+  private spilledAtClose = new WeakSet<OutgoingMessage[]>();
+  /** Sends in flight of records held in memory (the others were read from disk), and their records. */
+  private memorySends = new Set<{ batch: OutgoingMessage[]; dead: OutgoingMessage[] }>();
   readonly stats: PipelineStats = { received: 0, parsed: 0, rejected: {}, dropped: {}, refused: {}, sent: 0 };
 
   constructor(
@@ -117,9 +134,35 @@ export class IngestPipeline {
     private readonly topics: Topics,
     /** A format other than `ingest.log_format` (replay's --format, or what it detected in a file). */
     decoding: DecoderOptions = {},
+    /** Where records spill past memory (the ingester service gives one; replay does not). */
+    private readonly disk?: DiskBuffer,
   ) {
     this.decoder = new LineDecoder(config, decoding);
     this.clients = new ClientKeys(config.detection.ipv6_client_prefix);
+    if (disk) disk.onWriteError = (records) => this.drop('disk', 'disk_error', records);
+    // What an earlier run left on disk is sent without waiting for new input.
+    if (disk?.hasUnread) this.scheduleFlush(config.kafka.linger_ms);
+  }
+
+  private get memoryFull(): boolean {
+    return this.heldBytes >= this.config.ingest.buffer_max_bytes;
+  }
+
+  /** Whether new records go to disk now (see the header). */
+  private get spilling(): boolean {
+    return this.disk !== undefined && (this.memoryFull || this.busDown || this.disk.hasUnread);
+  }
+
+  /** A record for the bus: to disk while spilling (if it takes it), else to memory. */
+  private hold(kind: SpillKind, message: OutgoingMessage): void {
+    if (this.spilling && this.disk?.append({ kind, message }) === undefined) return;
+    if (kind === 'access') {
+      this.pending.push(message);
+      this.heldBytes += message.value.length + 64;
+    } else {
+      this.pendingDead.push(message);
+      this.heldBytes += message.value.length + 128;
+    }
   }
 
   /**
@@ -130,9 +173,10 @@ export class IngestPipeline {
   offer(raw: Buffer, source: Source, receivedAt = Date.now()): boolean {
     this.stats.received++;
     received.inc({ source });
-    if (this.heldBytes >= this.config.ingest.buffer_max_bytes) {
+    const diskRefusal = this.disk ? this.disk.refusal(raw.length + 256) : 'buffer_full';
+    if (this.memoryFull && diskRefusal !== undefined) {
       if (source === 'udp') {
-        this.drop(source, 'buffer_full');
+        this.drop(source, diskRefusal);
         return false;
       }
       // TCP and files are paused by the caller on `false`; the line itself is still taken.
@@ -154,12 +198,11 @@ export class IngestPipeline {
       this.stats.parsed++;
       parsed.inc({ source });
       noteNodeLine(result.record.node, receivedAt);
-      this.pending.push({ key: this.clients.of(result.record.client_ip), value, timestamp: result.record.ts });
-      this.heldBytes += value.length + 64;
+      this.hold('access', { key: this.clients.of(result.record.client_ip), value, timestamp: result.record.ts });
     }
     if (this.pending.length + this.pendingDead.length >= MAX_BATCH) this.scheduleFlush(0);
     else this.scheduleFlush(this.config.kafka.linger_ms);
-    return this.heldBytes < this.config.ingest.buffer_max_bytes;
+    return !this.memoryFull || (this.disk !== undefined && this.disk.refusal(0) === undefined);
   }
 
   /**
@@ -179,7 +222,7 @@ export class IngestPipeline {
     // An oversize line is kept only in part: the dead-letter topic must not become the memory bomb it guards against.
     // A copy: a TCP frame is a view into a 64 KiB read chunk, which the held bytes would not count.
     const value = Buffer.from(raw.length > DEAD_LETTER_MAX_BYTES ? raw.subarray(0, DEAD_LETTER_MAX_BYTES) : raw);
-    this.pendingDead.push({
+    this.hold('dead', {
       key: null,
       value,
       headers: {
@@ -191,10 +234,9 @@ export class IngestPipeline {
       },
       timestamp: receivedAt,
     });
-    this.heldBytes += value.length + 128;
   }
 
-  private drop(source: Source | 'bus', reason: string, n = 1): void {
+  private drop(source: Source | 'bus' | 'disk', reason: string, n = 1): void {
     this.stats.dropped[reason] = (this.stats.dropped[reason] ?? 0) + n;
     dropped.inc({ source, reason }, n);
   }
@@ -218,14 +260,30 @@ export class IngestPipeline {
    * producer keeps them in order per partition.
    */
   private pump(): void {
-    while (this.inFlight < MAX_IN_FLIGHT && (this.pending.length > 0 || this.pendingDead.length > 0)) {
-      const batch = this.pending.splice(0, MAX_SEND);
-      const dead = this.pendingDead.splice(0, MAX_SEND);
+    if (this.abandoned) return;
+    while (this.inFlight < MAX_IN_FLIGHT) {
+      const diskSends = this.inFlight - this.memorySends.size;
+      let batch: OutgoingMessage[];
+      let dead: OutgoingMessage[];
+      let ticket: number | undefined;
+      if ((this.pending.length > 0 || this.pendingDead.length > 0) && diskSends === 0) {
+        batch = this.pending.splice(0, MAX_SEND);
+        dead = this.pendingDead.splice(0, MAX_SEND);
+      } else if (this.pending.length === 0 && this.pendingDead.length === 0 && this.memorySends.size === 0 && this.disk?.hasUnread && !(this.busDown && diskSends > 0)) {
+        const read = this.disk.read(MAX_SEND, DISK_READ_BYTES);
+        if (read.records.length === 0) break;
+        ticket = read.ticket;
+        batch = read.records.filter((r) => r.kind === 'access').map((r) => r.message);
+        dead = read.records.filter((r) => r.kind === 'dead').map((r) => r.message);
+      } else break;
       this.inFlight++;
-      void this.send(batch, dead).finally(() => {
+      const mine = { batch, dead };
+      if (ticket === undefined) this.memorySends.add(mine);
+      void this.send(batch, dead, ticket).finally(() => {
         this.inFlight--;
+        this.memorySends.delete(mine);
         this.pump();
-        if (this.inFlight === 0 && this.pending.length === 0 && this.pendingDead.length === 0) {
+        if (this.inFlight === 0 && this.pending.length === 0 && this.pendingDead.length === 0 && !this.disk?.hasUnread) {
           const idle = this.idleWaiters;
           this.idleWaiters = [];
           for (const wake of idle) wake();
@@ -243,8 +301,9 @@ export class IngestPipeline {
     return new Promise((resolve) => this.idleWaiters.push(resolve));
   }
 
-  private async send(batch: OutgoingMessage[], dead: OutgoingMessage[]): Promise<void> {
-    const bytes = batch.reduce((n, m) => n + m.value.length + 64, 0) + dead.reduce((n, m) => n + m.value.length + 128, 0);
+  /** Publishes a batch; `ticket`: it was read from disk, and leaves it once acknowledged. */
+  private async send(batch: OutgoingMessage[], dead: OutgoingMessage[], ticket?: number): Promise<void> {
+    const bytes = ticket !== undefined ? 0 : batch.reduce((n, m) => n + m.value.length + 64, 0) + dead.reduce((n, m) => n + m.value.length + 128, 0);
     const t0 = process.hrtime.bigint();
     const access: Delivery = { acked: 0, letters: [] };
     const deadLetters: Delivery = { acked: 0, letters: [] };
@@ -262,14 +321,19 @@ export class IngestPipeline {
       this.drop('bus', 'dead_letter_refused', deadLetters.letters.length);
       log.error({ records: deadLetters.letters.length }, 'the bus refused dead letters too; dropped');
     }
-    // Records refused from the access topic whose dead letter was not sent count as unsent.
-    if (!acked) this.giveUp(batch.length + dead.length - access.acked - deadLetters.acked - deadLetters.letters.length);
+    if (acked && ticket !== undefined) this.disk?.ack(ticket);
+    // Records refused from the access topic whose dead letter was not sent count as unsent;
+    // records read from disk stay there for the next start, and so do memory-held ones close() spilled.
+    if (!acked && ticket === undefined && !this.spilledAtClose.has(batch)) this.giveUp(batch.length + dead.length - access.acked - deadLetters.acked - deadLetters.letters.length);
     this.heldBytes -= bytes;
-    if (this.heldBytes < this.config.ingest.buffer_max_bytes) {
-      const w = this.waiters;
-      this.waiters = [];
-      for (const wake of w) wake();
-    }
+    this.wakeWaiters();
+  }
+
+  private wakeWaiters(): void {
+    if (this.memoryFull) return;
+    const w = this.waiters;
+    this.waiters = [];
+    for (const wake of w) wake();
   }
 
   /**
@@ -285,9 +349,11 @@ export class IngestPipeline {
       try {
         await this.bus.publish(topic, messages);
         d.acked += messages.length;
+        this.busDown = false;
         return true;
       } catch (err) {
         if (!isBusUnavailable(err)) return this.isolate(topic, messages, d, err);
+        this.busIsDown();
         log.warn({ err, topic, records: messages.length, retryInMs: backoff }, 'publish failed; holding the records and retrying');
         await new Promise((r) => setTimeout(r, backoff));
         backoff = Math.min(backoff * 2, RETRY_MAX_MS);
@@ -323,6 +389,35 @@ export class IngestPipeline {
     return true;
   }
 
+  /**
+   * The bus went away: what waits in memory goes to disk (when nothing waits there yet, so the
+   * order holds), where it survives a crash; the sends in flight keep retrying.
+   */
+  private busIsDown(): void {
+    if (this.busDown) return;
+    this.busDown = true;
+    if (!this.disk || this.disk.hasUnread) return;
+    this.spillPending();
+    this.wakeWaiters();
+  }
+
+  /** Moves what waits in memory to disk, as far as the disk takes it. */
+  private spillPending(): void {
+    const disk = this.disk;
+    if (!disk) return;
+    const move = (kind: SpillKind, from: OutgoingMessage[], overhead: number): OutgoingMessage[] => {
+      let i = 0;
+      for (; i < from.length; i++) {
+        const m = from[i] as OutgoingMessage;
+        if (disk.append({ kind, message: m }) !== undefined) break;
+        this.heldBytes -= m.value.length + overhead;
+      }
+      return from.slice(i);
+    };
+    this.pending = move('access', this.pending, 64);
+    this.pendingDead = move('dead', this.pendingDead, 128);
+  }
+
   /** Resolves when the pipeline is under its memory bound again. */
   drained(): Promise<void> {
     if (this.heldBytes < this.config.ingest.buffer_max_bytes) return Promise.resolve();
@@ -339,6 +434,20 @@ export class IngestPipeline {
     const gaveUp = new Promise<void>((resolve) => {
       timer = setTimeout(() => {
         this.abandoned = true;
+        // With a disk buffer, what is held in memory (older than what waits on disk) is kept for the next start, ahead of it.
+        if (this.disk) {
+          const held: Spilled[] = [];
+          const sends = [...this.memorySends, { batch: this.pending, dead: this.pendingDead }];
+          for (const s of sends) {
+            for (const message of s.batch) held.push({ kind: 'access', message });
+            for (const message of s.dead) held.push({ kind: 'dead', message });
+          }
+          if (this.disk.prepend(held) === undefined) {
+            for (const s of this.memorySends) this.spilledAtClose.add(s.batch);
+            this.pending = [];
+            this.pendingDead = [];
+          }
+        }
         const held = this.pending.length + this.pendingDead.length;
         this.pending = [];
         this.pendingDead = [];
@@ -352,6 +461,7 @@ export class IngestPipeline {
       await Promise.race([this.flush(), gaveUp]);
     } finally {
       clearTimeout(timer);
+      this.disk?.close();
     }
   }
 

@@ -216,6 +216,15 @@ export const configSchema: Schema = {
           'TCP syslog input',
         ),
         buffer_max_bytes: int(67_108_864, 65_536, 'memory bound of lines (UDP, TCP and file input) held while Kafka is unavailable; formerly ingest.udp.buffer_max_bytes'),
+        disk_buffer: section(
+          {
+            max_bytes: int(1_073_741_824, 0, 'disk bound of the spill buffer under <data_dir>/ingest-buffer, used when memory is full or Kafka unavailable; 0 = no disk buffer'),
+            segment_bytes: int(16_777_216, 65_536, 'size at which a spill segment file is closed and a new one started'),
+            fsync: { enum: ['always', 'interval', 'never'], default: 'interval', description: 'when spilled records are fsynced: every write, every fsync_interval, or as the OS decides' },
+            fsync_interval: dur('1s', 'how often spilled records are fsynced when fsync is interval'),
+          },
+          'disk spill buffer in front of Kafka',
+        ),
         workers: int(1, 1, 'ingester processes sharing the UDP socket', 64),
         log_format: str('json', '`json` (the shipped log_format), `combined`, or an nginx log_format string'),
         max_line_bytes: int(65_536, 256, 'longest accepted access-log line'),

@@ -102,6 +102,8 @@ export interface IngestConfig {
   tcp: { enabled: boolean; host: string; port: number };
   /** Bounds what every input (UDP, TCP, files) holds while the bus is unavailable. */
   buffer_max_bytes: number;
+  /** Spill buffer on disk (services/ingester/disk-buffer.ts); max_bytes 0 turns it off. */
+  disk_buffer: { max_bytes: number; segment_bytes: number; fsync: 'always' | 'interval' | 'never'; fsync_interval_ms: number };
   workers: number;
   log_format: string;
   max_line_bytes: number;
