@@ -61,7 +61,8 @@ export interface SecurityEvent {
 }
 
 export type BlockAction = 'block' | 'unblock';
-export type BlockSource = 'auto' | 'manual' | 'filter';
+/** auto (a detector), manual (an operator), filter (a security_filter BLOCK rule), feed:<name> (a blocklist feed). */
+export type BlockSource = 'auto' | 'manual' | 'filter' | `feed:${string}`;
 
 /** A block or unblock of one address or CIDR range. Keyed by `ip` on a compacted topic. */
 export interface BlockDecision {

@@ -117,6 +117,19 @@ export interface NodeConfig {
   secret: string;
 }
 
+export interface FeedConfig {
+  name: string;
+  source: string;
+  format: 'plain' | 'csv';
+  column: number;
+  refresh_ms: number;
+  block_duration_ms: number;
+  /** '' = every deployment. */
+  deployment: string;
+  timeout_ms: number;
+  max_size_bytes: number;
+}
+
 export interface ApiConfig {
   enabled: boolean;
   host: string;
@@ -136,6 +149,7 @@ export interface Config {
   clickhouse: ClickHouseConfig;
   ingest: IngestConfig;
   nodes: NodeConfig[];
+  feeds: FeedConfig[];
   api: ApiConfig;
   metrics: { host: string; port: number };
   data_dir: string;
