@@ -18,6 +18,7 @@ import { API_ERRORS } from './api/errors.js';
 import { CLI_ERRORS } from './cli/errors.js';
 import { DETECTOR_ERRORS } from './detector/errors.js';
 import { NODE_ERRORS } from './enforcer/errors.js';
+import { FEED_ERRORS } from './feeds/errors.js';
 
 export const ERROR_TABLES: ReadonlyArray<Readonly<Record<string, AreaErrorDef>>> = [
   API_ERRORS,
@@ -28,6 +29,7 @@ export const ERROR_TABLES: ReadonlyArray<Readonly<Record<string, AreaErrorDef>>>
   CH_ERRORS,
   DETECTOR_ERRORS,
   NODE_ERRORS,
+  FEED_ERRORS,
   CLI_ERRORS,
   LOCAL_NGINX_ERRORS,
 ];

@@ -266,7 +266,7 @@ export const configSchema: Schema = {
     feeds: {
       type: 'array',
       default: [],
-      description: 'blocklist feeds: [{ name, source: file or http(s) URL, format: plain|csv, column, refresh, block_duration, deployment, timeout, max_size }]; each entry a block of source feed:<name>',
+      description: 'blocklist feeds: [{ name, source (a file or an http(s) URL), format (plain or csv), column, refresh, block_duration, deployment, timeout, max_size }]; each entry becomes a block of source feed:<name>',
       items: {
         type: 'object',
         additionalProperties: false,
