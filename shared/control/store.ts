@@ -344,8 +344,8 @@ export class ControlStore {
     const t = this.ch.table('control_blocks');
     const cond = where.join(' AND ');
     const [rows, count] = await Promise.all([
-      this.ch.query<{ ip_or_cidr: string; deployment: string; reason: string; source: BlockSource; created_at: string; expires_at: string | null; escalation_level: number }>(
-        `SELECT ip_or_cidr, deployment, reason, if(source = 'feed', concat('feed:', feed), toString(source)) AS source, ${epochMs('created_at')} AS created_at,
+      this.ch.query<{ ip_or_cidr: string; deployment: string; reason: string; source_text: BlockSource; created_at: string; expires_at: string | null; escalation_level: number }>(
+        `SELECT ip_or_cidr, deployment, reason, if(source = 'feed', concat('feed:', feed), toString(source)) AS source_text, ${epochMs('created_at')} AS created_at,
                 if(expires_at IS NULL, NULL, ${epochMs('assumeNotNull(expires_at)')}) AS expires_at, escalation_level
          FROM ${t} FINAL WHERE ${cond}
          ORDER BY created_at DESC, ip_or_cidr LIMIT {limit:UInt32} OFFSET {offset:UInt32}`,
@@ -355,7 +355,7 @@ export class ControlStore {
     ]);
     return {
       blocks: rows.map((r) => ({
-        ip: r.ip_or_cidr, deployment: r.deployment, reason: r.reason, source: r.source, created_at: Number(r.created_at),
+        ip: r.ip_or_cidr, deployment: r.deployment, reason: r.reason, source: r.source_text, created_at: Number(r.created_at),
         expires_at: r.expires_at === null ? null : Number(r.expires_at), escalation_level: Number(r.escalation_level),
       })),
       total: Number(count[0]?.n ?? 0),

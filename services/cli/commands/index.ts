@@ -1,5 +1,5 @@
 // The operators' subcommands over the management API: block, unblock, blocks,
-// whitelist, routes, events, stats, capture, refresh, cleanup — and token,
+// feeds, whitelist, routes, events, stats, capture, refresh, cleanup — and token,
 // which is local (it makes a token and its config entry, and calls nothing).
 // One file per command group beside this one; common.ts holds what they share.
 //
@@ -15,6 +15,7 @@ import { capture } from './capture.js';
 import { cleanup } from './cleanup.js';
 import type { ApiCommand, ApiOptionValues, Io, LocalCommand } from './common.js';
 import { events } from './events.js';
+import { feeds } from './feeds.js';
 import { refresh } from './refresh.js';
 import { routes } from './routes.js';
 import { stats } from './stats.js';
@@ -31,7 +32,8 @@ export const API_USAGE = `operator commands (over the management API; --api URL 
                  block an address or range; no --duration: security.auto_block_duration;
                  --force blocks a whitelisted address or your own
   unblock IP|CIDR
-  blocks [--source auto|manual|filter] [--ip IP|CIDR] [--deployment D] [--limit N]
+  blocks [--source auto|manual|filter|feed|feed:NAME] [--ip IP|CIDR] [--deployment D] [--limit N]
+  feeds            blocklist feeds: state, blocks, last refresh, errors
   whitelist add [ip|cidr|path] VALUE [--description TEXT] [--deployment D]
                  (the type is inferred from VALUE when left out)
   whitelist rm ID|VALUE [--deployment D]
@@ -61,7 +63,7 @@ exit codes of the operator commands: 0 ok, 1 runtime failure (API unreachable, 5
   2 usage error, 3 authentication or authorization (401, 403, 429), 4 not found (404),
   5 input refused by the API (other 4xx; its message and field are printed)`;
 
-const COMMANDS: ReadonlyMap<string, ApiCommand> = new Map(Object.entries({ block, unblock, blocks, whitelist, routes, events, stats, capture, refresh, cleanup }));
+const COMMANDS: ReadonlyMap<string, ApiCommand> = new Map(Object.entries({ block, unblock, blocks, feeds, whitelist, routes, events, stats, capture, refresh, cleanup }));
 const LOCAL_COMMANDS: ReadonlyMap<string, LocalCommand> = new Map(Object.entries({ token }));
 
 export const API_COMMANDS: ReadonlySet<string> = new Set([...COMMANDS.keys(), ...LOCAL_COMMANDS.keys()]);
