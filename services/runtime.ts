@@ -128,7 +128,7 @@ export async function startRuntime(config: Config, services: ReadonlySet<Service
     }
     const refresh = enforcing ? { refresh: () => enforcing.enforcer.refresh() } : {};
     // Blocklist feeds run beside the API, which shows their status.
-    const feeding = storage && services.has('api') ? await feeds.start(storage) : undefined;
+    const feeding = storage && services.has('api') && config.api.enabled ? await feeds.start(storage) : undefined;
     if (feeding) stages.add('feeds', feeding.stop);
     const feedStatus = feeding ? { feeds: () => feeding.status() } : {};
     const serving = storage && services.has('api') ? await api.start(storage, { generateToken: options.generateToken === true, ...refresh, ...feedStatus }) : undefined;

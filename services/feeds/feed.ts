@@ -55,6 +55,8 @@ const applySeconds = new Histogram({
 
 export interface FeedStatus {
   name: string;
+  /** config: the config file's feeds:; api: added through the API or CLI. */
+  origin: 'config' | 'api';
   source: string;
   format: 'plain' | 'csv';
   deployment: string;
@@ -103,10 +105,11 @@ export class Feed {
   constructor(
     readonly config: FeedConfig,
     private readonly deps: { store: ControlStore; control: ControlState; configWhitelist: Readonly<WhitelistSet> },
+    origin: 'config' | 'api' = 'config',
   ) {
     const c = config;
     this.st = {
-      name: c.name, source: Feed.shownSource(c.source), format: c.format, deployment: c.deployment, refresh_ms: c.refresh_ms, block_duration_ms: c.block_duration_ms,
+      name: c.name, origin, source: Feed.shownSource(c.source), format: c.format, deployment: c.deployment, refresh_ms: c.refresh_ms, block_duration_ms: c.block_duration_ms,
       state: 'pending', size: 0, listed: 0, whitelisted: 0, invalid_lines: 0, last_refresh_at: null, last_success_at: null, last_update_at: null,
       last_apply_ms: null, consecutive_failures: 0, last_error: null,
     };
@@ -265,6 +268,17 @@ export class Feed {
     this.stopped = true;
     if (this.timer) clearTimeout(this.timer);
     await this.running;
+  }
+
+  /** Stops the feed and lifts every block it holds (the feed was removed). */
+  async remove(): Promise<void> {
+    await this.stop();
+    const now = Date.now();
+    const decisions = [...this.held].map(([key, h]) => ({ ...this.decision(key, 'unblock', now, h.deployment), reason: `feed ${this.config.name} removed` }));
+    await this.deps.store.publishDecisions(decisions);
+    this.held.clear();
+    entries.set({ feed: this.config.name }, 0);
+    log.info({ feed: this.config.name, lifted: decisions.length }, 'feed removed; its blocks lifted');
   }
 
   /** The source as shown: a URL without its query (which may carry an API key). */

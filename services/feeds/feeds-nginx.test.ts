@@ -6,7 +6,7 @@
 import { describe, test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -41,6 +41,16 @@ describe('a feed → nginx', () => {
   });
 
   const api = apiCaller(() => rt?.apiPort, TOKEN);
+  const cli = (args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> =>
+    new Promise((resolve, reject) => {
+      const child = spawn(process.execPath, [MAIN, ...args], { env: { PATH: process.env.PATH ?? '', LOGWARDEN_API_URL: `http://127.0.0.1:${rt?.apiPort}`, LOGWARDEN_TOKEN: TOKEN } });
+      let stdout = '';
+      let stderr = '';
+      child.stdout.setEncoding('utf8').on('data', (s: string) => (stdout += s));
+      child.stderr.setEncoding('utf8').on('data', (s: string) => (stderr += s));
+      child.on('error', reject);
+      child.on('close', (code) => resolve({ code, stdout, stderr }));
+    });
   const edge = async (client: string): Promise<number> => {
     const res = await fetch(`${nginx?.url}/`, { headers: { 'x-forwarded-for': client } });
     await res.arrayBuffer();
@@ -91,15 +101,37 @@ describe('a feed → nginx', () => {
     const openapi = await fetch(`http://127.0.0.1:${rt.apiPort}/api/openapi.json`);
     assert.ok(((await openapi.json()) as { paths: Record<string, unknown> }).paths['/api/feeds'], 'GET /api/feeds is in the OpenAPI document');
 
-    const out = await new Promise<{ code: number | null; stdout: string }>((resolve, reject) => {
-      const child = spawn(process.execPath, [MAIN, 'feeds'], { env: { PATH: process.env.PATH ?? '', LOGWARDEN_API_URL: `http://127.0.0.1:${rt?.apiPort}`, LOGWARDEN_TOKEN: TOKEN } });
-      let stdout = '';
-      child.stdout.setEncoding('utf8').on('data', (s: string) => (stdout += s));
-      child.on('error', reject);
-      child.on('close', (code) => resolve({ code, stdout }));
-    });
+    const out = await cli(['feeds']);
     assert.equal(out.code, 0, out.stdout);
-    assert.match(out.stdout, /^FEED\s+STATE\s+BLOCKS\s+LISTED\s+WHITELISTED/m);
-    assert.match(out.stdout, /^drop\s+ok\s+2\s+4\s+1\s+0\s+1h\s/m);
+    assert.match(out.stdout, /^FEED\s+ORIGIN\s+STATE\s+BLOCKS\s+LISTED\s+WHITELISTED/m);
+    assert.match(out.stdout, /^drop\s+config\s+ok\s+2\s+4\s+1\s+0\s+1h\s/m);
+  });
+
+  test('a feed added with the CLI starts at once and reaches nginx; refused when it would shadow the config\'s or is invalid; removed, its blocks are lifted', async () => {
+    assert.ok(rt && nginx);
+    const file = join(dataDir, 'extra.txt');
+    writeFileSync(file, '100.64.0.7\n');
+    assert.equal(await edge('100.64.0.7'), 200);
+    const add = await cli(['feeds', 'add', 'extra', file, '--refresh', '1m', '--block-duration', '1h']);
+    assert.equal(add.code, 0, add.stdout + add.stderr);
+    await untilAnswers('the API-added feed refused by nginx', () => edge('100.64.0.7'), 403);
+    const listed = (await api('GET', '/api/feeds')).body.data as Array<{ name: string; origin: string; size: number }>;
+    assert.deepEqual(listed.map((f) => `${f.name} ${f.origin} ${f.size}`), ['drop config 2', 'extra api 1']);
+
+    const shadow = await api('POST', '/api/feeds', { name: 'drop', source: file });
+    assert.equal(shadow.status, 409);
+    assert.equal(shadow.body.code, 'LW_API_FEED_IN_CONFIG');
+    const short = await api('POST', '/api/feeds', { name: 'x', source: file, refresh: '1h', block_duration: '1h' });
+    assert.deepEqual([short.status, short.body.field], [400, 'block_duration']);
+    const size = await api('POST', '/api/feeds', { name: 'x', source: file, max_size: 'lots' });
+    assert.equal(size.status, 400);
+    assert.match(String(size.body.field), /max_size/);
+    assert.equal((await api('GET', '/api/feeds')).body.total, 2, 'nothing half-applied');
+
+    const rm = await cli(['feeds', 'rm', 'extra']);
+    assert.equal(rm.code, 0, rm.stdout + rm.stderr);
+    await untilAnswers('the removed feed\'s block lifted', () => edge('100.64.0.7'), 200);
+    assert.equal((await api('GET', '/api/feeds')).body.total, 1);
+    assert.equal((await cli(['feeds', 'rm', 'drop'])).code, 5, 'a config feed is removed in the config');
   });
 });

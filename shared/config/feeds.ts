@@ -1,8 +1,42 @@
 // Checks of blocklist feeds (config `feeds:`, and the API's feed bodies) that
 // the JSON Schema cannot express: unique names, a source that is a file or an
 // http(s) URL, a block duration that outlives a missed refresh.
+import { parseDuration } from './duration.js';
 import type { ConfigIssue } from './errors.js';
+import { FEED_PROPERTIES } from './schema.js';
+import { parseSize } from './size.js';
 import type { FeedConfig } from './types.js';
+
+/** A feed as written: the config's feeds[] item, or the API's body (durations and sizes as text). */
+export interface FeedSpec {
+  name: string;
+  source: string;
+  format?: 'plain' | 'csv';
+  column?: number;
+  refresh?: string;
+  block_duration?: string;
+  deployment?: string;
+  timeout?: string;
+  max_size?: string;
+}
+
+const defaultOf = (key: string): unknown => (FEED_PROPERTIES[key] as { default?: unknown }).default;
+
+/** A spec (validated against FEED_PROPERTIES) with the schema's defaults, durations and sizes resolved. */
+export function resolveFeed(s: FeedSpec): FeedConfig {
+  const text = (key: keyof FeedSpec): string => (s[key] as string | undefined) ?? (defaultOf(key) as string);
+  return {
+    name: s.name,
+    source: s.source,
+    format: s.format ?? (defaultOf('format') as 'plain'),
+    column: s.column ?? (defaultOf('column') as number),
+    refresh_ms: parseDuration(text('refresh')) ?? 0,
+    block_duration_ms: parseDuration(text('block_duration')) ?? 0,
+    deployment: text('deployment'),
+    timeout_ms: parseDuration(text('timeout')) ?? 0,
+    max_size_bytes: parseSize(text('max_size')) ?? 0,
+  };
+}
 
 /** Problems of one feed, each naming its key under `base` ("feeds[0]"). */
 export function feedProblems(f: Pick<FeedConfig, 'source' | 'refresh_ms' | 'block_duration_ms' | 'timeout_ms'>, base: string): ConfigIssue[] {

@@ -29,6 +29,12 @@ export const API_OPTIONS = {
   'older-than': { type: 'string' },
   name: { type: 'string' },
   role: { type: 'string' },
+  format: { type: 'string' },
+  column: { type: 'string' },
+  refresh: { type: 'string' },
+  'block-duration': { type: 'string' },
+  timeout: { type: 'string' },
+  'max-size': { type: 'string' },
 } as const;
 
 export type OptionName = keyof typeof API_OPTIONS;

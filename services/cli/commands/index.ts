@@ -33,7 +33,11 @@ export const API_USAGE = `operator commands (over the management API; --api URL 
                  --force blocks a whitelisted address or your own
   unblock IP|CIDR
   blocks [--source auto|manual|filter|feed|feed:NAME] [--ip IP|CIDR] [--deployment D] [--limit N]
-  feeds            blocklist feeds: state, blocks, last refresh, errors
+  feeds [ls]       blocklist feeds: state, blocks, last refresh, errors
+  feeds add NAME SOURCE [--format plain|csv] [--column N] [--refresh 1h] [--block-duration 24h]
+                 [--deployment D] [--timeout 30s] [--max-size 32MiB]
+                 add (or replace) a feed kept by the API; SOURCE a file or an http(s) URL
+  feeds rm NAME    remove a feed added with feeds add; its blocks are lifted
   whitelist add [ip|cidr|path] VALUE [--description TEXT] [--deployment D]
                  (the type is inferred from VALUE when left out)
   whitelist rm ID|VALUE [--deployment D]
