@@ -10,6 +10,7 @@ import { mkdtempSync, rmSync, writeFileSync, utimesSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { blockDecisionCodec } from '../../shared/avro/codec.js';
+import { KafkaBus } from '../../shared/bus/kafka.js';
 import { MemoryBus } from '../../shared/bus/memory.js';
 import { migrate } from '../../shared/clickhouse/migrate.js';
 import { openTestClickHouse, removeTestDataDir, type TestClickHouse } from '../../shared/clickhouse/testing.js';
@@ -19,6 +20,7 @@ import { ControlState } from '../../shared/control/state.js';
 import { ControlStore } from '../../shared/control/store.js';
 import { registry } from '../../shared/metrics.js';
 import type { BlockDecision } from '../../shared/records.js';
+import { kafkaBrokers, unitOnly, uniqueName } from '../../shared/testing/kafka.js';
 import { until } from '../../shared/testing/wait.js';
 import { topicNames, topicSpecs } from '../../shared/topics.js';
 import type { Started } from '../context.js';
@@ -231,6 +233,37 @@ describe('blocklist feeds', () => {
     assert.equal(feed.status().state, 'ok');
     assert.equal(feed.status().size, 1);
     await feed.stop();
+  });
+
+  test('over the real Kafka broker: a feed larger than one publish call arrives whole, as source feed:<name>', { skip: unitOnly() }, async () => {
+    const kafka = new KafkaBus({ brokers: kafkaBrokers(), clientId: uniqueName('feeds'), acks: 'all', compression: 'none', replicationFactor: 1 });
+    const kTopics = topicNames(`${uniqueName('feeds')}.`);
+    try {
+      await kafka.ensureTopics(topicSpecs({ kafka: { partitions: 3 } }, kTopics));
+      const got = new Map<string, BlockDecision>();
+      await kafka.subscribe({
+        groupId: uniqueName('feeds-probe'), topics: [kTopics.decisions], fromBeginning: true,
+        onBatch: (b) => {
+          for (const m of b.messages) {
+            const d = blockDecisionCodec.decode(m.value);
+            got.set(d.ip, d);
+          }
+          return Promise.resolve();
+        },
+      });
+      // 6,000 addresses two apart: nothing merges, two publish calls (DECISIONS_PER_PUBLISH).
+      const path = join(dir, 'kafka.txt');
+      writeFileSync(path, Array.from({ length: 6000 }, (_, i) => `100.70.${i >> 7}.${(i & 127) * 2}`).join('\n'));
+      const c = configWith(`  - { name: overkafka, source: ${path}, refresh: 1h, block_duration: 1d }\n`);
+      const feed = new Feed(feedOf(c), { store: new ControlStore(t.ch, kafka, kTopics, control), control, configWhitelist: c.detection.whitelist });
+      await feed.refresh();
+      assert.equal(feed.status().size, 6000);
+      await until('every decision read back from Kafka', () => (got.size === 6000 ? true : undefined), 60_000);
+      assert.ok([...got.values()].every((d) => d.source === 'feed:overkafka' && d.action === 'block'));
+      await feed.stop();
+    } finally {
+      await kafka.close();
+    }
   });
 
   test('the whitelist wins: covering entries are skipped and counted; a new whitelist entry lifts a feed block', async () => {
