@@ -133,5 +133,13 @@ describe('a feed → nginx', () => {
     await untilAnswers('the removed feed\'s block lifted', () => edge('100.64.0.7'), 200);
     assert.equal((await api('GET', '/api/feeds')).body.total, 1);
     assert.equal((await cli(['feeds', 'rm', 'drop'])).code, 5, 'a config feed is removed in the config');
+    // A whitelist entry added later lifts the feed's block that covers it (the whitelist always wins).
+    assert.equal((await api('POST', '/api/security/whitelist', { type: 'ip', value: '203.0.113.5', description: 'partner' })).status, 201);
+    await until('the covering feed block lifted', async () => {
+      const r = await api('GET', '/api/security/blocked-ips?source=feed:drop');
+      return r.body.total === 1 ? true : undefined;
+    });
+    const [feed] = (await api('GET', '/api/feeds')).body.data as Array<{ size: number; whitelisted: number }>;
+    assert.deepEqual([feed?.size, feed?.whitelisted], [1, 2]);
   });
 });
