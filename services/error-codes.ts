@@ -19,6 +19,7 @@ import { CLI_ERRORS } from './cli/errors.js';
 import { DETECTOR_ERRORS } from './detector/errors.js';
 import { NODE_ERRORS } from './enforcer/errors.js';
 import { NOTIFY_ERRORS } from './notifier/errors.js';
+import { FEED_ERRORS } from './feeds/errors.js';
 
 export const ERROR_TABLES: ReadonlyArray<Readonly<Record<string, AreaErrorDef>>> = [
   API_ERRORS,
@@ -30,6 +31,7 @@ export const ERROR_TABLES: ReadonlyArray<Readonly<Record<string, AreaErrorDef>>>
   DETECTOR_ERRORS,
   NODE_ERRORS,
   NOTIFY_ERRORS,
+  FEED_ERRORS,
   CLI_ERRORS,
   LOCAL_NGINX_ERRORS,
 ];

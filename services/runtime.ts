@@ -23,6 +23,7 @@ import * as api from './api/index.js';
 import type { ServiceContext, StorageContext } from './context.js';
 import * as detector from './detector/index.js';
 import * as enforcer from './enforcer/index.js';
+import * as feeds from './feeds/index.js';
 import type { Enforcer } from './enforcer/index.js';
 import * as ingester from './ingester/index.js';
 import * as notifier from './notifier/index.js';
@@ -136,7 +137,11 @@ export async function startRuntime(config: Config, services: ReadonlySet<Service
       stages.add('ingester', ingesting.stop);
     }
     const refresh = enforcing ? { refresh: () => enforcing.enforcer.refresh() } : {};
-    const serving = storage && services.has('api') ? await api.start(storage, { generateToken: options.generateToken === true, ...refresh }) : undefined;
+    // Blocklist feeds run beside the API, which shows their status.
+    const feeding = storage && services.has('api') && config.api.enabled ? await feeds.start(storage) : undefined;
+    if (feeding) stages.add('feeds', feeding.stop);
+    const feedStatus = feeding ? { feeds: () => feeding.status() } : {};
+    const serving = storage && services.has('api') ? await api.start(storage, { generateToken: options.generateToken === true, ...refresh, ...feedStatus }) : undefined;
     if (serving) {
       rt.apiPort = serving.port;
       rt.newAdminToken = serving.newAdminToken;

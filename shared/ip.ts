@@ -12,6 +12,7 @@ import { parseV4 } from './ip/parse.js';
 
 export { formatBlock, maskWords, parseBlock, parseClient, parseV4, parseV6, wordMask, type IpBlock, type IpKind } from './ip/parse.js';
 export { IpSet } from './ip/set.js';
+export { cidrsOf, intervalOf, mergeIntervals, mergeRanges, RangeIndex, type Interval } from './ip/ranges.js';
 
 // ipaddr.js answers "not IPv4" by throwing and catching an Error: a stack
 // trace per IPv6 client, the costliest step of an access-log line. Addresses

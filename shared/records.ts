@@ -62,7 +62,8 @@ export interface SecurityEvent {
 
 /** challenge: the client gets a page a browser passes without interaction (lua/logwarden/challenge.lua) instead of a refusal. */
 export type BlockAction = 'block' | 'unblock' | 'challenge';
-export type BlockSource = 'auto' | 'manual' | 'filter';
+/** auto (a detector), manual (an operator), filter (a security_filter rule), feed:<name> (a blocklist feed). */
+export type BlockSource = 'auto' | 'manual' | 'filter' | `feed:${string}`;
 
 /** A block, challenge or unblock of one address or CIDR range. Keyed by `ip` on a compacted topic: the latest replaces the one before. */
 export interface BlockDecision {

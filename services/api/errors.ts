@@ -27,6 +27,7 @@ export const API_ERRORS = defineErrors('api', {
   LW_API_WHITELISTED: def('LW_API_WHITELISTED', 409, 'the address is whitelisted; send "force": true to block it anyway'),
   LW_API_SELF_BLOCK: def('LW_API_SELF_BLOCK', 409, 'this would block the address this request comes from; send "force": true to do it anyway'),
   LW_API_CAPTURE_OFF: def('LW_API_CAPTURE_OFF', 409, 'real-time capture is off: PUT /api/security/realtime-capture {"enabled":true} first'),
+  LW_API_FEED_IN_CONFIG: def('LW_API_FEED_IN_CONFIG', 409, 'this feed is defined in the config file (feeds:); change or remove it there'),
   LW_API_STORAGE_UNAVAILABLE: def('LW_API_STORAGE_UNAVAILABLE', 503, 'ClickHouse is unavailable; retry later', true),
   LW_API_BUS_UNAVAILABLE: def('LW_API_BUS_UNAVAILABLE', 503, 'the message bus is unavailable; retry later', true),
   LW_API_NO_ENFORCER: def('LW_API_NO_ENFORCER', 503, 'no enforcer runs in this process; the enforcers reconcile on their own every scan_interval'),

@@ -5,12 +5,15 @@ import { VERSION } from '../../shared/version.js';
 import type { Started, StorageContext } from '../context.js';
 import { ensureAdminToken, readTokenFile } from '../../shared/auth/tokens.js';
 import { buildApi } from './server.js';
+import type { FeedStatus } from '../feeds/index.js';
 
 export interface ApiStartOptions {
   /** With no token configured or stored yet, generate an admin token (embedded mode's first start). */
   generateToken?: boolean;
   /** An enforcer runs in this process: POST /refresh waits for its full re-push. */
   refresh?: () => Promise<void>;
+  /** Blocklist feeds run in this process: GET /api/feeds shows their status. */
+  feeds?: () => readonly FeedStatus[];
 }
 
 export interface StartedApi extends Started {
@@ -26,6 +29,7 @@ export async function start(ctx: StorageContext, opts: ApiStartOptions = {}): Pr
   const app = buildApi({
     config, bus, ch, version: VERSION, topics, control: { state: control, store },
     ...(opts.refresh ? { refresh: opts.refresh } : {}),
+    ...(opts.feeds ? { feeds: opts.feeds } : {}),
     tokens: readTokenFile(config.api.token_file),
   });
   try {

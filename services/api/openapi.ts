@@ -2,6 +2,7 @@
 // validates with (no second description to drift), and a small docs page
 // that renders it.
 import { DURATION_PATTERN } from '../../shared/config/duration.js';
+import { SIZE_PATTERN } from '../../shared/config/size.js';
 import { errorSchema } from './errors.js';
 
 export interface RouteDoc {
@@ -25,6 +26,10 @@ function toOpenApiSchema(s: unknown): unknown {
     // "duration" is a standard format (ISO 8601, "P1D"): a client validating with it would refuse our "24h".
     if (k === 'format' && v === 'duration') {
       out.pattern = DURATION_PATTERN.source;
+      continue;
+    }
+    if (k === 'format' && v === 'size') {
+      out.pattern = SIZE_PATTERN.source;
       continue;
     }
     out[k] = k === 'properties' || k === 'patternProperties' ? Object.fromEntries(Object.entries(v as object).map(([pk, pv]) => [pk, toOpenApiSchema(pv)])) : toOpenApiSchema(v);

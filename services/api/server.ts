@@ -27,6 +27,7 @@ import { registerDashboardRoutes, registerSecurityRoutes } from './routes/index.
 import { validationError, validatorCompiler } from './validation.js';
 import { storeWithReadDeadline, withReadDeadline } from './storage-deadline.js';
 import { HSTS, tlsServer } from './tls.js';
+import type { FeedStatus } from '../feeds/index.js';
 
 export type AuthLevel = 'public' | Role;
 
@@ -57,6 +58,8 @@ export interface ApiDeps {
   control?: { state: ControlState; store: ControlStore };
   /** Present when an enforcer runs in this process: refresh waits for its re-push. */
   refresh?: () => Promise<void>;
+  /** Present when this process runs blocklist feeds: their status (GET /api/feeds). */
+  feeds?: () => readonly FeedStatus[];
   /** Tokens besides config.api.tokens (the token file). */
   tokens?: readonly TokenEntry[];
   /** A ClickHouse read unanswered after this long is a 503 (storage-deadline.ts). Default STORAGE_READ_TIMEOUT_MS. */

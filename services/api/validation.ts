@@ -7,6 +7,7 @@ import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import type { FastifySchema } from 'fastify';
 import { normalizeIp, normalizeIpOrCidr } from '../../shared/ip.js';
 import { DURATION_PATTERN } from '../../shared/config/duration.js';
+import { parseSize } from '../../shared/config/size.js';
 import { ApiError } from './errors.js';
 
 /** True when `s` holds a C0 control character or DEL (never valid in a path, a credential or a header value). */
@@ -27,6 +28,7 @@ function addFormats(ajv: Ajv): Ajv {
   ajv.addFormat('ip', { type: 'string', validate: (s: string) => normalizeIp(s) !== undefined && !s.includes('/') });
   ajv.addFormat('ip-or-cidr', { type: 'string', validate: (s: string) => normalizeIpOrCidr(s) !== undefined });
   ajv.addFormat('duration', { type: 'string', validate: (s: string) => DURATION_PATTERN.test(s) });
+  ajv.addFormat('size', { type: 'string', validate: (s: string) => parseSize(s) !== undefined });
   ajv.addFormat('url-path', { type: 'string', validate: isUrlPath });
   ajv.addKeyword({ keyword: 'example' });
   return ajv;

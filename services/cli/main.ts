@@ -124,7 +124,6 @@ export async function main(argv: string[]): Promise<void> {
         json: { type: 'boolean' },
         report: { type: 'boolean' },
         threads: { type: 'string' },
-        format: { type: 'string' },
         'no-dns': { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
         ...API_OPTIONS,
@@ -142,8 +141,9 @@ export async function main(argv: string[]): Promise<void> {
     return;
   }
   if (API_COMMANDS.has(command)) {
-    const { config: _c, workers: _w, report: _r, threads: _t, format: _f, 'no-dns': _n, help: _h, ...apiValues } = parsed.values;
-    for (const k of ['config', 'workers', 'report', 'threads', 'format', 'no-dns'] as const) {
+    // --format is replay's and feeds add's: the operator command decides whether it applies.
+    const { config: _c, workers: _w, report: _r, threads: _t, 'no-dns': _n, help: _h, ...apiValues } = parsed.values;
+    for (const k of ['config', 'workers', 'report', 'threads', 'no-dns'] as const) {
       if (parsed.values[k] !== undefined) fail(`--${k} does not apply to ${command}\n(logwarden --help lists the commands)`, EXIT_USAGE);
     }
     await apiCommand(command, rest, apiValues);

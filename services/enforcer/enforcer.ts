@@ -97,7 +97,13 @@ export interface EnforcerOptions {
   notices?: NoticePublisher;
 }
 
-const BATCH = 500;
+/**
+ * Blocks a POST /blocks carries at most. Each POST that touches ranges makes every
+ * worker rebuild its range set once, so a feed's tens of thousands of ranges go in
+ * few large batches; 2,000 entries with 200-byte reasons stay within the control
+ * listener's 1m body.
+ */
+const BATCH = 2_000;
 const REQUEST_TIMEOUT_MS = 3_000;
 /** Changes arriving together (a republish, a burst of API calls) become one rule set. */
 const RULES_PUSH_DEBOUNCE_MS = 20;

@@ -12,7 +12,7 @@
 // until this sink stored it (ControlStore.decide), so its next read sees it.
 import { accessRecordCodec, blockDecisionCodec, securityEventCodec } from '../../shared/avro/codec.js';
 import { realtimeCapture } from '../../shared/control/settings.js';
-import { controlBlockRow } from '../../shared/control/store.js';
+import { controlBlockRow, sourceColumns } from '../../shared/control/store.js';
 import type { AccessRecord, BlockDecision, SecurityEvent } from '../../shared/records.js';
 import { consumerGroup } from '../../shared/topics.js';
 import type { Started, StorageContext } from '../context.js';
@@ -25,7 +25,7 @@ export function blockRow(d: BlockDecision): object {
     action: d.action === 'unblock' && d.reason === 'expired' ? 'expire' : d.action,
     ip: d.ip,
     reason: d.reason,
-    source: d.source,
+    ...sourceColumns(d.source),
     actor: d.source === 'auto' ? 'detector' : d.source,
     created_at: d.created_at,
     expires_at: d.expires_at,

@@ -16,6 +16,7 @@ import {
   type SchemaSource,
   type SchemaVersion,
 } from './codec.js';
+import { parseSchema } from './schema-source.js';
 
 // The schema table and files read directly, not through the code under test.
 interface Entry {
@@ -130,7 +131,8 @@ test('the current schemas have exactly the fields of shared/records.ts', () => {
     ['SecurityEvent', fullEvent],
     ['BlockDecision', fullDecision],
   ] as const) {
-    const fields = (schemaJson(current(subject).file) as { fields: { name: string }[] }).fields.map((f) => f.name);
+    // BlockDecision's `feed` field is the wire form of source feed:<name> (see blockDecisionCodec).
+    const fields = (schemaJson(current(subject).file) as { fields: { name: string }[] }).fields.map((f) => f.name).filter((f) => !(subject === 'BlockDecision' && f === 'feed'));
     assert.deepEqual([...fields].sort(), Object.keys(sample).sort(), subject);
   }
 });
@@ -156,13 +158,25 @@ test('SecurityEvent round-trips every field and every event type', () => {
 
 test('BlockDecision round-trips every action, source and nullable field', () => {
   for (const action of ['block', 'unblock'] as const) {
-    for (const source of ['auto', 'manual', 'filter'] as const) {
+    for (const source of ['auto', 'manual', 'filter', 'feed:firehol_level1', 'feed:x'] as const) {
       const d = { ...fullDecision, action, source };
       assert.deepEqual(blockDecisionCodec.decode(blockDecisionCodec.encode(d)), d);
     }
   }
   const permanent: BlockDecision = { ...fullDecision, ip: '198.51.100.0/24', expires_at: null, deployment: null, reason: '', escalation_level: 0 };
   assert.deepEqual(blockDecisionCodec.decode(blockDecisionCodec.encode(permanent)), permanent);
+});
+
+test('a feed decision is the symbol feed and the name on the wire; a v1 reader takes it as manual', () => {
+  const d: BlockDecision = { ...fullDecision, action: 'block', source: 'feed:spamhaus-drop' };
+  const buf = blockDecisionCodec.encode(d);
+  const wire = blockDecisionCodec.type.decode(buf, 5).value as { source: string; feed: string };
+  assert.equal(wire.source, 'feed');
+  assert.equal(wire.feed, 'spamhaus-drop');
+  const v1 = localSchemas().byId(4) ?? assert.fail('BlockDecision v1 (id 4)');
+  const old = parseSchema(v1.schema);
+  const asV1 = old.decode(buf, 5, old.createResolver(blockDecisionCodec.type)).value as { source: string };
+  assert.equal(asV1.source, 'manual');
 });
 
 test('Confluent framing: magic byte 0, big-endian id of the current version, plain Avro body', () => {

@@ -232,6 +232,34 @@ function describeValue(v: unknown): string {
 
 export const accessRecordCodec = new RecordCodec<AccessRecord>('AccessRecord');
 export const securityEventCodec = new RecordCodec<SecurityEvent>('SecurityEvent');
-export const blockDecisionCodec = new RecordCodec<BlockDecision>('BlockDecision');
+/** BlockDecision as the schema holds it (v2): a feed's source is the symbol `feed` and its name in `feed`. */
+type BlockDecisionWire = Omit<BlockDecision, 'source'> & { source: 'auto' | 'manual' | 'filter' | 'feed'; feed: string };
+
+/**
+ * Code sees a feed's decisions as source `feed:<name>`; the schema keeps an
+ * enum (readers of v1 take the unknown symbol as `manual`) and the name in a
+ * field of its own. The translation is here only.
+ */
+class BlockDecisionCodec extends RecordCodec<BlockDecision> {
+  override encode(value: BlockDecision): Buffer {
+    return super.encode(toWire(value) as unknown as BlockDecision);
+  }
+
+  override encodeBatch(values: readonly BlockDecision[]): Buffer[] {
+    return super.encodeBatch(values.map((v) => toWire(v) as unknown as BlockDecision));
+  }
+
+  override decode(buf: Buffer): BlockDecision {
+    const { feed, ...rest } = super.decode(buf) as unknown as BlockDecisionWire;
+    return (rest.source === 'feed' ? { ...rest, source: `feed:${feed}` } : rest) as BlockDecision;
+  }
+}
+
+function toWire(d: BlockDecision): BlockDecisionWire {
+  if (d.source.startsWith('feed:')) return { ...d, source: 'feed', feed: d.source.slice(5) };
+  return { ...d, source: d.source as BlockDecisionWire['source'], feed: '' };
+}
+
+export const blockDecisionCodec: RecordCodec<BlockDecision> = new BlockDecisionCodec('BlockDecision');
 export const controlChangeCodec = new RecordCodec<ControlChange>('ControlChange');
 export const noticeCodec = new RecordCodec<Notice>('Notice');

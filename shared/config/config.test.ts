@@ -257,3 +257,22 @@ test('security.event_retention, the name FlatRun\'s Event Cleanup section uses, 
   assert.deepEqual(issuesOf('security: { event_retention: 36h }\n').map((i) => i.path), ['security.event_retention']);
   assert.deepEqual(issuesOf('security: { event_retention: soon }\n').map((i) => i.path), ['security.event_retention']);
 });
+
+test('feeds: defaults with units, and every bad key named', () => {
+  const c = loadConfig({ text: 'feeds:\n  - { name: drop, source: "https://www.spamhaus.org/drop/drop.txt" }\n', env: noEnv });
+  const f = c.feeds[0] ?? assert.fail('a feed');
+  assert.deepEqual(
+    { format: f.format, column: f.column, refresh: f.refresh_ms, block: f.block_duration_ms, deployment: f.deployment, timeout: f.timeout_ms, max: f.max_size_bytes },
+    { format: 'plain', column: 1, refresh: 3_600_000, block: 86_400_000, deployment: '', timeout: 30_000, max: 32 * 1024 * 1024 },
+  );
+  const paths = (yaml: string): string[] => issuesOf(`feeds:\n${yaml}`).map((i) => `${i.path}: ${i.reason}`);
+  assert.deepEqual(paths('  - { name: a, source: "ftp://x/list" }\n'), ['feeds[0].source: must be a file path or an http:// or https:// URL: "ftp://x/list"']);
+  assert.match(paths('  - { name: a, source: "https://u:p@x/list" }\n')[0] ?? '', /^feeds\[0\]\.source: must not hold credentials/);
+  assert.deepEqual(paths('  - { name: a, source: /x, refresh: 1h, block_duration: 1h }\n').map((p) => p.split(':')[0]), ['feeds[0].block_duration']);
+  assert.deepEqual(paths('  - { name: a, source: /x, max_size: 16MB7 }\n'), ['feeds[0].max_size: must be a size such as 512KiB, 16MiB or 1GiB']);
+  assert.deepEqual(paths('  - { name: a, source: /x, refresh: soon }\n'), ['feeds[0].refresh: must be a duration such as 500ms, 30s, 2m, 24h or 7d']);
+  assert.deepEqual(paths('  - { name: a, source: /x }\n  - { name: a, source: /y }\n').map((p) => p.split(':')[0]), ['feeds[1].name']);
+  assert.deepEqual(paths('  - { name: A B, source: /x }\n').map((p) => p.split(':')[0]), ['feeds[0].name']);
+  assert.deepEqual(paths('  - { name: a, source: /x, format: json }\n').map((p) => p.split(':')[0]), ['feeds[0].format']);
+  assert.deepEqual(paths('  - { name: a, source: /x, colum: 2 }\n').map((p) => p.split(':')[0]), ['feeds[0].colum']);
+});

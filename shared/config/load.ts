@@ -13,6 +13,8 @@ import { componentLogger } from '../log.js';
 import { isLoopback } from '../loopback.js';
 import { validateLogFormat } from '../access-log/formats/index.js';
 import { DURATION_PATTERN, parseDuration } from './duration.js';
+import { feedIssues } from './feeds.js';
+import { parseSize } from './size.js';
 import { ConfigError, type ConfigIssue } from './errors.js';
 import { configSchema } from './schema.js';
 import { inlineSecretIssues, resolveNotifications } from './notifications.js';
@@ -24,6 +26,7 @@ export { ConfigError, type ConfigIssue } from './errors.js';
 
 const ajv = new Ajv({ allErrors: true, useDefaults: true, strict: true, allowUnionTypes: true });
 ajv.addFormat('duration', { type: 'string', validate: (s: string) => DURATION_PATTERN.test(s) && parseDuration(s) !== undefined });
+ajv.addFormat('size', { type: 'string', validate: (s: string) => parseSize(s) !== undefined });
 const validate = ajv.compile(configSchema);
 
 /**
@@ -240,6 +243,7 @@ function describe(e: ErrorObject): ConfigIssue {
       return { path: join(path, key), reason: `unknown key${near ? ` (did you mean "${near}"?)` : ''}` };
     }
     case 'format':
+      if ((e.params as { format?: string }).format === 'size') return { path, reason: 'must be a size such as 512KiB, 16MiB or 1GiB' };
       return { path, reason: 'must be a duration such as 500ms, 30s, 2m, 24h or 7d' };
     case 'enum':
       return { path, reason: `must be one of ${(e.params as { allowedValues: unknown[] }).allowedValues.map((v) => JSON.stringify(v)).join(', ')}` };
@@ -372,6 +376,7 @@ function resolveConfig(doc: Record<string, unknown>, env: NodeJS.ProcessEnv, sou
     });
   }
   issues.push(...resolveNotifications(c, env));
+  issues.push(...feedIssues(c.feeds));
   if (c.kafka.sasl_mechanism !== 'none' && c.kafka.sasl_username === '') {
     issues.push({ path: 'kafka.sasl_username', reason: `is required when sasl_mechanism is ${c.kafka.sasl_mechanism}` });
   }
@@ -396,6 +401,7 @@ function withMs(value: unknown, schema: unknown): unknown {
   for (const [k, v] of Object.entries(value as Record<string, unknown>)) {
     const sub = s.properties?.[k] as { format?: string } | undefined;
     if (sub?.format === 'duration' && typeof v === 'string') out[`${k}_ms`] = parseDuration(v);
+    else if (sub?.format === 'size' && typeof v === 'string') out[`${k}_bytes`] = parseSize(v);
     else out[k] = withMs(v, sub ?? {});
   }
   return out;

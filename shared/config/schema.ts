@@ -30,6 +30,19 @@ const secretRef = (envDefault: string, what: string): Record<string, Schema> => 
   password_file: str('', `file holding the ${what} password (used when the variable is unset)`),
 });
 
+/** One blocklist feed (the config's feeds[] items, and the API's feed body): defaults in one place. */
+export const FEED_PROPERTIES: Record<string, Schema> = {
+  name: { type: 'string', pattern: '^[a-z0-9][a-z0-9_.-]{0,63}$', description: 'the feed\'s name: its blocks have source feed:<name>' },
+  source: { type: 'string', minLength: 1, maxLength: 2048, description: 'a local file path, or an http:// or https:// URL' },
+  format: { type: 'string', enum: ['plain', 'csv'], default: 'plain', description: 'plain: an address or CIDR a line, # and ; start comments (FireHOL .netset, Spamhaus DROP); csv: one column of a comma-separated file' },
+  column: { type: 'integer', minimum: 1, maximum: 1000, default: 1, description: 'csv: the column holding the address or CIDR (1 = first)' },
+  refresh: { type: 'string', format: 'duration', default: '1h', description: 'how often the source is fetched again' },
+  block_duration: { type: 'string', format: 'duration', default: '24h', description: 'how long an entry stays blocked after the feed last listed it (renewed while listed; at least 2 × refresh)' },
+  deployment: { type: 'string', pattern: '^[A-Za-z0-9_.-]{0,128}$', default: '', description: 'limit the blocks to one deployment; "" = every deployment' },
+  timeout: { type: 'string', format: 'duration', default: '30s', description: 'a fetch taking longer fails' },
+  max_size: { type: 'string', format: 'size', default: '32MiB', description: 'a body larger than this is refused' },
+};
+
 export const configSchema: Schema = {
   $id: 'logwarden-config',
   type: 'object',
@@ -269,6 +282,17 @@ export const configSchema: Schema = {
       },
       'CHALLENGE responses (security_filter rules, detection.challenge_threshold): what the enforcer pushes to the nodes',
     ),
+    feeds: {
+      type: 'array',
+      default: [],
+      description: 'blocklist feeds: [{ name, source (a file or an http(s) URL), format (plain or csv), column, refresh, block_duration, deployment, timeout, max_size }]; each entry becomes a block of source feed:<name>',
+      items: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['name', 'source'],
+        properties: FEED_PROPERTIES,
+      },
+    },
     api: section(
       {
         enabled: bool(true, 'serve the management API'),

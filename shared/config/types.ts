@@ -129,6 +129,19 @@ export interface ChallengeConfig {
   key_rotation_ms: number;
 }
 
+export interface FeedConfig {
+  name: string;
+  source: string;
+  format: 'plain' | 'csv';
+  column: number;
+  refresh_ms: number;
+  block_duration_ms: number;
+  /** '' = every deployment. */
+  deployment: string;
+  timeout_ms: number;
+  max_size_bytes: number;
+}
+
 export interface ApiConfig {
   enabled: boolean;
   host: string;
@@ -180,6 +193,7 @@ export interface Config {
   ingest: IngestConfig;
   nodes: NodeConfig[];
   challenge: ChallengeConfig;
+  feeds: FeedConfig[];
   api: ApiConfig;
   notifications: { targets: NotificationTarget[] };
   metrics: { host: string; port: number };

@@ -16,6 +16,7 @@
 // rule: the most specific level that exists applies alone).
 import { EventEmitter } from 'node:events';
 import type { ControlChange, ControlKind } from '../records.js';
+import type { FeedSpec } from '../config/feeds.js';
 import type { RuleSet, SecurityFilter } from '../security-filter/index.js';
 import { emptyNodeRules, type NodeRules } from './node-rules.js';
 import { composeWhitelist, type WhitelistSet } from './whitelist.js';
@@ -80,6 +81,8 @@ export interface Settings {
   refresh?: { requested_at: number };
   /** Overrides of config.security keys (the API validates them). */
   security?: Record<string, number | boolean>;
+  /** Blocklist feeds added through the API, by name (beside the config file's `feeds:`). */
+  feeds?: Record<string, FeedSpec & { created_by: string; created_at: number }>;
 }
 
 type Entity = WhitelistEntry | ProtectedRoute | DeploymentSecurity | FilterLevel | Settings[keyof Settings];

@@ -39,7 +39,8 @@ export interface ActiveBlock {
 
 export interface ListBlocksOptions {
   now?: number;
-  source?: BlockSource;
+  /** One source; `feed` lists every feed's blocks. */
+  source?: BlockSource | 'feed';
   /** An address: blocks equal to it; a CIDR: blocks inside it. Normalised by the caller. */
   ip?: string;
   deployment?: string;
@@ -75,7 +76,7 @@ export function controlBlockRow(d: BlockDecision): object {
     ip_or_cidr: d.ip,
     deployment: d.deployment ?? '',
     reason: d.reason,
-    source: d.source,
+    ...sourceColumns(d.source),
     created_at: d.created_at,
     expires_at: d.expires_at,
     escalation_level: d.escalation_level,
@@ -85,6 +86,14 @@ export function controlBlockRow(d: BlockDecision): object {
     is_deleted: d.action === 'unblock' ? 1 : 0,
   };
 }
+
+/** A decision's source as the blocks tables hold it: an enum, and a feed's name beside it. */
+export function sourceColumns(source: BlockSource): { source: string; feed: string } {
+  return source.startsWith('feed:') ? { source: 'feed', feed: source.slice(5) } : { source, feed: '' };
+}
+
+/** Decisions published per bus call: a feed's 100k entries travel as a few producer batches, not 100k calls. */
+export const DECISIONS_PER_PUBLISH = 5_000;
 
 export class ControlStore {
   private lastVersion = 0;
@@ -281,6 +290,30 @@ export class ControlStore {
     return d;
   }
 
+  /**
+   * Publishes many decisions at once (a feed's difference), DECISIONS_PER_PUBLISH
+   * a bus call, each encoded in one allocation. Unlike `decide` it does not wait
+   * for the sink: the caller holds what it published (a feed keeps its set).
+   */
+  async publishDecisions(ds: readonly BlockDecision[]): Promise<void> {
+    for (let i = 0; i < ds.length; i += DECISIONS_PER_PUBLISH) {
+      const chunk = ds.slice(i, i + DECISIONS_PER_PUBLISH);
+      const values = blockDecisionCodec.encodeBatch(chunk);
+      await this.bus.publish(this.topics.decisions, chunk.map((d, j) => ({ key: d.ip, value: values[j] as Buffer })));
+    }
+  }
+
+  /** A feed's blocks in force (control_blocks), by key: what it applied before this process started. */
+  async feedBlocks(feed: string, now = Date.now()): Promise<Map<string, { deployment: string; expires_at: number | null }>> {
+    const rows = await this.ch.query<{ ip_or_cidr: string; deployment: string; expires_at: string | null }>(
+      `SELECT ip_or_cidr, deployment, if(expires_at IS NULL, NULL, ${epochMs('assumeNotNull(expires_at)')}) AS expires_at
+       FROM ${this.ch.table('control_blocks')} FINAL
+       WHERE source = 'feed' AND feed = {feed:String} AND (expires_at IS NULL OR expires_at > fromUnixTimestamp64Milli({now:Int64}, 'UTC'))`,
+      { feed, now },
+    );
+    return new Map(rows.map((r) => [r.ip_or_cidr, { deployment: r.deployment, expires_at: r.expires_at === null ? null : Number(r.expires_at) }]));
+  }
+
   /** The version control_blocks holds for a decision's key (0: none); unmerged rows count, so an insert shows at once. */
   private async storedVersion(d: BlockDecision): Promise<number> {
     const [row] = await this.ch.query<{ v: string }>(
@@ -293,9 +326,12 @@ export class ControlStore {
   async listBlocks(o: ListBlocksOptions): Promise<{ blocks: ActiveBlock[]; total: number }> {
     const where = ['(expires_at IS NULL OR expires_at > fromUnixTimestamp64Milli({now:Int64}, \'UTC\'))'];
     const params: Record<string, unknown> = { now: o.now ?? Date.now(), limit: o.limit, offset: o.offset };
-    if (o.source) {
-      where.push('source = {source:String}');
-      params.source = o.source;
+    if (o.source === 'feed') where.push(`source = 'feed'`);
+    else if (o.source) {
+      const cols = sourceColumns(o.source);
+      where.push('source = {source:String} AND feed = {feed:String}');
+      params.source = cols.source;
+      params.feed = cols.feed;
     }
     if (o.deployment !== undefined) {
       where.push('deployment = {deployment:String}');
@@ -311,8 +347,8 @@ export class ControlStore {
     const t = this.ch.table('control_blocks');
     const cond = where.join(' AND ');
     const [rows, count] = await Promise.all([
-      this.ch.query<{ ip_or_cidr: string; action: 'block' | 'challenge'; deployment: string; reason: string; source: BlockSource; created_at: string; expires_at: string | null; escalation_level: number }>(
-        `SELECT ip_or_cidr, toString(action) AS action, deployment, reason, toString(source) AS source, ${epochMs('created_at')} AS created_at,
+      this.ch.query<{ ip_or_cidr: string; action: 'block' | 'challenge'; deployment: string; reason: string; source_text: BlockSource; created_at: string; expires_at: string | null; escalation_level: number }>(
+        `SELECT ip_or_cidr, toString(action) AS action, deployment, reason, if(source = 'feed', concat('feed:', feed), toString(source)) AS source_text, ${epochMs('created_at')} AS created_at,
                 if(expires_at IS NULL, NULL, ${epochMs('assumeNotNull(expires_at)')}) AS expires_at, escalation_level
          FROM ${t} FINAL WHERE ${cond}
          ORDER BY created_at DESC, ip_or_cidr LIMIT {limit:UInt32} OFFSET {offset:UInt32}`,
@@ -322,7 +358,7 @@ export class ControlStore {
     ]);
     return {
       blocks: rows.map((r) => ({
-        ip: r.ip_or_cidr, action: r.action, deployment: r.deployment, reason: r.reason, source: r.source, created_at: Number(r.created_at),
+        ip: r.ip_or_cidr, action: r.action, deployment: r.deployment, reason: r.reason, source: r.source_text, created_at: Number(r.created_at),
         expires_at: r.expires_at === null ? null : Number(r.expires_at), escalation_level: Number(r.escalation_level),
       })),
       total: Number(count[0]?.n ?? 0),

@@ -6,7 +6,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { withSecurityOverrides } from '../../../shared/control/settings.js';
 import { composeWhitelist, type WhitelistSource } from '../../../shared/control/whitelist.js';
 import { ipInRange, normalizeIpOrCidr } from '../../../shared/ip.js';
-import type { BlockDecision } from '../../../shared/records.js';
+import type { BlockDecision, BlockSource } from '../../../shared/records.js';
 import { ApiError, invalid } from '../errors.js';
 import { deploymentName, envelope, ipOrCidr, list, MAX_DURATION_S, normalizedIpParam, paging, text, type RouteDeps } from './common.js';
 
@@ -17,12 +17,19 @@ const blockSchema = {
     ip: { type: 'string' },
     action: { type: 'string', enum: ['block', 'challenge'], description: 'challenge: the client gets the challenge page until it passes (detection.challenge_threshold)' },
     reason: { type: 'string' },
-    source: { type: 'string', enum: ['auto', 'manual', 'filter'] },
+    source: { type: 'string', description: 'auto, manual, filter, or feed:<name> (a blocklist feed)' },
     created_at: { type: 'integer', description: 'epoch ms' },
     expires_at: { type: ['integer', 'null'], description: 'epoch ms; null = permanent' },
     deployment: { type: 'string', description: "'' = every deployment" },
     escalation_level: { type: 'integer' },
   },
+} as const;
+
+/** One source, `feed` (every feed's blocks) or `feed:<name>` (one feed's). */
+const sourceFilter = {
+  type: 'string',
+  pattern: '^(auto|manual|filter|feed|feed:[a-z0-9][a-z0-9_.-]{0,63})$',
+  description: 'auto, manual, filter; feed: every blocklist feed\'s blocks; feed:<name>: one feed\'s',
 } as const;
 
 function blockOut(d: BlockDecision): object {
@@ -98,7 +105,7 @@ export function registerBlockedIps(app: FastifyInstance, deps: RouteDeps): void 
     },
   );
 
-  app.get<{ Querystring: { source?: 'auto' | 'manual' | 'filter'; ip?: string; deployment?: string; limit: number; offset: number } }>(
+  app.get<{ Querystring: { source?: BlockSource | 'feed'; ip?: string; deployment?: string; limit: number; offset: number } }>(
     '/api/security/blocked-ips',
     {
       config: { auth: 'analyst' },
@@ -107,7 +114,7 @@ export function registerBlockedIps(app: FastifyInstance, deps: RouteDeps): void 
         querystring: {
           type: 'object',
           additionalProperties: false,
-          properties: { source: { type: 'string', enum: ['auto', 'manual', 'filter'] }, ip: { ...ipOrCidr, description: 'an address, or a CIDR: blocks inside it' }, deployment: deploymentName, ...paging },
+          properties: { source: sourceFilter, ip: { ...ipOrCidr, description: 'an address, or a CIDR: blocks inside it' }, deployment: deploymentName, ...paging },
         },
         response: { 200: list(blockSchema, { total: { type: 'integer' }, limit: { type: 'integer' }, offset: { type: 'integer' } }) },
       },

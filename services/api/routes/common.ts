@@ -20,6 +20,7 @@ import { normalizeIpOrCidr } from '../../../shared/ip.js';
 import type { Topics } from '../../../shared/topics.js';
 import { ApiError, invalid } from '../errors.js';
 import type { TopicStream } from '../stream.js';
+import type { FeedStatus } from '../../feeds/index.js';
 
 /** What the dashboard's reads need; they run even without the control plane. */
 export interface DashboardDeps {
@@ -36,6 +37,8 @@ export interface RouteDeps {
   topics: Topics;
   control: { state: ControlState; store: ControlStore };
   refresh?: () => Promise<void>;
+  /** Present when this process runs blocklist feeds: their status. */
+  feeds?: () => readonly FeedStatus[];
   /** A view of the control plane's realtime_capture setting (config default): switched only through the store. */
   state: { readonly capture: boolean };
 }

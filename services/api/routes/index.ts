@@ -16,6 +16,7 @@ import { registerConfig } from './config.js';
 import { registerDashboard } from './dashboard.js';
 import { registerDeployments } from './deployments.js';
 import { registerEvents } from './events.js';
+import { registerFeeds } from './feeds.js';
 import { registerFilter } from './filter.js';
 import { registerPipelineStatus } from './pipeline-status.js';
 import { registerProtectedRoutes } from './protected-routes.js';
@@ -37,6 +38,7 @@ export function registerSecurityRoutes(app: FastifyInstance, deps: RouteDeps): v
   registerStats(app, deps);
   registerCleanup(app, deps);
   registerConfig(app, deps);
+  registerFeeds(app, deps);
 }
 
 /** The dashboard's page and the reads it needs beyond /api/security. */

@@ -50,7 +50,7 @@ export const unblock: ApiCommand = {
 export const blocks: ApiCommand = {
   options: [...CONNECTION, 'source', 'ip', 'deployment', 'limit'],
   async run(api, args, opts, io) {
-    positionals(args, 0, 0, 'blocks [--source auto|manual|filter] [--ip IP|CIDR] [--deployment D] [--limit N]');
+    positionals(args, 0, 0, 'blocks [--source auto|manual|filter|feed|feed:NAME] [--ip IP|CIDR] [--deployment D] [--limit N]');
     const r = await api.call<Block[]>('GET', '/api/security/blocked-ips', { query: { source: opts.source, ip: opts.ip, deployment: opts.deployment, limit: opts.limit } });
     if (opts.json) return io.out(`${JSON.stringify(r)}\n`);
     if (r.data.length === 0) return io.out('no blocks in force\n');

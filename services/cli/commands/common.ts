@@ -34,6 +34,12 @@ export const API_OPTIONS = {
   'secret-env': { type: 'string' },
   probe: { type: 'string' },
   within: { type: 'string' },
+  format: { type: 'string' },
+  column: { type: 'string' },
+  refresh: { type: 'string' },
+  'block-duration': { type: 'string' },
+  timeout: { type: 'string' },
+  'max-size': { type: 'string' },
 } as const;
 
 export type OptionName = keyof typeof API_OPTIONS;

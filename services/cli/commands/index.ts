@@ -1,5 +1,5 @@
 // The operators' subcommands over the management API: block, unblock, blocks,
-// whitelist, routes, events, stats, capture, refresh, cleanup — token, which
+// feeds, whitelist, routes, events, stats, capture, refresh, cleanup — token, which
 // is local (it makes a token and its config entry, and calls nothing), and
 // check-node, which calls a node's control listener and, given a token, the API.
 // One file per command group beside this one; common.ts holds what they share.
@@ -17,6 +17,7 @@ import { CHECK_NODE_OPTIONS, runCheckNode } from './check-node.js';
 import { cleanup } from './cleanup.js';
 import type { ApiCommand, ApiOptionValues, Io, LocalCommand } from './common.js';
 import { events } from './events.js';
+import { feeds } from './feeds.js';
 import { refresh } from './refresh.js';
 import { routes } from './routes.js';
 import { stats } from './stats.js';
@@ -33,7 +34,12 @@ export const API_USAGE = `operator commands (over the management API; --api URL 
                  block an address or range; no --duration: security.auto_block_duration;
                  --force blocks a whitelisted address or your own
   unblock IP|CIDR
-  blocks [--source auto|manual|filter] [--ip IP|CIDR] [--deployment D] [--limit N]
+  blocks [--source auto|manual|filter|feed|feed:NAME] [--ip IP|CIDR] [--deployment D] [--limit N]
+  feeds [ls]       blocklist feeds: state, blocks, last refresh, errors
+  feeds add NAME SOURCE [--format plain|csv] [--column N] [--refresh 1h] [--block-duration 24h]
+                 [--deployment D] [--timeout 30s] [--max-size 32MiB]
+                 add (or replace) a feed kept by the API; SOURCE a file or an http(s) URL
+  feeds rm NAME    remove a feed added with feeds add; its blocks are lifted
   whitelist add [ip|cidr|path] VALUE [--description TEXT] [--deployment D]
                  (the type is inferred from VALUE when left out)
   whitelist rm ID|VALUE [--deployment D]
@@ -69,7 +75,7 @@ exit codes of the operator commands: 0 ok, 1 runtime failure (API unreachable, 5
   2 usage error, 3 authentication or authorization (401, 403, 429), 4 not found (404),
   5 input refused by the API (other 4xx; its message and field are printed)`;
 
-const COMMANDS: ReadonlyMap<string, ApiCommand> = new Map(Object.entries({ block, unblock, blocks, whitelist, routes, events, stats, capture, refresh, cleanup }));
+const COMMANDS: ReadonlyMap<string, ApiCommand> = new Map(Object.entries({ block, unblock, blocks, feeds, whitelist, routes, events, stats, capture, refresh, cleanup }));
 const LOCAL_COMMANDS: ReadonlyMap<string, LocalCommand> = new Map(Object.entries({ token }));
 
 export const API_COMMANDS: ReadonlySet<string> = new Set([...COMMANDS.keys(), ...LOCAL_COMMANDS.keys(), 'check-node']);
