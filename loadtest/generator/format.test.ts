@@ -69,7 +69,7 @@ test('json: the keys of the shipped log_format in its order, every value a strin
     '{"ts":"1795240844.007","node":"edge-fra-1","deployment":"shop","client_ip":"203.0.113.9","xff":"","method":"GET",' +
       '"host":"shop.example.com","uri":"/products/amber-boots?ref=home","status":"200","bytes":"5120","request_time":"0.012",' +
       '"upstream_time":"","user_agent":"Mozilla/5.0","referer":"https://shop.example.com/","country":"","auth_user":"alice",' +
-      '"request_id":"0123456789abcdef0123456789abcdef","blocked_by":"","filter_alert":""}',
+      '"request_id":"0123456789abcdef0123456789abcdef","blocked_by":"","filter_alert":"","logwarden_challenge":""}',
   );
   const parsed = JSON.parse(line) as Record<string, unknown>;
   assert.deepEqual(Object.keys(parsed), [...JSON_FIELDS]);

@@ -91,6 +91,7 @@ export function syslogTime(ts: number): string {
 export const JSON_FIELDS = [
   'ts', 'node', 'deployment', 'client_ip', 'xff', 'method', 'host', 'uri', 'status', 'bytes', 'request_time', 'upstream_time',
   'user_agent', 'referer', 'country', 'auth_user', 'request_id', 'blocked_by', 'filter_alert',
+  'logwarden_challenge',
 ] as const;
 
 const ascii = (text: string): Uint8Array => Uint8Array.from(text, (c) => c.charCodeAt(0));
@@ -114,7 +115,8 @@ const J_AUTH_USER = ascii('","auth_user":"');
 const J_REQUEST_ID = ascii('","request_id":"');
 const J_BLOCKED_BY = ascii('","blocked_by":"');
 const J_FILTER_ALERT = ascii('","filter_alert":"');
-const J_END = ascii('"}');
+// The generator's clients never meet a challenge page: its outcome is always empty.
+const J_END = ascii('","logwarden_challenge":""}');
 const HEXB = ascii(HEX_UPPER);
 const DIGITS = ascii('0123456789');
 
@@ -361,7 +363,7 @@ export class LineFormatter {
       `"xff":"${r.xff}","method":"${r.method}","host":"${r.host}","uri":"${r.uri}","status":"${r.status}","bytes":"${r.bytes}",` +
       `"request_time":"${formatSeconds(r.request_time * 1000)}","upstream_time":"${up}","user_agent":"${r.user_agent}",` +
       `"referer":"${r.referer}","country":"${r.country}","auth_user":"${r.auth_user}","request_id":"${r.request_id}",` +
-      `"blocked_by":"${r.blocked_by}","filter_alert":"${r.filter_alert}"}`;
+      `"blocked_by":"${r.blocked_by}","filter_alert":"${r.filter_alert}","logwarden_challenge":""}`;
     // Backslashes, control characters and non-ASCII anywhere: escaping or UTF-8 work, left to the byte writer.
     if (NOT_ASCII_PLAIN.test(line)) return -1;
     return off + buf.write(line, off, 'latin1');

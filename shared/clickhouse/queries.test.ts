@@ -129,7 +129,7 @@ test('stats: totals by type from the rollups, active blocks, recent threats, top
     assert.equal(s.to, NOW);
     assert.equal(s.from, NOW - 24 * HOUR);
     assert.equal(s.total_events, 8);
-    assert.deepEqual(s.events_by_type, { blocked_ip: 0, rate_limited: 5, auth_failed: 3, suspicious: 0, scan_detected: 0 });
+    assert.deepEqual(s.events_by_type, { blocked_ip: 0, rate_limited: 5, auth_failed: 3, suspicious: 0, scan_detected: 0, challenge: 0 });
     assert.equal(s.active_blocks, 2);
     assert.deepEqual(s.recent_threats.map((e) => e.ts), [NOW - MIN, NOW - 2 * MIN, NOW - 3 * MIN]);
     assert.equal(s.recent_threats[0]?.ip, '203.0.113.7');

@@ -42,7 +42,7 @@ const RFC3164 = /^<(\d{1,3})>(Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) (
 const KEYS = [
   'ts', 'node', 'deployment', 'client_ip', 'xff', 'method', 'host', 'uri', 'status', 'bytes',
   'request_time', 'upstream_time', 'user_agent', 'referer', 'country', 'auth_user',
-  'request_id', 'blocked_by', 'filter_alert',
+  'request_id', 'blocked_by', 'filter_alert', 'logwarden_challenge',
 ];
 
 interface Logged {
