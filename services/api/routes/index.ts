@@ -21,6 +21,7 @@ import { registerPipelineStatus } from './pipeline-status.js';
 import { registerProtectedRoutes } from './protected-routes.js';
 import { registerRealtimeCapture } from './realtime-capture.js';
 import { registerRefresh } from './refresh.js';
+import { registerSoc } from './soc.js';
 import { registerStats } from './stats.js';
 import { registerWhitelist } from './whitelist.js';
 
@@ -39,8 +40,9 @@ export function registerSecurityRoutes(app: FastifyInstance, deps: RouteDeps): v
   registerConfig(app, deps);
 }
 
-/** The dashboard's page and the reads it needs beyond /api/security. */
+/** The dashboard's page and the reads it needs beyond /api/security; the analysts' SQL (/api/soc). */
 export function registerDashboardRoutes(app: FastifyInstance, deps: DashboardDeps): void {
   registerDashboard(app, deps);
   registerPipelineStatus(app, deps);
+  registerSoc(app, deps);
 }
