@@ -16,6 +16,7 @@ import { registerConfig } from './config.js';
 import { registerDashboard } from './dashboard.js';
 import { registerDeployments } from './deployments.js';
 import { registerEvents } from './events.js';
+import { registerExport } from './export.js';
 import { registerFilter } from './filter.js';
 import { registerPipelineStatus } from './pipeline-status.js';
 import { registerProtectedRoutes } from './protected-routes.js';
@@ -45,4 +46,5 @@ export function registerDashboardRoutes(app: FastifyInstance, deps: DashboardDep
   registerDashboard(app, deps);
   registerPipelineStatus(app, deps);
   registerSoc(app, deps);
+  registerExport(app, deps);
 }
