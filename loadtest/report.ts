@@ -70,6 +70,7 @@ const PLANS: Plan[] = [
   { name: 'kafka-compression', script: 'kafka-compression.bench.js', quick: ['--records', '50000'], timeoutS: 150 },
   { name: 'sink-insert', script: 'sink-insert.bench.js', quick: ['--events', '300000', '--probes', '100'], timeoutS: 150 },
   { name: 'query', script: 'query.bench.js', quick: ['--events', '2000000', '--runs', '20'], timeoutS: 150 },
+  { name: 'soc-query', script: 'soc-query.bench.js', quick: ['--events', '2000000', '--runs', '10'], timeoutS: 150 },
 ];
 const UNPLANNED_TIMEOUT_S = 180;
 /** Below this, a bench is not started at all. */

@@ -92,9 +92,9 @@ describe('logwarden sql over the API', () => {
 
   test('saved queries: --list, and --saved NAME with --param', async () => {
     const list = await expectExit(['sql', '--list'], 0);
-    assert.match(list.stdout, /address_story\s+ip:IPv6 days:UInt32=30\s+An address's full story/);
+    assert.match(list.stdout, /address_story\s+ip:IPv6 days:UInt32=30 detail_hours:UInt32=24\s+An address's full story/);
     const story = await expectExit(['sql', '--saved', 'address_story', '--param', 'ip=203.0.113.7', '--json'], 0);
-    assert.deepEqual((JSON.parse(story.stdout) as { data: { rows: Array<{ kind: string }> } }).data.rows.map((r) => r.kind), ['event', 'event']);
+    assert.deepEqual((JSON.parse(story.stdout) as { data: { rows: Array<{ kind: string }> } }).data.rows.filter((r) => r.kind !== 'events per hour').map((r) => r.kind), ['event', 'event']);
     await expectExit(['sql', '--saved', 'address_story'], 5);
     await expectExit(['sql', '--saved', 'no_such_query'], 4);
   });

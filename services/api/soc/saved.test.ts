@@ -124,13 +124,21 @@ test('the shipped saved queries, each with a title and a description', () => {
   }
 });
 
-test("an address's full story: its events and the blocks of it or of a range holding it, oldest first", async () => {
+test("an address's full story: hourly totals, its latest events one by one, and the blocks of it or of a range holding it, oldest first", async () => {
   const rows = await run('address_story', { ip: '203.0.113.7' });
-  assert.deepEqual(rows.map((r) => [r.kind, r.what]), [['block', 'block 203.0.113.7'], ['block', 'block 203.0.113.7'], ['event', 'scan_detected'], ['event', 'scan_detected']]);
-  const range = await run('address_story', { ip: '198.51.100.9', days: 1 });
+  const detailed = rows.filter((r) => r.kind !== 'events per hour');
+  assert.deepEqual(detailed.map((r) => [r.kind, r.what]), [['block', 'block 203.0.113.7'], ['block', 'block 203.0.113.7'], ['event', 'scan_detected'], ['event', 'scan_detected']]);
+  const hourly = rows.filter((r) => r.kind === 'events per hour');
+  assert.equal(hourly.reduce((n, r) => n + Number(/^(\d+) events$/.exec(String(r.what))?.[1]), 0), 2, JSON.stringify(hourly));
+  assert.deepEqual(hourly.map((r) => r.deployment), hourly.map(() => 'web'));
+  const range = (await run('address_story', { ip: '198.51.100.9', days: 1 })).filter((r) => r.kind !== 'events per hour');
   assert.deepEqual(range.map((r) => [r.kind, r.what, r.by]), [
     ['block', 'block 198.51.100.9', 'auto:rate'], ['block', 'unblock 198.51.100.9', 'manual:api:ops'], ['block', 'block 198.51.100.0/24', 'manual:api:ops'], ['event', 'rate_limited', 'rate'],
   ]);
+  // Event by event only within detail_hours; the hourly totals still count them.
+  const noDetail = await run('address_story', { ip: '203.0.113.7', detail_hours: 0 });
+  assert.equal(noDetail.filter((r) => r.kind === 'event').length, 0);
+  assert.ok(noDetail.some((r) => r.kind === 'events per hour'));
 });
 
 test('blocks lifted by hand, who lifted them and why they were made', async () => {
