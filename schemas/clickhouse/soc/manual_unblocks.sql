@@ -10,7 +10,8 @@ SELECT
     u.actor AS lifted_by,
     u.reason AS lift_reason,
     toString(b.source) AS block_source,
-    b.actor AS blocked_by,
+    -- the detectors behind an auto block: its actor, or the "(rate, ...)" its reason ends with
+    if(b.actor IN ('', 'detector', 'auto', 'manual', 'filter'), ifNull(nullIf(extract(b.reason, '\\(([^()]+)\\)\\s*$'), ''), b.actor), b.actor) AS blocked_by,
     b.reason AS block_reason,
     b.ts AS blocked_at,
     round(dateDiff('second', b.ts, u.ts) / 60, 1) AS minutes_in_force,

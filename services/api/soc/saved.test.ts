@@ -87,7 +87,7 @@ before(async () => {
   await t.ch.insert('blocks', [
     block('203.0.113.7', now - 3 * DAY), block('203.0.113.7', now - DAY), block('198.51.100.0/24', now - 10 * MIN, { source: 'manual', actor: 'api:ops', reason: 'noisy range' }),
     // Lifted after 2 hours: a manual unblock, not a false-positive candidate.
-    block('198.51.100.9', now - 4 * HOUR, { actor: 'rate', reason: 'auto: rate' }), unblock('198.51.100.9', now - 2 * HOUR, 'api:ops'),
+    block('198.51.100.9', now - 4 * HOUR, { actor: 'detector', reason: 'auto: offence weight 101 ≥ 50 within 120s (rate)' }), unblock('198.51.100.9', now - 2 * HOUR, 'api:ops'),
     // Lifted after 20 minutes: both.
     block('192.0.2.5', now - 30 * MIN, { actor: 'signature:file-secrets' }), unblock('192.0.2.5', now - 10 * MIN, 'api:alice'),
   ]);
@@ -133,7 +133,7 @@ test("an address's full story: hourly totals, its latest events one by one, and 
   assert.deepEqual(hourly.map((r) => r.deployment), hourly.map(() => 'web'));
   const range = (await run('address_story', { ip: '198.51.100.9', days: 1 })).filter((r) => r.kind !== 'events per hour');
   assert.deepEqual(range.map((r) => [r.kind, r.what, r.by]), [
-    ['block', 'block 198.51.100.9', 'auto:rate'], ['block', 'unblock 198.51.100.9', 'manual:api:ops'], ['block', 'block 198.51.100.0/24', 'manual:api:ops'], ['event', 'rate_limited', 'rate'],
+    ['block', 'block 198.51.100.9', 'auto:detector'], ['block', 'unblock 198.51.100.9', 'manual:api:ops'], ['block', 'block 198.51.100.0/24', 'manual:api:ops'], ['event', 'rate_limited', 'rate'],
   ]);
   // Event by event only within detail_hours; the hourly totals still count them.
   const noDetail = await run('address_story', { ip: '203.0.113.7', detail_hours: 0 });
