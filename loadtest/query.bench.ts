@@ -23,6 +23,7 @@ import { migrate } from '../shared/clickhouse/migrate.js';
 import { encodeCursor, listEvents } from '../shared/clickhouse/queries.js';
 import { stats, timeSeries, topStats } from '../shared/clickhouse/rollup-queries.js';
 import { figure } from './report-figures.js';
+import { seedEvents } from './seed-events.js';
 
 const { values } = parseArgs({
   options: {
@@ -34,7 +35,6 @@ const { values } = parseArgs({
 const N = Math.max(1000, Math.min(Number(values.events), 1_000_000_000));
 const RUNS = Math.max(5, Math.min(Number(values.runs), 1000));
 const DAYS = Math.max(1, Math.min(Number(values.days), 365));
-const CHUNK = 5_000_000;
 const DAY = 86_400_000;
 const HOUR = 3_600_000;
 
@@ -53,71 +53,7 @@ try {
   const mark = (s: string): void => void process.stdout.write(s);
 
   // ---------------------------------------------------------------- generate
-  // h: a per-row hash to draw every field from; ts ascends with the row number.
-  const eventsSelect = `
-    WITH cityHash64(number, 7) AS h,
-         {start:Int64} + intDiv(number * {span:Int64}, {n:UInt64}) + (h % 1000) AS ms,
-         h % 100 AS tpick,
-         multiIf(tpick < 35, 'suspicious', tpick < 65, 'rate_limited', tpick < 80, 'scan_detected', tpick < 90, 'auth_failed', 'blocked_ip') AS ty,
-         intDiv(h, 100) % 1000 AS r2,
-         (intDiv(h, 100000) % 1000) < 300 AS heavy,
-         if(heavy, intDiv(h, 1000000) % 2000, 2000 + intDiv(h, 1000000) % 4000000) AS ipn,
-         (intDiv(h, 7) % 10) = 0 AS v6
-    SELECT
-      concat('ev-', toString(number)) AS id,
-      fromUnixTimestamp64Milli(ms, 'UTC') AS ts,
-      ty AS type,
-      multiIf(ty = 'rate_limited', 'rate', ty = 'scan_detected', 'unique_paths', ty = 'auth_failed', 'auth_failure', ty = 'blocked_ip', 'blocklist',
-              r2 < 400, 'not_found', r2 < 700, 'repeated_hits', r2 < 950, concat('signature:', ['sqli', 'xss', 'traversal', 'wp-scan', 'log4shell'][1 + r2 % 5]),
-              concat('filter:rule-', toString(r2 % 7))) AS detector,
-      if(v6, toIPv6(concat('2001:db8:', lower(hex(toUInt16(ipn % 65536))), '::', lower(hex(toUInt16(intDiv(ipn, 65536) + 1))))),
-             toIPv6(IPv4NumToString(toUInt32(167772160 + ipn * 13)))) AS ip,
-      concat('app-', toString(toUInt32(floor(20 / (1 + (intDiv(h, 3) % 1000) / 50))) % 20)) AS deployment,
-      toUInt32(1 + h % 200) AS count,
-      fromUnixTimestamp64Milli(ms - 60000, 'UTC') AS window_start,
-      fromUnixTimestamp64Milli(ms, 'UTC') AS window_end,
-      arrayMap(k -> if(k % 10 < 8,
-                       ['/wp-login.php', '/.env', '/admin', '/xmlrpc.php', '/.git/config', '/phpmyadmin/', '/login', '/api/v1/auth', '/cgi-bin/luci',
-                        '/vendor/phpunit/phpunit/src/Util/PHP/eval-stdin.php', '/actuator/env', '/server-status', '/wp-admin/', '/.aws/credentials',
-                        '/boaform/admin/formLogin', '/solr/admin/info/system', '/HNAP1/', '/owa/auth/logon.aspx'][1 + k % 18],
-                       concat('/p/', toString(k % 50000))),
-               arrayMap(j -> cityHash64(h, j), range(1 + h % 3))) AS sample_paths,
-      map('requests', toString(1 + h % 200)) AS details
-    FROM numbers({first:UInt64}, {rows:UInt64})`;
-  const eventsCols = 'id, ts, type, detector, ip, deployment, count, window_start, window_end, sample_paths, details';
-
-  const g0 = performance.now();
-  mark(`generating ${N.toLocaleString('en')} events over ${DAYS} days `);
-  for (let first = 0; first < N; first += CHUNK) {
-    await ch.command(`INSERT INTO ${ch.table('events')} (${eventsCols}) ${eventsSelect}`, {
-      start, span: DAYS * DAY, n: N, first, rows: Math.min(CHUNK, N - first),
-    });
-    mark('.');
-  }
-  const genEventsS = (performance.now() - g0) / 1000;
-  const R = Math.max(1000, Math.floor(N / 20));
-  const g1 = performance.now();
-  mark(`\ngenerating ${R.toLocaleString('en')} captured requests over the last day `);
-  for (let first = 0; first < R; first += CHUNK) {
-    await ch.command(
-      `INSERT INTO ${ch.table('requests')} (ts, node, deployment, client_ip, method, host, path, query, status, bytes, request_time,
-                                             upstream_time, user_agent, referer, country, auth_user, request_id, blocked_by, filter_alert, extra)
-       WITH cityHash64(number, 11) AS h, {rstart:Int64} + intDiv(number * {rspan:Int64}, {r:UInt64}) AS ms
-       SELECT fromUnixTimestamp64Milli(ms, 'UTC'), concat('edge-', toString(h % 4)), concat('app-', toString(h % 20)),
-              toIPv6(IPv4NumToString(toUInt32(167772160 + intDiv(h, 10) % 4000000))), 'GET', 'example.test',
-              concat('/p/', toString(intDiv(h, 7) % 5000)), '', [200, 200, 200, 304, 404, 403, 500, 301][1 + h % 8], 512 + h % 10000, 0.01, NULL,
-              if(h % 10 < 7, ['Mozilla/5.0 (Windows NT 10.0; Win64; x64) Chrome/126.0', 'Mozilla/5.0 (Macintosh) Safari/605.1.15', 'curl/8.5.0',
-                              'python-requests/2.31', 'sqlmap/1.8', 'Go-http-client/1.1', 'Nuclei - Open-source project', 'zgrab/0.x'][1 + intDiv(h, 3) % 8],
-                 concat('Mozilla/5.0 bot-', toString(intDiv(h, 11) % 20000))),
-              '', if(h % 17 = 0, NULL, ['US', 'DE', 'CN', 'RU', 'BR', 'IN', 'FR', 'NL', 'GB', 'VN'][1 + intDiv(h, 13) % 10]), NULL,
-              toString(number), if(h % 50 = 0, 'blocklist', NULL), NULL, map()
-       FROM numbers({first:UInt64}, {rows:UInt64})`,
-      { rstart: now - DAY, rspan: DAY - 60_000, r: R, first, rows: Math.min(CHUNK, R - first) },
-    );
-    mark('.');
-  }
-  const genRequestsS = (performance.now() - g1) / 1000;
-  console.log();
+  const { genEventsS, genRequestsS } = await seedEvents(ch, { events: N, days: DAYS, now, mark });
 
   // ---------------------------------------------------------------- size
   const parts = await ch.query<{ table: string; rows: string; bytes: string; parts: string }>(

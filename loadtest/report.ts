@@ -75,6 +75,7 @@ const PLANS: Plan[] = [
   { name: 'query', script: 'query.bench.js', quick: ['--events', '2000000', '--runs', '20'], timeoutS: 150 },
   { name: 'node-tally', script: 'node-tally.bench.js', quick: ['500000'], timeoutS: 60 },
   { name: 'notify', script: 'notify.bench.js', quick: ['--items', '50000', '--singles', '30'], timeoutS: 90 },
+  { name: 'soc-query', script: 'soc-query.bench.js', quick: ['--events', '2000000', '--runs', '10'], timeoutS: 150 },
 ];
 const UNPLANNED_TIMEOUT_S = 180;
 /** Below this, a bench is not started at all. */

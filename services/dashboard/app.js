@@ -5,6 +5,7 @@
 /* global document, window, clearTimeout, setInterval, clearInterval, AbortController, URLSearchParams */
 import { api, AuthError, setToken, sse, token } from './api.js';
 import { drawChart, TYPE_COLORS } from './chart.js';
+import { investigate, loadConsole, wireInvestigation } from './investigate.js';
 
 const $ = (id) => document.getElementById(id);
 const REFRESH_MS = 10_000;
@@ -95,6 +96,7 @@ async function signIn() {
   $('login').classList.add('hidden');
   $('main').classList.remove('hidden');
   $('signout').classList.remove('hidden');
+  void loadConsole().catch(showError);
   await refresh();
   clearInterval(refreshTimer);
   refreshTimer = setInterval(() => void refresh(), REFRESH_MS);
@@ -119,10 +121,11 @@ async function loadStats() {
 function ipLink(ip) {
   const a = el('button', ip, 'link');
   a.type = 'button';
-  a.title = 'show the events of this address';
+  a.title = 'investigate this address, and show its events';
   a.addEventListener('click', () => {
     $('f-ip').value = ip;
     void loadEvents();
+    void investigate(ip);
   });
   return a;
 }
@@ -317,6 +320,7 @@ $('login-form').addEventListener('submit', (ev) => {
   void signIn();
 });
 $('signout').addEventListener('click', () => signOut());
+wireInvestigation();
 $('filters').addEventListener('submit', (ev) => {
   ev.preventDefault();
   void loadEvents().catch(showError);

@@ -4,7 +4,7 @@ import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { cpSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import type { AccessRecord, BlockDecision, SecurityEvent } from '../records.js';
 import { openClickHouse, type ClickHouse, type ClickHouseOptions } from './client.js';
 import { ClickHouseLayerError } from './errors.js';
@@ -27,7 +27,9 @@ after(() => {
 function copyOfMigrations(): string {
   const dir = mkdtempSync(join(tmpdir(), 'logwarden-migrations-'));
   tempDirs.push(dir);
-  cpSync(defaultMigrationsDir(), dir, { recursive: true, filter: (src) => !/\/00000[4-9]_|\/0000[1-9]\d_|\/soc(\/|$)/.test(src) });
+  const base = defaultMigrationsDir();
+  // Matched on the path inside the folder: the checkout's own path may hold "/soc/" (a worktree named soc).
+  cpSync(base, dir, { recursive: true, filter: (src) => !/^00000[4-9]_|^0000[1-9]\d_|^soc(\/|$)/.test(relative(base, src)) });
   return dir;
 }
 

@@ -1,8 +1,8 @@
-// Rollups, control tables, the API's queries and the saved SOC queries
+// Rollups, control tables and the API's queries
 // against a real engine: embedded chdb, or the server at CLICKHOUSE_URL.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { copyFileSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { AccessRecord, SecurityEvent } from '../records.js';
@@ -10,7 +10,7 @@ import { openClickHouse, type ClickHouse } from './client.js';
 import { defaultMigrationsDir, migrate } from './migrate.js';
 import { cleanupEvents, listEvents, parseCidr, QueryInputError, type EventRow } from './queries.js';
 import { stats, timeSeries, topStats, wholeHours } from './rollup-queries.js';
-import { onClusterClause, quoteIdentifier, splitStatements } from './sql.js';
+import { onClusterClause, quoteIdentifier } from './sql.js';
 import { openTestClickHouse, removeTestDataDir } from './testing.js';
 
 const RETENTION = { retentionDays: 30, requestsTtlDays: 7 };
@@ -425,38 +425,4 @@ test('control tables: upsert, delete, read FINAL on a new connection', async () 
   }
 });
 
-test('the saved SOC queries run as they are and answer from the data', async () => {
-  await withDb('soc', async (ch) => {
-    const now = Date.now();
-    await ch.insert('events', [
-      event({ ts: now - MIN, ip: '203.0.113.7', type: 'scan_detected', detector: 'unique_paths' }),
-      event({ ts: now - 2 * MIN, ip: '203.0.113.7', type: 'scan_detected', detector: 'unique_paths' }),
-      event({ ts: now - 3 * MIN, ip: '198.51.100.9', type: 'rate_limited', detector: 'rate' }),
-    ]);
-    const block = (ip: string, ts: number): object => ({
-      ts, action: 'block', ip, reason: 'r', source: 'auto', actor: 'detector', created_at: ts, expires_at: null, deployment: null, escalation_level: 0,
-    });
-    await ch.insert('blocks', [block('203.0.113.7', now - 3 * DAY), block('203.0.113.7', now - DAY), block('198.51.100.9', now - DAY)]);
-
-    const dir = join(defaultMigrationsDir(), 'soc');
-    const files = readdirSync(dir).filter((f) => f.endsWith('.sql')).sort();
-    assert.deepEqual(files, ['repeat_offenders.sql', 'top_detectors.sql', 'who_scanned_us_today.sql']);
-    const run = async (file: string): Promise<Record<string, unknown>[]> => {
-      const text = readFileSync(join(dir, file), 'utf8');
-      assert.match(text, /^-- /, `${file} starts with a comment header`);
-      const statements = splitStatements(text);
-      assert.equal(statements.length, 1, `${file} holds one query`);
-      // Run as an analyst would, in the database (unqualified names resolve to it).
-      return ch.query(statements[0]!);
-    };
-    // Today in UTC may have started less than 3 minutes ago; only count what is today.
-    const startOfDay = Math.floor(now / DAY) * DAY;
-    const scannedToday = await run('who_scanned_us_today.sql');
-    const expectScans = [now - MIN, now - 2 * MIN].filter((t) => t >= startOfDay).length;
-    assert.deepEqual(scannedToday.map((r) => [r.ip, Number(r.scans)]), expectScans ? [['203.0.113.7', expectScans]] : []);
-    const detectors = await run('top_detectors.sql');
-    assert.deepEqual(detectors.map((r) => [r.detector, Number(r.events)]), [['unique_paths', 2], ['rate', 1]]);
-    const offenders = await run('repeat_offenders.sql');
-    assert.deepEqual(offenders.map((r) => [r.ip, Number(r.blocks)]), [['203.0.113.7', 2]]);
-  });
-});
+// The saved SOC queries (schemas/clickhouse/soc/) are tested where they run: services/api/soc/saved.test.ts.

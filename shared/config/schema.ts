@@ -346,7 +346,7 @@ export const configSchema: Schema = {
               secret_env: { type: 'string', default: '' },
               secret_file: { type: 'string', default: '' },
               kinds: { type: 'array', minItems: 1, uniqueItems: true, items: { enum: ['block', 'challenge', 'unblock', 'event', 'feed_failure', 'node_out_of_sync'] } },
-              event_types: { type: 'array', default: [], items: { enum: ['blocked_ip', 'rate_limited', 'auth_failed', 'suspicious', 'scan_detected'] } },
+              event_types: { type: 'array', default: [], items: { enum: ['blocked_ip', 'rate_limited', 'auth_failed', 'suspicious', 'scan_detected', 'challenge'] } },
               detectors: { type: 'array', default: [], items: { type: 'string', pattern: '^[A-Za-z0-9_:.*-]+$' } },
               aggregate_window: { type: 'string', format: 'duration', default: '5s' },
               max_items: { type: 'integer', minimum: 1, maximum: 1000, default: 50 },
@@ -361,6 +361,19 @@ export const configSchema: Schema = {
         },
       },
       'notifications (webhooks); run by the notifier service',
+    ),
+    soc: section(
+      {
+        query_timeout: dur('10s', 'longest an analyst query (POST /api/soc/query, saved queries) may run (ClickHouse max_execution_time)'),
+        max_rows_to_read: int(2_000_000_000, 1, 'rows one analyst query may read (ClickHouse max_rows_to_read)'),
+        max_result_rows: int(10_000, 1, 'rows one analyst query may return (ClickHouse max_result_rows)'),
+        max_result_bytes: int(16_777_216, 1024, 'bytes of result one analyst query may build, uncompressed in memory (ClickHouse max_result_bytes)'),
+        max_memory_bytes: int(2_147_483_648, 1_048_576, 'memory one analyst query may use (ClickHouse max_memory_usage)'),
+        max_concurrent_queries_per_token: int(2, 1, 'analyst queries one API token may have running at once (more: 429)'),
+        saved_queries_dir: str('', 'operator folder of saved queries (*.sql with the header of schemas/clickhouse/soc/) besides the shipped ones'),
+        export_max_rows: int(1_000_000, 1, 'most events one GET /api/security/events/export answer streams'),
+      },
+      'SOC analytics: analyst SQL over the API, saved queries, exports',
     ),
     metrics: section(
       {

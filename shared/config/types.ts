@@ -185,6 +185,18 @@ export interface NotificationTarget {
   queue_max: number;
 }
 
+export interface SocConfig {
+  query_timeout: string;
+  query_timeout_ms: number;
+  max_rows_to_read: number;
+  max_result_rows: number;
+  max_result_bytes: number;
+  max_memory_bytes: number;
+  max_concurrent_queries_per_token: number;
+  saved_queries_dir: string;
+  export_max_rows: number;
+}
+
 export interface Config {
   security: SecurityConfig;
   detection: DetectionConfig;
@@ -196,6 +208,7 @@ export interface Config {
   feeds: FeedConfig[];
   api: ApiConfig;
   notifications: { targets: NotificationTarget[] };
+  soc: SocConfig;
   metrics: { host: string; port: number };
   data_dir: string;
   log_level: 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' | 'silent';

@@ -17,11 +17,13 @@ import { registerDashboard } from './dashboard.js';
 import { registerDeployments } from './deployments.js';
 import { registerEvents } from './events.js';
 import { registerFeeds } from './feeds.js';
+import { registerExport } from './export.js';
 import { registerFilter } from './filter.js';
 import { registerPipelineStatus } from './pipeline-status.js';
 import { registerProtectedRoutes } from './protected-routes.js';
 import { registerRealtimeCapture } from './realtime-capture.js';
 import { registerRefresh } from './refresh.js';
+import { registerSoc } from './soc.js';
 import { registerStats } from './stats.js';
 import { registerWhitelist } from './whitelist.js';
 
@@ -41,8 +43,10 @@ export function registerSecurityRoutes(app: FastifyInstance, deps: RouteDeps): v
   registerFeeds(app, deps);
 }
 
-/** The dashboard's page and the reads it needs beyond /api/security. */
+/** The dashboard's page and the reads it needs beyond /api/security; the analysts' SQL (/api/soc). */
 export function registerDashboardRoutes(app: FastifyInstance, deps: DashboardDeps): void {
   registerDashboard(app, deps);
   registerPipelineStatus(app, deps);
+  registerSoc(app, deps);
+  registerExport(app, deps);
 }

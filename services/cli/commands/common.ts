@@ -40,10 +40,16 @@ export const API_OPTIONS = {
   'block-duration': { type: 'string' },
   timeout: { type: 'string' },
   'max-size': { type: 'string' },
+  saved: { type: 'string' },
+  param: { type: 'string', multiple: true },
+  csv: { type: 'boolean' },
+  list: { type: 'boolean' },
 } as const;
 
 export type OptionName = keyof typeof API_OPTIONS;
-export type ApiOptionValues = { [K in OptionName]?: (typeof API_OPTIONS)[K]['type'] extends 'boolean' ? boolean : string } & { json?: boolean };
+export type ApiOptionValues = {
+  [K in OptionName]?: (typeof API_OPTIONS)[K] extends { multiple: true } ? string[] : (typeof API_OPTIONS)[K]['type'] extends 'boolean' ? boolean : string;
+} & { json?: boolean };
 
 export const CONNECTION: readonly OptionName[] = ['api', 'token-file'];
 

@@ -1,6 +1,6 @@
 // The operators' subcommands over the management API: block, unblock, blocks,
-// feeds, whitelist, routes, events, stats, capture, refresh, cleanup — token, which
-// is local (it makes a token and its config entry, and calls nothing), and
+// feeds, whitelist, routes, events, stats, capture, refresh, cleanup, sql — token,
+// which is local (it makes a token and its config entry, and calls nothing), and
 // check-node, which calls a node's control listener and, given a token, the API.
 // One file per command group beside this one; common.ts holds what they share.
 //
@@ -20,6 +20,7 @@ import { events } from './events.js';
 import { feeds } from './feeds.js';
 import { refresh } from './refresh.js';
 import { routes } from './routes.js';
+import { sql } from './sql.js';
 import { stats } from './stats.js';
 import { token } from './token.js';
 import { whitelist } from './whitelist.js';
@@ -57,6 +58,9 @@ export const API_USAGE = `operator commands (over the management API; --api URL 
   capture [on|off]  real-time capture of every request (no argument: show it)
   refresh           push the full state to every node now
   cleanup [--older-than 7d]   delete events older than that (default: security.retention_days)
+  sql "SELECT ..." [--param NAME=VALUE ...]    one SELECT over logwarden's tables (analyst role);
+                 - reads the query from stdin; --csv for CSV
+  sql --saved NAME [--param NAME=VALUE ...]    a saved query (sql --list lists them)
   token --name NAME --role admin|analyst
                  local: prints a new API token once and its api.tokens entry (the hash)
   check-node URL [--secret-file FILE | --secret-env VAR] [--probe PAGE-URL] [--within 5m]
@@ -75,7 +79,7 @@ exit codes of the operator commands: 0 ok, 1 runtime failure (API unreachable, 5
   2 usage error, 3 authentication or authorization (401, 403, 429), 4 not found (404),
   5 input refused by the API (other 4xx; its message and field are printed)`;
 
-const COMMANDS: ReadonlyMap<string, ApiCommand> = new Map(Object.entries({ block, unblock, blocks, feeds, whitelist, routes, events, stats, capture, refresh, cleanup }));
+const COMMANDS: ReadonlyMap<string, ApiCommand> = new Map(Object.entries({ block, unblock, blocks, feeds, whitelist, routes, events, stats, capture, refresh, cleanup, sql }));
 const LOCAL_COMMANDS: ReadonlyMap<string, LocalCommand> = new Map(Object.entries({ token }));
 
 export const API_COMMANDS: ReadonlySet<string> = new Set([...COMMANDS.keys(), ...LOCAL_COMMANDS.keys(), 'check-node']);
