@@ -45,13 +45,40 @@ local _M = { _VERSION = '0.1.0' }
 
 local GEO, IPS, UA = 1, 2, 4
 
-local function compile_criteria(c)
+-- A criterion's geo entries: its countries (compared with nginx's country
+-- variable), and the pushed ranges (logwarden.geo) of its countries (used
+-- when that variable is empty) and of its autonomous systems.
+local function compile_geo(out, list, ranges)
+    out.geo = {}
+    local cc_set, as_set
+    for _, g in ipairs(list) do
+        if g.COUNTRY_CODE then
+            out.geo[g.COUNTRY_CODE] = true
+            local blocks = ranges and ranges.countries[g.COUNTRY_CODE]
+            if blocks then
+                cc_set = cc_set or ipset.new()
+                for _, b in ipairs(blocks) do
+                    ipset.add(cc_set, b)
+                end
+            end
+        else
+            local blocks = ranges and ranges.asns[tostring(g.ASN)]
+            if blocks then
+                as_set = as_set or ipset.new()
+                for _, b in ipairs(blocks) do
+                    ipset.add(as_set, b)
+                end
+            end
+        end
+    end
+    out.geo_cc_ranges = cc_set and ipset.finish(cc_set) or nil
+    out.geo_as_ranges = as_set and ipset.finish(as_set) or nil
+end
+
+local function compile_criteria(c, ranges)
     local out = { geo = nil, ips = nil, ua_exact = nil, ua_globs = nil, n_globs = 0 }
     if c.geo then
-        out.geo = {}
-        for _, g in ipairs(c.geo) do
-            out.geo[g.COUNTRY_CODE] = true
-        end
+        compile_geo(out, c.geo, ranges)
     end
     if c.ips then
         local set = ipset.new()
@@ -80,7 +107,7 @@ local function rh(x)
     return x ~= nil and x ~= null and x or {}
 end
 
-local function compile_level(f)
+local function compile_level(f, ranges)
     local fh = rh(f.response_handling)
     local rules = {}
     local union = { geo = {}, ips = {}, user_agents = {} }
@@ -92,8 +119,8 @@ local function compile_level(f)
         rules[#rules + 1] = {
             id = r.id,
             kinds = (m.geo and GEO or 0) + (m.ips and IPS or 0) + (m.user_agents and UA or 0),
-            match = compile_criteria(m),
-            except = r.except and compile_criteria(r.except) or nil,
+            match = compile_criteria(m, ranges),
+            except = r.except and compile_criteria(r.except, ranges) or nil,
             block = on == "BLOCK",
             status = h.block_http_status or fh.block_http_status or DEFAULT_STATUS,
             blocked_by = "filter:" .. r.id,
@@ -117,11 +144,12 @@ local function compile_level(f)
             union[k] = nil
         end
     end
-    return { enabled = f.enabled == true, rules = rules, n = #rules, union = compile_criteria(union) }
+    return { enabled = f.enabled == true, rules = rules, n = #rules, union = compile_criteria(union, ranges) }
 end
 
--- Compiles a validated rule set; nil for none.
-function _M.compile(doc)
+-- Compiles a validated rule set; nil for none. ranges: logwarden.geo.compile's
+-- (optional), the pushed ranges of the countries and ASes the rules name.
+function _M.compile(doc, ranges)
     if doc == nil or doc == null then
         return nil
     end
@@ -135,14 +163,14 @@ function _M.compile(doc)
         return level
     end
     if doc.property then
-        c.property = count(compile_level(doc.property))
+        c.property = count(compile_level(doc.property, ranges))
     end
     for h, f in pairs(doc.domains or {}) do
-        c.domains[h] = count(compile_level(f))
+        c.domains[h] = count(compile_level(f, ranges))
     end
     for _, pf in ipairs(doc.paths or {}) do
         local m = glob.path(pf.path)
-        m.level = count(compile_level(pf.security_filter))
+        m.level = count(compile_level(pf.security_filter, ranges))
         local list = c.any_paths
         if pf.host then
             list = c.host_paths[pf.host]
@@ -243,6 +271,21 @@ function _M.level_for(c, host, path)
     return c.domains[host] or c.property
 end
 
+local function in_set(set)
+    if ip_kind == nil then
+        ip_kind, ip_v4, ip_groups, ip_masked = get_ip()
+        ip_kind = ip_kind or false
+    end
+    if ip_kind == 4 then
+        return set.n4 > 0 and contains4(set, ip_v4)
+    elseif ip_kind == 6 then
+        return set.nplens > 0 and contains6(set, ip_groups, ip_masked)
+    end
+    return false
+end
+
+-- nginx's country variable wins where set; without it, the pushed ranges of
+-- the criterion's countries decide. An AS only comes from its ranges.
 local function geo_matches(cr)
     if country == nil then
         country = get_country() or ""
@@ -252,20 +295,18 @@ local function geo_matches(cr)
             country = false
         end
     end
-    return country ~= false and cr.geo[country] == true
+    if country ~= false then
+        if cr.geo[country] == true then
+            return true
+        end
+    elseif cr.geo_cc_ranges and in_set(cr.geo_cc_ranges) then
+        return true
+    end
+    return cr.geo_as_ranges ~= nil and in_set(cr.geo_as_ranges)
 end
 
 local function ips_match(cr)
-    if ip_kind == nil then
-        ip_kind, ip_v4, ip_groups, ip_masked = get_ip()
-        ip_kind = ip_kind or false
-    end
-    if ip_kind == 4 then
-        return contains4(cr.ips, ip_v4)
-    elseif ip_kind == 6 then
-        return contains6(cr.ips, ip_groups, ip_masked)
-    end
-    return false
+    return in_set(cr.ips)
 end
 
 local function ua_compute(cr)

@@ -25,6 +25,7 @@ import type { Topics } from '../../shared/topics.js';
 import type { RejectReason } from '../../shared/access-log/record.js';
 import { LineDecoder, type DecoderOptions, type Source } from '../../shared/access-log/decode.js';
 import { ClientKeys } from '../../shared/ip.js';
+import { geoFor, type GeoDatabase } from '../../shared/geo/index.js';
 
 const log = componentLogger('ingester');
 
@@ -99,6 +100,8 @@ export class IngestPipeline {
   private readonly decoder: LineDecoder;
   /** Records are keyed by client (an address, or an IPv6 /64), so one client's requests meet in one partition. */
   private readonly clients: ClientKeys;
+  /** Country (when the log has none) and ASN of every record; null with geo.enabled false. */
+  private readonly geo: GeoDatabase | null;
   private pending: OutgoingMessage[] = [];
   private pendingDead: OutgoingMessage[] = [];
   private heldBytes = 0;
@@ -119,6 +122,7 @@ export class IngestPipeline {
   ) {
     this.decoder = new LineDecoder(config, decoding);
     this.clients = new ClientKeys(config.detection.ipv6_client_prefix);
+    this.geo = geoFor(config);
   }
 
   /**
@@ -139,6 +143,7 @@ export class IngestPipeline {
     const result = this.decoder.decode(raw, source, receivedAt);
     let value: Buffer | undefined;
     if (result.ok) {
+      this.geo?.annotate(result.record);
       try {
         value = accessRecordCodec.encode(result.record);
       } catch (err) {

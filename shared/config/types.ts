@@ -129,6 +129,11 @@ export interface ApiConfig {
   allow_insecure_remote: boolean;
 }
 
+export interface GeoConfig {
+  enabled: boolean;
+  max_age_ms: number;
+}
+
 export interface Config {
   security: SecurityConfig;
   detection: DetectionConfig;
@@ -138,6 +143,7 @@ export interface Config {
   nodes: NodeConfig[];
   api: ApiConfig;
   metrics: { host: string; port: number };
+  geo: GeoConfig;
   data_dir: string;
   log_level: 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' | 'silent';
 }
