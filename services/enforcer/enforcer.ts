@@ -160,7 +160,9 @@ export class Enforcer {
     this.followedVersion = Math.max(Math.floor(control.version / 1000), this.followedVersion + 1);
     const rules: NodeRules = { ...control.nodeRules(this.opts.config.detection.whitelist), version: this.followedVersion };
     // The ranges of the countries and ASes that geo rules name: nodes match them without nginx's geoip2 module.
-    const geo = geoRangesFor(rules.security_filter, () => geoFor(this.opts.config));
+    const omitted: string[] = [];
+    const geo = geoRangesFor(rules.security_filter, () => geoFor(this.opts.config), omitted);
+    if (omitted.length > 0) log.warn({ omitted }, 'geo rules name more ranges than a rule set carries: at nodes these countries match only through $logwarden_country, these ASes not at all (the detector still matches both from the records)');
     if (geo !== undefined) rules.geo = geo;
     this.rulesPushed = this.rulesPushed.then(() => this.setRules(rules)).catch((err: unknown) => log.error({ err }, 'rule set not pushed'));
   }

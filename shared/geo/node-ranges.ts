@@ -31,9 +31,11 @@ const cache = new WeakMap<GeoDatabase, Map<string, string[]>>();
 
 /**
  * The ranges the rule set's geo criteria need, or undefined when it names
- * none or there is no database (`load` is called only when needed).
+ * none or there is no database (`load` is called only when needed). The
+ * countries and ASes whose ranges would push it over GEO_PUSH_MAX_BYTES are
+ * left out, named in `omitted`.
  */
-export function geoRangesFor(rs: RuleSet | null, load: () => GeoDatabase | null): NodeGeoRanges | undefined {
+export function geoRangesFor(rs: RuleSet | null, load: () => GeoDatabase | null, omitted?: string[]): NodeGeoRanges | undefined {
   const { countries, asns } = referencedGeo(rs);
   if (countries.size === 0 && asns.size === 0) return undefined;
   const db = load();
@@ -45,8 +47,27 @@ export function geoRangesFor(rs: RuleSet | null, load: () => GeoDatabase | null)
     if (v === undefined) memo.set(key, (v = make()));
     return v;
   };
+  const wanted = [
+    ...[...countries].sort().map((cc) => ({ kind: 'countries' as const, key: cc, blocks: get(`cc:${cc}`, () => db.countryBlocks(cc)) })),
+    ...[...asns].sort((a, b) => a - b).map((asn) => ({ kind: 'asns' as const, key: String(asn), blocks: get(`as:${asn}`, () => db.asnBlocks(asn)) })),
+  ];
+  // The smallest first, while they fit the budget: a key left out is matched at the node only through nginx's country variable.
   const out: NodeGeoRanges = { countries: {}, asns: {} };
-  for (const cc of [...countries].sort()) out.countries[cc] = get(`cc:${cc}`, () => db.countryBlocks(cc));
-  for (const asn of [...asns].sort((a, b) => a - b)) out.asns[String(asn)] = get(`as:${asn}`, () => db.asnBlocks(asn));
+  let bytes = 0;
+  for (const w of [...wanted].sort((a, b) => a.blocks.length - b.blocks.length)) {
+    const size = w.blocks.reduce((n, b) => n + b.length + 3, 0);
+    if (bytes + size > GEO_PUSH_MAX_BYTES) {
+      omitted?.push(`${w.kind === 'countries' ? 'COUNTRY_CODE' : 'ASN'} ${w.key} (${w.blocks.length} ranges)`);
+      continue;
+    }
+    bytes += size;
+    out[w.kind][w.key] = w.blocks;
+  }
   return out;
 }
+
+/**
+ * What the ranges of one rule set may add to the node's rule set (JSON bytes):
+ * the Lua control endpoint takes bodies of up to 1 MiB.
+ */
+export const GEO_PUSH_MAX_BYTES = 768 * 1024;
