@@ -53,6 +53,19 @@ function fail(message: string, code = 1): never {
   process.exit(code);
 }
 
+/** logwarden geo [ADDRESS]: the bundled databases, and an address's country and AS (services/cli/geo.ts). */
+async function geo(configFile: string | undefined, address: string | undefined, json: boolean): Promise<void> {
+  const config = await load(configFile);
+  const { geoReport } = await import('./geo.js');
+  const { UsageError } = await import('./errors.js');
+  try {
+    process.stdout.write(geoReport(config, address, json));
+  } catch (err) {
+    if (err instanceof UsageError) fail(err.message, EXIT_USAGE);
+    throw err;
+  }
+}
+
 async function load(file: string | undefined): Promise<Config> {
   const { loadConfig, ConfigError } = await import('../../shared/config/load.js');
   try {
@@ -168,18 +181,8 @@ export async function main(argv: string[]): Promise<void> {
       process.stdout.write(`${JSON.stringify(config, (k, v: unknown) => (/password$|secret$/.test(k) && v ? '[set]' : v), 2)}\n`);
       return;
     }
-    case 'geo': {
-      const config = await load(parsed.values.config);
-      const { geoReport } = await import('./geo.js');
-      const { UsageError } = await import('./errors.js');
-      try {
-        process.stdout.write(geoReport(config, rest[0], parsed.values.json === true));
-      } catch (err) {
-        if (err instanceof UsageError) fail(err.message, EXIT_USAGE);
-        throw err;
-      }
-      return;
-    }
+    case 'geo':
+      return geo(parsed.values.config, rest[0], parsed.values.json === true);
     case 'migrate': {
       const config = await load(parsed.values.config);
       const { migrateConfigured, openConfigured } = await import('../../shared/clickhouse/configured.js');

@@ -25,7 +25,7 @@ import type { Topics } from '../../shared/topics.js';
 import type { RejectReason } from '../../shared/access-log/record.js';
 import { LineDecoder, type DecoderOptions, type Source } from '../../shared/access-log/decode.js';
 import { ClientKeys } from '../../shared/ip.js';
-import { geoFor, type GeoDatabase } from '../../shared/geo/index.js';
+import { GeoMemo, geoFor } from '../../shared/geo/index.js';
 
 const log = componentLogger('ingester');
 
@@ -101,7 +101,7 @@ export class IngestPipeline {
   /** Records are keyed by client (an address, or an IPv6 /64), so one client's requests meet in one partition. */
   private readonly clients: ClientKeys;
   /** Country (when the log has none) and ASN of every record; null with geo.enabled false. */
-  private readonly geo: GeoDatabase | null;
+  private readonly geo: GeoMemo | null;
   private pending: OutgoingMessage[] = [];
   private pendingDead: OutgoingMessage[] = [];
   private heldBytes = 0;
@@ -122,7 +122,8 @@ export class IngestPipeline {
   ) {
     this.decoder = new LineDecoder(config, decoding);
     this.clients = new ClientKeys(config.detection.ipv6_client_prefix);
-    this.geo = geoFor(config);
+    const db = geoFor(config);
+    this.geo = db === null ? null : new GeoMemo(db);
   }
 
   /**

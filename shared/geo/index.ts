@@ -4,7 +4,7 @@ import type { Config } from '../config/load.js';
 import { componentLogger } from '../log.js';
 import { geoDatabase, staleSources, type GeoDatabase } from './database.js';
 
-export { GeoDatabase, geoDatabase, staleSources, type GeoAnswer, type GeoFields, type GeoSource } from './database.js';
+export { GeoDatabase, GeoMemo, geoDatabase, staleSources, type GeoAnswer, type GeoFields, type GeoSource } from './database.js';
 
 const log = componentLogger('geo');
 let warned = false;

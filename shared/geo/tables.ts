@@ -52,6 +52,13 @@ export class RangeBuilder {
 }
 
 export class RangeTable {
+  /**
+   * For each value of an address's top 16 bits, the index of the first range
+   * starting at or after it: a lookup searches only the ranges near its /16
+   * (a few for IPv4, instead of 19 steps over all).
+   */
+  private readonly index: Uint32Array;
+
   constructor(
     /** 1 for IPv4, 4 for IPv6. */
     readonly words: 1 | 4,
@@ -59,21 +66,34 @@ export class RangeTable {
     readonly ends: Uint32Array,
     readonly values: Uint32Array,
     readonly extra: Uint32Array | null,
-  ) {}
+  ) {
+    const index = new Uint32Array(65537);
+    const n = values.length;
+    let k = 0;
+    for (let top = 0; top <= 65536; top++) {
+      while (k < n && (starts[k * words] as number) >>> 16 < top) k++;
+      index[top] = k;
+    }
+    this.index = index;
+  }
 
   get size(): number {
     return this.values.length;
   }
 
   get bytes(): number {
-    return this.starts.byteLength + this.ends.byteLength + this.values.byteLength + (this.extra?.byteLength ?? 0);
+    return this.starts.byteLength + this.ends.byteLength + this.values.byteLength + (this.extra?.byteLength ?? 0) + this.index.byteLength;
   }
 
   /** The index of the range holding the IPv4 address `a`, or -1. */
   find4(a: number): number {
     const s = this.starts;
-    let lo = 0;
-    let hi = s.length - 1;
+    const index = this.index;
+    const top = a >>> 16;
+    // The range holding a starts in a's /16 or before it: the candidates are
+    // [the last range starting before this /16, the last starting in it].
+    let lo = Math.max(0, (index[top] as number) - 1);
+    let hi = (index[top + 1] as number) - 1;
     // The last range whose start is ≤ a.
     let at = -1;
     while (lo <= hi) {
@@ -89,8 +109,9 @@ export class RangeTable {
   /** The index of the range holding the IPv6 address in `w` (four words), or -1. */
   find6(w: Uint32Array): number {
     const s = this.starts;
-    let lo = 0;
-    let hi = this.values.length - 1;
+    const top = (w[0] as number) >>> 16;
+    let lo = Math.max(0, (this.index[top] as number) - 1);
+    let hi = (this.index[top + 1] as number) - 1;
     let at = -1;
     while (lo <= hi) {
       const mid = (lo + hi) >>> 1;
@@ -115,4 +136,9 @@ function compare6(t: Uint32Array, i: number, w: Uint32Array): number {
 
 /** A two-letter code as one number, and back. */
 export const packCountry = (cc: string): number => (cc.charCodeAt(0) << 8) | cc.charCodeAt(1);
-export const unpackCountry = (v: number): string => String.fromCharCode(v >>> 8, v & 0xff);
+// Every two-letter code, made once and indexed by its packed value (a dense array: no allocation per lookup).
+const codes: string[] = new Array<string>(0x5b5b).fill('');
+for (let a = 65; a <= 90; a++) for (let b = 65; b <= 90; b++) codes[(a << 8) | b] = String.fromCharCode(a, b);
+
+/** The code of a packed value. */
+export const unpackCountry = (v: number): string => (v < 0x5b5b && codes[v] !== '' ? (codes[v] as string) : String.fromCharCode(v >>> 8, v & 0xff));
