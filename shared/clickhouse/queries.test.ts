@@ -48,6 +48,9 @@ function event(over: Partial<SecurityEvent> = {}): SecurityEvent {
     window_end: ts,
     sample_paths: ['/'],
     details: {},
+    country: null,
+    asn: null,
+    as_org: null,
     ...over,
   };
 }
@@ -269,7 +272,11 @@ test('migration 000014 fills events_by_hour with the history already in events_b
   try {
     for (const f of readdirSync(defaultMigrationsDir())) if (/^0000(0\d|1[0-3])_/.test(f)) copyFileSync(join(defaultMigrationsDir(), f), join(before, f));
     await migrate(t.ch, { ...RETENTION, dir: before });
-    const rows = Array.from({ length: 50 }, (_, i) => event({ ts: NOW - 5 * HOUR + i * 5 * MIN + 1000, deployment: i % 2 ? 'web' : 'api' }));
+    // Events as they were before SecurityEvent version 2 (the table has no geo columns yet).
+    const rows = Array.from({ length: 50 }, (_, i) => {
+      const { country: _c, asn: _a, as_org: _o, ...e } = event({ ts: NOW - 5 * HOUR + i * 5 * MIN + 1000, deployment: i % 2 ? 'web' : 'api' });
+      return e;
+    });
     await t.ch.insert('events', rows);
     await migrate(t.ch, RETENTION);
     const s = await stats(t.ch, { now: NOW, windowHours: 6 });
