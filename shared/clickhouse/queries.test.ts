@@ -467,3 +467,25 @@ test('the saved SOC queries run as they are and answer from the data', async () 
     assert.deepEqual(offenders.map((r) => [r.ip, Number(r.blocks)]), [['203.0.113.7', 2]]);
   });
 });
+
+test('events keep their country and AS, and the top lists by country and AS need no capture', async () => {
+  await withDb('geo', async (ch) => {
+    await ch.insert('events', [
+      event({ id: 'g1', ts: NOW - 1_000, country: 'BR', asn: 64500, as_org: 'Exemplo Telecom', count: 5 }),
+      event({ id: 'g2', ts: NOW - 2_000, country: 'BR', asn: 64500, as_org: 'Exemplo Telecom', count: 7 }),
+      event({ id: 'g3', ts: NOW - 3_000, country: 'NL', asn: 64501, as_org: 'Voorbeeld BV', count: 1 }),
+      event({ id: 'g4', ts: NOW - 4_000, count: 2 }),
+    ]);
+    const listed = await listEvents(ch, { limit: 10 });
+    assert.deepEqual(listed.events.map((e) => [e.id, e.country, e.asn, e.as_org]), [
+      ['g1', 'BR', 64500, 'Exemplo Telecom'], ['g2', 'BR', 64500, 'Exemplo Telecom'], ['g3', 'NL', 64501, 'Voorbeeld BV'], ['g4', null, null, null],
+    ]);
+    const top = await topStats(ch, { from: NOW - HOUR, to: NOW });
+    assert.deepEqual(top.event_countries, [{ country: 'BR', events: 2, requests: 12 }, { country: null, events: 1, requests: 2 }, { country: 'NL', events: 1, requests: 1 }]);
+    assert.deepEqual(top.event_asns, [
+      { asn: 64500, as_org: 'Exemplo Telecom', events: 2, requests: 12 },
+      { asn: null, as_org: null, events: 1, requests: 2 },
+      { asn: 64501, as_org: 'Voorbeeld BV', events: 1, requests: 1 },
+    ]);
+  });
+});
