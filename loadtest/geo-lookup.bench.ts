@@ -100,8 +100,8 @@ function main(): void {
   }
   console.log(`lookup (annotate: parse, country, AS): ${bestNs.toFixed(0)} ns best of ${ROUNDS} × ${LOOKUPS}; naive baseline, linear scan of the IPv4 country ranges: ${(naiveNs / 1000).toFixed(1)} µs (${naiveN} lookups)`);
 
-    // The ingester's per-line path with geo off and on (on: through its memo of recent clients, GeoMemo;
-  // the 8192 clients cycle, so after the first pass the memo answers — real traffic repeats clients too).
+    // The ingester's per-line path with geo off and on (on: through its cache of recent IPv4 clients, GeoMemo;
+  // the 8192 clients cycle, so after the first pass the cache answers for IPv4 — real traffic repeats clients too).
   const lines = ips.map((ip, i) =>
     Buffer.from(`<190>Nov 21 06:00:44 edge nginx: {"ts":"1795240844.${i % 1000}","client_ip":"${ip}","method":"GET","host":"shop.example.com","uri":"/api/v1/orders/${i}","status":"200","bytes":"5120","request_time":"0.012","user_agent":"Mozilla/5.0 (X11; Linux x86_64; rv:125.0) Gecko/20100101 Firefox/125.0","country":""}`),
   );

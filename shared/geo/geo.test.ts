@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { loadConfig } from '../config/load.js';
 import { IpSet } from '../ip.js';
-import { geoDatabase, staleSources } from './database.js';
+import { GeoMemo, geoDatabase, staleSources } from './database.js';
 import { GEO_PUSH_MAX_BYTES, geoRangesFor, referencedGeo } from './node-ranges.js';
 
 const db = geoDatabase();
@@ -88,4 +88,22 @@ test('ranges that would make the rule set too big for a node are left out and na
   assert.equal(omitted.length, 1);
   assert.match(omitted[0] ?? '', /^COUNTRY_CODE US \(\d+ ranges\)$/);
   assert.ok(JSON.stringify(ranges).length <= GEO_PUSH_MAX_BYTES);
+});
+
+test('the ingester\'s memo answers exactly as the database, through colliding and repeated clients', () => {
+  const memo = new GeoMemo(db);
+  const ips: string[] = [];
+  for (let i = 0; i < 200_000; i++) ips.push(`${(i * 7919) % 224}.${(i * 31) % 256}.${(i * 131) % 256}.${i % 256}`);
+  ips.push('2606:4700:4700::1111', '127.0.0.1', 'bad');
+  for (const round of [0, 1]) {
+    for (const ip of ips) {
+      const rec = { client_ip: ip, country: null as string | null, asn: null as number | null | undefined, as_org: null as string | null | undefined };
+      memo.annotate(rec);
+      const want = db.lookup(ip);
+      if (rec.country !== want.country || rec.asn !== want.asn || rec.as_org !== want.as_org) assert.fail(`round ${round} ${ip}: ${JSON.stringify(rec)} vs ${JSON.stringify(want)}`);
+    }
+  }
+  const kept = { client_ip: '1.1.1.1', country: 'NZ' as string | null, asn: null as number | null | undefined, as_org: null as string | null | undefined };
+  memo.annotate(kept);
+  assert.deepEqual([kept.country, kept.asn], ['NZ', 13335], 'nginx\'s country wins');
 });
