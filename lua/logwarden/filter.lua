@@ -46,33 +46,27 @@ local _M = { _VERSION = '0.1.0' }
 local GEO, IPS, UA = 1, 2, 4
 
 -- A criterion's geo entries: its countries (compared with nginx's country
--- variable), and the pushed ranges (logwarden.geo) of its countries (used
--- when that variable is empty) and of its autonomous systems.
+-- variable), and the pushed range sets (logwarden.geo, one per key, shared)
+-- of its countries (used when that variable is empty) and of its ASes.
 local function compile_geo(out, list, ranges)
     out.geo = {}
-    local cc_set, as_set
+    local cc_sets, as_sets = {}, {}
     for _, g in ipairs(list) do
         if g.COUNTRY_CODE then
             out.geo[g.COUNTRY_CODE] = true
-            local blocks = ranges and ranges.countries[g.COUNTRY_CODE]
-            if blocks then
-                cc_set = cc_set or ipset.new()
-                for _, b in ipairs(blocks) do
-                    ipset.add(cc_set, b)
-                end
+            local set = ranges and ranges.countries[g.COUNTRY_CODE]
+            if set then
+                cc_sets[#cc_sets + 1] = set
             end
         else
-            local blocks = ranges and ranges.asns[tostring(g.ASN)]
-            if blocks then
-                as_set = as_set or ipset.new()
-                for _, b in ipairs(blocks) do
-                    ipset.add(as_set, b)
-                end
+            local set = ranges and ranges.asns[tostring(g.ASN)]
+            if set then
+                as_sets[#as_sets + 1] = set
             end
         end
     end
-    out.geo_cc_ranges = cc_set and ipset.finish(cc_set) or nil
-    out.geo_as_ranges = as_set and ipset.finish(as_set) or nil
+    out.geo_cc_sets = #cc_sets > 0 and cc_sets or nil
+    out.geo_as_sets = #as_sets > 0 and as_sets or nil
 end
 
 local function compile_criteria(c, ranges)
@@ -299,10 +293,23 @@ local function geo_matches(cr)
         if cr.geo[country] == true then
             return true
         end
-    elseif cr.geo_cc_ranges and in_set(cr.geo_cc_ranges) then
-        return true
+    elseif cr.geo_cc_sets then
+        local list = cr.geo_cc_sets
+        for i = 1, #list do
+            if in_set(list[i]) then
+                return true
+            end
+        end
     end
-    return cr.geo_as_ranges ~= nil and in_set(cr.geo_as_ranges)
+    local list = cr.geo_as_sets
+    if list then
+        for i = 1, #list do
+            if in_set(list[i]) then
+                return true
+            end
+        end
+    end
+    return false
 end
 
 local function ips_match(cr)

@@ -11,9 +11,10 @@
 -- country ranges (logwarden.filter decides); an AS is only known from here.
 --
 --   validate(doc, path) -> true | nil, err, field
---   compile(doc)        -> { countries = { CC = {block...} }, asns = { ["n"] = {block...} } }
+--   compile(doc)        -> { countries = { CC = ipset }, asns = { ["n"] = ipset } }
 
 local ip = require "logwarden.ip"
+local ipset = require "logwarden.ipset"
 local v = require "logwarden.validate"
 
 local ipairs, pairs = ipairs, pairs
@@ -86,17 +87,19 @@ function _M.validate(doc, path)
     return true
 end
 
-local function parsed(m)
+-- One finished logwarden.ipset per key: built once per rule set, shared by
+-- every criterion (and level union) that names the key.
+local function sets(m)
     local out = {}
     if absent(m) then
         return out
     end
     for k, list in pairs(m) do
-        local blocks = {}
-        for i, s in ipairs(list) do
-            blocks[i] = assert(_M.parse_entry(s))
+        local set = ipset.new()
+        for _, s in ipairs(list) do
+            ipset.add(set, assert(_M.parse_entry(s)))
         end
-        out[k] = blocks
+        out[k] = ipset.finish(set)
     end
     return out
 end
@@ -106,7 +109,7 @@ function _M.compile(doc)
     if absent(doc) then
         return { countries = {}, asns = {} }
     end
-    return { countries = parsed(doc.countries), asns = parsed(doc.asns) }
+    return { countries = sets(doc.countries), asns = sets(doc.asns) }
 end
 
 return _M
