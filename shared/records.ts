@@ -27,8 +27,12 @@ export interface AccessRecord {
   upstream_time: number | null;
   user_agent: string;
   referer: string;
-  /** ISO 3166-1 alpha-2, upper-case; null when unknown. */
+  /** ISO 3166-1 alpha-2, upper-case; null when unknown. From the log when nginx gave it, else the ingester's database. */
   country: string | null;
+  /** Autonomous system number of client_ip (the ingester's database); null or absent when unknown (decoded records always have it). */
+  asn?: number | null;
+  /** That autonomous system's organisation; null or absent when unknown. */
+  as_org?: string | null;
   auth_user: string | null;
   request_id: string;
   /** Rule id, or "blocklist", when nginx itself refused the request. */
@@ -58,6 +62,11 @@ export interface SecurityEvent {
   window_end: number;
   sample_paths: string[];
   details: Record<string, string>;
+  /** Country of `ip` from its latest offending request; null or absent when unknown (decoded events always have it). */
+  country?: string | null;
+  /** Autonomous system of `ip` from its latest offending request; null or absent when unknown. */
+  asn?: number | null;
+  as_org?: string | null;
 }
 
 /** challenge: the client gets a page a browser passes without interaction (lua/logwarden/challenge.lua) instead of a refusal. */

@@ -46,13 +46,34 @@ local _M = { _VERSION = '0.1.0' }
 
 local GEO, IPS, UA = 1, 2, 4
 
-local function compile_criteria(c)
+-- A criterion's geo entries: its countries (compared with nginx's country
+-- variable), and the pushed range sets (logwarden.geo, one per key, shared)
+-- of its countries (used when that variable is empty) and of its ASes.
+local function compile_geo(out, list, ranges)
+    out.geo = {}
+    local cc_sets, as_sets = {}, {}
+    for _, g in ipairs(list) do
+        if g.COUNTRY_CODE then
+            out.geo[g.COUNTRY_CODE] = true
+            local set = ranges and ranges.countries[g.COUNTRY_CODE]
+            if set then
+                cc_sets[#cc_sets + 1] = set
+            end
+        else
+            local set = ranges and ranges.asns[tostring(g.ASN)]
+            if set then
+                as_sets[#as_sets + 1] = set
+            end
+        end
+    end
+    out.geo_cc_sets = #cc_sets > 0 and cc_sets or nil
+    out.geo_as_sets = #as_sets > 0 and as_sets or nil
+end
+
+local function compile_criteria(c, ranges)
     local out = { geo = nil, ips = nil, ua_exact = nil, ua_globs = nil, n_globs = 0 }
     if c.geo then
-        out.geo = {}
-        for _, g in ipairs(c.geo) do
-            out.geo[g.COUNTRY_CODE] = true
-        end
+        compile_geo(out, c.geo, ranges)
     end
     if c.ips then
         local set = ipset.new()
@@ -81,7 +102,7 @@ local function rh(x)
     return x ~= nil and x ~= null and x or {}
 end
 
-local function compile_level(f)
+local function compile_level(f, ranges)
     local fh = rh(f.response_handling)
     local rules = {}
     local union = { geo = {}, ips = {}, user_agents = {} }
@@ -93,8 +114,8 @@ local function compile_level(f)
         rules[#rules + 1] = {
             id = r.id,
             kinds = (m.geo and GEO or 0) + (m.ips and IPS or 0) + (m.user_agents and UA or 0),
-            match = compile_criteria(m),
-            except = r.except and compile_criteria(r.except) or nil,
+            match = compile_criteria(m, ranges),
+            except = r.except and compile_criteria(r.except, ranges) or nil,
             block = on == "BLOCK",
             challenge = on == "CHALLENGE",
             status = h.block_http_status or fh.block_http_status or DEFAULT_STATUS,
@@ -119,11 +140,12 @@ local function compile_level(f)
             union[k] = nil
         end
     end
-    return { enabled = f.enabled == true, rules = rules, n = #rules, union = compile_criteria(union) }
+    return { enabled = f.enabled == true, rules = rules, n = #rules, union = compile_criteria(union, ranges) }
 end
 
--- Compiles a validated rule set; nil for none.
-function _M.compile(doc)
+-- Compiles a validated rule set; nil for none. ranges: logwarden.geo.compile's
+-- (optional), the pushed ranges of the countries and ASes the rules name.
+function _M.compile(doc, ranges)
     if doc == nil or doc == null then
         return nil
     end
@@ -137,14 +159,14 @@ function _M.compile(doc)
         return level
     end
     if doc.property then
-        c.property = count(compile_level(doc.property))
+        c.property = count(compile_level(doc.property, ranges))
     end
     for h, f in pairs(doc.domains or {}) do
-        c.domains[h] = count(compile_level(f))
+        c.domains[h] = count(compile_level(f, ranges))
     end
     for _, pf in ipairs(doc.paths or {}) do
         local m = glob.path(pf.path)
-        m.level = count(compile_level(pf.security_filter))
+        m.level = count(compile_level(pf.security_filter, ranges))
         local list = c.any_paths
         if pf.host then
             list = c.host_paths[pf.host]
@@ -245,6 +267,21 @@ function _M.level_for(c, host, path)
     return c.domains[host] or c.property
 end
 
+local function in_set(set)
+    if ip_kind == nil then
+        ip_kind, ip_v4, ip_groups, ip_masked = get_ip()
+        ip_kind = ip_kind or false
+    end
+    if ip_kind == 4 then
+        return set.n4 > 0 and contains4(set, ip_v4)
+    elseif ip_kind == 6 then
+        return set.nplens > 0 and contains6(set, ip_groups, ip_masked)
+    end
+    return false
+end
+
+-- nginx's country variable wins where set; without it, the pushed ranges of
+-- the criterion's countries decide. An AS only comes from its ranges.
 local function geo_matches(cr)
     if country == nil then
         country = get_country() or ""
@@ -254,20 +291,31 @@ local function geo_matches(cr)
             country = false
         end
     end
-    return country ~= false and cr.geo[country] == true
+    if country ~= false then
+        if cr.geo[country] == true then
+            return true
+        end
+    elseif cr.geo_cc_sets then
+        local list = cr.geo_cc_sets
+        for i = 1, #list do
+            if in_set(list[i]) then
+                return true
+            end
+        end
+    end
+    local list = cr.geo_as_sets
+    if list then
+        for i = 1, #list do
+            if in_set(list[i]) then
+                return true
+            end
+        end
+    end
+    return false
 end
 
 local function ips_match(cr)
-    if ip_kind == nil then
-        ip_kind, ip_v4, ip_groups, ip_masked = get_ip()
-        ip_kind = ip_kind or false
-    end
-    if ip_kind == 4 then
-        return contains4(cr.ips, ip_v4)
-    elseif ip_kind == 6 then
-        return contains6(cr.ips, ip_groups, ip_masked)
-    end
-    return false
+    return in_set(cr.ips)
 end
 
 local function ua_compute(cr)

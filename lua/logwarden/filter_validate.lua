@@ -31,7 +31,8 @@ local RULE_KEYS = set_of { "id", "match", "except", "response_handling" }
 local CRITERIA_KEYS = set_of { "user_agents", "geo", "ips" }
 local HANDLING_KEYS = set_of { "on_filtered", "block_http_status" }
 local PATH_KEYS = set_of { "host", "path", "security_filter" }
-local GEO_KEYS = set_of { "COUNTRY_CODE" }
+local GEO_KEYS = set_of { "COUNTRY_CODE", "ASN" }
+local ASN_MAX = 4294967295
 
 -- A rule's `ips` entry: an address or a CIDR block with the host bits clear.
 local function ip_entry(s)
@@ -121,11 +122,18 @@ local function geo(list, p)
         if not ok then
             return nil, err, field
         end
-        local cc = g.COUNTRY_CODE
-        if cc == nil then
-            return nil, "is required", at(gp, "COUNTRY_CODE")
+        local cc, asn = g.COUNTRY_CODE, g.ASN
+        if cc == nil and asn == nil then
+            return nil, "is required (or ASN)", at(gp, "COUNTRY_CODE")
         end
-        if type(cc) ~= "string" or not COUNTRIES[cc] then
+        if cc ~= nil and asn ~= nil then
+            return nil, "one geo variable per entry: COUNTRY_CODE or ASN", gp
+        end
+        if asn ~= nil then
+            if type(asn) ~= "number" or asn % 1 ~= 0 or asn < 1 or asn > ASN_MAX then
+                return nil, "must be an autonomous system number, an integer 1 to " .. ASN_MAX, at(gp, "ASN")
+            end
+        elseif type(cc) ~= "string" or not COUNTRIES[cc] then
             return nil, "not an ISO 3166-1 alpha-2 country code (upper case; the United Kingdom is GB)", at(gp, "COUNTRY_CODE")
         end
     end

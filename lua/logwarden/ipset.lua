@@ -26,13 +26,18 @@ function _M.new()
              h4 = {}, h4mod = {}, nh4 = 0 }
 end
 
--- Adds a block as ip.parse_block returns it.
+-- Adds a block as ip.parse_block returns it, or an IPv4 range { family = 4,
+-- lo, hi, range = true } (logwarden.geo).
 function _M.add(set, b)
     set.size = set.size + 1
     if b.family == 4 then
         local lo = b.lo or ip.parse_v4(b.key)
         local hi = b.hi or lo
         set.n4 = set.n4 + 1
+        if b.range then
+            -- An arbitrary range (logwarden.geo) has no prefix length: binary search.
+            set.ranged = true
+        end
         set.lo[set.n4] = lo
         set.hi[set.n4] = hi
         set.plen4[set.n4] = b.plen
@@ -77,7 +82,7 @@ end
 -- Sorts and merges the IPv4 ranges: disjoint, so a binary search decides.
 function _M.finish(set)
     local n = set.n4
-    if n > 0 and hash_by_length(set) then
+    if n > 0 and not set.ranged and hash_by_length(set) then
         set.lo, set.hi = nil, nil
     elseif n > 0 then
         local idx = {}

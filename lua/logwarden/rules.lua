@@ -14,6 +14,7 @@ local ipset = require "logwarden.ipset"
 local glob = require "logwarden.glob"
 local filter = require "logwarden.filter"
 local filter_validate = require "logwarden.filter_validate"
+local geo = require "logwarden.geo"
 local v = require "logwarden.validate"
 local credential = require "logwarden.credential"
 
@@ -38,7 +39,7 @@ local LIMITS = {
 }
 _M.LIMITS = LIMITS
 
-local ROOT_KEYS = set_of { "version", "whitelist", "deployment_whitelist", "deployments", "routes", "security_filter" }
+local ROOT_KEYS = set_of { "version", "whitelist", "deployment_whitelist", "deployments", "routes", "security_filter", "geo" }
 local WHITELIST_KEYS = set_of { "ips", "paths" }
 local POLICY_KEYS = set_of { "enabled", "rate_limit", "allowed_ips", "blocked_paths" }
 local ROUTE_KEYS = set_of { "id", "path", "method", "auth_type", "deployment", "credential_hash" }
@@ -243,6 +244,12 @@ function _M.validate(doc)
             return nil, err, field
         end
     end
+    if not absent(doc.geo) then
+        ok, err, field = geo.validate(doc.geo, "geo")
+        if not ok then
+            return nil, err, field
+        end
+    end
     return true
 end
 
@@ -412,7 +419,7 @@ function _M.compile(doc)
     R.has_dep_routes = next(R.routes_for) ~= nil
 
     if not absent(doc.security_filter) then
-        local f = filter.compile(doc.security_filter)
+        local f = filter.compile(doc.security_filter, geo.compile(doc.geo))
         R.counts.filter_rules = f.rules
         if not f.empty then
             R.filter = f

@@ -96,7 +96,7 @@ test('every security_filter vector gives the expected outcome at a real nginx', 
   const failures: string[] = [];
   for (const v of vectors) {
     version += 1;
-    const put = await putRules({ version, whitelist: { ips: [], paths: [] }, deployments: {}, routes: [], security_filter: v.rule_set });
+    const put = await putRules({ version, whitelist: { ips: [], paths: [] }, deployments: {}, routes: [], security_filter: v.rule_set, ...(v.geo ? { geo: v.geo } : {}) });
     assert.equal(put.status, 200, `${v.name}: PUT /rules ${put.text}`);
     for (const [i, { request, expect }] of v.requests.entries()) {
       const got = await send(request);

@@ -27,6 +27,8 @@ commands:
   replay FILE... parse access logs (plain, .gz, or - for stdin) and publish them like live traffic
   migrate        apply ClickHouse migrations, then exit
   check-config   validate the configuration and print the effective values
+  geo [ADDRESS]  the bundled country and ASN databases (versions, dates, licences), and an address's
+                 country and AS
   version        print the version
 
 options:
@@ -39,7 +41,7 @@ options:
       --format F      replay: the files' log format: json, combined, or an nginx log_format string
                       (default: detected from each file's first lines, syslog headers included)
       --no-dns        replay --report: do not verify crawler claims with DNS (offline; the report says so)
-      --json          replay: print the summary (or the report) as JSON
+      --json          replay, geo: print the summary (or the report) as JSON
   -h, --help
 
 exit codes: 0 ok, 1 runtime failure (replay: most lines rejected), 2 usage or configuration error
@@ -51,6 +53,19 @@ const EXIT_USAGE = 2;
 function fail(message: string, code = 1): never {
   process.stderr.write(`logwarden: ${message}\n`);
   process.exit(code);
+}
+
+/** logwarden geo [ADDRESS]: the bundled databases, and an address's country and AS (services/cli/geo.ts). */
+async function geo(configFile: string | undefined, address: string | undefined, json: boolean): Promise<void> {
+  const config = await load(configFile);
+  const { geoReport } = await import('./geo.js');
+  const { UsageError } = await import('./errors.js');
+  try {
+    process.stdout.write(geoReport(config, address, json));
+  } catch (err) {
+    if (err instanceof UsageError) fail(err.message, EXIT_USAGE);
+    throw err;
+  }
 }
 
 async function load(file: string | undefined): Promise<Config> {
@@ -152,7 +167,7 @@ export async function main(argv: string[]): Promise<void> {
   for (const [k, v] of Object.entries(parsed.values)) {
     if (v !== undefined && !MAIN_OPTIONS.has(k)) fail(`--${k} does not apply to ${command}\n\n${USAGE}`, EXIT_USAGE);
   }
-  if (rest.length > 0 && command !== 'replay') fail(`unexpected argument ${rest[0]}\n\n${USAGE}`, EXIT_USAGE);
+  if (rest.length > 0 && command !== 'replay' && !(command === 'geo' && rest.length === 1)) fail(`unexpected argument ${rest[0]}\n\n${USAGE}`, EXIT_USAGE);
 
   switch (command) {
     case 'version':
@@ -167,6 +182,8 @@ export async function main(argv: string[]): Promise<void> {
       process.stdout.write(`${JSON.stringify(config, masked, 2)}\n`);
       return;
     }
+    case 'geo':
+      return geo(parsed.values.config, rest[0], parsed.values.json === true);
     case 'migrate': {
       const config = await load(parsed.values.config);
       const { migrateConfigured, openConfigured } = await import('../../shared/clickhouse/configured.js');

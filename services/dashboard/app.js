@@ -133,6 +133,8 @@ function ipLink(ip) {
 async function loadTop() {
   const t = (await api('/api/dashboard/top?hours=24&top=10')).data;
   fill($('top-paths').tBodies[0], t.paths.map((p) => row([el('code', p.path), p.events])));
+  fill($('top-countries').tBodies[0], t.countries.map((c) => row([c.country ?? 'unknown', c.events, c.requests])));
+  fill($('top-asns').tBodies[0], t.asns.map((a) => row([a.asn === null ? 'unknown' : `AS${a.asn}`, a.as_org ?? '', a.events, a.requests])));
 }
 
 async function loadChart() {

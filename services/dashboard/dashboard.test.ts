@@ -88,6 +88,7 @@ test('the dashboard shows a seeded run, follows the live stream, and unblocks fr
     ].map(([type, detector, ip, path], i) => ({
       id: `seed-${i}`, ts: now - (5 - i) * 60_000, type: type as SecurityEvent['type'], detector: detector as string, ip: ip as string, deployment: 'shop',
       count: 10 + i, window_start: now - 5 * 60_000, window_end: now - (4 - i) * 60_000, sample_paths: [path as string], details: {},
+      ...(i < 2 ? { country: 'BR', asn: 64500, as_org: 'Exemplo Telecom' } : {}),
     }));
     await rt.bus.publish(rt.topics.events, seeded.map((e) => ({ key: e.ip, value: securityEventCodec.encode(e) })));
     for (const [ip, reason, action] of [['198.51.100.20', 'request flood', 'block'], ['198.51.100.21', 'credential stuffing', 'block'], ['198.51.100.24', 'odd client', 'challenge']] as const) {
@@ -140,6 +141,8 @@ test('the dashboard shows a seeded run, follows the live stream, and unblocks fr
     const rulesText = (await page.textContent('#rules tbody')) ?? '';
     assert.match(rulesText, /bad-bots.*property.*WARN.*1/, 'the filter rule and that it fired');
     assert.ok(((await page.textContent('#top-ips tbody')) ?? '').includes(attacker), 'top offending addresses');
+    assert.match((await page.textContent('#top-countries tbody')) ?? '', /BR\s*221/, 'top countries in events: the two seeded BR events (10 + 11 requests)');
+    assert.match((await page.textContent('#top-asns tbody')) ?? '', /AS64500\s*Exemplo Telecom\s*221/, 'top autonomous systems in events');
     assert.ok(((await page.textContent('#pipeline tbody')) ?? '').includes('lines received'), 'pipeline health');
     await page.waitForFunction(() => (globalThis as unknown as { document: { querySelector(s: string): { textContent: string } | null } }).document.querySelector('#live')?.textContent.includes('live'));
 

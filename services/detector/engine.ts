@@ -123,6 +123,8 @@ interface Pending {
   lastFlush: number;
   samples: string[];
   details: Record<string, string>;
+  /** The latest offending request: its country and AS go into the event. */
+  last: AccessRecord;
 }
 
 /** A failed login weighs twice a 404: five of them in a burst are a threshold crossing worth 10 points. */
@@ -391,12 +393,13 @@ export class DetectionEngine {
     const key = `${ip}\u0000${detector}`;
     let p = this.pending.get(key);
     if (!p) {
-      p = { ip, detector, type, deployment: rec.deployment, count: 0, firstTs: rec.ts, lastTs: rec.ts, lastFlush: -Infinity, samples: [], details: {} };
+      p = { ip, detector, type, deployment: rec.deployment, count: 0, firstTs: rec.ts, lastTs: rec.ts, lastFlush: -Infinity, samples: [], details: {}, last: rec };
       this.pending.set(key, p);
     }
     if (p.count === 0) p.firstTs = rec.ts;
     p.count += count;
     p.lastTs = rec.ts;
+    p.last = rec;
     p.details = details;
     if (p.samples.length < SAMPLE_PATHS && !p.samples.includes(rec.path)) p.samples.push(rec.path);
     // At once on a first firing; otherwise at most every scan_interval.
@@ -420,6 +423,7 @@ export class DetectionEngine {
       window_end: p.lastTs,
       sample_paths: p.samples,
       details: cut < 0 ? p.details : { ...p.details, client_prefix: p.ip.slice(cut + 1) },
+      country: p.last.country, asn: p.last.asn ?? null, as_org: p.last.as_org ?? null,
     });
     p.count = 0;
     p.samples = [];

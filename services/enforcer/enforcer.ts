@@ -26,6 +26,8 @@ import { blockDecisionCodec } from '../../shared/avro/codec.js';
 import { signNodeRequest } from '../../shared/node-auth.js';
 import { challengeKeys } from '../../shared/challenge-keys.js';
 import type { NodeRules } from '../../shared/control/node-rules.js';
+import { geoFor } from '../../shared/geo/index.js';
+import { geoRangesFor } from '../../shared/geo/node-ranges.js';
 import type { ControlEvent, ControlState } from '../../shared/control/state.js';
 import type { FallbackBlock } from './file-fallback.js';
 import type { Bus, Subscription } from '../../shared/bus/types.js';
@@ -178,7 +180,12 @@ export class Enforcer {
     // Nodes take versions below 10^14 (what their JSON reports exactly): the control plane's
     // microsecond version in milliseconds, kept strictly increasing for this enforcer.
     this.followedVersion = Math.max(Math.floor(control.version / 1000), this.followedVersion + 1);
-    const rules = { ...control.nodeRules(this.opts.config.detection.whitelist), version: this.followedVersion };
+    const rules: NodeRules = { ...control.nodeRules(this.opts.config.detection.whitelist), version: this.followedVersion };
+    // The ranges of the countries and ASes that geo rules name: nodes match them without nginx's geoip2 module.
+    const omitted: string[] = [];
+    const geo = geoRangesFor(rules.security_filter, () => geoFor(this.opts.config), omitted);
+    if (omitted.length > 0) log.warn({ omitted }, 'geo rules name more ranges than a rule set carries: at nodes these countries match only through $logwarden_country, these ASes not at all (the detector still matches both from the records)');
+    if (geo !== undefined) rules.geo = geo;
     this.rulesPushed = this.rulesPushed.then(() => this.setRules(rules)).catch((err: unknown) => log.error({ err }, 'rule set not pushed'));
   }
 

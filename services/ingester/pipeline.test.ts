@@ -61,3 +61,26 @@ test('close() with the bus gone gives up after its grace: what was held is count
   assert.equal(pipeline.stats.sent, 0);
   await bus.close();
 });
+
+test('every record gets its country and AS from the bundled databases; a country nginx logged wins', async () => {
+  const bus = new MemoryBus();
+  const topics = topicNames('geo.');
+  await bus.ensureTopics(Object.values(topics).map((topic) => ({ topic, partitions: 1 })));
+  const pipeline = new IngestPipeline(loadConfig({ text: 'kafka: { linger: 1ms }\nlog_level: silent', env: {} }), bus, topics);
+  const geoLine = (ip: string, country: string): Buffer =>
+    Buffer.from(`<190>Nov 21 06:00:44 edge nginx: {"ts":"1795240844.5","client_ip":"${ip}","method":"GET","host":"h","uri":"/","status":"200","country":"${country}"}`);
+  pipeline.offer(geoLine('1.1.1.1', ''), 'udp');
+  pipeline.offer(geoLine('1.1.1.1', 'DE'), 'udp');
+  pipeline.offer(geoLine('2001:4860:4860::8888', ''), 'udp');
+  pipeline.offer(geoLine('127.0.0.1', ''), 'udp');
+  await pipeline.close();
+  const records = bus.partition(topics.access, 0).messages.map((m) => accessRecordCodec.decode(m.value));
+  const geo = records.map((r) => [r.client_ip, r.country, r.asn, r.as_org]);
+  assert.deepEqual(geo, [
+    ['1.1.1.1', 'AU', 13335, 'Cloudflare, Inc.'],
+    ['1.1.1.1', 'DE', 13335, 'Cloudflare, Inc.'],
+    ['2001:4860:4860::8888', 'US', 15169, 'Google LLC'],
+    ['127.0.0.1', null, null, null],
+  ]);
+  await bus.close();
+});

@@ -35,6 +35,7 @@ import { LineDecoder, type DecoderOptions, type Source } from '../../shared/acce
 import { ClientKeys } from '../../shared/ip.js';
 import type { DiskBuffer, SpillKind, Spilled } from './disk-buffer.js';
 import { noteNodeLine } from './node-tally.js';
+import { GeoMemo, geoFor } from '../../shared/geo/index.js';
 
 const log = componentLogger('ingester');
 
@@ -111,6 +112,8 @@ export class IngestPipeline {
   private readonly decoder: LineDecoder;
   /** Records are keyed by client (an address, or an IPv6 /64), so one client's requests meet in one partition. */
   private readonly clients: ClientKeys;
+  /** Country (when the log has none) and ASN of every record; null with geo.enabled false. */
+  private readonly geo: GeoMemo | null;
   private pending: OutgoingMessage[] = [];
   private pendingDead: OutgoingMessage[] = [];
   private heldBytes = 0;
@@ -142,6 +145,8 @@ export class IngestPipeline {
     if (disk) disk.onWriteError = (records) => this.drop('disk', 'disk_error', records);
     // What an earlier run left on disk is sent without waiting for new input.
     if (disk?.hasUnread) this.scheduleFlush(config.kafka.linger_ms);
+    const db = geoFor(config);
+    this.geo = db === null ? null : new GeoMemo(db);
   }
 
   private get memoryFull(): boolean {
@@ -184,6 +189,7 @@ export class IngestPipeline {
     const result = this.decoder.decode(raw, source, receivedAt);
     let value: Buffer | undefined;
     if (result.ok) {
+      this.geo?.annotate(result.record);
       try {
         value = accessRecordCodec.encode(result.record);
       } catch (err) {

@@ -263,6 +263,7 @@ function awkwardEvent(i: number): SecurityEvent {
     window_start: now - 60_000 + i, window_end: now + i,
     sample_paths: i % 4 === 0 ? [] : [s(i), s(i + 3), `/p?a=${s(i + 4)}`],
     details: i % 5 === 0 ? {} : { [s(i + 5) || 'k']: s(i + 6), 'user agent': s(i + 7), [`k${i}`]: '' },
+    country: i % 3 === 0 ? null : 'BR', asn: [null, 1, 4_294_967_295][i % 3], as_org: i % 2 ? null : s(i + 8),
   };
 }
 
@@ -295,7 +296,8 @@ function awkwardRequest(i: number): AccessRecord {
     ts: now + i, node: `node-${s(i)}`, deployment: s(i + 1), client_ip: i % 2 ? '198.51.100.1' : '2001:db8::2', method: ['GET', 'POST', 'PROPFIND'][i % 3] as string,
     host: s(i + 2), path: `/${s(i + 3)}`, query: s(i + 4), status: [0, 200, 404, 599][i % 4] as number, bytes: [0, 1, 2 ** 52 + 1][i % 3] as number,
     request_time: [0, 0.001, 0.123, 12.5, 1234.567][i % 5] as number, upstream_time: i % 2 ? null : [0, 0.25, 3.75][i % 3] as number,
-    user_agent: s(i + 5), referer: s(i + 6), country: i % 3 === 0 ? null : 'DE', auth_user: maybe(i + 7), request_id: `r${i}`,
+    user_agent: s(i + 5), referer: s(i + 6), country: i % 3 === 0 ? null : 'DE', asn: [null, 64_500, 4_294_967_295][i % 3], as_org: maybe(i + 11),
+    auth_user: maybe(i + 7), request_id: `r${i}`,
     blocked_by: maybe(i + 8), filter_alert: maybe(i + 9), extra: i % 4 === 0 ? {} : { [s(i + 10) || 'x']: s(i + 1), 'x-forwarded-for': '1.2.3.4, 5.6.7.8' },
   };
 }
@@ -312,10 +314,10 @@ test('every AccessRecord field type round-trips through the sink: nulls, doubles
     await sink.handle({ topic: 'acc', partition: 0, messages, nextOffset: String(messages.length) });
     const got = await t.ch.query<Record<string, unknown>>(
       `SELECT ${epochMs('ts')} AS ts, node, deployment, ${ipText('client_ip')} AS client_ip, method, host, path, query, status, bytes, request_time,
-              upstream_time, user_agent, referer, country, auth_user, request_id, blocked_by, filter_alert, extra
+              upstream_time, user_agent, referer, country, asn, as_org, auth_user, request_id, blocked_by, filter_alert, extra
        FROM ${t.ch.table('requests')} ORDER BY request_id`,
     );
-    const typed = got.map((r) => ({ ...r, ts: Number(r.ts), bytes: Number(r.bytes) }));
+    const typed = got.map((r) => ({ ...r, ts: Number(r.ts), bytes: Number(r.bytes), asn: r.asn === null ? null : Number(r.asn) }));
     const sorted = [...sent].sort((a, b) => (a.request_id < b.request_id ? -1 : a.request_id > b.request_id ? 1 : 0));
     assert.deepEqual(typed, sorted);
     await bus.close();

@@ -18,7 +18,7 @@ test('the shipped JSON format maps onto every record field', () => {
   assert.deepEqual(r.record, {
     ts: 1763706044123, node: 'edge-1', deployment: 'shop', client_ip: '203.0.113.9', method: 'GET', host: 'shop.example', path: '/a/b',
     query: 'q=1&x=%2e', status: 404, bytes: 153, request_time: 0.002, upstream_time: 0.035, user_agent: 'curl/8.5.0', referer: '',
-    country: 'DE', auth_user: null, request_id: 'abc', blocked_by: null, filter_alert: null, extra: { custom_var: 'kept', path_raw: '/a//b' },
+    country: 'DE', asn: null, as_org: null, auth_user: null, request_id: 'abc', blocked_by: null, filter_alert: null, extra: { custom_var: 'kept', path_raw: '/a//b' },
   });
 });
 

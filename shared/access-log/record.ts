@@ -281,6 +281,9 @@ export function buildRecord(f: LineFields, extra: Record<string, string>, header
       user_agent: dash(f.user_agent),
       referer: dash(f.referer),
       country,
+      // Filled by the ingester's geo databases (shared/geo/); in the literal so that every record has one shape.
+      asn: null,
+      as_org: null,
       auth_user: dash(f.auth_user) || null,
       request_id: dash(f.request_id),
       blocked_by: dash(f.blocked_by) || null,

@@ -73,6 +73,8 @@ const fullAccess: AccessRecord = {
   user_agent: 'Mozilla/5.0 (Ж; 中文) "quoted" \\ backslash\ttab',
   referer: 'https://例え.jp/パス?q=1',
   country: 'JP',
+  asn: 4_294_967_295,
+  as_org: 'Ünïcode "Networks", Inc.',
   auth_user: 'josé',
   request_id: 'f'.repeat(32),
   blocked_by: 'blocklist',
@@ -95,6 +97,8 @@ const sparseAccess: AccessRecord = {
   user_agent: '',
   referer: '',
   country: null,
+  asn: null,
+  as_org: null,
   auth_user: null,
   request_id: '',
   blocked_by: null,
@@ -113,6 +117,9 @@ const fullEvent: SecurityEvent = {
   window_end: 1_718_000_120_000,
   sample_paths: ['/.env', '/wp-login.php', '/ü/😀', ''],
   details: { threshold: '100', user_agent: 'sqlmap/1.7', 'ключ': '' },
+  country: 'BR',
+  asn: 64_500,
+  as_org: 'Exemplo Telecom',
 };
 const fullDecision: BlockDecision = {
   ip: '2001:db8::/64',
@@ -198,18 +205,19 @@ test('Confluent framing: magic byte 0, big-endian id of the current version, pla
 
 test('a record written with AccessRecord version 0 decodes to the current shape with defaults', () => {
   const v0 = entry('AccessRecord', 0);
-  const { country: _c, filter_alert: _f, extra: _e, ...old } = fullAccess;
+  const { country: _c, filter_alert: _f, extra: _e, asn: _a, as_org: _o, ...old } = fullAccess;
   const buf = frame(v0.id, avroType(v0.file).toBuffer(old));
-  assert.deepEqual(accessRecordCodec.decode(buf), { ...old, country: null, filter_alert: null, extra: {} });
+  const defaults = { country: null, asn: null, as_org: null, filter_alert: null, extra: {} };
+  assert.deepEqual(accessRecordCodec.decode(buf), { ...old, ...defaults });
   // Twice: the second goes through the cached resolver.
-  assert.deepEqual(accessRecordCodec.decode(buf), { ...old, country: null, filter_alert: null, extra: {} });
+  assert.deepEqual(accessRecordCodec.decode(buf), { ...old, ...defaults });
 });
 
 test('a version 0 reader reads what the current codec writes (forward compatibility)', () => {
   const v0Type = avroType(entry('AccessRecord', 0).file);
   const curType = avroType(current('AccessRecord').file);
   const body = accessRecordCodec.encode(fullAccess).subarray(5);
-  const { country: _c, filter_alert: _f, extra: _e, ...expected } = fullAccess;
+  const { country: _c, filter_alert: _f, extra: _e, asn: _a, as_org: _o, ...expected } = fullAccess;
   assert.deepEqual({ ...(v0Type.fromBuffer(body, v0Type.createResolver(curType)) as object) }, expected);
 });
 

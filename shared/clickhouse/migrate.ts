@@ -79,6 +79,7 @@ const RETENTION_TABLES: readonly { table: string; days: keyof Pick<RetentionOpti
   { table: 'requests_by_agent_hour', days: 'requestsTtlDays' },
   { table: 'events_top_ips_hour', days: 'retentionDays' },
   { table: 'events_by_hour', days: 'retentionDays' },
+  { table: 'events_by_geo_hour', days: 'retentionDays' },
 ];
 
 function invalid(message: string): ClickHouseLayerError {

@@ -48,6 +48,9 @@ function event(over: Partial<SecurityEvent> = {}): SecurityEvent {
     window_end: ts,
     sample_paths: ['/'],
     details: {},
+    country: null,
+    asn: null,
+    as_org: null,
     ...over,
   };
 }
@@ -269,7 +272,11 @@ test('migration 000014 fills events_by_hour with the history already in events_b
   try {
     for (const f of readdirSync(defaultMigrationsDir())) if (/^0000(0\d|1[0-3])_/.test(f)) copyFileSync(join(defaultMigrationsDir(), f), join(before, f));
     await migrate(t.ch, { ...RETENTION, dir: before });
-    const rows = Array.from({ length: 50 }, (_, i) => event({ ts: NOW - 5 * HOUR + i * 5 * MIN + 1000, deployment: i % 2 ? 'web' : 'api' }));
+    // Events as they were before SecurityEvent version 2 (the table has no geo columns yet).
+    const rows = Array.from({ length: 50 }, (_, i) => {
+      const { country: _c, asn: _a, as_org: _o, ...e } = event({ ts: NOW - 5 * HOUR + i * 5 * MIN + 1000, deployment: i % 2 ? 'web' : 'api' });
+      return e;
+    });
     await t.ch.insert('events', rows);
     await migrate(t.ch, RETENTION);
     const s = await stats(t.ch, { now: NOW, windowHours: 6 });
@@ -426,3 +433,25 @@ test('control tables: upsert, delete, read FINAL on a new connection', async () 
 });
 
 // The saved SOC queries (schemas/clickhouse/soc/) are tested where they run: services/api/soc/saved.test.ts.
+
+test('events keep their country and AS, and the top lists by country and AS need no capture', async () => {
+  await withDb('geo', async (ch) => {
+    await ch.insert('events', [
+      event({ id: 'g1', ts: NOW - 1_000, country: 'BR', asn: 64500, as_org: 'Exemplo Telecom', count: 5 }),
+      event({ id: 'g2', ts: NOW - 2_000, country: 'BR', asn: 64500, as_org: 'Exemplo Telecom', count: 7 }),
+      event({ id: 'g3', ts: NOW - 3_000, country: 'NL', asn: 64501, as_org: 'Voorbeeld BV', count: 1 }),
+      event({ id: 'g4', ts: NOW - 4_000, count: 2 }),
+    ]);
+    const listed = await listEvents(ch, { limit: 10 });
+    assert.deepEqual(listed.events.map((e) => [e.id, e.country, e.asn, e.as_org]), [
+      ['g1', 'BR', 64500, 'Exemplo Telecom'], ['g2', 'BR', 64500, 'Exemplo Telecom'], ['g3', 'NL', 64501, 'Voorbeeld BV'], ['g4', null, null, null],
+    ]);
+    const top = await topStats(ch, { from: NOW - HOUR, to: NOW });
+    assert.deepEqual(top.event_countries, [{ country: 'BR', events: 2, requests: 12 }, { country: null, events: 1, requests: 2 }, { country: 'NL', events: 1, requests: 1 }]);
+    assert.deepEqual(top.event_asns, [
+      { asn: 64500, as_org: 'Exemplo Telecom', events: 2, requests: 12 },
+      { asn: null, as_org: null, events: 1, requests: 2 },
+      { asn: 64501, as_org: 'Voorbeeld BV', events: 1, requests: 1 },
+    ]);
+  });
+});

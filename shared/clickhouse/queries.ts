@@ -31,10 +31,10 @@ interface RawEventRow extends Omit<EventRow, 'ts' | 'count' | 'window_start' | '
 // WHERE and ORDER BY: those refer to the columns qualified (FROM events AS e).
 const EVENT_COLUMNS = `e.id AS id, ${epochMs('e.ts')} AS ts, toString(e.type) AS type, e.detector AS detector, ${ipText('e.ip')} AS ip,
   e.deployment AS deployment, e.count AS count, ${epochMs('e.window_start')} AS window_start, ${epochMs('e.window_end')} AS window_end,
-  e.sample_paths AS sample_paths, e.details AS details`;
+  e.sample_paths AS sample_paths, e.details AS details, e.country AS country, e.asn AS asn, e.as_org AS as_org`;
 
 export function eventRow(r: RawEventRow): EventRow {
-  return { ...r, ts: Number(r.ts), count: Number(r.count), window_start: Number(r.window_start), window_end: Number(r.window_end) };
+  return { ...r, ts: Number(r.ts), count: Number(r.count), window_start: Number(r.window_start), window_end: Number(r.window_end), asn: r.asn === null || r.asn === undefined ? null : Number(r.asn) };
 }
 
 export function checkMs(name: string, v: number): number {
@@ -211,7 +211,7 @@ export interface CleanupResult {
 
 const DAY_MS = 86_400_000;
 /** Tables partitioned by toDate(ts) that follow events' cleanup (the event rollups too, so stats agree). */
-const CLEANUP_TABLES = ['events', 'events_by_minute', 'events_by_ip_minute', 'events_by_path_hour', 'events_top_ips_hour', 'events_by_hour'] as const;
+const CLEANUP_TABLES = ['events', 'events_by_minute', 'events_by_ip_minute', 'events_by_path_hour', 'events_top_ips_hour', 'events_by_hour', 'events_by_geo_hour'] as const;
 /** The event rollups and the unit of their ts: rows wholly before the cutoff go. */
 const CLEANUP_ROLLUPS = [
   ['events_by_minute', 'Minute'],
@@ -219,6 +219,7 @@ const CLEANUP_ROLLUPS = [
   ['events_by_path_hour', 'Hour'],
   ['events_top_ips_hour', 'Hour'],
   ['events_by_hour', 'Hour'],
+  ['events_by_geo_hour', 'Hour'],
 ] as const;
 
 /** Remove events older than `olderThanSeconds` (FlatRun's /cleanup, older_than). */

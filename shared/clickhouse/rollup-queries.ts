@@ -211,12 +211,17 @@ export interface TopStats {
   deployments: { deployment: string; events: number; requests: number }[];
   /**
    * Captured requests by user agent (first 256 characters) and by country,
-   * with those nginx refused. Events carry neither field, so these come from
-   * the requests table: empty unless real-time capture was on in the range.
+   * with those nginx refused, from the requests table: empty unless
+   * real-time capture was on in the range. Events by country and AS need no
+   * capture: event_countries, event_asns.
    */
   user_agents: { user_agent: string; requests: number; blocked: number }[];
   /** null: country unknown. */
   countries: { country: string | null; requests: number; blocked: number }[];
+  /** Events and the offending requests they cover, by the client's country (hourly rollup; no capture needed). null: unknown. */
+  event_countries: { country: string | null; events: number; requests: number }[];
+  /** The same by autonomous system (null: unknown) and its organisation. */
+  event_asns: { asn: number | null; as_org: string | null; events: number; requests: number }[];
 }
 
 /** Top paths, user agents, countries and deployments over [from, to). */
@@ -232,7 +237,7 @@ export async function topStats(ch: ClickHouse, opts: TopStatsOptions): Promise<T
   const span = (unit: 'Minute' | 'Hour'): string =>
     `ts >= toStartOf${unit}(fromUnixTimestamp64Milli({from:Int64}, 'UTC')) AND ts < fromUnixTimestamp64Milli({to:Int64}, 'UTC')`;
   const range = (unit: 'Minute' | 'Hour'): string => `${span(unit)} ${dep}`;
-  const [paths, deployments, agents, countries] = await Promise.all([
+  const [paths, deployments, agents, countries, eventCountries, eventAsns] = await Promise.all([
     ch.query<{ path: string; events: string }>(
       `SELECT path, sum(events) AS events FROM ${ch.table('events_by_path_hour')} WHERE ${range('Hour')}
        GROUP BY path ORDER BY events DESC, path LIMIT {top:UInt32}`,
@@ -254,6 +259,16 @@ export async function topStats(ch: ClickHouse, opts: TopStatsOptions): Promise<T
        GROUP BY country ORDER BY requests DESC, country LIMIT {top:UInt32}`,
       params,
     ),
+    ch.query<{ country: string; events: string; requests: string }>(
+      `SELECT country, sum(events) AS events, sum(requests) AS requests FROM ${ch.table('events_by_geo_hour')} WHERE ${range('Hour')}
+       GROUP BY country ORDER BY events DESC, country LIMIT {top:UInt32}`,
+      params,
+    ),
+    ch.query<{ asn: string | number; as_org: string; events: string; requests: string }>(
+      `SELECT asn, any(as_org) AS as_org, sum(events) AS events, sum(requests) AS requests FROM ${ch.table('events_by_geo_hour')} WHERE ${range('Hour')}
+       GROUP BY asn ORDER BY events DESC, asn LIMIT {top:UInt32}`,
+      params,
+    ),
   ]);
   return {
     from,
@@ -262,5 +277,7 @@ export async function topStats(ch: ClickHouse, opts: TopStatsOptions): Promise<T
     deployments: deployments.map((r) => ({ deployment: r.deployment, events: Number(r.events), requests: Number(r.requests) })),
     user_agents: agents.map((r) => ({ user_agent: r.user_agent, requests: Number(r.requests), blocked: Number(r.blocked) })),
     countries: countries.map((r) => ({ country: r.country === '' ? null : r.country, requests: Number(r.requests), blocked: Number(r.blocked) })),
+    event_countries: eventCountries.map((r) => ({ country: r.country === '' ? null : r.country, events: Number(r.events), requests: Number(r.requests) })),
+    event_asns: eventAsns.map((r) => ({ asn: Number(r.asn) === 0 ? null : Number(r.asn), as_org: r.as_org === '' ? null : r.as_org, events: Number(r.events), requests: Number(r.requests) })),
   };
 }

@@ -382,6 +382,13 @@ export const configSchema: Schema = {
       },
       'Prometheus metrics of standalone services',
     ),
+    geo: section(
+      {
+        enabled: bool(true, 'look every client up in the bundled country and ASN databases (ingester: record fields; enforcer: the ranges geo rules name, pushed to nodes)'),
+        max_age: dur('90d', 'a bundled database older than this (its data date) gets a warning at start; 0s never warns'),
+      },
+      'country and autonomous system of clients, from the npm packages @ip-location-db/geo-whois-asn-country and @ip-location-db/asn',
+    ),
     data_dir: str('./data', 'state of embedded mode (ClickHouse data, tokens)'),
     log_level: { enum: ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'], default: 'info', description: 'log level' },
   },

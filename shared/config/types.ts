@@ -197,6 +197,11 @@ export interface SocConfig {
   export_max_rows: number;
 }
 
+export interface GeoConfig {
+  enabled: boolean;
+  max_age_ms: number;
+}
+
 export interface Config {
   security: SecurityConfig;
   detection: DetectionConfig;
@@ -210,6 +215,7 @@ export interface Config {
   notifications: { targets: NotificationTarget[] };
   soc: SocConfig;
   metrics: { host: string; port: number };
+  geo: GeoConfig;
   data_dir: string;
   log_level: 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' | 'silent';
 }

@@ -61,6 +61,21 @@ export interface NodeRules {
   routes: NodeProtectedRoute[];
   /** A security_filter rule set (schemas/security-filter/), or null for none. Its own `version` is ignored by nodes. */
   security_filter: RuleSet | null;
+  /**
+   * The address ranges of the countries and autonomous systems that
+   * security_filter's geo criteria name (shared/geo/node-ranges.ts), so that
+   * nodes match them without a geoip2 module; absent when no rule names one.
+   */
+  geo?: NodeGeoRanges;
+}
+
+/**
+ * Per country code and per AS number (as a decimal string): addresses, CIDR
+ * blocks and IPv4 ranges "a.b.c.d-e.f.g.h" (lua/logwarden/geo.lua).
+ */
+export interface NodeGeoRanges {
+  countries: Record<string, string[]>;
+  asns: Record<string, string[]>;
 }
 
 export function emptyNodeRules(version = 0): NodeRules {

@@ -58,7 +58,9 @@ export function globRegExp(patterns: readonly string[], mode: GlobMode): RegExp 
 const ASCII_STARS_ONLY = /^[^?\u0080-\uffff]*$/; // ASCII, and no "?"
 
 export interface CompiledCriteria {
+  /** Set when the criterion has geo entries: its countries and its autonomous systems (either may be empty). */
   geo: Set<string> | null;
+  asns: Set<number> | null;
   ips: IpSet | null;
   /** Lower-cased exact user agents, and their lengths: most user agents are rejected without folding case. */
   uaExact: Set<string> | null;
@@ -159,7 +161,8 @@ function compileCriteria(c: Criteria): CompiledCriteria {
   }
   const { ascii, other } = wildcardRegExps(direct);
   return {
-    geo: c.geo !== undefined ? new Set(c.geo.map((g) => g.COUNTRY_CODE)) : null,
+    geo: c.geo !== undefined ? new Set(c.geo.flatMap((g) => (g.COUNTRY_CODE !== undefined ? [g.COUNTRY_CODE] : []))) : null,
+    asns: c.geo !== undefined ? new Set(c.geo.flatMap((g) => (g.ASN !== undefined ? [g.ASN] : []))) : null,
     ips: c.ips !== undefined ? new IpSet(c.ips) : null,
     uaExact: exact.length > 0 ? new Set(exact.map(asciiLower)) : null,
     uaExactLengths: exact.length > 0 ? new Set(exact.map((e) => e.length)) : null,

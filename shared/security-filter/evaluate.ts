@@ -47,6 +47,7 @@ export class SecurityFilterEngine {
   private uaRaw = '';
   private uaLower: string | null = null;
   private countryRaw: string | null = null;
+  private asnRaw: number | null = null;
   private ipRaw = '';
   private ipKind = NOT_PARSED;
   private readonly ipV4 = new Uint32Array(1);
@@ -75,12 +76,12 @@ export class SecurityFilterEngine {
   }
 
   evaluate(req: SecurityFilterRequest): FilterOutcome {
-    return this.run(req.host, req.path, req.user_agent, req.country, req.ip);
+    return this.run(req.host, req.path, req.user_agent, req.country, req.asn ?? null, req.ip);
   }
 
   /** The same as `evaluate`, straight from a decoded access record (no request object built). */
   evaluateRecord(rec: AccessRecord): FilterOutcome {
-    return this.run(rec.host, rec.path, rec.user_agent, rec.country, rec.client_ip);
+    return this.run(rec.host, rec.path, rec.user_agent, rec.country, rec.asn ?? null, rec.client_ip);
   }
 
   private levelFor(host: string, path: string): CompiledLevel | null {
@@ -94,12 +95,13 @@ export class SecurityFilterEngine {
     return this.domains.get(h) ?? this.property;
   }
 
-  private run(host: string, path: string, ua: string, country: string | null, ip: string): FilterOutcome {
+  private run(host: string, path: string, ua: string, country: string | null, asn: number | null, ip: string): FilterOutcome {
     const level = this.levelFor(host, path);
     if (level === null || !level.enabled || level.rules.length === 0) return NONE;
     this.uaRaw = ua;
     this.uaLower = null;
     this.countryRaw = country;
+    this.asnRaw = asn;
     this.ipRaw = ip;
     this.ipKind = NOT_PARSED;
     let matched: string[] | null = null;
@@ -139,9 +141,12 @@ export class SecurityFilterEngine {
     return true;
   }
 
+  /** A geo criterion: any of its countries, or any of its autonomous systems. */
   private geoMatches(c: CompiledCriteria): boolean {
     const cc = this.countryRaw;
-    return cc !== null && cc.length === 2 && (c.geo as Set<string>).has(asciiUpper2(cc));
+    if (cc !== null && cc.length === 2 && (c.geo as Set<string>).has(asciiUpper2(cc))) return true;
+    const asn = this.asnRaw;
+    return asn !== null && (c.asns as Set<number>).has(asn);
   }
 
   private ipsMatch(c: CompiledCriteria): boolean {

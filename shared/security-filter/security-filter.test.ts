@@ -28,7 +28,7 @@ import {
   type RuleSet,
   type SecurityFilter,
 } from './index.js';
-import { filterVectors, invalidFilterVectors, type Vector, type VectorExpect } from '../testing/filter-vectors.js';
+import { filterVectors, invalidFilterVectors, withGeo, type Vector, type VectorExpect } from '../testing/filter-vectors.js';
 
 const dir = join(schemasDir(), 'security-filter');
 const readJson = (name: string): unknown => JSON.parse(readFileSync(join(dir, name), 'utf8'));
@@ -52,7 +52,7 @@ function check(got: FilterOutcome, want: VectorExpect, where: string): void {
 
 function runVector(v: Vector, ruleSet: RuleSet | null, label: string): void {
   const engine = compileRuleSet(ruleSet);
-  v.requests.forEach(({ request, expect }, i) => check(engine.evaluate(request), expect, `${label} request ${i} ${JSON.stringify(request).slice(0, 160)}`));
+  v.requests.forEach(({ request, expect }, i) => check(engine.evaluate(withGeo(v, request)), expect, `${label} request ${i} ${JSON.stringify(request).slice(0, 160)}`));
 }
 
 test('the vector files are well formed and cover the ground', () => {

@@ -9,9 +9,11 @@ export interface ResponseHandling {
   block_http_status?: number;
 }
 
-export interface GeoCriterion {
-  COUNTRY_CODE: string;
-}
+/**
+ * One geo variable per entry (the CDN's "key/value pairs for geo
+ * variables"): the client's country, or its autonomous system.
+ */
+export type GeoCriterion = { COUNTRY_CODE: string; ASN?: undefined } | { ASN: number; COUNTRY_CODE?: undefined };
 
 /** The kinds present are ANDed; the values within one kind are ORed. */
 export interface Criteria {
@@ -55,6 +57,8 @@ export interface SecurityFilterRequest {
   user_agent: string;
   /** ISO 3166-1 alpha-2; null when unknown. */
   country: string | null;
+  /** The client's autonomous system number; null or absent when unknown. */
+  asn?: number | null;
   ip: string;
 }
 

@@ -96,11 +96,15 @@ class Checker {
       if (this.array(x.geo, p, 1, LIMITS.geo)) {
         x.geo.forEach((g, i) => {
           const gp = item(p, i);
-          if (!this.object(g, gp, ['COUNTRY_CODE'])) return;
+          if (!this.object(g, gp, ['COUNTRY_CODE', 'ASN'])) return;
           const cc = g.COUNTRY_CODE;
+          const asn = g.ASN;
           const cp = at(gp, 'COUNTRY_CODE');
-          if (cc === undefined) this.add(cp, 'is required');
-          else if (typeof cc !== 'string') this.add(cp, 'must be a string');
+          if (cc === undefined && asn === undefined) this.add(cp, 'is required (or ASN)');
+          else if (cc !== undefined && asn !== undefined) this.add(gp, 'one geo variable per entry: COUNTRY_CODE or ASN');
+          else if (asn !== undefined) {
+            if (!Number.isInteger(asn) || (asn as number) < 1 || (asn as number) > ASN_MAX) this.add(at(gp, 'ASN'), `must be an autonomous system number, an integer 1 to ${ASN_MAX}`);
+          } else if (typeof cc !== 'string') this.add(cp, 'must be a string');
           else if (!COUNTRY_CODES.has(cc)) this.add(cp, countryProblem(cc));
         });
       }
@@ -197,6 +201,9 @@ class Checker {
     }
   }
 }
+
+/** The largest autonomous system number (32-bit, RFC 6793). */
+export const ASN_MAX = 4294967295;
 
 function countryProblem(cc: string): string {
   if (cc === 'UK') return 'not an ISO 3166-1 alpha-2 code: the United Kingdom is "GB"';

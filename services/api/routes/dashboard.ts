@@ -74,7 +74,7 @@ export function registerDashboard(app: FastifyInstance, deps: DashboardDeps): vo
   app.get<{ Querystring: { hours: number; top: number; deployment?: string } }>('/api/dashboard/top', {
     config: { auth: 'analyst' },
     schema: {
-      summary: 'Top paths named by events, and events per deployment, over the last hours',
+      summary: 'Top paths named by events, and events per deployment, client country and autonomous system, over the last hours',
       tags: ['dashboard'],
       querystring: {
         type: 'object',
@@ -91,6 +91,6 @@ export function registerDashboard(app: FastifyInstance, deps: DashboardDeps): vo
     const to = Date.now();
     const q = req.query;
     const r = await topStats(deps.ch, { from: to - q.hours * 3_600_000, to, top: q.top, ...(q.deployment !== undefined ? { deployment: q.deployment } : {}) });
-    return { data: { from: r.from, to: r.to, paths: r.paths, deployments: r.deployments } };
+    return { data: { from: r.from, to: r.to, paths: r.paths, deployments: r.deployments, countries: r.event_countries, asns: r.event_asns } };
   });
 }

@@ -25,6 +25,9 @@ export const eventSchema = {
     window_end: { type: 'integer' },
     sample_paths: { type: 'array', items: { type: 'string' } },
     details: { type: 'object', additionalProperties: { type: 'string' } },
+    country: { type: ['string', 'null'], description: 'the client\'s country (ISO 3166-1 alpha-2); null when unknown' },
+    asn: { type: ['integer', 'null'], description: 'the client\'s autonomous system number; null when unknown' },
+    as_org: { type: ['string', 'null'], description: 'that autonomous system\'s organisation' },
   },
 } as const;
 

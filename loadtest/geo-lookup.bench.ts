@@ -1,0 +1,143 @@
+// The cost of knowing every client's country and AS: loading the bundled
+// databases (time, bytes of range tables, heap after a full GC), one lookup
+// (ns, IPv4 and IPv6 clients drawn from the tables' own ranges), and the
+// ingester's per-line path (IngestPipeline.offer: parse, annotate, encode,
+// batch onto an in-process bus) with geo.enabled false and true in the same
+// run, alternating rounds, so the throughput cost is measured, not guessed.
+// Ingest rates are per CPU second of the process (as parse.bench.ts: a busy
+// machine stretches the wall clock, not the figure); lookups are wall-clock
+// ns, best of the rounds.
+//
+//   node --expose-gc dist/loadtest/geo-lookup.bench.js [LOOKUPS] [LINES]
+//        (defaults 1000000 lookups a round, 100000 ingest lines a round; 7 rounds, best kept)
+//
+// No peer is installed on this machine (no maxmind/mmdb reader, no geoip-lite
+// among the dependencies), so the comparison printed is a NAIVE BASELINE, not
+// a peer: a linear scan over the same IPv4 ranges, as code without an index
+// would do it — it shows what the binary search buys, nothing more.
+import { MemoryBus } from '../shared/bus/memory.js';
+import { loadConfig } from '../shared/config/load.js';
+import { geoDatabase } from '../shared/geo/database.js';
+import { topicNames } from '../shared/topics.js';
+import { IngestPipeline } from '../services/ingester/pipeline.js';
+import { Rng } from './generator/prng.js';
+import { figure } from './report-figures.js';
+
+const LOOKUPS = Number.parseInt(process.argv[2] ?? '1000000', 10);
+const LINES = Number.parseInt(process.argv[3] ?? '100000', 10);
+if (!(LOOKUPS > 0) || !(LINES > 0)) {
+  console.error('usage: node --expose-gc dist/loadtest/geo-lookup.bench.js [LOOKUPS] [LINES]');
+  process.exit(2);
+}
+const ROUNDS = 7;
+const gc = (globalThis as { gc?: () => void }).gc;
+const heap = (): number => {
+  gc?.();
+  gc?.();
+  return process.memoryUsage().heapUsed + process.memoryUsage().arrayBuffers;
+};
+
+const rng = new Rng(0x67656f);
+const POOL = 8192;
+
+function main(): void {
+  const before = heap();
+  const t0 = performance.now();
+  // The process's one copy, which the ingester below uses too.
+  const db = geoDatabase();
+  const loadMs = performance.now() - t0;
+  const heldBytes = heap() - before;
+  console.log(`load: ${loadMs.toFixed(0)} ms; range tables ${(db.tableBytes / 1048576).toFixed(1)} MiB + organisation names ~${(db.orgBytes / 1048576).toFixed(1)} MiB; heap after GC +${(heldBytes / 1048576).toFixed(1)} MiB${gc ? '' : ' (run with --expose-gc for this figure)'}`);
+  for (const s of db.sources) console.log(`  ${s.name} ${s.version} (${s.date}, ${s.license}): ${s.ranges} ranges, ${(s.bytesOnDisk / 1048576).toFixed(1)} MiB of CSV read`);
+
+  // Clients: 80 % IPv4 drawn uniformly from 1.0.0.0–223.255.255.255, 20 % IPv6 inside 2000::/4.
+  const ips: string[] = [];
+  for (let i = 0; i < POOL; i++) {
+    if (rng.float() < 0.8) {
+      const a = 1 + Math.floor(rng.float() * 223);
+      ips.push(`${a}.${Math.floor(rng.float() * 256)}.${Math.floor(rng.float() * 256)}.${Math.floor(rng.float() * 256)}`);
+    } else {
+      const g = (): string => Math.floor(rng.float() * 65536).toString(16);
+      ips.push(`2${Math.floor(rng.float() * 16).toString(16)}${Math.floor(rng.float() * 256).toString(16).padStart(2, '0')}:${g()}:${g()}::${g()}`);
+    }
+  }
+  const known = ips.filter((ip) => db.lookup(ip).asn !== null).length;
+  console.log(`clients: ${POOL} distinct (${((100 * known) / POOL).toFixed(0)} % with a known AS)`);
+
+  // One lookup without the ingester's memo: annotate a record (parse the address, country + AS).
+  const rec = { client_ip: '', country: null as string | null, asn: null as number | null | undefined, as_org: null as string | null | undefined };
+  let bestNs = Infinity;
+  let sink = 0;
+  for (let r = 0; r < ROUNDS; r++) {
+    const s = process.hrtime.bigint();
+    for (let i = 0; i < LOOKUPS; i++) {
+      rec.client_ip = ips[i & (POOL - 1)] as string;
+      rec.country = null;
+      rec.asn = null;
+      db.annotate(rec);
+      if (rec.asn !== null) sink++;
+    }
+    bestNs = Math.min(bestNs, Number(process.hrtime.bigint() - s) / LOOKUPS);
+  }
+
+  // NAIVE BASELINE (not a peer): a linear scan of the IPv4 country ranges.
+  const table = (db as unknown as { country4: { starts: Uint32Array; ends: Uint32Array; values: Uint32Array } }).country4;
+  const v4 = ips.filter((ip) => !ip.includes(':')).map((ip) => ip.split('.').reduce((n, p) => n * 256 + Number(p), 0));
+  const naiveN = Math.max(200, Math.floor(LOOKUPS / 2000));
+  let naiveNs = Infinity;
+  for (let r = 0; r < 3; r++) {
+    const s = process.hrtime.bigint();
+    for (let i = 0; i < naiveN; i++) {
+      const a = v4[i % v4.length] as number;
+      for (let k = 0; k < table.starts.length; k++) {
+        if ((table.starts[k] as number) <= a && a <= (table.ends[k] as number)) {
+          sink += table.values[k] as number;
+          break;
+        }
+      }
+    }
+    naiveNs = Math.min(naiveNs, Number(process.hrtime.bigint() - s) / naiveN);
+  }
+  console.log(`lookup (annotate: parse, country, AS): ${bestNs.toFixed(0)} ns best of ${ROUNDS} × ${LOOKUPS}; naive baseline, linear scan of the IPv4 country ranges: ${(naiveNs / 1000).toFixed(1)} µs (${naiveN} lookups)`);
+
+    // The ingester's per-line path with geo off and on (on: through its cache of recent IPv4 clients, GeoMemo;
+  // the 8192 clients cycle, so after the first pass the cache answers for IPv4 — real traffic repeats clients too).
+  const lines = ips.map((ip, i) =>
+    Buffer.from(`<190>Nov 21 06:00:44 edge nginx: {"ts":"1795240844.${i % 1000}","client_ip":"${ip}","method":"GET","host":"shop.example.com","uri":"/api/v1/orders/${i}","status":"200","bytes":"5120","request_time":"0.012","user_agent":"Mozilla/5.0 (X11; Linux x86_64; rv:125.0) Gecko/20100101 Firefox/125.0","country":""}`),
+  );
+  const rate = async (geo: boolean): Promise<number> => {
+    const bus = new MemoryBus();
+    const topics = topicNames('bench.');
+    await bus.ensureTopics(Object.values(topics).map((topic) => ({ topic, partitions: 1 })));
+    const p = new IngestPipeline(loadConfig({ text: `geo: { enabled: ${geo} }\nkafka: { linger: 1000ms }\nlog_level: silent`, env: {} }), bus, topics);
+    const s = process.cpuUsage();
+    for (let i = 0; i < LINES; i++) {
+      p.offer(lines[i & (POOL - 1)] as Buffer, 'file');
+      if ((i & 8191) === 8191) await p.flush();
+    }
+    await p.close();
+    const used = process.cpuUsage(s);
+    const seconds = (used.user + used.system) / 1e6;
+    await bus.close();
+    return LINES / seconds;
+  };
+  void (async () => {
+    const best = { off: 0, on: 0 };
+    await rate(true); // warm-up
+    for (let r = 0; r < ROUNDS; r++) {
+      best.off = Math.max(best.off, await rate(false));
+      best.on = Math.max(best.on, await rate(true));
+    }
+    const drop = (100 * (best.off - best.on)) / best.off;
+    console.log(`ingest (IngestPipeline.offer, JSON lines, in-process bus), per CPU second, best of ${ROUNDS} × ${LINES}: geo off ${Math.round(best.off)} lines/s, geo on ${Math.round(best.on)} lines/s (${drop.toFixed(1)} % lower)`);
+    figure({ bench: 'geo-lookup', name: 'lookup (country + AS of one client)', value: Math.round(bestNs), unit: 'ns', peer: { name: 'naive baseline: linear scan (not a peer)', value: Math.round(naiveNs) }, better: 'lower' });
+    figure({ bench: 'geo-lookup', name: 'databases loaded: range tables', value: Math.round(db.tableBytes / 1048576), unit: 'MiB', better: 'lower' });
+    if (gc) figure({ bench: 'geo-lookup', name: 'databases loaded: heap after GC', value: Math.round(heldBytes / 1048576), unit: 'MiB', better: 'lower' });
+    figure({ bench: 'geo-lookup', name: 'databases load time', value: Math.round(loadMs), unit: 'ms', better: 'lower' });
+    figure({ bench: 'geo-lookup', name: 'ingest with geo, one core', value: Math.round(best.on), unit: 'lines/s', peer: { name: 'the same ingester with geo.enabled false', value: Math.round(best.off) }, better: 'higher' });
+    figure({ bench: 'geo-lookup', name: 'ingest throughput lost to geo', value: Number(drop.toFixed(1)), unit: '%', better: 'lower', aim: 10 });
+    if (sink < 0) console.log(sink);
+  })();
+}
+
+main();

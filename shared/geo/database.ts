@@ -1,0 +1,393 @@
+// The client's country and autonomous system, with no operator setup: two
+// openly licensed databases installed from npm (package.json dependencies),
+// read once per process into sorted typed-array range tables (tables.ts).
+//
+//   @ip-location-db/geo-whois-asn-country  country   (package CC0-1.0; data CC BY 4.0, NRO)
+//   @ip-location-db/asn                    ASN + org (CC BY 4.0: RouteViews, DB-IP, NRO)
+//
+// Files read: <name>-ipv4-num.csv (start,end as integers) and <name>-ipv6.csv
+// (start,end as text addresses), each line an inclusive range; the ASN files
+// add the number and the organisation (quoted when it holds a comma).
+// Loading takes about a second and some 30 MiB; lookups allocate nothing
+// but the answer.
+import { readFileSync, statSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { parseClient, parseV6 } from '../ip.js';
+import { RangeBuilder, packCountry, unpackCountry, type RangeTable } from './tables.js';
+
+const require = createRequire(import.meta.url);
+
+export interface GeoSource {
+  /** The npm package. */
+  name: string;
+  version: string;
+  /** The data's date (YYYY-MM-DD), from the package version (2.3.YYYYMMDDHH). */
+  date: string;
+  license: string;
+  /** What the ranges give: "country" or "asn". */
+  gives: 'country' | 'asn';
+  ranges: number;
+  /** Bytes of its CSV files that are read. */
+  bytesOnDisk: number;
+}
+
+export interface GeoAnswer {
+  /** ISO 3166-1 alpha-2, upper case; null when unknown. */
+  country: string | null;
+  asn: number | null;
+  as_org: string | null;
+}
+
+/** What annotate() writes into: the record's geo fields. */
+export interface GeoFields {
+  client_ip: string;
+  country: string | null;
+  asn?: number | null;
+  as_org?: string | null;
+}
+
+const COUNTRY_PACKAGE = '@ip-location-db/geo-whois-asn-country';
+const ASN_PACKAGE = '@ip-location-db/asn';
+
+function packageDir(name: string): string {
+  return dirname(require.resolve(`${name}/package.json`));
+}
+
+function sourceOf(name: string, gives: 'country' | 'asn', files: string[], ranges: number): GeoSource {
+  const dir = packageDir(name);
+  const pkg = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as { version: string; license: string };
+  const m = /\.(\d{4})(\d{2})(\d{2})\d*$/.exec(pkg.version);
+  return {
+    name,
+    version: pkg.version,
+    date: m ? `${m[1]}-${m[2]}-${m[3]}` : '',
+    license: pkg.license,
+    gives,
+    ranges,
+    bytesOnDisk: files.reduce((n, f) => n + statSync(join(dir, f)).size, 0),
+  };
+}
+
+/** The last field of a CSV line, from `from`: unquoted when quoted ("" inside is one "). */
+function lastField(line: string, from: number): string {
+  if (line.charCodeAt(from) !== 34) return line.slice(from);
+  const end = line.lastIndexOf('"');
+  return line.slice(from + 1, end > from ? end : line.length).replace(/""/g, '"');
+}
+
+function* lines(text: string): Generator<string> {
+  let at = 0;
+  while (at < text.length) {
+    let nl = text.indexOf('\n', at);
+    if (nl < 0) nl = text.length;
+    const line = text.charCodeAt(nl - 1) === 13 ? text.slice(at, nl - 1) : text.slice(at, nl);
+    at = nl + 1;
+    if (line !== '') yield line;
+  }
+}
+
+const groups = new Uint16Array(8);
+function setV6(text: string, out: Uint32Array, at: number): boolean {
+  if (!parseV6(text, groups)) return false;
+  for (let i = 0; i < 4; i++) out[at + i] = (((groups[2 * i] as number) << 16) | (groups[2 * i + 1] as number)) >>> 0;
+  return true;
+}
+
+type ValueOf = (rest: string, b: RangeBuilder, i: number) => void;
+
+function readV4(file: string, value: ValueOf): RangeTable {
+  const b = new RangeBuilder(1);
+  for (const line of lines(readFileSync(file, 'latin1'))) {
+    const c1 = line.indexOf(',');
+    const c2 = line.indexOf(',', c1 + 1);
+    if (c1 < 0 || c2 < 0) continue;
+    const i = b.next();
+    b.starts[i] = Number(line.slice(0, c1));
+    b.ends[i] = Number(line.slice(c1 + 1, c2));
+    value(line.slice(c2 + 1), b, i);
+  }
+  return b.finish(true);
+}
+
+function readV6(file: string, value: ValueOf): RangeTable {
+  const b = new RangeBuilder(4);
+  for (const line of lines(readFileSync(file, 'latin1'))) {
+    const c1 = line.indexOf(',');
+    const c2 = line.indexOf(',', c1 + 1);
+    if (c1 < 0 || c2 < 0) continue;
+    const i = b.next();
+    if (!setV6(line.slice(0, c1), b.starts, i * 4) || !setV6(line.slice(c1 + 1, c2), b.ends, i * 4)) {
+      b.n--;
+      continue;
+    }
+    value(line.slice(c2 + 1), b, i);
+  }
+  return b.finish(true);
+}
+
+export class GeoDatabase {
+  readonly sources: GeoSource[];
+  private readonly country4: RangeTable;
+  private readonly country6: RangeTable;
+  private readonly asn4: RangeTable;
+  private readonly asn6: RangeTable;
+  private readonly orgs: string[] = [];
+  private readonly v4 = new Uint32Array(1);
+  private readonly words = new Uint32Array(4);
+  private readonly scratch = new Uint16Array(8);
+
+  constructor() {
+    const cdir = packageDir(COUNTRY_PACKAGE);
+    const adir = packageDir(ASN_PACKAGE);
+    const country: ValueOf = (rest, b, i) => {
+      b.values[i] = rest.length === 2 ? packCountry(rest) : 0;
+    };
+    const orgIndex = new Map<string, number>();
+    const asn: ValueOf = (rest, b, i) => {
+      const comma = rest.indexOf(',');
+      b.values[i] = Number(comma < 0 ? rest : rest.slice(0, comma));
+      const org = comma < 0 ? '' : lastField(rest, comma + 1);
+      let k = orgIndex.get(org);
+      if (k === undefined) {
+        k = this.orgs.length;
+        // The file is read as latin1 (fast); a name is decoded as the UTF-8 it is, into a string of
+        // its own: a slice would keep the whole file alive and encode several times slower.
+        this.orgs.push(Buffer.from(org, 'latin1').toString('utf8'));
+        orgIndex.set(org, k);
+      }
+      b.extra[i] = k;
+    };
+    const cFiles = ['geo-whois-asn-country-ipv4-num.csv', 'geo-whois-asn-country-ipv6.csv'];
+    const aFiles = ['asn-ipv4-num.csv', 'asn-ipv6.csv'];
+    this.country4 = readV4(join(cdir, cFiles[0] as string), country);
+    this.country6 = readV6(join(cdir, cFiles[1] as string), country);
+    this.asn4 = readV4(join(adir, aFiles[0] as string), asn);
+    this.asn6 = readV6(join(adir, aFiles[1] as string), asn);
+    this.sources = [
+      sourceOf(COUNTRY_PACKAGE, 'country', cFiles, this.country4.size + this.country6.size),
+      sourceOf(ASN_PACKAGE, 'asn', aFiles, this.asn4.size + this.asn6.size),
+    ];
+  }
+
+  /** Bytes held by the range tables (the organisation names not counted: see orgBytes). */
+  get tableBytes(): number {
+    return this.country4.bytes + this.country6.bytes + this.asn4.bytes + this.asn6.bytes;
+  }
+
+  /** Approximate bytes of the distinct organisation names (UTF-16 in the heap). */
+  get orgBytes(): number {
+    return this.orgs.reduce((n, s) => n + 2 * s.length + 16, 0);
+  }
+
+  /** Parses `ip` into the scratch; 4, 6 or 0 (not an address). */
+  private parse(ip: string): number {
+    return parseClient(ip, this.v4, this.words, this.scratch);
+  }
+
+  private countryAt(kind: number): string | null {
+    const t = kind === 4 ? this.country4 : this.country6;
+    const i = kind === 4 ? t.find4(this.v4[0] as number) : t.find6(this.words);
+    const v = i < 0 ? 0 : (t.values[i] as number);
+    return v === 0 ? null : unpackCountry(v);
+  }
+
+  /** The country code of `ip`, or null. */
+  country(ip: string): string | null {
+    const kind = this.parse(ip);
+    return kind === 0 ? null : this.countryAt(kind);
+  }
+
+  /** Country and AS of `ip` (null fields when unknown). */
+  lookup(ip: string): GeoAnswer {
+    const kind = this.parse(ip);
+    if (kind === 0) return { country: null, asn: null, as_org: null };
+    const country = this.countryAt(kind);
+    const t = kind === 4 ? this.asn4 : this.asn6;
+    const i = kind === 4 ? t.find4(this.v4[0] as number) : t.find6(this.words);
+    if (i < 0) return { country, asn: null, as_org: null };
+    return { country, asn: t.values[i] as number, as_org: this.orgs[(t.extra as Uint32Array)[i] as number] ?? null };
+  }
+
+  /**
+   * Sets a record's country (only when the log gave none: nginx's value
+   * wins), ASN and organisation from its client address.
+   */
+  /** The packed country of an IPv4 address (0: unknown). */
+  countryCode4(a: number): number {
+    const i = this.country4.find4(a);
+    return i < 0 ? 0 : (this.country4.values[i] as number);
+  }
+
+  /** The index of the IPv4 ASN range holding `a`, or -1; read with asnOf4 and orgOf4. */
+  asnRange4(a: number): number {
+    return this.asn4.find4(a);
+  }
+
+  asnOf4(range: number): number {
+    return this.asn4.values[range] as number;
+  }
+
+  orgOf4(range: number): string | null {
+    return this.orgs[(this.asn4.extra as Uint32Array)[range] as number] ?? null;
+  }
+
+  annotate(rec: GeoFields): void {
+    const kind = this.parse(rec.client_ip);
+    if (kind === 0) return;
+    if (rec.country === null) rec.country = this.countryAt(kind);
+    const t = kind === 4 ? this.asn4 : this.asn6;
+    const i = kind === 4 ? t.find4(this.v4[0] as number) : t.find6(this.words);
+    if (i >= 0) {
+      rec.asn = t.values[i];
+      rec.as_org = this.orgs[(t.extra as Uint32Array)[i] as number] ?? null;
+    }
+  }
+
+  /**
+   * Every range of a country code, as the nodes take it (geoBlocks): what a
+   * geo rule on it needs at an edge without a country variable.
+   */
+  countryBlocks(cc: string): string[] {
+    const v = packCountry(cc);
+    return [...blocksOf(this.country4, v), ...blocksOf(this.country6, v)];
+  }
+
+  /** Every range of an autonomous system, as countryBlocks. */
+  asnBlocks(asn: number): string[] {
+    return [...blocksOf(this.asn4, asn), ...blocksOf(this.asn6, asn)];
+  }
+}
+
+/**
+ * The ranges of one value, adjacent ones merged: IPv4 as "a.b.c.d-e.f.g.h"
+ * (or one address, or a CIDR block when the range is exactly one), IPv6 as
+ * CIDR blocks (the fewest that cover each range).
+ */
+function* blocksOf(t: RangeTable, value: number): Generator<string> {
+  const n = t.size;
+  for (let i = 0; i < n; i++) {
+    if (t.values[i] !== value) continue;
+    if (t.words === 1) {
+      const lo = t.starts[i] as number;
+      let hi = t.ends[i] as number;
+      while (i + 1 < n && t.values[i + 1] === value && t.starts[i + 1] === hi + 1) hi = t.ends[++i] as number;
+      yield range4(lo, hi);
+    } else {
+      const lo = big(t.starts, i * 4);
+      let hi = big(t.ends, i * 4);
+      while (i + 1 < n && t.values[i + 1] === value && big(t.starts, (i + 1) * 4) === hi + 1n) hi = big(t.ends, ++i * 4);
+      yield* cidrs6(lo, hi);
+    }
+  }
+}
+
+const dotted = (a: number): string => `${a >>> 24}.${(a >>> 16) & 255}.${(a >>> 8) & 255}.${a & 255}`;
+
+function range4(lo: number, hi: number): string {
+  if (lo === hi) return dotted(lo);
+  const size = hi - lo + 1;
+  const bits = Math.log2(size);
+  if (Number.isInteger(bits) && lo % size === 0) return `${dotted(lo)}/${32 - bits}`;
+  return `${dotted(lo)}-${dotted(hi)}`;
+}
+
+function big(a: Uint32Array, at: number): bigint {
+  let v = 0n;
+  for (let k = 0; k < 4; k++) v = (v << 32n) | BigInt(a[at + k] as number);
+  return v;
+}
+
+function* cidrs6(lo: bigint, hi: bigint): Generator<string> {
+  while (lo <= hi) {
+    let bits = 0;
+    while (bits < 128 && (lo & ((1n << BigInt(bits + 1)) - 1n)) === 0n && lo + (1n << BigInt(bits + 1)) - 1n <= hi) bits++;
+    const hex = lo.toString(16).padStart(32, '0');
+    const groupsText = [];
+    for (let g = 0; g < 8; g++) groupsText.push(parseInt(hex.slice(g * 4, g * 4 + 4), 16).toString(16));
+    yield `${compress(groupsText)}/${128 - bits}`;
+    lo += 1n << BigInt(bits);
+  }
+}
+
+/** RFC 5952: the longest run (≥ 2) of zero groups as "::". */
+function compress(g: string[]): string {
+  let best = -1;
+  let bestLen = 1;
+  for (let i = 0; i < 8; ) {
+    if (g[i] !== '0') {
+      i++;
+      continue;
+    }
+    let j = i;
+    while (j < 8 && g[j] === '0') j++;
+    if (j - i > bestLen) {
+      best = i;
+      bestLen = j - i;
+    }
+    i = j;
+  }
+  if (best < 0) return g.join(':');
+  return `${g.slice(0, best).join(':')}::${g.slice(best + bestLen).join(':')}`;
+}
+
+let loaded: GeoDatabase | undefined;
+
+/** The process's one copy of the databases, read at first use. */
+export function geoDatabase(): GeoDatabase {
+  loaded ??= new GeoDatabase();
+  return loaded;
+}
+
+/** The sources whose data is older than `maxAgeMs` (0: none is too old), with their age in days. */
+export function staleSources(db: GeoDatabase, maxAgeMs: number, now = Date.now()): Array<GeoSource & { ageDays: number }> {
+  if (maxAgeMs <= 0) return [];
+  return db.sources
+    .map((s) => ({ ...s, ageDays: Math.floor((now - Date.parse(`${s.date}T00:00:00Z`)) / 86_400_000) }))
+    .filter((s) => Number.isFinite(s.ageDays) && s.ageDays * 86_400_000 > maxAgeMs);
+}
+
+/** Slots of GeoMemo's IPv4 cache (a power of two). */
+const MEMO_SLOTS = 1 << 16;
+
+/**
+ * GeoDatabase.annotate with a direct-mapped cache of recent IPv4 clients: a
+ * client sends many requests, and three typed-array reads cost less than two
+ * searches over tens of megabytes of tables that the rest of the ingester
+ * keeps out of the CPU caches. Keyed by the parsed address (no string
+ * hashing); a colliding client replaces the slot. IPv6 clients are looked up.
+ */
+export class GeoMemo {
+  private readonly keys = new Uint32Array(MEMO_SLOTS);
+  /** The packed country, 0 when unknown; -1: the slot is empty. */
+  private readonly countries = new Int32Array(MEMO_SLOTS).fill(-1);
+  /** The ASN range's index, -1 when none. */
+  private readonly asnRanges = new Int32Array(MEMO_SLOTS);
+  private readonly v4 = new Uint32Array(1);
+  private readonly words = new Uint32Array(4);
+  private readonly groups = new Uint16Array(8);
+
+  constructor(private readonly db: GeoDatabase) {}
+
+  annotate(rec: GeoFields): void {
+    const kind = parseClient(rec.client_ip, this.v4, this.words, this.groups);
+    if (kind !== 4) {
+      if (kind === 6) this.db.annotate(rec);
+      return;
+    }
+    const a = this.v4[0] as number;
+    const slot = Math.imul(a, 0x9e3779b1) >>> 16;
+    if (this.countries[slot] === -1 || this.keys[slot] !== a) {
+      this.keys[slot] = a;
+      this.countries[slot] = this.db.countryCode4(a);
+      this.asnRanges[slot] = this.db.asnRange4(a);
+    }
+    const cc = this.countries[slot] as number;
+    if (rec.country === null && cc !== 0) rec.country = unpackCountry(cc);
+    const r = this.asnRanges[slot] as number;
+    if (r >= 0) {
+      rec.asn = this.db.asnOf4(r);
+      rec.as_org = this.db.orgOf4(r);
+    }
+  }
+}
