@@ -8,8 +8,6 @@ import { Counter } from 'prom-client';
 import { LogwardenError } from '../errors.js';
 import { componentLogger } from '../log.js';
 import { recordLag } from './lag.js';
-import { coordinatorLost } from './kafka-coordinator.js';
-import { partitionForKey } from './murmur2.js';
 import { COMPRESSION_TYPES, registerCodecs, type Compression } from './codecs.js';
 import { registry } from '../metrics.js';
 import { BUS_ERRORS, BusRefusedError, BusUnavailableError } from './errors.js';
@@ -92,10 +90,6 @@ export class KafkaBus implements Bus {
   private admin: Admin | undefined;
   private adminReady: Promise<void> | undefined;
   private readonly consumers = new Set<KafkaSubscription>();
-  /** Per topic, the end of the sends queued so far (see publish). */
-  private readonly sending = new Map<string, Promise<void>>();
-  private readonly partitionCounts = new Map<string, number>();
-  private roundRobin = 0;
 
   constructor(private readonly opts: KafkaBusOptions) {
     const codecs = registerCodecs();
@@ -188,57 +182,22 @@ export class KafkaBus implements Bus {
 
   async publish(topic: string, messages: OutgoingMessage[]): Promise<void> {
     if (messages.length === 0) return;
-    if (this.opts.acks !== 'all') return this.send(topic, messages);
-    // The idempotent producer: one send per topic at a time. kafkajs numbers batches under a
-    // lock per broker, not per partition, and takes the numbers back when a request fails:
-    // two sends for one partition whose leader moves would go to two brokers and leave the
-    // numbering wrong (a later batch acknowledged as a duplicate of a stored one).
-    const run = (this.sending.get(topic) ?? Promise.resolve()).then(() => this.send(topic, messages));
-    const tail = run.catch(() => undefined);
-    this.sending.set(topic, tail);
-    void tail.then(() => {
-      if (this.sending.get(topic) === tail) this.sending.delete(topic);
-    });
-    return run;
-  }
-
-  /**
-   * One kafkajs send per partition (murmur2, as its DefaultPartitioner): a send to several
-   * loses records when a leader moves, since kafkajs retries only brokers that did not answer
-   * (services/faults/broker-loss.fault.ts).
-   */
-  private async send(topic: string, messages: OutgoingMessage[]): Promise<void> {
     const producer = await this.getProducer();
     try {
-      const partitions = await this.partitionCount(topic);
-      const byPartition = new Map<number, OutgoingMessage[]>();
-      for (const m of messages) {
-        const p = m.key === null ? this.roundRobin++ % partitions : partitionForKey(m.key, partitions);
-        const list = byPartition.get(p);
-        if (list) list.push(m);
-        else byPartition.set(p, [m]);
-      }
-      const acks = this.opts.acks === 'all' ? -1 : this.opts.acks;
-      const compression = COMPRESSION_TYPES[this.opts.compression];
-      const toKafka = (partition: number) => (m: OutgoingMessage) => ({ partition, key: m.key, value: m.value, headers: m.headers, timestamp: String(m.timestamp ?? Date.now()) });
-      const sends = [...byPartition].map(([p, list]) => producer.send({ topic, acks, compression, messages: list.map(toKafka(p)) }));
-      const failed = (await Promise.allSettled(sends)).find((r): r is PromiseRejectedResult => r.status === 'rejected');
-      if (failed) throw failed.reason;
+      await producer.send({
+        topic,
+        acks: this.opts.acks === 'all' ? -1 : this.opts.acks,
+        compression: COMPRESSION_TYPES[this.opts.compression],
+        messages: messages.map((m) => ({
+          key: m.key,
+          value: m.value,
+          headers: m.headers,
+          timestamp: String(m.timestamp ?? Date.now()),
+        })),
+      });
     } catch (err) {
       throw publishError(err, `publishing to ${topic}`);
     }
-  }
-
-  /** The partition count of `topic`, asked once. */
-  private async partitionCount(topic: string): Promise<number> {
-    const known = this.partitionCounts.get(topic);
-    if (known !== undefined) return known;
-    const admin = await this.getAdmin();
-    const meta = await admin.fetchTopicMetadata({ topics: [topic] });
-    const n = meta.topics.find((t) => t.name === topic)?.partitions.length ?? 0;
-    if (n === 0) throw new BusRefusedError(`publishing to ${topic}: no such topic`, 'unknown_topic_or_partition');
-    this.partitionCounts.set(topic, n);
-    return n;
   }
 
   async subscribe(opts: SubscribeOptions): Promise<Subscription> {
@@ -433,16 +392,9 @@ class KafkaSubscription implements Subscription {
           await opts.onBatch(incoming);
           payload.resolveOffset(last.offset);
           // Commit right after the handler succeeded: offsets never run ahead of stored data.
-          // Once, not through kafkajs's commit retries: see coordinatorLost.
-          await payload
-            .commitOffsetsIfNecessary({ topics: [{ topic: batch.topic, partitions: [{ partition: batch.partition, offset: incoming.nextOffset }] }] })
-            .catch((err: unknown) => {
-              throw coordinatorLost(err);
-            });
+          await consumer.commitOffsets([{ topic: batch.topic, partition: batch.partition, offset: incoming.nextOffset }]);
           recordLag(opts.groupId, batch.topic, batch.partition, BigInt(batch.highWatermark), BigInt(incoming.nextOffset));
-          await payload.heartbeat().catch((err: unknown) => {
-            throw coordinatorLost(err);
-          });
+          await payload.heartbeat();
         }
       },
     });
