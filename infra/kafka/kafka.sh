@@ -10,9 +10,22 @@
 #   kafka.sh status   exit 0 and print "host:port version" if it is running
 #   kafka.sh reset    stop and delete its data (a fresh cluster id on next start)
 #
+# A 3-node cluster on loopback (each node controller and broker in one JVM, a
+# 3-voter KRaft quorum; internal topics replicated 3 times, min.insync.replicas 2):
+#
+#   kafka.sh cluster-start    format once, start the nodes not running, wait until
+#                             all three answer; prints "h:p,h:p,h:p version"
+#   kafka.sh cluster-stop     stop every node
+#   kafka.sh cluster-status   exit 0 and print the brokers if all three answer
+#   kafka.sh cluster-reset    stop and delete the cluster's data
+#   kafka.sh kill-broker N    SIGKILL node N (1-3): no shutdown, no leadership handover
+#   kafka.sh start-broker N   start node N again (on its data) and wait until it answers
+#
 # Environment: KAFKA_PORT (19092), KAFKA_CONTROLLER_PORT (19093),
 # LOGWARDEN_KAFKA_DIR (state: data, log, pid; default infra/kafka/.run),
-# KAFKA_HEAP (512m).
+# KAFKA_HEAP (512m). The cluster: KAFKA_CLUSTER_PORT (19192): node N listens
+# on KAFKA_CLUSTER_PORT+2(N-1), its controller on the next port; state under
+# LOGWARDEN_KAFKA_DIR/cluster; KAFKA_CLUSTER_HEAP (256m per node).
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -149,6 +162,171 @@ stop() {
   log "stopped"
 }
 
+# ---- the 3-node cluster ----------------------------------------------------
+cbase="${KAFKA_CLUSTER_PORT:-19192}"
+crun="$run/cluster"
+cheap="${KAFKA_CLUSTER_HEAP:-256m}"
+node_cmd=()
+NODES=(1 2 3)
+node_port() { echo $((cbase + 2 * ($1 - 1))); }
+node_cport() { echo $((cbase + 2 * ($1 - 1) + 1)); }
+node_answers() { (exec 3<>"/dev/tcp/127.0.0.1/$(node_port "$1")") 2>/dev/null; }
+node_pid() {
+  local pid f="$crun/node$1/kafka.pid"
+  [ -f "$f" ] || return 1
+  pid=$(cat "$f")
+  kill -0 "$pid" 2>/dev/null || return 1
+  echo "$pid"
+}
+cluster_brokers() {
+  local out=() n
+  for n in "${NODES[@]}"; do out+=("127.0.0.1:$(node_port "$n")"); done
+  (IFS=,; echo "${out[*]}")
+}
+# The JVM command of node $1, in the array node_cmd.
+node_java() {
+  # Three JVMs share 2 cores with the services under test: small heaps, few threads, C1 only.
+  node_cmd=(java -Xms64m "-Xmx$cheap" -XX:+UseG1GC -XX:MaxGCPauseMillis=20 -XX:TieredStopAtLevel=1 -XX:CICompilerCount=1
+    -Djava.awt.headless=true "-Dlog4j2.configurationFile=$crun/node$1/log4j2.properties" -cp "$lib/*")
+}
+
+node_config() {
+  local n=$1 d="$crun/node$1" voters="" m
+  for m in "${NODES[@]}"; do voters+="${voters:+,}$m@127.0.0.1:$(node_cport "$m")"; done
+  mkdir -p "$d/data"
+  cat >"$d/server.properties" <<EOF
+process.roles=broker,controller
+node.id=$n
+controller.quorum.voters=$voters
+listeners=PLAINTEXT://127.0.0.1:$(node_port "$n"),CONTROLLER://127.0.0.1:$(node_cport "$n")
+advertised.listeners=PLAINTEXT://127.0.0.1:$(node_port "$n")
+controller.listener.names=CONTROLLER
+listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
+inter.broker.listener.name=PLAINTEXT
+log.dirs=$d/data
+num.partitions=3
+default.replication.factor=3
+min.insync.replicas=2
+unclean.leader.election.enable=false
+offsets.topic.replication.factor=3
+offsets.topic.num.partitions=8
+transaction.state.log.replication.factor=3
+transaction.state.log.min.isr=2
+share.coordinator.state.topic.replication.factor=3
+share.coordinator.state.topic.min.isr=2
+group.initial.rebalance.delay.ms=0
+auto.create.topics.enable=false
+num.network.threads=2
+num.io.threads=2
+num.replica.fetchers=1
+background.threads=2
+log.cleaner.threads=1
+log.retention.hours=24
+log.segment.bytes=67108864
+EOF
+  cat >"$d/log4j2.properties" <<EOF
+status = warn
+appender.file.type = File
+appender.file.name = file
+appender.file.fileName = $d/kafka.log
+appender.file.layout.type = PatternLayout
+appender.file.layout.pattern = [%d] %p %m (%c)%n
+rootLogger.level = INFO
+rootLogger.appenderRef.file.ref = file
+logger.kafka.name = kafka
+logger.kafka.level = WARN
+logger.apache.name = org.apache.kafka
+logger.apache.level = WARN
+logger.state.name = state.change.logger
+logger.state.level = WARN
+EOF
+}
+
+node_launch() {
+  local n=$1 d="$crun/node$1"
+  node_java "$n"
+  setsid nohup "${node_cmd[@]}" kafka.Kafka "$d/server.properties" >"$d/stdout.log" 2>&1 </dev/null 9>&- &
+  echo $! >"$d/kafka.pid"
+}
+
+node_wait() {
+  local n=$1 deadline=$((SECONDS + 120))
+  until node_answers "$n"; do
+    if ! node_pid "$n" >/dev/null; then
+      tail -n 30 "$crun/node$n/stdout.log" "$crun/node$n/kafka.log" >&2 2>/dev/null || true
+      die "node $n exited during start (logs above, full log in $crun/node$n)"
+    fi
+    [ $SECONDS -lt $deadline ] || die "node $n did not answer on 127.0.0.1:$(node_port "$n") within 120 s (log: $crun/node$n/kafka.log)"
+    sleep 0.2
+  done
+}
+
+cluster_start() {
+  mkdir -p "$crun"
+  exec 9>"$crun/lock"
+  flock -w 300 9 || die "timed out waiting for another kafka.sh cluster-start"
+  fetch
+  local n id
+  if [ ! -f "$crun/cluster.id" ]; then
+    node_java 1
+    "${node_cmd[@]}" kafka.tools.StorageTool random-uuid >"$crun/cluster.id"
+  fi
+  id=$(cat "$crun/cluster.id")
+  for n in "${NODES[@]}"; do
+    node_config "$n"
+    if [ ! -f "$crun/node$n/data/meta.properties" ]; then
+      node_java "$n"
+      "${node_cmd[@]}" kafka.tools.StorageTool format -t "$id" -c "$crun/node$n/server.properties" >&2 \
+        || die "formatting storage of node $n failed"
+    fi
+  done
+  # All three at once: a quorum of 3 voters elects a leader only once 2 are up.
+  for n in "${NODES[@]}"; do node_pid "$n" >/dev/null || node_launch "$n"; done
+  for n in "${NODES[@]}"; do node_wait "$n"; done
+  log "Apache Kafka $version (KRaft, 3 nodes) on $(cluster_brokers)"
+  echo "$(cluster_brokers) $version"
+}
+
+node_stop() {
+  local pid n=$1
+  pid=$(node_pid "$n") || return 0
+  kill "$pid"
+  for _ in $(seq 1 150); do kill -0 "$pid" 2>/dev/null || break; sleep 0.2; done
+  kill -0 "$pid" 2>/dev/null && { log "node $n did not stop in 30 s; killing it"; kill -9 "$pid"; }
+  rm -f "$crun/node$n/kafka.pid"
+}
+
+cluster_stop() {
+  local n
+  # In parallel: a node stopping alone waits for the quorum to move leadership away.
+  for n in "${NODES[@]}"; do node_stop "$n" & done
+  wait
+  log "cluster stopped"
+}
+
+node_arg() {
+  case "${1:-}" in 1|2|3) echo "$1" ;; *) die "usage: kafka.sh $2 N (N = 1, 2 or 3)" ;; esac
+}
+
+kill_broker() {
+  local n pid
+  n=$(node_arg "${1:-}" kill-broker)
+  pid=$(node_pid "$n") || die "node $n is not running"
+  kill -9 "$pid"
+  while kill -0 "$pid" 2>/dev/null; do sleep 0.05; done
+  rm -f "$crun/node$n/kafka.pid"
+  log "node $n (127.0.0.1:$(node_port "$n")) killed with SIGKILL"
+}
+
+start_broker() {
+  local n
+  n=$(node_arg "${1:-}" start-broker)
+  [ -f "$crun/node$n/data/meta.properties" ] || die "node $n has no storage: run kafka.sh cluster-start first"
+  node_pid "$n" >/dev/null || { node_config "$n"; node_launch "$n"; }
+  node_wait "$n"
+  log "node $n started on 127.0.0.1:$(node_port "$n")"
+}
+
 case "${1:-}" in
   fetch) fetch ;;
   start) start ;;
@@ -156,5 +334,13 @@ case "${1:-}" in
   status) running_pid >/dev/null && answers && echo "127.0.0.1:$port $version" ;;
   reset) stop; rm -rf "$run/data" ;;
   version) echo "$version" ;;
-  *) die "usage: kafka.sh fetch|start|stop|status|reset|version" ;;
+  cluster-start) cluster_start ;;
+  cluster-stop) cluster_stop ;;
+  cluster-status)
+    for n in "${NODES[@]}"; do node_pid "$n" >/dev/null && node_answers "$n" || exit 1; done
+    echo "$(cluster_brokers) $version" ;;
+  cluster-reset) cluster_stop; rm -rf "$crun" ;;
+  kill-broker) kill_broker "${2:-}" ;;
+  start-broker) start_broker "${2:-}" ;;
+  *) die "usage: kafka.sh fetch|start|stop|status|reset|version|cluster-start|cluster-stop|cluster-status|cluster-reset|kill-broker N|start-broker N" ;;
 esac

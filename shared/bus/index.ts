@@ -17,6 +17,7 @@ export function createBus(config: Config): Bus {
     acks: k.acks,
     compression: k.compression,
     replicationFactor: k.replication_factor,
+    minInsyncReplicas: k.min_insync_replicas,
     sessionTimeoutMs: k.session_timeout_ms,
     ssl: k.ssl,
     ...(k.sasl_mechanism === 'none'

@@ -28,6 +28,8 @@ export interface KafkaBusOptions {
   acks: 'all' | 1 | 0;
   compression: Compression;
   replicationFactor: number;
+  /** min.insync.replicas of the topics ensureTopics creates; the broker's default when absent. */
+  minInsyncReplicas?: number;
   ssl?: boolean;
   sasl?: { mechanism: 'plain' | 'scram-sha-256' | 'scram-sha-512'; username: string; password: string };
   /** How long a consumer may go without heartbeat before the group evicts it. */
@@ -161,6 +163,7 @@ export class KafkaBus implements Bus {
           configEntries: [
             { name: 'cleanup.policy', value: s.compacted ? 'compact' : 'delete' },
             ...(s.retentionMs !== undefined ? [{ name: 'retention.ms', value: String(s.retentionMs) }] : []),
+            ...(this.opts.minInsyncReplicas !== undefined ? [{ name: 'min.insync.replicas', value: String(this.opts.minInsyncReplicas) }] : []),
           ],
         })),
       });

@@ -229,6 +229,13 @@ test('kafka.session_timeout: the broker\'s bounds are checked at load, and the v
   assert.equal(loadConfig({ text: '', env: noEnv }).kafka.session_timeout_ms, 30_000);
 });
 
+test('kafka.min_insync_replicas: at most the replication factor, checked at load', () => {
+  assert.deepEqual(issuesOf('kafka: { min_insync_replicas: 2 }\n').map((i) => i.path), ['kafka.min_insync_replicas']);
+  const c = loadConfig({ text: 'kafka: { replication_factor: 3, min_insync_replicas: 2 }\n', env: noEnv });
+  assert.equal(c.kafka.min_insync_replicas, 2);
+  assert.equal(loadConfig({ text: '', env: noEnv }).kafka.min_insync_replicas, 1);
+});
+
 test('a renamed key still works under its old name, with a warning naming the new one; both set differently is an error naming both', () => {
   const warnings: string[] = [];
   const warn = (m: string): void => void warnings.push(m);

@@ -324,6 +324,9 @@ function resolveConfig(doc: Record<string, unknown>, env: NodeJS.ProcessEnv, sou
   if (c.kafka.session_timeout_ms < 6_000 || c.kafka.session_timeout_ms > 1_800_000) {
     issues.push({ path: 'kafka.session_timeout', reason: 'must be between 6s and 30m (the broker refuses others)' });
   }
+  if (c.kafka.min_insync_replicas > c.kafka.replication_factor) {
+    issues.push({ path: 'kafka.min_insync_replicas', reason: `must be ≤ kafka.replication_factor (${c.kafka.replication_factor}): no write could ever be acknowledged` });
+  }
   if (c.clickhouse.data_dir === '') c.clickhouse.data_dir = resolve(c.data_dir, 'clickhouse');
   if (c.api.token_file === '') c.api.token_file = resolve(c.data_dir, 'api-tokens.json');
   const tls = c.api.tls;

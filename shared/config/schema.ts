@@ -184,6 +184,7 @@ export const configSchema: Schema = {
         topic_prefix: str('logwarden.', 'prefix of every topic name', { pattern: '^[A-Za-z0-9._-]*$' }),
         partitions: int(12, 1, 'partitions of topics logwarden creates'),
         replication_factor: int(1, 1, 'replication factor of topics logwarden creates'),
+        min_insync_replicas: int(1, 1, 'min.insync.replicas of topics logwarden creates: with acks all a write needs this many replicas in sync, else it waits (2 with replication_factor 3 survives a broker lost); at most replication_factor'),
         acks: { enum: ['all', 1, 0], default: 'all', description: 'producer acks: all, 1 or 0' },
         compression: { enum: ['none', 'gzip', 'lz4', 'zstd'], default: 'none', description: 'producer compression codec (every codec is read whatever this says)' },
         linger: dur('5ms', 'how long a producer batch waits for more records'),

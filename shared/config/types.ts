@@ -69,6 +69,7 @@ export interface KafkaConfig {
   topic_prefix: string;
   partitions: number;
   replication_factor: number;
+  min_insync_replicas: number;
   acks: 'all' | 1 | 0;
   compression: 'none' | 'gzip' | 'lz4' | 'zstd';
   linger_ms: number;
