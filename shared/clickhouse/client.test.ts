@@ -461,3 +461,41 @@ test('server mode with a cluster: DDL runs ON CLUSTER with Replicated engines', 
     await fake.close();
   }
 });
+
+// chdb keeps the output a statement wrote before it failed in the connection
+// and hands it to the next statement, whoever runs it; the wrapper drains it.
+test('a query that fails after streaming rows hands none of them to the next query', async () => {
+  const t = await openTestClickHouse('bleed');
+  try {
+    const { ch } = t;
+    const own = 'SELECT toUInt32(number) AS n FROM numbers(3)';
+    const expected = [{ n: 0 }, { n: 1 }, { n: 2 }];
+    const failing = [
+      // Fails on a later row, after 50 blocks of 100 rows were written.
+      'SELECT number, throwIf(number = 5000) AS x FROM numbers(10000) SETTINGS max_block_size = 100',
+      // An overflow limit with mode throw, after the first blocks.
+      'SELECT number FROM numbers(10000) SETTINGS max_block_size = 100, max_result_rows = 1000, result_overflow_mode = \'throw\'',
+    ];
+    for (const sql of failing) {
+      await assert.rejects(ch.query(sql), ClickHouseRejectedError);
+      assert.deepEqual(await ch.query(own), expected, sql);
+    }
+    // Two failures in a row, then a query with bound parameters.
+    for (const sql of failing) await assert.rejects(ch.query(sql), ClickHouseRejectedError);
+    assert.deepEqual(await ch.query('SELECT toUInt32(number) AS n FROM numbers({k:UInt32})', { k: 3 }), expected);
+    // A query already waiting while the failing one runs, and a caller of the raw client.
+    const [failed, next, raw] = await Promise.allSettled([
+      ch.query(failing[0] as string),
+      ch.query(own),
+      ch.client.query({ query: own, format: 'JSONEachRow' }).then((rs) => rs.json()),
+    ]);
+    assert.equal(failed.status, 'rejected');
+    assert.deepEqual(next, { status: 'fulfilled', value: expected });
+    assert.deepEqual(raw, { status: 'fulfilled', value: expected });
+    // A failed command (the same connection) leaves nothing behind either.
+    await assert.rejects(ch.command(failing[1] as string), ClickHouseRejectedError);
+    assert.deepEqual(await ch.query(own), expected);
+  } finally {
+    await t.dispose();
+  }
+});

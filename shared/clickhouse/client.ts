@@ -29,6 +29,7 @@ import {
 import { Counter, Histogram } from 'prom-client';
 import { componentLogger } from '../log.js';
 import { registry } from '../metrics.js';
+import { DrainingConnection, type EngineConnection } from './chdb-guard.js';
 import {
   ClickHouseLayerError,
   ClickHouseRejectedError,
@@ -150,7 +151,7 @@ const CHDB_MISSING =
 // The slice of chdb we use. Declared here rather than imported so the
 // project compiles where the optional package is absent.
 interface ChdbConnectionModule {
-  createChdbConnection(opts: { path: string }): unknown;
+  createChdbConnection(opts: { path: string }): EngineConnection;
 }
 interface ChdbRootModule {
   drainPending(): Promise<void>;
@@ -439,7 +440,7 @@ async function openEmbedded(opts: ClickHouseOptions): Promise<ClickHouse> {
   const chdb = await loadChdb();
   mkdirSync(dataDir, { recursive: true });
   const t0 = performance.now();
-  let connection: unknown;
+  let connection: EngineConnection;
   try {
     connection = chdb.connection.createChdbConnection({ path: dataDir });
   } catch (err) {
@@ -462,7 +463,8 @@ async function openEmbedded(opts: ClickHouseOptions): Promise<ClickHouse> {
     throw new ClickHouseRejectedError(`opening embedded ClickHouse at ${dataDir}: ${detail}`, { cause: err });
   }
   // The hook is typed for @clickhouse/client's own Connection; chdb implements it.
-  const client = createClient({ connection: connection as never, log: clientLog });
+  // DrainingConnection: a failed statement's partial output must not reach the next one.
+  const client = createClient({ connection: new DrainingConnection(connection) as never, log: clientLog });
   const ch = new ClickHouseImpl(client, opts.database, 'embedded', undefined, dataDir, undefined, () =>
     chdb.root.drainPending(),
   );

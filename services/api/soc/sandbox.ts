@@ -36,7 +36,9 @@
 // the whole result is built, and a failure writes nothing. Its columns come
 // from `DESCRIBE (query)`; its rows keep their order (the aggregate reads the
 // sorted stream as it comes). max_result_rows and max_result_bytes are checked
-// on subqueries too, so they still stop the work early.
+// on subqueries too, so they still stop the work early. The embedded client
+// now drains such output itself for every caller (shared/clickhouse/
+// chdb-guard.ts), so the aggregate is a second line of defence here.
 //
 // A breached limit is a 422 naming the config key; the per-token concurrency
 // limit a 429. Every query is audited: a log line and metrics with the token's
