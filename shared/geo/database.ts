@@ -14,7 +14,7 @@ import { readFileSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { parseClient, parseV6 } from '../ip.js';
-import { RangeBuilder, packCountry, unpackCountry, type RangeTable } from './tables.js';
+import { MergedTable4, RangeBuilder, packCountry, unpackCountry, type RangeTable } from './tables.js';
 
 const require = createRequire(import.meta.url);
 
@@ -132,6 +132,8 @@ export class GeoDatabase {
   private readonly country6: RangeTable;
   private readonly asn4: RangeTable;
   private readonly asn6: RangeTable;
+  /** country4 and asn4 as one table: what IPv4 lookups search. */
+  private readonly merged4: MergedTable4;
   private readonly orgs: string[] = [];
   private readonly v4 = new Uint32Array(1);
   private readonly words = new Uint32Array(4);
@@ -164,6 +166,7 @@ export class GeoDatabase {
     this.country6 = readV6(join(cdir, cFiles[1] as string), country);
     this.asn4 = readV4(join(adir, aFiles[0] as string), asn);
     this.asn6 = readV6(join(adir, aFiles[1] as string), asn);
+    this.merged4 = MergedTable4.build(this.country4, this.asn4);
     this.sources = [
       sourceOf(COUNTRY_PACKAGE, 'country', cFiles, this.country4.size + this.country6.size),
       sourceOf(ASN_PACKAGE, 'asn', aFiles, this.asn4.size + this.asn6.size),
@@ -172,7 +175,12 @@ export class GeoDatabase {
 
   /** Bytes held by the range tables (the organisation names not counted: see orgBytes). */
   get tableBytes(): number {
-    return this.country4.bytes + this.country6.bytes + this.asn4.bytes + this.asn6.bytes;
+    return this.country4.bytes + this.country6.bytes + this.asn4.bytes + this.asn6.bytes + this.merged4.bytes;
+  }
+
+  /** Bytes of the merged IPv4 table alone (segments and /20 jump table), part of tableBytes. */
+  get merged4Bytes(): number {
+    return this.merged4.bytes;
   }
 
   /** Approximate bytes of the distinct organisation names (UTF-16 in the heap). */
@@ -186,10 +194,18 @@ export class GeoDatabase {
   }
 
   private countryAt(kind: number): string | null {
-    const t = kind === 4 ? this.country4 : this.country6;
-    const i = kind === 4 ? t.find4(this.v4[0] as number) : t.find6(this.words);
-    const v = i < 0 ? 0 : (t.values[i] as number);
+    let v: number;
+    if (kind === 4) v = this.countryCode4(this.v4[0] as number);
+    else {
+      const i = this.country6.find6(this.words);
+      v = i < 0 ? 0 : (this.country6.values[i] as number);
+    }
     return v === 0 ? null : unpackCountry(v);
+  }
+
+  /** The index of the AS range (of asn4 or asn6 by kind) holding the parsed address, or -1. */
+  private asnRangeAt(kind: number): number {
+    return kind === 4 ? this.asnRange4(this.v4[0] as number) : this.asn6.find6(this.words);
   }
 
   /** The country code of `ip`, or null. */
@@ -204,24 +220,40 @@ export class GeoDatabase {
     if (kind === 0) return { country: null, asn: null, as_org: null };
     const country = this.countryAt(kind);
     const t = kind === 4 ? this.asn4 : this.asn6;
-    const i = kind === 4 ? t.find4(this.v4[0] as number) : t.find6(this.words);
+    const i = this.asnRangeAt(kind);
     if (i < 0) return { country, asn: null, as_org: null };
     return { country, asn: t.values[i] as number, as_org: this.orgs[(t.extra as Uint32Array)[i] as number] ?? null };
   }
 
-  /**
-   * Sets a record's country (only when the log gave none: nginx's value
-   * wins), ASN and organisation from its client address.
-   */
   /** The packed country of an IPv4 address (0: unknown). */
   countryCode4(a: number): number {
-    const i = this.country4.find4(a);
-    return i < 0 ? 0 : (this.country4.values[i] as number);
+    return this.merged4.countries[this.merged4.find(a)] as number;
   }
 
   /** The index of the IPv4 ASN range holding `a`, or -1; read with asnOf4 and orgOf4. */
   asnRange4(a: number): number {
-    return this.asn4.find4(a);
+    return this.merged4.asnRanges[this.merged4.find(a)] as number;
+  }
+
+  /**
+   * The IPv4 segment holding `a`: one search for both answers, read with
+   * countryOfSegment4 and asnRangeOfSegment4.
+   */
+  segment4(a: number): number {
+    return this.merged4.find(a);
+  }
+
+  countryOfSegment4(seg: number): number {
+    return this.merged4.countries[seg] as number;
+  }
+
+  asnRangeOfSegment4(seg: number): number {
+    return this.merged4.asnRanges[seg] as number;
+  }
+
+  /** The range tables as read, for a reference search (tests, the bench's baseline). */
+  get rawTables(): { country4: RangeTable; country6: RangeTable; asn4: RangeTable; asn6: RangeTable } {
+    return { country4: this.country4, country6: this.country6, asn4: this.asn4, asn6: this.asn6 };
   }
 
   asnOf4(range: number): number {
@@ -232,12 +264,27 @@ export class GeoDatabase {
     return this.orgs[(this.asn4.extra as Uint32Array)[range] as number] ?? null;
   }
 
+  /**
+   * Sets a record's country (only when the log gave none: nginx's value
+   * wins), ASN and organisation from its client address.
+   */
   annotate(rec: GeoFields): void {
     const kind = this.parse(rec.client_ip);
     if (kind === 0) return;
+    if (kind === 4) {
+      const seg = this.merged4.find(this.v4[0] as number);
+      const cc = this.merged4.countries[seg] as number;
+      if (rec.country === null && cc !== 0) rec.country = unpackCountry(cc);
+      const r = this.merged4.asnRanges[seg] as number;
+      if (r >= 0) {
+        rec.asn = this.asn4.values[r];
+        rec.as_org = this.orgs[(this.asn4.extra as Uint32Array)[r] as number] ?? null;
+      }
+      return;
+    }
     if (rec.country === null) rec.country = this.countryAt(kind);
-    const t = kind === 4 ? this.asn4 : this.asn6;
-    const i = kind === 4 ? t.find4(this.v4[0] as number) : t.find6(this.words);
+    const t = this.asn6;
+    const i = t.find6(this.words);
     if (i >= 0) {
       rec.asn = t.values[i];
       rec.as_org = this.orgs[(t.extra as Uint32Array)[i] as number] ?? null;
@@ -379,8 +426,9 @@ export class GeoMemo {
     const slot = Math.imul(a, 0x9e3779b1) >>> 16;
     if (this.countries[slot] === -1 || this.keys[slot] !== a) {
       this.keys[slot] = a;
-      this.countries[slot] = this.db.countryCode4(a);
-      this.asnRanges[slot] = this.db.asnRange4(a);
+      const seg = this.db.segment4(a);
+      this.countries[slot] = this.db.countryOfSegment4(seg);
+      this.asnRanges[slot] = this.db.asnRangeOfSegment4(seg);
     }
     const cc = this.countries[slot] as number;
     if (rec.country === null && cc !== 0) rec.country = unpackCountry(cc);
