@@ -14,7 +14,7 @@ import { readFileSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { parseClient, parseV6 } from '../ip.js';
-import { MergedTable4, RangeBuilder, packCountry, unpackCountry, type RangeTable } from './tables.js';
+import { MergedTable4, NO_AS, RangeBuilder, packCountry, unpackCountry, type RangeTable } from './tables.js';
 
 const require = createRequire(import.meta.url);
 
@@ -203,11 +203,6 @@ export class GeoDatabase {
     return v === 0 ? null : unpackCountry(v);
   }
 
-  /** The index of the AS range (of asn4 or asn6 by kind) holding the parsed address, or -1. */
-  private asnRangeAt(kind: number): number {
-    return kind === 4 ? this.asnRange4(this.v4[0] as number) : this.asn6.find6(this.words);
-  }
-
   /** The country code of `ip`, or null. */
   country(ip: string): string | null {
     const kind = this.parse(ip);
@@ -218,50 +213,46 @@ export class GeoDatabase {
   lookup(ip: string): GeoAnswer {
     const kind = this.parse(ip);
     if (kind === 0) return { country: null, asn: null, as_org: null };
+    if (kind === 4) {
+      const rows = this.merged4.rows;
+      const at = this.merged4.find(this.v4[0] as number);
+      const cc = rows[at + 1] as number;
+      const org = rows[at + 3] as number;
+      const country = cc === 0 ? null : unpackCountry(cc);
+      if (org === NO_AS) return { country, asn: null, as_org: null };
+      return { country, asn: rows[at + 2] as number, as_org: this.orgs[org] ?? null };
+    }
     const country = this.countryAt(kind);
-    const t = kind === 4 ? this.asn4 : this.asn6;
-    const i = this.asnRangeAt(kind);
+    const i = this.asn6.find6(this.words);
     if (i < 0) return { country, asn: null, as_org: null };
-    return { country, asn: t.values[i] as number, as_org: this.orgs[(t.extra as Uint32Array)[i] as number] ?? null };
+    return { country, asn: this.asn6.values[i] as number, as_org: this.orgs[(this.asn6.extra as Uint32Array)[i] as number] ?? null };
   }
 
   /** The packed country of an IPv4 address (0: unknown). */
   countryCode4(a: number): number {
-    return this.merged4.countries[this.merged4.find(a)] as number;
-  }
-
-  /** The index of the IPv4 ASN range holding `a`, or -1; read with asnOf4 and orgOf4. */
-  asnRange4(a: number): number {
-    return this.merged4.asnRanges[this.merged4.find(a)] as number;
+    return this.merged4.rows[this.merged4.find(a) + 1] as number;
   }
 
   /**
-   * The IPv4 segment holding `a`: one search for both answers, read with
-   * countryOfSegment4 and asnRangeOfSegment4.
+   * The row of the IPv4 segment holding `a` in `rows4`: the packed country
+   * (0: unknown) at +1, the ASN at +2, the organisation index at +3 (NO_AS:
+   * no AS; read with orgName). One search for both answers.
    */
   segment4(a: number): number {
     return this.merged4.find(a);
   }
 
-  countryOfSegment4(seg: number): number {
-    return this.merged4.countries[seg] as number;
+  get rows4(): Uint32Array {
+    return this.merged4.rows;
   }
 
-  asnRangeOfSegment4(seg: number): number {
-    return this.merged4.asnRanges[seg] as number;
+  orgName(index: number): string | null {
+    return this.orgs[index] ?? null;
   }
 
   /** The range tables as read, for a reference search (tests, the bench's baseline). */
   get rawTables(): { country4: RangeTable; country6: RangeTable; asn4: RangeTable; asn6: RangeTable } {
     return { country4: this.country4, country6: this.country6, asn4: this.asn4, asn6: this.asn6 };
-  }
-
-  asnOf4(range: number): number {
-    return this.asn4.values[range] as number;
-  }
-
-  orgOf4(range: number): string | null {
-    return this.orgs[(this.asn4.extra as Uint32Array)[range] as number] ?? null;
   }
 
   /**
@@ -272,13 +263,14 @@ export class GeoDatabase {
     const kind = this.parse(rec.client_ip);
     if (kind === 0) return;
     if (kind === 4) {
-      const seg = this.merged4.find(this.v4[0] as number);
-      const cc = this.merged4.countries[seg] as number;
+      const rows = this.merged4.rows;
+      const at = this.merged4.find(this.v4[0] as number);
+      const cc = rows[at + 1] as number;
       if (rec.country === null && cc !== 0) rec.country = unpackCountry(cc);
-      const r = this.merged4.asnRanges[seg] as number;
-      if (r >= 0) {
-        rec.asn = this.asn4.values[r];
-        rec.as_org = this.orgs[(this.asn4.extra as Uint32Array)[r] as number] ?? null;
+      const org = rows[at + 3] as number;
+      if (org !== NO_AS) {
+        rec.asn = rows[at + 2];
+        rec.as_org = this.orgs[org] ?? null;
       }
       return;
     }
@@ -399,17 +391,19 @@ const MEMO_SLOTS = 1 << 16;
 
 /**
  * GeoDatabase.annotate with a direct-mapped cache of recent IPv4 clients: a
- * client sends many requests, and three typed-array reads cost less than two
- * searches over tens of megabytes of tables that the rest of the ingester
- * keeps out of the CPU caches. Keyed by the parsed address (no string
+ * client sends many requests, and one slot (one cache line) costs less than
+ * the jump table and segment reads of a search over megabytes of tables that
+ * the rest of the ingester keeps out of the CPU caches. Keyed by the parsed address (no string
  * hashing); a colliding client replaces the slot. IPv6 clients are looked up.
  */
 export class GeoMemo {
-  private readonly keys = new Uint32Array(MEMO_SLOTS);
-  /** The packed country, 0 when unknown; -1: the slot is empty. */
-  private readonly countries = new Int32Array(MEMO_SLOTS).fill(-1);
-  /** The ASN range's index, -1 when none. */
-  private readonly asnRanges = new Int32Array(MEMO_SLOTS);
+  /**
+   * A slot is four words, one cache line read per hit: the address, the
+   * packed country (0: unknown), the ASN, the organisation index (NO_AS: no
+   * AS). Empty slots are told by `filled`.
+   */
+  private readonly slots = new Uint32Array(4 * MEMO_SLOTS);
+  private readonly filled = new Uint8Array(MEMO_SLOTS);
   private readonly v4 = new Uint32Array(1);
   private readonly words = new Uint32Array(4);
   private readonly groups = new Uint16Array(8);
@@ -424,18 +418,23 @@ export class GeoMemo {
     }
     const a = this.v4[0] as number;
     const slot = Math.imul(a, 0x9e3779b1) >>> 16;
-    if (this.countries[slot] === -1 || this.keys[slot] !== a) {
-      this.keys[slot] = a;
-      const seg = this.db.segment4(a);
-      this.countries[slot] = this.db.countryOfSegment4(seg);
-      this.asnRanges[slot] = this.db.asnRangeOfSegment4(seg);
+    const s = this.slots;
+    const at = 4 * slot;
+    if (this.filled[slot] === 0 || s[at] !== a) {
+      const rows = this.db.rows4;
+      const row = this.db.segment4(a);
+      s[at] = a;
+      s[at + 1] = rows[row + 1] as number;
+      s[at + 2] = rows[row + 2] as number;
+      s[at + 3] = rows[row + 3] as number;
+      this.filled[slot] = 1;
     }
-    const cc = this.countries[slot] as number;
+    const cc = s[at + 1] as number;
     if (rec.country === null && cc !== 0) rec.country = unpackCountry(cc);
-    const r = this.asnRanges[slot] as number;
-    if (r >= 0) {
-      rec.asn = this.db.asnOf4(r);
-      rec.as_org = this.db.orgOf4(r);
+    const org = s[at + 3] as number;
+    if (org !== NO_AS) {
+      rec.asn = s[at + 2];
+      rec.as_org = this.db.orgName(org);
     }
   }
 }

@@ -149,20 +149,20 @@ const JUMP_BITS = 20;
 /**
  * The IPv4 country and AS tables merged into one partition of the address
  * space: every boundary of either table starts a segment, which holds both
- * answers (the packed country, 0 when none; the index of the AS range, -1
- * when none). One search answers both, and a /20 jump table narrows it to
- * the one or two segments of the address's /20.
+ * answers. One search answers both, a /20 jump table narrows it to the one or
+ * two segments of the address's /20, and a segment is one row of four words
+ * (start, packed country or 0, ASN, organisation index or NO_AS): one cache
+ * line read, where the separate tables cost several.
  */
 export class MergedTable4 {
   private constructor(
-    /** Sorted segment starts; the first is 0, so every address has a segment. */
-    readonly starts: Uint32Array,
-    readonly countries: Uint16Array,
-    readonly asnRanges: Int32Array,
-    /** For each /20, the index of the first segment starting at or after it (2^20 + 1 entries). */
+    /** Rows of four words; the first row starts at 0, so every address has one. */
+    readonly rows: Uint32Array,
+    /** For each /20, the index of the first row starting at or after it (2^20 + 1 entries). */
     private readonly jump: Uint32Array,
   ) {}
 
+  /** `asn.extra` holds each AS range's organisation index. */
   static build(country: RangeTable, asn: RangeTable): MergedTable4 {
     // Every start, and every end + 1, of both tables (and 0), sorted, distinct.
     const all = new Uint32Array(1 + 2 * (country.size + asn.size));
@@ -175,9 +175,8 @@ export class MergedTable4 {
       }
     }
     const points = all.subarray(0, m).sort();
-    const starts = new Uint32Array(m);
-    const countries = new Uint16Array(m);
-    const asnRanges = new Int32Array(m);
+    const rows = new Uint32Array(4 * m);
+    const orgOf = asn.extra as Uint32Array;
     let n = 0;
     // As RangeTable.find4 answers (the data has nested ranges): the last range starting at or
     // before the point, if the point is not past its end. That changes only at a start or an end + 1.
@@ -189,12 +188,15 @@ export class MergedTable4 {
       while (ci + 1 < country.size && (country.starts[ci + 1] as number) <= p) ci++;
       while (ai + 1 < asn.size && (asn.starts[ai + 1] as number) <= p) ai++;
       const cc = ci >= 0 && p <= (country.ends[ci] as number) ? (country.values[ci] as number) : 0;
-      const ar = ai >= 0 && p <= (asn.ends[ai] as number) ? ai : -1;
+      const inAs = ai >= 0 && p <= (asn.ends[ai] as number);
+      const number = inAs ? (asn.values[ai] as number) : 0;
+      const org = inAs ? (orgOf[ai] as number) : NO_AS;
       // A segment answering as the one before it only extends that one.
-      if (n > 0 && countries[n - 1] === cc && asnRanges[n - 1] === ar) continue;
-      starts[n] = p;
-      countries[n] = cc;
-      asnRanges[n] = ar;
+      if (n > 0 && rows[4 * n - 3] === cc && rows[4 * n - 2] === number && rows[4 * n - 1] === org) continue;
+      rows[4 * n] = p;
+      rows[4 * n + 1] = cc;
+      rows[4 * n + 2] = number;
+      rows[4 * n + 3] = org;
       n++;
     }
     const size = 1 << JUMP_BITS;
@@ -202,23 +204,23 @@ export class MergedTable4 {
     const shift = 32 - JUMP_BITS;
     let k = 0;
     for (let top = 0; top <= size; top++) {
-      while (k < n && (starts[k] as number) >>> shift < top) k++;
+      while (k < n && (rows[4 * k] as number) >>> shift < top) k++;
       jump[top] = k;
     }
-    return new MergedTable4(starts.slice(0, n), countries.slice(0, n), asnRanges.slice(0, n), jump);
+    return new MergedTable4(rows.slice(0, 4 * n), jump);
   }
 
   get size(): number {
-    return this.starts.length;
+    return this.rows.length / 4;
   }
 
   get bytes(): number {
-    return this.starts.byteLength + this.countries.byteLength + this.asnRanges.byteLength + this.jump.byteLength;
+    return this.rows.byteLength + this.jump.byteLength;
   }
 
-  /** The segment holding the IPv4 address `a` (always one: the first starts at 0). */
+  /** The offset in `rows` of the segment holding the IPv4 address `a` (always one: the first starts at 0). */
   find(a: number): number {
-    const s = this.starts;
+    const r = this.rows;
     const top = a >>> (32 - JUMP_BITS);
     // The segment holding a starts in a's /20 or is the last one before it.
     let lo = (this.jump[top] as number) - 1;
@@ -226,9 +228,12 @@ export class MergedTable4 {
     let hi = (this.jump[top + 1] as number) - 1;
     while (lo < hi) {
       const mid = (lo + hi + 1) >>> 1;
-      if ((s[mid] as number) <= a) lo = mid;
+      if ((r[4 * mid] as number) <= a) lo = mid;
       else hi = mid - 1;
     }
-    return lo;
+    return 4 * lo;
   }
 }
+
+/** The organisation word of a segment outside every AS range. */
+export const NO_AS = 0xffffffff;
