@@ -386,6 +386,9 @@ export function staleSources(db: GeoDatabase, maxAgeMs: number, now = Date.now()
     .filter((s) => Number.isFinite(s.ageDays) && s.ageDays * 86_400_000 > maxAgeMs);
 }
 
+/** The country word of an empty GeoMemo slot. */
+const EMPTY = 0xffffffff;
+
 /** Slots of GeoMemo's IPv4 cache (a power of two). */
 const MEMO_SLOTS = 1 << 16;
 
@@ -400,10 +403,9 @@ export class GeoMemo {
   /**
    * A slot is four words, one cache line read per hit: the address, the
    * packed country (0: unknown), the ASN, the organisation index (NO_AS: no
-   * AS). Empty slots are told by `filled`.
+   * AS). An empty slot's country word is EMPTY (no packed country is).
    */
-  private readonly slots = new Uint32Array(4 * MEMO_SLOTS);
-  private readonly filled = new Uint8Array(MEMO_SLOTS);
+  private readonly slots = new Uint32Array(4 * MEMO_SLOTS).fill(EMPTY);
   private readonly v4 = new Uint32Array(1);
   private readonly words = new Uint32Array(4);
   private readonly groups = new Uint16Array(8);
@@ -420,14 +422,13 @@ export class GeoMemo {
     const slot = Math.imul(a, 0x9e3779b1) >>> 16;
     const s = this.slots;
     const at = 4 * slot;
-    if (this.filled[slot] === 0 || s[at] !== a) {
+    if (s[at] !== a || s[at + 1] === EMPTY) {
       const rows = this.db.rows4;
       const row = this.db.segment4(a);
       s[at] = a;
       s[at + 1] = rows[row + 1] as number;
       s[at + 2] = rows[row + 2] as number;
       s[at + 3] = rows[row + 3] as number;
-      this.filled[slot] = 1;
     }
     const cc = s[at + 1] as number;
     if (rec.country === null && cc !== 0) rec.country = unpackCountry(cc);
