@@ -14,7 +14,7 @@ import { readFileSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { parseClient, parseV6 } from '../ip.js';
-import { RangeBuilder, packCountry, unpackCountry, type RangeTable } from './tables.js';
+import { MergedTable4, NO_AS, RangeBuilder, packCountry, unpackCountry, type RangeTable } from './tables.js';
 
 const require = createRequire(import.meta.url);
 
@@ -132,6 +132,8 @@ export class GeoDatabase {
   private readonly country6: RangeTable;
   private readonly asn4: RangeTable;
   private readonly asn6: RangeTable;
+  /** country4 and asn4 as one table: what IPv4 lookups search. */
+  private readonly merged4: MergedTable4;
   private readonly orgs: string[] = [];
   private readonly v4 = new Uint32Array(1);
   private readonly words = new Uint32Array(4);
@@ -164,6 +166,7 @@ export class GeoDatabase {
     this.country6 = readV6(join(cdir, cFiles[1] as string), country);
     this.asn4 = readV4(join(adir, aFiles[0] as string), asn);
     this.asn6 = readV6(join(adir, aFiles[1] as string), asn);
+    this.merged4 = MergedTable4.build(this.country4, this.asn4);
     this.sources = [
       sourceOf(COUNTRY_PACKAGE, 'country', cFiles, this.country4.size + this.country6.size),
       sourceOf(ASN_PACKAGE, 'asn', aFiles, this.asn4.size + this.asn6.size),
@@ -172,7 +175,12 @@ export class GeoDatabase {
 
   /** Bytes held by the range tables (the organisation names not counted: see orgBytes). */
   get tableBytes(): number {
-    return this.country4.bytes + this.country6.bytes + this.asn4.bytes + this.asn6.bytes;
+    return this.country4.bytes + this.country6.bytes + this.asn4.bytes + this.asn6.bytes + this.merged4.bytes;
+  }
+
+  /** Bytes of the merged IPv4 table alone (segments and /20 jump table), part of tableBytes. */
+  get merged4Bytes(): number {
+    return this.merged4.bytes;
   }
 
   /** Approximate bytes of the distinct organisation names (UTF-16 in the heap). */
@@ -186,9 +194,12 @@ export class GeoDatabase {
   }
 
   private countryAt(kind: number): string | null {
-    const t = kind === 4 ? this.country4 : this.country6;
-    const i = kind === 4 ? t.find4(this.v4[0] as number) : t.find6(this.words);
-    const v = i < 0 ? 0 : (t.values[i] as number);
+    let v: number;
+    if (kind === 4) v = this.countryCode4(this.v4[0] as number);
+    else {
+      const i = this.country6.find6(this.words);
+      v = i < 0 ? 0 : (this.country6.values[i] as number);
+    }
     return v === 0 ? null : unpackCountry(v);
   }
 
@@ -202,42 +213,70 @@ export class GeoDatabase {
   lookup(ip: string): GeoAnswer {
     const kind = this.parse(ip);
     if (kind === 0) return { country: null, asn: null, as_org: null };
+    if (kind === 4) {
+      const rows = this.merged4.rows;
+      const at = this.merged4.find(this.v4[0] as number);
+      const cc = rows[at + 1] as number;
+      const org = rows[at + 3] as number;
+      const country = cc === 0 ? null : unpackCountry(cc);
+      if (org === NO_AS) return { country, asn: null, as_org: null };
+      return { country, asn: rows[at + 2] as number, as_org: this.orgs[org] ?? null };
+    }
     const country = this.countryAt(kind);
-    const t = kind === 4 ? this.asn4 : this.asn6;
-    const i = kind === 4 ? t.find4(this.v4[0] as number) : t.find6(this.words);
+    const i = this.asn6.find6(this.words);
     if (i < 0) return { country, asn: null, as_org: null };
-    return { country, asn: t.values[i] as number, as_org: this.orgs[(t.extra as Uint32Array)[i] as number] ?? null };
+    return { country, asn: this.asn6.values[i] as number, as_org: this.orgs[(this.asn6.extra as Uint32Array)[i] as number] ?? null };
+  }
+
+  /** The packed country of an IPv4 address (0: unknown). */
+  countryCode4(a: number): number {
+    return this.merged4.rows[this.merged4.find(a) + 1] as number;
+  }
+
+  /**
+   * The row of the IPv4 segment holding `a` in `rows4`: the packed country
+   * (0: unknown) at +1, the ASN at +2, the organisation index at +3 (NO_AS:
+   * no AS; read with orgName). One search for both answers.
+   */
+  segment4(a: number): number {
+    return this.merged4.find(a);
+  }
+
+  get rows4(): Uint32Array {
+    return this.merged4.rows;
+  }
+
+  orgName(index: number): string | null {
+    return this.orgs[index] ?? null;
+  }
+
+  /** The range tables as read, for a reference search (tests, the bench's baseline). */
+  get rawTables(): { country4: RangeTable; country6: RangeTable; asn4: RangeTable; asn6: RangeTable } {
+    return { country4: this.country4, country6: this.country6, asn4: this.asn4, asn6: this.asn6 };
   }
 
   /**
    * Sets a record's country (only when the log gave none: nginx's value
    * wins), ASN and organisation from its client address.
    */
-  /** The packed country of an IPv4 address (0: unknown). */
-  countryCode4(a: number): number {
-    const i = this.country4.find4(a);
-    return i < 0 ? 0 : (this.country4.values[i] as number);
-  }
-
-  /** The index of the IPv4 ASN range holding `a`, or -1; read with asnOf4 and orgOf4. */
-  asnRange4(a: number): number {
-    return this.asn4.find4(a);
-  }
-
-  asnOf4(range: number): number {
-    return this.asn4.values[range] as number;
-  }
-
-  orgOf4(range: number): string | null {
-    return this.orgs[(this.asn4.extra as Uint32Array)[range] as number] ?? null;
-  }
-
   annotate(rec: GeoFields): void {
     const kind = this.parse(rec.client_ip);
     if (kind === 0) return;
+    if (kind === 4) {
+      const rows = this.merged4.rows;
+      const at = this.merged4.find(this.v4[0] as number);
+      const cc = rows[at + 1] as number;
+      if (rec.country === null && cc !== 0) rec.country = unpackCountry(cc);
+      const org = rows[at + 3] as number;
+      if (org !== NO_AS) {
+        rec.asn = rows[at + 2];
+        rec.as_org = this.orgs[org] ?? null;
+      }
+      return;
+    }
     if (rec.country === null) rec.country = this.countryAt(kind);
-    const t = kind === 4 ? this.asn4 : this.asn6;
-    const i = kind === 4 ? t.find4(this.v4[0] as number) : t.find6(this.words);
+    const t = this.asn6;
+    const i = t.find6(this.words);
     if (i >= 0) {
       rec.asn = t.values[i];
       rec.as_org = this.orgs[(t.extra as Uint32Array)[i] as number] ?? null;
@@ -347,22 +386,26 @@ export function staleSources(db: GeoDatabase, maxAgeMs: number, now = Date.now()
     .filter((s) => Number.isFinite(s.ageDays) && s.ageDays * 86_400_000 > maxAgeMs);
 }
 
+/** The country word of an empty GeoMemo slot. */
+const EMPTY = 0xffffffff;
+
 /** Slots of GeoMemo's IPv4 cache (a power of two). */
 const MEMO_SLOTS = 1 << 16;
 
 /**
  * GeoDatabase.annotate with a direct-mapped cache of recent IPv4 clients: a
- * client sends many requests, and three typed-array reads cost less than two
- * searches over tens of megabytes of tables that the rest of the ingester
- * keeps out of the CPU caches. Keyed by the parsed address (no string
+ * client sends many requests, and one slot (one cache line) costs less than
+ * the jump table and segment reads of a search over megabytes of tables that
+ * the rest of the ingester keeps out of the CPU caches. Keyed by the parsed address (no string
  * hashing); a colliding client replaces the slot. IPv6 clients are looked up.
  */
 export class GeoMemo {
-  private readonly keys = new Uint32Array(MEMO_SLOTS);
-  /** The packed country, 0 when unknown; -1: the slot is empty. */
-  private readonly countries = new Int32Array(MEMO_SLOTS).fill(-1);
-  /** The ASN range's index, -1 when none. */
-  private readonly asnRanges = new Int32Array(MEMO_SLOTS);
+  /**
+   * A slot is four words, one cache line read per hit: the address, the
+   * packed country (0: unknown), the ASN, the organisation index (NO_AS: no
+   * AS). An empty slot's country word is EMPTY (no packed country is).
+   */
+  private readonly slots = new Uint32Array(4 * MEMO_SLOTS).fill(EMPTY);
   private readonly v4 = new Uint32Array(1);
   private readonly words = new Uint32Array(4);
   private readonly groups = new Uint16Array(8);
@@ -377,17 +420,22 @@ export class GeoMemo {
     }
     const a = this.v4[0] as number;
     const slot = Math.imul(a, 0x9e3779b1) >>> 16;
-    if (this.countries[slot] === -1 || this.keys[slot] !== a) {
-      this.keys[slot] = a;
-      this.countries[slot] = this.db.countryCode4(a);
-      this.asnRanges[slot] = this.db.asnRange4(a);
+    const s = this.slots;
+    const at = 4 * slot;
+    if (s[at] !== a || s[at + 1] === EMPTY) {
+      const rows = this.db.rows4;
+      const row = this.db.segment4(a);
+      s[at] = a;
+      s[at + 1] = rows[row + 1] as number;
+      s[at + 2] = rows[row + 2] as number;
+      s[at + 3] = rows[row + 3] as number;
     }
-    const cc = this.countries[slot] as number;
+    const cc = s[at + 1] as number;
     if (rec.country === null && cc !== 0) rec.country = unpackCountry(cc);
-    const r = this.asnRanges[slot] as number;
-    if (r >= 0) {
-      rec.asn = this.db.asnOf4(r);
-      rec.as_org = this.db.orgOf4(r);
+    const org = s[at + 3] as number;
+    if (org !== NO_AS) {
+      rec.asn = s[at + 2];
+      rec.as_org = this.db.orgName(org);
     }
   }
 }

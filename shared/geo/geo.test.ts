@@ -107,3 +107,107 @@ test('the ingester\'s memo answers exactly as the database, through colliding an
   memo.annotate(kept);
   assert.deepEqual([kept.country, kept.asn], ['NZ', 13335], 'nginx\'s country wins');
 });
+
+/** The range holding `a` in a sorted table, by a plain search of the whole table (no index): the reference. */
+function reference4(starts: Uint32Array, ends: Uint32Array, a: number): number {
+  let lo = 0;
+  let hi = starts.length - 1;
+  let at = -1;
+  while (lo <= hi) {
+    const mid = Math.floor((lo + hi) / 2);
+    if ((starts[mid] as number) <= a) {
+      at = mid;
+      lo = mid + 1;
+    } else hi = mid - 1;
+  }
+  return at >= 0 && a <= (ends[at] as number) ? at : -1;
+}
+
+const big6 = (t: Uint32Array, i: number): bigint => (BigInt(t[4 * i] as number) << 96n) | (BigInt(t[4 * i + 1] as number) << 64n) | (BigInt(t[4 * i + 2] as number) << 32n) | BigInt(t[4 * i + 3] as number);
+
+function reference6(starts: Uint32Array, ends: Uint32Array, a: bigint): number {
+  let lo = 0;
+  let hi = starts.length / 4 - 1;
+  let at = -1;
+  while (lo <= hi) {
+    const mid = Math.floor((lo + hi) / 2);
+    if (big6(starts, mid) <= a) {
+      at = mid;
+      lo = mid + 1;
+    } else hi = mid - 1;
+  }
+  return at >= 0 && a <= big6(ends, at) ? at : -1;
+}
+
+const v6text = (a: bigint): string => {
+  const g: string[] = [];
+  for (let k = 7; k >= 0; k--) g.push(((a >> BigInt(16 * k)) & 0xffffn).toString(16));
+  return g.join(':');
+};
+
+test('the merged IPv4 table and the cache answer exactly as a plain search of the tables as read, at random and boundary addresses (IPv4 and IPv6)', () => {
+  const { country4, country6, asn4, asn6 } = db.rawTables;
+  let seed = 0x5eed;
+  const rand = (): number => {
+    seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
+    return seed;
+  };
+  const v4: number[] = [0, 1, 0xffffffff, 0xfffffffe, 0x7f000001];
+  for (let i = 0; i < 40_000; i++) v4.push(rand() ^ (rand() << 16));
+  for (const t of [country4, asn4]) {
+    for (let k = 0; k < 20_000; k++) {
+      const i = rand() % t.size;
+      const s = t.starts[i] as number;
+      const e = t.ends[i] as number;
+      v4.push(s, e, Math.max(0, s - 1), Math.min(0xffffffff, e + 1));
+    }
+  }
+  const memo = new GeoMemo(db);
+  let checked = 0;
+  for (const raw of v4) {
+    const a = raw >>> 0;
+    const ip = `${a >>> 24}.${(a >>> 16) & 255}.${(a >>> 8) & 255}.${a & 255}`;
+    const ci = reference4(country4.starts, country4.ends, a);
+    const cv = ci < 0 ? 0 : (country4.values[ci] as number);
+    const ai = reference4(asn4.starts, asn4.ends, a);
+    assert.equal(db.countryCode4(a), cv, ip);
+    const got = db.lookup(ip);
+    assert.equal(got.country, cv === 0 ? null : String.fromCharCode(cv >>> 8, cv & 255), ip);
+    assert.equal(got.asn, ai < 0 ? null : asn4.values[ai], ip);
+    assert.equal(got.as_org, ai < 0 ? null : db.orgName((asn4.extra as Uint32Array)[ai] as number), ip);
+    const rec = { client_ip: ip, country: null as string | null, asn: null as number | null | undefined, as_org: null as string | null | undefined };
+    memo.annotate(rec);
+    assert.deepEqual({ country: rec.country, asn: rec.asn, as_org: rec.as_org }, got, ip);
+    const direct = { client_ip: ip, country: null as string | null, asn: null as number | null | undefined, as_org: null as string | null | undefined };
+    db.annotate(direct);
+    assert.deepEqual({ country: direct.country, asn: direct.asn, as_org: direct.as_org }, got, ip);
+    checked++;
+  }
+  const v6: bigint[] = [0n, (1n << 128n) - 1n, 0x20010db8n << 96n];
+  for (let i = 0; i < 5_000; i++) v6.push((0x2n << 124n) | (BigInt(rand()) << 96n) | (BigInt(rand()) << 64n) | BigInt(rand()));
+  for (const t of [country6, asn6]) {
+    for (let k = 0; k < 5_000; k++) {
+      const i = rand() % t.size;
+      const s = big6(t.starts, i);
+      const e = big6(t.ends, i);
+      v6.push(s, e, s > 0n ? s - 1n : s, e < (1n << 128n) - 1n ? e + 1n : e);
+    }
+  }
+  for (const a of v6) {
+    // IPv4-mapped addresses are IPv4 clients: checked above.
+    if (a >> 32n === 0xffffn) continue;
+    const ip = v6text(a);
+    const ci = reference6(country6.starts, country6.ends, a);
+    const cv = ci < 0 ? 0 : (country6.values[ci] as number);
+    const ai = reference6(asn6.starts, asn6.ends, a);
+    const got = db.lookup(ip);
+    assert.equal(got.country, cv === 0 ? null : String.fromCharCode(cv >>> 8, cv & 255), ip);
+    assert.equal(got.asn, ai < 0 ? null : asn6.values[ai], ip);
+    assert.equal(got.as_org, ai < 0 ? null : db.orgName((asn6.extra as Uint32Array)[ai] as number), ip);
+    const rec = { client_ip: ip, country: null as string | null, asn: null as number | null | undefined, as_org: null as string | null | undefined };
+    memo.annotate(rec);
+    assert.deepEqual({ country: rec.country, asn: rec.asn, as_org: rec.as_org }, got, ip);
+    checked++;
+  }
+  assert.ok(checked > 200_000, `${checked} addresses checked`);
+});

@@ -142,3 +142,98 @@ for (let a = 65; a <= 90; a++) for (let b = 65; b <= 90; b++) codes[(a << 8) | b
 
 /** The code of a packed value. */
 export const unpackCountry = (v: number): string => (v < 0x5b5b && codes[v] !== '' ? (codes[v] as string) : String.fromCharCode(v >>> 8, v & 0xff));
+
+/** Bits of an IPv4 address that MergedTable4's first-level index jumps on (/20: a few segments each). */
+const JUMP_BITS = 20;
+
+/**
+ * The IPv4 country and AS tables merged into one partition of the address
+ * space: every boundary of either table starts a segment, which holds both
+ * answers. One search answers both, a /20 jump table narrows it to the one or
+ * two segments of the address's /20, and a segment is one row of four words
+ * (start, packed country or 0, ASN, organisation index or NO_AS): one cache
+ * line read, where the separate tables cost several.
+ */
+export class MergedTable4 {
+  private constructor(
+    /** Rows of four words; the first row starts at 0, so every address has one. */
+    readonly rows: Uint32Array,
+    /** For each /20, the index of the first row starting at or after it (2^20 + 1 entries). */
+    private readonly jump: Uint32Array,
+  ) {}
+
+  /** `asn.extra` holds each AS range's organisation index. */
+  static build(country: RangeTable, asn: RangeTable): MergedTable4 {
+    // Every start, and every end + 1, of both tables (and 0), sorted, distinct.
+    const all = new Uint32Array(1 + 2 * (country.size + asn.size));
+    let m = 1;
+    for (const t of [country, asn]) {
+      for (let i = 0; i < t.size; i++) {
+        all[m++] = t.starts[i] as number;
+        const end = t.ends[i] as number;
+        if (end !== 0xffffffff) all[m++] = end + 1;
+      }
+    }
+    const points = all.subarray(0, m).sort();
+    const rows = new Uint32Array(4 * m);
+    const orgOf = asn.extra as Uint32Array;
+    let n = 0;
+    // As RangeTable.find4 answers (the data has nested ranges): the last range starting at or
+    // before the point, if the point is not past its end. That changes only at a start or an end + 1.
+    let ci = -1;
+    let ai = -1;
+    for (let k = 0; k < m; k++) {
+      const p = points[k] as number;
+      if (k > 0 && p === points[k - 1]) continue;
+      while (ci + 1 < country.size && (country.starts[ci + 1] as number) <= p) ci++;
+      while (ai + 1 < asn.size && (asn.starts[ai + 1] as number) <= p) ai++;
+      const cc = ci >= 0 && p <= (country.ends[ci] as number) ? (country.values[ci] as number) : 0;
+      const inAs = ai >= 0 && p <= (asn.ends[ai] as number);
+      const number = inAs ? (asn.values[ai] as number) : 0;
+      const org = inAs ? (orgOf[ai] as number) : NO_AS;
+      // A segment answering as the one before it only extends that one.
+      if (n > 0 && rows[4 * n - 3] === cc && rows[4 * n - 2] === number && rows[4 * n - 1] === org) continue;
+      rows[4 * n] = p;
+      rows[4 * n + 1] = cc;
+      rows[4 * n + 2] = number;
+      rows[4 * n + 3] = org;
+      n++;
+    }
+    const size = 1 << JUMP_BITS;
+    const jump = new Uint32Array(size + 1);
+    const shift = 32 - JUMP_BITS;
+    let k = 0;
+    for (let top = 0; top <= size; top++) {
+      while (k < n && (rows[4 * k] as number) >>> shift < top) k++;
+      jump[top] = k;
+    }
+    return new MergedTable4(rows.slice(0, 4 * n), jump);
+  }
+
+  get size(): number {
+    return this.rows.length / 4;
+  }
+
+  get bytes(): number {
+    return this.rows.byteLength + this.jump.byteLength;
+  }
+
+  /** The offset in `rows` of the segment holding the IPv4 address `a` (always one: the first starts at 0). */
+  find(a: number): number {
+    const r = this.rows;
+    const top = a >>> (32 - JUMP_BITS);
+    // The segment holding a starts in a's /20 or is the last one before it.
+    let lo = (this.jump[top] as number) - 1;
+    if (lo < 0) lo = 0;
+    let hi = (this.jump[top + 1] as number) - 1;
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >>> 1;
+      if ((r[4 * mid] as number) <= a) lo = mid;
+      else hi = mid - 1;
+    }
+    return 4 * lo;
+  }
+}
+
+/** The organisation word of a segment outside every AS range. */
+export const NO_AS = 0xffffffff;
