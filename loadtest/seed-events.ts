@@ -1,7 +1,7 @@
 // The large events table the query benchmarks read (query.bench.ts,
 // soc-query.bench.ts): N realistic events generated inside ClickHouse
 // (INSERT ... SELECT FROM numbers(), so the materialized views fill the
-// rollups as the sinks' inserts would), spread over `days`, and N/20 captured
+// rollups as the sinks' inserts would; country and AS per address), spread over `days`, and N/20 captured
 // requests over the last day. The distribution is described in
 // query.bench.ts's header; every run builds the same data.
 import type { ClickHouse } from '../shared/clickhouse/client.js';
@@ -50,9 +50,14 @@ export async function seedEvents(ch: ClickHouse, opts: { events: number; days: n
                         '/boaform/admin/formLogin', '/solr/admin/info/system', '/HNAP1/', '/owa/auth/logon.aspx'][1 + k % 18],
                        concat('/p/', toString(k % 50000))),
                arrayMap(j -> cityHash64(h, j), range(1 + h % 3))) AS sample_paths,
-      map('requests', toString(1 + h % 200)) AS details
+      map('requests', toString(1 + h % 200)) AS details,
+      -- country and AS (000017): a few hosting networks carry most attacks; 1 in 20 unknown
+      if(intDiv(h, 11) % 20 = 0, NULL, ['US', 'CN', 'RU', 'DE', 'NL', 'BR', 'IN', 'VN', 'FR', 'GB', 'SG', 'KR'][1 + ipn % 12]) AS country,
+      if(intDiv(h, 11) % 20 = 0, NULL, [14061, 16509, 4134, 24940, 14618, 45090, 9009, 20473, 16276, 202425][1 + intDiv(ipn, 12) % 10]) AS asn,
+      if(intDiv(h, 11) % 20 = 0, NULL, ['DIGITALOCEAN-ASN', 'AMAZON-02', 'CHINANET-BACKBONE', 'Hetzner Online GmbH', 'AMAZON-AES', 'Tencent',
+                                         'M247 Europe SRL', 'AS-CHOOPA', 'OVH SAS', 'IP Volume inc'][1 + intDiv(ipn, 12) % 10]) AS as_org
     FROM numbers({first:UInt64}, {rows:UInt64})`;
-  const eventsCols = 'id, ts, type, detector, ip, deployment, count, window_start, window_end, sample_paths, details';
+  const eventsCols = 'id, ts, type, detector, ip, deployment, count, window_start, window_end, sample_paths, details, country, asn, as_org';
 
   const g0 = performance.now();
   mark(`generating ${N.toLocaleString('en')} events over ${DAYS} days `);
