@@ -14,16 +14,11 @@
 // vocabulary of attack paths plus a long tail; time uniform over the period,
 // inserted in time order as a live sink would. Requests (for top user agents
 // and countries): N/20 captured requests over the last day.
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { openClickHouse } from '../shared/clickhouse/client.js';
-import { migrate } from '../shared/clickhouse/migrate.js';
 import { encodeCursor, listEvents } from '../shared/clickhouse/queries.js';
 import { stats, timeSeries, topStats } from '../shared/clickhouse/rollup-queries.js';
 import { figure } from './report-figures.js';
-import { seedEvents } from './seed-events.js';
+import { openBenchDatabase, seedEvents } from './seed-events.js';
 
 const { values } = parseArgs({
   options: {
@@ -38,16 +33,9 @@ const DAYS = Math.max(1, Math.min(Number(values.days), 365));
 const DAY = 86_400_000;
 const HOUR = 3_600_000;
 
-const dataDir = mkdtempSync(join(tmpdir(), 'logwarden-bench-query-'));
-const ch = await openClickHouse({ database: 'bench', dataDir });
-const cleanup = async (): Promise<void> => {
-  await ch.close().catch(() => undefined);
-  rmSync(dataDir, { recursive: true, force: true });
-};
-process.once('SIGINT', () => void cleanup().then(() => process.exit(130)));
+const { ch, cleanup } = await openBenchDatabase('query', DAYS);
 
 try {
-  await migrate(ch, { retentionDays: DAYS + 1, requestsTtlDays: 2 });
   const now = Date.now();
   const start = now - DAYS * DAY;
   const mark = (s: string): void => void process.stdout.write(s);

@@ -4,10 +4,27 @@
 // rollups as the sinks' inserts would; country and AS per address), spread over `days`, and N/20 captured
 // requests over the last day. The distribution is described in
 // query.bench.ts's header; every run builds the same data.
-import type { ClickHouse } from '../shared/clickhouse/client.js';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { openClickHouse, type ClickHouse } from '../shared/clickhouse/client.js';
+import { migrate } from '../shared/clickhouse/migrate.js';
 
 const CHUNK = 5_000_000;
 const DAY = 86_400_000;
+
+/** An embedded engine in a temporary dir, migrated for `days` of retention; `cleanup` closes it and removes the dir (also on SIGINT). */
+export async function openBenchDatabase(name: string, days: number): Promise<{ ch: ClickHouse; cleanup: () => Promise<void> }> {
+  const dataDir = mkdtempSync(join(tmpdir(), `logwarden-bench-${name}-`));
+  const ch = await openClickHouse({ database: 'bench', dataDir });
+  const cleanup = async (): Promise<void> => {
+    await ch.close().catch(() => undefined);
+    rmSync(dataDir, { recursive: true, force: true });
+  };
+  process.once('SIGINT', () => void cleanup().then(() => process.exit(130)));
+  await migrate(ch, { retentionDays: days + 1, requestsTtlDays: 2 });
+  return { ch, cleanup };
+}
 
 export interface Seeded {
   /** Seconds the events took, and the requests. */

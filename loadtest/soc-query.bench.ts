@@ -8,19 +8,15 @@
 // within the hour), over the same period.
 //   node dist/loadtest/soc-query.bench.js [--events 100000000] [--runs 20] [--days 30]
 // Aim (issue 19): every saved query's p99 under 1 s at 100M events.
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { pino } from 'pino';
-import { openClickHouse } from '../shared/clickhouse/client.js';
-import { migrate } from '../shared/clickhouse/migrate.js';
 import { loadConfig } from '../shared/config/load.js';
 import { SocSandbox } from '../services/api/soc/sandbox.js';
 import { bindParams, loadSavedQueries } from '../services/api/soc/saved.js';
 import { defaultMigrationsDir } from '../shared/clickhouse/migrate.js';
 import { figure } from './report-figures.js';
-import { seedEvents } from './seed-events.js';
+import { openBenchDatabase, seedEvents } from './seed-events.js';
 
 const { values } = parseArgs({
   options: {
@@ -35,16 +31,9 @@ const DAYS = Math.max(1, Math.min(Number(values.days), 365));
 const DAY = 86_400_000;
 const AIM_MS = 1000;
 
-const dataDir = mkdtempSync(join(tmpdir(), 'logwarden-bench-soc-'));
-const ch = await openClickHouse({ database: 'bench', dataDir });
-const cleanup = async (): Promise<void> => {
-  await ch.close().catch(() => undefined);
-  rmSync(dataDir, { recursive: true, force: true });
-};
-process.once('SIGINT', () => void cleanup().then(() => process.exit(130)));
+const { ch, cleanup } = await openBenchDatabase('soc', DAYS);
 
 try {
-  await migrate(ch, { retentionDays: DAYS + 1, requestsTtlDays: 2 });
   const now = Date.now();
   const seeded = await seedEvents(ch, { events: N, days: DAYS, now, mark: (s) => void process.stdout.write(s) });
   console.log(`seeded in ClickHouse (INSERT ... SELECT FROM numbers(), materialized views firing): events ${seeded.genEventsS.toFixed(1)} s, requests ${seeded.genRequestsS.toFixed(1)} s`);

@@ -14,6 +14,7 @@ import { isLoopback } from '../loopback.js';
 import { validateLogFormat } from '../access-log/formats/index.js';
 import { DURATION_PATTERN, parseDuration } from './duration.js';
 import { feedIssues } from './feeds.js';
+import { readSecretRef } from './secret-ref.js';
 import { parseSize } from './size.js';
 import { ConfigError, type ConfigIssue } from './errors.js';
 import { configSchema } from './schema.js';
@@ -301,18 +302,8 @@ function resolveConfig(doc: Record<string, unknown>, env: NodeJS.ProcessEnv, sou
   const issues: ConfigIssue[] = [];
   const out = withMs(doc, configSchema) as Record<string, unknown>;
   const c = out as unknown as Config;
-  const readSecret = (path: string, envName: string, file: string): string => {
-    const v = envName ? env[envName] : undefined;
-    if (v !== undefined && v !== '') return v;
-    if (file) {
-      try {
-        return readFileSync(file, 'utf8').trim();
-      } catch (err) {
-        issues.push({ path, reason: `cannot read ${file}: ${(err as Error).message}` });
-      }
-    }
-    return '';
-  };
+  const readSecret = (path: string, envName: string, file: string): string => readSecretRef(env, envName, file, path, issues);
+
   c.kafka.sasl_password = readSecret('kafka.password_file', c.kafka.password_env, c.kafka.password_file);
   c.clickhouse.password = readSecret('clickhouse.password_file', c.clickhouse.password_env, c.clickhouse.password_file);
   c.nodes.forEach((n, i) => {

@@ -2,9 +2,9 @@
 // before anything else (naming the key, never echoing the value), then each
 // target's URL and signing secret are read from where the file points, and its
 // rate limit ("20/1m") is split into a count and an interval.
-import { readFileSync } from 'node:fs';
 import { isLoopback } from '../loopback.js';
 import { parseDuration } from './duration.js';
+import { readSecretRef } from './secret-ref.js';
 import type { ConfigIssue } from './errors.js';
 import type { Config } from './types.js';
 
@@ -41,17 +41,9 @@ export function inlineSecretIssues(doc: Record<string, unknown>): ConfigIssue[] 
   return issues;
 }
 
+/** A webhook's URL or signing secret, from the environment or a file (surrounding whitespace never counts). */
 function readRef(env: NodeJS.ProcessEnv, envName: string, file: string, path: string, issues: ConfigIssue[]): string {
-  const v = envName ? env[envName] : undefined;
-  if (v !== undefined && v !== '') return v.trim();
-  if (file) {
-    try {
-      return readFileSync(file, 'utf8').trim();
-    } catch (err) {
-      issues.push({ path, reason: `cannot read ${file}: ${(err as Error).message}` });
-    }
-  }
-  return '';
+  return readSecretRef(env, envName, file, path, issues).trim();
 }
 
 /** After schema validation: URLs and secrets resolved, rate limits split, every problem named. */
