@@ -10,38 +10,33 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { loadConfig, type Config } from '../../shared/config/load.js';
+import type { Config } from '../../shared/config/load.js';
 import { geoDatabase } from '../../shared/geo/index.js';
 import { apiCaller } from '../../shared/testing/api-client.js';
 import { untilAnswers } from '../../shared/testing/nginx-client.js';
-import { uniqueName } from '../../shared/testing/kafka.js';
+import { testConfig } from '../../shared/testing/config.js';
 import { freePort, startTestNginx, type TestNginx } from '../../shared/testing/nginx.js';
 import { startRuntime, type Runtime } from '../runtime.js';
-import { hashToken } from '../../shared/auth/tokens.js';
-import { clickHouseEnv } from '../../shared/clickhouse/testing.js';
 
 const dataDir = mkdtempSync(join(tmpdir(), 'logwarden-geo-enforce-'));
 const TOKEN = 'lw_geo-enforce-admin-token-0123456789abcdef';
 const SECRET = 'geo-enforce-control-secret-0123';
-const database = uniqueName('geoenf').replace(/[^A-Za-z0-9_]/g, '_');
-const prefix = `${uniqueName('geoenf')}.`;
 
 // The test clients: Cloudflare's resolver (AU, AS13335) and Google's (US, AS15169), as the bundled databases have them.
 const AU_CLIENT = '1.1.1.1';
 const US_CLIENT = '8.8.8.8';
 
 function config(nginx: TestNginx): Config {
-  const yaml = [
-    `kafka: { brokers: [], topic_prefix: "${prefix}" }`,
-    `clickhouse: { database: ${database} }`,
-    'ingest: { udp: { enabled: false } }',
-    'security: { scan_interval: 300ms }',
-    `api: { port: 0, tokens: [{ name: ops, role: admin, hash: "${hashToken(TOKEN)}" }] }`,
-    `nodes: [{ name: edge-1, url: "${nginx.controlUrl as string}", secret_env: GEO_SECRET }]`,
-    `data_dir: ${JSON.stringify(dataDir)}`,
-    'log_level: warn',
-  ].join('\n');
-  return loadConfig({ text: yaml, env: clickHouseEnv({ GEO_SECRET: SECRET }) });
+  return testConfig('geoenf', {
+    dataDir,
+    tokens: { admin: TOKEN },
+    env: { GEO_SECRET: SECRET },
+    sections: {
+      ingest: { udp: { enabled: false } },
+      security: { scan_interval: '300ms' },
+      nodes: [{ name: 'edge-1', url: nginx.controlUrl as string, secret_env: 'GEO_SECRET' }],
+    },
+  });
 }
 
 describe('geo rules at nginx without geoip2', () => {

@@ -10,11 +10,8 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { hashToken } from '../../shared/auth/tokens.js';
-import { clickHouseEnv } from '../../shared/clickhouse/testing.js';
-import { loadConfig } from '../../shared/config/load.js';
 import { apiCaller } from '../../shared/testing/api-client.js';
-import { uniqueName } from '../../shared/testing/kafka.js';
+import { testConfig } from '../../shared/testing/config.js';
 import { freePort, startTestNginx, type TestNginx } from '../../shared/testing/nginx.js';
 import { freeUdpPort } from '../../shared/testing/ports.js';
 import { until } from '../../shared/testing/wait.js';
@@ -35,19 +32,18 @@ test('detection → challenge decision → enforcer → the page at nginx → ch
   // nginx first (its access log to the ingester's port), so the enforcer finds it at once.
   const udpPort = await freeUdpPort();
   nginx = await startTestNginx({ controlPort: await freePort(), controlSecret: SECRET, syslog: `127.0.0.1:${udpPort}` });
-  const database = uniqueName('chloop').replace(/[^A-Za-z0-9_]/g, '_');
-  const yaml = [
-    `kafka: { brokers: [], topic_prefix: "${uniqueName('chloop')}." }`,
-    `clickhouse: { database: ${database} }`,
-    `ingest: { udp: { port: ${udpPort} }, log_format: json }`,
-    'security: { scan_interval: 300ms, auto_block_threshold: 50 }',
-    'detection: { challenge_threshold: 10, challenge_duration: 1h }',
-    `api: { port: 0, tokens: [{ name: ops, role: admin, hash: "${hashToken(TOKEN)}" }] }`,
-    `nodes: [{ name: edge-1, url: "${nginx.controlUrl as string}", secret_env: LOOP_SECRET }]`,
-    `data_dir: ${JSON.stringify(dataDir)}`,
-    'log_level: warn',
-  ].join('\n');
-  rt = await startRuntime(loadConfig({ text: yaml, env: clickHouseEnv({ LOOP_SECRET: SECRET }) }), new Set(['ingester', 'detector', 'sink', 'api', 'enforcer']));
+  const config = testConfig('chloop', {
+    dataDir,
+    tokens: { admin: TOKEN },
+    env: { LOOP_SECRET: SECRET },
+    sections: {
+      ingest: { udp: { port: udpPort }, log_format: 'json' },
+      security: { scan_interval: '300ms', auto_block_threshold: 50 },
+      detection: { challenge_threshold: 10, challenge_duration: '1h' },
+      nodes: [{ name: 'edge-1', url: nginx.controlUrl as string, secret_env: 'LOOP_SECRET' }],
+    },
+  });
+  rt = await startRuntime(config, new Set(['ingester', 'detector', 'sink', 'api', 'enforcer']));
   const api = apiCaller(() => rt?.apiPort, TOKEN);
   const client = '192.0.2.140';
   const get = async (path: string): Promise<{ status: number; page: boolean }> => {
