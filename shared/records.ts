@@ -88,6 +88,8 @@ export interface BlockDecision {
   deployment: string | null;
   /** 0 for a first offence; grows with repeat bans. */
   escalation_level: number;
+  /** Who decided when a person did (`api:<token name>`); absent for detectors, rules and feeds. */
+  actor?: string;
 }
 
 export type ControlKind = 'unknown' | 'whitelist' | 'route' | 'deployment' | 'filter' | 'setting';

@@ -14,6 +14,7 @@ import { loadConfig, type Config } from '../../shared/config/load.js';
 import { parseDuration } from '../../shared/config/duration.js';
 import { verifyCredential } from '../../shared/credential-hash.js';
 import type { BlockDecision, SecurityEvent } from '../../shared/records.js';
+import { blockRow } from '../sink/index.js';
 import { kafkaBrokers, unitOnly, uniqueName } from '../../shared/testing/kafka.js';
 import { startRuntime, type Runtime } from '../runtime.js';
 import { hashToken } from '../../shared/auth/tokens.js';
@@ -134,6 +135,9 @@ describe('management API (embedded: in-process bus, embedded ClickHouse)', () =>
     assert.equal(one.status, 200);
     const d = await until('the decision on the bus', () => decisions.find((x) => x.ip === '192.168.1.100' && x.action === 'block'));
     assert.equal(d.expires_at, expires);
+    // Who: the token's name, through to the blocks history's actor column.
+    assert.equal(d.actor, 'api:ops');
+    assert.equal((blockRow(d) as { actor: string }).actor, 'api:ops');
   });
 
   test('DELETE /api/security/blocked-ips/192.168.1.100 lifts the block; a second DELETE is 404', async () => {
@@ -144,7 +148,8 @@ describe('management API (embedded: in-process bus, embedded ClickHouse)', () =>
     const one = await call('GET', '/api/security/blocked-ips/192.168.1.100');
     assert.equal(one.status, 404);
     assert.equal(one.body.code, 'LW_API_NOT_FOUND');
-    await until('the unblock on the bus', () => decisions.find((x) => x.ip === '192.168.1.100' && x.action === 'unblock'));
+    const lifted = await until('the unblock on the bus', () => decisions.find((x) => x.ip === '192.168.1.100' && x.action === 'unblock'));
+    assert.equal(lifted.actor, 'api:ops');
     const again = await call('DELETE', '/api/security/blocked-ips/192.168.1.100');
     assert.equal(again.status, 404);
   });

@@ -26,7 +26,7 @@ export function blockRow(d: BlockDecision): object {
     ip: d.ip,
     reason: d.reason,
     ...sourceColumns(d.source),
-    actor: d.source === 'auto' ? 'detector' : d.source,
+    actor: d.actor || (d.source === 'auto' ? 'detector' : d.source),
     created_at: d.created_at,
     expires_at: d.expires_at,
     deployment: d.deployment,

@@ -172,6 +172,10 @@ test('BlockDecision round-trips every action, source and nullable field', () => 
   }
   const permanent: BlockDecision = { ...fullDecision, ip: '198.51.100.0/24', expires_at: null, deployment: null, reason: '', escalation_level: 0 };
   assert.deepEqual(blockDecisionCodec.decode(blockDecisionCodec.encode(permanent)), permanent);
+  // A person's decision names them; one nobody made has no actor, on the wire "" (v1 has no such field).
+  const byHand: BlockDecision = { ...fullDecision, action: 'unblock', source: 'manual', actor: 'api:alice' };
+  assert.deepEqual(blockDecisionCodec.decode(blockDecisionCodec.encode(byHand)), byHand);
+  assert.equal('actor' in blockDecisionCodec.decode(blockDecisionCodec.encode({ ...fullDecision, source: 'auto' })), false);
 });
 
 test('a feed decision is the symbol feed and the name on the wire; a v1 reader takes it as manual', () => {

@@ -233,7 +233,7 @@ function describeValue(v: unknown): string {
 export const accessRecordCodec = new RecordCodec<AccessRecord>('AccessRecord');
 export const securityEventCodec = new RecordCodec<SecurityEvent>('SecurityEvent');
 /** BlockDecision as the schema holds it (v2): a feed's source is the symbol `feed` and its name in `feed`. */
-type BlockDecisionWire = Omit<BlockDecision, 'source'> & { source: 'auto' | 'manual' | 'filter' | 'feed'; feed: string };
+type BlockDecisionWire = Omit<BlockDecision, 'source' | 'actor'> & { source: 'auto' | 'manual' | 'filter' | 'feed'; feed: string; actor: string };
 
 /**
  * Code sees a feed's decisions as source `feed:<name>`; the schema keeps an
@@ -250,14 +250,17 @@ class BlockDecisionCodec extends RecordCodec<BlockDecision> {
   }
 
   override decode(buf: Buffer): BlockDecision {
-    const { feed, ...rest } = super.decode(buf) as unknown as BlockDecisionWire;
-    return (rest.source === 'feed' ? { ...rest, source: `feed:${feed}` } : rest) as BlockDecision;
+    const { feed, actor, ...rest } = super.decode(buf) as unknown as BlockDecisionWire;
+    const d = (rest.source === 'feed' ? { ...rest, source: `feed:${feed}` } : rest) as BlockDecision;
+    // v1 records, and decisions no person made, have none (the field's default).
+    return actor ? { ...d, actor } : d;
   }
 }
 
 function toWire(d: BlockDecision): BlockDecisionWire {
-  if (d.source.startsWith('feed:')) return { ...d, source: 'feed', feed: d.source.slice(5) };
-  return { ...d, source: d.source as BlockDecisionWire['source'], feed: '' };
+  const actor = d.actor ?? '';
+  if (d.source.startsWith('feed:')) return { ...d, source: 'feed', feed: d.source.slice(5), actor };
+  return { ...d, source: d.source as BlockDecisionWire['source'], feed: '', actor };
 }
 
 export const blockDecisionCodec: RecordCodec<BlockDecision> = new BlockDecisionCodec('BlockDecision');

@@ -8,7 +8,7 @@ import { composeWhitelist, type WhitelistSource } from '../../../shared/control/
 import { ipInRange, normalizeIpOrCidr } from '../../../shared/ip.js';
 import type { BlockDecision, BlockSource } from '../../../shared/records.js';
 import { ApiError, invalid } from '../errors.js';
-import { deploymentName, envelope, ipOrCidr, list, MAX_DURATION_S, normalizedIpParam, paging, text, type RouteDeps } from './common.js';
+import { actor, deploymentName, envelope, ipOrCidr, list, MAX_DURATION_S, normalizedIpParam, paging, text, type RouteDeps } from './common.js';
 
 const blockSchema = {
   type: 'object',
@@ -98,7 +98,7 @@ export function registerBlockedIps(app: FastifyInstance, deps: RouteDeps): void 
       const durationMs = b.permanent === true ? null : b.duration !== undefined && b.duration > 0 ? b.duration * 1000 : withSecurityOverrides(deps.config, state).security.auto_block_duration_ms;
       const d: BlockDecision = {
         ip, action: b.action ?? 'block', reason: b.reason ?? (b.action === 'challenge' ? 'manual challenge' : 'manual block'), source: 'manual', created_at: now,
-        expires_at: durationMs === null ? null : now + durationMs, deployment: b.deployment ?? null, escalation_level: 0,
+        expires_at: durationMs === null ? null : now + durationMs, deployment: b.deployment ?? null, escalation_level: 0, actor: actor(req),
       };
       await store.decide(d);
       return reply.code(201).send({ data: blockOut(d), message: `${ip} ${d.action === 'challenge' ? 'challenged' : 'blocked'}` });
@@ -155,7 +155,7 @@ function registerBlockByIp(app: FastifyInstance, deps: RouteDeps): void {
     if (held.length === 0) throw new ApiError('LW_API_NOT_FOUND', `${ip} is not blocked`, 'ip');
     const now = Date.now();
     for (const b of held) {
-      await store.decide({ ip, action: 'unblock', reason: 'manual unblock', source: 'manual', created_at: now, expires_at: null, deployment: b.deployment === '' ? null : b.deployment, escalation_level: b.escalation_level });
+      await store.decide({ ip, action: 'unblock', reason: 'manual unblock', source: 'manual', created_at: now, expires_at: null, deployment: b.deployment === '' ? null : b.deployment, escalation_level: b.escalation_level, actor: actor(req) });
     }
     return { data: { ip, unblocked: true }, message: `${ip} unblocked` };
   };
