@@ -55,7 +55,7 @@ try {
     const res = await fetch(`${nginx.controlUrl as string}${path}`, { method, headers: { authorization: signNodeRequest(nginx.controlSecret as string, method, path, text), 'content-type': 'application/json' }, body: text });
     if (!res.ok) throw new Error(`${path}: ${res.status} ${await res.text()}`);
   };
-  await control('PUT', '/challenge', { keys: ['k'.repeat(64)], difficulty: bits, cookie_ttl: 3600 });
+  await control('PUT', '/challenge', { period: 1, rotation: 3600, difficulty: bits, cookie_ttl: 3600 });
   const held = '127.0.95.1';
   const passing = '127.0.95.2';
   await control('POST', '/blocks', { set: [held, passing].map((ip) => ({ ip, ttl: 600, action: 'challenge' })) });

@@ -1,22 +1,12 @@
-// The signing keys of the CHALLENGE cookie (lua/logwarden/challenge.lua).
-// Nothing is stored: each key is derived from a node's shared secret and the
-// rotation period it belongs to, so every enforcer of a fleet (one per edge,
-// or one for all) pushes the same key to the nodes that share a secret, a
-// cookie earned at one node passes at the others, and a restart changes
-// nothing. The current key signs; the previous period's is still accepted,
-// so a rotation does not challenge every client again. Keys are secrets: they
-// go to nodes only inside signed control calls, never to a log.
-import { createHmac } from 'node:crypto';
+// The rotation of the CHALLENGE cookie's signing keys (lua/logwarden/challenge.lua).
+// Nothing is stored and no key crosses the wire: an enforcer pushes the current
+// period (floor(now / rotation)) and each node derives that period's key and
+// the previous one from its own control secret (HMAC-SHA1, the hash Debian's
+// Lua module offers). So every node that shares a secret signs alike — a cookie
+// earned at one node passes at the others — a restart changes nothing, and a
+// rotation does not challenge every client again.
 
-export interface ChallengeKeys {
-  /** The rotation period: floor(now / rotation). */
-  period: number;
-  /** Current, then previous (hex, 64 characters). */
-  keys: [string, string];
-}
-
-export function challengeKeys(nodeSecret: string, rotationMs: number, now = Date.now()): ChallengeKeys {
-  const period = Math.floor(now / rotationMs);
-  const key = (p: number): string => createHmac('sha256', nodeSecret).update(`logwarden-challenge\n${rotationMs}\n${p}`).digest('hex');
-  return { period, keys: [key(period), key(period - 1)] };
+/** The rotation period a moment falls in. */
+export function challengePeriod(rotationMs: number, now = Date.now()): number {
+  return Math.floor(now / rotationMs);
 }

@@ -59,7 +59,10 @@ local C = limits.CHALLENGE
 local HTTP_STATUS = C.http_status
 local KEY = "k:challenge"
 local PROOF_TTL = 300
-local MIN_KEY, MAX_KEY = 32, 256
+-- What PUT /challenge takes besides the limits.json settings: a period of
+-- floor(unix ms / rotation ms), and a rotation of a minute to a year.
+local PERIOD = { min = 1, max = 2 ^ 40 }
+local ROTATION_S = { min = 60, max = 31536000 }
 
 -- The page's script, and its hash for the CSP (lua/test/challenge.test.ts
 -- checks the two agree, and the browser test that the browser runs it).
@@ -234,23 +237,27 @@ local function in_range(x, r)
     return type(x) == "number" and x % 1 == 0 and x >= r.min and x <= r.max
 end
 
--- PUT /challenge: {"keys":[current, previous?], "difficulty":bits, "cookie_ttl":seconds}.
+-- The signing key of one rotation period, derived from the node's control
+-- secret: every node sharing a secret derives the same key (a cookie earned
+-- at one passes at the others), and no key ever crosses the wire.
+local function derive(secret, rotation, period)
+    return to_hex(hmac_sha1(secret, str_format("logwarden-challenge\n%d\n%d", rotation, period)))
+end
+
+-- PUT /challenge: {"period":N, "rotation":seconds, "difficulty":bits, "cookie_ttl":seconds}.
+-- The keys of `period` and the one before are derived here from `secret`.
 -- Returns true or nil, err, field. Never echoes a key.
-function _M.set_keys(doc)
+function _M.set_keys(doc, secret)
     for k in pairs(doc) do
-        if k ~= "keys" and k ~= "difficulty" and k ~= "cookie_ttl" then
+        if k ~= "period" and k ~= "rotation" and k ~= "difficulty" and k ~= "cookie_ttl" then
             return nil, "unknown key", tostring(k)
         end
     end
-    local keys = doc.keys
-    if type(keys) ~= "table" or #keys < 1 or #keys > 2 then
-        return nil, "must be an array of one or two keys (current first)", "keys"
+    if not in_range(doc.period, PERIOD) then
+        return nil, "must be an integer from " .. PERIOD.min .. " to " .. PERIOD.max .. " (floor(now / rotation))", "period"
     end
-    for i = 1, #keys do
-        local k = keys[i]
-        if type(k) ~= "string" or #k < MIN_KEY or #k > MAX_KEY then
-            return nil, "must be a string of " .. MIN_KEY .. " to " .. MAX_KEY .. " characters", "keys[" .. (i - 1) .. "]"
-        end
+    if not in_range(doc.rotation, ROTATION_S) then
+        return nil, "must be an integer number of seconds from " .. ROTATION_S.min .. " to " .. ROTATION_S.max, "rotation"
     end
     if not in_range(doc.difficulty, C.difficulty_bits) then
         return nil, "must be an integer from " .. C.difficulty_bits.min .. " to " .. C.difficulty_bits.max, "difficulty"
@@ -258,8 +265,9 @@ function _M.set_keys(doc)
     if not in_range(doc.cookie_ttl, C.cookie_ttl_s) then
         return nil, "must be an integer number of seconds from " .. C.cookie_ttl_s.min .. " to " .. C.cookie_ttl_s.max, "cookie_ttl"
     end
+    local keys = { derive(secret, doc.rotation, doc.period), derive(secret, doc.rotation, doc.period - 1) }
     local _, dict = state.dicts()
-    local raw = cjson.encode({ keys = keys, difficulty = doc.difficulty, cookie_ttl = doc.cookie_ttl })
+    local raw = cjson.encode({ keys = keys, period = doc.period, difficulty = doc.difficulty, cookie_ttl = doc.cookie_ttl })
     local ok, err = dict:safe_set(KEY, raw)
     if not ok then
         return nil, "not stored: " .. tostring(err), ""

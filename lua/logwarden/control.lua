@@ -11,8 +11,9 @@
 --                      "delete":["203.0.113.7","10.0.0.0/8"]}
 --                     An address or range holds one entry: setting a block replaces its
 --                     challenge and the other way round; a delete lifts either.
---   PUT  /challenge   {"keys":[current, previous],"difficulty":16,"cookie_ttl":3600}: the
---                     challenge's signing keys and settings (logwarden.challenge); never echoed
+--   PUT  /challenge   {"period":N,"rotation":86400,"difficulty":16,"cookie_ttl":3600}: the
+--                     challenge's settings (logwarden.challenge); the node derives the
+--                     period's signing keys from its own secret: no key crosses the wire
 --   PUT  /rules       a NodeRules document (shared/control/node-rules.ts): whitelist,
 --                     deployment policies, protected routes, security_filter;
 --                     replaces the node's rule set as a whole
@@ -308,7 +309,7 @@ local function put_challenge()
     if not data then
         return
     end
-    local ok, err, field = challenge.set_keys(data)
+    local ok, err, field = challenge.set_keys(data, ngx_var.logwarden_control_secret)
     if not ok then
         return bad(err, field)
     end

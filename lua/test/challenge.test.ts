@@ -8,7 +8,7 @@
 // access log (syslog to a local UDP socket) carries each outcome.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createHash } from 'node:crypto';
+import { createHash, createHmac } from 'node:crypto';
 import { execFile, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -29,9 +29,10 @@ const luaDir = fileURLToPath(new URL('../../../lua/logwarden/', import.meta.url)
 
 const BROWSER_CLIENTS = 5;
 const CURL_ATTEMPTS = 20;
-const K1 = 'a'.repeat(64);
-const K2 = 'b'.repeat(64);
-const K3 = 'c'.repeat(64);
+// Rotation periods: the node derives each period's key and the previous one from its own secret.
+const P1 = 1000;
+const P2 = P1 + 1;
+const P3 = P1 + 2;
 
 let nginx: TestNginx | undefined;
 let sink: SyslogSink | undefined;
@@ -47,10 +48,12 @@ async function control(method: string, path: string, body: unknown): Promise<{ s
   return { status: res.status, json: (await res.json()) as Record<string, unknown> };
 }
 
-async function keys(list: string[]): Promise<void> {
-  const r = await control('PUT', '/challenge', { keys: list, difficulty: CHALLENGE.difficultyBits.default, cookie_ttl: 600 });
+async function keys(period: number): Promise<void> {
+  const r = await control('PUT', '/challenge', { period, rotation: 3600, difficulty: CHALLENGE.difficultyBits.default, cookie_ttl: 600 });
   assert.equal(r.status, 200, JSON.stringify(r.json));
-  assert.ok(!JSON.stringify(r.json).includes(list[0] as string), 'the node never echoes a key');
+  const key = createHmac('sha1', (nginx as TestNginx).controlSecret as string).update(`logwarden-challenge\n3600\n${period}`).digest('hex');
+  assert.ok(!JSON.stringify(r.json).includes(key), 'the node never echoes a key');
+  assert.equal(r.json.keys, 2, 'the period\'s key and the previous one');
 }
 
 /** curl as a client at `ip`, sending `cookie` (a "name=value" or a cookie jar file, which it also writes); resolves to [status, body]. */
@@ -86,13 +89,16 @@ test('the page script is the one its Content-Security-Policy hash allows', () =>
   assert.ok(lua.includes(`local SCRIPT_SHA256 = "${hash}"`), `challenge.lua names sha256 ${hash} of challenge.js`);
 });
 
-test('PUT /challenge refuses bad keys and settings, naming the field', async () => {
+test('PUT /challenge refuses bad settings (and any key: nodes derive their own), naming the field', async () => {
   for (const [body, field] of [
-    [{ keys: [], difficulty: 16, cookie_ttl: 600 }, 'keys'],
-    [{ keys: ['short'], difficulty: 16, cookie_ttl: 600 }, 'keys[0]'],
-    [{ keys: [K1], difficulty: CHALLENGE.difficultyBits.max + 1, cookie_ttl: 600 }, 'difficulty'],
-    [{ keys: [K1], difficulty: 16, cookie_ttl: 1 }, 'cookie_ttl'],
-    [{ keys: [K1], difficulty: 16, cookie_ttl: 600, extra: 1 }, 'extra'],
+    [{ period: 0, rotation: 3600, difficulty: 16, cookie_ttl: 600 }, 'period'],
+    [{ period: 1.5, rotation: 3600, difficulty: 16, cookie_ttl: 600 }, 'period'],
+    [{ period: P1, rotation: 1, difficulty: 16, cookie_ttl: 600 }, 'rotation'],
+    [{ period: P1, difficulty: 16, cookie_ttl: 600 }, 'rotation'],
+    [{ keys: ['a'.repeat(64)], period: P1, rotation: 3600, difficulty: 16, cookie_ttl: 600 }, 'keys'],
+    [{ period: P1, rotation: 3600, difficulty: CHALLENGE.difficultyBits.max + 1, cookie_ttl: 600 }, 'difficulty'],
+    [{ period: P1, rotation: 3600, difficulty: 16, cookie_ttl: 1 }, 'cookie_ttl'],
+    [{ period: P1, rotation: 3600, difficulty: 16, cookie_ttl: 600, extra: 1 }, 'extra'],
   ] as const) {
     const r = await control('PUT', '/challenge', body);
     assert.equal(r.status, 400, JSON.stringify(r.json));
@@ -102,7 +108,7 @@ test('PUT /challenge refuses bad keys and settings, naming the field', async () 
 
 test('Chromium passes the challenge and gets the page; curl never does', { skip: requireTool('chromium and curl are needed (apt-get install chromium curl, or bash infra/docs/install-chromium.sh)', chromium !== undefined && curlOk), timeout: 180_000 }, async (t) => {
   const { chromium: pw } = await import('playwright-core');
-  await keys([K1]);
+  await keys(P1);
   const browserIps = Array.from({ length: BROWSER_CLIENTS }, (_, i) => `127.0.91.${i + 1}`);
   const curlIp = '127.0.92.1';
   const set = [...browserIps, curlIp].map((ip) => ({ ip, ttl: 600, reason: 'test challenge', action: 'challenge' }));
@@ -157,9 +163,9 @@ test('Chromium passes the challenge and gets the page; curl never does', { skip:
   assert.equal((await curl(curlIp, cookieOfFirst))[0], CHALLENGE.httpStatus, 'a cookie is bound to its address');
   assert.equal((await curl(owner, cookieOfFirst))[0], 200, 'the cookie passes at its own address');
   // Rotation: the previous key is still accepted, the one before is not.
-  await keys([K2, K1]);
+  await keys(P2);
   assert.equal((await curl(owner, cookieOfFirst))[0], 200, 'after one rotation the cookie still passes');
-  await keys([K3, K2]);
+  await keys(P3);
   assert.equal((await curl(owner, cookieOfFirst))[0], CHALLENGE.httpStatus, 'after two rotations it no longer does');
 
   // The access log carries every outcome.
@@ -170,7 +176,7 @@ test('Chromium passes the challenge and gets the page; curl never does', { skip:
 });
 
 test('a security_filter CHALLENGE rule challenges its clients only', { skip: requireTool('curl is needed (apt-get install curl)', curlOk) }, async () => {
-  await keys([K1]);
+  await keys(P1);
   const rules = { version: Date.now(), whitelist: { ips: [], paths: [] }, deployments: {}, routes: [], security_filter: { version: 1, property: { enabled: true, filter_rules: [{ id: 'odd-net', match: { ips: ['127.0.93.0/24'] }, response_handling: { on_filtered: 'CHALLENGE' } }] } } };
   assert.equal((await control('PUT', '/rules', rules)).status, 200);
   const [status, body] = await curl('127.0.93.9');
@@ -187,7 +193,7 @@ const TOOLS: Record<string, (url: string, ip: string, dir: string) => string[]> 
 };
 for (const [tool, args] of Object.entries(TOOLS)) {
   test(`${tool} never passes the challenge`, { skip: requireTool(`${tool} is not installed (infra/tools/attack-tools.sh install)`, onPath(tool)), timeout: 120_000 }, async (t) => {
-    await keys([K1]);
+    await keys(P1);
     const ip = tool === 'ffuf' ? '127.0.96.1' : '127.0.96.2';
     assert.equal((await control('POST', '/blocks', { set: [{ ip, ttl: 600, action: 'challenge' }] })).status, 200);
     const dir = mkdtempSync(join(tmpdir(), `lw-challenge-${tool}-`));

@@ -42,7 +42,7 @@ const agent = new http.Agent({ keepAlive: true, maxSockets: 4 });
 
 before(async () => {
   nginx = await startTestNginx({ control: true, syslog: '127.0.0.1:9' });
-  const keys = await control('PUT', '/challenge', { keys: ['k'.repeat(64)], difficulty: 8, cookie_ttl: 60 });
+  const keys = await control('PUT', '/challenge', { period: 1, rotation: 3600, difficulty: 8, cookie_ttl: 60 });
   assert.equal(keys.status, 200, keys.text);
 });
 after(async () => {

@@ -24,7 +24,7 @@ import PQueue from 'p-queue';
 import { Counter, Gauge, Histogram } from 'prom-client';
 import { blockDecisionCodec } from '../../shared/avro/codec.js';
 import { signNodeRequest } from '../../shared/node-auth.js';
-import { challengeKeys } from '../../shared/challenge-keys.js';
+import { challengePeriod } from '../../shared/challenge-keys.js';
 import type { NodeRules } from '../../shared/control/node-rules.js';
 import { geoFor } from '../../shared/geo/index.js';
 import { geoRangesFor } from '../../shared/geo/node-ranges.js';
@@ -393,13 +393,13 @@ export class Enforcer {
     );
   }
 
-  /** PUT /challenge when the node's keys are not this period's (or it restarted). The keys are never logged. */
+  /** PUT /challenge when the node's keys are not this period's (or it restarted); the node derives them from its own secret. */
   private async pushChallengeKeys(n: NodeSync, again: boolean): Promise<void> {
     const c = this.opts.config.challenge;
-    const { period, keys } = challengeKeys(n.node.secret, c.key_rotation_ms);
+    const period = challengePeriod(c.key_rotation_ms);
     if (!again && n.challengePeriod === period) return;
     try {
-      await this.request(n.node, 'PUT', '/challenge', { keys, difficulty: c.difficulty, cookie_ttl: Math.round(c.cookie_ttl_ms / 1000) });
+      await this.request(n.node, 'PUT', '/challenge', { period, rotation: Math.round(c.key_rotation_ms / 1000), difficulty: c.difficulty, cookie_ttl: Math.round(c.cookie_ttl_ms / 1000) });
       n.challengePeriod = period;
     } catch (err) {
       n.challengePeriod = undefined;

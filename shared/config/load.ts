@@ -341,7 +341,8 @@ function resolveConfig(doc: Record<string, unknown>, env: NodeJS.ProcessEnv, sou
     issues.push({ path: 'detection.challenge_threshold', reason: `must be below security.auto_block_threshold (${c.security.auto_block_threshold}), or 0 to turn the challenge tier off` });
   }
   if (c.challenge.cookie_ttl_ms < 60_000 || c.challenge.cookie_ttl_ms > 7 * 86_400_000) issues.push({ path: 'challenge.cookie_ttl', reason: 'must be between 1m and 7d' });
-  if (c.challenge.key_rotation_ms < 60_000) issues.push({ path: 'challenge.key_rotation', reason: 'must be 1m or more' });
+  // The range nodes take (PUT /challenge's rotation, lua/logwarden/challenge.lua).
+  if (c.challenge.key_rotation_ms < 60_000 || c.challenge.key_rotation_ms > 31_536_000_000) issues.push({ path: 'challenge.key_rotation', reason: 'must be from 1m to 365d' });
   issues.push(...configRuleSetIssues(c));
   const formatProblem = validateLogFormat(c.ingest.log_format);
   if (formatProblem) issues.push({ path: 'ingest.log_format', reason: formatProblem });
