@@ -74,6 +74,26 @@ running_pid() {
 
 answers() { (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; }
 
+# The broker's own log, warnings and up, in $1/kafka.log.
+write_log4j() {
+  cat >"$1/log4j2.properties" <<EOF
+status = warn
+appender.file.type = File
+appender.file.name = file
+appender.file.fileName = $1/kafka.log
+appender.file.layout.type = PatternLayout
+appender.file.layout.pattern = [%d] %p %m (%c)%n
+rootLogger.level = INFO
+rootLogger.appenderRef.file.ref = file
+logger.kafka.name = kafka
+logger.kafka.level = WARN
+logger.apache.name = org.apache.kafka
+logger.apache.level = WARN
+logger.state.name = state.change.logger
+logger.state.level = WARN
+EOF
+}
+
 write_config() {
   mkdir -p "$run/data"
   cat >"$run/server.properties" <<EOF
@@ -98,20 +118,7 @@ auto.create.topics.enable=false
 log.retention.hours=24
 log.segment.bytes=67108864
 EOF
-  cat >"$run/log4j2.properties" <<EOF
-status = warn
-appender.file.type = File
-appender.file.name = file
-appender.file.fileName = $run/kafka.log
-appender.file.layout.type = PatternLayout
-appender.file.layout.pattern = [%d] %p %m (%c)%n
-rootLogger.level = INFO
-rootLogger.appenderRef.file.ref = file
-logger.kafka.name = kafka
-logger.kafka.level = WARN
-logger.apache.name = org.apache.kafka
-logger.apache.level = WARN
-EOF
+  write_log4j "$run"
 }
 
 # Small heap and a short-pause collector: this broker shares 2 cores with the tests.
@@ -224,22 +231,7 @@ log.cleaner.threads=1
 log.retention.hours=24
 log.segment.bytes=67108864
 EOF
-  cat >"$d/log4j2.properties" <<EOF
-status = warn
-appender.file.type = File
-appender.file.name = file
-appender.file.fileName = $d/kafka.log
-appender.file.layout.type = PatternLayout
-appender.file.layout.pattern = [%d] %p %m (%c)%n
-rootLogger.level = INFO
-rootLogger.appenderRef.file.ref = file
-logger.kafka.name = kafka
-logger.kafka.level = WARN
-logger.apache.name = org.apache.kafka
-logger.apache.level = WARN
-logger.state.name = state.change.logger
-logger.state.level = WARN
-EOF
+  write_log4j "$d"
 }
 
 node_launch() {
