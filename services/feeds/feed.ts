@@ -26,6 +26,7 @@ import { composeWhitelist, type WhitelistSet } from '../../shared/control/whitel
 import { LogwardenError } from '../../shared/errors.js';
 import { cidrsOf, mergeIntervals, RangeIndex, type Interval } from '../../shared/ip.js';
 import { componentLogger } from '../../shared/log.js';
+import type { NoticePublisher } from '../../shared/notices.js';
 import { registry } from '../../shared/metrics.js';
 import type { BlockDecision } from '../../shared/records.js';
 import { fetchSource, isUrl, type Validators } from './fetch.js';
@@ -104,7 +105,7 @@ export class Feed {
 
   constructor(
     readonly config: FeedConfig,
-    private readonly deps: { store: ControlStore; control: ControlState; configWhitelist: Readonly<WhitelistSet> },
+    private readonly deps: { store: ControlStore; control: ControlState; configWhitelist: Readonly<WhitelistSet>; notices?: NoticePublisher },
     origin: 'config' | 'api' = 'config',
   ) {
     const c = config;
@@ -190,6 +191,10 @@ export class Feed {
       this.st.consecutive_failures++;
       this.st.last_error = { code, message, at };
       log.warn({ feed: c.name, code, err: message, kept: this.held.size }, 'feed refresh failed; its last good set stays in force');
+      // Operators hear of a failing feed once per spell (notifications kind feed_failure), again only after it recovered.
+      if (this.st.consecutive_failures === 1) {
+        void this.deps.notices?.publish({ kind: 'feed_failure', subject: c.name, message: `${code}: ${message}`.slice(0, 500), details: { code, source: Feed.shownSource(c.source) }, ts: at, occurrence: String(at) });
+      }
       await this.renew().catch((e: unknown) => log.error({ err: e, feed: c.name }, 'feed blocks not renewed'));
     }
   }

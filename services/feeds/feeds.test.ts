@@ -19,6 +19,7 @@ import type { FeedConfig } from '../../shared/config/types.js';
 import { ControlState } from '../../shared/control/state.js';
 import { ControlStore } from '../../shared/control/store.js';
 import { registry } from '../../shared/metrics.js';
+import type { NoticeInput } from '../../shared/notices.js';
 import type { BlockDecision } from '../../shared/records.js';
 import { kafkaBrokers, unitOnly, uniqueName } from '../../shared/testing/kafka.js';
 import { until } from '../../shared/testing/wait.js';
@@ -96,7 +97,8 @@ describe('blocklist feeds', () => {
   const http = new FeedServer();
   let url: string;
 
-  const feedFor = (c: Config): Feed => new Feed(feedOf(c), { store, control, configWhitelist: c.detection.whitelist });
+  const notices: NoticeInput[] = [];
+  const feedFor = (c: Config): Feed => new Feed(feedOf(c), { store, control, configWhitelist: c.detection.whitelist, notices: { publish: (n) => Promise.resolve(void notices.push(n)) } });
   /** Decisions published while `fn` runs. */
   const during = async (fn: () => Promise<unknown>): Promise<BlockDecision[]> => {
     const from = published.length;
@@ -197,6 +199,10 @@ describe('blocklist feeds', () => {
     assert.equal(s.last_error?.code, 'LW_FEED_HTTP_STATUS');
     assert.match(s.last_error?.message ?? '', /HTTP 500/);
     assert.equal(await metric('logwarden_feed_failures_total', { feed: 'remote', code: 'LW_FEED_HTTP_STATUS' }), 1);
+    const told = notices.filter((n) => n.subject === 'remote');
+    assert.equal(told.length, 1, 'one feed_failure notice for the notifier');
+    assert.equal(told[0]?.kind, 'feed_failure');
+    assert.match(told[0]?.message ?? '', /^LW_FEED_HTTP_STATUS: .*HTTP 500/);
 
     // An HTML error page with 200: not a list; refused whole.
     http.answer = { status: 200, body: '<html>\n<body>\nmaintenance\n</body>\n</html>\n' };
@@ -205,6 +211,7 @@ describe('blocklist feeds', () => {
     assert.equal(s.last_error?.code, 'LW_FEED_PARSE_FAILED');
     assert.equal(s.consecutive_failures, 2);
     assert.equal(s.size, 1);
+    assert.equal(notices.filter((n) => n.subject === 'remote').length, 1, 'one notice a spell, not one a failure');
 
     // Back: the difference against the last good set.
     http.answer = { status: 200, body: '192.0.2.10\n', etag: '"v2"' };

@@ -9,6 +9,7 @@ import { isDeepStrictEqual } from 'node:util';
 import { resolveFeed } from '../../shared/config/feeds.js';
 import type { ControlEvent, Settings } from '../../shared/control/state.js';
 import { componentLogger } from '../../shared/log.js';
+import { busNoticePublisher } from '../../shared/notices.js';
 import type { Started, StorageContext } from '../context.js';
 import { Feed, type FeedStatus } from './feed.js';
 
@@ -26,7 +27,7 @@ type ApiFeeds = NonNullable<Settings['feeds']>;
 
 export async function start(ctx: StorageContext): Promise<StartedFeeds> {
   const { config, store, control } = ctx;
-  const deps = { store, control, configWhitelist: config.detection.whitelist };
+  const deps = { store, control, configWhitelist: config.detection.whitelist, notices: busNoticePublisher(ctx.bus, ctx.topics) };
   const fromConfig = config.feeds.map((f) => new Feed(f, deps));
   const fromApi = new Map<string, { feed: Feed; spec: ApiFeeds[string] }>();
   let syncing: Promise<void> = Promise.resolve();
