@@ -15,9 +15,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { signNodeRequest } from '../../shared/node-auth.js';
 import { CHALLENGE } from '../../shared/security-filter/index.js';
-import { startTestNginx, type TestNginx } from '../../shared/testing/nginx.js';
+import { signedControl, startTestNginx, type TestNginx } from '../../shared/testing/nginx.js';
 import { requireTool } from '../../shared/testing/require-tool.js';
 import { syslogSink, type SyslogSink } from '../../shared/testing/syslog-sink.js';
 import { until } from '../../shared/testing/wait.js';
@@ -38,13 +37,7 @@ let nginx: TestNginx | undefined;
 let sink: SyslogSink | undefined;
 
 async function control(method: string, path: string, body: unknown): Promise<{ status: number; json: Record<string, unknown> }> {
-  const n = nginx as TestNginx;
-  const text = JSON.stringify(body);
-  const res = await fetch(`${n.controlUrl as string}${path}`, {
-    method,
-    headers: { authorization: signNodeRequest(n.controlSecret as string, method, path, text), 'content-type': 'application/json' },
-    body: text,
-  });
+  const res = await signedControl(nginx as TestNginx, method, path, body);
   return { status: res.status, json: (await res.json()) as Record<string, unknown> };
 }
 

@@ -29,10 +29,9 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import { isIP } from 'node:net';
-import { signNodeRequest } from '../../shared/node-auth.js';
 import { CHALLENGE, type SecurityFilterRequest } from '../../shared/security-filter/index.js';
 import { filterVectors } from '../../shared/testing/filter-vectors.js';
-import { startTestNginx, type TestNginx } from '../../shared/testing/nginx.js';
+import { signedControl, startTestNginx, type TestNginx } from '../../shared/testing/nginx.js';
 import { isLoopbackV4, nginxRequest, type NginxAnswer } from '../../shared/testing/nginx-client.js';
 
 const vectors = filterVectors();
@@ -51,13 +50,7 @@ after(async () => {
 });
 
 async function control(method: string, path: string, body: unknown): Promise<{ status: number; text: string }> {
-  const n = nginx as TestNginx;
-  const text = JSON.stringify(body);
-  const res = await fetch(`${n.controlUrl as string}${path}`, {
-    method,
-    headers: { authorization: signNodeRequest(n.controlSecret as string, method, path, text), 'content-type': 'application/json' },
-    body: text,
-  });
+  const res = await signedControl(nginx as TestNginx, method, path, body);
   return { status: res.status, text: await res.text() };
 }
 

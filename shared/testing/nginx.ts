@@ -5,6 +5,7 @@
 // stop) each other's nginx. Its clients are told apart by their real source
 // address: bind the client socket to 127.x.y.z (`localAddress`).
 import { freePort, startLocalNginx, type LocalNginx, type LocalNginxOptions } from '../local-nginx.js';
+import { signNodeRequest } from '../node-auth.js';
 
 export { freePort };
 export type TestNginxOptions = LocalNginxOptions;
@@ -22,4 +23,14 @@ export async function stopTestNginx(nginx: TestNginx | undefined, ...then: Array
   } finally {
     for (const f of then) await f();
   }
+}
+
+/** One call to the node's control endpoint, signed with its secret as the enforcer signs (shared/node-auth.ts); the body is sent as JSON. */
+export function signedControl(nginx: TestNginx, method: string, path: string, body: unknown): Promise<Response> {
+  const text = JSON.stringify(body);
+  return fetch(`${nginx.controlUrl as string}${path}`, {
+    method,
+    headers: { authorization: signNodeRequest(nginx.controlSecret as string, method, path, text), 'content-type': 'application/json' },
+    body: text,
+  });
 }
