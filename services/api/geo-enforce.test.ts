@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import type { Config } from '../../shared/config/load.js';
 import { geoDatabase } from '../../shared/geo/index.js';
 import { apiCaller } from '../../shared/testing/api-client.js';
-import { untilAnswers } from '../../shared/testing/nginx-client.js';
+import { nginxRequest, untilAnswers } from '../../shared/testing/nginx-client.js';
 import { testConfig } from '../../shared/testing/config.js';
 import { freePort, startTestNginx, type TestNginx } from '../../shared/testing/nginx.js';
 import { startRuntime, type Runtime } from '../runtime.js';
@@ -49,11 +49,8 @@ describe('geo rules at nginx without geoip2', () => {
   });
 
   const api = apiCaller(() => rt?.apiPort, TOKEN);
-  const edge = async (client: string, headers: Record<string, string> = {}): Promise<number> => {
-    const res = await fetch(`${nginx?.url}/`, { headers: { 'x-forwarded-for': client, ...headers } });
-    await res.arrayBuffer();
-    return res.status;
-  };
+  const edge = async (client: string, headers: Record<string, string> = {}): Promise<number> =>
+    (await nginxRequest({ port: (nginx as TestNginx).port, path: '/', client, headers })).status;
   const rule = (id: string, geo: Array<Record<string, string | number>>): unknown => ({
     security_filter: { enabled: true, filter_rules: [{ id, match: { geo }, response_handling: { on_filtered: 'BLOCK', block_http_status: 451 } }] },
   });
