@@ -297,7 +297,7 @@ local function in_set(set)
         end
         return contains4(set, req_parsed)
     end
-    return set.nplens > 0 and contains6(set, req_parsed, req_net6)
+    return set.any6 and contains6(set, req_parsed, req_net6)
 end
 
 -- `exact`: a set of whole paths; `prefixes`: a list of path prefixes.

@@ -63,7 +63,7 @@ local _M = { _VERSION = '0.1.0' }
 
 -- Kept equal to client_max_body_size/client_body_buffer_size in the control
 -- snippet, so a body within the limit is always in memory.
-local MAX_BODY = 1024 * 1024
+local MAX_BODY = 4 * 1024 * 1024
 local MAX_ENTRIES = 10000
 local MAX_TTL = 10 * 365 * 86400
 local MAX_REASON = 256

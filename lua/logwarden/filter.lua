@@ -275,7 +275,7 @@ local function in_set(set)
     if ip_kind == 4 then
         return set.n4 > 0 and contains4(set, ip_v4)
     elseif ip_kind == 6 then
-        return set.nplens > 0 and contains6(set, ip_groups, ip_masked)
+        return set.any6 and contains6(set, ip_groups, ip_masked)
     end
     return false
 end

@@ -23,7 +23,7 @@ local MAX_HASHED_LENGTHS = 4
 
 function _M.new()
     return { lo = {}, hi = {}, plen4 = {}, n4 = 0, v6 = {}, plens = {}, nplens = 0, size = 0,
-             h4 = {}, h4mod = {}, nh4 = 0 }
+             h4 = {}, h4mod = {}, nh4 = 0, any6 = false }
 end
 
 -- Adds a block as ip.parse_block returns it, or an IPv4 range { family = 4,
@@ -53,6 +53,29 @@ function _M.add(set, b)
     end
 end
 
+-- Adds an IPv4 range lo..hi (integers, inclusive; logwarden.geo).
+function _M.add_range4(set, lo, hi)
+    local n = set.n4 + 1
+    set.n4 = n
+    set.lo[n], set.hi[n] = lo, hi
+    set.ranged = true
+    set.size = set.size + 1
+end
+
+-- Adds an IPv6 range, its bounds as in_ranges6 keeps them (below). Ranges
+-- must come sorted by start, disjoint (logwarden.geo checks its streams).
+function _M.add_range6(set, la, lb, lc, ha, hb, hc)
+    local r = set.r6
+    if not r then
+        r = { n = 0, la = {}, lb = {}, lc = {}, ha = {}, hb = {}, hc = {} }
+        set.r6 = r
+    end
+    local n = r.n + 1
+    r.n = n
+    r.la[n], r.lb[n], r.lc[n], r.ha[n], r.hb[n], r.hc[n] = la, lb, lc, ha, hb, hc
+    set.size = set.size + 1
+end
+
 -- One hash set per IPv4 prefix length when there are few lengths (see the
 -- top); false when there are more.
 local function hash_by_length(set)
@@ -79,12 +102,25 @@ local function hash_by_length(set)
     return true
 end
 
+-- Whether the IPv4 ranges are already sorted and disjoint (logwarden.geo's
+-- packed ranges are): then there is nothing to sort, which for the tens of
+-- thousands of ranges of a large country saves each worker a long pause.
+local function sorted_disjoint(set)
+    local lo, hi = set.lo, set.hi
+    for i = 2, set.n4 do
+        if lo[i] <= hi[i - 1] then
+            return false
+        end
+    end
+    return true
+end
+
 -- Sorts and merges the IPv4 ranges: disjoint, so a binary search decides.
 function _M.finish(set)
     local n = set.n4
     if n > 0 and not set.ranged and hash_by_length(set) then
         set.lo, set.hi = nil, nil
-    elseif n > 0 then
+    elseif n > 0 and not sorted_disjoint(set) then
         local idx = {}
         for i = 1, n do
             idx[i] = i
@@ -107,6 +143,7 @@ function _M.finish(set)
     set.plen4 = nil
     sort(set.plens, function(a, b) return a > b end)
     set.nplens = #set.plens
+    set.any6 = set.nplens > 0 or set.r6 ~= nil
     return set
 end
 
@@ -137,7 +174,34 @@ local function contains4(set, n)
 end
 _M.contains4 = contains4
 
--- cache: optional, see ip.net6.
+-- IPv6 ranges (logwarden.geo): is the address of `g` (eight groups) in one?
+-- Each bound is kept as three numbers of 48, 48 and 32 bits (groups 1-3,
+-- 4-6, 7-8), exact in a double and compared in that order; the ranges are
+-- sorted and disjoint, so the last one starting at or before the address is
+-- the only one that can hold it.
+local function in_ranges6(r, g)
+    local a = (g[1] * 65536 + g[2]) * 65536 + g[3]
+    local b = (g[4] * 65536 + g[5]) * 65536 + g[6]
+    local c = g[7] * 65536 + g[8]
+    local la, lb, lc = r.la, r.lb, r.lc
+    local lo, hi, found = 1, r.n, 0
+    while lo <= hi do
+        local mid = floor((lo + hi) / 2)
+        local ma = la[mid]
+        if ma < a or (ma == a and (lb[mid] < b or (lb[mid] == b and lc[mid] <= c))) then
+            found, lo = mid, mid + 1
+        else
+            hi = mid - 1
+        end
+    end
+    if found == 0 then
+        return false
+    end
+    local ha, hb = r.ha[found], r.hb[found]
+    return a < ha or (a == ha and (b < hb or (b == hb and c <= r.hc[found])))
+end
+
+-- cache: optional, see ip.net6. Callers test set.any6 first.
 local function contains6(set, groups, cache)
     local plens, v6 = set.plens, set.v6
     local net6 = ip.net6
@@ -147,7 +211,8 @@ local function contains6(set, groups, cache)
             return true
         end
     end
-    return false
+    local r = set.r6
+    return r ~= nil and in_ranges6(r, groups)
 end
 _M.contains6 = contains6
 
@@ -156,7 +221,7 @@ function _M.contains(set, family, parsed)
     if family == 4 then
         return set.n4 > 0 and contains4(set, parsed)
     end
-    return set.nplens > 0 and contains6(set, parsed)
+    return set.any6 and contains6(set, parsed)
 end
 
 _M.EMPTY = _M.finish(_M.new())

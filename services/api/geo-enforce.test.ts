@@ -80,5 +80,11 @@ describe('geo rules at nginx without geoip2', () => {
     assert.equal(await edge('2001:4860:4860::8888'), 451, 'the AS\'s IPv6 ranges too');
     // A country from nginx does not hide the AS.
     assert.equal(await edge(US_CLIENT, { 'x-logwarden-test-country': 'NZ' }), 451);
+
+    // The largest country (tens of thousands of ranges of each family) reaches the node too, packed.
+    assert.equal((await api('PUT', '/api/security/filter/property', rule('geo-us', [{ COUNTRY_CODE: 'US' }]))).status, 200);
+    await untilAnswers('US rule', () => edge(US_CLIENT), 451);
+    assert.equal(await edge('2001:4860:4860::8888'), 451, 'a US IPv6 client');
+    assert.equal(await edge(AU_CLIENT), 200, 'another country passes');
   });
 });

@@ -146,7 +146,7 @@ export class IngestPipeline {
     // What an earlier run left on disk is sent without waiting for new input.
     if (disk?.hasUnread) this.scheduleFlush(config.kafka.linger_ms);
     const db = geoFor(config);
-    this.geo = db === null ? null : new GeoMemo(db);
+    this.geo = db === null ? null : GeoMemo.of(db);
   }
 
   private get memoryFull(): boolean {

@@ -70,12 +70,13 @@ export interface NodeRules {
 }
 
 /**
- * Per country code and per AS number (as a decimal string): addresses, CIDR
- * blocks and IPv4 ranges "a.b.c.d-e.f.g.h" (lua/logwarden/geo.lua).
+ * Per country code and per AS number (as a decimal string): the ranges,
+ * packed (shared/geo/packed-ranges.ts; lua/logwarden/geo.lua also takes a
+ * plain list of addresses, CIDR blocks and IPv4 ranges "a.b.c.d-e.f.g.h").
  */
 export interface NodeGeoRanges {
-  countries: Record<string, string[]>;
-  asns: Record<string, string[]>;
+  countries: Record<string, { v4: string; v6: string }>;
+  asns: Record<string, { v4: string; v6: string }>;
 }
 
 export function emptyNodeRules(version = 0): NodeRules {
