@@ -23,7 +23,7 @@ interface Truth {
 function matches(expected: string, actual: string): boolean {
   if (expected === 'signature:scanner_ua') return actual.startsWith('signature:ua-');
   if (expected === 'signature:sensitive_file') return actual.startsWith('signature:file-');
-  if (expected === 'signature:injection') return /^signature:(sqli|xss|cmdi|traversal|log4shell)$/.test(actual);
+  if (expected === 'signature:injection') return /^signature:(sqli|xss|xss-handler|cmdi|traversal|log4shell)$/.test(actual);
   return expected === actual;
 }
 

@@ -132,6 +132,8 @@ const AUTH_WEIGHT = 2 * EIGHTHS;
 /** A static asset or a revalidation (304) weighs an eighth of a page in volume detectors. */
 const LIGHT = 1;
 const WHOLE = EIGHTHS;
+/** A missing new page from a client that found none in the window (see detect). */
+const PROBE_WEIGHT = 2 * EIGHTHS;
 /** A request from a client whose crawler claim DNS refuted weighs like a failed login. */
 const FAKE_CRAWLER_WEIGHT = 2 * EIGHTHS;
 
@@ -277,11 +279,16 @@ export class DetectionEngine {
       offence += weight;
     } else this.unfire(slot, RATE);
 
-    // not_found: a missing static asset (a broken image link on a page) is no scan.
+    // not_found: a missing static asset (a broken image link on a page) is no scan, and does not make
+    // the detector fire; but a client already flooding 404s gets no discount for the assets in its
+    // flood: while the detector has fired, a missing asset weighs as a missing page.
     if (rec.status === 404 && !assetPath) {
       t.add(slot, bucket, C_404);
       const n = t.sum(slot, C_404);
       if (n >= cfg.notFoundThreshold) evidence += this.fire(ip, slot, NOT_FOUND, 'not_found', 'suspicious', rec, n, { not_found: String(n) }) * WHOLE;
+    } else if (rec.status === 404 && (t.flags[slot] as number) & NOT_FOUND) {
+      if (t.sum(slot, C_404) >= cfg.notFoundThreshold) evidence += WHOLE;
+      else this.unfire(slot, NOT_FOUND);
     } else if ((t.flags[slot] as number) & NOT_FOUND && t.sum(slot, C_404) < cfg.notFoundThreshold) this.unfire(slot, NOT_FOUND);
 
     // auth_failure: a 401 anywhere, a 403 on an authentication path. Every failure is remembered.
@@ -305,11 +312,15 @@ export class DetectionEngine {
           const first = !((t.flags[slot] as number) & UNIQUE);
           this.fire(ip, slot, UNIQUE, 'unique_paths', 'scan_detected', rec, d, { distinct_paths: String(d) });
           evidence += (first ? t.sum(slot, C_NEWPATH_ERR) : miss ? 1 : 0) * WHOLE;
-        } else if (rec.status === 404 && !((t.flags[slot] as number) & NOT_FOUND)) {
+        } else if (rec.status === 404) {
           // A missing page this client had not asked for is remembered even when no detector fires:
           // a scanner probing a few paths a minute never fills a window, but adds up here. (A
           // reload of the same broken link is no new path; a missing asset is not tracked at all.)
-          remembered += WHOLE;
+          // It weighs double from a client whose window holds no new path that was found: one that
+          // only probes. A crawler or a person who meets dead links finds pages between them.
+          // What not_found's firing already counted for this request is not counted twice.
+          const weight = t.sum(slot, C_NEWPATH) === t.sum(slot, C_NEWPATH_ERR) ? PROBE_WEIGHT : WHOLE;
+          remembered += (t.flags[slot] as number) & NOT_FOUND ? weight - WHOLE : weight;
         }
       } else if ((t.flags[slot] as number) & UNIQUE && t.sum(slot, C_NEWPATH) < cfg.uniquePathsThreshold) this.unfire(slot, UNIQUE);
       if (!isNew && hits >= cfg.repeatedHitsThreshold) {
