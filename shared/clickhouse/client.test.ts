@@ -94,9 +94,9 @@ test('insert with the same dedup token twice writes once; without a token nothin
 
 test('a token deduplicates a whole insert whatever its body size: a body past the parallel-parsing chunk (10 MiB) is one block', async () => {
   await withTable('dedup_large', (t) => `CREATE TABLE ${t} (k String, pad String) ${MERGE_TREE_WITH_DEDUP}`, async ({ ch }) => {
-    // ~16 MiB of body, past the 10 MiB chunks ClickHouse parses in parallel: the chunks are
-    // squashed into one block before the token applies (below min_insert_block_size_rows and
-    // _bytes), so the token names the whole insert. Pinned here for the embedded engine.
+    // ~16 MiB of body, past the 10 MiB chunks ClickHouse parses in parallel: every insert is
+    // parsed and squashed into one block (ClickHouse.insert's settings), so the token names
+    // the whole insert.
     const pad = 'x'.repeat(256);
     const rows = (n: number): Array<{ k: string; pad: string }> => Array.from({ length: n }, (_, i) => ({ k: `r${i}`, pad }));
     await ch.insert('t', rows(60_000), { dedupToken: 'sink:large:0-59999' });
@@ -105,6 +105,19 @@ test('a token deduplicates a whole insert whatever its body size: a body past th
     await ch.insert('t', rows(70_000), { dedupToken: 'sink:large:0-59999' });
     const [r] = await ch.query<{ n: string | number }>(`SELECT count() AS n FROM ${ch.table('t')}`);
     assert.equal(Number(r?.n), 60_000);
+  });
+});
+
+test('a token deduplicates a whole insert past ClickHouse\'s block size: a redelivery with more rows stores none of them', async () => {
+  await withTable('dedup_rows', (t) => `CREATE TABLE ${t} (k UInt32) ${MERGE_TREE_WITH_DEDUP}`, async ({ ch }) => {
+    // Past min_insert_block_size_rows (1,048,449) ClickHouse cuts an insert into blocks, and
+    // the token then names each block: before every insert was made one block, the second
+    // delivery below stored its 51,551 rows past the first block.
+    const rows = (n: number): Array<{ k: number }> => Array.from({ length: n }, (_, i) => ({ k: i }));
+    await ch.insert('t', rows(1_000_000), { dedupToken: 'sink:rows:0-999999' });
+    await ch.insert('t', rows(1_100_000), { dedupToken: 'sink:rows:0-999999' });
+    const [r] = await ch.query<{ n: string | number }>(`SELECT count() AS n FROM ${ch.table('t')}`);
+    assert.equal(Number(r?.n), 1_000_000);
   });
 });
 
@@ -422,7 +435,7 @@ test('server mode: requests carry the database, bound parameters and per-insert 
     const insert = fake.seen.at(-1)!;
     assert.equal(
       insert.url.searchParams.get('query'),
-      "INSERT INTO `lwdb`.`t` (`a`, `s`) SETTINGS insert_deduplicate = 1, deduplicate_blocks_in_dependent_materialized_views = 1, insert_deduplication_token = 'tok\\'1', async_insert = 0, parallel_view_processing = 1 FORMAT JSONCompactEachRow",
+      "INSERT INTO `lwdb`.`t` (`a`, `s`) SETTINGS insert_deduplicate = 1, deduplicate_blocks_in_dependent_materialized_views = 1, insert_deduplication_token = 'tok\\'1', async_insert = 0, parallel_view_processing = 1, max_insert_block_size = 1000000000000, min_insert_block_size_rows = 1000000000000, min_insert_block_size_bytes = 0, input_format_parallel_parsing = 0 FORMAT JSONCompactEachRow",
     );
     assert.equal(insert.body, '[1,"x"]\n["2","y"]\n');
     // Rows with different keys keep the keyed format (a missing key takes the column default).

@@ -143,6 +143,9 @@ class ClientLogAdapter implements ClientLogger {
     log.debug({ module, ...args, err }, message);
   }
 }
+/** min_insert_block_size_rows of every insert: more rows than any insert has, so that squashing makes one block of it. */
+const ONE_BLOCK_ROWS = 1_000_000_000_000;
+
 const clientLog = { LoggerClass: ClientLogAdapter, level: ClickHouseLogLevel.WARN };
 
 const CHDB_MISSING =
@@ -347,6 +350,16 @@ class ClickHouseImpl implements ClickHouse {
         // The views on the table (events has five) run side by side, not one
         // after the other: same rows, same tokens, ~10% less time on events.
         'parallel_view_processing = 1',
+        // One block per insert, whatever its size: the token names a block, so
+        // an insert cut into several (past max_insert_block_size rows a parsed
+        // chunk, a 10 MiB chunk when parsing in parallel, past 1,048,449 rows or
+        // 256 MiB when squashing) is deduplicated block by block, and a
+        // redelivery of another size stores its extra blocks. Callers bound
+        // their batches (clickhouse.sink_batch_rows, at most 1,000,000), so the block is bounded.
+        `max_insert_block_size = ${ONE_BLOCK_ROWS}`,
+        `min_insert_block_size_rows = ${ONE_BLOCK_ROWS}`,
+        'min_insert_block_size_bytes = 0',
+        'input_format_parallel_parsing = 0',
       ];
       if (opts.optimizeOnInsert === false) settings.push('optimize_on_insert = 0');
       const { format, columns, body } = serializeRows(rows);
