@@ -8,6 +8,7 @@
 // order with one context (context.ts), and stops them in reverse, each stage
 // bounded (stop-sequence.ts). What a service does lives in its folder.
 import { createBus } from '../shared/bus/index.js';
+import { ensureTopicsInBackground } from './topics-in-background.js';
 import type { Bus } from '../shared/bus/types.js';
 import type { ClickHouse } from '../shared/clickhouse/client.js';
 import { migrateConfigured, openConfigured } from '../shared/clickhouse/configured.js';
@@ -100,7 +101,10 @@ export async function startRuntime(config: Config, services: ReadonlySet<Service
   stages.add('clickhouse', async () => rt.ch?.close());
   stages.add('kafka', () => bus.close());
   try {
-    await bus.ensureTopics(topicSpecs(config, topics));
+    if (services.size === 1 && services.has('ingester')) {
+      // The one role that can work without Kafka: it buffers until Kafka answers (topics-in-background.ts).
+      stages.add('topics', ensureTopicsInBackground(bus, topicSpecs(config, topics)).stop);
+    } else await bus.ensureTopics(topicSpecs(config, topics));
     let storage: StorageContext | undefined;
     if (services.has('sink') || services.has('api')) {
       const ch = (rt.ch = await openConfigured(config));
