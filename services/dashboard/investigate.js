@@ -4,9 +4,9 @@
 // whose claim DNS refuted: GET /api/security/crawlers/<ip>), its story
 // (hourly totals, latest events, every block and unblock with who and why:
 // the saved query address_story), its events by detector, and its captured
-// requests. Console: the saved queries
-// with their parameters, or ad-hoc SQL (POST /api/soc/query), as a table with
-// a CSV download. Every value goes into the page as text, never as markup.
+// requests. Console: the saved queries with their parameters, or ad-hoc SQL
+// (POST /api/soc/query), as a table with a CSV download. Every value goes
+// into the page as text, never as markup.
 /* global document, window, Blob, URLSearchParams */
 import { api } from './api.js';
 
