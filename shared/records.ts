@@ -122,6 +122,25 @@ export interface Notice {
 }
 
 /**
+ * What DNS said of a client whose user agent claims a known crawler; topic
+ * `crawlers`, keyed by ip (services/detector/crawlers/report.ts publishes it,
+ * the sink stores it in crawler_verdicts).
+ */
+export interface CrawlerVerdict {
+  ip: string;
+  /** The crawler the user agent claims. */
+  crawler: string;
+  /** The reverse name DNS gave (forward-confirmed when verified); null when none. */
+  hostname: string | null;
+  status: 'verified' | 'failed';
+  /** When this verdict was reached, epoch ms. */
+  ts: number;
+  /** When the publishing detector first reached this same verdict for the address, epoch ms. */
+  first_ts: number;
+  deployment: string | null;
+}
+
+/**
  * The client an event is about, as decisions name it: its address, or for an IPv6
  * network client (detection.ipv6_client_prefix) the network, whose address is the
  * event's `ip` (an IPv6 column) and whose prefix length is in `details.client_prefix`.

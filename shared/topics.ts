@@ -15,6 +15,8 @@ export const TOPIC_SUFFIXES = {
   deadLetter: 'dead-letter',
   /** Notice (feed failures, nodes out of sync), keyed by subject; read by the notifier. */
   notices: 'notices',
+  /** CrawlerVerdict (a crawler claim verified or refuted by DNS), keyed by IP; stored by the sink in crawler_verdicts. */
+  crawlers: 'crawlers',
 } as const;
 
 export type TopicKey = keyof typeof TOPIC_SUFFIXES;

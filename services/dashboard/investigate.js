@@ -1,10 +1,12 @@
 // The investigation view and the query console of the SOC dashboard.
 // Investigate: everything logwarden knows about one address (or a CIDR): the
-// blocks in force holding it, its story (hourly totals, latest events, every
-// block and unblock with who and why: the saved query address_story), its
-// events by detector, and its captured requests. Console: the saved queries
-// with their parameters, or ad-hoc SQL (POST /api/soc/query), as a table with
-// a CSV download. Every value goes into the page as text, never as markup.
+// blocks in force holding it, whether it is a crawler DNS verified (or one
+// whose claim DNS refuted: GET /api/security/crawlers/<ip>), its story
+// (hourly totals, latest events, every block and unblock with who and why:
+// the saved query address_story), its events by detector, and its captured
+// requests. Console: the saved queries with their parameters, or ad-hoc SQL
+// (POST /api/soc/query), as a table with a CSV download. Every value goes
+// into the page as text, never as markup.
 /* global document, window, Blob, URLSearchParams */
 import { api } from './api.js';
 
@@ -51,6 +53,15 @@ async function sql(text, params) {
   return (await api('/api/soc/query', { method: 'POST', body: { sql: text, params } })).data;
 }
 
+/** The crawler line: "Verified crawler: Googlebot (name)", "claims Googlebot — DNS says no", or nothing. */
+function crawlerLine(v) {
+  if (!v) return '';
+  // The shipped list names crawlers in lower case (googlebot): shown as a name.
+  const name = v.crawler.charAt(0).toUpperCase() + v.crawler.slice(1);
+  if (v.status === 'verified') return `Verified crawler: ${name}${v.hostname ? ` (${v.hostname})` : ''}`;
+  return `claims ${name} — DNS says no`;
+}
+
 /** Shows what logwarden knows about `target` (an address or a CIDR). */
 export async function investigate(target) {
   const t = target.trim();
@@ -60,11 +71,20 @@ export async function investigate(target) {
   $('investigation').classList.remove('hidden');
   $('inv-title').textContent = t;
   const q = new URLSearchParams({ ip: t, limit: '50' });
+  $('inv-crawler').textContent = '';
+  $('inv-crawler-row').classList.add('hidden');
   // The SQL parts one after the other: soc.max_concurrent_queries_per_token (2 by default) counts this tab too.
   const parts = {
     blocks: () => api(`/api/security/blocked-ips?${q.toString()}`).then((b) => {
       $('inv-block').textContent = b.data.length === 0 ? 'not blocked now' : b.data.map((x) => `blocked (${x.ip}, ${x.source}): ${x.reason}; ${x.expires_at ? `until ${new Date(x.expires_at).toISOString()}` : 'permanent'}`).join(' · ');
     }),
+    crawler: () => isCidr(t)
+      ? Promise.resolve()
+      : api(`/api/security/crawlers/${encodeURIComponent(t)}`).then((r) => {
+        const line = crawlerLine(r.data.verified_crawler);
+        $('inv-crawler').textContent = line;
+        $('inv-crawler-row').classList.toggle('hidden', line === '');
+      }),
     story: () => isCidr(t)
       ? api(`/api/security/events?${q.toString()}`).then((p) => resultTable($('inv-story'), {
         columns: [{ name: 'ts' }, { name: 'kind' }, { name: 'what' }, { name: 'by' }, { name: 'deployment' }, { name: 'detail' }],
@@ -84,11 +104,14 @@ export async function investigate(target) {
       }),
   };
   const results = [];
-  const blocks = parts.blocks().then(() => ({ status: 'fulfilled' }), (reason) => ({ status: 'rejected', reason }));
+  const settle = (p) => p.then(() => ({ status: 'fulfilled' }), (reason) => ({ status: 'rejected', reason }));
+  // The API-only parts run beside the SQL ones (no SQL of their own).
+  const blocks = settle(parts.blocks());
+  const crawler = settle(parts.crawler());
   for (const part of [parts.story, parts.detectors, parts.requests]) {
     results.push(await part().then(() => ({ status: 'fulfilled' }), (reason) => ({ status: 'rejected', reason })));
   }
-  results.push(await blocks);
+  results.push(await blocks, await crawler);
   const failed = results.find((r) => r.status === 'rejected');
   $('inv-error').textContent = failed ? String(failed.reason?.message ?? failed.reason) : '';
   $('investigation').dataset.loaded = t;

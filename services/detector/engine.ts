@@ -85,9 +85,9 @@ export interface EngineConfig {
   capacity?: number;
 }
 
-/** What the engine asks of a crawler verifier (crawlers/verify.ts): synchronous, from its cache. */
+/** What the engine asks of a crawler verifier (crawlers/verify.ts, or its reporter crawlers/report.ts): synchronous, from its cache. */
 export interface CrawlerCheck {
-  check(ip: string, userAgent: string): { status: 'not-claimed' | 'pending' | 'verified' | 'failed' | 'unverified'; crawler?: string; hostname?: string };
+  check(ip: string, userAgent: string, deployment?: string): { status: 'not-claimed' | 'pending' | 'verified' | 'failed' | 'unverified'; crawler?: string; hostname?: string };
 }
 
 export type { WhitelistSpec };
@@ -233,7 +233,7 @@ export class DetectionEngine {
       this.stats.late++;
       return;
     }
-    const claim = this.crawlers?.check(rec.client_ip, rec.user_agent);
+    const claim = this.crawlers?.check(rec.client_ip, rec.user_agent, rec.deployment);
     const { offence, evidence, filterBlock } =
       claim?.status === 'verified' ? this.verifiedCrawler(ip, rec) : this.detect(ip, slot, bucket, rec, claim?.status === 'failed' ? claim.crawler : undefined);
     if (offence > 0) t.add(slot, bucket, C_OFFENCE, Math.min(offence, 0xffff));

@@ -6,7 +6,7 @@
 import { hostname } from 'node:os';
 import { Piscina } from 'piscina';
 import { Counter, Gauge, Histogram } from 'prom-client';
-import { blockDecisionCodec, securityEventCodec } from '../../shared/avro/codec.js';
+import { blockDecisionCodec, crawlerVerdictCodec, securityEventCodec } from '../../shared/avro/codec.js';
 import { partitionForKey } from '../../shared/bus/murmur2.js';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { isBusUnavailable, type Bus, type BusMessage, type IncomingBatch, type Subscription, type TopicPartition } from '../../shared/bus/types.js';
@@ -14,7 +14,7 @@ import type { Config } from '../../shared/config/load.js';
 import { ClientKeys } from '../../shared/ip.js';
 import { componentLogger } from '../../shared/log.js';
 import { registry } from '../../shared/metrics.js';
-import type { BlockDecision, SecurityEvent } from '../../shared/records.js';
+import type { BlockDecision, CrawlerVerdict, SecurityEvent } from '../../shared/records.js';
 import type { RuleSet } from '../../shared/security-filter/index.js';
 import { consumerGroup, type Topics } from '../../shared/topics.js';
 import type { ComposedWhitelist } from '../../shared/control/whitelist.js';
@@ -41,6 +41,12 @@ const undecodable = new Counter({
   help: 'Access records the shards could not decode (not detected on; the sinks dead-letter them)',
   registers: [registry],
 });
+const verdictsOut = new Counter({
+  name: 'logwarden_detector_crawler_verdicts_total',
+  help: 'Crawler verdicts published on the crawlers topic (once per address, claimed crawler and verdict; again after the verification TTL), by status; dropped: over the per-shard bound between two tasks',
+  labelNames: ['status'],
+  registers: [registry],
+});
 const heldResults = new Gauge({ name: 'logwarden_detector_held_results', help: 'Events and decisions waiting for a failed publish to be retried', registers: [registry] });
 const batchSeconds = new Histogram({
   name: 'logwarden_detector_batch_seconds',
@@ -51,6 +57,13 @@ const batchSeconds = new Histogram({
 
 const PUBLISH_RETRY_MIN_MS = 100;
 const PUBLISH_RETRY_MAX_MS = 5_000;
+
+/** Results of a publish that failed, kept for the next attempt. */
+interface Held {
+  events: SecurityEvent[];
+  decisions: BlockDecision[];
+  verdicts: CrawlerVerdict[];
+}
 
 export interface DetectorOptions {
   config: Config;
@@ -86,7 +99,7 @@ export class DetectorService {
   /** Per partition, the offset after the last batch whose results were published (see handle()). */
   private readonly processedUntil = new Map<string, bigint>();
   /** Results of a publish that failed, sent before anything else (see publish()). */
-  private held: { events: SecurityEvent[]; decisions: BlockDecision[] } = { events: [], decisions: [] };
+  private held: Held = { events: [], decisions: [], verdicts: [] };
 
   constructor(private readonly opts: DetectorOptions) {
     const shards = opts.config.detection.shards;
@@ -298,20 +311,23 @@ export class DetectorService {
    * be committed before its results are on the bus).
    */
   private async publish(results: Array<ShardResult | undefined>): Promise<void> {
-    const events: SecurityEvent[] = this.held.events;
-    const decisions: BlockDecision[] = this.held.decisions;
-    this.held = { events: [], decisions: [] };
+    const { events, decisions, verdicts } = this.held;
+    this.held = { events: [], decisions: [], verdicts: [] };
     for (const r of results) {
       if (!r) continue;
       events.push(...r.events);
       decisions.push(...r.decisions);
+      if (r.verdicts) {
+        verdicts.push(...r.verdicts.verdicts);
+        if (r.verdicts.dropped > 0) verdictsOut.inc({ status: 'dropped' }, r.verdicts.dropped);
+      }
     }
     const { bus, topics } = this.opts;
     if (events.length > 0) {
       try {
         await bus.publish(topics.events, events.map((e) => ({ key: e.ip, value: securityEventCodec.encode(e), timestamp: e.ts })));
       } catch (err) {
-        this.hold(events, decisions);
+        this.hold({ events, decisions, verdicts });
         throw err;
       }
       for (const e of events) eventsOut.inc({ type: e.type });
@@ -320,19 +336,28 @@ export class DetectorService {
       try {
         await bus.publish(topics.decisions, decisions.map((d) => ({ key: d.ip, value: blockDecisionCodec.encode(d), timestamp: d.created_at })));
       } catch (err) {
-        this.hold([], decisions);
+        this.hold({ events: [], decisions, verdicts });
         throw err;
       }
       for (const d of decisions) decisionsOut.inc({ action: d.action });
       log.info({ decisions: decisions.map((d) => `${d.action} ${d.ip}`) }, 'decisions published');
     }
+    if (verdicts.length > 0) {
+      try {
+        await bus.publish(topics.crawlers, verdicts.map((v) => ({ key: v.ip, value: crawlerVerdictCodec.encode(v), timestamp: v.ts })));
+      } catch (err) {
+        this.hold({ events: [], decisions: [], verdicts });
+        throw err;
+      }
+      for (const v of verdicts) verdictsOut.inc({ status: v.status });
+    }
     heldResults.set(0);
   }
 
-  private hold(events: SecurityEvent[], decisions: BlockDecision[]): void {
-    this.held = { events, decisions };
-    heldResults.set(events.length + decisions.length);
-    log.warn({ events: events.length, decisions: decisions.length }, 'publish failed; results held for the next attempt');
+  private hold(held: Held): void {
+    this.held = held;
+    heldResults.set(held.events.length + held.decisions.length + held.verdicts.length);
+    log.warn({ events: held.events.length, decisions: held.decisions.length, verdicts: held.verdicts.length }, 'publish failed; results held for the next attempt');
   }
 
   async close(): Promise<void> {

@@ -10,7 +10,8 @@
 import { workerData } from 'node:worker_threads';
 import { accessRecordCodec } from '../../shared/avro/codec.js';
 import type { CrawlersConfig } from '../../shared/config/types.js';
-import type { BlockDecision, SecurityEvent } from '../../shared/records.js';
+import type { BlockDecision, CrawlerVerdict, SecurityEvent } from '../../shared/records.js';
+import { VerdictReporter } from './crawlers/report.js';
 import { CrawlerVerifier, type VerifierStats } from './crawlers/verify.js';
 import { DetectionEngine, type EngineConfig, type EngineStats } from './engine.js';
 
@@ -43,13 +44,24 @@ export interface ShardResult {
   undecodable: number;
   /** The shard's crawler verifier, when there is one (its metrics live in this thread's registry, which nothing serves). */
   crawlers?: VerifierStats;
+  /** Crawler verdicts reached since the last task, to publish (crawlers/report.ts), and how many its bound dropped. */
+  verdicts?: { verdicts: CrawlerVerdict[]; dropped: number };
 }
 
 const data = workerData as { engine: EngineConfig; crawlers?: CrawlersConfig };
 // One verifier per shard: shards own disjoint clients, so their caches never overlap. Its DNS
 // answers arrive on this thread's event loop between tasks (the pool runs with atomics: 'async').
-const verifier = data.crawlers?.enabled ? new CrawlerVerifier({ ...data.crawlers }) : undefined;
-const engine = new DetectionEngine(data.engine, verifier);
+// Its verdicts are reported once per address and crawler (crawlers/report.ts), as soon as a lookup ends.
+const lookups: { settled?: (ip: string) => void } = {};
+const verifier = data.crawlers?.enabled ? new CrawlerVerifier({ ...data.crawlers, onLookup: (ip) => lookups.settled?.(ip) }) : undefined;
+const reporter = verifier && data.crawlers ? new VerdictReporter(verifier, data.crawlers) : undefined;
+if (reporter) lookups.settled = (ip) => reporter.settled(ip);
+const engine = new DetectionEngine(data.engine, reporter);
+
+/** What every result carries besides events and decisions: the verifier's stats and the verdicts to publish. */
+function crawlerParts(): Pick<ShardResult, 'crawlers' | 'verdicts'> {
+  return verifier && reporter ? { crawlers: verifier.stats(), verdicts: reporter.drain() } : {};
+}
 
 export default function run(task: ShardTask): ShardResult {
   let undecodable = 0;
@@ -69,10 +81,11 @@ export default function run(task: ShardTask): ShardResult {
   }
   if (task.silent) {
     engine.drain();
-    return { events: [], decisions: [], now: engine.now(), stats: engine.snapshot(), undecodable, ...(verifier ? { crawlers: verifier.stats() } : {}) };
+    // A verdict is no counted state: the previous owner may have published it too, and a second copy replaces the first.
+    return { events: [], decisions: [], now: engine.now(), stats: engine.snapshot(), undecodable, ...crawlerParts() };
   }
   engine.tick(Math.max(engine.now(), task.tick ?? 0));
   if (task.flushAll) engine.flushAll();
   const out = engine.drain();
-  return { ...out, now: engine.now(), stats: engine.snapshot(), undecodable, ...(verifier ? { crawlers: verifier.stats() } : {}) };
+  return { ...out, now: engine.now(), stats: engine.snapshot(), undecodable, ...crawlerParts() };
 }

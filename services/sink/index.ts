@@ -7,13 +7,15 @@
 //   control_blocks  ← decisions  the blocks in force, whoever decided them
 //                                (detectors, filters, the API): what the API
 //                                lists and what a restart restores
+//   crawler_verdicts ← crawlers  what DNS said of clients claiming a crawler
+//                                (the latest per address and crawler)
 //
 // The API does not write control_blocks: it publishes its decision and waits
 // until this sink stored it (ControlStore.decide), so its next read sees it.
-import { accessRecordCodec, blockDecisionCodec, securityEventCodec } from '../../shared/avro/codec.js';
+import { accessRecordCodec, blockDecisionCodec, crawlerVerdictCodec, securityEventCodec } from '../../shared/avro/codec.js';
 import { realtimeCapture } from '../../shared/control/settings.js';
 import { controlBlockRow, sourceColumns } from '../../shared/control/store.js';
-import type { AccessRecord, BlockDecision, SecurityEvent } from '../../shared/records.js';
+import type { AccessRecord, BlockDecision, CrawlerVerdict, SecurityEvent } from '../../shared/records.js';
 import { consumerGroup } from '../../shared/topics.js';
 import type { Started, StorageContext } from '../context.js';
 import { TableSink } from './table-sink.js';
@@ -32,6 +34,11 @@ export function blockRow(d: BlockDecision): object {
     deployment: d.deployment,
     escalation_level: d.escalation_level,
   };
+}
+
+/** A crawler verdict as a row of crawler_verdicts ('' for an unknown name or deployment). */
+export function crawlerVerdictRow(v: CrawlerVerdict): object {
+  return { ip: v.ip, crawler: v.crawler, hostname: v.hostname ?? '', status: v.status, ts: v.ts, first_ts: v.first_ts, deployment: v.deployment ?? '' };
 }
 
 export async function start(ctx: StorageContext): Promise<Started> {
@@ -55,6 +62,9 @@ export async function start(ctx: StorageContext): Promise<Started> {
     new TableSink<BlockDecision>({ ...common, topic: topics.decisions, groupId: group('blocks'), table: 'blocks', codec: blockDecisionCodec, toRow: blockRow }),
     new TableSink<BlockDecision>({
       ...common, topic: topics.decisions, groupId: group('control-blocks'), table: 'control_blocks', codec: blockDecisionCodec, toRow: controlBlockRow,
+    }),
+    new TableSink<CrawlerVerdict>({
+      ...common, topic: topics.crawlers, groupId: group('crawler-verdicts'), table: 'crawler_verdicts', codec: crawlerVerdictCodec, toRow: crawlerVerdictRow,
     }),
   ];
   const running: typeof sinks = [];

@@ -17,7 +17,7 @@
 // Decode reads straight from the message buffer with compiled readers and
 // cached resolvers.
 import type { Type } from 'avsc';
-import type { AccessRecord, BlockDecision, ControlChange, Notice, SecurityEvent } from '../records.js';
+import type { AccessRecord, BlockDecision, ControlChange, CrawlerVerdict, Notice, SecurityEvent } from '../records.js';
 import { AVRO_ERRORS, CodecError } from './errors.js';
 import { LogwardenError } from '../errors.js';
 import { localSchemas, parseSchema, type SchemaSource } from './schema-source.js';
@@ -266,3 +266,4 @@ function toWire(d: BlockDecision): BlockDecisionWire {
 export const blockDecisionCodec: RecordCodec<BlockDecision> = new BlockDecisionCodec('BlockDecision');
 export const controlChangeCodec = new RecordCodec<ControlChange>('ControlChange');
 export const noticeCodec = new RecordCodec<Notice>('Notice');
+export const crawlerVerdictCodec = new RecordCodec<CrawlerVerdict>('CrawlerVerdict');

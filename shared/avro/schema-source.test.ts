@@ -37,7 +37,7 @@ test('ids are unique, files exist, every subject is present', () => {
   const table = readTable(dir);
   assert.equal(new Set(table.map((e) => e.id)).size, table.length, 'ids unique');
   for (const e of table) assert.ok(existsSync(join(dir, e.file)), `${e.file} exists`);
-  assert.deepEqual([...new Set(table.map((e) => e.subject))].sort(), ['AccessRecord', 'BlockDecision', 'ControlChange', 'Notice', 'SecurityEvent']);
+  assert.deepEqual([...new Set(table.map((e) => e.subject))].sort(), ['AccessRecord', 'BlockDecision', 'ControlChange', 'CrawlerVerdict', 'Notice', 'SecurityEvent']);
 });
 
 test('the current schema of a subject is its highest version', () => {

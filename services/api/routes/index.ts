@@ -12,6 +12,7 @@ import type { FastifyInstance } from 'fastify';
 import { registerBlockedIps } from './blocked-ips.js';
 import { registerCleanup } from './cleanup.js';
 import type { DashboardDeps, RouteDeps } from './common.js';
+import { registerCrawlers } from './crawlers.js';
 import { registerConfig } from './config.js';
 import { registerDashboard } from './dashboard.js';
 import { registerDeployments } from './deployments.js';
@@ -43,10 +44,11 @@ export function registerSecurityRoutes(app: FastifyInstance, deps: RouteDeps): v
   registerFeeds(app, deps);
 }
 
-/** The dashboard's page and the reads it needs beyond /api/security; the analysts' SQL (/api/soc). */
+/** The dashboard's page and the reads it needs beyond the control plane; the analysts' SQL (/api/soc); crawler verdicts. */
 export function registerDashboardRoutes(app: FastifyInstance, deps: DashboardDeps): void {
   registerDashboard(app, deps);
   registerPipelineStatus(app, deps);
   registerSoc(app, deps);
   registerExport(app, deps);
+  registerCrawlers(app, deps);
 }
