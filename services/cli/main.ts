@@ -22,7 +22,8 @@ commands:
   detector       windowed detectors per client IP → events and block decisions
   sink           bus → ClickHouse
   enforcer       keeps the OpenResty nodes' blocklists (nodes:) equal to the decisions
-  notifier       webhooks (notifications:) told of blocks, events, feed failures, nodes out of sync
+  notifier       webhooks (notifications:) told of blocks, events, feed failures, nodes out of sync;
+                 SIEM targets (siem:) pushed every event and block in ECS
   api            management API (port 8090)
   replay FILE... parse access logs (plain, .gz, or - for stdin) and publish them like live traffic
   migrate        apply ClickHouse migrations, then exit
@@ -123,6 +124,7 @@ function banner(rt: Runtime): string {
   }
   if (rt.enforcer) lines.push(`  enforcer      ${c.nodes.map((n) => `${n.name} (${n.url})`).join(', ')}`);
   if (rt.notifier) lines.push(`  notifier      ${c.notifications.targets.map((t) => `${t.name} (${t.format}: ${t.kinds.join(', ')})`).join('; ')}`);
+  if (rt.siem) lines.push(`  siem push     ${c.siem.targets.map((t) => `${t.name} (${t.transport}: ${t.records.join(', ')})`).join('; ')}`);
   lines.push(`  capture       ${rt.state.capture ? 'on: every request is stored in ClickHouse (requests table)' : 'off (security.realtime_capture)'}`);
   return lines.join('\n');
 }
