@@ -15,6 +15,7 @@ import { checkEcsDocument, documentedFields } from '../../shared/testing/ecs-che
 import { until } from '../../shared/testing/wait.js';
 import { topicNames, topicSpecs, type Topics } from '../../shared/topics.js';
 import { ECS_BLOCK_FIELDS, ECS_FIELDS } from '../../shared/ecs.js';
+import { startRuntime } from '../runtime.js';
 import { startSiem, siemFrame, type SiemPush } from './siem.js';
 import { startReceiver } from './testing/receiver.js';
 import { tcpReceiver } from './testing/siem-receiver.js';
@@ -179,4 +180,22 @@ describe('SIEM push (in-process bus, loopback receivers)', () => {
     assert.equal(target.stats.dropped.shutdown, 2);
     assert.equal(await allCommitted(r, r.topics.events), false, 'the batch is not committed');
   });
+});
+
+test('embedded mode: the runtime\'s notifier service runs the push on the in-process bus', async () => {
+  const rx = await tcpReceiver('line');
+  const config = loadConfig({ text: JSON.stringify({ siem: { targets: [{ name: 'soc', url: `tcp://127.0.0.1:${rx.port}`, flush_interval: '20ms' }] }, log_level: 'silent' }), env: {} });
+  const rt = await startRuntime(config, new Set(['notifier']));
+  try {
+    assert.equal(rt.bus.kind, 'memory');
+    assert.ok(rt.siem, 'the push started with the notifier service');
+    await rt.bus.publish(rt.topics.events, [{ key: '203.0.113.9', value: securityEventCodec.encode(event('embedded-1', { ip: '203.0.113.9' })) }]);
+    await until('pushed', () => (rx.messages.length >= 1 ? true : undefined));
+    const doc = JSON.parse(rx.messages[0] as string) as Record<string, unknown> & { event: { id: string } };
+    checkEcsDocument(doc, EVENT_FIELDS);
+    assert.equal(doc.event.id, 'embedded-1');
+  } finally {
+    await rt.stop();
+    await rx.stop();
+  }
 });
