@@ -7,10 +7,14 @@
 //                      ▼  or the oldest is flush_interval old, takes batch_size
 //                         ──▶ one POST / one write ──▶ acknowledged: settled
 //                      unavailable: retried, waiting retry_initial doubling up to
-//                      retry_max (each wait drawn from its upper half), until
-//                      give_up_after (then dropped and counted: failed); a TCP
+//                      retry_max (each wait drawn from its upper half); a TCP
 //                      target reconnects for every retry; refused (HTTP 4xx):
 //                      dropped and counted at once (failed)
+//
+// give_up_after is a circuit breaker on the outage, not on one batch: once the
+// target has taken nothing for that long, a batch gets one attempt and is then
+// dropped and counted (failed), so the consumer keeps pace with the bus and its
+// backlog stops growing; the first success closes it again.
 //
 // offer() never throws: it answers, once the record is settled, `sent`,
 // `dropped` (counted under a reason) or `shutdown` (left at stop, not
@@ -65,6 +69,8 @@ export class SiemTarget {
   private readonly stopping = new AbortController();
   private wake: (() => void) | undefined;
   private draining = false;
+  /** When the target's current outage began (its first failed attempt since a success); undefined while it takes batches. */
+  private downSince: number | undefined;
   private readonly loop: Promise<void>;
   readonly stats: SiemTargetStats = { sent: 0, batches: 0, retries: 0, failedAttempts: 0, dropped: { queue_full: 0, failed: 0, undecodable: 0, shutdown: 0 }, queuedBytes: 0 };
   private readonly gauge: ReturnType<typeof queueBytes.labels>;
@@ -159,7 +165,6 @@ export class SiemTarget {
   private async deliver(batch: Pending[]): Promise<SiemOutcome> {
     const name = this.config.name;
     const payload = batch.length === 1 ? (batch[0] as Pending).frame : Buffer.concat(batch.map((p) => p.frame));
-    const started = Date.now();
     let retryAfterMs = 0;
     for (let attempt = 0; ; attempt++) {
       if (attempt > 0) {
@@ -170,6 +175,7 @@ export class SiemTarget {
       const outcome = await this.transport.send(payload, this.stopping.signal);
       connectedGauge.set({ target: name }, this.transport.connected() ? 1 : 0);
       if (outcome.code === undefined) {
+        this.downSince = undefined;
         this.stats.sent += batch.length;
         this.stats.batches++;
         sentTotal.inc({ target: name }, batch.length);
@@ -179,7 +185,8 @@ export class SiemTarget {
       this.stats.failedAttempts++;
       failuresTotal.inc({ target: name, code: outcome.code });
       if (attempt === 0 || attempt % 10 === 0) log.warn({ target: name, attempt, code: outcome.code, detail: outcome.detail, records: batch.length }, 'SIEM batch not delivered');
-      const givingUp = this.config.give_up_after_ms > 0 && Date.now() - started >= this.config.give_up_after_ms;
+      this.downSince ??= Date.now();
+      const givingUp = this.config.give_up_after_ms > 0 && Date.now() - this.downSince >= this.config.give_up_after_ms;
       if (outcome.code === 'LW_NOTIFY_SIEM_REFUSED' || givingUp) {
         log.error({ target: name, code: outcome.code, records: batch.length }, 'SIEM batch dropped');
         this.drop('failed', batch.length);

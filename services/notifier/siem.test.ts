@@ -168,6 +168,27 @@ describe('SIEM push (in-process bus, loopback receivers)', () => {
     await rx.stop();
   });
 
+  test('give_up_after: once the target has been down that long, each batch gets one attempt, is dropped and counted (failed) and committed; the first success closes the breaker', async () => {
+    const rx = await tcpReceiver('line');
+    await rx.stop();
+    const r = await rig({ url: `tcp://127.0.0.1:${rx.port}`, give_up_after: '300ms' });
+    const target = r.push.targets[0];
+    assert.ok(target);
+    await publishEvents(r, [event('gu-1'), event('gu-2')], 'one-partition');
+    await until('the first batch given up', () => (target.stats.dropped.failed === 2 ? true : undefined));
+    assert.ok(target.stats.failedAttempts >= 2, 'retried before giving up');
+    await until('committed once dropped and counted', async () => ((await allCommitted(r, r.topics.events)) ? true : undefined));
+    const attempts = target.stats.failedAttempts;
+    await publishEvents(r, [event('gu-3')], 'one-partition');
+    await until('the next batch dropped', () => (target.stats.dropped.failed === 3 ? true : undefined));
+    assert.equal(target.stats.failedAttempts, attempts + 1, 'one attempt while the breaker is open');
+    await rx.start();
+    await publishEvents(r, [event('gu-4')], 'one-partition');
+    await until('delivered once the target is back', () => (rx.messages.length >= 1 ? true : undefined));
+    assert.deepEqual(rx.messages.map((m) => (JSON.parse(m) as { event: { id: string } }).event.id), ['gu-4']);
+    await rx.stop();
+  });
+
   test('stop: records a target could not deliver are left uncommitted for the next start, counted as shutdown', async () => {
     const rx = await tcpReceiver('line');
     await rx.stop();

@@ -35,7 +35,7 @@ test('defaults with units, the transport from the scheme, the header value from 
     assert.ok(a && b && e && l);
     assert.deepEqual(
       { transport: a.transport, records: a.records, min: a.min_severity, batch: a.batch_size, flush: a.flush_interval_ms, queue: a.queue_max_bytes, timeout: a.timeout_ms, ri: a.retry_initial_ms, rm: a.retry_max_ms, give: a.give_up_after_ms, header: a.header_value },
-      { transport: 'syslog', records: ['events', 'blocks'], min: 'low', batch: 500, flush: 500, queue: 16 * 1024 * 1024, timeout: 10_000, ri: 1000, rm: 60_000, give: 3_600_000, header: '' },
+      { transport: 'syslog', records: ['events', 'blocks'], min: 'low', batch: 500, flush: 200, queue: 16 * 1024 * 1024, timeout: 10_000, ri: 1000, rm: 60_000, give: 3_600_000, header: '' },
     );
     assert.deepEqual([b.transport, b.records, b.min_severity], ['tcp', ['blocks'], 'high']);
     assert.deepEqual([e.transport, e.url, e.header, e.header_value], ['http', 'https://siem.example.org/ingest', 'X-Api-Key', 'k-123']);
