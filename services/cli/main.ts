@@ -177,9 +177,10 @@ export async function main(argv: string[]): Promise<void> {
       return;
     case 'check-config': {
       const config = await load(parsed.values.config);
-      // A webhook URL read from url_env/url_file is a secret too (a Slack-compatible URL carries its token).
+      // A webhook URL read from url_env/url_file is a secret too (a Slack-compatible URL carries its token);
+      // a SIEM target's auth header value (header_value) is one.
       const masked = function (this: Record<string, unknown>, k: string, v: unknown): unknown {
-        return (/password$|secret$/.test(k) || (k === 'url' && (this.url_env || this.url_file))) && v ? '[set]' : v;
+        return (/password$|secret$|^header_value$/.test(k) || (k === 'url' && (this.url_env || this.url_file))) && v ? '[set]' : v;
       };
       process.stdout.write(`${JSON.stringify(config, masked, 2)}\n`);
       return;
