@@ -1,8 +1,9 @@
 // The SIEM push in distributed mode, on the real Kafka broker: security events
 // and block decisions published on the bus reach a loopback TCP SIEM
 // (syslog+tcp://, octet-counted) as ECS documents, through the target's own
-// consumer group. While the SIEM is down the group commits nothing; once it is
-// back, what was published meanwhile arrives, and the group commits it.
+// consumer group. While the SIEM is down (longer than the group's session
+// timeout: the waiting handler heartbeats) the group commits nothing; once it
+// is back, what was published meanwhile arrives once, and the group commits it.
 import { describe, test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -44,8 +45,9 @@ describe('SIEM push on the real Kafka broker', { skip: unitOnly() ? 'needs Kafka
       dataDir,
       brokers: kafkaBrokers(),
       sections: {
-        kafka: { partitions: PARTITIONS },
-        siem: { targets: [{ name: 'soc', url: `syslog+tcp://127.0.0.1:${rx.port}`, flush_interval: '50ms', retry_initial: '100ms', retry_max: '500ms' }] },
+        kafka: { partitions: PARTITIONS, session_timeout: '6s' },
+        // Retries 0.5 to 1 s apart: 14 failed attempts span more than the 6 s session.
+        siem: { targets: [{ name: 'soc', url: `syslog+tcp://127.0.0.1:${rx.port}`, flush_interval: '50ms', retry_initial: '1s', retry_max: '1s' }] },
       },
     });
     const topics = topicNames(config.kafka.topic_prefix);
@@ -98,7 +100,7 @@ describe('SIEM push on the real Kafka broker', { skip: unitOnly() ? 'needs Kafka
     const es2 = Array.from({ length: 20 }, event);
     await publish(es2, []);
     const target = push.targets[0] ?? assert.fail('a target');
-    await until('the target retrying', () => (target.stats.failedAttempts >= 2 ? true : undefined), 60_000);
+    await until('the target down longer than the session timeout', () => (target.stats.failedAttempts >= 14 ? true : undefined), 60_000);
     const lagging = async (): Promise<boolean> => {
       const committed = new Map((await (bus as Bus).committedOffsets(group, topics.events)).map((p) => [p.partition, BigInt(p.offset)]));
       return (await (bus as Bus).endOffsets(topics.events)).some((e) => (committed.get(e.partition) ?? -1n) < BigInt(e.offset));
@@ -112,6 +114,8 @@ describe('SIEM push on the real Kafka broker', { skip: unitOnly() ? 'needs Kafka
     const blocks = documentedFields('ecs-block-fields');
     for (const { kind, doc } of received().values()) checkEcsDocument(doc, kind === 'event' ? events : blocks);
     assert.equal(target.stats.dropped.queue_full + target.stats.dropped.failed, 0, 'nothing dropped');
+    assert.equal(rx.messages.length, received().size, 'no record twice: the member stayed in its group, its commit was taken');
+    assert.ok(push.assignment().soc?.length === 2 * PARTITIONS, 'this member still owns every partition');
     t.diagnostic(`${received().size} records pushed through group ${group}; ${target.stats.batches} batches, ${target.stats.failedAttempts} failed attempts while down`);
   });
 });

@@ -33,6 +33,32 @@ export function siemFrame(t: SiemTargetConfig, kind: SiemRecordKind, value: Buff
   return frame(t.transport, doc, kind);
 }
 
+/** How often a handler waiting on its target tells the group it is alive (kafkajs sends at most one per 3 s). */
+const HEARTBEAT_EVERY_MS = 1_000;
+
+/**
+ * Waits for `settled`, heartbeating meanwhile: a target down for minutes must
+ * not get this member evicted from its group (its commit would then be refused
+ * and the batch delivered twice). A rebalance makes heartbeat() throw: the
+ * batch is then left to the partition's next owner.
+ */
+async function keepingMembership<T>(settled: Promise<T>, heartbeat: (() => Promise<void>) | undefined): Promise<T> {
+  if (!heartbeat) return settled;
+  let done = false;
+  const result = settled.finally(() => {
+    done = true;
+  });
+  // Awaited below unless a heartbeat throws first; never an unhandled rejection.
+  result.catch(() => undefined);
+  for (;;) {
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([result, new Promise<void>((resolve) => (timer = setTimeout(resolve, HEARTBEAT_EVERY_MS)))]);
+    clearTimeout(timer);
+    if (done) return result;
+    await heartbeat();
+  }
+}
+
 /** Thrown to the bus so that a batch holding records left at stop is not committed. */
 class LeftAtStop extends Error {}
 
@@ -75,7 +101,7 @@ export async function startSiem(opts: { bus: Bus; topics: Topics; kafka: { clien
       maxBatchSize: Math.max(config.batch_size, 100),
       onBatch: async (batch) => {
         const kind = kindOf.get(batch.topic) ?? 'event';
-        const outcomes = await Promise.all(batch.messages.map((m) => handle(kind, m)));
+        const outcomes = await keepingMembership(Promise.all(batch.messages.map((m) => handle(kind, m))), batch.heartbeat && (() => batch.heartbeat?.() ?? Promise.resolve()));
         if (outcomes.includes('shutdown')) throw new LeftAtStop(`${config.name}: records left at stop, not committed`);
       },
     }));
