@@ -98,7 +98,7 @@ export async function startSiem(opts: { bus: Bus; topics: Topics; kafka: { clien
     subs.push(await bus.subscribe({
       groupId: groups[config.name] as string,
       topics: [...kindOf.keys()],
-      maxBatchSize: Math.max(config.batch_size, 100),
+      maxBatchSize: config.batch_size,
       onBatch: async (batch) => {
         const kind = kindOf.get(batch.topic) ?? 'event';
         const outcomes = await keepingMembership(Promise.all(batch.messages.map((m) => handle(kind, m))), batch.heartbeat && (() => batch.heartbeat?.() ?? Promise.resolve()));
