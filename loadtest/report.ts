@@ -78,6 +78,7 @@ const PLANS: Plan[] = [
   { name: 'node-tally', script: 'node-tally.bench.js', quick: ['500000'], timeoutS: 60 },
   { name: 'notify', script: 'notify.bench.js', quick: ['--items', '50000', '--singles', '30'], timeoutS: 90 },
   { name: 'soc-query', script: 'soc-query.bench.js', quick: ['--events', '2000000', '--runs', '10'], timeoutS: 150 },
+  { name: 'siem-push', script: 'siem-push.bench.js', quick: ['--records', '50000'], timeoutS: 90 },
 ];
 const UNPLANNED_TIMEOUT_S = 180;
 /** Below this, a bench is not started at all. */

@@ -28,7 +28,7 @@ import * as feeds from './feeds/index.js';
 import type { Enforcer } from './enforcer/index.js';
 import * as ingester from './ingester/index.js';
 import * as notifier from './notifier/index.js';
-import type { Notifier } from './notifier/index.js';
+import type { Notifier, SiemPush } from './notifier/index.js';
 import type { IngestPipeline } from './ingester/index.js';
 import * as sink from './sink/index.js';
 import { StopSequence } from './stop-sequence.js';
@@ -55,6 +55,8 @@ export interface Runtime {
   enforcer: Enforcer | undefined;
   /** Present when this process runs the notifier and notifications.targets is not empty. */
   notifier: Notifier | undefined;
+  /** Present when this process runs the notifier and siem.targets is not empty. */
+  siem: SiemPush | undefined;
   /** The control plane as this process sees it (whitelist, routes, policies, filters, settings). */
   control: ControlState;
   /** Present where ClickHouse is (sink, api): writes to the control plane. */
@@ -94,7 +96,7 @@ export async function startRuntime(config: Config, services: ReadonlySet<Service
   const stages = new StopSequence({ stageMs: options.stopStageMs, totalMs: options.stopTotalMs });
   const rt: Runtime = {
     config, bus, topics, control, ch: undefined, store: undefined, state: { get capture() { return realtimeCapture(config, control); } },
-    udpPort: undefined, tcpPort: undefined, apiPort: undefined, pipeline: undefined, enforcer: undefined, notifier: undefined, newAdminToken: undefined,
+    udpPort: undefined, tcpPort: undefined, apiPort: undefined, pipeline: undefined, enforcer: undefined, notifier: undefined, siem: undefined, newAdminToken: undefined,
     stop: () => stages.stop(),
   };
   // Stopped last: the connections, after every stage that uses them.
@@ -126,6 +128,11 @@ export async function startRuntime(config: Config, services: ReadonlySet<Service
     if (notifying) {
       rt.notifier = notifying.notifier;
       stages.add('notifier', notifying.stop);
+    }
+    const pushing = services.has('notifier') ? await notifier.startSiemPush(ctx) : undefined;
+    if (pushing) {
+      rt.siem = pushing;
+      stages.add('siem push', (withinMs: number) => pushing.stop(Math.max(0, withinMs - 250)));
     }
     const enforcing = services.has('enforcer') ? await enforcer.start(ctx) : undefined;
     if (enforcing) {

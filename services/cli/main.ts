@@ -22,7 +22,8 @@ commands:
   detector       windowed detectors per client IP → events and block decisions
   sink           bus → ClickHouse
   enforcer       keeps the OpenResty nodes' blocklists (nodes:) equal to the decisions
-  notifier       webhooks (notifications:) told of blocks, events, feed failures, nodes out of sync
+  notifier       webhooks (notifications:) told of blocks, events, feed failures, nodes out of sync;
+                 SIEM targets (siem:) pushed every event and block in ECS
   api            management API (port 8090)
   replay FILE... parse access logs (plain, .gz, or - for stdin) and publish them like live traffic
   migrate        apply ClickHouse migrations, then exit
@@ -123,6 +124,7 @@ function banner(rt: Runtime): string {
   }
   if (rt.enforcer) lines.push(`  enforcer      ${c.nodes.map((n) => `${n.name} (${n.url})`).join(', ')}`);
   if (rt.notifier) lines.push(`  notifier      ${c.notifications.targets.map((t) => `${t.name} (${t.format}: ${t.kinds.join(', ')})`).join('; ')}`);
+  if (rt.siem) lines.push(`  siem push     ${c.siem.targets.map((t) => `${t.name} (${t.transport}: ${t.records.join(', ')})`).join('; ')}`);
   lines.push(`  capture       ${rt.state.capture ? 'on: every request is stored in ClickHouse (requests table)' : 'off (security.realtime_capture)'}`);
   return lines.join('\n');
 }
@@ -175,9 +177,10 @@ export async function main(argv: string[]): Promise<void> {
       return;
     case 'check-config': {
       const config = await load(parsed.values.config);
-      // A webhook URL read from url_env/url_file is a secret too (a Slack-compatible URL carries its token).
+      // A webhook URL read from url_env/url_file is a secret too (a Slack-compatible URL carries its token);
+      // a SIEM target's auth header value (header_value) is one.
       const masked = function (this: Record<string, unknown>, k: string, v: unknown): unknown {
-        return (/password$|secret$/.test(k) || (k === 'url' && (this.url_env || this.url_file))) && v ? '[set]' : v;
+        return (/password$|secret$|^header_value$/.test(k) || (k === 'url' && (this.url_env || this.url_file))) && v ? '[set]' : v;
       };
       process.stdout.write(`${JSON.stringify(config, masked, 2)}\n`);
       return;

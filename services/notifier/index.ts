@@ -10,6 +10,10 @@
 // Offsets advance once the records are queued (notifier.ts never waits for a
 // receiver), so a crash can lose queued notifications but never repeats them.
 // Without targets nothing starts.
+//
+// The SIEM push (siem.ts; `siem.targets`) runs in the same service with a
+// consumer group per target, and commits only what its target acknowledged
+// or dropped and counted: startSiemPush().
 import { blockDecisionCodec, noticeCodec, securityEventCodec } from '../../shared/avro/codec.js';
 import type { BusMessage, TopicPartition } from '../../shared/bus/types.js';
 import { componentLogger } from '../../shared/log.js';
@@ -17,8 +21,11 @@ import { consumerGroup } from '../../shared/topics.js';
 import type { ServiceContext, Started } from '../context.js';
 import { Notifier } from './notifier.js';
 import { decisionItem, eventItem, noticeItem, type NotificationItem } from './payload.js';
+import { startSiem, type SiemPush } from './siem.js';
 
 export { Notifier };
+export type { SiemPush } from './siem.js';
+export type { SiemTargetStats } from './siem-target.js';
 export type { TargetStats } from './target.js';
 export { signature, verifySignature, SIGNATURE_HEADER, DELIVERY_HEADER } from './signature.js';
 
@@ -68,4 +75,11 @@ export async function start(ctx: ServiceContext): Promise<StartedNotifier | unde
       await notifier.close(Math.max(0, withinMs - 250));
     },
   };
+}
+
+/** The SIEM push of `siem.targets`; undefined without targets. Its stop() takes the time it may drain within. */
+export async function startSiemPush(ctx: ServiceContext): Promise<SiemPush | undefined> {
+  const { config, bus, topics } = ctx;
+  if (config.siem.targets.length === 0) return undefined;
+  return startSiem({ bus, topics, kafka: config.kafka, targets: config.siem.targets });
 }

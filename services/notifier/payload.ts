@@ -8,6 +8,9 @@ import { createHash } from 'node:crypto';
 import type { NotificationKind, NotificationTarget } from '../../shared/config/types.js';
 import type { BlockDecision, Notice, SecurityEvent } from '../../shared/records.js';
 import { eventClient } from '../../shared/records.js';
+import { decisionId } from '../../shared/ecs.js';
+
+export { decisionId };
 
 export interface NotificationItem {
   /** `decision:<hex>`, `event:<event id>` or `notice:<notice id>`: one item is sent once. */
@@ -25,15 +28,6 @@ export interface NotificationItem {
 }
 
 const hex = (text: string): string => createHash('sha256').update(text).digest('hex').slice(0, 32);
-
-/**
- * A decision has no id of its own: its content is its identity. The same
- * decision published twice (a producer retry, a detector re-emitting after a
- * partition moved) has the same id; a later block of the same address does not.
- */
-export function decisionId(d: BlockDecision): string {
-  return `decision:${hex(JSON.stringify([d.ip, d.action, d.created_at, d.source, d.reason, d.expires_at, d.deployment]))}`;
-}
 
 const iso = (ms: number | null): string => (ms === null ? 'never' : new Date(ms).toISOString());
 

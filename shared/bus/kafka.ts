@@ -378,6 +378,7 @@ class KafkaSubscription implements Subscription {
             topic: batch.topic,
             partition: batch.partition,
             nextOffset: (BigInt(last.offset) + 1n).toString(),
+            heartbeat: () => payload.heartbeat(),
             messages: chunk.map((m) => ({
               topic: batch.topic,
               partition: batch.partition,

@@ -159,6 +159,8 @@ class Member implements Subscription {
           partition: tp.partition,
           messages: slice.map(({ off: _off, ...m }) => m),
           nextOffset: String(last.off + 1),
+          // One process: no coordinator to stay known to.
+          heartbeat: () => Promise.resolve(),
         };
         const generation = this.group.generation;
         try {

@@ -41,6 +41,14 @@ export interface IncomingBatch {
   messages: BusMessage[];
   /** Offset after the last message of the batch: what is committed when onBatch resolves. */
   nextOffset: string;
+  /**
+   * Keeps this member in its group while onBatch waits long (Kafka: the
+   * coordinator evicts a member silent for kafka.session_timeout, and kafkajs
+   * heartbeats only between batches). Call it every few seconds while waiting;
+   * it throws when the group is rebalancing: let that propagate. Both buses
+   * set it; a batch built by hand (a unit test) may not.
+   */
+  heartbeat?(): Promise<void>;
 }
 
 export interface TopicPartition {

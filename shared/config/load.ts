@@ -19,6 +19,7 @@ import { parseSize } from './size.js';
 import { ConfigError, type ConfigIssue } from './errors.js';
 import { configSchema } from './schema.js';
 import { inlineSecretIssues, resolveNotifications } from './notifications.js';
+import { inlineSiemSecretIssues, resolveSiem } from './siem.js';
 import { configRuleSetIssues } from './security-filter.js';
 import type { Config } from './types.js';
 
@@ -105,7 +106,7 @@ export function loadConfig(opts: LoadOptions = {}): Config {
   }
   const doc = raw as Record<string, unknown>;
   const warn = opts.warn ?? ((message: string) => componentLogger('config').warn(message));
-  const envIssues = [...applyEnv(doc, env), ...applyDeprecatedKeys(doc, warn), ...dropEmptyLegacyFilter(doc), ...applyEventRetention(doc), ...inlineSecretIssues(doc)];
+  const envIssues = [...applyEnv(doc, env), ...applyDeprecatedKeys(doc, warn), ...dropEmptyLegacyFilter(doc), ...applyEventRetention(doc), ...inlineSecretIssues(doc), ...inlineSiemSecretIssues(doc)];
   if (envIssues.length > 0) throw new ConfigError(source, envIssues);
 
   if (!validate(doc)) throw new ConfigError(source, (validate.errors ?? []).map(describe));
@@ -371,6 +372,7 @@ function resolveConfig(doc: Record<string, unknown>, env: NodeJS.ProcessEnv, sou
     });
   }
   issues.push(...resolveNotifications(c, env));
+  issues.push(...resolveSiem(c, env));
   issues.push(...feedIssues(c.feeds));
   if (c.kafka.sasl_mechanism !== 'none' && c.kafka.sasl_username === '') {
     issues.push({ path: 'kafka.sasl_username', reason: `is required when sasl_mechanism is ${c.kafka.sasl_mechanism}` });

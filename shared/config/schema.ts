@@ -363,6 +363,39 @@ export const configSchema: Schema = {
       },
       'notifications (webhooks); run by the notifier service',
     ),
+    siem: section(
+      {
+        targets: {
+          type: 'array',
+          default: [],
+          description: 'SIEM targets pushed every security event and block decision in ECS, each { name, url or url_env or url_file (http(s)://: NDJSON POSTs; syslog+tcp://host:port: RFC 5424, octet-counted; tcp://host:port: NDJSON lines), header: authorization, header_env or header_file, records: [events, blocks], min_severity: low, batch_size: 500, flush_interval: 200ms, queue_max: 16MiB, timeout: 10s, retry_initial: 1s, retry_max: 1m, give_up_after: 1h }: see Notifications; secrets never inline',
+          items: {
+            type: 'object',
+            additionalProperties: false,
+            required: ['name'],
+            properties: {
+              name: { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$' },
+              url: { type: 'string', default: '' },
+              url_env: { type: 'string', default: '' },
+              url_file: { type: 'string', default: '' },
+              header: { type: 'string', pattern: '^[A-Za-z0-9-]{1,64}$', default: 'authorization' },
+              header_env: { type: 'string', default: '' },
+              header_file: { type: 'string', default: '' },
+              records: { type: 'array', minItems: 1, uniqueItems: true, items: { enum: ['events', 'blocks'] }, default: ['events', 'blocks'] },
+              min_severity: { enum: ['low', 'medium', 'high', 'critical'], default: 'low' },
+              batch_size: { type: 'integer', minimum: 1, maximum: 10_000, default: 500 },
+              flush_interval: { type: 'string', format: 'duration', default: '200ms' },
+              queue_max: { type: 'string', format: 'size', default: '16MiB' },
+              timeout: { type: 'string', format: 'duration', default: '10s' },
+              retry_initial: { type: 'string', format: 'duration', default: '1s' },
+              retry_max: { type: 'string', format: 'duration', default: '1m' },
+              give_up_after: { type: 'string', format: 'duration', default: '1h' },
+            },
+          },
+        },
+      },
+      'SIEM push of ECS records (security events, block decisions); run by the notifier service',
+    ),
     soc: section(
       {
         query_timeout: dur('10s', 'longest an analyst query (POST /api/soc/query, saved queries) may run (ClickHouse max_execution_time)'),

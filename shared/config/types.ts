@@ -186,6 +186,32 @@ export interface NotificationTarget {
   queue_max: number;
 }
 
+/** One SIEM target of `siem.targets` (services/notifier/siem-*.ts). */
+export interface SiemTarget {
+  name: string;
+  /** Resolved from url, url_env or url_file. */
+  url: string;
+  url_env: string;
+  url_file: string;
+  /** From the URL's scheme: http (http, https), syslog (syslog+tcp), tcp (tcp: NDJSON lines). */
+  transport: 'http' | 'syslog' | 'tcp';
+  header: string;
+  header_env: string;
+  header_file: string;
+  /** Resolved from header_env / header_file; '' for none. */
+  header_value: string;
+  records: Array<'events' | 'blocks'>;
+  min_severity: 'low' | 'medium' | 'high' | 'critical';
+  batch_size: number;
+  flush_interval_ms: number;
+  queue_max_bytes: number;
+  timeout_ms: number;
+  retry_initial_ms: number;
+  retry_max_ms: number;
+  /** 0: never. */
+  give_up_after_ms: number;
+}
+
 export interface SocConfig {
   query_timeout: string;
   query_timeout_ms: number;
@@ -214,6 +240,7 @@ export interface Config {
   feeds: FeedConfig[];
   api: ApiConfig;
   notifications: { targets: NotificationTarget[] };
+  siem: { targets: SiemTarget[] };
   soc: SocConfig;
   metrics: { host: string; port: number };
   geo: GeoConfig;

@@ -1,5 +1,5 @@
 // GET /api/security/events/export: security events as newline-delimited JSON
-// in Elastic Common Schema field names (../soc/ecs.ts), oldest first, for a
+// in Elastic Common Schema field names (shared/ecs.ts), oldest first, for a
 // SIEM. Bounded: a time range (default the last 24 h), at most `limit` events
 // (soc.export_max_rows at most); streamed as ClickHouse answers.
 import { Readable } from 'node:stream';
@@ -7,7 +7,8 @@ import type { FastifyInstance } from 'fastify';
 import { checkMs } from '../../../shared/clickhouse/queries.js';
 import { EVENT_TYPES } from '../../../shared/clickhouse/rollup-queries.js';
 import { invalid } from '../errors.js';
-import { ECS_FIELDS, enrichmentColumns, exportQuery, toEcs, type EcsRow } from '../soc/ecs.js';
+import { ECS_FIELDS, toEcs, type EcsEventRow as EcsRow } from '../../../shared/ecs.js';
+import { enrichmentColumns, exportQuery } from '../soc/ecs.js';
 import { ipOrCidr, normalizedIpParam, parseTime, type DashboardDeps } from './common.js';
 
 const DAY_MS = 86_400_000;

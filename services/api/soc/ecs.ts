@@ -1,47 +1,11 @@
-// Security events in the Elastic Common Schema (ECS 8.x), one JSON object a
-// line, for GET /api/security/events/export: what a SIEM (Elastic, OpenSearch,
-// Splunk, Wazuh, ...) ingests without a custom parser.
-//
-// ECS_FIELDS is the mapping as the README documents it (field, ECS type,
-// where it comes from); the export test checks every exported line against
-// the README's table. Country and AS fields appear when the events table has
-// the enrichment columns (`country`, `asn`, `as_org`), which the events of
-// this version do not carry yet.
+// The export's query of security events (GET /api/security/events/export):
+// the SELECT and its bound parameters. The ECS mapping of the rows is
+// shared/ecs.ts (one owner, also used by the notifier's SIEM push). Country
+// and AS fields appear when the events table has the enrichment columns
+// (`country`, `asn`, `as_org`), which the events of this version do not carry yet.
 import type { ClickHouse, QueryParams } from '../../../shared/clickhouse/client.js';
 import { epochMs, ipText } from '../../../shared/clickhouse/sql.js';
 import { parseCidr } from '../../../shared/clickhouse/queries.js';
-
-export const ECS_VERSION = '8.11.0';
-
-export type EcsType = 'date' | 'keyword' | 'ip' | 'long' | 'keyword[]' | 'object';
-
-/** The mapping: ECS field → type and source, in the README's order. */
-export const ECS_FIELDS: ReadonlyArray<{ field: string; type: EcsType; from: string; optional?: true }> = [
-  { field: '@timestamp', type: 'date', from: 'events.ts (the end of the detection window)' },
-  { field: 'ecs.version', type: 'keyword', from: `"${ECS_VERSION}"` },
-  { field: 'event.id', type: 'keyword', from: 'events.id' },
-  { field: 'event.kind', type: 'keyword', from: '"alert"' },
-  { field: 'event.category', type: 'keyword[]', from: '["intrusion_detection"]' },
-  { field: 'event.type', type: 'keyword[]', from: '["denied"] for blocked_ip, ["info"] otherwise' },
-  { field: 'event.action', type: 'keyword', from: 'events.type (scan_detected, rate_limited, auth_failed, suspicious, blocked_ip)' },
-  { field: 'event.module', type: 'keyword', from: '"logwarden"' },
-  { field: 'event.dataset', type: 'keyword', from: '"logwarden.security_events"' },
-  { field: 'event.start', type: 'date', from: 'events.window_start' },
-  { field: 'event.end', type: 'date', from: 'events.window_end' },
-  { field: 'rule.name', type: 'keyword', from: 'events.detector (rate, not_found, unique_paths, signature:<id>, filter:<id>, ...)' },
-  { field: 'source.ip', type: 'ip', from: 'events.ip (IPv4 dotted, IPv6 compressed)' },
-  { field: 'source.address', type: 'keyword', from: 'events.ip' },
-  { field: 'source.geo.country_iso_code', type: 'keyword', from: 'events.country, when the table has it', optional: true },
-  { field: 'source.as.number', type: 'long', from: 'events.asn, when the table has it', optional: true },
-  { field: 'source.as.organization.name', type: 'keyword', from: 'events.as_org, when the table has it', optional: true },
-  { field: 'service.name', type: 'keyword', from: 'events.deployment' },
-  { field: 'observer.vendor', type: 'keyword', from: '"logwarden"' },
-  { field: 'observer.product', type: 'keyword', from: '"logwarden"' },
-  { field: 'observer.type', type: 'keyword', from: '"ids"' },
-  { field: 'logwarden.count', type: 'long', from: 'events.count (requests in the window)' },
-  { field: 'logwarden.sample_paths', type: 'keyword[]', from: 'events.sample_paths' },
-  { field: 'logwarden.details', type: 'object', from: 'events.details (string → string)' },
-];
 
 export interface ExportFilter {
   since: number;
@@ -52,46 +16,6 @@ export interface ExportFilter {
   cidr?: string;
   deployment?: string;
   detector?: string;
-}
-
-interface Row {
-  id: string;
-  ts: number | string;
-  type: string;
-  detector: string;
-  ip: string;
-  deployment: string;
-  count: number | string;
-  window_start: number | string;
-  window_end: number | string;
-  sample_paths: string[];
-  details: Record<string, string>;
-  country?: string | null;
-  asn?: number | string | null;
-  as_org?: string | null;
-}
-
-const iso = (ms: number | string): string => new Date(Number(ms)).toISOString();
-
-/** One event as an ECS document (nested objects; empty enrichment values are left out). */
-export function toEcs(r: Row): Record<string, unknown> {
-  const source: Record<string, unknown> = { ip: r.ip, address: r.ip };
-  if (r.country) source.geo = { country_iso_code: r.country };
-  const asn = r.asn === null || r.asn === undefined || r.asn === '' ? undefined : Number(r.asn);
-  if ((asn !== undefined && asn > 0) || r.as_org) source.as = { ...(asn !== undefined && asn > 0 ? { number: asn } : {}), ...(r.as_org ? { organization: { name: r.as_org } } : {}) };
-  return {
-    '@timestamp': iso(r.ts),
-    ecs: { version: ECS_VERSION },
-    event: {
-      id: r.id, kind: 'alert', category: ['intrusion_detection'], type: [r.type === 'blocked_ip' ? 'denied' : 'info'], action: r.type,
-      module: 'logwarden', dataset: 'logwarden.security_events', start: iso(r.window_start), end: iso(r.window_end),
-    },
-    rule: { name: r.detector },
-    source,
-    service: { name: r.deployment },
-    observer: { vendor: 'logwarden', product: 'logwarden', type: 'ids' },
-    logwarden: { count: Number(r.count), sample_paths: r.sample_paths, details: r.details },
-  };
 }
 
 /** Enrichment columns the events table has now (another migration may add them). */
@@ -142,5 +66,3 @@ export function exportQuery(ch: ClickHouse, f: ExportFilter, enrichment: Readonl
     LIMIT {limit:UInt32}`;
   return { sql, params };
 }
-
-export type EcsRow = Row;

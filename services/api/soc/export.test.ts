@@ -3,74 +3,21 @@
 // the field types the README's ECS table states; range, filters and bounds.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
-import { isIP } from 'node:net';
-import { fileURLToPath } from 'node:url';
 import { MemoryBus } from '../../../shared/bus/memory.js';
 import { migrate } from '../../../shared/clickhouse/migrate.js';
 import { openTestClickHouse, removeTestDataDir, type TestClickHouse } from '../../../shared/clickhouse/testing.js';
 import { loadConfig } from '../../../shared/config/load.js';
 import { hashToken } from '../../../shared/auth/tokens.js';
 import { buildApi } from '../server.js';
-import { ECS_FIELDS } from './ecs.js';
+import { ECS_FIELDS } from '../../../shared/ecs.js';
+import { checkEcsDocument, documentedFields } from '../../../shared/testing/ecs-check.js';
 
 const ANALYST = 'lw_export-analyst-token-0123456789abcdef';
-const README = fileURLToPath(new URL('../../../../README.md', import.meta.url));
 const NOW = Date.now();
 const MIN = 60_000;
 let t: TestClickHouse;
 let app: ReturnType<typeof buildApi>;
 const bus = new MemoryBus();
-
-/** The README's ECS table: field → { type, optional }. */
-function documentedFields(): Map<string, { type: string; optional: boolean }> {
-  const text = readFileSync(README, 'utf8');
-  const block = /<!-- ecs-fields:begin -->\n([\s\S]*?)<!-- ecs-fields:end -->/.exec(text)?.[1];
-  assert.ok(block, 'the README has the ECS table');
-  const out = new Map<string, { type: string; optional: boolean }>();
-  for (const line of block.split('\n').slice(2)) {
-    const m = /^\| `([^`]+)` \| ([a-z[\]]+) \| (.*) \|$/.exec(line);
-    if (m) out.set(m[1] as string, { type: m[2] as string, optional: (m[3] as string).endsWith('(optional)') });
-  }
-  return out;
-}
-
-/** Leaves of a nested document as dotted names; an object-typed field (logwarden.details) stays one leaf. */
-function flatten(doc: Record<string, unknown>, objects: ReadonlySet<string>, prefix = ''): Map<string, unknown> {
-  const out = new Map<string, unknown>();
-  for (const [k, v] of Object.entries(doc)) {
-    const name = prefix ? `${prefix}.${k}` : k;
-    if (v !== null && typeof v === 'object' && !Array.isArray(v) && !objects.has(name)) for (const [kk, vv] of flatten(v as Record<string, unknown>, objects, name)) out.set(kk, vv);
-    else out.set(name, v);
-  }
-  return out;
-}
-
-function checkType(field: string, type: string, v: unknown): void {
-  const where = `${field} = ${JSON.stringify(v)}`;
-  switch (type) {
-    case 'date':
-      assert.ok(typeof v === 'string' && /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/.test(v) && Number.isFinite(Date.parse(v)), `${where}: an ISO 8601 date`);
-      break;
-    case 'keyword':
-      assert.equal(typeof v, 'string', `${where}: a keyword`);
-      break;
-    case 'ip':
-      assert.ok(typeof v === 'string' && isIP(v) !== 0, `${where}: an IP address`);
-      break;
-    case 'long':
-      assert.ok(Number.isSafeInteger(v), `${where}: a long`);
-      break;
-    case 'keyword[]':
-      assert.ok(Array.isArray(v) && v.every((x) => typeof x === 'string'), `${where}: keywords`);
-      break;
-    case 'object':
-      assert.ok(v !== null && typeof v === 'object' && !Array.isArray(v) && Object.values(v).every((x) => typeof x === 'string'), `${where}: an object of strings`);
-      break;
-    default:
-      assert.fail(`the README states a type this test does not know: ${type}`);
-  }
-}
 
 before(async () => {
   t = await openTestClickHouse('soc_export');
@@ -105,20 +52,11 @@ test('the README documents exactly the fields the code maps', () => {
 
 test('every exported line is an ECS document whose fields have the types the README states', async () => {
   const fields = documentedFields();
-  const objects = new Set([...fields].filter(([, f]) => f.type === 'object').map(([k]) => k));
   const r = await exported(`?since=${NOW - 3_600_000}&limit=2`);
   assert.equal(r.status, 200, r.body);
   assert.match(r.type, /^application\/x-ndjson/);
   assert.equal(r.lines.length, 2);
-  for (const doc of r.lines) {
-    const flat = flatten(doc, objects);
-    for (const [name, value] of flat) {
-      const f = fields.get(name);
-      assert.ok(f, `${name} is documented in the README`);
-      checkType(name, f.type, value);
-    }
-    for (const [name, f] of fields) if (!f.optional) assert.ok(flat.has(name), `${name} is in every line`);
-  }
+  for (const doc of r.lines) checkEcsDocument(doc, fields);
   const [first, second] = r.lines as Array<{ '@timestamp': string; event: { id: string; action: string; type: string[] }; source: { ip: string }; rule: { name: string }; service: { name: string } }>;
   assert.deepEqual([first?.event.id, first?.event.action, first?.source.ip, first?.rule.name], ['e1', 'scan_detected', '203.0.113.7', 'unique_paths']);
   assert.deepEqual([second?.event.id, second?.event.type, second?.source.ip, second?.service.name], ['e2', ['denied'], '2001:db8::1', 'api']);
