@@ -250,16 +250,13 @@ export class DetectionEngine {
     }
   }
 
-  /**
-   * The detectors on one request: events, and what it weighs (eighths) in the
-   * window (offence) and in the memory (evidence).
-   */
   /** A verified crawler: only the security_filter rules judge it. */
   private verifiedCrawler(ip: string, rec: AccessRecord): { offence: number; evidence: number; filterBlock: boolean } {
     const filter = this.filterOutcome(ip, rec);
     return { offence: filter.weight, evidence: filter.weight, filterBlock: filter.block };
   }
 
+  /** The detectors on one request: events, and what it weighs (eighths) in the window (offence) and in the memory (evidence). */
   private detect(ip: string, slot: number, bucket: number, rec: AccessRecord, fakeCrawler?: string): { offence: number; evidence: number; filterBlock: boolean } {
     const t = this.table;
     const cfg = this.cfg;
@@ -279,17 +276,16 @@ export class DetectionEngine {
       offence += weight;
     } else this.unfire(slot, RATE);
 
-    // not_found: a missing static asset (a broken image link on a page) is no scan, and does not make
-    // the detector fire; but a client already flooding 404s gets no discount for the assets in its
-    // flood: while the detector has fired, a missing asset weighs as a missing page.
+    // not_found: a missing static asset (a broken image link on a page) never makes it fire; but once a
+    // client floods 404s, its missing assets weigh as its missing pages (no discount for the images).
     if (rec.status === 404 && !assetPath) {
       t.add(slot, bucket, C_404);
       const n = t.sum(slot, C_404);
       if (n >= cfg.notFoundThreshold) evidence += this.fire(ip, slot, NOT_FOUND, 'not_found', 'suspicious', rec, n, { not_found: String(n) }) * WHOLE;
-    } else if (rec.status === 404 && (t.flags[slot] as number) & NOT_FOUND) {
-      if (t.sum(slot, C_404) >= cfg.notFoundThreshold) evidence += WHOLE;
-      else this.unfire(slot, NOT_FOUND);
-    } else if ((t.flags[slot] as number) & NOT_FOUND && t.sum(slot, C_404) < cfg.notFoundThreshold) this.unfire(slot, NOT_FOUND);
+    } else if ((t.flags[slot] as number) & NOT_FOUND) {
+      if (t.sum(slot, C_404) < cfg.notFoundThreshold) this.unfire(slot, NOT_FOUND);
+      else if (rec.status === 404) evidence += WHOLE;
+    }
 
     // auth_failure: a 401 anywhere, a 403 on an authentication path. Every failure is remembered.
     if (rec.status === 401 || (rec.status === 403 && cfg.authPaths.test(rec.path))) {
@@ -313,12 +309,11 @@ export class DetectionEngine {
           this.fire(ip, slot, UNIQUE, 'unique_paths', 'scan_detected', rec, d, { distinct_paths: String(d) });
           evidence += (first ? t.sum(slot, C_NEWPATH_ERR) : miss ? 1 : 0) * WHOLE;
         } else if (rec.status === 404) {
-          // A missing page this client had not asked for is remembered even when no detector fires:
-          // a scanner probing a few paths a minute never fills a window, but adds up here. (A
-          // reload of the same broken link is no new path; a missing asset is not tracked at all.)
-          // It weighs double from a client whose window holds no new path that was found: one that
-          // only probes. A crawler or a person who meets dead links finds pages between them.
-          // What not_found's firing already counted for this request is not counted twice.
+          // A missing page this client had not asked for is remembered even when no detector fires: a
+          // scanner probing a few paths a minute never fills a window, but adds up here (a reload of a
+          // broken link is no new path). Double from a client whose window holds no page it found (it
+          // only probes; a crawler or a person meeting dead links finds pages between them), less what
+          // not_found's firing already counted for this request.
           const weight = t.sum(slot, C_NEWPATH) === t.sum(slot, C_NEWPATH_ERR) ? PROBE_WEIGHT : WHOLE;
           remembered += (t.flags[slot] as number) & NOT_FOUND ? weight - WHOLE : weight;
         }

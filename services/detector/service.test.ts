@@ -70,17 +70,22 @@ describe('detector rebalance', () => {
       for (const m of b.messages) decisions.push(blockDecisionCodec.decode(m.value));
       return Promise.resolve();
     } });
-    const rec = (ts: number, path: string) => ({
-      ts, node: 'e', deployment: '', client_ip: '198.51.100.77', method: 'GET', host: 'h', path, query: '', status: 404, bytes: 0,
+    const rec = (ts: number, path: string, status = 404) => ({
+      ts, node: 'e', deployment: '', client_ip: '198.51.100.77', method: 'GET', host: 'h', path, query: '', status, bytes: 0,
       request_time: 0, upstream_time: null, user_agent: 'x', referer: '', country: null, auth_user: null, request_id: '', blocked_by: null, filter_alert: null, extra: {},
     });
     const t0 = Date.now() - 60_000;
     const first = new DetectorService({ config, bus, topics, groupId: 'det' });
     await first.start();
-    // Part one: 20 distinct 404s — evidence (not_found 10+10, unique_paths 20: weight 40) under the threshold of 50.
-    await bus.publish(topics.access, Array.from({ length: 20 }, (_, i) => ({ key: '198.51.100.77', value: accessRecordCodec.encode(rec(t0 + i * 1000, `/a${i}`)), timestamp: t0 + i * 1000 })));
+    // Part one: a page found, then 20 distinct 404s — evidence (not_found 10+10, unique_paths 20: weight 40) under
+    // the threshold of 50. (The page found keeps the offence memory at one point a 404: a client that only probes
+    // weighs two, and 20 probes alone would reach 50 there.)
+    await bus.publish(topics.access, [
+      { key: '198.51.100.77', value: accessRecordCodec.encode(rec(t0 - 500, '/', 200)), timestamp: t0 - 500 },
+      ...Array.from({ length: 20 }, (_, i) => ({ key: '198.51.100.77', value: accessRecordCodec.encode(rec(t0 + i * 1000, `/a${i}`)), timestamp: t0 + i * 1000 })),
+    ]);
     const deadline = Date.now() + 10_000;
-    while ((await bus.committedOffsets('det', topics.access)).reduce((n, o) => n + Number(o.offset), 0) < 20 && Date.now() < deadline) await sleep(20);
+    while ((await bus.committedOffsets('det', topics.access)).reduce((n, o) => n + Number(o.offset), 0) < 21 && Date.now() < deadline) await sleep(20);
     assert.equal(decisions.length, 0, 'no block yet');
     await first.close();
     // The partition moves to a new member, which must rebuild before part two arrives;

@@ -30,13 +30,14 @@ import { Counter, Histogram } from 'prom-client';
 import { componentLogger } from '../log.js';
 import { registry } from '../metrics.js';
 import { DrainingConnection, type EngineConnection } from './chdb-guard.js';
+import { insertSettings } from './insert-settings.js';
 import {
   ClickHouseLayerError,
   ClickHouseRejectedError,
   ClickHouseUnavailableError,
   classifyError,
 } from './errors.js';
-import { isClusterName, isIdentifier, onClusterClause, qualifiedTable, quoteIdentifier, stringLiteral } from './sql.js';
+import { isClusterName, isIdentifier, onClusterClause, qualifiedTable, quoteIdentifier } from './sql.js';
 
 export { isRetryable } from './errors.js';
 
@@ -143,9 +144,6 @@ class ClientLogAdapter implements ClientLogger {
     log.debug({ module, ...args, err }, message);
   }
 }
-/** min_insert_block_size_rows of every insert: more rows than any insert has, so that squashing makes one block of it. */
-const ONE_BLOCK_ROWS = 1_000_000_000_000;
-
 const clientLog = { LoggerClass: ClientLogAdapter, level: ClickHouseLogLevel.WARN };
 
 const CHDB_MISSING =
@@ -333,35 +331,7 @@ class ClickHouseImpl implements ClickHouse {
     return this.run('insert', `insert into ${table}`, async () => {
       const target = this.table(table);
       if (rows.length === 0) return;
-      // Settings in the statement itself: scoped to this insert in both modes
-      // (see the header for why not clickhouse_settings). Without a token of
-      // the caller's, a random one: ClickHouse would otherwise deduplicate by
-      // content, and the switch for that differs between versions
-      // (insert_deduplicate, overridden by deduplicate_insert since 25.x).
-      const token = opts.dedupToken ?? `once:${randomUUID()}`;
-      const settings = [
-        'insert_deduplicate = 1',
-        // The rollups' materialized views must deduplicate a retried block too (older servers default this off).
-        'deduplicate_blocks_in_dependent_materialized_views = 1',
-        `insert_deduplication_token = ${stringLiteral(token)}`,
-        // The acknowledgement means the rows are in the table, and the token
-        // works as above, even where a server profile turns async inserts on.
-        'async_insert = 0',
-        // The views on the table (events has five) run side by side, not one
-        // after the other: same rows, same tokens, ~10% less time on events.
-        'parallel_view_processing = 1',
-        // One block per insert, whatever its size: the token names a block, so
-        // an insert cut into several (past max_insert_block_size rows a parsed
-        // chunk, a 10 MiB chunk when parsing in parallel, past 1,048,449 rows or
-        // 256 MiB when squashing) is deduplicated block by block, and a
-        // redelivery of another size stores its extra blocks. Callers bound
-        // their batches (clickhouse.sink_batch_rows, at most 1,000,000), so the block is bounded.
-        `max_insert_block_size = ${ONE_BLOCK_ROWS}`,
-        `min_insert_block_size_rows = ${ONE_BLOCK_ROWS}`,
-        'min_insert_block_size_bytes = 0',
-        'input_format_parallel_parsing = 0',
-      ];
-      if (opts.optimizeOnInsert === false) settings.push('optimize_on_insert = 0');
+      const settings = insertSettings(opts.dedupToken ?? `once:${randomUUID()}`, opts.optimizeOnInsert !== false);
       const { format, columns, body } = serializeRows(rows);
       const columnList = columns ? ` (${columns.map(quoteIdentifier).join(', ')})` : '';
       const res = await this.client.exec({
