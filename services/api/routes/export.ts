@@ -1,14 +1,17 @@
-// GET /api/security/events/export: security events as newline-delimited JSON
-// in Elastic Common Schema field names (shared/ecs.ts), oldest first, for a
-// SIEM. Bounded: a time range (default the last 24 h), at most `limit` events
-// (soc.export_max_rows at most); streamed as ClickHouse answers.
+// GET /api/security/events/export and /api/security/blocks/export: security
+// events, and block decisions (the blocks history: blocks, challenges,
+// unblocks, expiries), as newline-delimited JSON in Elastic Common Schema
+// field names (shared/ecs.ts), oldest first, for a SIEM. Bounded: a time range
+// (default the last 24 h), at most `limit` lines (soc.export_max_rows at
+// most); streamed as ClickHouse answers.
 import { Readable } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
+import type { QueryParams } from '../../../shared/clickhouse/client.js';
 import { checkMs } from '../../../shared/clickhouse/queries.js';
 import { EVENT_TYPES } from '../../../shared/clickhouse/rollup-queries.js';
 import { invalid } from '../errors.js';
-import { ECS_FIELDS, toEcs, type EcsEventRow as EcsRow } from '../../../shared/ecs.js';
-import { enrichmentColumns, exportQuery } from '../soc/ecs.js';
+import { ECS_BLOCK_FIELDS, ECS_FIELDS, blockToEcs, toEcs, type EcsEventRow as EcsRow } from '../../../shared/ecs.js';
+import { blocksExportQuery, decisionOfRow, enrichmentColumns, exportQuery, type BlockExportRow } from '../soc/ecs.js';
 import { ipOrCidr, normalizedIpParam, parseTime, type DashboardDeps } from './common.js';
 
 const DAY_MS = 86_400_000;
@@ -58,11 +61,8 @@ export function registerExport(app: FastifyInstance, deps: DashboardDeps): void 
     },
     async (req, reply) => {
       const q = req.query;
-      const until = checkMs('until', parseTime(q.until, 'until') ?? Date.now());
-      const since = checkMs('since', parseTime(q.since, 'since') ?? until - DAY_MS);
-      if (until > LAST_MS) throw invalid('until', 'must be before 2200-01-01');
-      if (since > until) throw invalid('since', 'must not be after until');
-      const range = q.ip === undefined ? undefined : normalizedIpParam(q.ip, 'ip');
+      const { since, until } = range(q.since, q.until);
+      const cidrOrIp = q.ip === undefined ? undefined : normalizedIpParam(q.ip, 'ip');
       enrichment ??= enrichmentColumns(ch).catch((err: unknown) => {
         enrichment = undefined;
         throw err;
@@ -70,20 +70,68 @@ export function registerExport(app: FastifyInstance, deps: DashboardDeps): void 
       const { sql, params } = exportQuery(ch, {
         since, until, limit: q.limit,
         ...(q.type ? { type: q.type } : {}),
-        ...(range === undefined ? {} : range.includes('/') ? { cidr: range } : { ip: range }),
+        ...(cidrOrIp === undefined ? {} : cidrOrIp.includes('/') ? { cidr: cidrOrIp } : { ip: cidrOrIp }),
         ...(q.deployment !== undefined ? { deployment: q.deployment } : {}),
         ...(q.detector !== undefined ? { detector: q.detector } : {}),
       }, await enrichment);
-      // Settings in the statement (never the session's: see shared/clickhouse/client.ts).
-      const rs = await ch.client.query({ query: `${sql}\nSETTINGS readonly = 1`, query_params: params, format: 'JSONEachRow' });
-      async function* lines(): AsyncGenerator<string> {
-        for await (const batch of rs.stream<EcsRow>()) {
-          let out = '';
-          for (const row of batch) out += `${JSON.stringify(toEcs(row.json()))}\n`;
-          if (out) yield out;
-        }
-      }
-      return reply.type('application/x-ndjson; charset=utf-8').header('content-disposition', 'inline; filename="logwarden-events.ndjson"').send(Readable.from(lines()));
+      return reply.type('application/x-ndjson; charset=utf-8').header('content-disposition', 'inline; filename="logwarden-events.ndjson"').send(await ndjson(sql, params, (r: EcsRow) => toEcs(r)));
     },
   );
+
+  app.get<{ Querystring: { since?: string; until?: string; ip?: string; action?: string; limit: number } }>(
+    '/api/security/blocks/export',
+    {
+      config: { auth: 'analyst' },
+      schema: {
+        summary: 'Block decisions as NDJSON in Elastic Common Schema fields (for a SIEM)',
+        description: `One ECS document per decision of the blocks history (blocks, challenges, unblocks, expiries), oldest first, within [since, until) (default: the last 24 hours), at most limit (soc.export_max_rows = ${maxRows} at most). Fields: ${ECS_BLOCK_FIELDS.map((f) => f.field).join(', ')}.`,
+        tags: ['soc'],
+        produces: 'application/x-ndjson',
+        querystring: {
+          type: 'object',
+          additionalProperties: false,
+          properties: {
+            since: { type: 'string', maxLength: 40, pattern: TIME_PATTERN, description: 'epoch ms or ISO 8601, inclusive; default: 24 hours before until' },
+            until: { type: 'string', maxLength: 40, pattern: TIME_PATTERN, description: 'epoch ms or ISO 8601, exclusive; default: now' },
+            ip: { ...ipOrCidr, description: 'an address, or a CIDR block, as it was decided' },
+            action: { type: 'string', enum: ['block', 'challenge', 'unblock', 'expire'] },
+            limit: { type: 'integer', minimum: 1, maximum: maxRows, default: Math.min(10_000, maxRows) },
+          },
+        },
+        response: { 200: { type: 'string', description: 'application/x-ndjson: one ECS document per line' } },
+      },
+    },
+    async (req, reply) => {
+      const q = req.query;
+      const { since, until } = range(q.since, q.until);
+      const { sql, params } = blocksExportQuery(ch, {
+        since, until, limit: q.limit,
+        ...(q.ip !== undefined ? { ip: normalizedIpParam(q.ip, 'ip') } : {}),
+        ...(q.action !== undefined ? { action: q.action } : {}),
+      });
+      return reply.type('application/x-ndjson; charset=utf-8').header('content-disposition', 'inline; filename="logwarden-blocks.ndjson"').send(await ndjson(sql, params, (r: BlockExportRow) => blockToEcs(decisionOfRow(r))));
+    },
+  );
+
+  /** The query's rows as ECS lines, streamed as ClickHouse answers; settings in the statement (never the session's: see shared/clickhouse/client.ts). */
+  async function ndjson<R>(sql: string, params: QueryParams, toDoc: (row: R) => Record<string, unknown>): Promise<Readable> {
+    const rs = await ch.client.query({ query: `${sql}\nSETTINGS readonly = 1`, query_params: params, format: 'JSONEachRow' });
+    async function* lines(): AsyncGenerator<string> {
+      for await (const batch of rs.stream<R>()) {
+        let out = '';
+        for (const row of batch) out += `${JSON.stringify(toDoc(row.json()))}\n`;
+        if (out) yield out;
+      }
+    }
+    return Readable.from(lines());
+  }
+}
+
+/** [since, until) from the query: until defaults to now, since to a day before it. */
+function range(sinceText: string | undefined, untilText: string | undefined): { since: number; until: number } {
+  const until = checkMs('until', parseTime(untilText, 'until') ?? Date.now());
+  const since = checkMs('since', parseTime(sinceText, 'since') ?? until - DAY_MS);
+  if (until > LAST_MS) throw invalid('until', 'must be before 2200-01-01');
+  if (since > until) throw invalid('since', 'must not be after until');
+  return { since, until };
 }

@@ -4,6 +4,7 @@
 // and AS fields appear when the events table has the enrichment columns
 // (`country`, `asn`, `as_org`), which the events of this version do not carry yet.
 import type { ClickHouse, QueryParams } from '../../../shared/clickhouse/client.js';
+import type { BlockDecision } from '../../../shared/records.js';
 import { epochMs, ipText } from '../../../shared/clickhouse/sql.js';
 import { parseCidr } from '../../../shared/clickhouse/queries.js';
 
@@ -63,6 +64,58 @@ export function exportQuery(ch: ClickHouse, f: ExportFilter, enrichment: Readonl
     FROM ${ch.table('events')} AS e
     WHERE ${where.join(' AND ')}
     ORDER BY e.ts, e.id
+    LIMIT {limit:UInt32}`;
+  return { sql, params };
+}
+
+/** A row of the blocks history as the blocks export reads it. */
+export interface BlockExportRow {
+  ts: number;
+  action: 'block' | 'unblock' | 'expire' | 'challenge';
+  ip: string;
+  reason: string;
+  source: 'auto' | 'manual' | 'filter' | 'feed';
+  feed: string;
+  actor: string;
+  created_at: number;
+  expires_at: number | null;
+  deployment: string | null;
+  escalation_level: number;
+}
+
+/** The blocks history row as the decision it records (an expiry was an unblock with reason "expired"; only a person is an actor). */
+export function decisionOfRow(r: BlockExportRow): BlockDecision {
+  return {
+    ip: r.ip,
+    action: r.action === 'expire' ? 'unblock' : r.action,
+    reason: r.reason,
+    source: r.source === 'feed' ? `feed:${r.feed}` : r.source,
+    created_at: Number(r.created_at),
+    expires_at: r.expires_at === null ? null : Number(r.expires_at),
+    deployment: r.deployment,
+    escalation_level: Number(r.escalation_level),
+    ...(r.source === 'manual' && r.actor !== '' ? { actor: r.actor } : {}),
+  };
+}
+
+/** The blocks export's SELECT: decisions in [since, until), oldest first, at most `limit`; an address or a range decided exactly as given. */
+export function blocksExportQuery(ch: ClickHouse, f: { since: number; until: number; limit: number; ip?: string; action?: string }): { sql: string; params: QueryParams } {
+  const where = ["b.ts >= fromUnixTimestamp64Milli({since:Int64}, 'UTC')", "b.ts < fromUnixTimestamp64Milli({until:Int64}, 'UTC')"];
+  const params: QueryParams = { since: f.since, until: f.until, limit: f.limit };
+  if (f.ip !== undefined) {
+    where.push('b.ip = {ip:String}');
+    params.ip = f.ip;
+  }
+  if (f.action !== undefined) {
+    where.push('toString(b.action) = {action:String}');
+    params.action = f.action;
+  }
+  const sql = `SELECT ${epochMs('b.ts')} AS ts, toString(b.action) AS action, b.ip AS ip, b.reason AS reason, toString(b.source) AS source, b.feed AS feed,
+      b.actor AS actor, ${epochMs('b.created_at')} AS created_at, if(isNull(b.expires_at), NULL, ${epochMs('assumeNotNull(b.expires_at)')}) AS expires_at,
+      b.deployment AS deployment, b.escalation_level AS escalation_level
+    FROM ${ch.table('blocks')} AS b
+    WHERE ${where.join(' AND ')}
+    ORDER BY b.ts, b.ip
     LIMIT {limit:UInt32}`;
   return { sql, params };
 }

@@ -9,12 +9,22 @@ import { openTestClickHouse, removeTestDataDir, type TestClickHouse } from '../.
 import { loadConfig } from '../../../shared/config/load.js';
 import { hashToken } from '../../../shared/auth/tokens.js';
 import { buildApi } from '../server.js';
-import { ECS_FIELDS } from '../../../shared/ecs.js';
 import { checkEcsDocument, documentedFields } from '../../../shared/testing/ecs-check.js';
+import { ECS_BLOCK_FIELDS, ECS_FIELDS, decisionId } from '../../../shared/ecs.js';
+import type { BlockDecision } from '../../../shared/records.js';
+import { blockRow } from '../../sink/index.js';
 
 const ANALYST = 'lw_export-analyst-token-0123456789abcdef';
 const NOW = Date.now();
 const MIN = 60_000;
+/** The blocks history: an auto block, its challenge tier, a feed's block of a range, a person's unblock, an expiry (two days back). */
+const DECISIONS: BlockDecision[] = [
+  { ip: '203.0.113.7', action: 'challenge', reason: 'auto: offence weight 30', source: 'auto', created_at: NOW - 4 * MIN, expires_at: NOW + MIN, deployment: null, escalation_level: 0 },
+  { ip: '203.0.113.7', action: 'block', reason: 'auto: offence weight 51', source: 'auto', created_at: NOW - 3 * MIN, expires_at: NOW + 86_400_000, deployment: 'web', escalation_level: 1 },
+  { ip: '198.51.100.0/24', action: 'block', reason: 'listed by spamhaus-drop', source: 'feed:spamhaus-drop', created_at: NOW - 2 * MIN, expires_at: null, deployment: null, escalation_level: 0 },
+  { ip: '203.0.113.7', action: 'unblock', reason: 'false positive', source: 'manual', created_at: NOW - MIN, expires_at: null, deployment: null, escalation_level: 0, actor: 'api:ops' },
+  { ip: '192.0.2.1', action: 'unblock', reason: 'expired', source: 'auto', created_at: NOW - 2 * 86_400_000, expires_at: null, deployment: null, escalation_level: 0 },
+];
 let t: TestClickHouse;
 let app: ReturnType<typeof buildApi>;
 const bus = new MemoryBus();
@@ -29,6 +39,7 @@ before(async () => {
     ev('e1', '203.0.113.7', NOW - 3 * MIN), ev('e2', '2001:db8::1', NOW - 2 * MIN, { type: 'blocked_ip', detector: 'blocklist', deployment: 'api', details: {} }),
     ev('e3', '198.51.100.9', NOW - MIN, { type: 'rate_limited', detector: 'rate', sample_paths: [] }), ev('old', '203.0.113.7', NOW - 3 * 86_400_000),
   ]);
+  await t.ch.insert('blocks', DECISIONS.map(blockRow));
   const config = loadConfig({ text: `api: { port: 0, tokens: [{ name: soc, role: analyst, hash: "${hashToken(ANALYST)}" }] }\nsoc: { export_max_rows: 2 }\nlog_level: silent`, env: {} });
   app = buildApi({ config, bus, ch: t.ch, version: 'test' });
   await app.ready();
@@ -40,8 +51,8 @@ after(async () => {
   removeTestDataDir();
 });
 
-async function exported(query: string): Promise<{ status: number; type: string; lines: Array<Record<string, unknown>>; body: string }> {
-  const res = await app.inject({ method: 'GET', url: `/api/security/events/export${query}`, headers: { authorization: `Bearer ${ANALYST}` } });
+async function exported(query: string, what = 'events'): Promise<{ status: number; type: string; lines: Array<Record<string, unknown>>; body: string }> {
+  const res = await app.inject({ method: 'GET', url: `/api/security/${what}/export${query}`, headers: { authorization: `Bearer ${ANALYST}` } });
   const lines = res.statusCode === 200 ? res.body.split('\n').filter((l) => l !== '').map((l) => JSON.parse(l) as Record<string, unknown>) : [];
   return { status: res.statusCode, type: String(res.headers['content-type']), lines, body: res.body };
 }
@@ -78,4 +89,31 @@ test('time range (default: the last 24 hours), filters, and the bound', async ()
   assert.equal((await exported('?until=9999999999999999')).status, 400);
   const anon = await app.inject({ method: 'GET', url: '/api/security/events/export' });
   assert.equal(anon.statusCode, 401);
+});
+
+test('the blocks history exports as ECS documents of the README\'s block table, with the ids the SIEM push gives the same decisions', async () => {
+  assert.deepEqual([...documentedFields('ecs-block-fields').keys()], ECS_BLOCK_FIELDS.map((f) => f.field));
+  const fields = documentedFields('ecs-block-fields');
+  const all: Array<Record<string, unknown>> = [];
+  for (const q of ['?limit=2', `?since=${NOW - 2 * MIN - 1}`]) {
+    const r = await exported(q, 'blocks');
+    assert.equal(r.status, 200, r.body);
+    assert.match(r.type, /^application\/x-ndjson/);
+    all.push(...r.lines);
+  }
+  for (const doc of all) checkEcsDocument(doc, fields);
+  type Doc = { event: { id: string; action: string; type: string[] }; rule: { name: string }; source: { ip?: string; address: string }; user?: { name: string } };
+  const docs = all as Doc[];
+  // The last 24 hours, oldest first: challenge, block, the feed's range, the unblock (the expiry is two days old).
+  assert.deepEqual(docs.map((d) => d.event.id), DECISIONS.slice(0, 4).map(decisionId), 'the same id as the push gives the decision');
+  assert.deepEqual(docs.map((d) => [d.event.action, d.event.type[0], d.rule.name]), [['challenge', 'denied', 'auto'], ['block', 'denied', 'auto'], ['block', 'denied', 'feed:spamhaus-drop'], ['unblock', 'allowed', 'manual']]);
+  assert.deepEqual(docs[2]?.source, { address: '198.51.100.0/24' }, 'a range is an address, not an ip');
+  assert.deepEqual(docs.map((d) => d.user?.name), [undefined, undefined, undefined, 'api:ops'], 'only a person is a user');
+  const expiry = await exported(`?since=${NOW - 3 * 86_400_000}&action=expire`, 'blocks');
+  assert.deepEqual(expiry.lines.map((d) => [(d as Doc).event.id, (d as Doc).event.action]), [[decisionId(DECISIONS[4] as BlockDecision), 'unblock']]);
+  assert.deepEqual((await exported('?ip=198.51.100.0/24', 'blocks')).lines.length, 1);
+  assert.equal((await exported('?limit=3', 'blocks')).status, 400);
+  assert.equal((await exported('?action=ban', 'blocks')).status, 400);
+  assert.equal((await exported('?ip=nope', 'blocks')).status, 400);
+  assert.equal((await app.inject({ method: 'GET', url: '/api/security/blocks/export' })).statusCode, 401);
 });
