@@ -2,10 +2,9 @@
 -- description: Client countries of the requests logwarden refused (blocked) over the last N hours, most refused first, with their share of that country's requests. Reads the hourly rollup of captured requests, so it counts only while realtime_capture is on.
 -- param: hours UInt32 = 24 | how many hours back
 --
--- Security events carry no country or ASN yet (shared/records.ts), so this
--- reads requests_by_country_hour (000011); country '' = unknown. Top ASNs
--- need an ASN column (country/ASN enrichment of events, issue 12): none of
--- the tables has one today.
+-- Reads requests_by_country_hour (000011): refused requests, whichever rule
+-- or block refused them; country '' = unknown. The attackers' ASes and
+-- countries from the events themselves: top_asns_under_attack.
 SELECT
     if(r.country = '', '(unknown)', r.country) AS country,
     sum(r.blocked) AS blocked,

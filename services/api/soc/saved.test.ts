@@ -79,6 +79,9 @@ before(async () => {
   await t.ch.insert('events', [
     ev('203.0.113.7', now - MIN), ev('203.0.113.7', now - 2 * MIN),
     ev('198.51.100.9', now - 3 * MIN, { type: 'rate_limited', detector: 'rate', deployment: 'api', count: 100 }),
+    // Enriched as the ingester does it: two events from Google's AS, one from Cloudflare's.
+    ev('8.8.8.8', now - 4 * MIN, { country: 'US', asn: 15169, as_org: 'GOOGLE' }), ev('8.8.4.4', now - 5 * MIN, { country: 'US', asn: 15169, as_org: 'GOOGLE', deployment: 'api' }),
+    ev('1.1.1.1', now - 6 * MIN, { country: 'AU', asn: 13335, as_org: 'CLOUDFLARENET', count: 5 }),
   ]);
   const block = (ip: string, ts: number, over: Record<string, unknown> = {}) => ({
     ts, action: 'block', ip, reason: 'auto: offence weight 60 ≥ 50', source: 'auto', actor: 'unique_paths', created_at: ts, expires_at: null, deployment: null, escalation_level: 0, ...over,
@@ -116,7 +119,8 @@ async function run(name: string, given: Record<string, unknown> = {}): Promise<A
 test('the shipped saved queries, each with a title and a description', () => {
   const all = loadSavedQueries(SHIPPED, '');
   assert.deepEqual([...all.keys()], [
-    'address_story', 'attack_volume_by_deployment', 'false_positive_candidates', 'manual_unblocks', 'repeat_offenders', 'top_countries_under_attack', 'top_detectors', 'who_scanned_us_today',
+    'address_story', 'attack_volume_by_deployment', 'false_positive_candidates', 'manual_unblocks', 'repeat_offenders', 'top_asns_under_attack', 'top_countries_under_attack', 'top_detectors',
+    'who_scanned_us_today',
   ]);
   for (const q of all.values()) {
     assert.ok(q.title.length > 3 && q.description.length > 20, q.name);
@@ -158,12 +162,20 @@ test('false-positive candidates: blocks lifted within the hour, by what made the
 
 test('attack volume by deployment over time, top countries under attack, and the three older queries', async () => {
   const volume = await run('attack_volume_by_deployment', { hours: 1, step_minutes: 60 * 24 });
-  assert.deepEqual(volume.map((r) => [r.deployment, Number(r.events), Number(r.requests)]).sort(), [['api', 1, 100], ['web', 2, 40]]);
+  assert.deepEqual(volume.map((r) => [r.deployment, Number(r.events), Number(r.requests)]).sort(), [['api', 2, 120], ['web', 4, 65]]);
   const countries = await run('top_countries_under_attack');
   assert.deepEqual(countries.map((r) => [r.country, Number(r.blocked), Number(r.requests)]), [['DE', 2, 3], ['FR', 1, 1]]);
   const startOfDay = Math.floor(now / DAY) * DAY;
   const expectScans = [now - MIN, now - 2 * MIN].filter((ts) => ts >= startOfDay).length;
-  assert.deepEqual((await run('who_scanned_us_today')).map((r) => [r.ip, Number(r.scans)]), expectScans ? [['203.0.113.7', expectScans]] : []);
-  assert.deepEqual((await run('top_detectors')).map((r) => [r.detector, Number(r.events)]), [['unique_paths', 2], ['rate', 1]]);
+  const scans = (await run('who_scanned_us_today')).filter((r) => r.ip === '203.0.113.7');
+  assert.deepEqual(scans.map((r) => [r.ip, Number(r.scans)]), expectScans ? [['203.0.113.7', expectScans]] : []);
+  assert.deepEqual((await run('top_detectors')).map((r) => [r.detector, Number(r.events)]), [['unique_paths', 5], ['rate', 1]]);
+  const ases = await run('top_asns_under_attack');
+  assert.deepEqual(ases.map((r) => [r.asn, r.as_org, r.countries, Number(r.events), Number(r.requests), [...(r.deployments as string[])].sort()]), [
+    ['(unknown)', '', ['(unknown)'], 3, 140, ['api', 'web']],
+    ['AS15169', 'GOOGLE', ['US'], 2, 40, ['api', 'web']],
+    ['AS13335', 'CLOUDFLARENET', ['AU'], 1, 5, ['web']],
+  ]);
+  assert.deepEqual((await run('top_asns_under_attack', { top: 1 })).map((r) => r.asn), ['(unknown)']);
   assert.deepEqual((await run('repeat_offenders')).map((r) => [r.ip, Number(r.blocks)]), [['203.0.113.7', 2]]);
 });
