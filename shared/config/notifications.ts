@@ -4,7 +4,7 @@
 // rate limit ("20/1m") is split into a count and an interval.
 import { isLoopback } from '../loopback.js';
 import { parseDuration } from './duration.js';
-import { readSecretRef } from './secret-ref.js';
+import { readSecretRef, targetsWithoutInlineSecrets } from './secret-ref.js';
 import type { ConfigIssue } from './errors.js';
 import type { Config } from './types.js';
 
@@ -13,21 +13,8 @@ const INLINE_SECRET_KEYS = ['secret', 'signing_secret', 'hmac_secret', 'password
 
 /** Before schema validation: secrets written in the YAML, and URLs carrying credentials. */
 export function inlineSecretIssues(doc: Record<string, unknown>): ConfigIssue[] {
-  const section = doc.notifications;
-  if (section === null || typeof section !== 'object' || Array.isArray(section)) return [];
-  const targets = (section as Record<string, unknown>).targets;
-  if (!Array.isArray(targets)) return [];
   const issues: ConfigIssue[] = [];
-  targets.forEach((t: unknown, i) => {
-    if (t === null || typeof t !== 'object' || Array.isArray(t)) return;
-    const target = t as Record<string, unknown>;
-    const at = `notifications.targets[${i}]`;
-    for (const key of INLINE_SECRET_KEYS) {
-      if (key in target) {
-        issues.push({ path: `${at}.${key}`, reason: 'secrets are never written in the config file: set secret_env (an environment variable) or secret_file (a file) instead' });
-        delete target[key];
-      }
-    }
+  for (const { target, at } of targetsWithoutInlineSecrets(doc, 'notifications', INLINE_SECRET_KEYS, 'set secret_env (an environment variable) or secret_file (a file) instead', issues)) {
     if (typeof target.url === 'string' && target.url !== '') {
       const url = URL.canParse(target.url) ? new URL(target.url) : undefined;
       if (url && (url.username !== '' || url.password !== '')) {
@@ -37,7 +24,7 @@ export function inlineSecretIssues(doc: Record<string, unknown>): ConfigIssue[] 
         issues.push({ path: `${at}.url`, reason: 'a Slack-compatible webhook URL is a secret: put it in url_env or url_file' });
       }
     }
-  });
+  }
   return issues;
 }
 

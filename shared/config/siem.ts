@@ -4,7 +4,7 @@
 // scheme picks the transport (http(s): NDJSON POSTs; syslog+tcp: RFC 5424
 // octet-counted; tcp: NDJSON lines).
 import { isLoopback } from '../loopback.js';
-import { readSecretRef } from './secret-ref.js';
+import { readSecretRef, targetsWithoutInlineSecrets } from './secret-ref.js';
 import type { ConfigIssue } from './errors.js';
 import type { Config, SiemTarget } from './types.js';
 
@@ -15,26 +15,13 @@ const TRANSPORTS: Record<string, SiemTarget['transport']> = { 'http:': 'http', '
 
 /** Before schema validation: secrets written in the YAML, and URLs carrying credentials. */
 export function inlineSiemSecretIssues(doc: Record<string, unknown>): ConfigIssue[] {
-  const section = doc.siem;
-  if (section === null || typeof section !== 'object' || Array.isArray(section)) return [];
-  const targets = (section as Record<string, unknown>).targets;
-  if (!Array.isArray(targets)) return [];
   const issues: ConfigIssue[] = [];
-  targets.forEach((t: unknown, i) => {
-    if (t === null || typeof t !== 'object' || Array.isArray(t)) return;
-    const target = t as Record<string, unknown>;
-    const at = `siem.targets[${i}]`;
-    for (const key of INLINE_SECRET_KEYS) {
-      if (key in target) {
-        issues.push({ path: `${at}.${key}`, reason: 'secrets are never written in the config file: set header_env (an environment variable) or header_file (a file) instead' });
-        delete target[key];
-      }
-    }
+  for (const { target, at } of targetsWithoutInlineSecrets(doc, 'siem', INLINE_SECRET_KEYS, 'set header_env (an environment variable) or header_file (a file) instead', issues)) {
     if (typeof target.url === 'string' && URL.canParse(target.url)) {
       const url = new URL(target.url);
       if (url.username !== '' || url.password !== '') issues.push({ path: `${at}.url`, reason: 'carries credentials (user:password@): put the URL in url_env or url_file, or the credentials in header_env' });
     }
-  });
+  }
   return issues;
 }
 

@@ -19,6 +19,11 @@ const DAY_MS = 86_400_000;
 const LAST_MS = 7_258_118_400_000;
 /** What parseTime() takes: epoch ms, or ISO 8601 (in the schema, so a client or a fuzzer knows). */
 const TIME_PATTERN = '^(\\d{1,16}|\\d{4}-\\d{2}-\\d{2}(?:[T ]\\d{2}:\\d{2}(?::\\d{2}(?:\\.\\d{1,9})?)?(?:Z|[+-]\\d{2}:?\\d{2})?)?)$';
+/** The time range of both exports' query strings. */
+const RANGE = {
+  since: { type: 'string', maxLength: 40, pattern: TIME_PATTERN, description: 'epoch ms or ISO 8601, inclusive; default: 24 hours before until' },
+  until: { type: 'string', maxLength: 40, pattern: TIME_PATTERN, description: 'epoch ms or ISO 8601, exclusive; default: now' },
+} as const;
 
 interface ExportQuerystring {
   since?: string;
@@ -47,8 +52,7 @@ export function registerExport(app: FastifyInstance, deps: DashboardDeps): void 
           type: 'object',
           additionalProperties: false,
           properties: {
-            since: { type: 'string', maxLength: 40, pattern: TIME_PATTERN, description: 'epoch ms or ISO 8601, inclusive; default: 24 hours before until' },
-            until: { type: 'string', maxLength: 40, pattern: TIME_PATTERN, description: 'epoch ms or ISO 8601, exclusive; default: now' },
+            ...RANGE,
             type: { type: 'string', enum: [...EVENT_TYPES] },
             ip: { ...ipOrCidr, description: 'an address, or a CIDR block' },
             deployment: { type: 'string', maxLength: 64 },
@@ -91,8 +95,7 @@ export function registerExport(app: FastifyInstance, deps: DashboardDeps): void 
           type: 'object',
           additionalProperties: false,
           properties: {
-            since: { type: 'string', maxLength: 40, pattern: TIME_PATTERN, description: 'epoch ms or ISO 8601, inclusive; default: 24 hours before until' },
-            until: { type: 'string', maxLength: 40, pattern: TIME_PATTERN, description: 'epoch ms or ISO 8601, exclusive; default: now' },
+            ...RANGE,
             ip: { ...ipOrCidr, description: 'an address, or a CIDR block, as it was decided' },
             action: { type: 'string', enum: ['block', 'challenge', 'unblock', 'expire'] },
             limit: { type: 'integer', minimum: 1, maximum: maxRows, default: Math.min(10_000, maxRows) },
