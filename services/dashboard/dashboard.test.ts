@@ -22,6 +22,7 @@ import { uniqueName } from '../../shared/testing/kafka.js';
 import { testConfig } from '../../shared/testing/config.js';
 import { requireTool } from '../../shared/testing/require-tool.js';
 import { startRuntime, type Runtime } from '../runtime.js';
+import { pageProblems } from '../../shared/testing/dashboard-page.js';
 import { until } from '../../shared/testing/wait.js';
 
 const root = fileURLToPath(new URL('../../..', import.meta.url));
@@ -109,15 +110,8 @@ test('the dashboard shows a seeded run, follows the live stream, and unblocks fr
 
     // ---- the page, signed in as admin
     const page = await browser.newPage({ viewport: { width: 1360, height: 1500 } });
-    const problems: string[] = [];
-    page.on('console', (m) => {
-      if (m.type() === 'error') problems.push(m.text());
-    });
-    page.on('pageerror', (e) => problems.push(String(e)));
-    page.on('response', (r) => {
-      // The stream's reconnects aside, every call of the page succeeds.
-      if (r.status() >= 400) problems.push(`${r.status()} ${r.url()}`);
-    });
+    // The stream's reconnects aside, every call of the page succeeds.
+    const problems = pageProblems(page);
     const res = await page.goto(`${base}/dashboard/`);
     assert.equal(res?.status(), 200);
     assert.match(res?.headers()['content-security-policy'] ?? '', /script-src 'self'/);

@@ -12,6 +12,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { testConfig } from '../../shared/testing/config.js';
+import { pageProblems, signIn } from '../../shared/testing/dashboard-page.js';
 import { requireTool } from '../../shared/testing/require-tool.js';
 import { startRuntime, type Runtime } from '../runtime.js';
 
@@ -56,18 +57,8 @@ test('investigate an address and query from the console, as an analyst, in Chrom
     assert.equal(await call('POST', '/api/security/blocked-ips', { ip, reason: 'back again', duration: 3600 }), 201);
 
     const page = await browser.newPage({ viewport: { width: 1360, height: 1600 } });
-    const problems: string[] = [];
-    page.on('console', (m) => {
-      if (m.type() === 'error') problems.push(m.text());
-    });
-    page.on('pageerror', (e) => problems.push(String(e)));
-    page.on('response', (r) => {
-      if (r.status() >= 400) problems.push(`${r.status()} ${r.url()}`);
-    });
-    await page.goto(`${base}/dashboard/`);
-    await page.fill('#token', ANALYST);
-    await page.click('#login-form button');
-    await page.waitForSelector('body[data-loaded="true"]');
+    const problems = pageProblems(page);
+    await signIn(page, base, ANALYST);
 
     // ---- click the address in the events table: the investigation opens for it.
     await page.click(`#events tbody tr[data-id="inv-1"] button.link`);

@@ -25,6 +25,7 @@ import { requireDnsmasq, startTestDns, type TestDns } from '../../../shared/test
 import { kafkaBrokers, unitOnly } from '../../../shared/testing/kafka.js';
 import { nginxRequest } from '../../../shared/testing/nginx-client.js';
 import { startTestNginx, stopTestNginx, type TestNginx } from '../../../shared/testing/nginx.js';
+import { pageProblems, signIn } from '../../../shared/testing/dashboard-page.js';
 import { requireTool } from '../../../shared/testing/require-tool.js';
 import { startRuntime, type Runtime } from '../../runtime.js';
 
@@ -67,18 +68,8 @@ async function investigationLine(base: string, ip: string): Promise<{ line: stri
   const browser = await pw.launch({ executablePath: chromium, args: ['--no-sandbox', '--disable-dev-shm-usage', '--disable-gpu'] });
   try {
     const page = await browser.newPage();
-    const problems: string[] = [];
-    page.on('console', (m) => {
-      if (m.type() === 'error') problems.push(m.text());
-    });
-    page.on('pageerror', (e) => problems.push(String(e)));
-    page.on('response', (r) => {
-      if (r.status() >= 400) problems.push(`${r.status()} ${r.url()}`);
-    });
-    await page.goto(`${base}/dashboard/`);
-    await page.fill('#token', ANALYST);
-    await page.click('#login-form button');
-    await page.waitForSelector('body[data-loaded="true"]');
+    const problems = pageProblems(page);
+    await signIn(page, base, ANALYST);
     await page.fill('#inv-target', ip);
     await page.click('#inv-form button');
     await page.waitForSelector(`#investigation[data-loaded="${ip}"]`);
