@@ -10,9 +10,8 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { schemasDir } from '../../shared/avro/schema-source.js';
-import { signNodeRequest } from '../../shared/node-auth.js';
 import { validateRuleSet } from '../../shared/security-filter/index.js';
-import { startTestNginx, type TestNginx } from '../../shared/testing/nginx.js';
+import { signedControl, startTestNginx, type TestNginx } from '../../shared/testing/nginx.js';
 
 interface Doc {
   name: string;
@@ -41,12 +40,7 @@ let version = 0;
 async function luaVerdict(ruleSet: unknown): Promise<{ ok: true } | { ok: false; field: string; error: string }> {
   const n = nginx as TestNginx;
   version += 1;
-  const text = JSON.stringify({ version, whitelist: { ips: [], paths: [] }, deployments: {}, routes: [], security_filter: ruleSet });
-  const res = await fetch(`${n.controlUrl as string}/rules`, {
-    method: 'PUT',
-    headers: { authorization: signNodeRequest(n.controlSecret as string, 'PUT', '/rules', text), 'content-type': 'application/json' },
-    body: text,
-  });
+  const res = await signedControl(n, 'PUT', '/rules', { version, whitelist: { ips: [], paths: [] }, deployments: {}, routes: [], security_filter: ruleSet });
   const body = (await res.json()) as { error?: string; field?: string };
   if (res.status === 200) return { ok: true };
   assert.equal(res.status, 400, `PUT /rules answered ${res.status}: ${JSON.stringify(body)}`);

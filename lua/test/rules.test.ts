@@ -15,10 +15,9 @@ import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { signNodeRequest } from '../../shared/node-auth.js';
 import { emptyNodeRules, type NodeRules } from '../../shared/control/node-rules.js';
 import { hashCredential } from '../../shared/credential-hash.js';
-import { startTestNginx, type TestNginx, stopTestNginx } from '../../shared/testing/nginx.js';
+import { signedControl, startTestNginx, type TestNginx, stopTestNginx } from '../../shared/testing/nginx.js';
 import { nginxRequest, type NginxAnswer } from '../../shared/testing/nginx-client.js';
 
 const syslog = createSocket('udp4');
@@ -48,13 +47,7 @@ function node(): TestNginx {
 }
 
 async function control(method: string, path: string, body?: unknown, rawBody?: string): Promise<{ status: number; json: Record<string, unknown> }> {
-  const n = node();
-  const text = rawBody ?? (body === undefined ? '' : JSON.stringify(body));
-  const res = await fetch(`${n.controlUrl as string}${path}`, {
-    method,
-    headers: { authorization: signNodeRequest(n.controlSecret as string, method, path, text), 'content-type': 'application/json' },
-    ...(method === 'GET' ? {} : { body: text }),
-  });
+  const res = await signedControl(node(), method, path, body, rawBody);
   const answer = await res.text();
   let json: Record<string, unknown>;
   try {

@@ -17,9 +17,8 @@ import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
-import { signNodeRequest } from '../../shared/node-auth.js';
 import { emptyNodeRules, type NodeRules } from '../../shared/control/node-rules.js';
-import { startTestNginx, type TestNginx, stopTestNginx } from '../../shared/testing/nginx.js';
+import { signedControl, startTestNginx, type TestNginx, stopTestNginx } from '../../shared/testing/nginx.js';
 import { nginxRequest } from '../../shared/testing/nginx-client.js';
 import { until } from '../../shared/testing/wait.js';
 
@@ -70,13 +69,7 @@ function node(): TestNginx {
 }
 
 async function control(method: string, path: string, body: unknown): Promise<Record<string, unknown>> {
-  const n = node();
-  const text = JSON.stringify(body);
-  const res = await fetch(`${n.controlUrl as string}${path}`, {
-    method,
-    headers: { authorization: signNodeRequest(n.controlSecret as string, method, path, text), 'content-type': 'application/json' },
-    body: text,
-  });
+  const res = await signedControl(node(), method, path, body);
   const json = (await res.json()) as Record<string, unknown>;
   assert.equal(res.status, 200, JSON.stringify(json));
   return json;

@@ -25,12 +25,16 @@ export async function stopTestNginx(nginx: TestNginx | undefined, ...then: Array
   }
 }
 
-/** One call to the node's control endpoint, signed with its secret as the enforcer signs (shared/node-auth.ts); the body is sent as JSON. */
-export function signedControl(nginx: TestNginx, method: string, path: string, body: unknown): Promise<Response> {
-  const text = JSON.stringify(body);
+/**
+ * One call to the node's control endpoint, signed with its secret as the
+ * enforcer signs (shared/node-auth.ts): `body` sent as JSON (none for
+ * undefined), or `raw` as it is (a malformed body, for the refusals).
+ */
+export function signedControl(nginx: TestNginx, method: string, path: string, body?: unknown, raw?: string): Promise<Response> {
+  const text = raw ?? (body === undefined ? '' : JSON.stringify(body));
   return fetch(`${nginx.controlUrl as string}${path}`, {
     method,
     headers: { authorization: signNodeRequest(nginx.controlSecret as string, method, path, text), 'content-type': 'application/json' },
-    body: text,
+    ...(method === 'GET' ? {} : { body: text }),
   });
 }
