@@ -69,12 +69,15 @@ test('sequenceLost: the idempotent producer\'s numbers out of step (also as a ca
 
 test('coordinatorElsewhere: the leader of the group\'s __consumer_offsets partition, compared by address; false when the cluster cannot tell', async () => {
   const group = 'hello'; // partition 99162322 % 50 = 22
-  const view = (leader: number): ClusterView => ({
+  const view = (leader: number, live = [2, 9]): ClusterView => ({
     fetchTopicMetadata: () => Promise.resolve({ topics: [{ partitions: Array.from({ length: 50 }, (_, i) => ({ partitionId: i, leader: i === 22 ? leader : 9 })) }] }),
-    describeCluster: () => Promise.resolve({ brokers: [1, 2, 9].map((nodeId) => ({ nodeId, host: '127.0.0.1', port: 19600 + nodeId })) }),
+    describeCluster: () => Promise.resolve({ brokers: live.map((nodeId) => ({ nodeId, host: '127.0.0.1', port: 19600 + nodeId })) }),
   });
+  // Node 1 (port 19601) left the cluster; node 2 leads the group's partition now.
   assert.equal(await coordinatorElsewhere(() => Promise.resolve(view(2)), group, '127.0.0.1:19601'), true);
-  assert.equal(await coordinatorElsewhere(() => Promise.resolve(view(1)), group, '127.0.0.1:19601'), false);
+  // Node 1 still counted (not fenced yet), or still the leader: not moved (yet).
+  assert.equal(await coordinatorElsewhere(() => Promise.resolve(view(2, [1, 2, 9])), group, '127.0.0.1:19601'), false);
+  assert.equal(await coordinatorElsewhere(() => Promise.resolve(view(1, [1, 2, 9])), group, '127.0.0.1:19601'), false);
   // The leader not (yet) among the brokers, no address to compare, or no broker answering: cannot tell.
   assert.equal(await coordinatorElsewhere(() => Promise.resolve(view(7)), group, '127.0.0.1:19601'), false);
   assert.equal(await coordinatorElsewhere(() => Promise.resolve(view(2)), group, undefined), false);

@@ -67,7 +67,7 @@ export interface CoordinatedOptions {
   groupId: string;
   /** False once the consumer stops or the subscription closes: the failure is thrown as it is. */
   running: () => boolean;
-  /** Whether the cluster names a coordinator for the group at another address than `broker` (false when it cannot tell, e.g. no broker answers). */
+  /** Whether `broker` left the cluster and another coordinates the group (false when it cannot tell, e.g. no broker answers). */
   elsewhere: (broker: string | undefined) => Promise<boolean>;
   /** How long to keep trying a coordinator that does not answer (as kafkajs's own retries, ~2 min). */
   giveUpMs?: number;
@@ -79,8 +79,8 @@ export interface CoordinatedOptions {
  * A commit or heartbeat to the group coordinator. A coordinator that moved (said so, or its
  * broker is gone while the cluster names another) makes the group rejoin (rejoinError),
  * instead of kafkajs's retries by node id to the lost broker. A coordinator that does not
- * answer while the cluster cannot name another (the only broker down) is retried with a
- * bounded backoff, so a commit goes through as soon as the broker is back.
+ * answer while the cluster still counts it or cannot name another (the only broker down) is
+ * retried with a bounded backoff, so a commit goes through as soon as the broker is back.
  */
 export async function coordinated(op: () => Promise<void>, opts: CoordinatedOptions): Promise<void> {
   const started = Date.now();
@@ -114,9 +114,11 @@ export interface ClusterView {
 }
 
 /**
- * Whether the cluster names a coordinator for `groupId` (the leader of its __consumer_offsets
- * partition) at another address than `broker`; false when it cannot tell within 3 s (e.g. the
- * only broker is down).
+ * Whether `broker` (host:port) has left the cluster (no longer among its live brokers) and the
+ * cluster names another coordinator for `groupId` (the leader of its __consumer_offsets
+ * partition); false when it cannot tell within 3 s (e.g. the only broker is down). Until the
+ * lost broker is fenced, a rejoin could be sent to it again: kafkajs gives up a join on a
+ * connection error (consumerGroup.js joinAndSync bails), and the consumer crashes.
  */
 export function coordinatorElsewhere(admin: () => Promise<ClusterView>, groupId: string, broker: string | undefined): Promise<boolean> {
   if (broker === undefined) return Promise.resolve(false);
@@ -125,8 +127,9 @@ export function coordinatorElsewhere(admin: () => Promise<ClusterView>, groupId:
     const partitions = (await view.fetchTopicMetadata({ topics: ['__consumer_offsets'] })).topics[0]?.partitions ?? [];
     if (partitions.length === 0) return false;
     const leader = partitions.find((p) => p.partitionId === offsetsPartitionOf(groupId, partitions.length))?.leader;
-    const node = (await view.describeCluster()).brokers.find((b) => b.nodeId === leader);
-    return node !== undefined && `${node.host}:${node.port}` !== broker;
+    const live = (await view.describeCluster()).brokers;
+    const node = live.find((b) => b.nodeId === leader);
+    return node !== undefined && !live.some((b) => `${b.host}:${b.port}` === broker);
   })().catch(() => false);
   let timer: NodeJS.Timeout | undefined;
   return Promise.race([ask, new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), 3_000)))]).finally(() => clearTimeout(timer));
