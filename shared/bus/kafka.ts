@@ -109,7 +109,8 @@ export class KafkaBus implements Bus {
       brokers: opts.brokers,
       ssl: opts.ssl ?? false,
       ...(sasl ? { sasl } : {}),
-      retry: { initialRetryTime: 100, retries: 8 },
+      // Retries at most 2 s apart (~33 s in all, as 8 doubling ones): a send to a lost leader goes to the new one soon after the move.
+      retry: { initialRetryTime: 100, maxRetryTime: 2_000, retries: 20 },
       logLevel: KafkaLogLevel.WARN,
       logCreator:
         () =>
@@ -140,7 +141,7 @@ export class KafkaBus implements Bus {
         // kafkajs's default partitioner, noting where each record went (publish checks every such partition answered).
         createPartitioner: () => {
           const partition = Partitioners.DefaultPartitioner();
-          return (args) => this.place(args.message, partition(args));
+          return (args) => this.placed.set(args.message, partition(args)).get(args.message) as number;
         },
         allowAutoTopicCreation: false,
         // Idempotence makes broker-side retries safe (no duplicates from a retried send); it needs acks=all.
@@ -188,11 +189,6 @@ export class KafkaBus implements Bus {
         await new Promise((resolve) => setTimeout(resolve, 400 * attempt));
       }
     }
-  }
-
-  private place(message: Message, partition: number): number {
-    this.placed.set(message, partition);
-    return partition;
   }
 
   async publish(topic: string, messages: OutgoingMessage[]): Promise<void> {
@@ -358,13 +354,14 @@ class KafkaSubscription implements Subscription {
   }
 
   private newConsumer(): Consumer {
-    return this.makeConsumer((err) => {
-      if (this.closed) return;
-      // As kafkajs would: after the crash's own backoff. The crashed consumer is disconnected by then.
-      const wait = err.retryTime ?? 100;
-      log.warn({ group: this.opts.groupId, retryInMs: wait }, 'restarting the consumer');
-      this.restartTimer = setTimeout(() => this.restart(), wait);
-    });
+    // As kafkajs would: after the crash's own backoff. The crashed consumer is disconnected by then.
+    return this.makeConsumer((err) => this.restartIn(err.retryTime ?? 100));
+  }
+
+  private restartIn(wait: number): void {
+    if (this.closed) return;
+    log.warn({ group: this.opts.groupId, retryInMs: wait }, 'restarting the consumer');
+    this.restartTimer = setTimeout(() => this.restart(), wait);
   }
 
   private restart(): void {
@@ -408,6 +405,9 @@ class KafkaSubscription implements Subscription {
     consumer.on(consumer.events.CRASH, (e) => {
       consumerCrashes.inc({ group: opts.groupId });
       log.error({ err: e.payload.error, group: opts.groupId }, 'consumer crashed');
+      // kafkajs asks restartOnFailure only after a retriable crash (consumer/index.js:267-273); after
+      // another (e.g. a handler's non-retriable error) the consumer stays stopped: the group would stall.
+      if (consumer === this.consumer && this.restartTimer === undefined) this.restartIn(1_000);
     });
     await consumer.connect();
     await consumer.subscribe({ topics: opts.topics, fromBeginning: opts.fromBeginning ?? false });
