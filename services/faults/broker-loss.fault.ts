@@ -29,10 +29,12 @@ import { startRuntime, type Runtime } from '../runtime.js';
 import { PrivateCluster, offsetsPartitionOf } from './cluster.js';
 import { pipelineConfig, until } from './helpers.js';
 
-// Two kafkajs defects this test found are worked around in shared/bus/kafka.ts (see
+// The kafkajs defects this test found are worked around in shared/bus/kafka.ts (see
 // shared/bus/kafka-failover.ts): a send to several partitions that resolved without sending
 // the records of a partition whose leader moved (acknowledged records missing from the
-// topic), and consumers committing to their lost coordinator by node id for minutes.
+// topic); batch numbers taken back with a later request in flight (OUT_OF_ORDER_SEQUENCE_NUMBER,
+// records dead-lettered); consumers committing to their lost coordinator by node id for
+// minutes; a consumer stopped for good after a non-retriable crash (a group with no member).
 const PARTITIONS = 3;
 const DOWN_MS = 20_000;
 const cluster = new PrivateCluster();
