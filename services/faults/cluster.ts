@@ -107,9 +107,4 @@ export class PrivateCluster {
   }
 }
 
-/** The __consumer_offsets partition that holds `groupId` (its coordinator is that partition's leader): Kafka's Utils.abs(groupId.hashCode()) % partitions. */
-export function offsetsPartitionOf(groupId: string, partitions: number): number {
-  let h = 0;
-  for (let i = 0; i < groupId.length; i++) h = (Math.imul(h, 31) + groupId.charCodeAt(i)) | 0;
-  return (h & 0x7fffffff) % partitions;
-}
+export { offsetsPartitionOf } from '../../shared/bus/kafka-failover.js';

@@ -44,7 +44,7 @@ for (const impl of impls) {
       return topic;
     }
 
-    async function collect(topic: string, groupId: string, opts: { fromBeginning?: boolean; fail?: (batch: IncomingBatch) => boolean } = {}) {
+    async function collect(topic: string, groupId: string, opts: { fromBeginning?: boolean; fail?: (batch: IncomingBatch) => boolean; error?: () => Error } = {}) {
       const got: BusMessage[] = [];
       const batches: IncomingBatch[] = [];
       const sub = await b().subscribe({
@@ -53,7 +53,7 @@ for (const impl of impls) {
         fromBeginning: opts.fromBeginning ?? true,
         onBatch: (batch) => {
           batches.push(batch);
-          if (opts.fail?.(batch)) return Promise.reject(new Error('handler failure (test)'));
+          if (opts.fail?.(batch)) return Promise.reject(opts.error?.() ?? new Error('handler failure (test)'));
           got.push(...batch.messages);
           return Promise.resolve();
         },
@@ -102,6 +102,16 @@ for (const impl of impls) {
       await waitFor('10 late messages', () => second.got.length >= 10);
       await sleep(300);
       assert.deepEqual(second.got.map((m) => m.value.toString()).sort(), Array.from({ length: 10 }, (_, i) => `late-${i}`).sort());
+    });
+
+    test('a handler failure kafkajs would not retry (a TypeError) stops nothing: the batch comes again', async () => {
+      const topic = await freshTopic();
+      await b().publish(topic, Array.from({ length: 20 }, (_, i) => ({ key: `k${i % 4}`, value: Buffer.from(String(i)) })));
+      let failures = 0;
+      const { got } = await collect(topic, uniqueName('g'), { fail: () => failures++ < 1, error: () => new TypeError('handler bug (test)') });
+      await waitFor('20 distinct messages', () => new Set(got.map((m) => m.value.toString())).size >= 20);
+      assert.deepEqual([...new Set(got.map((m) => m.value.toString()))].sort(), Array.from({ length: 20 }, (_, i) => String(i)).sort());
+      assert.ok(failures >= 2, 'the handler failed once, then ran again');
     });
 
     test('members of one group split the partitions and every message reaches one of them', async () => {

@@ -3,11 +3,12 @@
 // must not touch a service.
 // kafkajs is CommonJS with spread exports that Node's ESM loader cannot see as named exports.
 import kafkajs from 'kafkajs';
-import type { Admin, Consumer, Producer, SASLOptions, LogEntry } from 'kafkajs';
+import type { Admin, Consumer, Message, Producer, SASLOptions, LogEntry } from 'kafkajs';
 import { Counter } from 'prom-client';
 import { LogwardenError } from '../errors.js';
 import { componentLogger } from '../log.js';
 import { recordLag } from './lag.js';
+import { coordinated, coordinatorElsewhere, partitionsMissing, sequenceLost } from './kafka-failover.js';
 import { COMPRESSION_TYPES, registerCodecs, type Compression } from './codecs.js';
 import { registry } from '../metrics.js';
 import { BUS_ERRORS, BusRefusedError, BusUnavailableError } from './errors.js';
@@ -90,6 +91,11 @@ export class KafkaBus implements Bus {
   private admin: Admin | undefined;
   private adminReady: Promise<void> | undefined;
   private readonly consumers = new Set<KafkaSubscription>();
+  /** The partition the producer's partitioner put each record of a send in (see publish). */
+  private readonly placed = new WeakMap<object, number>();
+  /** Per topic, the end of the sends queued so far (see publish). */
+  private readonly sending = new Map<string, Promise<void>>();
+  private readonly coordinatorChecks = new Map<string, { at: number; answer: Promise<boolean> }>();
 
   constructor(private readonly opts: KafkaBusOptions) {
     const codecs = registerCodecs();
@@ -103,7 +109,8 @@ export class KafkaBus implements Bus {
       brokers: opts.brokers,
       ssl: opts.ssl ?? false,
       ...(sasl ? { sasl } : {}),
-      retry: { initialRetryTime: 100, retries: 8 },
+      // Retries at most 2 s apart (~33 s in all, as 8 doubling ones): a send to a lost leader goes to the new one soon after the move.
+      retry: { initialRetryTime: 100, maxRetryTime: 2_000, retries: 20 },
       logLevel: KafkaLogLevel.WARN,
       logCreator:
         () =>
@@ -131,7 +138,11 @@ export class KafkaBus implements Bus {
   private async getProducer(): Promise<Producer> {
     if (!this.producer) {
       this.producer = this.kafka.producer({
-        createPartitioner: Partitioners.DefaultPartitioner,
+        // kafkajs's default partitioner, noting where each record went (publish checks every such partition answered).
+        createPartitioner: () => {
+          const partition = Partitioners.DefaultPartitioner();
+          return (args) => this.placed.set(args.message, partition(args)).get(args.message) as number;
+        },
         allowAutoTopicCreation: false,
         // Idempotence makes broker-side retries safe (no duplicates from a retried send); it needs acks=all.
         idempotent: this.opts.acks === 'all',
@@ -182,22 +193,59 @@ export class KafkaBus implements Bus {
 
   async publish(topic: string, messages: OutgoingMessage[]): Promise<void> {
     if (messages.length === 0) return;
+    if (this.opts.acks !== 'all') return this.send(topic, messages);
+    // The idempotent producer: one send per topic at a time, so that no two requests for a
+    // partition are in flight when its leader is lost (kafkajs takes a failed request's batch
+    // numbers back: the next would be OUT_OF_ORDER_SEQUENCE_NUMBER; see kafka-failover.ts).
+    const run = (this.sending.get(topic) ?? Promise.resolve()).then(() => this.send(topic, messages));
+    const tail = run.catch(() => undefined);
+    this.sending.set(topic, tail);
+    void tail.then(() => this.sending.get(topic) === tail && this.sending.delete(topic));
+    return run;
+  }
+
+  /**
+   * One kafkajs send, then every partition its records went to must have answered: kafkajs
+   * can resolve a send without sending the records of a partition whose leader moved to a
+   * broker that had answered for others (see kafka-failover.ts). Those records are sent
+   * again to their partition (the producer's metadata was refreshed by the failed attempt).
+   */
+  private async send(topic: string, messages: OutgoingMessage[]): Promise<void> {
     const producer = await this.getProducer();
+    const acks = this.opts.acks === 'all' ? -1 : this.opts.acks;
+    let pending: Message[] = messages.map((m) => ({ key: m.key, value: m.value, headers: m.headers, timestamp: String(m.timestamp ?? Date.now()) }));
     try {
-      await producer.send({
-        topic,
-        acks: this.opts.acks === 'all' ? -1 : this.opts.acks,
-        compression: COMPRESSION_TYPES[this.opts.compression],
-        messages: messages.map((m) => ({
-          key: m.key,
-          value: m.value,
-          headers: m.headers,
-          timestamp: String(m.timestamp ?? Date.now()),
-        })),
-      });
+      for (let round = 1; ; round++) {
+        const answered = await producer.send({ topic, acks, compression: COMPRESSION_TYPES[this.opts.compression], messages: pending });
+        if (acks === 0) return;
+        const sentTo = pending.map((m) => this.placed.get(m) ?? -1);
+        const missing = new Set(partitionsMissing(sentTo, answered.filter((r) => r.topicName === topic)));
+        if (missing.size === 0) return;
+        pending = pending.flatMap((m, i) => (missing.has(sentTo[i] ?? -1) ? [{ ...m, partition: (sentTo[i] ?? -1) >= 0 ? sentTo[i] : undefined }] : []));
+        log.warn({ topic, partitions: [...missing], records: pending.length, round }, 'send resolved without an answer for some partitions; sending their records again');
+        if (round >= 5) throw new BusUnavailableError(`publishing to ${topic}: partitions ${[...missing].join(',')} did not answer after ${round} sends`);
+      }
     } catch (err) {
-      throw publishError(err, `publishing to ${topic}`);
+      // A producer retired while this send used it (below): the send goes again on the new one.
+      const retired = producer !== this.producer;
+      if (err instanceof BusUnavailableError || !(retired || sequenceLost(err))) throw err instanceof BusUnavailableError ? err : publishError(err, `publishing to ${topic}`);
+      if (!retired) {
+        log.warn({ err, topic }, 'producer batch numbers out of step with the broker; a new producer (id) starts them again');
+        this.producer = undefined;
+        void producer.disconnect().catch(() => undefined);
+      }
+      throw new BusUnavailableError(`publishing to ${topic}: ${(err as Error).message}`, { cause: err });
     }
+  }
+
+  /** See coordinatorElsewhere (kafka-failover.ts); asked at most once a second per group and address. */
+  private coordinatorMoved(groupId: string, broker: string | undefined): Promise<boolean> {
+    const key = `${groupId} ${broker}`;
+    const cached = this.coordinatorChecks.get(key);
+    if (cached && Date.now() - cached.at < 1_000) return cached.answer;
+    const answer = coordinatorElsewhere(() => this.getAdmin(), groupId, broker);
+    this.coordinatorChecks.set(key, { at: Date.now(), answer });
+    return answer;
   }
 
   async subscribe(opts: SubscribeOptions): Promise<Subscription> {
@@ -220,7 +268,7 @@ export class KafkaBus implements Bus {
           },
         },
       });
-    const sub = new KafkaSubscription(makeConsumer, opts, () => this.consumers.delete(sub));
+    const sub = new KafkaSubscription(makeConsumer, opts, () => this.consumers.delete(sub), (broker) => this.coordinatorMoved(opts.groupId, broker));
     this.consumers.add(sub);
     try {
       await sub.start();
@@ -300,18 +348,20 @@ class KafkaSubscription implements Subscription {
     private readonly makeConsumer: (restart: (err: Error & { retryTime?: number }) => void) => Consumer,
     private readonly opts: SubscribeOptions,
     private readonly onClose: () => void,
+    private readonly elsewhere: (broker: string | undefined) => Promise<boolean>,
   ) {
     this.consumer = this.newConsumer();
   }
 
   private newConsumer(): Consumer {
-    return this.makeConsumer((err) => {
-      if (this.closed) return;
-      // As kafkajs would: after the crash's own backoff. The crashed consumer is disconnected by then.
-      const wait = err.retryTime ?? 100;
-      log.warn({ group: this.opts.groupId, retryInMs: wait }, 'restarting the consumer');
-      this.restartTimer = setTimeout(() => this.restart(), wait);
-    });
+    // As kafkajs would: after the crash's own backoff. The crashed consumer is disconnected by then.
+    return this.makeConsumer((err) => this.restartIn(err.retryTime ?? 100));
+  }
+
+  private restartIn(wait: number): void {
+    if (this.closed) return;
+    log.warn({ group: this.opts.groupId, retryInMs: wait }, 'restarting the consumer');
+    this.restartTimer = setTimeout(() => this.restart(), wait);
   }
 
   private restart(): void {
@@ -355,6 +405,9 @@ class KafkaSubscription implements Subscription {
     consumer.on(consumer.events.CRASH, (e) => {
       consumerCrashes.inc({ group: opts.groupId });
       log.error({ err: e.payload.error, group: opts.groupId }, 'consumer crashed');
+      // kafkajs asks restartOnFailure only after a retriable crash (consumer/index.js:267-273); after
+      // another (e.g. a handler's non-retriable error) the consumer stays stopped: the group would stall.
+      if (consumer === this.consumer && this.restartTimer === undefined) this.restartIn(1_000);
     });
     await consumer.connect();
     await consumer.subscribe({ topics: opts.topics, fromBeginning: opts.fromBeginning ?? false });
@@ -392,10 +445,12 @@ class KafkaSubscription implements Subscription {
           // A throw here leaves the offset unresolved: kafkajs seeks back and redelivers.
           await opts.onBatch(incoming);
           payload.resolveOffset(last.offset);
-          // Commit right after the handler succeeded: offsets never run ahead of stored data.
-          await consumer.commitOffsets([{ topic: batch.topic, partition: batch.partition, offset: incoming.nextOffset }]);
+          // Commit right after the handler succeeded (offsets never run ahead of stored data), through coordinated(): a lost coordinator makes the group rejoin.
+          const topics = [{ topic: batch.topic, partitions: [{ partition: batch.partition, offset: incoming.nextOffset }] }];
+          const at = { groupId: opts.groupId, running: () => !this.closed && payload.isRunning(), elsewhere: this.elsewhere };
+          await coordinated(() => payload.commitOffsetsIfNecessary({ topics }), at);
           recordLag(opts.groupId, batch.topic, batch.partition, BigInt(batch.highWatermark), BigInt(incoming.nextOffset));
-          await payload.heartbeat();
+          await coordinated(() => payload.heartbeat(), { ...at, retry: false });
         }
       },
     });
