@@ -133,7 +133,7 @@ function jsonLine(r: Req): string {
   return JSON.stringify({
     ts: (r.tsMs / 1000).toFixed(3), node: 'edge-1', deployment: '', client_ip: r.ip, xff: r.xff, method: r.method, host: r.host, uri: r.uri,
     status: String(r.status), bytes: String(r.bytes), request_time: r.rt, upstream_time: r.ut, user_agent: r.ua, referer: r.referer,
-    country: r.country, auth_user: r.user, request_id: r.rid, blocked_by: '', filter_alert: '',
+    country: r.country, auth_user: r.user, request_id: r.rid, blocked_by: '', filter_alert: '', logwarden_challenge: '',
   });
 }
 function requestLine(r: Req): string {

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { accessRecordCodec } from '../../avro/codec.js';
-import type { RecordContext } from '../record.js';
+import { recordFromJson, type RecordContext } from '../record.js';
 import { COMBINED_FORMAT, SHIPPED_JSON_FORMAT, createLineParser, createRawLineParser, tokenize, validateLogFormat } from './index.js';
 
 const root = fileURLToPath(new URL('../../../../', import.meta.url));
@@ -63,6 +63,14 @@ function rng(seed: number): () => number {
     return (s >>> 0) / 0x100000000;
   };
 }
+
+test('the shipped layout before logwarden_challenge parses as the JSON fallback does, through a matcher of its own', () => {
+  const line = '{"ts":"1795240844.123","node":"edge-1","deployment":"","client_ip":"203.0.113.9","xff":"","method":"GET","host":"shop.example","uri":"/a?b=1","status":"200","bytes":"512","request_time":"0.004","upstream_time":"0.003","user_agent":"curl/8.5.0","referer":"","country":"DE","auth_user":"","request_id":"7f3a9c","blocked_by":"","filter_alert":"x-1"}';
+  const r = createLineParser('json', ctx)(line, undefined, 1_795_240_900_000);
+  assert.ok(r.ok);
+  assert.deepEqual(r, recordFromJson(line, undefined, ctx, 1_795_240_900_000));
+  assert.equal(r.record.filter_alert, 'x-1');
+});
 
 test('hostile input: mutated lines never throw, and every record they make encodes', () => {
   const rand = rng(0x5eed1234);

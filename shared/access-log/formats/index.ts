@@ -62,6 +62,13 @@ export function validateLogFormat(format: string): string | undefined {
   }
 }
 
+/**
+ * The shipped layout before `logwarden_challenge` was added: a node whose
+ * snippet predates it still logs it, and is parsed as fast (not by the JSON
+ * fallback, which costs twice as much a line).
+ */
+const PREVIOUS_SHIPPED_JSON_FORMAT = SHIPPED_JSON_FORMAT.replace(',"logwarden_challenge":"$logwarden_challenge"}', '}');
+
 const EMPTY: LineResult = { ok: false, reason: 'empty', detail: 'empty message' };
 
 /**
@@ -74,9 +81,10 @@ export function createLineParser(format: string, ctx: RecordContext, options: { 
   if ('error' in spec) throw new LogwardenError(INGEST_ERRORS.LW_INGEST_LOG_FORMAT_INVALID, `log_format: ${spec.error}`);
   const compiled = new CompiledFormat(spec, options);
   const shipped = format.trim() === 'json';
-  const parse: LineParser = shipped
+  const previous = shipped ? new CompiledFormat({ escape: 'json', template: PREVIOUS_SHIPPED_JSON_FORMAT }, options) : undefined;
+  const parse: LineParser = previous
     ? (message, header, receivedAt) => {
-        const r = compiled.parse(message, header, ctx, receivedAt, false);
+        const r = compiled.parse(message, header, ctx, receivedAt, false) ?? previous.parse(message, header, ctx, receivedAt, false);
         if (r !== undefined) return r;
         const truncated = compiled.lastTruncated;
         const j = recordFromJson(message, header, ctx, receivedAt);
