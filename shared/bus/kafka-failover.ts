@@ -1,7 +1,8 @@
 // What kafka.ts adds to kafkajs for a cluster that loses a broker (kept apart from it;
 // no kafkajs import: kafkajs's errors are told by their name, type and fields).
 //
-// Two kafkajs 2.2.4 defects, found by services/faults/broker-loss.fault.ts:
+// Three kafkajs 2.2.4 defects, found by services/faults/broker-loss.fault.ts (a fourth, a consumer
+// kafkajs never restarts after a non-retriable crash, is handled in kafka.ts):
 // - producer/sendMessages.js keeps one response per broker across its retries and sends
 //   again only to brokers without one (lines 64-65): the records of a partition whose
 //   leader moved to a broker that had already answered for other partitions are never sent,
