@@ -101,9 +101,11 @@ test('a detector killed mid-stream: its partitions move, state is rebuilt, every
       return ends.every((e) => e.offset === '0' || c.get(e.partition) === e.offset) ? true : undefined;
     };
 
-    // Part one: 20 distinct 404s per attacker (weight 40, under the block threshold of 50).
+    // Part one: a page found, then 20 distinct 404s per attacker (weight 40, under the block threshold of 50;
+    // the page found keeps the offence memory at one point a 404: 20 probes from a client that found nothing
+    // would reach 50 there on their own).
     const t0 = Date.now() - 20_000;
-    await send(attackers.flatMap((ip) => Array.from({ length: 20 }, (_, i) => rec(ip, t0 + i * 1000, `/a${i}`, 404))));
+    await send(attackers.flatMap((ip) => [rec(ip, t0 - 500, '/', 200), ...Array.from({ length: 20 }, (_, i) => rec(ip, t0 + i * 1000, `/a${i}`, 404))]));
     await send(benign.flatMap((ip) => Array.from({ length: 5 }, (_, i) => rec(ip, t0 + i * 1000, `/page${i}`, 200))));
     await until('both members to commit part one', caughtUp, 60_000);
     assert.equal(decisions.length, 0, 'no block before part two');
