@@ -96,8 +96,11 @@ test('Kafka stopped for 30 s under load: TCP loses nothing, UDP drops are counte
     return { n: Number(row?.n ?? 0), distinct: Number(row?.distinct ?? 0) };
   };
 
-  // Before: a relay streams benign traffic and the first half of an attack (20 distinct 404s: under the block threshold).
-  const relay = new TcpSender(rt.tcpPort, (i) => (i < 20 ? line(`tcp-${i}`, ATTACKER, `/before/${i}`, 404) : benign(`tcp-${i}`, i)));
+  // Before: a relay streams benign traffic and the first half of an attack (a page found, then 20 distinct 404s:
+  // under the block threshold; without the page, 20 probes alone would reach it in the offence memory).
+  const relay = new TcpSender(rt.tcpPort, (i) =>
+    i === 0 ? line('tcp-0', ATTACKER, '/', 200) : i <= 20 ? line(`tcp-${i}`, ATTACKER, `/before/${i}`, 404) : benign(`tcp-${i}`, i),
+  );
   await until('traffic to reach ClickHouse', async () => ((await count("startsWith(request_id, 'tcp-')")).n >= 500 ? true : undefined), 60_000);
 
   broker.stop();
