@@ -26,6 +26,7 @@ import { Counter, Gauge } from 'prom-client';
 import type { SiemTarget as SiemTargetConfig } from '../../shared/config/types.js';
 import { componentLogger } from '../../shared/log.js';
 import { registry } from '../../shared/metrics.js';
+import { retryWaitMs } from './backoff.js';
 import { transportFor, type Transport } from './siem-transport.js';
 
 const log = componentLogger('notifier.siem');
@@ -156,12 +157,6 @@ export class SiemTarget {
     }
   }
 
-  /** The wait before retry `attempt` (1, 2, ...): the upper half of retry_initial × 2^(attempt−1), capped. */
-  backoffMs(attempt: number, retryAfterMs = 0): number {
-    const ceiling = Math.min(this.config.retry_max_ms, this.config.retry_initial_ms * 2 ** Math.min(attempt - 1, 30));
-    return Math.min(this.config.retry_max_ms, Math.max(retryAfterMs, ceiling / 2 + Math.random() * (ceiling / 2)));
-  }
-
   private async deliver(batch: Pending[]): Promise<SiemOutcome> {
     const name = this.config.name;
     const payload = batch.length === 1 ? (batch[0] as Pending).frame : Buffer.concat(batch.map((p) => p.frame));
@@ -170,7 +165,7 @@ export class SiemTarget {
       if (attempt > 0) {
         this.stats.retries++;
         retriesTotal.inc({ target: name });
-        await sleep(this.backoffMs(attempt, retryAfterMs), undefined, { signal: this.stopping.signal });
+        await sleep(retryWaitMs(attempt, this.config.retry_initial_ms, this.config.retry_max_ms, retryAfterMs), undefined, { signal: this.stopping.signal });
       }
       const outcome = await this.transport.send(payload, this.stopping.signal);
       connectedGauge.set({ target: name }, this.transport.connected() ? 1 : 0);

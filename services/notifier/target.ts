@@ -20,6 +20,7 @@ import { Counter, Gauge } from 'prom-client';
 import type { NotificationTarget } from '../../shared/config/types.js';
 import { componentLogger } from '../../shared/log.js';
 import { registry } from '../../shared/metrics.js';
+import { retryWaitMs } from './backoff.js';
 import { answerCode, type NotifyErrorCode } from './errors.js';
 import { renderMessage, type NotificationItem } from './payload.js';
 import { DELIVERY_HEADER, SIGNATURE_HEADER, signature } from './signature.js';
@@ -142,12 +143,6 @@ export class Target {
     }
   }
 
-  /** The wait before retry `attempt` (1, 2, ...): the upper half of retry_initial × 2^(attempt−1), capped. */
-  backoffMs(attempt: number, retryAfterMs = 0): number {
-    const ceiling = Math.min(this.config.retry_max_ms, this.config.retry_initial_ms * 2 ** (attempt - 1));
-    return Math.min(this.config.retry_max_ms, Math.max(retryAfterMs, ceiling / 2 + Math.random() * (ceiling / 2)));
-  }
-
   private async deliver(items: NotificationItem[]): Promise<void> {
     const name = this.config.name;
     const message = renderMessage(this.config, items, Date.now());
@@ -156,7 +151,7 @@ export class Target {
       if (attempt > 0) {
         this.stats.retries++;
         retried.inc({ target: name });
-        await sleep(this.backoffMs(attempt, retryAfterMs), undefined, { signal: this.stopping.signal });
+        await sleep(retryWaitMs(attempt, this.config.retry_initial_ms, this.config.retry_max_ms, retryAfterMs), undefined, { signal: this.stopping.signal });
       }
       await this.takeToken();
       const outcome = await this.post(message.id, message.body);
