@@ -16,5 +16,10 @@ export type NotifyErrorCode = keyof typeof NOTIFY_ERRORS;
 /** The code of a receiver's answer, or undefined for a 2xx. */
 export function answerCode(status: number): NotifyErrorCode | undefined {
   if (status >= 200 && status < 300) return undefined;
-  return status >= 500 || status === 408 || status === 429 ? 'LW_NOTIFY_UNAVAILABLE' : 'LW_NOTIFY_REFUSED';
+  return retryableStatus(status) ? 'LW_NOTIFY_UNAVAILABLE' : 'LW_NOTIFY_REFUSED';
+}
+
+/** An HTTP answer worth retrying (webhooks and SIEM targets alike): the receiver is down, timed out or asks to slow down. */
+export function retryableStatus(status: number): boolean {
+  return status >= 500 || status === 408 || status === 429;
 }

@@ -8,7 +8,8 @@
 // record twice (every document has event.id to deduplicate by).
 import { connect, type Socket } from 'node:net';
 import type { SiemTarget } from '../../shared/config/types.js';
-import type { NotifyErrorCode } from './errors.js';
+import { retryAfterMs } from './backoff.js';
+import { retryableStatus, type NotifyErrorCode } from './errors.js';
 
 export interface SendOutcome {
   /** undefined: acknowledged. */
@@ -38,10 +39,7 @@ export function httpTransport(t: SiemTarget): Transport {
         const res = await fetch(t.url, { method: 'POST', headers, body: payload, redirect: 'error', signal: AbortSignal.any([AbortSignal.timeout(t.timeout_ms), signal]) });
         await res.arrayBuffer();
         if (res.status >= 200 && res.status < 300) return OK;
-        const retryAfter = Number(res.headers.get('retry-after'));
-        const retryAfterMs = Number.isFinite(retryAfter) && retryAfter > 0 ? retryAfter * 1000 : 0;
-        const retryable = res.status >= 500 || res.status === 408 || res.status === 429;
-        return { code: retryable ? 'LW_NOTIFY_SIEM_UNAVAILABLE' : 'LW_NOTIFY_SIEM_REFUSED', detail: `HTTP ${res.status}`, retryAfterMs };
+        return { code: retryableStatus(res.status) ? 'LW_NOTIFY_SIEM_UNAVAILABLE' : 'LW_NOTIFY_SIEM_REFUSED', detail: `HTTP ${res.status}`, retryAfterMs: retryAfterMs(res.headers) };
       } catch (err) {
         if (signal.aborted) throw err;
         return unavailable(String((err as Error).cause ?? err));

@@ -20,7 +20,7 @@ import { Counter, Gauge } from 'prom-client';
 import type { NotificationTarget } from '../../shared/config/types.js';
 import { componentLogger } from '../../shared/log.js';
 import { registry } from '../../shared/metrics.js';
-import { retryWaitMs } from './backoff.js';
+import { retryAfterMs, retryWaitMs } from './backoff.js';
 import { answerCode, type NotifyErrorCode } from './errors.js';
 import { renderMessage, type NotificationItem } from './payload.js';
 import { DELIVERY_HEADER, SIGNATURE_HEADER, signature } from './signature.js';
@@ -182,8 +182,7 @@ export class Target {
         signal: AbortSignal.any([AbortSignal.timeout(this.config.timeout_ms), this.stopping.signal]),
       });
       await res.arrayBuffer();
-      const retryAfter = Number(res.headers.get('retry-after'));
-      return { code: answerCode(res.status), detail: `HTTP ${res.status}`, retryAfterMs: Number.isFinite(retryAfter) && retryAfter > 0 ? retryAfter * 1000 : 0 };
+      return { code: answerCode(res.status), detail: `HTTP ${res.status}`, retryAfterMs: retryAfterMs(res.headers) };
     } catch (err) {
       if (this.stopping.signal.aborted) throw err;
       return { code: 'LW_NOTIFY_UNAVAILABLE', detail: String((err as Error).cause ?? err), retryAfterMs: 0 };
