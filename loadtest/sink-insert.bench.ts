@@ -13,7 +13,7 @@
 //    poller counts rows continuously, and an event's latency is the time from
 //    its publish to the first count that includes it.
 import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
@@ -83,6 +83,7 @@ try {
     stored = await count();
   }
   const drainS = (performance.now() - t0) / 1000;
+  const load = loadavg()[0] ?? NaN;
   const rate = stored / drainS;
   const [splits] = await ch.query<{ n: string }>(`SELECT count() AS n FROM ${ch.table('sink_splits')}`);
 
@@ -112,11 +113,11 @@ try {
   const pct = (p: number): number => sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] ?? NaN;
   console.log(`\nsink insert benchmark (embedded chdb, MemoryBus source, TableSink with batch ${BATCH.toLocaleString('en')}, ${PARTITIONS} partitions)`);
   console.log(`throughput: ${stored.toLocaleString('en')} event rows in ${drainS.toFixed(1)} s = ${Math.round(rate).toLocaleString('en')} rows/s (aim ≥ 300,000) ${rate >= 300_000 ? 'ok' : 'MISSED'}`);
-  console.log(`  (Avro decode + JSONCompactEachRow insert + 5 event rollups via materialized views; ${splits?.n ?? '?'} sink_splits rows written)`);
+  console.log(`  (Avro decode + one Native block per insert + 6 event rollups via materialized views; ${splits?.n ?? '?'} sink_splits rows written)`);
   console.log(`topic → queryable: ${seen.length}/${PROBES} events, p50 ${pct(50).toFixed(1)} ms, p99 ${pct(99).toFixed(1)} ms, max ${(sorted[sorted.length - 1] ?? NaN).toFixed(1)} ms`);
   console.log('  (includes the bus wake-up, one insert per event at this rate, and the 2 ms count poll)');
-  console.log('noise: 2-core machine shared with other test runs');
-  const note = `embedded chdb, batch ${BATCH}, ${PARTITIONS} partitions, ${N} events`;
+  console.log(`noise: 2-core machine shared with other test runs; load average ${load.toFixed(2)} at the end of the drain`);
+  const note = `embedded chdb, batch ${BATCH}, ${PARTITIONS} partitions, ${N} events, load avg ${load.toFixed(1)}`;
   figure({ bench: 'sink-insert', name: 'event rows inserted per second', value: rate, unit: 'rows/s', better: 'higher', aim: 300_000, note });
   figure({ bench: 'sink-insert', name: 'topic → queryable p50', value: pct(50), unit: 'ms', better: 'lower', note: `one event every 25 ms, ${seen.length}/${PROBES} seen` });
   figure({ bench: 'sink-insert', name: 'topic → queryable p99', value: pct(99), unit: 'ms', better: 'lower', note: `one event every 25 ms, ${seen.length}/${PROBES} seen` });
