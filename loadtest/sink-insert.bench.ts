@@ -8,7 +8,10 @@
 //   (--batch: the sink's batch and insert block size; 50000 is clickhouse.sink_batch_rows' default)
 //
 // 1. Throughput: N events published up front, then one sink drains them;
-//    rows/s = N / (time until ClickHouse holds all N).
+//    rows/s = N / (time until ClickHouse holds all N). First the peer: the
+//    same sink and records into another database, every insert sent as the
+//    JSON body (what the sink sent before Native blocks, insert-rows.ts's
+//    insertJson); then the sink as it ships.
 // 2. Latency: with the sink caught up, one event published every 25 ms; a
 //    poller counts rows continuously, and an event's latency is the time from
 //    its publish to the first count that includes it.
@@ -19,8 +22,11 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import { securityEventCodec } from '../shared/avro/codec.js';
 import { MemoryBus } from '../shared/bus/memory.js';
-import { openClickHouse } from '../shared/clickhouse/client.js';
+import { openClickHouse, type ClickHouse } from '../shared/clickhouse/client.js';
+import { insertSettings } from '../shared/clickhouse/insert-settings.js';
+import { insertJson } from '../shared/clickhouse/insert-rows.js';
 import { migrate } from '../shared/clickhouse/migrate.js';
+import { registry } from '../shared/metrics.js';
 import type { SecurityEvent, SecurityEventType } from '../shared/records.js';
 import { TableSink } from '../services/sink/table-sink.js';
 import { figure } from './report-figures.js';
@@ -54,10 +60,13 @@ function event(i: number): SecurityEvent {
 
 const dataDir = mkdtempSync(join(tmpdir(), 'logwarden-bench-sink-'));
 const ch = await openClickHouse({ database: 'bench', dataDir });
+const peerCh = await openClickHouse({ database: 'bench_json', dataDir });
 const bus = new MemoryBus({ maxMessagesPerPartition: N + PROBES + 10 });
 let sink: TableSink<SecurityEvent> | undefined;
+let peer: TableSink<SecurityEvent> | undefined;
 try {
   await migrate(ch, { retentionDays: 30, requestsTtlDays: 1 });
+  await migrate(peerCh, { retentionDays: 30, requestsTtlDays: 1 });
   await bus.ensureTopics([{ topic: 'events', partitions: PARTITIONS }, { topic: 'dlq', partitions: 1 }]);
   const count = async (): Promise<number> => Number((await ch.query<{ n: string }>(`SELECT count() AS n FROM ${ch.table('events')}`))[0]?.n ?? 0);
 
@@ -69,6 +78,27 @@ try {
     await bus.publish('events', msgs);
   }
   console.log(`published ${N.toLocaleString('en')} events to ${PARTITIONS} partitions in ${((performance.now() - e0) / 1000).toFixed(1)} s (not timed below)`);
+
+  // The peer: the same sink, inserts as JSON bodies (the insert path before Native blocks).
+  const jsonInserts: ClickHouse = Object.assign(Object.create(peerCh) as ClickHouse, {
+    insert: (table: string, rows: readonly object[], opts: { dedupToken?: string; optimizeOnInsert?: boolean } = {}) =>
+      insertJson(peerCh.client, peerCh.table(table), rows, insertSettings(opts.dedupToken ?? `once:${Math.random()}`, opts.optimizeOnInsert !== false)).then(() => undefined),
+  });
+  const p0 = performance.now();
+  peer = new TableSink<SecurityEvent>({
+    bus, ch: jsonInserts, topic: 'events', deadLetterTopic: 'dlq', groupId: 'bench-sink-json', table: 'events', codec: securityEventCodec, toRow: (e) => e,
+    uniqueKey: (e) => e.id, maxBatchSize: BATCH,
+  });
+  await peer.start();
+  const peerCount = async (): Promise<number> => Number((await peerCh.query<{ n: string }>(`SELECT count() AS n FROM ${peerCh.table('events')}`))[0]?.n ?? 0);
+  let peerStored = 0;
+  while (peerStored < N && performance.now() < p0 + 600_000) {
+    await sleep(100);
+    peerStored = await peerCount();
+  }
+  const peerRate = peerStored / ((performance.now() - p0) / 1000);
+  await peer.close();
+  peer = undefined;
 
   const t0 = performance.now();
   sink = new TableSink<SecurityEvent>({
@@ -113,17 +143,24 @@ try {
   const pct = (p: number): number => sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] ?? NaN;
   console.log(`\nsink insert benchmark (embedded chdb, MemoryBus source, TableSink with batch ${BATCH.toLocaleString('en')}, ${PARTITIONS} partitions)`);
   console.log(`throughput: ${stored.toLocaleString('en')} event rows in ${drainS.toFixed(1)} s = ${Math.round(rate).toLocaleString('en')} rows/s (aim ≥ 300,000) ${rate >= 300_000 ? 'ok' : 'MISSED'}`);
+  console.log(`  peer, same run, JSON bodies: ${peerStored.toLocaleString('en')} rows at ${Math.round(peerRate).toLocaleString('en')} rows/s (Native ${(rate / peerRate).toFixed(2)}×)`);
   console.log(`  (Avro decode + one Native block per insert + 6 event rollups via materialized views; ${splits?.n ?? '?'} sink_splits rows written)`);
+  const byFormat = ((await registry.getSingleMetric('logwarden_clickhouse_inserted_rows_total')?.get())?.values ?? [])
+    .filter((v) => v.labels.table === 'events')
+    .map((v) => `${String(v.labels.format)} ${v.value.toLocaleString('en')}`);
+  console.log(`  event rows by insert body format: ${byFormat.join(', ')}`);
   console.log(`topic → queryable: ${seen.length}/${PROBES} events, p50 ${pct(50).toFixed(1)} ms, p99 ${pct(99).toFixed(1)} ms, max ${(sorted[sorted.length - 1] ?? NaN).toFixed(1)} ms`);
   console.log('  (includes the bus wake-up, one insert per event at this rate, and the 2 ms count poll)');
   console.log(`noise: 2-core machine shared with other test runs; load average ${load.toFixed(2)} at the end of the drain`);
   const note = `embedded chdb, batch ${BATCH}, ${PARTITIONS} partitions, ${N} events, load avg ${load.toFixed(1)}`;
-  figure({ bench: 'sink-insert', name: 'event rows inserted per second', value: rate, unit: 'rows/s', better: 'higher', aim: 300_000, note });
+  figure({ bench: 'sink-insert', name: 'event rows inserted per second', value: rate, unit: 'rows/s', better: 'higher', aim: 300_000, peer: { name: 'same sink, JSON bodies', value: peerRate }, note });
   figure({ bench: 'sink-insert', name: 'topic → queryable p50', value: pct(50), unit: 'ms', better: 'lower', note: `one event every 25 ms, ${seen.length}/${PROBES} seen` });
   figure({ bench: 'sink-insert', name: 'topic → queryable p99', value: pct(99), unit: 'ms', better: 'lower', note: `one event every 25 ms, ${seen.length}/${PROBES} seen` });
 } finally {
   await sink?.close();
+  await peer?.close();
   await bus.close();
+  await peerCh.close();
   await ch.close();
   rmSync(dataDir, { recursive: true, force: true });
 }
