@@ -2,8 +2,8 @@
 // of JSON text when every value has an exact binary form (client.ts's
 // insert()). Native is columnar and typed: the engine copies each column in,
 // where JSON costs a JSON.stringify per row in Node plus a text parse per
-// value in the engine (~85% of an event insert before, see
-// loadtest/sink-formats.bench.ts).
+// value in the engine (together over half of an event insert's time before;
+// loadtest/sink-formats.bench.ts splits it).
 //
 // The contract is "the same rows as the JSON body would store, or nothing":
 // `encodeNative()` returns undefined as soon as a value is not one this file
