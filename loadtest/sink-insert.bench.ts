@@ -8,19 +8,27 @@
 //   (--batch: the sink's batch and insert block size; 50000 is clickhouse.sink_batch_rows' default)
 //
 // 1. Throughput: N events published up front, then one sink drains them;
-//    rows/s = N / (time until ClickHouse holds all N).
+//    rows/s = N / (time until ClickHouse holds all N). Its peer: the same
+//    sink, every insert sent as the JSON body (what the sink sent before
+//    Native blocks, insert-rows.ts's insertJson). Four drains one after the
+//    other, JSON, Native, Native, JSON, each into its own database (the
+//    engine runs one statement at a time, so side by side the two would only
+//    take turns).
 // 2. Latency: with the sink caught up, one event published every 25 ms; a
 //    poller counts rows continuously, and an event's latency is the time from
 //    its publish to the first count that includes it.
 import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import { securityEventCodec } from '../shared/avro/codec.js';
 import { MemoryBus } from '../shared/bus/memory.js';
-import { openClickHouse } from '../shared/clickhouse/client.js';
+import { openClickHouse, type ClickHouse } from '../shared/clickhouse/client.js';
+import { insertSettings } from '../shared/clickhouse/insert-settings.js';
+import { insertJson } from '../shared/clickhouse/insert-rows.js';
 import { migrate } from '../shared/clickhouse/migrate.js';
+import { registry } from '../shared/metrics.js';
 import type { SecurityEvent, SecurityEventType } from '../shared/records.js';
 import { TableSink } from '../services/sink/table-sink.js';
 import { figure } from './report-figures.js';
@@ -53,11 +61,17 @@ function event(i: number): SecurityEvent {
 }
 
 const dataDir = mkdtempSync(join(tmpdir(), 'logwarden-bench-sink-'));
-const ch = await openClickHouse({ database: 'bench', dataDir });
+// Four drains, in the order JSON, Native, Native, JSON (each into its own
+// database, each sink its own consumer group): load drifting on this shared
+// machine weighs on both paths alike. The last Native one serves the latency part.
+const dbs = ['bench_json_1', 'bench_native_1', 'bench', 'bench_json_2'];
+const chs: ClickHouse[] = [];
+for (const database of dbs) chs.push(await openClickHouse({ database, dataDir }));
+const ch = chs[2] as ClickHouse;
 const bus = new MemoryBus({ maxMessagesPerPartition: N + PROBES + 10 });
 let sink: TableSink<SecurityEvent> | undefined;
 try {
-  await migrate(ch, { retentionDays: 30, requestsTtlDays: 1 });
+  for (const c of chs) await migrate(c, { retentionDays: 30, requestsTtlDays: 1 });
   await bus.ensureTopics([{ topic: 'events', partitions: PARTITIONS }, { topic: 'dlq', partitions: 1 }]);
   const count = async (): Promise<number> => Number((await ch.query<{ n: string }>(`SELECT count() AS n FROM ${ch.table('events')}`))[0]?.n ?? 0);
 
@@ -70,20 +84,44 @@ try {
   }
   console.log(`published ${N.toLocaleString('en')} events to ${PARTITIONS} partitions in ${((performance.now() - e0) / 1000).toFixed(1)} s (not timed below)`);
 
-  const t0 = performance.now();
+  // JSON bodies: the insert path before Native blocks (insert-rows.ts's insertJson), through the same sink.
+  const jsonInserts = (c: ClickHouse): ClickHouse =>
+    Object.assign(Object.create(c) as ClickHouse, {
+      insert: (table: string, rows: readonly object[], opts: { dedupToken?: string; optimizeOnInsert?: boolean } = {}) =>
+        insertJson(c.client, c.table(table), rows, insertSettings(opts.dedupToken ?? `once:${Math.random()}`, opts.optimizeOnInsert !== false)).then(() => undefined),
+    });
+  const countIn = async (c: ClickHouse): Promise<number> => Number((await c.query<{ n: string }>(`SELECT count() AS n FROM ${c.table('events')}`))[0]?.n ?? 0);
+  /** Drains the topic into c's events with a new sink; seconds until all N are stored. */
+  const drain = async (c: ClickHouse, json: boolean): Promise<number> => {
+    await sink?.close();
+    const t0 = performance.now();
+    sink = new TableSink<SecurityEvent>({
+      bus, ch: json ? jsonInserts(c) : c, topic: 'events', deadLetterTopic: 'dlq', groupId: `bench-sink-${c.database}`, table: 'events',
+      codec: securityEventCodec, toRow: (e) => e, uniqueKey: (e) => e.id, maxBatchSize: BATCH,
+    });
+    await sink.start();
+    let n = 0;
+    while (n < N && performance.now() < t0 + 600_000) {
+      await sleep(100);
+      n = await countIn(c);
+    }
+    if (n < N) throw new Error(`${c.database}: ${n} of ${N} rows stored in 600 s`);
+    return (performance.now() - t0) / 1000;
+  };
+  const secs: number[] = [];
+  for (let k = 0; k < chs.length; k++) secs.push(await drain(chs[k] as ClickHouse, k === 0 || k === 3));
+  const [j1, n1, n2, j2] = secs as [number, number, number, number];
+  const stored = N;
+  // Latency below: Native, into `bench` again, its group's offsets where its drain left them.
+  await sink?.close();
   sink = new TableSink<SecurityEvent>({
-    bus, ch, topic: 'events', deadLetterTopic: 'dlq', groupId: 'bench-sink', table: 'events', codec: securityEventCodec, toRow: (e) => e,
-    uniqueKey: (e) => e.id, maxBatchSize: BATCH,
+    bus, ch, topic: 'events', deadLetterTopic: 'dlq', groupId: `bench-sink-${ch.database}`, table: 'events',
+    codec: securityEventCodec, toRow: (e) => e, uniqueKey: (e) => e.id, maxBatchSize: BATCH,
   });
   await sink.start();
-  let stored = 0;
-  const deadline = t0 + 600_000;
-  while (stored < N && performance.now() < deadline) {
-    await sleep(100);
-    stored = await count();
-  }
-  const drainS = (performance.now() - t0) / 1000;
-  const rate = stored / drainS;
+  const load = loadavg()[0] ?? NaN;
+  const rate = (2 * N) / (n1 + n2);
+  const peerRate = (2 * N) / (j1 + j2);
   const [splits] = await ch.query<{ n: string }>(`SELECT count() AS n FROM ${ch.table('sink_splits')}`);
 
   // Latency: the sink is caught up; publish one event at a time.
@@ -111,18 +149,23 @@ try {
   const sorted = [...seen].sort((a, b) => a - b);
   const pct = (p: number): number => sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] ?? NaN;
   console.log(`\nsink insert benchmark (embedded chdb, MemoryBus source, TableSink with batch ${BATCH.toLocaleString('en')}, ${PARTITIONS} partitions)`);
-  console.log(`throughput: ${stored.toLocaleString('en')} event rows in ${drainS.toFixed(1)} s = ${Math.round(rate).toLocaleString('en')} rows/s (aim ≥ 300,000) ${rate >= 300_000 ? 'ok' : 'MISSED'}`);
-  console.log(`  (Avro decode + JSONCompactEachRow insert + 5 event rollups via materialized views; ${splits?.n ?? '?'} sink_splits rows written)`);
+  console.log(`throughput: ${N.toLocaleString('en')} event rows in ${n1.toFixed(1)} s and ${n2.toFixed(1)} s = ${Math.round(rate).toLocaleString('en')} rows/s (aim ≥ 300,000) ${rate >= 300_000 ? 'ok' : 'MISSED'}`);
+  console.log(`  peer, same run (drains JSON, Native, Native, JSON): the same sink with JSON bodies, ${j1.toFixed(1)} s and ${j2.toFixed(1)} s = ${Math.round(peerRate).toLocaleString('en')} rows/s; Native ${(rate / peerRate).toFixed(2)}×`);
+  console.log(`  (Avro decode + one Native block per insert + 6 event rollups via materialized views; ${splits?.n ?? '?'} sink_splits rows written)`);
+  const byFormat = ((await registry.getSingleMetric('logwarden_clickhouse_inserted_rows_total')?.get())?.values ?? [])
+    .filter((v) => v.labels.table === 'events')
+    .map((v) => `${String(v.labels.format)} ${v.value.toLocaleString('en')}`);
+  console.log(`  event rows by insert body format: ${byFormat.join(', ')}`);
   console.log(`topic → queryable: ${seen.length}/${PROBES} events, p50 ${pct(50).toFixed(1)} ms, p99 ${pct(99).toFixed(1)} ms, max ${(sorted[sorted.length - 1] ?? NaN).toFixed(1)} ms`);
   console.log('  (includes the bus wake-up, one insert per event at this rate, and the 2 ms count poll)');
-  console.log('noise: 2-core machine shared with other test runs');
-  const note = `embedded chdb, batch ${BATCH}, ${PARTITIONS} partitions, ${N} events`;
-  figure({ bench: 'sink-insert', name: 'event rows inserted per second', value: rate, unit: 'rows/s', better: 'higher', aim: 300_000, note });
+  console.log(`noise: 2-core machine shared with other test runs; load average ${load.toFixed(2)} at the end of the drain`);
+  const note = `embedded chdb, batch ${BATCH}, ${PARTITIONS} partitions, ${N} events, load avg ${load.toFixed(1)}`;
+  figure({ bench: 'sink-insert', name: 'event rows inserted per second', value: rate, unit: 'rows/s', better: 'higher', aim: 300_000, peer: { name: 'same sink, JSON bodies', value: peerRate }, note });
   figure({ bench: 'sink-insert', name: 'topic → queryable p50', value: pct(50), unit: 'ms', better: 'lower', note: `one event every 25 ms, ${seen.length}/${PROBES} seen` });
   figure({ bench: 'sink-insert', name: 'topic → queryable p99', value: pct(99), unit: 'ms', better: 'lower', note: `one event every 25 ms, ${seen.length}/${PROBES} seen` });
 } finally {
   await sink?.close();
   await bus.close();
-  await ch.close();
+  for (const c of chs) await c.close();
   rmSync(dataDir, { recursive: true, force: true });
 }

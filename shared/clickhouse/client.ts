@@ -15,11 +15,9 @@
 import { randomUUID } from 'node:crypto';
 import { mkdirSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { Readable } from 'node:stream';
 import {
   ClickHouseLogLevel,
   createClient,
-  drainStream,
   type ClickHouseClient,
   type ErrorLogParams,
   type Logger as ClientLogger,
@@ -31,6 +29,8 @@ import { componentLogger } from '../log.js';
 import { registry } from '../metrics.js';
 import { DrainingConnection, type EngineConnection } from './chdb-guard.js';
 import { insertSettings } from './insert-settings.js';
+import { insertRows, prepareBlockDir } from './insert-rows.js';
+import { parseNativeType, type NativeType } from './native-format.js';
 import {
   ClickHouseLayerError,
   ClickHouseRejectedError,
@@ -40,6 +40,7 @@ import {
 import { isClusterName, isIdentifier, onClusterClause, qualifiedTable, quoteIdentifier } from './sql.js';
 
 export { isRetryable } from './errors.js';
+export { serializeRows, type InsertBody } from './json-rows.js';
 
 const log = componentLogger('clickhouse');
 
@@ -58,8 +59,8 @@ const operationSeconds = new Histogram({
 });
 const insertedRows = new Counter({
   name: 'logwarden_clickhouse_inserted_rows_total',
-  help: 'Rows sent in acknowledged inserts (rows dropped by insert deduplication included).',
-  labelNames: ['table'] as const,
+  help: 'Rows sent in acknowledged inserts (rows dropped by insert deduplication included), by body format (Native, or JSON where a value has no exact Native form).',
+  labelNames: ['table', 'format'] as const,
   registers: [registry],
 });
 
@@ -117,7 +118,10 @@ export interface ClickHouse {
   query<T = Record<string, unknown>>(sql: string, params?: QueryParams): Promise<T[]>;
   /** Run a statement without result rows (DDL, ALTER, INSERT ... SELECT). */
   command(sql: string, params?: QueryParams): Promise<void>;
-  /** Insert rows (JSON values: epoch-ms numbers for DateTime64(3), strings for IPs; see serializeRows). */
+  /**
+   * Insert rows (JSON values: epoch-ms numbers for DateTime64(3), strings for IPs), as one
+   * Native block when every value has an exact binary form, else as JSON (insert-rows.ts).
+   */
   insert(table: string, rows: readonly object[], opts?: InsertOptions): Promise<void>;
   /** True when ClickHouse answers. */
   ping(): Promise<boolean>;
@@ -209,68 +213,6 @@ function redactedUrl(url: string): string {
   return u.toString();
 }
 
-// bigint has no JSON form; ClickHouse parses a quoted integer into any Int/UInt column.
-const bigintReplacer = (_k: string, v: unknown): unknown => (typeof v === 'bigint' ? v.toString() : v);
-
-function jsonLine(value: unknown): string {
-  try {
-    return JSON.stringify(value);
-  } catch (err) {
-    // Only a bigint makes a plain row throw; the replacer costs ~40% on every row, so it is the fallback.
-    if (err instanceof TypeError) return JSON.stringify(value, bigintReplacer);
-    throw err;
-  }
-}
-
-/** An insert body: the format, the column list it needs (if any), and the rows. */
-export interface InsertBody {
-  format: 'JSONCompactEachRow' | 'JSONEachRow';
-  columns: readonly string[] | undefined;
-  body: string;
-}
-
-/**
- * Rows as JSONCompactEachRow (one JSON array per row, named columns) when every
- * row has the same defined keys, else JSONEachRow. Same values, same JSON
- * parsing rules for each value: only the row framing differs. Compact is what
- * makes inserts fast: ClickHouse matches no key names per value (~25% less
- * parse time on event rows) and JSON.stringify builds no objects' key
- * strings (~2x faster here). A key whose value is undefined counts as absent
- * (JSON.stringify drops it, and ClickHouse then uses the column default), so
- * rows that differ in that respect keep the keyed format.
- */
-export function serializeRows(rows: readonly object[]): InsertBody {
-  const first = rows[0] as Record<string, unknown> | undefined;
-  const columns = first ? Object.keys(first).filter((k) => first[k] !== undefined) : [];
-  let compact = columns.length > 0 && columns.every(isIdentifier);
-  if (compact) {
-    const n = columns.length;
-    const values: unknown[] = new Array<unknown>(n);
-    let body = '';
-    for (const row of rows as readonly Record<string, unknown>[]) {
-      // Same count of keys and every column defined = the same key set.
-      if (Object.keys(row).length !== n) {
-        compact = false;
-        break;
-      }
-      for (let i = 0; i < n; i++) {
-        const v = row[columns[i] as string];
-        if (v === undefined) {
-          compact = false;
-          break;
-        }
-        values[i] = v;
-      }
-      if (!compact) break;
-      body += jsonLine(values) + '\n';
-    }
-    if (compact) return { format: 'JSONCompactEachRow', columns, body };
-  }
-  let body = '';
-  for (const row of rows) body += jsonLine(row) + '\n';
-  return { format: 'JSONEachRow', columns: undefined, body };
-}
-
 /** The start of a statement, for error messages (values are bound, so it holds none). */
 function sqlHint(sql: string): string {
   const flat = sql.replace(/\s+/g, ' ').trim();
@@ -280,6 +222,8 @@ function sqlHint(sql: string): string {
 class ClickHouseImpl implements ClickHouse {
   private closing: Promise<void> | undefined;
   private readonly inFlight = new Set<Promise<unknown>>();
+  /** Column types per target table, read once (a column missing here makes its inserts JSON). */
+  private readonly columnTypes = new Map<string, Promise<Map<string, NativeType>>>();
 
   constructor(
     readonly client: ClickHouseClient,
@@ -289,6 +233,8 @@ class ClickHouseImpl implements ClickHouse {
     readonly dataDir: string,
     readonly url: string | undefined,
     private readonly afterClose: () => Promise<void>,
+    /** Embedded: the directory of Native block files (insert-rows.ts); server: undefined. */
+    private readonly blockDir: string | undefined = undefined,
   ) {}
 
   table(name: string): string {
@@ -332,17 +278,39 @@ class ClickHouseImpl implements ClickHouse {
       const target = this.table(table);
       if (rows.length === 0) return;
       const settings = insertSettings(opts.dedupToken ?? `once:${randomUUID()}`, opts.optimizeOnInsert !== false);
-      const { format, columns, body } = serializeRows(rows);
-      const columnList = columns ? ` (${columns.map(quoteIdentifier).join(', ')})` : '';
-      const res = await this.client.exec({
-        query: `INSERT INTO ${target}${columnList} SETTINGS ${settings.join(', ')} FORMAT ${format}`,
-        // One string chunk: chdb joins the body to the statement as text anyway
-        // (a Buffer would be decoded back to a string there); HTTP sends it as is.
-        values: Readable.from([body]),
-      });
-      await drainStream(res.stream);
-      insertedRows.inc({ table: table.slice(table.indexOf('.') + 1) }, rows.length);
+      const types = await this.typesOf(table);
+      const format = await insertRows({ client: this.client, blockDir: this.blockDir, target, rows, settings, types });
+      insertedRows.inc({ table: table.slice(table.indexOf('.') + 1), format }, rows.length);
     });
+  }
+
+  /** The table's columns this client can write as Native (native-format.ts), by name. */
+  private typesOf(table: string): Promise<Map<string, NativeType>> {
+    const dot = table.indexOf('.');
+    const [db, name] = dot >= 0 ? [table.slice(0, dot), table.slice(dot + 1)] : [this.database, table];
+    const key = `${db}.${name}`;
+    let p = this.columnTypes.get(key);
+    if (!p) {
+      p = (async () => {
+        const rows = await this.client.query({
+          query: 'SELECT name, type FROM system.columns WHERE database = {db:String} AND table = {name:String}',
+          query_params: { db, name },
+          format: 'JSONEachRow',
+        });
+        const types = new Map<string, NativeType>();
+        for (const c of await rows.json<{ name?: unknown; type?: unknown }>()) {
+          if (typeof c.name !== 'string' || typeof c.type !== 'string') continue;
+          const t = parseNativeType(c.type);
+          if (t) types.set(c.name, t);
+        }
+        // A table not there yet (no columns): ask again next time.
+        if (types.size === 0) this.columnTypes.delete(key);
+        return types;
+      })();
+      this.columnTypes.set(key, p);
+      p.catch(() => this.columnTypes.delete(key));
+    }
+    return p;
   }
 
   async ping(): Promise<boolean> {
@@ -450,6 +418,7 @@ async function openEmbedded(opts: ClickHouseOptions): Promise<ClickHouse> {
   const client = createClient({ connection: new DrainingConnection(connection) as never, log: clientLog });
   const ch = new ClickHouseImpl(client, opts.database, 'embedded', undefined, dataDir, undefined, () =>
     chdb.root.drainPending(),
+    prepareBlockDir(dataDir),
   );
   try {
     await ch.command(`CREATE DATABASE IF NOT EXISTS ${quoteIdentifier(opts.database)}`);
