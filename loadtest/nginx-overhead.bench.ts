@@ -4,7 +4,9 @@
 // blocked ranges, F security_filter rules and R protected routes (all pushed
 // through the control endpoint, as the enforcer does). A third server, plain
 // but with logwarden's JSON log line, splits the gap into the log line and the
-// access check. Prints requests/s per server (median of interleaved rounds,
+// access check; a fourth, the JSON-log server with the Lua module loaded and
+// an empty access_by_lua, splits the module's part into the hook (what the
+// Lua module costs nginx before a line of logwarden runs) and the check. Prints requests/s per server (median of interleaved rounds,
 // with the spread), the ratio, p50/p99 and the p99 added, and each nginx's own
 // CPU time per request.
 //   node dist/loadtest/nginx-overhead.bench.js [--ips 100000] [--ranges 1000] [--filters 100] [--routes 50]
@@ -213,7 +215,7 @@ interface Server {
   stop(): void;
 }
 
-async function startNginx(label: string, note: string, kind: 'plain' | 'json' | 'module', luaDir?: string): Promise<Server> {
+async function startNginx(label: string, note: string, kind: 'plain' | 'json' | 'hook' | 'module', luaDir?: string): Promise<Server> {
   const port = await freePort();
   const controlPort = kind === 'module' ? await freePort() : undefined;
   const prefix = mkdtempSync(join(tmpdir(), `overhead-${kind}-`));
@@ -230,15 +232,17 @@ async function startNginx(label: string, note: string, kind: 'plain' | 'json' | 
     writeFileSync(join(prefix, 'logwarden-control.conf'), (snippets['logwarden-control.conf'] ?? '').replace(/listen 127\.0\.0\.1:\d+;/, `listen 127.0.0.1:${controlPort};`));
     http = `${cpath}\n  include ${prefix}/logwarden-http.conf;\n  include ${prefix}/logwarden-control.conf;`;
     server = `include ${prefix}/logwarden-server.conf;`;
-  } else if (kind === 'json') {
+  } else if (kind === 'json' || kind === 'hook') {
     http = logPart;
     server = `access_log syslog:server=${syslogTarget},facility=local7,severity=info,tag=nginx logwarden_json;`;
+    // The Lua module loaded and an empty handler in the same phase as the check.
+    if (kind === 'hook') server += '\n    access_by_lua_block { }';
   } else {
     server = `access_log syslog:server=${syslogTarget},tag=nginx combined;`;
   }
   writeFileSync(
     join(prefix, 'nginx.conf'),
-    `${kind === 'module' ? loadModules : ''}
+    `${kind === 'module' || kind === 'hook' ? loadModules : ''}
 ${user}
 worker_processes ${workers};
 ${affinity}
@@ -355,6 +359,8 @@ try {
   servers.push(plain);
   const json = await startNginx('JSON log', "static file, logwarden's JSON line to syslog, no Lua", 'json');
   servers.push(json);
+  const hook = await startNginx('empty hook', 'as "JSON log", with the Lua module and an empty access_by_lua', 'hook');
+  servers.push(hook);
   const mod = await startNginx('with module', 'static file, access check, JSON line to syslog', 'module');
   servers.push(mod);
   let base: Server | undefined;
@@ -398,9 +404,17 @@ try {
     );
   }
   const r = median(ratios(mod));
-  console.log(`  ratio        ${r.toFixed(2)} (rounds ${spread(ratios(mod), 2)}; aim ≥ 0.9)  with module ÷ plain, requests/s`);
-  console.log(`  of which     JSON log line ${median(ratios(json)).toFixed(2)} of plain; access check ${(rps(mod) / rps(json)).toFixed(2)} of "JSON log"`);
-  console.log(`  CPU added    ${(cpu(mod) - cpu(plain)).toFixed(1)} µs/request: ${(cpu(json) - cpu(plain)).toFixed(1)} the JSON log line, ${(cpu(mod) - cpu(json)).toFixed(1)} the Lua module (hook and check)`);
+  // The issue's figure: the module against the same nginx with the same log
+  // line, per round (both ran back to back in it), and from CPU per request,
+  // which this shared machine's load disturbs least.
+  const sameLine = mod.runs.map((x, i) => x.rps / (json.runs[i]?.rps ?? NaN));
+  const rl = median(sameLine);
+  const cpuRatio = cpu(json) / cpu(mod);
+  console.log(`  ratio        ${rl.toFixed(2)} (rounds ${spread(sameLine, 2)}; aim ≥ 0.9)  with module ÷ JSON log (the same nginx with the same log line), requests/s; from CPU per request ${cpuRatio.toFixed(2)}`);
+  console.log(`  ÷ plain      ${r.toFixed(2)} (rounds ${spread(ratios(mod), 2)})  with module ÷ plain (combined line), requests/s; JSON log line ${median(ratios(json)).toFixed(2)} of plain`);
+  console.log(
+    `  CPU added    ${(cpu(mod) - cpu(plain)).toFixed(1)} µs/request: ${(cpu(json) - cpu(plain)).toFixed(1)} the JSON log line, ${(cpu(hook) - cpu(json)).toFixed(1)} the Lua hook (empty access_by_lua), ${(cpu(mod) - cpu(hook)).toFixed(1)} logwarden's check`,
+  );
   if (base) {
     console.log(`  baseline     ${(rps(mod) / rps(base)).toFixed(2)}× its requests/s (rounds ${spread(mod.runs.map((x, i) => x.rps / (base.runs[i]?.rps ?? NaN)), 2)}), ${(cpu(base) - cpu(mod)).toFixed(1)} µs/request less CPU than lua/ from ${baselineLua}`);
   }
@@ -408,8 +422,10 @@ try {
 
   const loadText = `${ips} addresses, ${ranges} ranges, ${filterCount} filter rules, ${routeCount} routes`;
   figure({ bench: 'nginx-overhead', name: `requests/s with the module (${loadText})`, value: rps(mod), unit: 'req/s', peer: { name: 'plain nginx, same config', value: rps(plain) }, better: 'higher' });
-  figure({ bench: 'nginx-overhead', name: 'requests/s, module ÷ plain', value: r, unit: '×', better: 'higher', aim: 0.9, note: setup });
+  figure({ bench: 'nginx-overhead', name: 'requests/s, module ÷ same nginx with the same (JSON) log line', value: rl, unit: '×', better: 'higher', aim: 0.9, note: `${setup}; from CPU per request ${cpuRatio.toFixed(2)}` });
+  figure({ bench: 'nginx-overhead', name: 'requests/s, module ÷ plain (combined line)', value: r, unit: '×', better: 'higher', note: setup });
   figure({ bench: 'nginx-overhead', name: 'nginx CPU per request with the module', value: cpu(mod), unit: 'µs', peer: { name: 'plain nginx', value: cpu(plain) }, better: 'lower' });
+  figure({ bench: 'nginx-overhead', name: 'nginx CPU per request with an empty Lua hook (JSON line)', value: cpu(hook), unit: 'µs', peer: { name: 'JSON log line, no Lua', value: cpu(json) }, better: 'lower' });
   figure({ bench: 'nginx-overhead', name: 'p50 latency with the module', value: p(mod, 'p50'), unit: 'ms', peer: { name: 'plain nginx', value: p(plain, 'p50') }, better: 'lower' });
   figure({ bench: 'nginx-overhead', name: 'p99 latency with the module', value: p(mod, 'p99'), unit: 'ms', peer: { name: 'plain nginx', value: p(plain, 'p99') }, better: 'lower' });
 } finally {

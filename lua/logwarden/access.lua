@@ -186,7 +186,9 @@ local function current()
     -- No counter (evicted from a full dict, and its re-creation failed): nothing can tell
     -- this worker of a change, so it keeps nothing across requests rather than keep a
     -- "not blocked" answer a new block should have ended.
-    if g == nil or g ~= state_gen or ngx_now() >= ranges_cache.next_expiry then
+    -- (The clock is read only while some range has an expiry to wait for.)
+    local expiry = ranges_cache.next_expiry
+    if g == nil or g ~= state_gen or (expiry ~= huge and ngx_now() >= expiry) then
         refresh(g)
     end
     return rules_cache.R

@@ -151,6 +151,15 @@ local function contains4(set, n)
     local nh = set.nh4
     if nh > 0 then
         local nets, mods = set.h4, set.h4mod
+        -- One or two lengths (a blocklist of /16s, a whitelist, a rule's
+        -- /24s: the usual shapes) without a loop: a loop of one or two turns
+        -- in the access check's path costs the JIT a trace of its own, and
+        -- the check a jump out of its trace and back, on every request.
+        if nh == 1 then
+            return nets[1][n - n % mods[1]] == true
+        elseif nh == 2 then
+            return nets[1][n - n % mods[1]] == true or nets[2][n - n % mods[2]] == true
+        end
         for i = 1, nh do
             if nets[i][n - n % mods[i]] then
                 return true

@@ -156,6 +156,33 @@ test('a CIDR block refuses every address inside it, IPv4-mapped IPv6 included', 
   assert.equal((await status()).ranges, 0);
 });
 
+test('ranges of one, two and five prefix lengths: each length decides (the one- and two-length paths of logwarden.ipset and its search)', async () => {
+  // One length: a hash set per length, no loop.
+  await blocks({ set: [{ ip: '198.18.0.0/16' }] });
+  assert.equal(await statusOf('198.18.200.1'), 403);
+  assert.equal(await statusOf('198.19.0.1'), 200);
+  assert.equal(await statusOf('198.17.255.255'), 200);
+  // Two lengths: both looked up, the longer first.
+  await blocks({ set: [{ ip: '203.0.113.0/24' }] });
+  assert.equal(await statusOf('203.0.113.9'), 403);
+  assert.equal(await statusOf('198.18.0.1'), 403, 'the /16 still decides beside a /24');
+  assert.equal(await statusOf('203.0.114.1'), 200);
+  assert.equal(await statusOf('198.19.0.1'), 200);
+  // Five lengths: merged ranges and a binary search.
+  await blocks({ set: [{ ip: '192.0.2.0/28' }, { ip: '192.0.2.64/27' }, { ip: '100.64.0.0/10' }] });
+  assert.equal((await status()).ranges, 5);
+  for (const [client, want] of [
+    ['192.0.2.15', 403], ['192.0.2.16', 200], ['192.0.2.70', 403], ['192.0.2.96', 200],
+    ['100.127.255.255', 403], ['100.128.0.0', 200], ['100.63.255.255', 200],
+    ['198.18.255.255', 403], ['203.0.113.255', 403], ['203.0.112.255', 200],
+  ] as const) {
+    assert.equal(await statusOf(client), want, client);
+  }
+  await blocks({ delete: ['198.18.0.0/16', '203.0.113.0/24', '192.0.2.0/28', '192.0.2.64/27', '100.64.0.0/10'] });
+  assert.equal((await status()).ranges, 0);
+  assert.equal(await statusOf('198.18.200.1'), 200, 'allowed after delete');
+});
+
 test('IPv6 addresses and blocks, whatever their spelling', async () => {
   await blocks({ set: [{ ip: '2001:db8::7' }, { ip: '2001:DB8:1::/48' }] });
   assert.equal(await statusOf('2001:0db8:0000:0000:0000:0000:0000:0007'), 403, 'exact, written out');
