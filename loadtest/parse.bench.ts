@@ -216,6 +216,10 @@ function runChild(format: Format): void {
     ['encode alone', (n) => {
       for (let i = 0; i < n; i++) sink += accessRecordCodec.encode(records[i & MASK] as AccessRecord).length;
     }],
+    // What encode cost before the hand-written writer (shared/avro/access-record-writer.ts): avsc's generic one.
+    ['encode alone, avsc generic', (n) => {
+      for (let i = 0; i < n; i++) sink += accessRecordCodec.type.toBuffer(records[i & MASK]).length;
+    }],
   ];
   const peer = PEER_OF[format];
   if (peer) {
@@ -287,17 +291,25 @@ function main(): void {
   console.log(`combined parse+encode vs the peer regex+JSON.stringify on the same lines: ${ratio(combined, 'peer regex+stringify')}x`);
   const aim = (r: (typeof results)[number], target: number): string =>
     `${fmt(rate(r.best['parse + encode']))}/s (aim ${fmt(target)}/s: ${rate(r.best['parse + encode']) >= target ? 'met' : 'not met'})`;
-  console.log(`aims, parse+encode per core: json ${aim(json, 1_000_000)}; combined ${aim(combined, 500_000)}`);
+  console.log(`aims, parse+encode per core: json ${aim(json, 1_000_000)}; combined ${aim(combined, 1_000_000)}`);
   console.log(
     `Avro encode alone runs ${fmt(rate(json.best['encode alone']))}/s (json records): parse+encode cannot pass it. ` +
-      `Parse alone: json ${fmt(rate(json.best.parse))}/s, combined ${fmt(rate(combined.best.parse))}/s, custom ${fmt(rate(custom.best.parse))}/s.`,
+      `Parse alone: json ${fmt(rate(json.best.parse))}/s, combined ${fmt(rate(combined.best.parse))}/s, custom ${fmt(rate(custom.best.parse))}/s. ` +
+      `Hand-written Avro writer vs avsc's generic writer on the same json records: ${fmt(rate(json.best['encode alone']) / rate(json.best['encode alone, avsc generic']), 2)}x.`,
   );
   const peerOf = (r: (typeof results)[number], name: string): { name: string; value: number } => ({ name, value: rate(r.best[name]) });
   figure({ bench: 'parse', name: 'json parse+encode, one core', value: rate(json.best['parse + encode']), unit: 'lines/s', peer: peerOf(json, 'peer JSON.parse+stringify'), better: 'higher', aim: 1_000_000 });
-  figure({ bench: 'parse', name: 'combined parse+encode, one core', value: rate(combined.best['parse + encode']), unit: 'lines/s', peer: peerOf(combined, 'peer regex+stringify'), better: 'higher', aim: 500_000 });
+  figure({ bench: 'parse', name: 'combined parse+encode, one core', value: rate(combined.best['parse + encode']), unit: 'lines/s', peer: peerOf(combined, 'peer regex+stringify'), better: 'higher', aim: 1_000_000 });
   figure({ bench: 'parse', name: 'custom format parse+encode, one core', value: rate(custom.best['parse + encode']), unit: 'lines/s', better: 'higher' });
   for (const r of results) figure({ bench: 'parse', name: `${r.format} parse alone, one core`, value: rate(r.best.parse), unit: 'lines/s', better: 'higher' });
-  figure({ bench: 'parse', name: 'Avro encode alone, one core', value: rate(json.best['encode alone']), unit: 'records/s', better: 'higher' });
+  figure({
+    bench: 'parse',
+    name: 'Avro encode alone, one core',
+    value: rate(json.best['encode alone']),
+    unit: 'records/s',
+    peer: peerOf(json, 'encode alone, avsc generic'),
+    better: 'higher',
+  });
   console.log(`(${((Date.now() - started) / 1000).toFixed(1)} s)`);
 }
 

@@ -21,6 +21,7 @@ import type { AccessRecord, BlockDecision, ControlChange, CrawlerVerdict, Notice
 import { AVRO_ERRORS, CodecError } from './errors.js';
 import { LogwardenError } from '../errors.js';
 import { localSchemas, parseSchema, type SchemaSource } from './schema-source.js';
+import { ACCESS_RECORD_FIELDS, fieldSignature, NOT_HANDLED, writeAccessRecord } from './access-record-writer.js';
 
 export { AVRO_ERRORS, CodecError, CODEC_ERROR_REASONS, type CodecErrorCode, type CodecErrorReason } from './errors.js';
 export {
@@ -37,6 +38,13 @@ export const MAGIC_BYTE = 0;
 export const HEADER_BYTES = 5;
 
 type Resolver = ReturnType<Type['createResolver']>;
+
+/**
+ * A hand-written writer of one schema's body at `pos`: the end offset,
+ * NOT_HANDLED (avsc writes the value, or says what is wrong with it), or
+ * minus the bytes it needs from `pos` when the buffer is too short.
+ */
+export type BodyWriter = (buf: Buffer, pos: number, value: unknown) => number;
 
 // Shared by every codec of the thread: encode is synchronous, so no two
 // records are ever being written at once. Grows for an oversized record and
@@ -59,7 +67,14 @@ export class RecordCodec<T extends object> {
   /** Writer id → resolver into `type`, or the error to throw again for an unusable id. */
   private readonly resolvers = new Map<number, Resolver | CodecError>();
 
-  constructor(subject: string, source: SchemaSource = localSchemas()) {
+  /** Writes the body instead of avsc when set; bytes identical to avsc's (access-record-writer.ts). */
+  private readonly bodyWriter: BodyWriter | undefined;
+
+  /**
+   * `fast`: a hand-written writer and the field signature it was written for;
+   * used only while the subject's current schema has exactly those fields.
+   */
+  constructor(subject: string, source: SchemaSource = localSchemas(), fast?: { fields: string; write: BodyWriter }) {
     const current = source.latest(subject);
     this.subject = subject;
     this.source = source;
@@ -67,6 +82,12 @@ export class RecordCodec<T extends object> {
     this.type = parseSchema(current.schema);
     if (this.type.typeName !== 'record') throw new LogwardenError(AVRO_ERRORS.LW_AVRO_REGISTRY_INVALID, `schema of ${subject} (id ${current.id}) is not a record`);
     decodeToPlainObjects(this.type);
+    this.bodyWriter = fast !== undefined && fieldSignature(current.schema) === fast.fields ? fast.write : undefined;
+  }
+
+  /** Whether encode writes with a hand-written writer (true for AccessRecord while its schema is the one the writer knows). */
+  get handWritten(): boolean {
+    return this.bodyWriter !== undefined;
   }
 
   /** Confluent-framed Avro bytes of `value`. Throws CodecError `invalid_record` when it does not match the schema. */
@@ -138,6 +159,14 @@ export class RecordCodec<T extends object> {
       scratch[pos] = MAGIC_BYTE;
       scratch.writeUInt32BE(this.schemaId, pos + 1);
       let end: number;
+      if (this.bodyWriter !== undefined) {
+        end = this.bodyWriter(scratch, pos + HEADER_BYTES, value);
+        if (end > 0) return end;
+        if (end !== NOT_HANDLED) {
+          growScratch(pos + HEADER_BYTES - end, pos);
+          continue;
+        }
+      }
       try {
         end = this.type.encode(value, scratch, pos + HEADER_BYTES);
       } catch (err) {
@@ -230,7 +259,7 @@ function describeValue(v: unknown): string {
   return s.length > 60 ? `${s.slice(0, 57)}...` : s;
 }
 
-export const accessRecordCodec = new RecordCodec<AccessRecord>('AccessRecord');
+export const accessRecordCodec = new RecordCodec<AccessRecord>('AccessRecord', localSchemas(), { fields: ACCESS_RECORD_FIELDS, write: writeAccessRecord });
 export const securityEventCodec = new RecordCodec<SecurityEvent>('SecurityEvent');
 /** BlockDecision as the schema holds it (v2): a feed's source is the symbol `feed` and its name in `feed`. */
 type BlockDecisionWire = Omit<BlockDecision, 'source' | 'actor'> & { source: 'auto' | 'manual' | 'filter' | 'feed'; feed: string; actor: string };

@@ -17,6 +17,7 @@
 // datagram / TCP frame / file line (bytes) to a result, size limit and syslog
 // header included. Nothing here throws on input; each rejected line has a
 // reason and a detail.
+import { isAscii } from 'node:buffer';
 import { LogwardenError } from '../../errors.js';
 import { INGEST_ERRORS } from '../errors.js';
 import type { LineResult, RecordContext } from '../record.js';
@@ -120,6 +121,9 @@ export interface RawLineOptions {
   fastPath?: boolean;
 }
 
+/** Buffer's own latin1 decoder, without Buffer#toString's argument handling. */
+const latin1Slice = (Buffer.prototype as unknown as { latin1Slice: (this: Buffer, start: number, end: number) => string }).latin1Slice;
+
 /**
  * The whole path from received bytes to a result: one trailing newline
  * (LF or CRLF) removed, empty and oversized lines answered, UTF-8 decoded
@@ -144,6 +148,11 @@ export function createRawLineParser(options: RawLineOptions): (raw: Buffer, rece
     if (!options.syslog) return parse(line, undefined, receivedAt);
     const s = options.syslog === 'file' ? parseSyslogFileLine(line, receivedAt) : parseSyslog(line, receivedAt);
     if (!s.ok) return { ok: false, reason: 'bad_syslog_header', detail: s.detail };
-    return parse(s.message, s.header, receivedAt);
+    // The message (always the line's tail) as a string of its own rather than a slice of the
+    // line: the format's parser runs some forty searches and slices on it, and on a slice each
+    // costs more (json lines: 8–17 % of parse on the shared machine; combined lines: no change).
+    // Only for ASCII bytes, where characters and bytes line up and latin1 decodes as UTF-8 does.
+    const m = s.message;
+    return parse(isAscii(bytes) ? latin1Slice.call(bytes, bytes.length - m.length, bytes.length) : m, s.header, receivedAt);
   };
 }
