@@ -4,7 +4,8 @@
 // rollups as the sinks' inserts would), spread over the retention period,
 // then p50/p99 of every API query, disk bytes per event and the time the
 // generation took. The data dir is a temporary dir, removed at the end.
-//   node dist/loadtest/query.bench.js [--events 100000000] [--runs 50] [--days 30]
+//   node dist/loadtest/query.bench.js [--events 100000000] [--runs 50] [--days 30] [--data-dir DIR]
+// --data-dir: seed into DIR and keep it; a later run with the same sizes reuses it.
 //
 // Distribution (seeded by the row number, so every run builds the same data):
 // types 35% suspicious, 30% rate_limited, 15% scan_detected, 10% auth_failed,
@@ -18,13 +19,14 @@ import { parseArgs } from 'node:util';
 import { encodeCursor, listEvents } from '../shared/clickhouse/queries.js';
 import { stats, timeSeries, topStats } from '../shared/clickhouse/rollup-queries.js';
 import { figure } from './report-figures.js';
-import { openBenchDatabase, seedEvents } from './seed-events.js';
+import { openBenchDatabase, seedOnce } from './seed-events.js';
 
 const { values } = parseArgs({
   options: {
     events: { type: 'string', default: '100000000' },
     runs: { type: 'string', default: '50' },
     days: { type: 'string', default: '30' },
+    'data-dir': { type: 'string' },
   },
 });
 const N = Math.max(1000, Math.min(Number(values.events), 1_000_000_000));
@@ -33,15 +35,14 @@ const DAYS = Math.max(1, Math.min(Number(values.days), 365));
 const DAY = 86_400_000;
 const HOUR = 3_600_000;
 
-const { ch, cleanup } = await openBenchDatabase('query', DAYS);
+const { ch, cleanup } = await openBenchDatabase('query', DAYS, values['data-dir']);
 
 try {
-  const now = Date.now();
-  const start = now - DAYS * DAY;
   const mark = (s: string): void => void process.stdout.write(s);
 
   // ---------------------------------------------------------------- generate
-  const { genEventsS, genRequestsS } = await seedEvents(ch, { events: N, days: DAYS, now, mark });
+  const { genEventsS, genRequestsS, now } = await seedOnce(ch, values['data-dir'], { events: N, days: DAYS, now: Date.now(), mark });
+  const start = now - DAYS * DAY;
 
   // ---------------------------------------------------------------- size
   const parts = await ch.query<{ table: string; rows: string; bytes: string; parts: string }>(
@@ -52,7 +53,7 @@ try {
   const byTable = new Map(parts.map((p) => [p.table, p]));
   const evBytes = Number(byTable.get('events')?.bytes ?? 0);
   const evRows = Number(byTable.get('events')?.rows ?? 0);
-  const rollupBytes = ['events_by_minute', 'events_by_ip_minute', 'events_by_path_hour', 'events_top_ips_hour', 'events_by_hour'].reduce((s, t) => s + Number(byTable.get(t)?.bytes ?? 0), 0);
+  const rollupBytes = ['events_by_minute', 'events_by_ip_minute', 'events_by_path_hour', 'events_top_ips_hour', 'events_by_hour', 'events_by_geo_hour', 'events_by_day'].reduce((s, t) => s + Number(byTable.get(t)?.bytes ?? 0), 0);
 
   // ---------------------------------------------------------------- queries
   const [heavy] = await ch.query<{ ip: string }>(

@@ -4,7 +4,7 @@
 // rollups as the sinks' inserts would; country and AS per address), spread over `days`, and N/20 captured
 // requests over the last day. The distribution is described in
 // query.bench.ts's header; every run builds the same data.
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openClickHouse, type ClickHouse } from '../shared/clickhouse/client.js';
@@ -13,17 +13,37 @@ import { migrate } from '../shared/clickhouse/migrate.js';
 const CHUNK = 5_000_000;
 const DAY = 86_400_000;
 
-/** An embedded engine in a temporary dir, migrated for `days` of retention; `cleanup` closes it and removes the dir (also on SIGINT). */
-export async function openBenchDatabase(name: string, days: number): Promise<{ ch: ClickHouse; cleanup: () => Promise<void> }> {
-  const dataDir = mkdtempSync(join(tmpdir(), `logwarden-bench-${name}-`));
+/**
+ * An embedded engine in a temporary dir (or in `keepDir`, kept), migrated for
+ * `days` of retention; `cleanup` closes it and removes a temporary dir (also
+ * on SIGINT).
+ */
+export async function openBenchDatabase(name: string, days: number, keepDir?: string): Promise<{ ch: ClickHouse; cleanup: () => Promise<void> }> {
+  const dataDir = keepDir ?? mkdtempSync(join(tmpdir(), `logwarden-bench-${name}-`));
   const ch = await openClickHouse({ database: 'bench', dataDir });
   const cleanup = async (): Promise<void> => {
     await ch.close().catch(() => undefined);
-    rmSync(dataDir, { recursive: true, force: true });
+    if (keepDir === undefined) rmSync(dataDir, { recursive: true, force: true });
   };
   process.once('SIGINT', () => void cleanup().then(() => process.exit(130)));
   await migrate(ch, { retentionDays: days + 1, requestsTtlDays: 2 });
   return { ch, cleanup };
+}
+
+/**
+ * Seeds `events` over `days` into a kept dir once: the second run with the
+ * same sizes finds `seeded.json` and reuses the data (and its `now`).
+ */
+export async function seedOnce(ch: ClickHouse, dir: string | undefined, opts: { events: number; days: number; now: number; mark?: (s: string) => void }): Promise<Seeded & { now: number }> {
+  const marker = dir === undefined ? undefined : join(dir, 'seeded.json');
+  if (marker !== undefined && existsSync(marker)) {
+    const was = JSON.parse(readFileSync(marker, 'utf8')) as { events: number; days: number; now: number } & Seeded;
+    if (was.events === opts.events && was.days === opts.days) return was;
+    throw new Error(`${dir} holds ${was.events} events over ${was.days} days, not ${opts.events} over ${opts.days}`);
+  }
+  const seeded = await seedEvents(ch, opts);
+  if (marker !== undefined) writeFileSync(marker, JSON.stringify({ events: opts.events, days: opts.days, now: opts.now, ...seeded }));
+  return { ...seeded, now: opts.now };
 }
 
 export interface Seeded {

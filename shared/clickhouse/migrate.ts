@@ -80,6 +80,7 @@ const RETENTION_TABLES: readonly { table: string; days: keyof Pick<RetentionOpti
   { table: 'events_top_ips_hour', days: 'retentionDays' },
   { table: 'events_by_hour', days: 'retentionDays' },
   { table: 'events_by_geo_hour', days: 'retentionDays' },
+  { table: 'events_by_day', days: 'retentionDays' },
   { table: 'crawler_verdicts', days: 'retentionDays' },
 ];
 

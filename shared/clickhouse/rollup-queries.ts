@@ -1,14 +1,26 @@
 // The stats, time series and top lists the management API and the dashboard
 // read. They read the rollups (migrations 000004-6 per minute, 000009,
-// 000011-12, 000014 per hour), never raw rows; rollup tables are
-// SummingMergeTree, so every read sums with GROUP BY (unmerged parts hold
-// partial rows for one key). Every user value is a bound parameter.
+// 000011-12, 000014, 000018 per hour, 000020 per day), never raw rows; rollup
+// tables are SummingMergeTree, so every read sums with GROUP BY (unmerged
+// parts hold partial rows for one key). Every user value is a bound parameter.
 import type { ClickHouse } from './client.js';
 import { checkMs, eventRow, newestEvents, QueryInputError, type EventRow } from './queries.js';
 import { ipText } from './sql.js';
 
 const MINUTE_MS = 60_000;
 const HOUR_MS = 3_600_000;
+const DAY_MS = 86_400_000;
+
+/**
+ * The units of `size` ms (aligned to the epoch) all of whose buckets of `step`
+ * ms lie in [first, last], where `first` and `last` are bucket starts (epoch
+ * ms): [start, end), empty (start >= end) when none.
+ */
+function wholeUnits(first: number, last: number, step: number, size: number): { start: number; end: number } {
+  const start = Math.ceil(first / size) * size;
+  const end = Math.floor((last + step) / size) * size;
+  return { start, end: Math.max(start, end) };
+}
 
 /**
  * The hours of events_by_hour (000014) wholly inside a range of minutes of
@@ -18,9 +30,20 @@ const HOUR_MS = 3_600_000;
  * sums to exactly what the minute rollup alone gives. h_start >= h_end: none.
  */
 export function wholeHours(first: number, last: number): { h_start: number; h_end: number } {
-  const h_start = Math.ceil(first / HOUR_MS) * HOUR_MS;
-  const h_end = Math.floor((last + MINUTE_MS) / HOUR_MS) * HOUR_MS;
-  return { h_start, h_end: Math.max(h_start, h_end) };
+  const { start, end } = wholeUnits(first, last, MINUTE_MS, HOUR_MS);
+  return { h_start: start, h_end: end };
+}
+
+/**
+ * The days of events_by_day (000020) wholly inside a range of buckets of
+ * `step` ms (a minute or an hour) of a finer rollup: `first` and `last` are
+ * the first and last bucket starts (epoch ms, UTC days). A read takes
+ * [d_start, d_end) from events_by_day and the rest from the finer rollup
+ * (splitDays). d_start >= d_end: none.
+ */
+export function wholeDays(first: number, last: number, step: number): { d_start: number; d_end: number } {
+  const { start, end } = wholeUnits(first, last, step, DAY_MS);
+  return { d_start: start, d_end: end };
 }
 
 /**
@@ -34,6 +57,19 @@ function splitRollup(ch: ClickHouse, cols: string, minuteWhere: string, extraWhe
   return `(SELECT ${cols} FROM ${ch.table('events_by_minute')} WHERE ${minuteWhere} AND NOT (${hours}) ${extraWhere}
            UNION ALL
            SELECT ${cols} FROM ${ch.table('events_by_hour')} WHERE ${hours} ${extraWhere})`;
+}
+
+/**
+ * Rows of the finer rollup `fine` matching `fineWhere`, with the whole days
+ * among them read from events_by_day's rows of kind `dim` instead: a subquery
+ * with columns `cols` (which both tables have). `extraWhere` applies to both
+ * sides. Needs the d_start/d_end parameters (wholeDays).
+ */
+function splitDays(ch: ClickHouse, fine: string, dim: 'ip' | 'path' | 'geo', cols: string, fineWhere: string, extraWhere = ''): string {
+  const days = "ts >= fromUnixTimestamp64Milli({d_start:Int64}, 'UTC') AND ts < fromUnixTimestamp64Milli({d_end:Int64}, 'UTC')";
+  return `(SELECT ${cols} FROM ${ch.table(fine)} WHERE ${fineWhere} AND NOT (${days}) ${extraWhere}
+           UNION ALL
+           SELECT ${cols} FROM ${ch.table('events_by_day')} WHERE dim = '${dim}' AND ${days} ${extraWhere})`;
 }
 
 // ---------------------------------------------------------------- stats
@@ -65,6 +101,43 @@ const TOP_IP_SKETCH = 50;
 
 export const EVENT_TYPES = ['blocked_ip', 'rate_limited', 'auth_failed', 'suspicious', 'scan_detected', 'challenge'] as const;
 
+/**
+ * Stats' top offending IPs: up to TOP_IP_SKETCH rows, candidates from the
+ * hourly top-K sketches (migration 000013), exact counts for them from the
+ * per-IP rollups (whole days from events_by_day, the rest per minute), whose
+ * keys start with ip. Grouping every address of the window instead takes
+ * seconds once most addresses are seen once (see 000013). The candidates are
+ * read first, once, and bound as a parameter: both sides of the split must
+ * count the same addresses (merging the sketches in another order can pick
+ * other addresses among equals).
+ */
+async function topIps(
+  ch: ClickHouse,
+  window: { from: number; to: number; top: number },
+  rollupWindow: string,
+  days: { d_start: number; d_end: number },
+): Promise<{ ip: string; events: string; requests: string }[]> {
+  let candidates = '';
+  const params: Record<string, unknown> = { ...window, ...days };
+  if (window.top <= TOP_IP_SKETCH) {
+    const rows = await ch.query<{ ip: string }>(
+      `SELECT IPv6NumToString(arrayJoin(topKMerge(${TOP_IP_SKETCH})(k.top))) AS ip FROM ${ch.table('events_top_ips_hour')} AS k
+       WHERE k.ts >= toStartOfHour(fromUnixTimestamp64Milli({from:Int64}, 'UTC')) AND k.ts <= fromUnixTimestamp64Milli({to:Int64}, 'UTC')`,
+      window,
+    );
+    if (rows.length === 0) return [];
+    params.candidates = rows.map((r) => r.ip);
+    candidates = 'AND ip IN {candidates:Array(IPv6)}';
+  }
+  // The output name ip is the text form; r.ip is the column (the key, and a 16-byte group key).
+  return ch.query<{ ip: string; events: string; requests: string }>(
+    `SELECT ${ipText('r.ip')} AS ip, sum(r.events) AS events, sum(r.requests) AS requests
+     FROM ${splitDays(ch, 'events_by_ip_minute', 'ip', 'ip, events, requests', rollupWindow, candidates)} AS r
+     GROUP BY r.ip ORDER BY events DESC, requests DESC, r.ip LIMIT {top:UInt32}`,
+    params,
+  );
+}
+
 /** The /stats response: totals by type, active blocks, recent threats, top offending IPs. */
 export async function stats(ch: ClickHouse, opts: StatsOptions = {}): Promise<Stats> {
   const to = checkMs('now', opts.now ?? Date.now());
@@ -80,7 +153,10 @@ export async function stats(ch: ClickHouse, opts: StatsOptions = {}): Promise<St
   const rollupWindow = windowOn('ts');
 
   // Minutes from the one holding `from` to the one holding `to`, inclusive.
-  const whole = wholeHours(Math.floor(from / MINUTE_MS) * MINUTE_MS, Math.floor(to / MINUTE_MS) * MINUTE_MS);
+  const firstMinute = Math.floor(from / MINUTE_MS) * MINUTE_MS;
+  const lastMinute = Math.floor(to / MINUTE_MS) * MINUTE_MS;
+  const whole = wholeHours(firstMinute, lastMinute);
+  const days = wholeDays(firstMinute, lastMinute, MINUTE_MS);
 
   const [byType, blocks, recent, ips] = await Promise.all([
     ch.query<{ type: string; events: string }>(
@@ -100,19 +176,7 @@ export async function stats(ch: ClickHouse, opts: StatsOptions = {}): Promise<St
       to,
       from,
     ),
-    // Up to TOP_IP_SKETCH rows: candidates from the hourly top-K sketches
-    // (migration 000013), exact counts for them from the per-IP rollup, whose
-    // key starts with ip. Grouping every address of the window instead takes
-    // seconds once most addresses are seen once (see 000013).
-    // The output name ip is the text form; r.ip is the column (the key, and a 16-byte group key).
-    ch.query<{ ip: string; events: string; requests: string }>(
-      `SELECT ${ipText('r.ip')} AS ip, sum(r.events) AS events, sum(r.requests) AS requests
-       FROM ${ch.table('events_by_ip_minute')} AS r WHERE ${windowOn('r.ts')}
-       ${top <= TOP_IP_SKETCH ? `AND r.ip IN (SELECT arrayJoin(topKMerge(${TOP_IP_SKETCH})(k.top)) FROM ${ch.table('events_top_ips_hour')} AS k
-         WHERE k.ts >= toStartOfHour(fromUnixTimestamp64Milli({from:Int64}, 'UTC')) AND k.ts <= fromUnixTimestamp64Milli({to:Int64}, 'UTC'))` : ''}
-       GROUP BY r.ip ORDER BY events DESC, requests DESC, r.ip LIMIT {top:UInt32}`,
-      window,
-    ),
+    topIps(ch, window, rollupWindow, days),
   ]);
 
   const events_by_type: Record<string, number> = Object.fromEntries(EVENT_TYPES.map((t) => [t, 0]));
@@ -232,14 +296,18 @@ export async function topStats(ch: ClickHouse, opts: TopStatsOptions): Promise<T
   const top = opts.top ?? 10;
   if (!Number.isInteger(top) || top < 1 || top > 1000) throw new QueryInputError(`top out of range: ${top}`);
   const hours = wholeHours(Math.floor(from / MINUTE_MS) * MINUTE_MS, Math.floor((to - 1) / MINUTE_MS) * MINUTE_MS);
-  const params = { from, to, top, deployment: opts.deployment ?? '', ...hours };
+  // Hourly rollups hold the hours from the one holding `from` to the last starting before `to`.
+  const days = wholeDays(Math.floor(from / HOUR_MS) * HOUR_MS, Math.ceil(to / HOUR_MS) * HOUR_MS - HOUR_MS, HOUR_MS);
+  const params = { from, to, top, deployment: opts.deployment ?? '', ...hours, ...days };
   const dep = opts.deployment !== undefined ? 'AND deployment = {deployment:String}' : '';
   const span = (unit: 'Minute' | 'Hour'): string =>
     `ts >= toStartOf${unit}(fromUnixTimestamp64Milli({from:Int64}, 'UTC')) AND ts < fromUnixTimestamp64Milli({to:Int64}, 'UTC')`;
   const range = (unit: 'Minute' | 'Hour'): string => `${span(unit)} ${dep}`;
   const [paths, deployments, agents, countries, eventCountries, eventAsns] = await Promise.all([
     ch.query<{ path: string; events: string }>(
-      `SELECT path, sum(events) AS events FROM ${ch.table('events_by_path_hour')} WHERE ${range('Hour')}
+      // events_by_day has paths of all deployments together; one deployment's come from the hours.
+      `SELECT path, sum(events) AS events
+       FROM ${opts.deployment === undefined ? splitDays(ch, 'events_by_path_hour', 'path', 'path, events', span('Hour')) : `${ch.table('events_by_path_hour')} WHERE ${range('Hour')}`}
        GROUP BY path ORDER BY events DESC, path LIMIT {top:UInt32}`,
       params,
     ),
@@ -260,12 +328,14 @@ export async function topStats(ch: ClickHouse, opts: TopStatsOptions): Promise<T
       params,
     ),
     ch.query<{ country: string; events: string; requests: string }>(
-      `SELECT country, sum(events) AS events, sum(requests) AS requests FROM ${ch.table('events_by_geo_hour')} WHERE ${range('Hour')}
+      `SELECT country, sum(events) AS events, sum(requests) AS requests
+       FROM ${splitDays(ch, 'events_by_geo_hour', 'geo', 'country, events, requests', span('Hour'), dep)}
        GROUP BY country ORDER BY events DESC, country LIMIT {top:UInt32}`,
       params,
     ),
     ch.query<{ asn: string | number; as_org: string; events: string; requests: string }>(
-      `SELECT asn, any(as_org) AS as_org, sum(events) AS events, sum(requests) AS requests FROM ${ch.table('events_by_geo_hour')} WHERE ${range('Hour')}
+      `SELECT asn, any(as_org) AS as_org, sum(events) AS events, sum(requests) AS requests
+       FROM ${splitDays(ch, 'events_by_geo_hour', 'geo', 'asn, as_org, events, requests', span('Hour'), dep)}
        GROUP BY asn ORDER BY events DESC, asn LIMIT {top:UInt32}`,
       params,
     ),
