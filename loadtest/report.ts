@@ -56,6 +56,9 @@ const PLANS: Plan[] = [
   { name: 'feeds', script: 'feeds.bench.js', quick: ['--entries', '100000', '--seconds', '4', '--rounds', '2'], timeoutS: 180, peers: ['wrk'] },
   { name: 'nginx-overhead', script: 'nginx-overhead.bench.js', quick: ['--ips', '20000', '--ranges', '200', '--seconds', '5'], timeoutS: 150, peers: ['wrk'] },
   { name: 'ingest-udp', script: 'ingest-udp.bench.js', quick: ['--rates', '25000,50000', '--seconds', '5'], timeoutS: 300, peers: ['rsyslog', 'rsyslog-kafka'] },
+  { name: 'ingest-tcp', script: 'ingest-tcp.bench.js', quick: ['--lines', '100000'], timeoutS: 400, peers: ['rsyslog', 'rsyslog-kafka'] },
+  { name: 'ingest-stages', script: 'ingest-stages.bench.js', quick: ['--lines', '50000'], timeoutS: 180 },
+  { name: 'bus-clients', script: 'bus-clients.bench.js', quick: ['--records', '100000'], timeoutS: 300 },
   {
     name: 'detector-replay',
     script: 'detector-replay.bench.js',
