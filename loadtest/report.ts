@@ -57,6 +57,9 @@ const PLANS: Plan[] = [
   // The full load (100k addresses, 1k ranges, 100 filter rules, 50 routes): about 75 s with its four servers.
   { name: 'nginx-overhead', script: 'nginx-overhead.bench.js', quick: ['--seconds', '5'], timeoutS: 180, peers: ['wrk'] },
   { name: 'ingest-udp', script: 'ingest-udp.bench.js', quick: ['--rates', '25000,50000', '--seconds', '5'], timeoutS: 300, peers: ['rsyslog', 'rsyslog-kafka'] },
+  { name: 'ingest-tcp', script: 'ingest-tcp.bench.js', quick: ['--lines', '100000'], timeoutS: 400, peers: ['rsyslog', 'rsyslog-kafka'] },
+  { name: 'ingest-stages', script: 'ingest-stages.bench.js', quick: ['--lines', '50000'], timeoutS: 180 },
+  { name: 'bus-clients', script: 'bus-clients.bench.js', quick: ['--records', '100000'], timeoutS: 300 },
   {
     name: 'detector-replay',
     script: 'detector-replay.bench.js',

@@ -1,0 +1,199 @@
+// TCP relay input → Kafka, against rsyslog (imtcp → omkafka) on the same
+// generated lines, the same broker, the same run. TCP loses nothing (the
+// relay waits on backpressure), so the figure is throughput: the generator
+// sends N lines as fast as the receiver takes them, and the clock stops when
+// the last record is on the topic. Per core: the receiver's own CPU time
+// (utime + stime from /proc/<pid>/stat), so the figure holds on a shared
+// machine where the wall clock does not.
+//   node dist/loadtest/ingest-tcp.bench.js [--lines 200000] [--framing octet,newline]
+// rsyslog forwards the raw line; logwarden parses it, normalises it and
+// encodes Avro: the ratio prices that work.
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { parseArgs } from 'node:util';
+import { KafkaBus } from '../shared/bus/kafka.js';
+import { freePort } from '../shared/testing/nginx.js';
+import { figure } from './report-figures.js';
+
+const { values } = parseArgs({ options: { lines: { type: 'string', default: '200000' }, framing: { type: 'string', default: 'octet,newline' } } });
+const lines = Math.min(Math.max(10_000, Number(values.lines)), 2_000_000);
+const framings = values.framing.split(',').filter((f): f is 'octet' | 'newline' => f === 'octet' || f === 'newline');
+const root = fileURLToPath(new URL('../..', import.meta.url));
+const node = process.execPath;
+const cli = join(root, 'dist/services/cli/main.js');
+const gen = join(root, 'dist/loadtest/generator/main.js');
+const sh = (cmd: string, args: string[]): string => execFileSync(cmd, args, { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] }).trim();
+
+const brokerLine = sh('bash', ['infra/kafka/kafka.sh', 'start']).split(/\s+/);
+const brokers = [brokerLine[0] as string];
+const kafkaVersion = brokerLine[1] as string;
+const dir = mkdtempSync(join(tmpdir(), 'ingest-tcp-bench-'));
+const file = join(dir, 'traffic.log');
+sh(node, [gen, 'write', '--lines', String(lines), '--seed', '7', '--format', 'syslog-json', '--out', file]);
+const bus = new KafkaBus({ brokers, clientId: 'ingest-tcp-bench', acks: 'all', compression: 'none', replicationFactor: 1 });
+
+async function total(topic: string): Promise<number> {
+  try {
+    return (await bus.endOffsets(topic)).reduce((n, o) => n + Number(o.offset), 0);
+  } catch {
+    return 0;
+  }
+}
+
+/** CPU seconds (user + system) a process has used so far. */
+function cpuSeconds(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  // After the command: state is field 3, utime 14 and stime 15 (1-based over the whole line).
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
+interface Run {
+  name: string;
+  framing: string;
+  stored: number;
+  seconds: number;
+  cpu: number;
+}
+
+/** Sends every line once over TCP, then waits until `want` records are on the topics (or 120 s). */
+async function drive(pid: number, port: number, framing: string, topics: string[], want: number): Promise<{ stored: number; seconds: number; cpu: number }> {
+  const cpu0 = cpuSeconds(pid);
+  const t0 = performance.now();
+  const blaster = spawn(node, [gen, 'blast', '--tcp', `127.0.0.1:${port}`, '--framing', framing, '--rate', '2000000', '--seconds', '120', '--max-lines', String(want), '--from', file], { stdio: 'ignore' });
+  let stored = 0;
+  let last = performance.now();
+  const deadline = t0 + 120_000;
+  while (performance.now() < deadline) {
+    await sleep(100);
+    let n = 0;
+    for (const t of topics) n += await total(t);
+    if (n !== stored) {
+      stored = n;
+      last = performance.now();
+    }
+    if (stored >= want) break;
+  }
+  blaster.kill();
+  return { stored, seconds: (last - t0) / 1000, cpu: cpuSeconds(pid) - cpu0 };
+}
+
+async function waitFor(child: ChildProcess, marker: string): Promise<void> {
+  await new Promise<void>((resolve, reject) => {
+    let out = '';
+    const onData = (b: Buffer): void => {
+      out += b.toString();
+      if (out.includes(marker)) resolve();
+    };
+    child.stdout?.on('data', onData);
+    child.stderr?.on('data', onData);
+    child.on('exit', (code) => reject(new Error(`exited with ${code}: ${out.slice(-500)}`)));
+    setTimeout(() => reject(new Error(`no "${marker}" within 60 s: ${out.slice(-500)}`)), 60_000).unref();
+  });
+}
+
+async function runLogwarden(framing: string): Promise<Run> {
+  const prefix = `it${Date.now().toString(36)}.`;
+  const port = await freePort();
+  const child = spawn(node, [cli, 'ingester'], {
+    cwd: root,
+    env: {
+      ...process.env,
+      LOGWARDEN_KAFKA_BROKERS: brokers.join(','),
+      LOGWARDEN_TOPIC_PREFIX: prefix,
+      LOGWARDEN_UDP_PORT: '0',
+      LOGWARDEN__INGEST__TCP__ENABLED: 'true',
+      LOGWARDEN__INGEST__TCP__PORT: String(port),
+      LOGWARDEN__METRICS__PORT: '0',
+      LOGWARDEN_LOG_LEVEL: 'warn',
+      LOGWARDEN__KAFKA__PARTITIONS: '6',
+      LOGWARDEN_DATA_DIR: join(dir, `data-${prefix}`),
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  try {
+    await waitFor(child, 'syslog (UDP)');
+    const r = await drive(child.pid as number, port, framing, [`${prefix}access`, `${prefix}dead-letter`], lines);
+    return { name: 'logwarden (1 process)', framing, ...r };
+  } finally {
+    child.kill('SIGTERM');
+    await new Promise((r) => child.once('exit', r));
+  }
+}
+
+async function runRsyslog(framing: string): Promise<Run | string> {
+  try {
+    execFileSync('bash', ['loadtest/peers/apt-install.sh', 'rsyslog', 'rsyslog-kafka'], { cwd: root, stdio: 'inherit' });
+  } catch {
+    return 'rsyslog + rsyslog-kafka not installed (needs root on Debian): peer skipped';
+  }
+  const port = await freePort();
+  const topic = `rt${Date.now().toString(36)}`;
+  await bus.ensureTopics([{ topic, partitions: 6 }]);
+  const conf = join(dir, `rsyslog-${topic}.conf`);
+  writeFileSync(
+    conf,
+    `global(workDirectory="${dir}" maxMessageSize="64k")
+module(load="imtcp")
+module(load="omkafka")
+template(name="raw" type="string" string="%rawmsg%")
+ruleset(name="tokafka" queue.type="LinkedList" queue.size="500000" queue.dequeueBatchSize="4096") {
+  action(type="omkafka" broker=["${brokers[0] as string}"] topic="${topic}" template="raw" partitions.auto="on"
+         confParam=["acks=all", "linger.ms=5", "batch.num.messages=10000", "compression.codec=none"])
+}
+input(type="imtcp" address="127.0.0.1" port="${port}" ruleset="tokafka" supportOctetCountedFraming="on")
+`,
+  );
+  const child = spawn('rsyslogd', ['-n', '-f', conf, '-i', join(dir, `${topic}.pid`)], { stdio: ['ignore', 'pipe', 'pipe'] });
+  try {
+    await sleep(2000);
+    if (child.exitCode !== null) return `rsyslogd exited (${child.exitCode}): peer skipped`;
+    const r = await drive(child.pid as number, port, framing, [topic], lines);
+    return { name: `rsyslog ${sh('rsyslogd', ['-v']).split('\n')[0]?.split(/\s+/)[1] ?? ''} imtcp→omkafka`, framing, ...r };
+  } finally {
+    child.kill('SIGTERM');
+    await new Promise((r) => child.once('exit', r));
+  }
+}
+
+const load = loadavg()
+  .map((l) => l.toFixed(2))
+  .join(' ');
+const rows: Array<{ ours: Run; peer: Run | undefined }> = [];
+let skipped: string | undefined;
+for (const framing of framings) {
+  const ours = await runLogwarden(framing);
+  const peer = skipped ? undefined : await runRsyslog(framing);
+  if (typeof peer === 'string') skipped = peer;
+  rows.push({ ours, peer: typeof peer === 'string' ? undefined : peer });
+}
+await bus.close();
+rmSync(dir, { recursive: true, force: true });
+
+const perCore = (r: Run): number => r.stored / Math.max(1e-3, r.cpu);
+const fmt = (r: Run): string =>
+  `    ${r.name.padEnd(34)} stored ${String(r.stored).padStart(8)} of ${lines}  ${Math.round(r.stored / r.seconds).toLocaleString('en').padStart(8)} lines/s wall  ${r.cpu.toFixed(1).padStart(5)} CPU s  ${Math.round(perCore(r)).toLocaleString('en').padStart(9)} lines/s per core (${((r.cpu * 1e6) / Math.max(1, r.stored)).toFixed(1)} CPU µs/line)`;
+console.log(`TCP syslog relay → Kafka ${kafkaVersion} (127.0.0.1, acks=all), ${lines.toLocaleString('en')} lines, load average at start ${load}, at end ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
+for (const row of rows) {
+  console.log(`  framing ${row.ours.framing}`);
+  console.log(fmt(row.ours));
+  if (row.peer) console.log(fmt(row.peer));
+  if (row.peer) console.log(`    ratio logwarden / rsyslog, per core: ${(perCore(row.ours) / perCore(row.peer)).toFixed(2)}`);
+}
+if (skipped) console.log(`  ${skipped}`);
+for (const row of rows) {
+  figure({
+    bench: 'ingest-tcp',
+    name: `TCP (${row.ours.framing} framing) → Kafka, lines/s per core of the receiver`,
+    value: perCore(row.ours),
+    unit: 'lines/s',
+    ...(row.peer ? { peer: { name: 'rsyslog imtcp → omkafka', value: perCore(row.peer) } } : {}),
+    better: 'higher',
+    aim: 250_000,
+    note: `${row.ours.stored} of ${lines} stored, ${Math.round(row.ours.stored / row.ours.seconds)} lines/s wall; load average ${load}${skipped ? `; ${skipped}` : ''}`,
+  });
+}
