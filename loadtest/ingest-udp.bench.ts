@@ -11,7 +11,7 @@
 // rsyslog forwards the raw line; logwarden parses it, normalises it and
 // encodes Avro: the ratio prices that work.
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -20,6 +20,7 @@ import { parseArgs } from 'node:util';
 import { KafkaBus } from '../shared/bus/kafka.js';
 import { freePort } from '../shared/testing/nginx.js';
 import { figure } from './report-figures.js';
+import { ensureRsyslog, startRsyslog } from './rsyslog-peer.js';
 
 const { values } = parseArgs({
   options: {
@@ -152,41 +153,22 @@ async function runLogwarden(): Promise<Run> {
 }
 
 async function runRsyslog(): Promise<Run | string> {
-  try {
-    execFileSync('bash', ['loadtest/peers/apt-install.sh', 'rsyslog', 'rsyslog-kafka'], { cwd: root, stdio: 'inherit' });
-  } catch {
-    return 'rsyslog + rsyslog-kafka not installed (needs root on Debian): peer skipped';
-  }
+  const skipped = ensureRsyslog(root);
+  if (skipped) return skipped;
   const port = await freePort();
   const topic = `rs${Date.now().toString(36)}`;
   await bus.ensureTopics([{ topic, partitions: 6 }]);
-  const conf = join(dir, 'rsyslog.conf');
-  writeFileSync(
-    conf,
-    `global(workDirectory="${dir}")
-module(load="imudp" threads="${workers}")
-module(load="omkafka")
-template(name="raw" type="string" string="%rawmsg%")
-ruleset(name="tokafka" queue.type="LinkedList" queue.size="500000" queue.dequeueBatchSize="4096") {
-  action(type="omkafka" broker=["${brokers[0] as string}"] topic="${topic}" template="raw" partitions.auto="on"
-         confParam=["acks=all", "linger.ms=5", "batch.num.messages=10000", "compression.codec=none"])
-}
-input(type="imudp" address="127.0.0.1" port="${port}" ruleset="tokafka" rcvbufSize="8m")
-`,
-  );
-  const child = spawn('rsyslogd', ['-n', '-f', conf, '-i', join(dir, 'rsyslog.pid')], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const peer = await startRsyslog({ dir, broker: brokers[0] as string, topic, port, threads: workers });
+  if (typeof peer === 'string') return peer;
   try {
-    await sleep(2000);
-    if (child.exitCode !== null) return `rsyslogd exited (${child.exitCode}): peer skipped`;
     const t0 = Date.now();
-    const cpu0 = treeCpuSeconds(child.pid as number);
+    const cpu0 = treeCpuSeconds(peer.child.pid as number);
     const b = blastAt(port);
     const stored = await settle(topic);
-    const cpu = treeCpuSeconds(child.pid as number) - cpu0;
-    return { name: `rsyslog ${sh('rsyslogd', ['-v']).split('\n')[0]?.split(/\s+/)[1] ?? ''} imudp→omkafka (${workers} input thread${workers > 1 ? 's' : ''})`, sent: b.sent, stored, seconds: Math.max(b.seconds, (Date.now() - t0) / 1000 - 2), cpu };
+    const cpu = treeCpuSeconds(peer.child.pid as number) - cpu0;
+    return { name: `rsyslog ${peer.version} imudp→omkafka (${workers} input thread${workers > 1 ? 's' : ''})`, sent: b.sent, stored, seconds: Math.max(b.seconds, (Date.now() - t0) / 1000 - 2), cpu };
   } finally {
-    child.kill('SIGTERM');
-    await new Promise((r) => child.once('exit', r));
+    await peer.stop();
   }
 }
 

@@ -43,6 +43,15 @@ interface Plan {
 // Quick sizes: the whole list fits in about 22 minutes on this 2-core machine
 // (12 without the detection evaluation, whose corpora must stay at 300k lines).
 const PLANS: Plan[] = [
+  // First: the whole pipeline's figure heads the report. The corpus (~1 min), 60 s holds (~2 min a step with start, drain
+  // and stop): two coarse steps and, when the second fails, one bisection; then the peers (~1.5 min): about 8 min.
+  {
+    name: 'pipeline-e2e',
+    script: 'pipeline-e2e.bench.js',
+    quick: ['--rates', '3000,7000', '--seconds', '60', '--peer-seconds', '20', '--crowdsec-lines', '10000', '--crowdsec-timeout', '90', '--budget', '540'],
+    timeoutS: 660,
+    peers: ['rsyslog', 'rsyslog-kafka', 'crowdsec'],
+  },
   { name: 'avro', script: 'avro-codec.bench.js', quick: ['200000'], timeoutS: 120 },
   { name: 'parse', script: 'parse.bench.js', quick: ['50000'], timeoutS: 150 },
   { name: 'security-filter', script: 'security-filter.bench.js', quick: ['500000'], timeoutS: 120 },

@@ -1,0 +1,82 @@
+// A process's own CPU time and memory, read from /proc (Linux), with its
+// descendants (an ingester's --workers, a detector's piscina threads are
+// threads of the process itself and counted there).
+import { execFileSync } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
+
+let clkTck: number | undefined;
+function ticksPerSecond(): number {
+  if (clkTck === undefined) {
+    try {
+      clkTck = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
+    } catch {
+      clkTck = 100;
+    }
+  }
+  return clkTck;
+}
+
+/** Fields of /proc/<pid>/stat after the command's closing parenthesis (field 3 is index 0). */
+function statFields(pid: number): string[] | undefined {
+  try {
+    const s = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return s.slice(s.lastIndexOf(')') + 2).split(' ');
+  } catch {
+    return undefined;
+  }
+}
+
+/** `pid` and every process below it. */
+export function processTree(pid: number): number[] {
+  const children = new Map<number, number[]>();
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    const f = statFields(Number(name));
+    if (!f) continue;
+    const ppid = Number(f[1]);
+    const list = children.get(ppid) ?? [];
+    list.push(Number(name));
+    children.set(ppid, list);
+  }
+  const out: number[] = [];
+  const todo = [pid];
+  while (todo.length > 0) {
+    const p = todo.pop() as number;
+    out.push(p);
+    todo.push(...(children.get(p) ?? []));
+  }
+  return out;
+}
+
+/** utime + stime of `pid` and its descendants, in µs (0 for a process gone). */
+export function cpuMicros(pid: number): number {
+  let ticks = 0;
+  for (const p of processTree(pid)) {
+    const f = statFields(p);
+    // utime and stime are fields 14 and 15 (indexes 11 and 12 here).
+    if (f) ticks += Number(f[11]) + Number(f[12]);
+  }
+  return (ticks * 1e6) / ticksPerSecond();
+}
+
+/** Resident memory of `pid` and its descendants, bytes: now (VmRSS) and at its peak (VmHWM). */
+export function memory(pid: number): { rss: number; peak: number } {
+  let rss = 0;
+  let peak = 0;
+  for (const p of processTree(pid)) {
+    try {
+      const s = readFileSync(`/proc/${p}/status`, 'utf8');
+      rss += Number(/^VmRSS:\s+(\d+) kB/m.exec(s)?.[1] ?? 0) * 1024;
+      peak += Number(/^VmHWM:\s+(\d+) kB/m.exec(s)?.[1] ?? 0) * 1024;
+    } catch {
+      /* gone */
+    }
+  }
+  return { rss, peak };
+}
+
+/** CPU time of this process's reaped children (cutime + cstime), µs: what a waited-for child used. */
+export function reapedChildrenCpuMicros(): number {
+  const f = statFields(process.pid);
+  return f ? ((Number(f[13]) + Number(f[14])) * 1e6) / ticksPerSecond() : 0;
+}
