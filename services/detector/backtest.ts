@@ -3,7 +3,7 @@
 // log's own clock, and reports who would have been blocked, when, why.
 import { Worker } from 'node:worker_threads';
 import type { Config } from '../../shared/config/load.js';
-import { eventClient, type AccessRecord, type BlockDecision, type SecurityEvent } from '../../shared/records.js';
+import { eventClient, type BlockDecision, type SecurityEvent } from '../../shared/records.js';
 import type { Readable } from 'node:stream';
 import { LineDecoder } from '../../shared/access-log/decode.js';
 import { describeFormat, MAIN_FORMAT, resolveFileFormats, type FileFormat } from '../../shared/access-log/detect-format.js';
@@ -13,7 +13,7 @@ import { ClientKeys } from '../../shared/ip.js';
 import { engineConfig } from './config.js';
 import { DETECTOR_ERRORS } from './errors.js';
 import { LogwardenError } from '../../shared/errors.js';
-import { CrawlerVerifier, type CrawlerStatus, type CrawlerVerdict } from './crawlers/verify.js';
+import { CrawlerVerifier, type CrawlerStatus } from './crawlers/verify.js';
 import { DetectionEngine } from './engine.js';
 
 export interface BlockedIp {
@@ -55,40 +55,6 @@ const REPLAY_LOOKUPS_PER_S = 1_000;
 
 /** Ticks the engine's clock this often (in records): flushes and expiries follow the log's time. */
 const TICK_EVERY = 1024;
-
-/** Lines a shard parses ahead of detection (their crawler lookups under way meanwhile). */
-const LOOKAHEAD = 4096;
-
-interface Ahead {
-  record: AccessRecord;
-  /** Its claim's verdict, or the lookup that will give it; none when the user agent claims no crawler. */
-  verdict: CrawlerVerdict | Promise<CrawlerVerdict> | undefined;
-}
-
-/** A first-in first-out queue of fixed capacity (Array#shift copies the array). */
-class Ring<T> {
-  private readonly items: Array<T | undefined>;
-  private head = 0;
-  length = 0;
-
-  constructor(capacity: number) {
-    this.items = new Array<T | undefined>(capacity);
-  }
-
-  push(item: T): void {
-    if (this.length === this.items.length) throw new RangeError('ring full');
-    this.items[(this.head + this.length++) % this.items.length] = item;
-  }
-
-  shift(): T {
-    if (this.length === 0) throw new RangeError('ring empty');
-    const item = this.items[this.head] as T;
-    this.items[this.head] = undefined;
-    this.head = (this.head + 1) % this.items.length;
-    this.length--;
-    return item;
-  }
-}
 
 export interface ShardSpec {
   index: number;
@@ -175,26 +141,6 @@ export async function backtestShard(config: Config, input: ShardInput, shard: Sh
     }
     decisions.push(...out.decisions);
   };
-  let detected = 0;
-  const detect = (record: AccessRecord): void => {
-    engine.process(record);
-    if (++detected % TICK_EVERY === 0) {
-      engine.tick(engine.now());
-      collect();
-    }
-  };
-  // Lines parsed but not yet detected, in log order: the first request of a claiming client waits
-  // for its verdict, so a replay's verdicts do not depend on how fast DNS answered (the live path
-  // goes on meanwhile); looking ahead lets those lookups run while the lines before it are detected.
-  const ahead = new Ring<Ahead>(LOOKAHEAD + 1);
-  const settle = (a: Ahead): void | Promise<void> => {
-    if (a.verdict === undefined) return detect(a.record);
-    if (!(a.verdict instanceof Promise)) return void (claims.set(a.record.client_ip, a.verdict.status), detect(a.record));
-    return a.verdict.then((v) => {
-      claims.set(a.record.client_ip, v.status);
-      detect(a.record);
-    });
-  };
   const clients = new ClientKeys(config.detection.ipv6_client_prefix);
   for (const { file, format, fileWrapper } of input.formats) {
     const decoder = new LineDecoder(config, { format, fileWrapper });
@@ -213,18 +159,28 @@ export async function backtestShard(config: Config, input: ShardInput, shard: Sh
         parsed++;
         first ??= r.record.ts;
         last = Math.max(last ?? r.record.ts, r.record.ts);
+        const detect = (): void => {
+          engine.process(r.record);
+          if (parsed % TICK_EVERY === 0) {
+            engine.tick(engine.now());
+            collect();
+          }
+        };
         const claim = verifier?.check(r.record.client_ip, r.record.user_agent);
-        // A claim without a verdict yet starts its lookup now and is awaited only when its line's turn comes.
-        const verdict = !claim || claim.status === 'not-claimed' ? undefined : claim.status === 'pending' ? (verifier as CrawlerVerifier).verify(r.record.client_ip, r.record.user_agent) : claim;
-        ahead.push({ record: r.record, verdict });
-        return ahead.length > LOOKAHEAD ? settle(ahead.shift()) : undefined;
+        if (!claim || claim.status === 'not-claimed') return detect();
+        // The first request of a claiming client waits for its verdict, so a replay's verdicts
+        // do not depend on how fast DNS answered (the live path goes on meanwhile).
+        if (claim.status !== 'pending') return void (claims.set(r.record.client_ip, claim.status), detect());
+        return (verifier as CrawlerVerifier).verify(r.record.client_ip, r.record.user_agent).then((v) => {
+          claims.set(r.record.client_ip, v.status);
+          detect();
+        });
       },
       () => {
         if (shard.index === 0) rejected.too_long = (rejected.too_long ?? 0) + 1;
       },
     );
   }
-  while (ahead.length > 0) await settle(ahead.shift());
   engine.tick(engine.now());
   engine.flushAll();
   collect();
