@@ -78,14 +78,10 @@ export function generateFastPath(l: FastPathLayout): FastParse {
     if (i === n - 1) {
       if (lit === '') body.push('e = line.length;');
       else body.push(`if (!line.endsWith(${q(lit)})) return undefined;`, `e = line.length - ${lit.length};`, 'if (e < pos) return undefined;');
-    } else if (l.strictQuoted[i]) {
-      // The literal starts with the quote, so "the first quote is where the literal
-      // first occurs" is "the literal starts at the first quote": one search, not two.
-      body.push(`e = line.indexOf('"', pos);`, `if (e < 0 || !line.startsWith(${q(lit)}, e)) return undefined;`);
     } else {
       body.push(`e = line.indexOf(${q(lit)}, pos);`, 'if (e < 0) return undefined;');
     }
-    if (l.strictQuoted[i] && i === n - 1) body.push(`if (line.indexOf('"', pos) !== e) return undefined;`);
+    if (l.strictQuoted[i]) body.push(`if (line.indexOf('"', pos) !== e) return undefined;`);
     else if (l.kinds[i] !== Kind.Text) body.push(`if (!checkKind(${l.kinds[i]}, line, pos, e)) return undefined;`);
     if (unescape) body.push(`const r${i} = line.slice(pos, e);`, `const v${i} = bs ? unescapeValue(r${i}, "default") : r${i};`);
     else body.push(`const r${i} = line.slice(pos, e);`, `const v${i} = r${i};`);
