@@ -8,8 +8,8 @@
 //   node dist/loadtest/ingest-tcp.bench.js [--lines 200000] [--framing octet,newline]
 // rsyslog forwards the raw line; logwarden parses it, normalises it and
 // encodes Avro: the ratio prices that work.
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -18,6 +18,7 @@ import { parseArgs } from 'node:util';
 import { KafkaBus } from '../shared/bus/kafka.js';
 import { freePort } from '../shared/testing/nginx.js';
 import { figure } from './report-figures.js';
+import { cpuMicros, waitForOutput } from './procstat.js';
 
 const { values } = parseArgs({ options: { lines: { type: 'string', default: '200000' }, framing: { type: 'string', default: 'octet,newline' } } });
 const lines = Math.min(Math.max(10_000, Number(values.lines)), 2_000_000);
@@ -44,14 +45,6 @@ async function total(topic: string): Promise<number> {
   }
 }
 
-/** CPU seconds (user + system) a process has used so far. */
-function cpuSeconds(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  // After the command: state is field 3, utime 14 and stime 15 (1-based over the whole line).
-  return (Number(fields[11]) + Number(fields[12])) / 100;
-}
-
 interface Run {
   name: string;
   framing: string;
@@ -62,7 +55,7 @@ interface Run {
 
 /** Sends every line once over TCP, then waits until `want` records are on the topics (or 120 s). */
 async function drive(pid: number, port: number, framing: string, topics: string[], want: number): Promise<{ stored: number; seconds: number; cpu: number }> {
-  const cpu0 = cpuSeconds(pid);
+  const cpu0 = cpuMicros(pid) / 1e6;
   const t0 = performance.now();
   const blaster = spawn(node, [gen, 'blast', '--tcp', `127.0.0.1:${port}`, '--framing', framing, '--rate', '2000000', '--seconds', '120', '--max-lines', String(want), '--from', file], { stdio: 'ignore' });
   let stored = 0;
@@ -79,21 +72,7 @@ async function drive(pid: number, port: number, framing: string, topics: string[
     if (stored >= want) break;
   }
   blaster.kill();
-  return { stored, seconds: (last - t0) / 1000, cpu: cpuSeconds(pid) - cpu0 };
-}
-
-async function waitFor(child: ChildProcess, marker: string): Promise<void> {
-  await new Promise<void>((resolve, reject) => {
-    let out = '';
-    const onData = (b: Buffer): void => {
-      out += b.toString();
-      if (out.includes(marker)) resolve();
-    };
-    child.stdout?.on('data', onData);
-    child.stderr?.on('data', onData);
-    child.on('exit', (code) => reject(new Error(`exited with ${code}: ${out.slice(-500)}`)));
-    setTimeout(() => reject(new Error(`no "${marker}" within 60 s: ${out.slice(-500)}`)), 60_000).unref();
-  });
+  return { stored, seconds: (last - t0) / 1000, cpu: cpuMicros(pid) / 1e6 - cpu0 };
 }
 
 async function runLogwarden(framing: string): Promise<Run> {
@@ -116,7 +95,7 @@ async function runLogwarden(framing: string): Promise<Run> {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   try {
-    await waitFor(child, 'syslog (UDP)');
+    await waitForOutput(child, 'syslog (UDP)');
     const r = await drive(child.pid as number, port, framing, [`${prefix}access`, `${prefix}dead-letter`], lines);
     return { name: 'logwarden (1 process)', framing, ...r };
   } finally {

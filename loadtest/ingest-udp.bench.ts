@@ -10,8 +10,8 @@
 // with loss under 0.1%.
 // rsyslog forwards the raw line; logwarden parses it, normalises it and
 // encodes Avro: the ratio prices that work.
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { execFileSync, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -20,6 +20,7 @@ import { parseArgs } from 'node:util';
 import { KafkaBus } from '../shared/bus/kafka.js';
 import { freePort } from '../shared/testing/nginx.js';
 import { figure } from './report-figures.js';
+import { cpuMicros, waitForOutput } from './procstat.js';
 import { ensureRsyslog, startRsyslog } from './rsyslog-peer.js';
 
 const { values } = parseArgs({
@@ -79,20 +80,6 @@ async function settle(topic: string): Promise<number> {
   return last;
 }
 
-async function waitForPort(child: ChildProcess, marker: string): Promise<void> {
-  await new Promise<void>((resolve, reject) => {
-    let out = '';
-    const onData = (b: Buffer): void => {
-      out += b.toString();
-      if (out.includes(marker)) resolve();
-    };
-    child.stdout?.on('data', onData);
-    child.stderr?.on('data', onData);
-    child.on('exit', (code) => reject(new Error(`exited with ${code}: ${out.slice(-500)}`)));
-    setTimeout(() => reject(new Error(`no "${marker}" within 60 s: ${out.slice(-500)}`)), 60_000).unref();
-  });
-}
-
 interface Run {
   name: string;
   sent: number;
@@ -100,26 +87,6 @@ interface Run {
   seconds: number;
   /** CPU seconds (user + system) of the receiver and its child processes (the ingester's workers) during the run. */
   cpu: number;
-}
-
-/** CPU seconds a process and its live descendants have used (utime + stime of /proc/<pid>/stat, every thread). */
-function treeCpuSeconds(pid: number): number {
-  let total = 0;
-  const todo = [pid];
-  for (let p = todo.pop(); p !== undefined; p = todo.pop()) {
-    try {
-      const stat = readFileSync(`/proc/${p}/stat`, 'utf8');
-      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      total += (Number(f[11]) + Number(f[12])) / 100;
-      for (const t of readdirSync(`/proc/${p}/task`)) {
-        const kids = readFileSync(`/proc/${p}/task/${t}/children`, 'utf8').trim();
-        if (kids) todo.push(...kids.split(' ').map(Number));
-      }
-    } catch {
-      /* exited meanwhile */
-    }
-  }
-  return total;
 }
 
 function blastAt(port: number): { sent: number; seconds: number } {
@@ -137,14 +104,14 @@ async function runLogwarden(): Promise<Run> {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   try {
-    await waitForPort(child, 'syslog (UDP)');
+    await waitForOutput(child, 'syslog (UDP)');
     await sleep(1500); // every worker bound
     const t0 = Date.now();
-    const cpu0 = treeCpuSeconds(child.pid as number);
+    const cpu0 = cpuMicros(child.pid as number) / 1e6;
     const b = blastAt(port);
     const stored = await settle(`${prefix}access`);
     const rejected = await total(`${prefix}dead-letter`);
-    const cpu = treeCpuSeconds(child.pid as number) - cpu0;
+    const cpu = cpuMicros(child.pid as number) / 1e6 - cpu0;
     return { name: `logwarden (${workers} worker${workers > 1 ? 's' : ''})`, sent: b.sent, stored: stored + rejected, seconds: Math.max(b.seconds, (Date.now() - t0) / 1000 - 2), cpu };
   } finally {
     child.kill('SIGTERM');
@@ -162,10 +129,10 @@ async function runRsyslog(): Promise<Run | string> {
   if (typeof peer === 'string') return peer;
   try {
     const t0 = Date.now();
-    const cpu0 = treeCpuSeconds(peer.child.pid as number);
+    const cpu0 = cpuMicros(peer.child.pid as number) / 1e6;
     const b = blastAt(port);
     const stored = await settle(topic);
-    const cpu = treeCpuSeconds(peer.child.pid as number) - cpu0;
+    const cpu = cpuMicros(peer.child.pid as number) / 1e6 - cpu0;
     return { name: `rsyslog ${peer.version} imudp→omkafka (${workers} input thread${workers > 1 ? 's' : ''})`, sent: b.sent, stored, seconds: Math.max(b.seconds, (Date.now() - t0) / 1000 - 2), cpu };
   } finally {
     await peer.stop();

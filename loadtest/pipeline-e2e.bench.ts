@@ -37,7 +37,7 @@ import { fileLines } from './generator/sources.js';
 import { intArg } from './args.js';
 import { nextRate, perLine, quantile, total, verdict, type StepCounts } from './pipeline-e2e/accounting.js';
 import { fields, shareFor } from './pipeline-e2e/corpus.js';
-import { cpuMicros, memory, reapedChildrenCpuMicros } from './pipeline-e2e/procstat.js';
+import { cpuMicros, memory, reapedChildrenCpuMicros } from './procstat.js';
 import { Rig, STAGES, root, type Stage } from './pipeline-e2e/rig.js';
 import { runCrowdsec } from './peers/crowdsec.js';
 import { figure } from './report-figures.js';

@@ -1,7 +1,7 @@
-// A process's own CPU time and memory, read from /proc (Linux), with its
+// A benchmarked process: its own CPU time and memory, read from /proc (Linux), with its
 // descendants (an ingester's --workers, a detector's piscina threads are
 // threads of the process itself and counted there).
-import { execFileSync } from 'node:child_process';
+import { execFileSync, type ChildProcess } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 
 let clkTck: number | undefined;
@@ -79,4 +79,19 @@ export function memory(pid: number): { rss: number; peak: number } {
 export function reapedChildrenCpuMicros(): number {
   const f = statFields(process.pid);
   return f ? ((Number(f[13]) + Number(f[14])) * 1e6) / ticksPerSecond() : 0;
+}
+
+/** Resolves when `child` has printed `marker` (stdout or stderr); rejects if it exits first or after 60 s. */
+export async function waitForOutput(child: ChildProcess, marker: string): Promise<void> {
+  await new Promise<void>((resolve, reject) => {
+    let out = '';
+    const onData = (b: Buffer): void => {
+      out += b.toString();
+      if (out.includes(marker)) resolve();
+    };
+    child.stdout?.on('data', onData);
+    child.stderr?.on('data', onData);
+    child.on('exit', (code) => reject(new Error(`exited with ${code}: ${out.slice(-500)}`)));
+    setTimeout(() => reject(new Error(`no "${marker}" within 60 s: ${out.slice(-500)}`)), 60_000).unref();
+  });
 }
