@@ -9,7 +9,7 @@
 // rsyslog forwards the raw line; logwarden parses it, normalises it and
 // encodes Avro: the ratio prices that work.
 import { execFileSync, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -18,6 +18,7 @@ import { parseArgs } from 'node:util';
 import { KafkaBus } from '../shared/bus/kafka.js';
 import { freePort } from '../shared/testing/nginx.js';
 import { figure } from './report-figures.js';
+import { ensureRsyslog, startRsyslog } from './rsyslog-peer.js';
 import { cpuMicros, waitForOutput } from './procstat.js';
 
 const { values } = parseArgs({ options: { lines: { type: 'string', default: '200000' }, framing: { type: 'string', default: 'octet,newline' } } });
@@ -105,37 +106,18 @@ async function runLogwarden(framing: string): Promise<Run> {
 }
 
 async function runRsyslog(framing: string): Promise<Run | string> {
-  try {
-    execFileSync('bash', ['loadtest/peers/apt-install.sh', 'rsyslog', 'rsyslog-kafka'], { cwd: root, stdio: 'inherit' });
-  } catch {
-    return 'rsyslog + rsyslog-kafka not installed (needs root on Debian): peer skipped';
-  }
+  const skipped = ensureRsyslog(root);
+  if (skipped) return skipped;
   const port = await freePort();
   const topic = `rt${Date.now().toString(36)}`;
   await bus.ensureTopics([{ topic, partitions: 6 }]);
-  const conf = join(dir, `rsyslog-${topic}.conf`);
-  writeFileSync(
-    conf,
-    `global(workDirectory="${dir}" maxMessageSize="64k")
-module(load="imtcp")
-module(load="omkafka")
-template(name="raw" type="string" string="%rawmsg%")
-ruleset(name="tokafka" queue.type="LinkedList" queue.size="500000" queue.dequeueBatchSize="4096") {
-  action(type="omkafka" broker=["${brokers[0] as string}"] topic="${topic}" template="raw" partitions.auto="on"
-         confParam=["acks=all", "linger.ms=5", "batch.num.messages=10000", "compression.codec=none"])
-}
-input(type="imtcp" address="127.0.0.1" port="${port}" ruleset="tokafka" supportOctetCountedFraming="on")
-`,
-  );
-  const child = spawn('rsyslogd', ['-n', '-f', conf, '-i', join(dir, `${topic}.pid`)], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const peer = await startRsyslog({ dir, broker: brokers[0] as string, topic, port, input: { kind: 'imtcp' } });
+  if (typeof peer === 'string') return peer;
   try {
-    await sleep(2000);
-    if (child.exitCode !== null) return `rsyslogd exited (${child.exitCode}): peer skipped`;
-    const r = await drive(child.pid as number, port, framing, [topic], lines);
-    return { name: `rsyslog ${sh('rsyslogd', ['-v']).split('\n')[0]?.split(/\s+/)[1] ?? ''} imtcp→omkafka`, framing, ...r };
+    const r = await drive(peer.child.pid as number, port, framing, [topic], lines);
+    return { name: `rsyslog ${peer.version} imtcp→omkafka`, framing, ...r };
   } finally {
-    child.kill('SIGTERM');
-    await new Promise((r) => child.once('exit', r));
+    await peer.stop();
   }
 }
 

@@ -125,7 +125,7 @@ async function runRsyslog(): Promise<Run | string> {
   const port = await freePort();
   const topic = `rs${Date.now().toString(36)}`;
   await bus.ensureTopics([{ topic, partitions: 6 }]);
-  const peer = await startRsyslog({ dir, broker: brokers[0] as string, topic, port, threads: workers });
+  const peer = await startRsyslog({ dir, broker: brokers[0] as string, topic, port, input: { kind: 'imudp', threads: workers } });
   if (typeof peer === 'string') return peer;
   try {
     const t0 = Date.now();

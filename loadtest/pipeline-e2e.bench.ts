@@ -283,7 +283,7 @@ async function rsyslogPeer(corpus: Corpus, target: number): Promise<{ name: stri
   try {
     await bus.ensureTopics([{ topic, partitions: RIG.partitions }]);
     const port = await freePort();
-    const peer = await startRsyslog({ dir, broker, topic, port, threads: 1 });
+    const peer = await startRsyslog({ dir, broker, topic, port, input: { kind: 'imudp', threads: 1 } });
     if (typeof peer === 'string') return peer;
     try {
       const pid = peer.child.pid as number;

@@ -15,17 +15,21 @@ export interface RsyslogPeer {
   stop(): Promise<void>;
 }
 
-/** The rsyslog configuration: imudp on 127.0.0.1:`port` with `threads` input threads → omkafka to `topic`. */
-export function rsyslogConfig(o: { dir: string; broker: string; topic: string; port: number; threads: number }): string {
-  return `global(workDirectory="${o.dir}")
-module(load="imudp" threads="${o.threads}")
+/** Where rsyslog listens: UDP with `threads` input threads, or TCP (octet-counted or newline framing). */
+export type RsyslogInput = { kind: 'imudp'; threads: number } | { kind: 'imtcp' };
+
+/** The rsyslog configuration: `input` on 127.0.0.1:`port` → omkafka to `topic`. */
+export function rsyslogConfig(o: { dir: string; broker: string; topic: string; port: number; input: RsyslogInput }): string {
+  const udp = o.input.kind === 'imudp';
+  return `global(workDirectory="${o.dir}"${udp ? '' : ' maxMessageSize="64k"'})
+module(load="${o.input.kind}"${o.input.kind === 'imudp' ? ` threads="${o.input.threads}"` : ''})
 module(load="omkafka")
 template(name="raw" type="string" string="%rawmsg%")
 ruleset(name="tokafka" queue.type="LinkedList" queue.size="500000" queue.dequeueBatchSize="4096") {
   action(type="omkafka" broker=["${o.broker}"] topic="${o.topic}" template="raw" partitions.auto="on"
          confParam=["acks=all", "linger.ms=5", "batch.num.messages=10000", "compression.codec=none"])
 }
-input(type="imudp" address="127.0.0.1" port="${o.port}" ruleset="tokafka" rcvbufSize="8m")
+input(type="${o.input.kind}" address="127.0.0.1" port="${o.port}" ruleset="tokafka" ${udp ? 'rcvbufSize="8m"' : 'supportOctetCountedFraming="on"'})
 `;
 }
 
@@ -43,7 +47,7 @@ export function ensureRsyslog(root: string): string | undefined {
  * Starts rsyslogd in the foreground on `port` (the topic must exist); resolves
  * once it had 2 s to bind, or with why it could not start.
  */
-export async function startRsyslog(o: { dir: string; broker: string; topic: string; port: number; threads: number }): Promise<RsyslogPeer | string> {
+export async function startRsyslog(o: { dir: string; broker: string; topic: string; port: number; input: RsyslogInput }): Promise<RsyslogPeer | string> {
   const conf = join(o.dir, 'rsyslog.conf');
   writeFileSync(conf, rsyslogConfig(o));
   const child = spawn('rsyslogd', ['-n', '-f', conf, '-i', join(o.dir, 'rsyslog.pid')], { stdio: ['ignore', 'pipe', 'pipe'] });
