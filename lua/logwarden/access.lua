@@ -63,7 +63,7 @@ local contains4 = ipset.contains4
 local contains6 = ipset.contains6
 local parse_v4 = ip.parse_v4
 local normalise = ip.normalise
-local path_match = glob.path_match
+local first_path = glob.first_path
 local count_checked = checked.add
 
 -- Reads an nginx variable: every read in this module goes through here.
@@ -302,12 +302,27 @@ local function in_set(set)
     return set.any6 and contains6(set, req_parsed, req_net6)
 end
 
--- `exact`: a set of whole paths; `prefixes`: a list of path prefixes.
+-- `exact`: a set of whole paths; `prefixes`: a list of path prefixes. The
+-- first two without a loop, as glob.first_path (a loop of a turn or two here
+-- would cost the JIT its trace of the whole check).
 local function whitelisted_path(exact, prefixes, uri)
     if exact[uri] then
         return true
     end
-    for i = 1, #prefixes do
+    local n = #prefixes
+    if n == 0 then
+        return false
+    end
+    if str_find(uri, prefixes[1], 1, true) == 1 then
+        return true
+    end
+    if n == 1 then
+        return false
+    end
+    if str_find(uri, prefixes[2], 1, true) == 1 then
+        return true
+    end
+    for i = 3, n do
         if str_find(uri, prefixes[i], 1, true) == 1 then
             return true
         end
@@ -421,10 +436,8 @@ function _M.check()
             local blocked = pol.blocked
             if blocked then
                 uri = uri or var_get("uri")
-                for i = 1, #blocked do
-                    if path_match(blocked[i], uri) then
-                        return deny(403, "policy:blocked_path")
-                    end
+                if first_path(blocked, uri) then
+                    return deny(403, "policy:blocked_path")
                 end
             end
             if pol.rate > 0 and over_rate(dep, pol.rate) then

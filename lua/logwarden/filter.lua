@@ -36,6 +36,7 @@ local str_match = string.match
 local sort = table.sort
 local null = cjson.null
 local contains4, contains6 = ipset.contains4, ipset.contains6
+local first_path = glob.first_path
 
 local DEFAULT_STATUS = limits.BLOCK_STATUS.default
 
@@ -250,18 +251,9 @@ _M.normalise_host = normalise_host
 function _M.level_for(c, host, path)
     if c.has_paths then
         local own = c.host_paths[host]
-        if own then
-            for i = 1, #own do
-                if glob.path_match(own[i], path) then
-                    return own[i].level
-                end
-            end
-        end
-        local any = c.any_paths
-        for i = 1, #any do
-            if glob.path_match(any[i], path) then
-                return any[i].level
-            end
+        local m = own and first_path(own, path) or first_path(c.any_paths, path)
+        if m then
+            return m.level
         end
     end
     return c.domains[host] or c.property

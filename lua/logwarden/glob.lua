@@ -160,6 +160,53 @@ function _M.path_match(m, path)
     return _M.match(m.glob, path)
 end
 
+-- The first matcher of `list` (of _M.path's) that matches path, or nil. The
+-- first four without a loop: the access check runs this on every request
+-- (security_filter path levels, a policy's blocked paths), and a loop of a
+-- few turns there aborts the JIT's trace of the whole check ("inner loop in
+-- root trace": a loop that never turns three times gets no trace of its own
+-- to link to) until the JIT gives up on it and the check runs interpreted,
+-- at several times the cost. A longer list loops over the rest.
+function _M.first_path(list, path)
+    local n = #list
+    if n == 0 then
+        return nil
+    end
+    local path_match = _M.path_match
+    local m = list[1]
+    if path_match(m, path) then
+        return m
+    end
+    if n == 1 then
+        return nil
+    end
+    m = list[2]
+    if path_match(m, path) then
+        return m
+    end
+    if n == 2 then
+        return nil
+    end
+    m = list[3]
+    if path_match(m, path) then
+        return m
+    end
+    if n == 3 then
+        return nil
+    end
+    m = list[4]
+    if path_match(m, path) then
+        return m
+    end
+    for i = 5, n do
+        m = list[i]
+        if path_match(m, path) then
+            return m
+        end
+    end
+    return nil
+end
+
 -- Most specific first: more literal characters, then a prefix before a
 -- wildcard, then the lower source (only to make ties deterministic).
 function _M.more_specific(a, b)

@@ -23,10 +23,32 @@ local _M = { _VERSION = "0.1" }
 local verified = assert(lrucache.new(2048))
 local VERIFIED_TTL = 600
 
+local function route_matches(r, uri, method)
+    return (r.method == "ALL" or r.method == method) and path_match(r.m, uri)
+end
+
+-- The first two without a loop: a loop of a turn or two in the access
+-- check's path aborts the JIT's trace of the whole check (see
+-- glob.first_path).
 local function first_route(list, uri, method)
-    for i = 1, #list do
-        local r = list[i]
-        if (r.method == "ALL" or r.method == method) and path_match(r.m, uri) then
+    local n = #list
+    if n == 0 then
+        return nil
+    end
+    local r = list[1]
+    if route_matches(r, uri, method) then
+        return r
+    end
+    if n == 1 then
+        return nil
+    end
+    r = list[2]
+    if route_matches(r, uri, method) then
+        return r
+    end
+    for i = 3, n do
+        r = list[i]
+        if route_matches(r, uri, method) then
             return r
         end
     end

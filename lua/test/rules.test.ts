@@ -181,6 +181,49 @@ test('protected routes: 401 with WWW-Authenticate, basic and bearer, most specif
   assert.equal((await visit('/other-deployment/admin', { auth: basic('other:pass') })).status, 200);
 });
 
+// glob.first_path and routes.first_route try the first entries of a list
+// without a loop (a short loop in the check's path costs the JIT its trace of
+// the whole check), then loop over the rest: every position of a list longer
+// than the unrolled part must still decide, and a miss must still fall through.
+test('lists longer than the unrolled part: every position decides (whitelist prefixes, blocked paths, security_filter path levels, routes of one segment)', async () => {
+  const n = 7;
+  const ks = Array.from({ length: n }, (_, i) => i + 1);
+  await putRules({
+    whitelist: { ips: [], paths: ['/w1/*', '/w2/*', '/w3/*', '/w4/*'] },
+    deployments: {
+      'logwarden-test': { enabled: true, rate_limit: 0, allowed_ips: [], blocked_paths: [...ks.map((k) => `/bp${k}`), '/w1', '/w2', '/w3', '/w4', '/w5'] },
+      other: { enabled: true, rate_limit: 0, allowed_ips: [], blocked_paths: ['/other-deployment/x1', '/other-deployment/x2'] },
+    },
+    routes: ks.map((k) => ({ id: `seg-r${k}`, path: `/seg/r${k}`, method: 'ALL', auth_type: 'basic' as const, deployment: '', credential_hash: hashCredential(`u${k}:p${k}`) })),
+    security_filter: {
+      version: 1,
+      paths: ks.map((k) => ({
+        path: `/lv${k}`,
+        security_filter: { enabled: true, filter_rules: [{ id: `lv${k}`, match: { user_agents: ['lvtest*'] }, response_handling: { on_filtered: 'BLOCK' } }] },
+      })),
+    },
+  });
+  for (const k of ks) {
+    const bp = await visit(`/bp${k}/x`);
+    assert.equal(bp.status, 403, `blocked path ${k}`);
+    assert.equal(blockedBy(bp), 'policy:blocked_path');
+    const lv = await visit(`/lv${k}/x`, { ua: 'lvtest/1' });
+    assert.equal(lv.status, 403, `path level ${k}`);
+    assert.equal(blockedBy(lv), `filter:lv${k}`);
+    const r = await visit(`/seg/r${k}`);
+    assert.equal(r.status, 401, `route ${k}`);
+    assert.equal(blockedBy(r), `route:seg-r${k}`);
+  }
+  for (const k of [1, 2, 3, 4]) assert.equal((await visit(`/w${k}/x`)).status, 200, `whitelisted prefix ${k} beats the blocked path`);
+  assert.equal(blockedBy(await visit('/w5/x')), 'policy:blocked_path', 'past the last whitelisted prefix');
+  assert.equal((await visit(`/bp${n + 1}/x`)).status, 200, 'past the last blocked path');
+  assert.equal((await visit(`/lv${n + 1}/x`, { ua: 'lvtest/1' })).status, 200, 'no path level, no property level');
+  assert.equal((await visit('/lv1/x')).status, 200, 'the level applies, its rule does not match');
+  assert.equal((await visit('/seg/none')).status, 200, 'no route in the segment matches');
+  assert.equal((await visit('/other-deployment/x2')).status, 403, 'a list of two: its second');
+  assert.equal((await visit('/other-deployment/x3')).status, 200, 'a list of two: a miss');
+});
+
 test('credential hashes made in TypeScript verify in Lua (shared vectors, RFC 6070 included)', async () => {
   const vectors = JSON.parse(readFileSync(fileURLToPath(new URL('../../../shared/credential-hash.vectors.json', import.meta.url)), 'utf8')) as {
     valid: { secret: string; hash: string; wrong: string }[];
