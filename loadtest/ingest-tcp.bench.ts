@@ -76,7 +76,7 @@ async function drive(pid: number, port: number, framing: string, topics: string[
   return { stored, seconds: (last - t0) / 1000, cpu: cpuMicros(pid) / 1e6 - cpu0 };
 }
 
-async function runLogwarden(framing: string): Promise<Run> {
+async function runLogwarden(framing: string, producer: 'kafkajs' | 'librdkafka' = 'kafkajs'): Promise<Run> {
   const prefix = `it${Date.now().toString(36)}.`;
   const port = await freePort();
   const child = spawn(node, [cli, 'ingester'], {
@@ -91,6 +91,7 @@ async function runLogwarden(framing: string): Promise<Run> {
       LOGWARDEN__METRICS__PORT: '0',
       LOGWARDEN_LOG_LEVEL: 'warn',
       LOGWARDEN__KAFKA__PARTITIONS: '6',
+      LOGWARDEN__KAFKA__PRODUCER_CLIENT: producer,
       LOGWARDEN_DATA_DIR: join(dir, `data-${prefix}`),
     },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -98,7 +99,7 @@ async function runLogwarden(framing: string): Promise<Run> {
   try {
     await waitForOutput(child, 'syslog (UDP)');
     const r = await drive(child.pid as number, port, framing, [`${prefix}access`, `${prefix}dead-letter`], lines);
-    return { name: 'logwarden (1 process)', framing, ...r };
+    return { name: producer === 'kafkajs' ? 'logwarden (1 process)' : 'logwarden, librdkafka producer', framing, ...r };
   } finally {
     child.kill('SIGTERM');
     await new Promise((r) => child.once('exit', r));
@@ -124,13 +125,22 @@ async function runRsyslog(framing: string): Promise<Run | string> {
 const load = loadavg()
   .map((l) => l.toFixed(2))
   .join(' ');
-const rows: Array<{ ours: Run; peer: Run | undefined }> = [];
+// The ingester with kafka.producer_client librdkafka too, in the same run, when it is installed (infra/kafka/install-librdkafka.sh).
+let rdkafka = true;
+try {
+  const name: string = '@confluentinc/kafka-javascript';
+  await import(name);
+} catch {
+  rdkafka = false;
+}
+const rows: Array<{ ours: Run; rd: Run | undefined; peer: Run | undefined }> = [];
 let skipped: string | undefined;
 for (const framing of framings) {
   const ours = await runLogwarden(framing);
+  const rd = rdkafka ? await runLogwarden(framing, 'librdkafka') : undefined;
   const peer = skipped ? undefined : await runRsyslog(framing);
   if (typeof peer === 'string') skipped = peer;
-  rows.push({ ours, peer: typeof peer === 'string' ? undefined : peer });
+  rows.push({ ours, rd, peer: typeof peer === 'string' ? undefined : peer });
 }
 await bus.close();
 rmSync(dir, { recursive: true, force: true });
@@ -142,10 +152,13 @@ console.log(`TCP syslog relay → Kafka ${kafkaVersion} (127.0.0.1, acks=all), $
 for (const row of rows) {
   console.log(`  framing ${row.ours.framing}`);
   console.log(fmt(row.ours));
+  if (row.rd) console.log(fmt(row.rd));
   if (row.peer) console.log(fmt(row.peer));
-  if (row.peer) console.log(`    ratio logwarden / rsyslog, per core: ${(perCore(row.ours) / perCore(row.peer)).toFixed(2)}`);
+  if (row.peer) console.log(`    ratio logwarden / rsyslog, per core: ${(perCore(row.ours) / perCore(row.peer)).toFixed(2)}${row.rd ? `; with the librdkafka producer ${(perCore(row.rd) / perCore(row.peer)).toFixed(2)}` : ''}`);
+  if (row.rd) console.log(`    librdkafka producer / kafkajs, per core: ${(perCore(row.rd) / perCore(row.ours)).toFixed(2)}`);
 }
 if (skipped) console.log(`  ${skipped}`);
+if (!rdkafka) console.log('  (the librdkafka producer not measured: @confluentinc/kafka-javascript not installed; infra/kafka/install-librdkafka.sh)');
 for (const row of rows) {
   figure({
     bench: 'ingest-tcp',
@@ -157,4 +170,15 @@ for (const row of rows) {
     aim: 250_000,
     note: `${row.ours.stored} of ${lines} stored, ${Math.round(row.ours.stored / row.ours.seconds)} lines/s wall; load average ${load}${skipped ? `; ${skipped}` : ''}`,
   });
+  if (row.rd) {
+    figure({
+      bench: 'ingest-tcp',
+      name: `TCP (${row.rd.framing} framing) → Kafka with kafka.producer_client librdkafka, lines/s per core of the receiver`,
+      value: perCore(row.rd),
+      unit: 'lines/s',
+      ...(row.peer ? { peer: { name: 'rsyslog imtcp → omkafka', value: perCore(row.peer) } } : {}),
+      better: 'higher',
+      note: `${row.rd.stored} of ${lines} stored, ${Math.round(row.rd.stored / row.rd.seconds)} lines/s wall; kafkajs in the same run ${Math.round(perCore(row.ours))}; load average ${load}`,
+    });
+  }
 }

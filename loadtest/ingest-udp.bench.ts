@@ -95,12 +95,12 @@ function blastAt(port: number): { sent: number; seconds: number } {
   return stats;
 }
 
-async function runLogwarden(): Promise<Run> {
+async function runLogwarden(producer: 'kafkajs' | 'librdkafka' = 'kafkajs'): Promise<Run> {
   const prefix = `ib${Date.now().toString(36)}.`;
   const port = await freePort();
   const child = spawn(node, [cli, 'ingester', '--workers', String(workers)], {
     cwd: root,
-    env: { ...process.env, LOGWARDEN_KAFKA_BROKERS: brokers.join(','), LOGWARDEN_TOPIC_PREFIX: prefix, LOGWARDEN_UDP_PORT: String(port), LOGWARDEN__METRICS__PORT: '0', LOGWARDEN_LOG_LEVEL: 'warn', LOGWARDEN__KAFKA__PARTITIONS: '6' },
+    env: { ...process.env, LOGWARDEN_KAFKA_BROKERS: brokers.join(','), LOGWARDEN_TOPIC_PREFIX: prefix, LOGWARDEN_UDP_PORT: String(port), LOGWARDEN__METRICS__PORT: '0', LOGWARDEN_LOG_LEVEL: 'warn', LOGWARDEN__KAFKA__PARTITIONS: '6', LOGWARDEN__KAFKA__PRODUCER_CLIENT: producer },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   try {
@@ -112,7 +112,7 @@ async function runLogwarden(): Promise<Run> {
     const stored = await settle(`${prefix}access`);
     const rejected = await total(`${prefix}dead-letter`);
     const cpu = cpuMicros(child.pid as number) / 1e6 - cpu0;
-    return { name: `logwarden (${workers} worker${workers > 1 ? 's' : ''})`, sent: b.sent, stored: stored + rejected, seconds: Math.max(b.seconds, (Date.now() - t0) / 1000 - 2), cpu };
+    return { name: `logwarden (${workers} worker${workers > 1 ? 's' : ''}${producer === 'kafkajs' ? '' : `, ${producer} producer`})`, sent: b.sent, stored: stored + rejected, seconds: Math.max(b.seconds, (Date.now() - t0) / 1000 - 2), cpu };
   } finally {
     child.kill('SIGTERM');
     await new Promise((r) => child.once('exit', r));
@@ -139,14 +139,23 @@ async function runRsyslog(): Promise<Run | string> {
   }
 }
 
+// The ingester with kafka.producer_client librdkafka too, in the same run, when it is installed (infra/kafka/install-librdkafka.sh).
+let rdkafka = true;
+try {
+  const name: string = '@confluentinc/kafka-javascript';
+  await import(name);
+} catch {
+  rdkafka = false;
+}
 let rsyslogSkipped: string | undefined;
-const rows: Array<{ rate: number; ours: Run; peer: Run | undefined }> = [];
+const rows: Array<{ rate: number; ours: Run; rd: Run | undefined; peer: Run | undefined }> = [];
 for (const r of rates) {
   rate = r;
   const ours = await runLogwarden();
+  const rd = rdkafka ? await runLogwarden('librdkafka') : undefined;
   const peer = rsyslogSkipped ? undefined : await runRsyslog();
   if (typeof peer === 'string') rsyslogSkipped = peer;
-  rows.push({ rate: r, ours, peer: typeof peer === 'string' ? undefined : peer });
+  rows.push({ rate: r, ours, rd, peer: typeof peer === 'string' ? undefined : peer });
 }
 await bus.close();
 rmSync(dir, { recursive: true, force: true });
@@ -169,14 +178,17 @@ console.log(
 for (const row of rows) {
   console.log(`  target ${row.rate.toLocaleString('en')} lines/s`);
   console.log(fmt(row.ours));
+  if (row.rd) console.log(fmt(row.rd));
   if (row.peer) console.log(fmt(row.peer));
 }
 if (rsyslogSkipped) console.log(`  ${rsyslogSkipped}`);
+if (!rdkafka) console.log('  (the librdkafka producer not measured: @confluentinc/kafka-javascript not installed; infra/kafka/install-librdkafka.sh)');
 const best = (pick: (row: (typeof rows)[number]) => Run | undefined): number =>
   Math.max(0, ...rows.filter((row) => pick(row) && lossOf(pick(row) as Run) < 0.001).map((row) => row.rate));
 const oursBest = best((row) => row.ours);
 const peerBest = best((row) => row.peer);
-console.log(`  highest tested rate with loss < 0.1%: logwarden ${oursBest.toLocaleString('en')} lines/s, rsyslog ${rsyslogSkipped ? 'n/a' : `${peerBest.toLocaleString('en')} lines/s`}`);
+const rdBest = rdkafka ? best((row) => row.rd) : undefined;
+console.log(`  highest tested rate with loss < 0.1%: logwarden ${oursBest.toLocaleString('en')} lines/s${rdBest === undefined ? '' : ` (librdkafka producer ${rdBest.toLocaleString('en')})`}, rsyslog ${rsyslogSkipped ? 'n/a' : `${peerBest.toLocaleString('en')} lines/s`}`);
 if (!rsyslogSkipped && peerBest > 0) console.log(`  ratio logwarden / rsyslog: ${(oursBest / peerBest).toFixed(2)}`);
 figure({
   bench: 'ingest-udp',
@@ -187,6 +199,17 @@ figure({
   better: 'higher',
   note: rsyslogSkipped ?? `${seconds} s per rate, ${workers} workers`,
 });
+if (rdBest !== undefined) {
+  figure({
+    bench: 'ingest-udp',
+    name: `highest tested rate with loss < 0.1% (of ${rates.join(', ')} lines/s), kafka.producer_client librdkafka`,
+    value: rdBest,
+    unit: 'lines/s',
+    ...(rsyslogSkipped ? {} : { peer: { name: 'rsyslog imudp → omkafka', value: peerBest } }),
+    better: 'higher',
+    note: `${seconds} s per rate, ${workers} workers; kafkajs in the same run ${oursBest}`,
+  });
+}
 const cpuPerLine = (r: Run): number => (r.cpu * 1e6) / Math.max(1, r.stored);
 const lossless = rows.filter((row) => lossOf(row.ours) < 0.001 && (!row.peer || lossOf(row.peer) < 0.001)).pop();
 if (lossless) {
@@ -210,4 +233,15 @@ for (const row of rows) {
     better: 'higher',
     note: `loss ${(lossOf(row.ours) * 100).toFixed(3)}%${row.peer ? `, rsyslog ${(lossOf(row.peer) * 100).toFixed(3)}%` : ''}`,
   });
+  if (row.rd) {
+    figure({
+      bench: 'ingest-udp',
+      name: `stored at ${row.rate.toLocaleString('en')} lines/s target, kafka.producer_client librdkafka`,
+      value: row.rd.stored / row.rd.seconds,
+      unit: 'lines/s',
+      ...(row.peer ? { peer: { name: 'rsyslog imudp → omkafka', value: row.peer.stored / row.peer.seconds } } : {}),
+      better: 'higher',
+      note: `loss ${(lossOf(row.rd) * 100).toFixed(3)}%, ${cpuPerLine(row.rd).toFixed(1)} CPU µs/line; kafkajs in the same run ${(row.ours.stored / row.ours.seconds).toFixed(0)} lines/s, ${cpuPerLine(row.ours).toFixed(1)} CPU µs/line`,
+    });
+  }
 }

@@ -10,7 +10,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { accessRecordCodec } from '../../shared/avro/codec.js';
 import { KafkaBus } from '../../shared/bus/kafka.js';
 import { loadConfig } from '../../shared/config/load.js';
-import { PrivateBroker, unitOnly } from '../../shared/testing/kafka.js';
+import { PrivateBroker, testProducerClient, unitOnly } from '../../shared/testing/kafka.js';
 import { topicNames } from '../../shared/topics.js';
 import { IngestPipeline } from './pipeline.js';
 import { startTcpInput } from './tcp.js';
@@ -30,7 +30,7 @@ const line = (kind: string, i: number): string =>
 
 test('broker stopped under load, then restarted: TCP loses nothing, UDP drops are counted', { skip: unitOnly() && 'unit-only run', timeout: 240_000 }, async () => {
   const brokers = await broker.start();
-  const bus = new KafkaBus({ brokers, clientId: 'outage-test', acks: 'all', compression: 'none', replicationFactor: 1 });
+  const bus = new KafkaBus({ brokers, clientId: 'outage-test', acks: 'all', compression: 'none', replicationFactor: 1, producerClient: testProducerClient() });
   opened.push(() => bus.close());
   const topics = topicNames('outage.');
   await bus.ensureTopics(Object.values(topics).map((topic) => ({ topic, partitions: 3 })));

@@ -3,7 +3,7 @@
 import { describe, test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { kafkaBrokers, unitOnly, uniqueName } from '../testing/kafka.js';
+import { kafkaBrokers, testProducerClient, unitOnly, uniqueName } from '../testing/kafka.js';
 import { KafkaBus } from './kafka.js';
 import { MemoryBus } from './memory.js';
 import { partitionForKey } from './murmur2.js';
@@ -26,10 +26,17 @@ const impls: Array<{ name: string; skip: boolean; make: () => Bus }> = [
     skip: unitOnly(),
     make: () => new KafkaBus({ brokers: kafkaBrokers(), clientId: 'contract-test', acks: 'all', compression: 'none', replicationFactor: 1 }),
   },
+  // Its publish on librdkafka (kafka.producer_client), consumers on kafkajs: only when the run asks for it (the package is opt-in).
+  {
+    name: 'kafka, librdkafka producer',
+    skip: unitOnly() || testProducerClient() !== 'librdkafka',
+    make: () => new KafkaBus({ brokers: kafkaBrokers(), clientId: 'contract-test-rd', acks: 'all', compression: 'none', replicationFactor: 1, producerClient: 'librdkafka' }),
+  },
 ];
 
 for (const impl of impls) {
-  describe(`bus contract: ${impl.name}`, { skip: impl.skip && 'unit-only run' }, () => {
+  const why = unitOnly() ? 'unit-only run' : 'LOGWARDEN_TEST_PRODUCER_CLIENT=librdkafka not set (infra/kafka/install-librdkafka.sh installs it)';
+  describe(`bus contract: ${impl.name}`, { skip: impl.skip && why }, () => {
     const bus = impl.skip ? undefined : impl.make();
     const subs: Subscription[] = [];
     after(async () => {

@@ -8,6 +8,7 @@ export const BUS_ERRORS = defineErrors('bus', {
   LW_BUS_UNAVAILABLE: def('LW_BUS_UNAVAILABLE', 'the broker is down or unreachable; retry later', { retryable: true }),
   LW_BUS_REFUSED: def('LW_BUS_REFUSED', 'the bus refused the request itself (a message over the topic\'s size limit, an invalid or unknown topic): sent again, it is refused again'),
   LW_BUS_CODEC_UNAVAILABLE: def('LW_BUS_CODEC_UNAVAILABLE', 'kafka.compression names a codec whose library does not load on this platform'),
+  LW_BUS_CLIENT_UNAVAILABLE: def('LW_BUS_CLIENT_UNAVAILABLE', 'kafka.producer_client librdkafka, and @confluentinc/kafka-javascript does not load: install it with infra/kafka/install-librdkafka.sh, or use kafkajs'),
   LW_BUS_CLOSED: def('LW_BUS_CLOSED', 'the bus was used after close()'),
   LW_BUS_UNKNOWN_TOPIC: def('LW_BUS_UNKNOWN_TOPIC', 'the topic does not exist (topics are created at start with ensureTopics)'),
   LW_BUS_UNKNOWN_PARTITION: def('LW_BUS_UNKNOWN_PARTITION', 'the topic has no such partition'),

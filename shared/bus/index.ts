@@ -16,6 +16,7 @@ export function createBus(config: Config): Bus {
     clientId: k.client_id,
     acks: k.acks,
     compression: k.compression,
+    producerClient: k.producer_client,
     replicationFactor: k.replication_factor,
     minInsyncReplicas: k.min_insync_replicas,
     sessionTimeoutMs: k.session_timeout_ms,

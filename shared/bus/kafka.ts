@@ -11,6 +11,7 @@ import { recordLag } from './lag.js';
 import { coordinated, coordinatorElsewhere, partitionsMissing, sequenceLost } from './kafka-failover.js';
 import { COMPRESSION_TYPES, registerCodecs, type Compression } from './codecs.js';
 import { partitionForKey } from './murmur2.js';
+import { RdkafkaProducer } from './rdkafka-producer.js';
 import { registry } from '../metrics.js';
 import { BUS_ERRORS, BusRefusedError, BusUnavailableError } from './errors.js';
 import type { Bus, IncomingBatch, OutgoingMessage, PartitionOffset, SubscribeOptions, Subscription, TopicPartition, TopicSpec } from './types.js';
@@ -18,10 +19,7 @@ import type { Bus, IncomingBatch, OutgoingMessage, PartitionOffset, SubscribeOpt
 const { Kafka, Partitioners, logLevel: KafkaLogLevel, KafkaJSError, KafkaJSProtocolError } = kafkajs;
 const log = componentLogger('bus.kafka');
 const consumerCrashes = new Counter({
-  name: 'logwarden_bus_consumer_crashes_total',
-  help: 'Consumers that gave up on the broker after their retries (each restarts itself unless closed)',
-  labelNames: ['group'],
-  registers: [registry],
+  name: 'logwarden_bus_consumer_crashes_total', help: 'Consumers that gave up on the broker after their retries (each restarts itself unless closed)', labelNames: ['group'], registers: [registry],
 });
 
 export interface KafkaBusOptions {
@@ -38,14 +36,11 @@ export interface KafkaBusOptions {
   sessionTimeoutMs?: number;
   /** Retries of a consumer's failing request (backoff from 100 ms, doubling) before it crashes and restarts itself; 10 by default (~1 min). */
   consumerRetries?: number;
+  /** The client publish() uses: kafkajs (the default) or librdkafka (rdkafka-producer.ts; consumers stay on kafkajs). */
+  producerClient?: 'kafkajs' | 'librdkafka';
 }
 
-const levelMap: Record<number, 'error' | 'warn' | 'info' | 'debug'> = {
-  [KafkaLogLevel.ERROR]: 'error',
-  [KafkaLogLevel.WARN]: 'warn',
-  [KafkaLogLevel.INFO]: 'info',
-  [KafkaLogLevel.DEBUG]: 'debug',
-};
+const levelMap: Record<number, 'error' | 'warn' | 'info' | 'debug'> = { [KafkaLogLevel.ERROR]: 'error', [KafkaLogLevel.WARN]: 'warn', [KafkaLogLevel.INFO]: 'info', [KafkaLogLevel.DEBUG]: 'debug' };
 
 function toHeaders(h: Record<string, string | Buffer | (string | Buffer)[] | undefined> | undefined): Record<string, string> {
   const out: Record<string, string> = {};
@@ -95,11 +90,13 @@ export class KafkaBus implements Bus {
   /** Per topic, the end of the sends queued so far (see publish). */
   private readonly sending = new Map<string, Promise<void>>();
   private readonly coordinatorChecks = new Map<string, { at: number; answer: Promise<boolean> }>();
+  private readonly rdkafka: RdkafkaProducer | undefined;
 
   constructor(private readonly opts: KafkaBusOptions) {
     const codecs = registerCodecs();
     const missing = opts.compression === 'lz4' || opts.compression === 'zstd' ? codecs.get(opts.compression) : true;
     if (missing !== true) throw new LogwardenError(BUS_ERRORS.LW_BUS_CODEC_UNAVAILABLE, `kafka.compression ${opts.compression}: the codec does not load on this platform (${String(missing)}); use gzip or none`);
+    if (opts.producerClient === 'librdkafka') this.rdkafka = new RdkafkaProducer(opts);
     const sasl: SASLOptions | undefined = opts.sasl
       ? { mechanism: opts.sasl.mechanism, username: opts.sasl.username, password: opts.sasl.password }
       : undefined;
@@ -192,6 +189,7 @@ export class KafkaBus implements Bus {
 
   async publish(topic: string, messages: OutgoingMessage[]): Promise<void> {
     if (messages.length === 0) return;
+    if (this.rdkafka) return this.rdkafka.publish(topic, messages); // in order per partition across its own retries: no queue of sends
     if (this.opts.acks !== 'all') return this.send(topic, messages);
     // The idempotent producer: one send per topic at a time, so that no two requests for a
     // partition are in flight when its leader is lost (kafkajs takes a failed request's batch
@@ -328,7 +326,7 @@ export class KafkaBus implements Bus {
 
   async close(): Promise<void> {
     await Promise.all([...this.consumers].map((c) => c.close()));
-    await Promise.all([this.producer?.disconnect(), this.admin?.disconnect()]);
+    await Promise.all([this.producer?.disconnect(), this.admin?.disconnect(), this.rdkafka?.close()]);
     this.producer = undefined;
     this.admin = undefined;
   }

@@ -72,6 +72,7 @@ export interface KafkaConfig {
   min_insync_replicas: number;
   acks: 'all' | 1 | 0;
   compression: 'none' | 'gzip' | 'lz4' | 'zstd';
+  producer_client: 'kafkajs' | 'librdkafka';
   linger_ms: number;
   batch_max_bytes: number;
   session_timeout_ms: number;

@@ -13,6 +13,16 @@ export function unitOnly(): boolean {
   return process.env.LOGWARDEN_TEST_UNIT_ONLY === '1';
 }
 
+/**
+ * The producer client Kafka tests publish with: kafkajs, or librdkafka when
+ * LOGWARDEN_TEST_PRODUCER_CLIENT=librdkafka asks for it (the package is opt-in:
+ * infra/kafka/install-librdkafka.sh). Asked for and not installed, the bus's first
+ * publish fails (LW_BUS_CLIENT_UNAVAILABLE): never a silent fallback to kafkajs.
+ */
+export function testProducerClient(): 'kafkajs' | 'librdkafka' {
+  return process.env.LOGWARDEN_TEST_PRODUCER_CLIENT === 'librdkafka' ? 'librdkafka' : 'kafkajs';
+}
+
 /** Brokers of a real Kafka (started by infra/kafka/kafka.sh when none is given). */
 export function kafkaBrokers(): string[] {
   let brokers = process.env.LOGWARDEN_TEST_KAFKA_BROKERS;
