@@ -3,7 +3,8 @@
 // given), then run every compiled *.test.js under node's test runner.
 //
 //   --unit        skip the broker; tests that need it skip themselves
-//   --only PATTERN run the test files whose path contains PATTERN
+//   --only PATTERN run the test files whose path contains PATTERN (or one of
+//                  several, comma-separated)
 //
 // Environment: LOGWARDEN_TEST_KAFKA_BROKERS=host:port to use a running broker,
 // LOGWARDEN_TEST_BUDGET_S (1800) to bound the test run (a hang fails, naming what ran),
@@ -64,7 +65,10 @@ if (!unit && !env.LOGWARDEN_TEST_KAFKA_BROKERS) {
 if (unit) env.LOGWARDEN_TEST_UNIT_ONLY = '1';
 
 let files = findTests(join(root, 'dist')).sort();
-if (only) files = files.filter((f) => f.includes(only));
+if (only) {
+  const patterns = only.split(',').filter((p) => p !== '');
+  files = files.filter((f) => patterns.some((p) => f.includes(p)));
+}
 if (files.length === 0) {
   console.error('no test files found under dist/');
   process.exit(1);
