@@ -15,6 +15,7 @@ import { DETECTOR_ERRORS } from './errors.js';
 import { LogwardenError } from '../../shared/errors.js';
 import { CrawlerVerifier, type CrawlerStatus } from './crawlers/verify.js';
 import { DetectionEngine } from './engine.js';
+import { GivenVerdict, InOrder } from './replay-order.js';
 
 export interface BlockedIp {
   ip: string;
@@ -76,6 +77,9 @@ export interface BacktestPartial {
   claims: Array<[string, CrawlerStatus]>;
 }
 
+/** Searched for as bytes: a string needle is converted on every call. */
+const CLIENT_IP_KEY = Buffer.from('"client_ip":"', 'latin1');
+
 /**
  * The shard a raw line belongs to, from its client address found without
  * parsing (JSON: the "client_ip" value; other formats: the first field), so
@@ -85,10 +89,10 @@ export interface BacktestPartial {
  */
 export function lineShard(line: Buffer, count: number, clients?: ClientKeys): number {
   if (count <= 1) return 0;
-  let start = line.indexOf('"client_ip":"');
+  let start = line.indexOf(CLIENT_IP_KEY);
   let end: number;
   if (start >= 0) {
-    start += 13;
+    start += CLIENT_IP_KEY.length;
     end = line.indexOf(34, start);
   } else {
     start = line[0] === 60 /* < */ ? line.indexOf(': ') + 2 : 0;
@@ -115,7 +119,9 @@ export async function backtestShard(config: Config, input: ShardInput, shard: Sh
   // A replay asks about its claims as fast as the resolver answers: the live budget (lookups a
   // second per shard) protects a resolver from a flood of new addresses, not from a backtest's few.
   const verifier = crawlers.enabled ? new CrawlerVerifier({ ...crawlers, lookups_per_second: Math.max(crawlers.lookups_per_second, REPLAY_LOOKUPS_PER_S), offline: input.dns !== true }) : undefined;
-  const engine = new DetectionEngine(engineConfig(config), verifier);
+  // The engine judges each record by the verdict the replay obtained for it (one claim check a record).
+  const given = new GivenVerdict();
+  const engine = new DetectionEngine(engineConfig(config), verifier ? given : undefined);
   /** Each client that claimed a crawler, and the verdict it got. */
   const claims = new Map<string, CrawlerStatus>();
   const rejected: Record<string, number> = {};
@@ -124,6 +130,7 @@ export async function backtestShard(config: Config, input: ShardInput, shard: Sh
   const perIp = new Map<string, Record<string, number>>();
   const decisions: BlockDecision[] = [];
   let parsed = 0;
+  let detected = 0;
   let lines = 0;
   let first: number | undefined;
   let last: number | undefined;
@@ -141,6 +148,15 @@ export async function backtestShard(config: Config, input: ShardInput, shard: Sh
     }
     decisions.push(...out.decisions);
   };
+  const order = new InOrder(verifier, (rec, verdict) => {
+    if (verdict.status !== 'not-claimed') claims.set(rec.client_ip, verdict.status);
+    given.verdict = verdict;
+    engine.process(rec);
+    if (++detected % TICK_EVERY === 0) {
+      engine.tick(engine.now());
+      collect();
+    }
+  });
   const clients = new ClientKeys(config.detection.ipv6_client_prefix);
   for (const { file, format, fileWrapper } of input.formats) {
     const decoder = new LineDecoder(config, { format, fileWrapper });
@@ -159,28 +175,16 @@ export async function backtestShard(config: Config, input: ShardInput, shard: Sh
         parsed++;
         first ??= r.record.ts;
         last = Math.max(last ?? r.record.ts, r.record.ts);
-        const detect = (): void => {
-          engine.process(r.record);
-          if (parsed % TICK_EVERY === 0) {
-            engine.tick(engine.now());
-            collect();
-          }
-        };
-        const claim = verifier?.check(r.record.client_ip, r.record.user_agent);
-        if (!claim || claim.status === 'not-claimed') return detect();
-        // The first request of a claiming client waits for its verdict, so a replay's verdicts
+        // A claiming client's first request waits for its verdict, so a replay's verdicts
         // do not depend on how fast DNS answered (the live path goes on meanwhile).
-        if (claim.status !== 'pending') return void (claims.set(r.record.client_ip, claim.status), detect());
-        return (verifier as CrawlerVerifier).verify(r.record.client_ip, r.record.user_agent).then((v) => {
-          claims.set(r.record.client_ip, v.status);
-          detect();
-        });
+        return order.offer(r.record);
       },
       () => {
         if (shard.index === 0) rejected.too_long = (rejected.too_long ?? 0) + 1;
       },
     );
   }
+  await order.done();
   engine.tick(engine.now());
   engine.flushAll();
   collect();

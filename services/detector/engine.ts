@@ -138,6 +138,9 @@ const PROBE_WEIGHT = 2 * EIGHTHS;
 const FAKE_CRAWLER_WEIGHT = 2 * EIGHTHS;
 
 const SAMPLE_PATHS = 5;
+/** What security_filter adds to most requests (nothing), or a WARN: shared, not a new object a request. */
+const FILTER_NONE = Object.freeze({ weight: 0, block: false });
+const FILTER_WARN = Object.freeze({ weight: WHOLE, block: false });
 
 /** Events of requests nginx refused already (blocked_by), and challenge outcomes: recorded, never a reason to block. */
 const NO_EVIDENCE = /^(blocklist|rate_limit|policy:|challenge:)/;
@@ -326,10 +329,10 @@ export class DetectionEngine {
 
     // Signatures: every hit is evidence, weighted.
     const rawPath = rec.extra.path_raw ?? rec.path;
-    const sigs = this.matcher.match(rec.user_agent, rawPath, rec.query);
+    let sigs = this.matcher.match(rec.user_agent, rawPath, rec.query);
     if (rec.extra.traversal === '1' && !sigs.some((s) => s.id === 'traversal')) {
       const trav = this.cfg.signatures.find((s) => s.id === 'traversal');
-      if (trav) sigs.push(trav);
+      if (trav) sigs = [...sigs, trav];
     }
     for (const sig of sigs) {
       this.aggregate(ip, `signature:${sig.id}`, sig.type, rec, 1, true, { signature: sig.id, description: sig.description, signature_set: SIGNATURE_SET_VERSION });
@@ -350,24 +353,22 @@ export class DetectionEngine {
   private filterOutcome(ip: string, rec: AccessRecord): { weight: number; block: boolean } {
     if (rec.filter_alert) {
       this.aggregate(ip, `filter:${rec.filter_alert}`, 'suspicious', rec, 1, true, { rule: rec.filter_alert, action: 'WARN' });
-      return { weight: WHOLE, block: false };
+      return FILTER_WARN;
     }
-    if (!this.filter) return { weight: 0, block: false };
+    if (!this.filter) return FILTER_NONE;
     const outcome = this.filter.evaluateRecord(rec);
     if ((outcome.action === 'warn' || outcome.action === 'challenge') && outcome.rule_id) {
       // A CHALLENGE rule needs the Lua module to answer: where nginx did not judge, it weighs as a WARN.
       this.aggregate(ip, `filter:${outcome.rule_id}`, 'suspicious', rec, 1, true, { rule: outcome.rule_id, action: outcome.action.toUpperCase() });
-      return { weight: WHOLE, block: false };
+      return FILTER_WARN;
     }
     if (outcome.action === 'block' && outcome.rule_id) {
       // The edge could not refuse it: a BLOCK rule's client is blocked by address instead.
       this.aggregate(ip, `filter:${outcome.rule_id}`, 'blocked_ip', rec, 1, true, { rule: outcome.rule_id, action: 'BLOCK', status: String(outcome.status ?? 403) });
       return { weight: this.cfg.autoBlock.threshold * WHOLE, block: true };
     }
-    return { weight: 0, block: false };
+    return FILTER_NONE;
   }
-
-
 
   private updateReuseClock(): void {
     this.sinceReuseClock = 0;
@@ -375,7 +376,6 @@ export class DetectionEngine {
     for (const wm of this.streams.values()) if (this.watermark - wm < 3_600_000 && wm < min) min = wm;
     this.reuseClock = min === Infinity ? this.watermark : min;
   }
-
 
   /** Marks a detector firing for the slot; returns the offence weight this request adds. */
   private fire(ip: string, slot: number, bit: number, detector: string, type: SecurityEventType, rec: AccessRecord, windowCount: number, details: Record<string, string>): number {

@@ -66,22 +66,26 @@ export class SignatureMatcher {
     }
   }
 
-  /** Signatures matched by this request (each at most once). */
-  match(userAgent: string, path: string, query: string): Signature[] {
-    let out: Signature[] | undefined;
-    const check = (field: 'user_agent' | 'path' | 'query', value: string): void => {
-      const f = this.byField.get(field);
-      if (!f || value === '' || !f.any.test(value)) return;
-      for (const { sig, re } of f.each) {
-        if (re.test(value) && !out?.includes(sig)) (out ??= []).push(sig);
-      }
-    };
-    check('user_agent', userAgent);
-    check('path', path);
-    check('query', query);
-    return out ?? [];
+  /** Signatures matched by this request (each at most once); the empty list is shared and frozen (copy it to add). */
+  match(userAgent: string, path: string, query: string): readonly Signature[] {
+    let out = this.check('user_agent', userAgent, undefined);
+    out = this.check('path', path, out);
+    out = this.check('query', query, out);
+    return out ?? NO_SIGNATURES;
+  }
+
+  private check(field: 'user_agent' | 'path' | 'query', value: string, out: Signature[] | undefined): Signature[] | undefined {
+    const f = this.byField.get(field);
+    if (!f || value === '' || !f.any.test(value)) return out;
+    for (const { sig, re } of f.each) {
+      if (re.test(value) && !out?.includes(sig)) (out ??= []).push(sig);
+    }
+    return out;
   }
 }
+
+/** What a clean request matches: one shared empty list, not a new one a request. */
+const NO_SIGNATURES: readonly Signature[] = Object.freeze([]);
 
 /** Validates operator signatures; returns problems as "index: reason". */
 export function signatureProblems(list: readonly Signature[]): string[] {

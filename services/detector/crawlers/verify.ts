@@ -60,6 +60,9 @@ export interface CrawlerVerdict {
   hostname?: string;
 }
 
+/** Most requests claim no crawler: one answer for them all, never a new object a request. */
+const NOT_CLAIMED: CrawlerVerdict = Object.freeze({ status: 'not-claimed' as const });
+
 export interface VerifiedClient {
   ip: string;
   crawler: string;
@@ -162,7 +165,7 @@ export class CrawlerVerifier {
   /** status() with the claimed crawler and the reverse name, for an event's details. */
   check(ip: string, userAgent: string | undefined): CrawlerVerdict {
     const crawler = this.claim(userAgent);
-    if (crawler === undefined) return { status: 'not-claimed' };
+    if (crawler === undefined) return NOT_CLAIMED;
     if (this.resolver === undefined) return { status: 'unverified', crawler: crawler.name };
     const now = Date.now();
     let entry = this.fresh(ip, now);
@@ -181,7 +184,7 @@ export class CrawlerVerifier {
    */
   async verify(ip: string, userAgent: string | undefined): Promise<CrawlerVerdict> {
     const crawler = this.claim(userAgent);
-    if (crawler === undefined) return { status: 'not-claimed' };
+    if (crawler === undefined) return NOT_CLAIMED;
     if (this.resolver === undefined || normalizeIp(ip) === undefined) return { status: 'unverified', crawler: crawler.name };
     for (;;) {
       if (this.closed) return { status: 'pending', crawler: crawler.name };
