@@ -34,8 +34,12 @@ export function fieldSignature(schema: { fields?: ReadonlyArray<{ name: string; 
   const simple = (t: unknown): unknown => {
     if (typeof t === 'string') return t;
     if (Array.isArray(t)) return t.map(simple);
-    const o = t as { type?: unknown; values?: unknown };
-    return o.type === 'map' ? { type: 'map', values: simple(o.values) } : t;
+    const o = t as { type?: unknown; values?: unknown; items?: unknown; name?: unknown; symbols?: unknown };
+    if (o.type === 'map') return { type: 'map', values: simple(o.values) };
+    if (o.type === 'array') return { type: 'array', items: simple(o.items) };
+    // An enum by what its values are (its doc and default do not change the bytes of a value).
+    if (o.type === 'enum') return { type: 'enum', name: o.name, symbols: o.symbols };
+    return t;
   };
   return JSON.stringify((schema.fields ?? []).map((f) => [f.name, simple(f.type)]));
 }

@@ -15,13 +15,15 @@
 // record, from Node's buffer pool); it relies on avsc's writers rejecting bad
 // values and only walks the value for a detailed error when one has thrown.
 // Decode reads straight from the message buffer with compiled readers and
-// cached resolvers.
+// cached resolvers; SecurityEvent records of the current version (the sink's
+// per-row hot path) with a hand-written reader (security-event-reader.ts).
 import type { Type } from 'avsc';
 import type { AccessRecord, BlockDecision, ControlChange, CrawlerVerdict, Notice, SecurityEvent } from '../records.js';
 import { AVRO_ERRORS, CodecError } from './errors.js';
 import { LogwardenError } from '../errors.js';
 import { localSchemas, parseSchema, type SchemaSource } from './schema-source.js';
 import { ACCESS_RECORD_FIELDS, fieldSignature, NOT_HANDLED, writeAccessRecord } from './access-record-writer.js';
+import { readSecurityEvent, SECURITY_EVENT_FIELDS } from './security-event-reader.js';
 
 export { AVRO_ERRORS, CodecError, CODEC_ERROR_REASONS, type CodecErrorCode, type CodecErrorReason } from './errors.js';
 export {
@@ -46,6 +48,13 @@ type Resolver = ReturnType<Type['createResolver']>;
  */
 export type BodyWriter = (buf: Buffer, pos: number, value: unknown) => number;
 
+/**
+ * A hand-written reader of one schema's body at `pos`, which must end at the
+ * buffer's end: the value avsc would read, or undefined (avsc reads it, or
+ * says what is wrong with it). Never throws.
+ */
+export type BodyReader = (buf: Buffer, pos: number) => object | undefined;
+
 // Shared by every codec of the thread: encode is synchronous, so no two
 // records are ever being written at once. Grows for an oversized record and
 // stays grown (records are small; one outlier costs one larger buffer).
@@ -69,12 +78,15 @@ export class RecordCodec<T extends object> {
 
   /** Writes the body instead of avsc when set; bytes identical to avsc's (access-record-writer.ts). */
   private readonly bodyWriter: BodyWriter | undefined;
+  /** Reads bodies of the current schema instead of avsc when set; values equal to avsc's (security-event-reader.ts). */
+  private readonly bodyReader: BodyReader | undefined;
 
   /**
    * `fast`: a hand-written writer and the field signature it was written for;
    * used only while the subject's current schema has exactly those fields.
+   * `fastRead`: the same for a hand-written reader (records of the current schema id only).
    */
-  constructor(subject: string, source: SchemaSource = localSchemas(), fast?: { fields: string; write: BodyWriter }) {
+  constructor(subject: string, source: SchemaSource = localSchemas(), fast?: { fields: string; write: BodyWriter }, fastRead?: { fields: string; read: BodyReader }) {
     const current = source.latest(subject);
     this.subject = subject;
     this.source = source;
@@ -83,11 +95,17 @@ export class RecordCodec<T extends object> {
     if (this.type.typeName !== 'record') throw new LogwardenError(AVRO_ERRORS.LW_AVRO_REGISTRY_INVALID, `schema of ${subject} (id ${current.id}) is not a record`);
     decodeToPlainObjects(this.type);
     this.bodyWriter = fast !== undefined && fieldSignature(current.schema) === fast.fields ? fast.write : undefined;
+    this.bodyReader = fastRead !== undefined && fieldSignature(current.schema) === fastRead.fields ? fastRead.read : undefined;
   }
 
   /** Whether encode writes with a hand-written writer (true for AccessRecord while its schema is the one the writer knows). */
   get handWritten(): boolean {
     return this.bodyWriter !== undefined;
+  }
+
+  /** Whether decode reads the current schema with a hand-written reader (true for SecurityEvent while its schema is the one the reader knows). */
+  get handRead(): boolean {
+    return this.bodyReader !== undefined;
   }
 
   /** Confluent-framed Avro bytes of `value`. Throws CodecError `invalid_record` when it does not match the schema. */
@@ -135,6 +153,10 @@ export class RecordCodec<T extends object> {
       throw new CodecError('truncated', this.subject, `${len} bytes, shorter than the ${HEADER_BYTES}-byte header`);
     }
     const id = buf.readUInt32BE(1);
+    if (id === this.schemaId && this.bodyReader !== undefined) {
+      const value = this.bodyReader(buf, HEADER_BYTES);
+      if (value !== undefined) return value as T;
+    }
     const resolver = id === this.schemaId ? undefined : this.resolverFor(id);
     let result: { value: unknown; offset: number };
     try {
@@ -260,7 +282,7 @@ function describeValue(v: unknown): string {
 }
 
 export const accessRecordCodec = new RecordCodec<AccessRecord>('AccessRecord', localSchemas(), { fields: ACCESS_RECORD_FIELDS, write: writeAccessRecord });
-export const securityEventCodec = new RecordCodec<SecurityEvent>('SecurityEvent');
+export const securityEventCodec = new RecordCodec<SecurityEvent>('SecurityEvent', localSchemas(), undefined, { fields: SECURITY_EVENT_FIELDS, read: readSecurityEvent });
 /** BlockDecision as the schema holds it (v2): a feed's source is the symbol `feed` and its name in `feed`. */
 type BlockDecisionWire = Omit<BlockDecision, 'source' | 'actor'> & { source: 'auto' | 'manual' | 'filter' | 'feed'; feed: string; actor: string };
 

@@ -175,10 +175,21 @@ class Writer {
     this.pos += this.buf.write(s, this.pos, 'utf8');
     return true;
   }
+  /** A safe integer ≥ 0 as UInt64 LE, byte by byte (Buffer#writeUInt32LE checks its arguments on every call: twice a value, ~a tenth of an event block's encode). */
   u64(n: number): void {
-    this.buf.writeUInt32LE(n % 0x100000000, this.pos);
-    this.buf.writeUInt32LE(Math.floor(n / 0x100000000), this.pos + 4);
-    this.pos += 8;
+    const b = this.buf;
+    let p = this.pos;
+    const lo = n % 0x100000000;
+    const hi = (n - lo) / 0x100000000;
+    b[p++] = lo;
+    b[p++] = lo >>> 8;
+    b[p++] = lo >>> 16;
+    b[p++] = lo >>> 24;
+    b[p++] = hi;
+    b[p++] = hi >>> 8;
+    b[p++] = hi >>> 16;
+    b[p++] = hi >>> 24;
+    this.pos = p;
   }
   bytes(b: Uint8Array): void {
     this.reserve(b.length);
@@ -331,9 +342,9 @@ function writeColumn(w: Writer, t: NativeType, values: readonly unknown[]): void
         const v = values[i];
         const x = typeof v === 'string' ? t.values.get(v) : undefined;
         if (x === undefined) notEncodable();
-        if (t.bytes === 1) w.buf.writeInt8(x as number, w.pos);
-        else w.buf.writeInt16LE(x as number, w.pos);
-        w.pos += t.bytes;
+        // Two's complement, low byte first (the enum's values are in range: parseEnum read them from the type).
+        w.buf[w.pos++] = (x as number) & 0xff;
+        if (t.bytes === 2) w.buf[w.pos++] = ((x as number) >> 8) & 0xff;
       }
       return;
     }
