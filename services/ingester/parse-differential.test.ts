@@ -17,6 +17,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { accessRecordCodec } from '../../shared/avro/codec.js';
 import { createRawLineParser } from '../../shared/access-log/formats/index.js';
+import { createLineEncoder, type EncodedLine } from '../../shared/access-log/line-encoder.js';
 import { compileTrustedProxies, type LineResult, type RecordContext } from '../../shared/access-log/record.js';
 import type { AccessRecord } from '../../shared/records.js';
 import { geoDatabase, GeoMemo } from '../../shared/geo/index.js';
@@ -91,7 +92,14 @@ for (const format of ['json', 'combined'] as const) {
       bare: createRawLineParser({ ...options, syslog: false, fastPath: false }),
     };
     assert.ok(accessRecordCodec.handWritten, 'the AccessRecord codec writes with the hand-written writer');
+    // The one-pass encoder (line-encoder.ts): where it answers, its bytes must be the shipped path's.
+    const encOptions = { format, ctx, maxLineBytes: MAX_LINE, schemaId: accessRecordCodec.schemaId };
+    const encoder = { framed: createLineEncoder({ ...encOptions, syslog: true }), bare: createLineEncoder({ ...encOptions, syslog: false }) };
+    assert.ok(encoder.framed && encoder.bare, `${format} has a one-pass encoder`);
     const geo = GeoMemo.of(geoDatabase());
+    const annotate = (g: Parameters<GeoMemo['annotate']>[0]): void => geo.annotate(g);
+    let encoded = 0;
+    let encodedGenerated = 0;
     const fmt = new LineFormatter(format);
     const rng = new Rng(SEED, format === 'json' ? 1 : 2);
     const donors: Buffer[] = [];
@@ -114,9 +122,11 @@ for (const format of ['json', 'combined'] as const) {
         framed = raw[0] === 60; // '<': as the decoder picks for a file line
         hostile++;
       }
+      const enc: EncodedLine | undefined = (framed ? encoder.framed : encoder.bare)(raw, RECEIVED_AT, annotate);
       const a: LineResult = (framed ? shipped.framed : shipped.bare)(raw, RECEIVED_AT);
       const b: LineResult = (framed ? reference.framed : reference.bare)(raw, RECEIVED_AT);
       const where = (): string => `line ${line} (seed ${SEED}), base64 ${raw.subarray(0, 800).toString('base64')}`;
+      if (enc !== undefined && !a.ok) assert.fail(`the one-pass encoder accepted a line the parser rejects (${a.reason}: ${a.detail}): ${where()}`);
       if (!a.ok || !b.ok) {
         assert.deepEqual(a, b, `both reject with the same reason, or both accept: ${where()}`);
         if (!a.ok) reasons[a.reason] = (reasons[a.reason] ?? 0) + 1;
@@ -134,8 +144,20 @@ for (const format of ['json', 'combined'] as const) {
       if (!bytes.subarray(5).equals(refBody)) {
         assert.fail(`Avro bytes differ from avsc's (${bytes.length - 5} vs ${refBody.length}): ${where()}; reference ${show(b.record)}`);
       }
+      if (enc !== undefined) {
+        encoded++;
+        if (line % HOSTILE_EVERY !== 0 || donors.length < 2000) encodedGenerated++;
+        if (!enc.value.equals(bytes)) {
+          const d: string = firstDifference(accessRecordCodec.decode(enc.value), b.record) ?? 'same fields, other bytes';
+          assert.fail(`one-pass encoder differs from the parser + codec, ${d}: ${where()}; reference ${show(b.record)}`);
+        }
+        assert.deepEqual([enc.client_ip, enc.ts, enc.node], [a.record.client_ip, a.record.ts, a.record.node], `key, time and node: ${where()}`);
+      }
     }
-    t.diagnostic(`${lines} lines (${hostile} hostile): ${accepted} records, ${withAsn} with an AS; rejected ${JSON.stringify(reasons)}`);
+    t.diagnostic(`${lines} lines (${hostile} hostile): ${accepted} records, ${withAsn} with an AS; rejected ${JSON.stringify(reasons)}; ` +
+      `one-pass encoder answered ${encoded} (${encodedGenerated} generated, ${encoded - encodedGenerated} hostile), the rest went to the parser`);
+    // RFC 5424 framing (a quarter of the lines) always goes to the parser; most of the rest must not.
+    assert.ok(encodedGenerated > (lines - hostile) * 0.6, `the one-pass encoder answered ${encodedGenerated} of ${lines - hostile} generated lines`);
     assert.equal(lines, LINES_PER_FORMAT);
     // Every generated line parses, hostile ones mostly not: both outcomes were compared.
     assert.ok(accepted >= lines - hostile, `${accepted} accepted of ${lines} (${hostile} hostile)`);

@@ -210,7 +210,7 @@ const MAX_TS_MS = 253_402_300_799_999;
 const DEPLOYMENT_CACHE_MAX = 4096;
 const deploymentCaches = new WeakMap<object, Map<string, string>>();
 
-function deploymentOf(host: string, ctx: RecordContext): string {
+export function deploymentOf(host: string, ctx: RecordContext): string {
   if (host === '') return '';
   const map = ctx.deployments;
   let cache = deploymentCaches.get(map);

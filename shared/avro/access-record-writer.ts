@@ -53,7 +53,7 @@ interface Loose {
 const MAX_LONG = 9007199254740990;
 
 /** Zig-zag varint, as avsc's Tap.writeLong. */
-function writeLong(buf: Buffer, pos: number, n: number): number {
+export function writeLong(buf: Buffer, pos: number, n: number): number {
   if (n >= -1073741824 && n < 1073741824) {
     let m = n >= 0 ? n << 1 : (~n << 1) | 1;
     while (m > 0x7f) {
@@ -77,7 +77,7 @@ function writeLong(buf: Buffer, pos: number, n: number): number {
  * written in one pass after a length guessed from s.length; anything else is
  * rewritten from `pos` as avsc writes it.
  */
-function writeString(buf: Buffer, pos: number, s: string): number {
+export function writeString(buf: Buffer, pos: number, s: string): number {
   const n = s.length;
   if (n < 64) {
     // The length fits one varint byte.
