@@ -9,8 +9,8 @@
 // ns, best of the rounds.
 //
 //   node --expose-gc dist/loadtest/geo-lookup.bench.js [LOOKUPS] [LINES]
-//        (defaults 1000000 lookups a round, 100000 ingest lines a round; lookups: best of 7 rounds;
-//         ingest: 7 rounds of off and on, each in a process of its own, the loss as the median
+//        (defaults 1000000 lookups a round, 200000 ingest lines a round; lookups: best of 7 rounds;
+//         ingest: 9 rounds of off and on, each in a process of its own, the loss as the median
 //         of the rounds' ratios)
 //
 // No peer is installed on this machine (no maxmind/mmdb reader, no geoip-lite
@@ -30,19 +30,24 @@ import { figure } from './report-figures.js';
 // A child (ingestRate below) is called with --ingest-child on|off LINES.
 const CHILD = process.argv[2] === '--ingest-child';
 const LOOKUPS = CHILD ? 1 : Number.parseInt(process.argv[2] ?? '1000000', 10);
-const LINES = Number.parseInt((CHILD ? process.argv[4] : process.argv[3]) ?? '100000', 10);
+const LINES = Number.parseInt((CHILD ? process.argv[4] : process.argv[3]) ?? '200000', 10);
 if (!(LOOKUPS > 0) || !(LINES > 0)) {
   console.error('usage: node --expose-gc dist/loadtest/geo-lookup.bench.js [LOOKUPS] [LINES]');
   process.exit(2);
 }
 const ROUNDS = 7;
-/** Ingest rounds (pairs of off and on); odd, so the median is one round's. */
-const INGEST_ROUNDS = 7;
+/**
+ * Ingest rounds (pairs of off and on); odd, so the median is one round's. Seven rounds of 100k lines
+ * gave 6.7–12.6 % from run to run; nine of 200k narrow that (the spread is in the README).
+ */
+const INGEST_ROUNDS = 9;
 const gc = (globalThis as { gc?: () => void }).gc;
-const heap = (): number => {
+/** V8's heap and the ArrayBuffers outside it, after a full GC. */
+const heap = (): { heap: number; buffers: number } => {
   gc?.();
   gc?.();
-  return process.memoryUsage().heapUsed + process.memoryUsage().arrayBuffers;
+  const m = process.memoryUsage();
+  return { heap: m.heapUsed, buffers: m.arrayBuffers };
 };
 
 const POOL = 8192;
@@ -114,8 +119,10 @@ function main(): void {
   // The process's one copy, which the ingester below uses too.
   const db = geoDatabase();
   const loadMs = performance.now() - t0;
-  const heldBytes = heap() - before;
-  console.log(`load: ${loadMs.toFixed(0)} ms; range tables ${(db.tableBytes / 1048576).toFixed(1)} MiB (of which the merged IPv4 country+AS table with its /20 jump table ${(db.merged4Bytes / 1048576).toFixed(1)} MiB) + organisation names ~${(db.orgBytes / 1048576).toFixed(1)} MiB; heap after GC +${(heldBytes / 1048576).toFixed(1)} MiB${gc ? '' : ' (run with --expose-gc for this figure)'}`);
+  const after = heap();
+  const heldBytes = after.heap + after.buffers - before.heap - before.buffers;
+  const mib = (n: number): string => (n / 1048576).toFixed(1);
+  console.log(`load: ${loadMs.toFixed(0)} ms; range tables ${mib(db.tableBytes)} MiB (of which the merged IPv4 country+AS table with its /20 jump table ${mib(db.merged4Bytes)} MiB) + organisation names ${mib(db.orgBytes)} MiB (${db.orgCounts.names} names, UTF-8 in one buffer); after GC +${mib(heldBytes)} MiB: V8 heap +${mib(after.heap - before.heap)}, ArrayBuffers +${mib(after.buffers - before.buffers)}${gc ? '' : ' (run with --expose-gc for these figures)'}`);
   for (const s of db.sources) console.log(`  ${s.name} ${s.version} (${s.date}, ${s.license}): ${s.ranges} ranges, ${(s.bytesOnDisk / 1048576).toFixed(1)} MiB of CSV read`);
 
   const ips = clients();
@@ -156,7 +163,7 @@ function main(): void {
     }
     naiveNs = Math.min(naiveNs, Number(process.hrtime.bigint() - s) / naiveN);
   }
-  console.log(`lookup (annotate: parse, country, AS): ${bestNs.toFixed(0)} ns best of ${ROUNDS} × ${LOOKUPS}; naive baseline, linear scan of the IPv4 country ranges: ${(naiveNs / 1000).toFixed(1)} µs (${naiveN} lookups)`);
+  console.log(`lookup (annotate: parse, country, AS): ${bestNs.toFixed(0)} ns best of ${ROUNDS} × ${LOOKUPS}; naive baseline, linear scan of the IPv4 country ranges: ${(naiveNs / 1000).toFixed(1)} µs (${naiveN} lookups); organisation names made strings: ${db.orgCounts.materialised} of ${db.orgCounts.names}`);
 
   {
     const best = { off: 0, on: 0 };

@@ -15,6 +15,7 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { parseClient, parseV6 } from '../ip.js';
 import type { GeoRanges } from './packed-ranges.js';
+export { GeoMemo } from './memo.js';
 import { MergedTable4, NO_AS, RangeBuilder, packCountry, unpackCountry, type RangeTable } from './tables.js';
 
 const require = createRequire(import.meta.url);
@@ -135,7 +136,22 @@ export class GeoDatabase {
   private readonly asn6: RangeTable;
   /** country4 and asn4 as one table: what IPv4 lookups search. */
   private readonly merged4: MergedTable4;
-  private readonly orgs: string[] = [];
+  /**
+   * The distinct organisation names, back to back as the files hold them
+   * (UTF-8 bytes): one buffer outside the V8 heap, where some 90,000 strings
+   * would sit in the old generation (marked by every full GC, read from all
+   * over the heap). Name k is bytes [orgEnds[k - 1] (0 for k = 0), orgEnds[k]).
+   */
+  private readonly orgText: Buffer;
+  private readonly orgEnds: Uint32Array;
+  /**
+   * The names made strings so far (at their first use, then kept: the ASes of
+   * the clients seen), packed in order of first use, so that the few thousand
+   * a stream of clients names sit together; nameIds maps a name's index to its
+   * place here (-1: not made yet).
+   */
+  readonly seenNames: string[] = [];
+  private readonly nameIds: Int32Array;
   private readonly v4 = new Uint32Array(1);
   private readonly words = new Uint32Array(4);
   private readonly scratch = new Uint16Array(8);
@@ -146,17 +162,17 @@ export class GeoDatabase {
     const country: ValueOf = (rest, b, i) => {
       b.values[i] = rest.length === 2 ? packCountry(rest) : 0;
     };
+    // Loading only: each distinct name as read (latin1: its UTF-8 bytes one char each) and its index.
     const orgIndex = new Map<string, number>();
+    const raw: string[] = [];
     const asn: ValueOf = (rest, b, i) => {
       const comma = rest.indexOf(',');
       b.values[i] = Number(comma < 0 ? rest : rest.slice(0, comma));
       const org = comma < 0 ? '' : lastField(rest, comma + 1);
       let k = orgIndex.get(org);
       if (k === undefined) {
-        k = this.orgs.length;
-        // The file is read as latin1 (fast); a name is decoded as the UTF-8 it is, into a string of
-        // its own: a slice would keep the whole file alive and encode several times slower.
-        this.orgs.push(Buffer.from(org, 'latin1').toString('utf8'));
+        k = raw.length;
+        raw.push(org);
         orgIndex.set(org, k);
       }
       b.extra[i] = k;
@@ -168,6 +184,11 @@ export class GeoDatabase {
     this.asn4 = readV4(join(adir, aFiles[0] as string), asn);
     this.asn6 = readV6(join(adir, aFiles[1] as string), asn);
     this.merged4 = MergedTable4.build(this.country4, this.asn4);
+    this.orgText = Buffer.from(raw.join(''), 'latin1');
+    this.orgEnds = new Uint32Array(raw.length);
+    let end = 0;
+    for (let k = 0; k < raw.length; k++) this.orgEnds[k] = end += (raw[k] as string).length;
+    this.nameIds = new Int32Array(raw.length).fill(-1);
     this.sources = [
       sourceOf(COUNTRY_PACKAGE, 'country', cFiles, this.country4.size + this.country6.size),
       sourceOf(ASN_PACKAGE, 'asn', aFiles, this.asn4.size + this.asn6.size),
@@ -184,9 +205,14 @@ export class GeoDatabase {
     return this.merged4.bytes;
   }
 
-  /** Approximate bytes of the distinct organisation names (UTF-16 in the heap). */
+  /** Bytes of the distinct organisation names (UTF-8, one buffer) and their offsets. */
   get orgBytes(): number {
-    return this.orgs.reduce((n, s) => n + 2 * s.length + 16, 0);
+    return this.orgText.byteLength + this.orgEnds.byteLength;
+  }
+
+  /** How many distinct organisation names there are, and how many were made strings so far. */
+  get orgCounts(): { names: number; materialised: number } {
+    return { names: this.orgEnds.length, materialised: this.seenNames.length };
   }
 
   /** Parses `ip` into the scratch; 4, 6 or 0 (not an address). */
@@ -221,12 +247,12 @@ export class GeoDatabase {
       const org = rows[at + 3] as number;
       const country = cc === 0 ? null : unpackCountry(cc);
       if (org === NO_AS) return { country, asn: null, as_org: null };
-      return { country, asn: rows[at + 2] as number, as_org: this.orgs[org] ?? null };
+      return { country, asn: rows[at + 2] as number, as_org: this.orgName(org) };
     }
     const country = this.countryAt(kind);
     const i = this.asn6.find6(this.words);
     if (i < 0) return { country, asn: null, as_org: null };
-    return { country, asn: this.asn6.values[i] as number, as_org: this.orgs[(this.asn6.extra as Uint32Array)[i] as number] ?? null };
+    return { country, asn: this.asn6.values[i] as number, as_org: this.orgName((this.asn6.extra as Uint32Array)[i] as number) };
   }
 
   /** The packed country of an IPv4 address (0: unknown). */
@@ -247,8 +273,26 @@ export class GeoDatabase {
     return this.merged4.rows;
   }
 
+  /** The name of organisation `index` (null for NO_AS). */
   orgName(index: number): string | null {
-    return this.orgs[index] ?? null;
+    const id = this.nameId(index);
+    return id === NO_AS ? null : (this.seenNames[id] as string);
+  }
+
+  /**
+   * The place in seenNames of organisation `index`'s name, made a string at
+   * its first use; NO_AS for NO_AS (or any index past the names).
+   */
+  nameId(index: number): number {
+    if (!(index < this.orgEnds.length)) return NO_AS;
+    let id = this.nameIds[index] as number;
+    if (id < 0) {
+      id = this.seenNames.length;
+      // A string of its own (toString copies), decoded as the UTF-8 it is.
+      this.seenNames.push(this.orgText.toString('utf8', index === 0 ? 0 : this.orgEnds[index - 1], this.orgEnds[index]));
+      this.nameIds[index] = id;
+    }
+    return id;
   }
 
   /** The range tables as read, for a reference search (tests, the bench's baseline). */
@@ -271,7 +315,7 @@ export class GeoDatabase {
       const org = rows[at + 3] as number;
       if (org !== NO_AS) {
         rec.asn = rows[at + 2];
-        rec.as_org = this.orgs[org] ?? null;
+        rec.as_org = this.orgName(org);
       }
       return;
     }
@@ -280,7 +324,7 @@ export class GeoDatabase {
     const i = t.find6(this.words);
     if (i >= 0) {
       rec.asn = t.values[i];
-      rec.as_org = this.orgs[(t.extra as Uint32Array)[i] as number] ?? null;
+      rec.as_org = this.orgName((t.extra as Uint32Array)[i] as number);
     }
   }
 
@@ -371,88 +415,3 @@ export function staleSources(db: GeoDatabase, maxAgeMs: number, now = Date.now()
     .map((s) => ({ ...s, ageDays: Math.floor((now - Date.parse(`${s.date}T00:00:00Z`)) / 86_400_000) }))
     .filter((s) => Number.isFinite(s.ageDays) && s.ageDays * 86_400_000 > maxAgeMs);
 }
-
-/** The country word of an empty GeoMemo slot. */
-const EMPTY = 0xffffffff;
-
-/** Slots of GeoMemo's IPv4 cache (a power of two). */
-const MEMO_SLOTS = 1 << 16;
-
-/** Slots of GeoMemo's IPv6 cache (1 << MEMO6_BITS; 8 words each). */
-const MEMO6_BITS = 14;
-const MEMO6_SLOTS = 1 << MEMO6_BITS;
-
-/**
- * GeoDatabase.annotate with direct-mapped caches of recent clients: a client
- * sends many requests, and one slot (one cache line) costs less than the jump
- * table and segment reads of a search over megabytes of tables that the rest
- * of the ingester keeps out of the CPU caches. Keyed by the parsed address (no
- * string hashing, and the address is parsed once); a colliding client
- * replaces the slot.
- */
-export class GeoMemo {
-  /**
-   * An IPv4 slot is four words, one cache line read per hit: the address, the
-   * packed country (0: unknown), the ASN, the organisation index (NO_AS: no
-   * AS). An empty slot's country word is EMPTY (no packed country is).
-   */
-  private readonly slots = new Uint32Array(4 * MEMO_SLOTS).fill(EMPTY);
-  /** An IPv6 slot is eight words: the address's four, then country, ASN, organisation as above, one unused. */
-  private readonly slots6 = new Uint32Array(8 * MEMO6_SLOTS).fill(EMPTY);
-  private readonly v4 = new Uint32Array(1);
-  private readonly words = new Uint32Array(4);
-  private readonly groups = new Uint16Array(8);
-
-  constructor(private readonly db: GeoDatabase) {}
-
-  /**
-   * The process's memo of `db`: what it holds depends on the database alone,
-   * so every pipeline of a process (a restart of one, replay beside the
-   * ingester) finds it warm, and 1.5 MiB of slots exist once.
-   */
-  static of(db: GeoDatabase): GeoMemo {
-    let m = memos.get(db);
-    if (m === undefined) memos.set(db, (m = new GeoMemo(db)));
-    return m;
-  }
-
-  annotate(rec: GeoFields): void {
-    const kind = parseClient(rec.client_ip, this.v4, this.words, this.groups);
-    if (kind === 0) return;
-    let s: Uint32Array;
-    let at: number;
-    if (kind === 4) {
-      const a = this.v4[0] as number;
-      s = this.slots;
-      at = 4 * (Math.imul(a, 0x9e3779b1) >>> 16);
-      if (s[at] !== a || s[at + 1] === EMPTY) {
-        const rows = this.db.rows4;
-        const row = this.db.segment4(a);
-        s[at] = a;
-        s[at + 1] = rows[row + 1] as number;
-        s[at + 2] = rows[row + 2] as number;
-        s[at + 3] = rows[row + 3] as number;
-      }
-      at += 1;
-    } else {
-      const w = this.words;
-      const w0 = w[0] as number, w1 = w[1] as number, w2 = w[2] as number, w3 = w[3] as number;
-      s = this.slots6;
-      at = 8 * (Math.imul(w0 ^ Math.imul(w1, 0x85ebca6b) ^ Math.imul(w2, 0xc2b2ae35) ^ w3, 0x9e3779b1) >>> (32 - MEMO6_BITS));
-      if (s[at + 4] === EMPTY || s[at] !== w0 || s[at + 1] !== w1 || s[at + 2] !== w2 || s[at + 3] !== w3) {
-        s.set(w, at);
-        this.db.answer6(w, s, at + 4);
-      }
-      at += 4;
-    }
-    const cc = s[at] as number;
-    if (rec.country === null && cc !== 0) rec.country = unpackCountry(cc);
-    const org = s[at + 2] as number;
-    if (org !== NO_AS) {
-      rec.asn = s[at + 1];
-      rec.as_org = this.db.orgName(org);
-    }
-  }
-}
-
-const memos = new WeakMap<GeoDatabase, GeoMemo>();

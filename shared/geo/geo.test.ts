@@ -1,6 +1,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
 import { loadConfig } from '../config/load.js';
+import { parseV6 } from '../ip.js';
 import { GeoMemo, geoDatabase, staleSources } from './database.js';
 import { GEO_PUSH_MAX_BYTES, geoRangesFor, referencedGeo } from './node-ranges.js';
 import { packRanges, unpackRanges, type GeoRanges } from './packed-ranges.js';
@@ -27,6 +31,33 @@ test('lookups: IPv4, IPv6, IPv4-mapped, private and invalid addresses', () => {
   assert.equal(db.lookup('77.88.8.8').country, 'RU');
   for (const ip of ['127.0.0.1', '10.1.2.3', '::1', 'not-an-ip', '']) assert.deepEqual(db.lookup(ip), { country: null, asn: null, as_org: null }, ip);
   assert.equal(db.country('8.8.8.8'), 'US');
+});
+
+test('every AS range names its organisation exactly as the CSV files do (UTF-8, quotes undone), IPv4 and IPv6', () => {
+  const dir = dirname(createRequire(import.meta.url).resolve('@ip-location-db/asn/package.json'));
+  const { asn4, asn6 } = db.rawTables;
+  const groups = new Uint16Array(8);
+  for (const [file, t, v6] of [['asn-ipv4-num.csv', asn4, false], ['asn-ipv6.csv', asn6, true]] as const) {
+    // A CSV reader of its own: start,end,asn,organisation (quoted when it holds a comma, "" for ").
+    const want: string[] = [];
+    for (const line of readFileSync(join(dir, file), 'utf8').split(/\r?\n/)) {
+      const f = line.split(',');
+      if (f.length < 3) continue;
+      if (v6 && !(parseV6(f[0] as string, groups) && parseV6(f[1] as string, groups))) continue;
+      const rest = f.slice(3).join(',');
+      want.push(rest.startsWith('"') ? rest.slice(1, rest.lastIndexOf('"')).replaceAll('""', '"') : rest);
+    }
+    assert.equal(want.length, t.size, file);
+    const extra = t.extra as Uint32Array;
+    let nonAscii = 0;
+    for (let i = 0; i < t.size; i++) {
+      const got = db.orgName(extra[i] as number);
+      if (got !== want[i]) assert.equal(got, want[i], `${file} range ${i}`);
+      if (Buffer.byteLength(got ?? '') !== (got ?? '').length) nonAscii++;
+    }
+    if (!v6) assert.ok(nonAscii > 0, 'some names are not ASCII (decoded as UTF-8)');
+  }
+  assert.equal(db.orgName(0xffffffff), null);
 });
 
 test('annotate keeps a country nginx gave and fills the AS', () => {
