@@ -64,6 +64,7 @@ local contains6 = ipset.contains6
 local parse_v4 = ip.parse_v4
 local normalise = ip.normalise
 local first_path = glob.first_path
+local first_prefix = glob.first_prefix
 local count_checked = checked.add
 
 -- Reads an nginx variable: every read in this module goes through here.
@@ -302,32 +303,12 @@ local function in_set(set)
     return set.any6 and contains6(set, req_parsed, req_net6)
 end
 
--- `exact`: a set of whole paths; `prefixes`: a list of path prefixes. The
--- first two without a loop, as glob.first_path (a loop of a turn or two here
--- would cost the JIT its trace of the whole check).
+-- `exact`: a set of whole paths; `prefixes`: a list of path prefixes.
 local function whitelisted_path(exact, prefixes, uri)
     if exact[uri] then
         return true
     end
-    local n = #prefixes
-    if n == 0 then
-        return false
-    end
-    if str_find(uri, prefixes[1], 1, true) == 1 then
-        return true
-    end
-    if n == 1 then
-        return false
-    end
-    if str_find(uri, prefixes[2], 1, true) == 1 then
-        return true
-    end
-    for i = 3, n do
-        if str_find(uri, prefixes[i], 1, true) == 1 then
-            return true
-        end
-    end
-    return false
+    return first_prefix(prefixes, uri)
 end
 
 -- Sliding-window estimate over two one-second counters (atomic incr in a

@@ -207,6 +207,31 @@ function _M.first_path(list, path)
     return nil
 end
 
+-- Whether path starts with one of `prefixes` (plain strings). The first two
+-- without a loop, for the reason first_path gives: the access check runs this
+-- on every request (whitelisted path prefixes).
+function _M.first_prefix(prefixes, path)
+    local n = #prefixes
+    if n == 0 then
+        return false
+    end
+    if str_find(path, prefixes[1], 1, true) == 1 then
+        return true
+    end
+    if n == 1 then
+        return false
+    end
+    if str_find(path, prefixes[2], 1, true) == 1 then
+        return true
+    end
+    for i = 3, n do
+        if str_find(path, prefixes[i], 1, true) == 1 then
+            return true
+        end
+    end
+    return false
+end
+
 -- Most specific first: more literal characters, then a prefix before a
 -- wildcard, then the lower source (only to make ties deterministic).
 function _M.more_specific(a, b)
