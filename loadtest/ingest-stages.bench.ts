@@ -33,6 +33,7 @@ import { topicNames } from '../shared/topics.js';
 import { IngestPipeline } from '../services/ingester/index.js';
 import type { AccessRecord } from '../shared/records.js';
 import { figure } from './report-figures.js';
+import { rdkafkaInstalled } from '../shared/bus/rdkafka-producer.js';
 
 const { values } = parseArgs({ options: { lines: { type: 'string', default: '100000' }, seconds: { type: 'string', default: '20' }, 'no-kafka': { type: 'boolean', default: false } } });
 const n = Math.min(Math.max(1000, Number(values.lines)), 1_000_000);
@@ -156,13 +157,7 @@ if (!values['no-kafka']) {
     return { us, rate };
   };
   // librdkafka (opt-in: infra/kafka/install-librdkafka.sh) beside kafkajs when installed, passes alternating, the best of each.
-  let rdkafka = true;
-  try {
-    const name: string = '@confluentinc/kafka-javascript';
-    await import(name);
-  } catch {
-    rdkafka = false;
-  }
+  const rdkafka = await rdkafkaInstalled();
   const clients = rdkafka ? (['kafkajs', 'librdkafka'] as const) : (['kafkajs'] as const);
   const best = new Map<string, { us: number; rate: number }>();
   for (let pass = 0; pass < 2; pass++) {

@@ -20,6 +20,7 @@ import { freePort } from '../shared/testing/nginx.js';
 import { figure } from './report-figures.js';
 import { ensureRsyslog, startRsyslog } from './rsyslog-peer.js';
 import { cpuMicros, waitForOutput } from './procstat.js';
+import { rdkafkaInstalled } from '../shared/bus/rdkafka-producer.js';
 
 const { values } = parseArgs({ options: { lines: { type: 'string', default: '200000' }, framing: { type: 'string', default: 'octet,newline' } } });
 const lines = Math.min(Math.max(10_000, Number(values.lines)), 2_000_000);
@@ -126,13 +127,7 @@ const load = loadavg()
   .map((l) => l.toFixed(2))
   .join(' ');
 // The ingester with kafka.producer_client librdkafka too, in the same run, when it is installed (infra/kafka/install-librdkafka.sh).
-let rdkafka = true;
-try {
-  const name: string = '@confluentinc/kafka-javascript';
-  await import(name);
-} catch {
-  rdkafka = false;
-}
+const rdkafka = await rdkafkaInstalled();
 const rows: Array<{ ours: Run; rd: Run | undefined; peer: Run | undefined }> = [];
 let skipped: string | undefined;
 for (const framing of framings) {

@@ -22,6 +22,7 @@ import { freePort } from '../shared/testing/nginx.js';
 import { figure } from './report-figures.js';
 import { cpuMicros, waitForOutput } from './procstat.js';
 import { ensureRsyslog, startRsyslog } from './rsyslog-peer.js';
+import { rdkafkaInstalled } from '../shared/bus/rdkafka-producer.js';
 
 const { values } = parseArgs({
   options: {
@@ -140,13 +141,7 @@ async function runRsyslog(): Promise<Run | string> {
 }
 
 // The ingester with kafka.producer_client librdkafka too, in the same run, when it is installed (infra/kafka/install-librdkafka.sh).
-let rdkafka = true;
-try {
-  const name: string = '@confluentinc/kafka-javascript';
-  await import(name);
-} catch {
-  rdkafka = false;
-}
+const rdkafka = await rdkafkaInstalled();
 let rsyslogSkipped: string | undefined;
 const rows: Array<{ rate: number; ours: Run; rd: Run | undefined; peer: Run | undefined }> = [];
 for (const r of rates) {

@@ -10,15 +10,10 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { PrivateBroker, testProducerClient, unitOnly, uniqueName } from '../testing/kafka.js';
 import { requireTool } from '../testing/require-tool.js';
 import { KafkaBus } from './kafka.js';
+import { rdkafkaInstalled } from './rdkafka-producer.js';
 import { isBusUnavailable, type OutgoingMessage } from './types.js';
 
-let installed = true;
-try {
-  const name: string = '@confluentinc/kafka-javascript';
-  await import(name);
-} catch {
-  installed = false;
-}
+const installed = await rdkafkaInstalled();
 const skip = unitOnly()
   ? 'unit-only run'
   : testProducerClient() !== 'librdkafka'

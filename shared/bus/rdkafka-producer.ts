@@ -74,6 +74,14 @@ async function loadPackage(): Promise<{ Producer: new (conf: Record<string, unkn
   }
 }
 
+/** Whether the opt-in package loads here (benches and tests that measure or test the librdkafka producer beside kafkajs). */
+export async function rdkafkaInstalled(): Promise<boolean> {
+  return loadPackage().then(
+    () => true,
+    () => false,
+  );
+}
+
 function headersOf(h: OutgoingMessage['headers']): Array<Record<string, string | Buffer>> | undefined {
   if (!h) return undefined;
   const out: Array<Record<string, string | Buffer>> = [];
