@@ -13,13 +13,17 @@ import { COMPRESSION_TYPES, registerCodecs, type Compression } from './codecs.js
 import { partitionForKey } from './murmur2.js';
 import { RdkafkaProducer } from './rdkafka-producer.js';
 import { registry } from '../metrics.js';
-import { BUS_ERRORS, BusRefusedError, BusUnavailableError } from './errors.js';
+import { BUS_ERRORS, BusUnavailableError } from './errors.js';
+import { publishError, wrap } from './kafka-errors.js';
 import type { Bus, IncomingBatch, OutgoingMessage, PartitionOffset, SubscribeOptions, Subscription, TopicPartition, TopicSpec } from './types.js';
 
-const { Kafka, Partitioners, logLevel: KafkaLogLevel, KafkaJSError, KafkaJSProtocolError } = kafkajs;
+const { Kafka, Partitioners, logLevel: KafkaLogLevel, KafkaJSProtocolError } = kafkajs;
 const log = componentLogger('bus.kafka');
 const consumerCrashes = new Counter({
-  name: 'logwarden_bus_consumer_crashes_total', help: 'Consumers that gave up on the broker after their retries (each restarts itself unless closed)', labelNames: ['group'], registers: [registry],
+  name: 'logwarden_bus_consumer_crashes_total',
+  help: 'Consumers that gave up on the broker after their retries (each restarts itself unless closed)',
+  labelNames: ['group'],
+  registers: [registry],
 });
 
 export interface KafkaBusOptions {
@@ -40,7 +44,12 @@ export interface KafkaBusOptions {
   producerClient?: 'kafkajs' | 'librdkafka';
 }
 
-const levelMap: Record<number, 'error' | 'warn' | 'info' | 'debug'> = { [KafkaLogLevel.ERROR]: 'error', [KafkaLogLevel.WARN]: 'warn', [KafkaLogLevel.INFO]: 'info', [KafkaLogLevel.DEBUG]: 'debug' };
+const levelMap: Record<number, 'error' | 'warn' | 'info' | 'debug'> = {
+  [KafkaLogLevel.ERROR]: 'error',
+  [KafkaLogLevel.WARN]: 'warn',
+  [KafkaLogLevel.INFO]: 'info',
+  [KafkaLogLevel.DEBUG]: 'debug',
+};
 
 function toHeaders(h: Record<string, string | Buffer | (string | Buffer)[] | undefined> | undefined): Record<string, string> {
   const out: Record<string, string> = {};
@@ -51,32 +60,6 @@ function toHeaders(h: Record<string, string | Buffer | (string | Buffer)[] | und
     if (first !== undefined) out[k] = first.toString();
   }
   return out;
-}
-
-/** kafkajs errors that mean "the broker is not there (yet)", as opposed to a rejected request. */
-function wrap(err: unknown, what: string): Error {
-  if (unavailable(err)) return new BusUnavailableError(`${what}: ${(err as Error).message}`, { cause: err });
-  return err instanceof Error ? err : new Error(String(err));
-}
-
-/** A publish error: the broker unavailable, or the request refused (the reason: the broker's error name, e.g. MESSAGE_TOO_LARGE). */
-function publishError(err: unknown, what: string): Error {
-  if (unavailable(err)) return new BusUnavailableError(`${what}: ${(err as Error).message}`, { cause: err });
-  let type: string | undefined;
-  for (let e: unknown = err, depth = 0; e && typeof e === 'object' && depth <= 5 && type === undefined; e = (e as { cause?: unknown }).cause, depth++) {
-    if (e instanceof KafkaJSProtocolError) type = e.type;
-  }
-  const message = err instanceof Error ? err.message : String(err);
-  return new BusRefusedError(`${what}: ${message}`, type?.toLowerCase() ?? 'refused', { cause: err });
-}
-
-function unavailable(err: unknown, depth = 0): boolean {
-  if (!err || typeof err !== 'object' || depth > 5) return false;
-  if (err instanceof KafkaJSError && err.retriable) return true;
-  const name = (err as { name?: string }).name ?? '';
-  if (/Connection|NumberOfRetriesExceeded|RequestTimeout|BrokerNotFound|NoBrokerAvailable/.test(name)) return true;
-  // kafkajs gives up on a broker that stays away with a KafkaJSNonRetriableError whose cause is the connection error.
-  return unavailable((err as { cause?: unknown }).cause, depth + 1);
 }
 
 export class KafkaBus implements Bus {
