@@ -77,6 +77,7 @@ const RETENTION_TABLES: readonly { table: string; days: keyof Pick<RetentionOpti
   { table: 'events_by_path_hour', days: 'retentionDays' },
   { table: 'requests_by_country_hour', days: 'requestsTtlDays' },
   { table: 'requests_by_agent_hour', days: 'requestsTtlDays' },
+  { table: 'requests_by_agent_day', days: 'requestsTtlDays' },
   { table: 'events_top_ips_hour', days: 'retentionDays' },
   { table: 'events_by_hour', days: 'retentionDays' },
   { table: 'events_by_geo_hour', days: 'retentionDays' },

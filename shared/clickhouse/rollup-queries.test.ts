@@ -1,5 +1,6 @@
-// The daily rollup (migration 000020): stats' top IPs and the top lists by
-// path, country and AS read whole days from events_by_day and the partial
+// The daily rollups (migrations 000020-21): stats' top IPs and the top lists
+// by path, country, AS and user agent read whole days from events_by_day and
+// requests_by_agent_day and the partial
 // days at the ends from the finer rollups, and answer exactly what a read of
 // the finer rollups alone answers (the reads before 000020, kept here as the
 // reference) for ranges on and off hour and day boundaries; and an upgraded
@@ -10,7 +11,7 @@ import assert from 'node:assert/strict';
 import { copyFileSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { SecurityEvent } from '../records.js';
+import type { AccessRecord, SecurityEvent } from '../records.js';
 import type { ClickHouse } from './client.js';
 import { defaultMigrationsDir, migrate } from './migrate.js';
 import { cleanupEvents } from './queries.js';
@@ -43,6 +44,22 @@ function events(): SecurityEvent[] {
       window_start: ts - MIN, window_end: ts,
       sample_paths: i % 4 === 0 ? ['/wp-login.php', `/p/${i % 9}`, '/wp-login.php'] : [`/p/${i % 13}`],
       details: {}, country: COUNTRIES[i % 4] ?? null, asn, as_org: asn === null ? null : (ORGS[asn] ?? null),
+    });
+  }
+  return out;
+}
+
+const AGENTS = ['Mozilla/5.0 (X11; Linux x86_64)', 'curl/8.5.0', 'Googlebot/2.1', `long ${'x'.repeat(300)}`, ''] as const;
+
+/** Captured requests over the same five days: agents repeated across hours and days, two deployments, some refused by nginx, one agent longer than the 256 characters kept. */
+function requests(): AccessRecord[] {
+  const out: AccessRecord[] = [];
+  for (let i = 0; i < 500; i++) {
+    out.push({
+      ts: NOW - 5 * DAY + i * 14 * MIN + 7_000 + (i % 5) * 1_000, node: 'n1', deployment: i % 3 ? 'web' : 'api',
+      client_ip: `198.51.100.${i % 40}`, method: 'GET', host: 'example.test', path: '/', query: '', status: 200, bytes: 100,
+      request_time: 0.01, upstream_time: null, user_agent: AGENTS[(i * 7) % AGENTS.length] as string, referer: '', country: null,
+      auth_user: null, request_id: `r-${i}`, blocked_by: i % 6 === 0 ? 'ip' : null, filter_alert: null, extra: {},
     });
   }
   return out;
@@ -81,8 +98,14 @@ async function refTop(ch: ClickHouse, from: number, to: number, deployment?: str
      GROUP BY asn ORDER BY events DESC, asn LIMIT 10`,
     params,
   );
+  const agents = await ch.query<{ user_agent: string; requests: string; blocked: string }>(
+    `SELECT user_agent, sum(requests) AS requests, sum(blocked) AS blocked FROM ${ch.table('requests_by_agent_hour')} WHERE ${range}
+     GROUP BY user_agent ORDER BY requests DESC, user_agent LIMIT 10`,
+    params,
+  );
   return {
     paths: paths.map((r) => ({ path: r.path, events: Number(r.events) })),
+    user_agents: agents.map((r) => ({ user_agent: r.user_agent, requests: Number(r.requests), blocked: Number(r.blocked) })),
     event_countries: countries.map((r) => ({ country: r.country === '' ? null : r.country, events: Number(r.events), requests: Number(r.requests) })),
     event_asns: asns.map((r) => ({ asn: Number(r.asn) === 0 ? null : Number(r.asn), as_org: r.as_org === '' ? null : r.as_org, events: Number(r.events), requests: Number(r.requests) })),
   };
@@ -100,8 +123,8 @@ const RANGES: readonly (readonly [number, number])[] = [
   [NOW - 3 * DAY - 20 * HOUR, NOW - DAY + 10 * HOUR + 30 * MIN],
 ];
 
-async function assertSameAsFinerRollups(ch: ClickHouse, someInEvery = true): Promise<void> {
-  for (const [from, to] of RANGES) {
+async function assertSameAsFinerRollups(ch: ClickHouse, someInEvery = true, ranges = RANGES): Promise<void> {
+  for (const [from, to] of ranges) {
     const at = `${new Date(from).toISOString()} .. ${new Date(to).toISOString()}`;
     const hours = (to - from) / HOUR;
     for (const top of [10, 100]) {
@@ -112,8 +135,12 @@ async function assertSameAsFinerRollups(ch: ClickHouse, someInEvery = true): Pro
     for (const deployment of [undefined, 'api']) {
       const t = await topStats(ch, { from, to, ...(deployment === undefined ? {} : { deployment }) });
       const want = await refTop(ch, from, to, deployment);
-      assert.ok(!someInEvery || (t.paths.length > 0 && t.event_countries.length > 0 && t.event_asns.length > 0), `top lists ${at}`);
-      assert.deepEqual({ paths: t.paths, event_countries: t.event_countries, event_asns: t.event_asns }, want, `top lists ${deployment ?? 'all'} ${at}`);
+      assert.ok(!someInEvery || (t.paths.length > 0 && t.event_countries.length > 0 && t.event_asns.length > 0 && t.user_agents.length > 0), `top lists ${at}`);
+      assert.deepEqual(
+        { paths: t.paths, user_agents: t.user_agents, event_countries: t.event_countries, event_asns: t.event_asns },
+        want,
+        `top lists ${deployment ?? 'all'} ${at}`,
+      );
     }
   }
 }
@@ -135,26 +162,35 @@ test('top IPs and top paths, countries and ASes read whole days from events_by_d
     await t.ch.insert('events', rows.slice(0, 300), { dedupToken: 'd1' });
     await t.ch.insert('events', rows.slice(0, 300), { dedupToken: 'd1' });
     await t.ch.insert('events', rows.slice(300), { dedupToken: 'd2' });
+    await t.ch.insert('requests', requests(), { dedupToken: 'r1' });
+    await t.ch.insert('requests', requests(), { dedupToken: 'r1' });
+    const [agentDays] = await t.ch.query<{ n: string }>(`SELECT sum(requests) AS n FROM ${t.ch.table('requests_by_agent_day')}`);
+    assert.equal(Number(agentDays?.n), requests().length, 'the agents view fills, and the retry counts once');
     const byDim = await t.ch.query<{ dim: string; events: string }>(`SELECT toString(dim) AS dim, sum(events) AS events FROM ${t.ch.table('events_by_day')} GROUP BY dim ORDER BY dim`);
     const paths = rows.reduce((n, e) => n + e.sample_paths.length, 0);
     assert.deepEqual(byDim.map((r) => [r.dim, Number(r.events)]), [['geo', rows.length], ['ip', rows.length], ['path', paths]], 'the view fills every kind, and the retry counts once');
     await assertSameAsFinerRollups(t.ch);
+    // A range ending now reads its last day whole only while that day's later hours are empty:
+    // captured requests there (and no event) keep it on the hourly rows.
+    await t.ch.insert('requests', requests().slice(0, 3).map((r, i) => ({ ...r, ts: NOW + 2 * HOUR + i, request_id: `late-${i}` })));
+    await assertSameAsFinerRollups(t.ch, true, RANGES.filter(([, to]) => to === NOW));
   } finally {
     await t.dispose();
   }
 });
 
-test('migration 000020 fills events_by_day with the history already in the finer rollups', async () => {
+test('migrations 000020 and 000021 fill the daily rollups with the history already in the finer rollups', async () => {
   const t = await openTestClickHouse('daily-backfill');
   const before = mkdtempSync(join(tmpdir(), 'lw-migrations-'));
   try {
     for (const f of readdirSync(defaultMigrationsDir())) if (/^0000(0\d|1\d)_/.test(f)) copyFileSync(join(defaultMigrationsDir(), f), join(before, f));
     await migrate(t.ch, { ...RETENTION, dir: before });
     await t.ch.insert('events', events());
+    await t.ch.insert('requests', requests());
     const [empty] = await t.ch.query<{ n: string }>(`SELECT count() AS n FROM system.tables WHERE database = {db:String} AND name = 'events_by_day'`, { db: t.ch.database });
     assert.equal(Number(empty?.n), 0);
     const applied = await migrate(t.ch, RETENTION);
-    assert.deepEqual(applied.applied.map((m) => m.version), [20]);
+    assert.deepEqual(applied.applied.map((m) => m.version), [20, 21]);
     await assertSameAsFinerRollups(t.ch);
   } finally {
     rmSync(before, { recursive: true, force: true });
@@ -167,6 +203,7 @@ test('cleanupEvents keeps events_by_day in step: whole days of the cutoff\'s day
   try {
     await migrate(t.ch, RETENTION);
     await t.ch.insert('events', events());
+    await t.ch.insert('requests', requests());
     // Older than 30 hours: the cutoff is 06:00 of the day before NOW's; that day is a whole day of several RANGES.
     const res = await cleanupEvents(t.ch, 30 * 3600, NOW);
     assert.ok(res.rows_deleted > 0 && res.partitions_dropped.length > 0);
