@@ -92,6 +92,7 @@ const PLANS: Plan[] = [
   { name: 'disk-buffer', script: 'disk-buffer.bench.js', quick: ['--lines', '100000'], timeoutS: 120 },
   { name: 'sink-insert', script: 'sink-insert.bench.js', quick: ['--events', '300000', '--probes', '100'], timeoutS: 240 },
   { name: 'sink-formats', script: 'sink-formats.bench.js', quick: ['--rounds', '4'], timeoutS: 150 },
+  { name: 'sink-views', script: 'sink-views.bench.js', quick: ['--events', '200000', '--rounds', '3'], timeoutS: 180 },
   { name: 'query', script: 'query.bench.js', quick: ['--events', '2000000', '--runs', '20'], timeoutS: 150 },
   { name: 'node-tally', script: 'node-tally.bench.js', quick: ['500000'], timeoutS: 60 },
   { name: 'notify', script: 'notify.bench.js', quick: ['--items', '50000', '--singles', '30'], timeoutS: 90 },
