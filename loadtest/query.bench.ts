@@ -53,7 +53,7 @@ try {
   const byTable = new Map(parts.map((p) => [p.table, p]));
   const evBytes = Number(byTable.get('events')?.bytes ?? 0);
   const evRows = Number(byTable.get('events')?.rows ?? 0);
-  const rollupBytes = ['events_by_minute', 'events_by_ip_minute', 'events_by_path_hour', 'events_top_ips_hour', 'events_by_hour', 'events_by_geo_hour', 'events_by_day'].reduce((s, t) => s + Number(byTable.get(t)?.bytes ?? 0), 0);
+  const rollupBytes = ['events_by_minute', 'events_by_ip_minute', 'events_by_path_hour', 'events_top_ips_hour', 'events_by_hour', 'events_by_geo_hour', 'events_by_ip_day', 'events_by_path_day', 'events_by_geo_day', 'requests_by_agent_day'].reduce((s, t) => s + Number(byTable.get(t)?.bytes ?? 0), 0);
 
   // ---------------------------------------------------------------- queries
   const [heavy] = await ch.query<{ ip: string }>(

@@ -81,7 +81,9 @@ const RETENTION_TABLES: readonly { table: string; days: keyof Pick<RetentionOpti
   { table: 'events_top_ips_hour', days: 'retentionDays' },
   { table: 'events_by_hour', days: 'retentionDays' },
   { table: 'events_by_geo_hour', days: 'retentionDays' },
-  { table: 'events_by_day', days: 'retentionDays' },
+  { table: 'events_by_ip_day', days: 'retentionDays' },
+  { table: 'events_by_path_day', days: 'retentionDays' },
+  { table: 'events_by_geo_day', days: 'retentionDays' },
   { table: 'crawler_verdicts', days: 'retentionDays' },
 ];
 

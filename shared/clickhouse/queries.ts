@@ -211,7 +211,7 @@ export interface CleanupResult {
 
 const DAY_MS = 86_400_000;
 /** Tables partitioned by toDate(ts) that follow events' cleanup (the event rollups too, so stats agree). */
-const CLEANUP_TABLES = ['events', 'events_by_minute', 'events_by_ip_minute', 'events_by_path_hour', 'events_top_ips_hour', 'events_by_hour', 'events_by_geo_hour', 'events_by_day'] as const;
+const CLEANUP_TABLES = ['events', 'events_by_minute', 'events_by_ip_minute', 'events_by_path_hour', 'events_top_ips_hour', 'events_by_hour', 'events_by_geo_hour', 'events_by_ip_day', 'events_by_path_day', 'events_by_geo_day'] as const;
 /** The event rollups and the unit of their ts: rows wholly before the cutoff go. */
 const CLEANUP_ROLLUPS = [
   ['events_by_minute', 'Minute'],
@@ -271,32 +271,29 @@ export async function cleanupEvents(ch: ClickHouse, olderThanSeconds: number, no
 }
 
 /**
- * events_by_day's rows of the day holding `cutoff`, rebuilt from what the
- * finer rollups kept of that day, so whole-day reads agree with them again
- * (the backfill of migration 000020, for one day). Events of that day stored
- * while this runs can be counted twice in it: a cleanup's cutoff is normally
- * days back, where nothing arrives any more.
+ * The daily event rollups' rows (events_by_ip_day, events_by_path_day,
+ * events_by_geo_day) of the day holding `cutoff`, rebuilt from what their
+ * finer twins kept of that day, so whole-day reads agree with them again.
+ * Events of that day stored while this runs can be counted twice in it: a
+ * cleanup's cutoff is normally days back, where nothing arrives any more.
  */
 async function rebuildDay(ch: ClickHouse, cutoff: number): Promise<void> {
   const onCluster = onClusterClause(ch.cluster);
   const day = "ts >= toStartOfDay(fromUnixTimestamp64Milli({cutoff:Int64}, 'UTC')) AND ts < toStartOfDay(fromUnixTimestamp64Milli({cutoff:Int64}, 'UTC')) + INTERVAL 1 DAY";
   const params = { cutoff };
-  await ch.command(`DELETE FROM ${ch.table('events_by_day')}${onCluster} WHERE ${day}`, params);
-  // Not deduplicated: the same rows may rightly be inserted again by a later cleanup.
-  const insert = (cols: string): string => `INSERT INTO ${ch.table('events_by_day')} (${cols}) SETTINGS insert_deduplicate = 0`;
-  await ch.command(
-    `${insert('ts, dim, ip, events, requests')} SELECT toStartOfDay(ts) AS d, 'ip', ip, sum(events), sum(requests)
-     FROM ${ch.table('events_by_ip_minute')} WHERE ${day} GROUP BY d, ip`,
-    params,
-  );
-  await ch.command(
-    `${insert('ts, dim, path, events')} SELECT toStartOfDay(ts) AS d, 'path', path, sum(events)
-     FROM ${ch.table('events_by_path_hour')} WHERE ${day} GROUP BY d, path`,
-    params,
-  );
-  await ch.command(
-    `${insert('ts, dim, deployment, country, asn, as_org, events, requests')} SELECT toStartOfDay(ts) AS d, 'geo', deployment, country, asn, as_org, sum(events), sum(requests)
-     FROM ${ch.table('events_by_geo_hour')} WHERE ${day} GROUP BY d, deployment, country, asn, as_org`,
-    params,
-  );
+  const rebuilt: ReadonlyArray<readonly [daily: string, fine: string, keys: string, sums: readonly string[]]> = [
+    ['events_by_ip_day', 'events_by_ip_minute', 'ip', ['events', 'requests']],
+    ['events_by_path_day', 'events_by_path_hour', 'path', ['events']],
+    ['events_by_geo_day', 'events_by_geo_hour', 'deployment, country, asn, as_org', ['events', 'requests']],
+  ];
+  for (const [daily, fine, keys, sums] of rebuilt) {
+    await ch.command(`DELETE FROM ${ch.table(daily)}${onCluster} WHERE ${day}`, params);
+    // Not deduplicated: the same rows may rightly be inserted again by a later cleanup.
+    await ch.command(
+      `INSERT INTO ${ch.table(daily)} (ts, ${keys}, ${sums.join(', ')}) SETTINGS insert_deduplicate = 0
+       SELECT toStartOfDay(ts) AS d, ${keys}, ${sums.map((c) => `sum(${c})`).join(', ')}
+       FROM ${ch.table(fine)} WHERE ${day} GROUP BY d, ${keys}`,
+      params,
+    );
+  }
 }

@@ -1,11 +1,12 @@
-// The daily rollups (migrations 000020-21): stats' top IPs and the top lists
-// by path, country, AS and user agent read whole days from events_by_day and
-// requests_by_agent_day and the partial
-// days at the ends from the finer rollups, and answer exactly what a read of
-// the finer rollups alone answers (the reads before 000020, kept here as the
-// reference) for ranges on and off hour and day boundaries; and an upgraded
-// install answers right at once (the backfill). Real engine: embedded chdb,
-// or the server at CLICKHOUSE_URL.
+// The daily rollups: stats' top IPs and the top lists by path, country, AS
+// and user agent read whole days from events_by_ip_day, events_by_path_day,
+// events_by_geo_day (000022; events_by_day before it, 000020) and
+// requests_by_agent_day (000021), and the partial days at the ends from the
+// finer rollups, and answer exactly what a read of the finer rollups alone
+// answers (the reads before 000020, kept here as the reference) for ranges on
+// and off hour and day boundaries; and an upgraded install answers right at
+// once (the backfills). Real engine: embedded chdb, or the server at
+// CLICKHOUSE_URL.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { copyFileSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
@@ -154,7 +155,7 @@ test('wholeDays: only days all of whose buckets are in the range', () => {
   assert.deepEqual(wholeDays(d(0) + HOUR, d(0) + 5 * HOUR, HOUR), { d_start: d(1), d_end: d(1) });
 });
 
-test('top IPs and top paths, countries and ASes read whole days from events_by_day and answer what the finer rollups answer', async () => {
+test('top IPs, paths, countries, ASes and user agents read whole days from the daily rollups and answer what the finer rollups answer', async () => {
   const t = await openTestClickHouse('daily');
   try {
     await migrate(t.ch, RETENTION);
@@ -166,9 +167,17 @@ test('top IPs and top paths, countries and ASes read whole days from events_by_d
     await t.ch.insert('requests', requests(), { dedupToken: 'r1' });
     const [agentDays] = await t.ch.query<{ n: string }>(`SELECT sum(requests) AS n FROM ${t.ch.table('requests_by_agent_day')}`);
     assert.equal(Number(agentDays?.n), requests().length, 'the agents view fills, and the retry counts once');
-    const byDim = await t.ch.query<{ dim: string; events: string }>(`SELECT toString(dim) AS dim, sum(events) AS events FROM ${t.ch.table('events_by_day')} GROUP BY dim ORDER BY dim`);
+    const daily: [string, number][] = [];
+    for (const table of ['events_by_ip_day', 'events_by_path_day', 'events_by_geo_day']) {
+      const [r] = await t.ch.query<{ n: string }>(`SELECT sum(events) AS n FROM ${t.ch.table(table)}`);
+      daily.push([table, Number(r?.n)]);
+    }
     const paths = rows.reduce((n, e) => n + e.sample_paths.length, 0);
-    assert.deepEqual(byDim.map((r) => [r.dim, Number(r.events)]), [['geo', rows.length], ['ip', rows.length], ['path', paths]], 'the view fills every kind, and the retry counts once');
+    assert.deepEqual(
+      daily,
+      [['events_by_ip_day', rows.length], ['events_by_path_day', paths], ['events_by_geo_day', rows.length]],
+      'the views fill every daily rollup, and the retry counts once',
+    );
     await assertSameAsFinerRollups(t.ch);
     // A range ending now reads its last day whole only while that day's later hours are empty:
     // captured requests there (and no event) keep it on the hourly rows.
@@ -179,26 +188,39 @@ test('top IPs and top paths, countries and ASes read whole days from events_by_d
   }
 });
 
-test('migrations 000020 and 000021 fill the daily rollups with the history already in the finer rollups', async () => {
+test('migrations 000020-22 fill the daily rollups with the history already stored, and 000022 moves what events_by_day held', async () => {
   const t = await openTestClickHouse('daily-backfill');
-  const before = mkdtempSync(join(tmpdir(), 'lw-migrations-'));
+  const upTo = (last: number): string => {
+    const dir = mkdtempSync(join(tmpdir(), 'lw-migrations-'));
+    for (const f of readdirSync(defaultMigrationsDir())) if (Number(f.slice(0, 6)) <= last) copyFileSync(join(defaultMigrationsDir(), f), join(dir, f));
+    return dir;
+  };
+  const dirs = [upTo(19), upTo(21)];
   try {
-    for (const f of readdirSync(defaultMigrationsDir())) if (/^0000(0\d|1\d)_/.test(f)) copyFileSync(join(defaultMigrationsDir(), f), join(before, f));
-    await migrate(t.ch, { ...RETENTION, dir: before });
-    await t.ch.insert('events', events());
-    await t.ch.insert('requests', requests());
-    const [empty] = await t.ch.query<{ n: string }>(`SELECT count() AS n FROM system.tables WHERE database = {db:String} AND name = 'events_by_day'`, { db: t.ch.database });
-    assert.equal(Number(empty?.n), 0);
-    const applied = await migrate(t.ch, RETENTION);
-    assert.deepEqual(applied.applied.map((m) => m.version), [20, 21]);
+    const rows = events();
+    const captured = requests();
+    // Before 000020: only the finer rollups hold the first half.
+    await migrate(t.ch, { ...RETENTION, dir: dirs[0] });
+    await t.ch.insert('events', rows.slice(0, 300));
+    await t.ch.insert('requests', captured.slice(0, 250));
+    const [none] = await t.ch.query<{ n: string }>(`SELECT count() AS n FROM system.tables WHERE database = {db:String} AND endsWith(name, '_day')`, { db: t.ch.database });
+    assert.equal(Number(none?.n), 0);
+    // 000020-21 backfill it; their views (events_by_day's among them) store the second half.
+    assert.deepEqual((await migrate(t.ch, { ...RETENTION, dir: dirs[1] })).applied.map((m) => m.version), [20, 21]);
+    await t.ch.insert('events', rows.slice(300));
+    await t.ch.insert('requests', captured.slice(250));
+    // 000022 copies events_by_day by kind and drops it.
+    assert.deepEqual((await migrate(t.ch, RETENTION)).applied.map((m) => m.version), [22]);
+    const [gone] = await t.ch.query<{ n: string }>(`SELECT count() AS n FROM system.tables WHERE database = {db:String} AND name = 'events_by_day'`, { db: t.ch.database });
+    assert.equal(Number(gone?.n), 0);
     await assertSameAsFinerRollups(t.ch);
   } finally {
-    rmSync(before, { recursive: true, force: true });
+    for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
     await t.dispose();
   }
 });
 
-test('cleanupEvents keeps events_by_day in step: whole days of the cutoff\'s day agree with what the finer rollups kept', async () => {
+test('cleanupEvents keeps the daily event rollups in step: whole days of the cutoff\'s day agree with what the finer rollups kept', async () => {
   const t = await openTestClickHouse('daily-cleanup');
   try {
     await migrate(t.ch, RETENTION);
@@ -207,7 +229,7 @@ test('cleanupEvents keeps events_by_day in step: whole days of the cutoff\'s day
     // Older than 30 hours: the cutoff is 06:00 of the day before NOW's; that day is a whole day of several RANGES.
     const res = await cleanupEvents(t.ch, 30 * 3600, NOW);
     assert.ok(res.rows_deleted > 0 && res.partitions_dropped.length > 0);
-    const [left] = await t.ch.query<{ n: string }>(`SELECT sum(events) AS n FROM ${t.ch.table('events_by_day')} WHERE dim = 'ip'`);
+    const [left] = await t.ch.query<{ n: string }>(`SELECT sum(events) AS n FROM ${t.ch.table('events_by_ip_day')}`);
     const [kept] = await t.ch.query<{ n: string }>(`SELECT count() AS n FROM ${t.ch.table('events')}`);
     assert.equal(Number(left?.n), Number(kept?.n));
     await assertSameAsFinerRollups(t.ch, false);

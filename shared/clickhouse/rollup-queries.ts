@@ -1,6 +1,6 @@
 // The stats, time series and top lists the management API and the dashboard
 // read. They read the rollups (migrations 000004-6 per minute, 000009,
-// 000011-12, 000014, 000018 per hour, 000020-21 per day), never raw rows; rollup
+// 000011-12, 000014, 000018 per hour, 000021-22 per day), never raw rows; rollup
 // tables are SummingMergeTree, so every read sums with GROUP BY (unmerged
 // parts hold partial rows for one key). Every user value is a bound parameter.
 import type { ClickHouse } from './client.js';
@@ -35,10 +35,10 @@ export function wholeHours(first: number, last: number): { h_start: number; h_en
 }
 
 /**
- * The days of events_by_day (000020) wholly inside a range of buckets of
- * `step` ms (a minute or an hour) of a finer rollup: `first` and `last` are
+ * The days of the daily rollups (000021-22) wholly inside a range of buckets
+ * of `step` ms (a minute or an hour) of a finer rollup: `first` and `last` are
  * the first and last bucket starts (epoch ms, UTC days). A read takes
- * [d_start, d_end) from events_by_day and the rest from the finer rollup
+ * [d_start, d_end) from the daily rollup and the rest from the finer one
  * (splitDays). d_start >= d_end: none.
  */
 export function wholeDays(first: number, last: number, step: number): { d_start: number; d_end: number } {
@@ -59,8 +59,14 @@ function splitRollup(ch: ClickHouse, cols: string, minuteWhere: string, extraWhe
            SELECT ${cols} FROM ${ch.table('events_by_hour')} WHERE ${hours} ${extraWhere})`;
 }
 
-/** A daily rollup: events_by_day's rows of one kind (000020), or requests_by_agent_day (000021). */
-type Daily = 'ip' | 'path' | 'geo' | 'agent';
+/** The daily rollups (migrations 000021-22), each the twin of a finer one. */
+const DAILY_TABLE = {
+  ip: 'events_by_ip_day',
+  path: 'events_by_path_day',
+  geo: 'events_by_geo_day',
+  agent: 'requests_by_agent_day',
+} as const;
+type Daily = keyof typeof DAILY_TABLE;
 
 /**
  * Rows of the finer rollup `fine` matching `fineWhere`, with the whole days
@@ -70,10 +76,9 @@ type Daily = 'ip' | 'path' | 'geo' | 'agent';
  */
 function splitDays(ch: ClickHouse, fine: string, daily: Daily, cols: string, fineWhere: string, extraWhere = ''): string {
   const days = "ts >= fromUnixTimestamp64Milli({d_start:Int64}, 'UTC') AND ts < fromUnixTimestamp64Milli({d_end:Int64}, 'UTC')";
-  const day = daily === 'agent' ? `${ch.table('requests_by_agent_day')} WHERE` : `${ch.table('events_by_day')} WHERE dim = '${daily}' AND`;
   return `(SELECT ${cols} FROM ${ch.table(fine)} WHERE ${fineWhere} AND NOT (${days}) ${extraWhere}
            UNION ALL
-           SELECT ${cols} FROM ${day} ${days} ${extraWhere})`;
+           SELECT ${cols} FROM ${ch.table(DAILY_TABLE[daily])} WHERE ${days} ${extraWhere})`;
 }
 
 // ---------------------------------------------------------------- stats
@@ -108,7 +113,7 @@ export const EVENT_TYPES = ['blocked_ip', 'rate_limited', 'auth_failed', 'suspic
 /**
  * Stats' top offending IPs: up to TOP_IP_SKETCH rows, candidates from the
  * hourly top-K sketches (migration 000013), exact counts for them from the
- * per-IP rollups (whole days from events_by_day, the rest per minute), whose
+ * per-IP rollups (whole days from events_by_ip_day, the rest per minute), whose
  * keys start with ip. Grouping every address of the window instead takes
  * seconds once most addresses are seen once (see 000013). The candidates are
  * read first, once, and bound as a parameter: both sides of the split must
@@ -342,7 +347,7 @@ export async function topStats(ch: ClickHouse, opts: TopStatsOptions): Promise<T
   const range = (unit: 'Minute' | 'Hour'): string => `${span(unit)} ${dep}`;
   const [paths, deployments, agents, countries, geo] = await Promise.all([
     ch.query<{ path: string; events: string }>(
-      // events_by_day has paths of all deployments together; one deployment's come from the hours.
+      // events_by_path_day has paths of all deployments together; one deployment's come from the hours.
       `SELECT path, sum(events) AS events
        FROM ${opts.deployment === undefined ? splitDays(ch, 'events_by_path_hour', 'path', 'path, events', span('Hour')) : `${ch.table('events_by_path_hour')} WHERE ${range('Hour')}`}
        GROUP BY path ORDER BY events DESC, path LIMIT {top:UInt32}`,
