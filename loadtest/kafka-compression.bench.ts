@@ -23,7 +23,8 @@ const N = Number(values.records);
 const BATCH = Number(values.batch);
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const brokers = [execFileSync('bash', ['infra/kafka/kafka.sh', 'start'], { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] }).split(/\s+/)[0] as string];
-const dataDir = join(root, 'infra/kafka/.run/data');
+// The broker's data dir, as infra/kafka/kafka.sh places it.
+const dataDir = join(process.env.LOGWARDEN_KAFKA_DIR ?? join(root, 'infra/kafka/.run'), 'data');
 
 // Records as a shop's traffic makes them: repeated hosts, agents and path shapes, distinct times and ids.
 const rng = new Rng(42);
