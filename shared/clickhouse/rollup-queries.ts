@@ -270,9 +270,9 @@ export async function timeSeries(ch: ClickHouse, opts: TimeSeriesOptions): Promi
  * of lastHour taken whole from the daily rollups when neither events nor
  * captured requests are stored in that day's later hours. A range ending now
  * — the dashboard's — then reads its last, partial day as one row per key
- * from the daily rollups instead of a row per key and hour (for 30 days of a
- * busy site's paths: 0.8M hourly rows for the partial day against 0.9M daily
- * rows for the other 29). Same answer: the hourly read counts lastHour's
+ * from the daily rollups instead of a row per key and hour (30 days of paths
+ * in `npm run bench:query`: 0.8M hourly rows for the partial day, against
+ * 0.3M daily rows for the other 29). Same answer: the hourly read counts lastHour's
  * bucket whole too, and the later hours are empty. Something of a later hour
  * of that day stored between this check and the read (a clock ahead of this
  * one's) is counted.
