@@ -4,18 +4,20 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { gzipSync } from 'node:zlib';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { blockDecisionCodec, securityEventCodec } from '../../shared/avro/codec.js';
 import { MemoryBus } from '../../shared/bus/memory.js';
-import { loadConfig } from '../../shared/config/load.js';
+import { loadConfig, type Config } from '../../shared/config/load.js';
 import { eventClient } from '../../shared/records.js';
 import type { BlockDecision } from '../../shared/records.js';
 import { topicNames } from '../../shared/topics.js';
 import { IngestPipeline } from '../ingester/pipeline.js';
 import { replayFiles } from '../ingester/replay.js';
 import { backtest } from './backtest.js';
+import { FedShard } from './backtest-feed.js';
 import { DetectorService } from './service.js';
 
 const casesDir = fileURLToPath(new URL('../../../services/detector/testdata', import.meta.url));
@@ -80,22 +82,44 @@ test('replay --report and the live path block the same IPs at the same records',
   }
 });
 
-test('a backtest split over threads by client address reaches the same blocks as one thread', async () => {
+test('a backtest split over threads by client address reaches the same blocks as one thread, whatever the files', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'backtest-threads-'));
   try {
-    const file = join(dir, 'access.log');
-    writeFileSync(file, corpus());
+    // The corpus in two files, the second gzip-compressed, with a malformed and an oversize line in the first.
+    const lines = corpus().split('\n').filter(Boolean);
+    const half = lines.length >> 1;
+    const first = join(dir, 'access.log');
+    const second = join(dir, 'access.log.1.gz');
+    writeFileSync(first, [...lines.slice(0, half >> 1), 'not a log line', `{"client_ip":"198.51.100.7","request":"${'a'.repeat(70_000)}"}`, ...lines.slice(half >> 1, half)].join('\n') + '\n');
+    writeFileSync(second, gzipSync(lines.slice(half).join('\n') + '\n'));
     const config = loadConfig({ text: '', env: {} });
-    const one = await backtest(config, [file], { threads: 1 });
-    const two = await backtest(config, [file], { threads: 2 });
+    const one = await backtest(config, [first, second], { threads: 1 });
     assert.ok(one.blocked.length >= 6);
-    assert.deepEqual(two.blocked, one.blocked);
-    assert.deepEqual(two.decisions, one.decisions);
-    assert.equal(two.parsed, one.parsed);
-    assert.equal(two.lines, one.lines);
+    assert.equal(one.rejected.too_long, 1);
+    assert.equal(one.rejected.bad_format, 1, JSON.stringify(one.rejected));
     const requests = (r: typeof one): Array<[string, number]> => Object.entries(r.events).map(([k, v]): [string, number] => [k, v.requests]).sort();
-    assert.deepEqual(requests(two), requests(one), 'offending requests per detector');
+    for (const threads of [2, 3]) {
+      const many = await backtest(config, [first, second], { threads });
+      assert.deepEqual(many.blocked, one.blocked, `${threads} threads`);
+      assert.deepEqual(many.decisions, one.decisions);
+      assert.equal(many.parsed, one.parsed);
+      assert.equal(many.lines, one.lines);
+      assert.deepEqual(many.rejected, one.rejected);
+      assert.deepEqual(requests(many), requests(one), 'offending requests per detector');
+    }
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test('a backtest whose worker thread fails rejects, and does not wait for it', async () => {
+  // A worker that cannot start (no detection section to build its engine from) fails as a crashed one would.
+  const broken = { ...loadConfig({ text: '', env: {} }), detection: undefined } as unknown as Config;
+  const shard = new FedShard({ config: broken, formats: [], dns: false, shard: { index: 1, count: 2 } });
+  const line = Buffer.from('{"client_ip":"198.51.100.7"}');
+  await assert.rejects(async () => {
+    // Appending goes on until the reader would wait for the worker: that wait fails with the worker's error.
+    for (let i = 0; i < 1_000_000; i++) await shard.append(0, line);
+  });
+  await assert.rejects(shard.partial());
 });

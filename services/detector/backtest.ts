@@ -1,21 +1,15 @@
 // Backtesting: `logwarden replay access.log --report` runs the detectors
 // in-process over files, with the live path's parsing and engine, on the
 // log's own clock, and reports who would have been blocked, when, why.
-import { Worker } from 'node:worker_threads';
-import type { Config } from '../../shared/config/load.js';
-import { eventClient, type BlockDecision, type SecurityEvent } from '../../shared/records.js';
 import type { Readable } from 'node:stream';
+import type { Config } from '../../shared/config/load.js';
+import type { BlockDecision, SecurityEvent } from '../../shared/records.js';
 import { LineDecoder } from '../../shared/access-log/decode.js';
 import { describeFormat, MAIN_FORMAT, resolveFileFormats, type FileFormat } from '../../shared/access-log/detect-format.js';
 import { forEachLine, openLogStream } from '../../shared/access-log/line-reader.js';
-import { partitionForKey } from '../../shared/bus/murmur2.js';
 import { ClientKeys } from '../../shared/ip.js';
-import { engineConfig } from './config.js';
-import { DETECTOR_ERRORS } from './errors.js';
-import { LogwardenError } from '../../shared/errors.js';
-import { CrawlerVerifier, type CrawlerStatus } from './crawlers/verify.js';
-import { DetectionEngine } from './engine.js';
-import { GivenVerdict, InOrder } from './replay-order.js';
+import { FedShard } from './backtest-feed.js';
+import { lineShard, ShardRun, type BacktestPartial } from './backtest-shard.js';
 
 export interface BlockedIp {
   ip: string;
@@ -51,145 +45,31 @@ export interface BacktestReport {
   crawlers: { dns: boolean; verified: number; failed: number; unverified: number; pending: number };
 }
 
-/** The lowest lookup budget of a replay's crawler verification (per shard). */
-const REPLAY_LOOKUPS_PER_S = 1_000;
-
-/** Ticks the engine's clock this often (in records): flushes and expiries follow the log's time. */
-const TICK_EVERY = 1024;
-
-export interface ShardSpec {
-  index: number;
-  count: number;
-}
-
-/** What one shard saw; shards' partials merge into the report. */
-export interface BacktestPartial {
-  lines: number;
-  parsed: number;
-  rejected: Record<string, number>;
-  rejected_sample: Record<string, string>;
-  late: number;
-  first: number | undefined;
-  last: number | undefined;
-  events: Record<string, { events: number; requests: number }>;
-  perIp: Array<[string, Record<string, number>]>;
-  decisions: BlockDecision[];
-  claims: Array<[string, CrawlerStatus]>;
-}
-
-/** Searched for as bytes: a string needle is converted on every call. */
-const CLIENT_IP_KEY = Buffer.from('"client_ip":"', 'latin1');
-
-/**
- * The shard a raw line belongs to, from its client address found without
- * parsing (JSON: the "client_ip" value; other formats: the first field), so
- * each thread parses only its own share. The hash is the live detector's
- * (Kafka's murmur2 of the address, as the record key), so a backtest's shards
- * hold the clients a live detector's do. Lines without one go to shard 0.
- */
-export function lineShard(line: Buffer, count: number, clients?: ClientKeys): number {
-  if (count <= 1) return 0;
-  let start = line.indexOf(CLIENT_IP_KEY);
-  let end: number;
-  if (start >= 0) {
-    start += CLIENT_IP_KEY.length;
-    end = line.indexOf(34, start);
-  } else {
-    start = line[0] === 60 /* < */ ? line.indexOf(': ') + 2 : 0;
-    if (start < 0) return 0;
-    end = line.indexOf(32, start);
-  }
-  if (end <= start) return 0;
-  const address = line.subarray(start, end);
-  // An IPv6 client is its network (the live path's record key): parse those, hash the rest as they are.
-  if (clients && address.includes(58 /* : */)) return partitionForKey(clients.of(address.toString('latin1')), count);
-  return partitionForKey(address, count);
-}
-
-/** Where a shard reads: the files with their formats, and standard input's stream when one file is "-". */
-export interface ShardInput {
-  formats: FileFormat[];
-  stdin?: Readable | undefined;
-  /** Verify crawler claims with DNS (detection.crawlers); false: offline, every claim unverified. */
-  dns?: boolean;
-}
-
-export async function backtestShard(config: Config, input: ShardInput, shard: ShardSpec = { index: 0, count: 1 }, onEvent?: (e: SecurityEvent) => void): Promise<BacktestPartial> {
-  const crawlers = config.detection.crawlers;
-  // A replay asks about its claims as fast as the resolver answers: the live budget (lookups a
-  // second per shard) protects a resolver from a flood of new addresses, not from a backtest's few.
-  const verifier = crawlers.enabled ? new CrawlerVerifier({ ...crawlers, lookups_per_second: Math.max(crawlers.lookups_per_second, REPLAY_LOOKUPS_PER_S), offline: input.dns !== true }) : undefined;
-  // The engine judges each record by the verdict the replay obtained for it (one claim check a record).
-  const given = new GivenVerdict();
-  const engine = new DetectionEngine(engineConfig(config), verifier ? given : undefined);
-  /** Each client that claimed a crawler, and the verdict it got. */
-  const claims = new Map<string, CrawlerStatus>();
-  const rejected: Record<string, number> = {};
-  const rejectedSample: Record<string, string> = {};
-  const events: Record<string, { events: number; requests: number }> = {};
-  const perIp = new Map<string, Record<string, number>>();
-  const decisions: BlockDecision[] = [];
-  let parsed = 0;
-  let detected = 0;
-  let lines = 0;
-  let first: number | undefined;
-  let last: number | undefined;
-  const collect = (): void => {
-    const out = engine.drain();
-    for (const e of out.events) {
-      const agg = (events[e.detector] ??= { events: 0, requests: 0 });
-      agg.events++;
-      agg.requests += e.count;
-      const client = eventClient(e);
-      const ipAgg = perIp.get(client) ?? {};
-      ipAgg[e.detector] = (ipAgg[e.detector] ?? 0) + e.count;
-      perIp.set(client, ipAgg);
-      onEvent?.(e);
-    }
-    decisions.push(...out.decisions);
-  };
-  const order = new InOrder(verifier, (rec, verdict) => {
-    if (verdict.status !== 'not-claimed') claims.set(rec.client_ip, verdict.status);
-    given.verdict = verdict;
-    engine.process(rec);
-    if (++detected % TICK_EVERY === 0) {
-      engine.tick(engine.now());
-      collect();
-    }
-  });
+/** Reads every file in order; lines of shard 0 go to `own`, the others' to their workers. Returns the lines read. */
+async function readShards(config: Config, input: ShardInput, own: ShardRun, fed: FedShard[]): Promise<number> {
+  const count = fed.length + 1;
   const clients = new ClientKeys(config.detection.ipv6_client_prefix);
-  for (const { file, format, fileWrapper } of input.formats) {
+  let lines = 0;
+  for (const [index, { file, format, fileWrapper }] of input.formats.entries()) {
     const decoder = new LineDecoder(config, { format, fileWrapper });
     const stream = file === '-' && input.stdin ? input.stdin : await openLogStream(file);
     lines += await forEachLine(
       stream,
       config.ingest.max_line_bytes,
       (line) => {
-        if (shard.count > 1 && lineShard(line, shard.count, clients) !== shard.index) return;
-        const r = decoder.decode(line, 'file', 0);
-        if (!r.ok) {
-          rejected[r.reason] = (rejected[r.reason] ?? 0) + 1;
-          rejectedSample[r.reason] ??= r.detail;
-          return;
-        }
-        parsed++;
-        first ??= r.record.ts;
-        last = Math.max(last ?? r.record.ts, r.record.ts);
-        // A claiming client's first request waits for its verdict, so a replay's verdicts
-        // do not depend on how fast DNS answered (the live path goes on meanwhile).
-        return order.offer(r.record);
+        const shard = count > 1 ? lineShard(line, count, clients) : 0;
+        return shard === 0 ? own.line(line, decoder) : (fed[shard - 1] as FedShard).append(index, line);
       },
-      () => {
-        if (shard.index === 0) rejected.too_long = (rejected.too_long ?? 0) + 1;
-      },
+      () => own.tooLong(),
     );
   }
-  await order.done();
-  engine.tick(engine.now());
-  engine.flushAll();
-  collect();
-  verifier?.close();
-  return { lines, parsed, rejected, rejected_sample: rejectedSample, late: engine.stats.late, first, last, events, perIp: [...perIp], decisions, claims: [...claims] };
+  return lines;
+}
+
+/** Where a backtest reads: the files with their formats, and standard input's stream when one file is "-". */
+interface ShardInput {
+  formats: FileFormat[];
+  stdin?: Readable | undefined;
 }
 
 /**
@@ -213,25 +93,21 @@ export interface BacktestOptions {
 
 export async function backtest(config: Config, files: string[], opts: BacktestOptions = {}): Promise<BacktestReport> {
   const t0 = process.hrtime.bigint();
+  const dns = opts.dns === true;
   const { formats, stdin } = await resolveFileFormats(config, files, opts.format);
-  const threads = Math.max(1, opts.threads ?? defaultThreads(config, formats));
+  // Events are handed over in this thread: a run that wants them is one shard.
+  const threads = opts.onEvent ? 1 : Math.max(1, opts.threads ?? defaultThreads(config, formats));
+  const fed = Array.from({ length: threads - 1 }, (_, i) => new FedShard({ config, formats, dns, shard: { index: i + 1, count: threads } }));
   let partials: BacktestPartial[];
-  if (threads === 1 || stdin) {
-    partials = [await backtestShard(config, { formats, stdin, dns: opts.dns === true }, { index: 0, count: 1 }, opts.onEvent)];
-  } else {
-    const filename = new URL('./backtest-worker.js', import.meta.url);
-    partials = await Promise.all(
-      Array.from({ length: threads }, (_, index) =>
-        new Promise<BacktestPartial>((resolve, reject) => {
-          const w = new Worker(filename, { workerData: { config, formats, dns: opts.dns === true, shard: { index, count: threads } } });
-          w.once('message', (m: BacktestPartial) => resolve(m));
-          w.once('error', reject);
-          w.once('exit', (code) => code !== 0 && reject(new LogwardenError(DETECTOR_ERRORS.LW_DETECTOR_BACKTEST_WORKER_FAILED, `backtest worker exited with ${code}`)));
-        }),
-      ),
-    );
+  try {
+    const own = new ShardRun(config, dns, opts.onEvent);
+    const lines = await readShards(config, { formats, stdin }, own, fed);
+    partials = await Promise.all([own.finish(lines), ...fed.map((f) => f.partial())]);
+  } catch (err) {
+    await Promise.all(fed.map((f) => f.stop()));
+    throw err;
   }
-  return report(partials, formats, Number(process.hrtime.bigint() - t0) / 1e9, opts.dns === true);
+  return report(partials, formats, Number(process.hrtime.bigint() - t0) / 1e9, dns);
 }
 
 function report(partials: BacktestPartial[], formats: FileFormat[], seconds: number, dns: boolean): BacktestReport {
@@ -264,7 +140,7 @@ function report(partials: BacktestPartial[], formats: FileFormat[], seconds: num
     if (p.last !== undefined) last = Math.max(last ?? p.last, p.last);
   }
   decisions.sort((a, b) => a.created_at - b.created_at || a.ip.localeCompare(b.ip));
-  const lines = Math.max(0, ...partials.map((p) => p.lines));
+  const lines = partials.reduce((n, p) => n + p.lines, 0);
 
   const byIp = new Map<string, BlockedIp>();
   for (const d of decisions) {
