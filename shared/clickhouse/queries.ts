@@ -6,6 +6,7 @@
 import type { SecurityEvent } from '../records.js';
 import { normalizeIp } from '../ip.js';
 import type { ClickHouse } from './client.js';
+import { DAILY_TWINS, EVENT_DAILY } from './daily-rollups.js';
 import { ClickHouseLayerError } from './errors.js';
 import { epochMs, ipText, onClusterClause } from './sql.js';
 
@@ -271,9 +272,8 @@ export async function cleanupEvents(ch: ClickHouse, olderThanSeconds: number, no
 }
 
 /**
- * The daily event rollups' rows (events_by_ip_day, events_by_path_day,
- * events_by_geo_day) of the day holding `cutoff`, rebuilt from what their
- * finer twins kept of that day, so whole-day reads agree with them again.
+ * The daily event rollups' rows (EVENT_DAILY) of the day holding `cutoff`,
+ * rebuilt from what their finer twins kept of that day, so whole-day reads agree with them again.
  * Events of that day stored while this runs can be counted twice in it: a
  * cleanup's cutoff is normally days back, where nothing arrives any more.
  */
@@ -281,12 +281,7 @@ async function rebuildDay(ch: ClickHouse, cutoff: number): Promise<void> {
   const onCluster = onClusterClause(ch.cluster);
   const day = "ts >= toStartOfDay(fromUnixTimestamp64Milli({cutoff:Int64}, 'UTC')) AND ts < toStartOfDay(fromUnixTimestamp64Milli({cutoff:Int64}, 'UTC')) + INTERVAL 1 DAY";
   const params = { cutoff };
-  const rebuilt: ReadonlyArray<readonly [daily: string, fine: string, keys: string, sums: readonly string[]]> = [
-    ['events_by_ip_day', 'events_by_ip_minute', 'ip', ['events', 'requests']],
-    ['events_by_path_day', 'events_by_path_hour', 'path', ['events']],
-    ['events_by_geo_day', 'events_by_geo_hour', 'deployment, country, asn, as_org', ['events', 'requests']],
-  ];
-  for (const [daily, fine, keys, sums] of rebuilt) {
+  for (const { daily, fine, keys, sums } of EVENT_DAILY.map((d) => DAILY_TWINS[d])) {
     await ch.command(`DELETE FROM ${ch.table(daily)}${onCluster} WHERE ${day}`, params);
     // Not deduplicated: the same rows may rightly be inserted again by a later cleanup.
     await ch.command(

@@ -4,6 +4,7 @@
 // tables are SummingMergeTree, so every read sums with GROUP BY (unmerged
 // parts hold partial rows for one key). Every user value is a bound parameter.
 import type { ClickHouse } from './client.js';
+import { DAILY_TWINS, type Daily } from './daily-rollups.js';
 import { checkMs, eventRow, newestEvents, QueryInputError, type EventRow } from './queries.js';
 import { ipText } from './sql.js';
 
@@ -59,26 +60,18 @@ function splitRollup(ch: ClickHouse, cols: string, minuteWhere: string, extraWhe
            SELECT ${cols} FROM ${ch.table('events_by_hour')} WHERE ${hours} ${extraWhere})`;
 }
 
-/** The daily rollups (migrations 000021-22), each the twin of a finer one. */
-const DAILY_TABLE = {
-  ip: 'events_by_ip_day',
-  path: 'events_by_path_day',
-  geo: 'events_by_geo_day',
-  agent: 'requests_by_agent_day',
-} as const;
-type Daily = keyof typeof DAILY_TABLE;
-
 /**
- * Rows of the finer rollup `fine` matching `fineWhere`, with the whole days
- * among them read from the daily rollup instead: a subquery with columns
- * `cols` (which both tables have). `extraWhere` applies to both sides. Needs
- * the d_start/d_end parameters (wholeDays).
+ * Rows of the finer twin of daily rollup `daily` matching `fineWhere`, with
+ * the whole days among them read from the daily rollup instead: a subquery
+ * with columns `cols` (which both tables have). `extraWhere` applies to both
+ * sides. Needs the d_start/d_end parameters (wholeDays).
  */
-function splitDays(ch: ClickHouse, fine: string, daily: Daily, cols: string, fineWhere: string, extraWhere = ''): string {
+function splitDays(ch: ClickHouse, daily: Daily, cols: string, fineWhere: string, extraWhere = ''): string {
   const days = "ts >= fromUnixTimestamp64Milli({d_start:Int64}, 'UTC') AND ts < fromUnixTimestamp64Milli({d_end:Int64}, 'UTC')";
-  return `(SELECT ${cols} FROM ${ch.table(fine)} WHERE ${fineWhere} AND NOT (${days}) ${extraWhere}
+  const twin = DAILY_TWINS[daily];
+  return `(SELECT ${cols} FROM ${ch.table(twin.fine)} WHERE ${fineWhere} AND NOT (${days}) ${extraWhere}
            UNION ALL
-           SELECT ${cols} FROM ${ch.table(DAILY_TABLE[daily])} WHERE ${days} ${extraWhere})`;
+           SELECT ${cols} FROM ${ch.table(twin.daily)} WHERE ${days} ${extraWhere})`;
 }
 
 // ---------------------------------------------------------------- stats
@@ -141,7 +134,7 @@ async function topIps(
   // The output name ip is the text form; r.ip is the column (the key, and a 16-byte group key).
   return ch.query<{ ip: string; events: string; requests: string }>(
     `SELECT ${ipText('r.ip')} AS ip, sum(r.events) AS events, sum(r.requests) AS requests
-     FROM ${splitDays(ch, 'events_by_ip_minute', 'ip', 'ip, events, requests', rollupWindow, candidates)} AS r
+     FROM ${splitDays(ch, 'ip', 'ip, events, requests', rollupWindow, candidates)} AS r
      GROUP BY r.ip ORDER BY events DESC, requests DESC, r.ip LIMIT {top:UInt32}`,
     params,
   );
@@ -349,7 +342,7 @@ export async function topStats(ch: ClickHouse, opts: TopStatsOptions): Promise<T
     ch.query<{ path: string; events: string }>(
       // events_by_path_day has paths of all deployments together; one deployment's come from the hours.
       `SELECT path, sum(events) AS events
-       FROM ${opts.deployment === undefined ? splitDays(ch, 'events_by_path_hour', 'path', 'path, events', span('Hour')) : `${ch.table('events_by_path_hour')} WHERE ${range('Hour')}`}
+       FROM ${opts.deployment === undefined ? splitDays(ch, 'path', 'path, events', span('Hour')) : `${ch.table('events_by_path_hour')} WHERE ${range('Hour')}`}
        GROUP BY path ORDER BY events DESC, path LIMIT {top:UInt32}`,
       params,
     ),
@@ -361,7 +354,7 @@ export async function topStats(ch: ClickHouse, opts: TopStatsOptions): Promise<T
     ),
     ch.query<{ user_agent: string; requests: string; blocked: string }>(
       `SELECT user_agent, sum(requests) AS requests, sum(blocked) AS blocked
-       FROM ${splitDays(ch, 'requests_by_agent_hour', 'agent', 'user_agent, requests, blocked', span('Hour'), dep)}
+       FROM ${splitDays(ch, 'agent', 'user_agent, requests, blocked', span('Hour'), dep)}
        GROUP BY user_agent ORDER BY requests DESC, user_agent LIMIT {top:UInt32}`,
       params,
     ),
@@ -374,7 +367,7 @@ export async function topStats(ch: ClickHouse, opts: TopStatsOptions): Promise<T
     // ordered by events, then by its key (the other key holds its default in every row of it).
     ch.query<{ by_asn: string | number; country: string; asn: string | number; as_org: string; events: string; requests: string }>(
       `SELECT grouping(country) AS by_asn, country, asn, any(as_org) AS as_org, sum(events) AS events, sum(requests) AS requests
-       FROM ${splitDays(ch, 'events_by_geo_hour', 'geo', 'country, asn, as_org, events, requests', span('Hour'), dep)}
+       FROM ${splitDays(ch, 'geo', 'country, asn, as_org, events, requests', span('Hour'), dep)}
        GROUP BY GROUPING SETS ((country), (asn))
        ORDER BY by_asn, events DESC, country, asn LIMIT {top:UInt32} BY by_asn
        SETTINGS force_grouping_standard_compatibility = 1`,
