@@ -19,25 +19,15 @@ import { serializeRows } from '../shared/clickhouse/json-rows.js';
 import { migrate } from '../shared/clickhouse/migrate.js';
 import { encodeNative, parseNativeType, type NativeType } from '../shared/clickhouse/native-format.js';
 import { stringLiteral } from '../shared/clickhouse/sql.js';
-import type { SecurityEvent, SecurityEventType } from '../shared/records.js';
+import type { SecurityEvent } from '../shared/records.js';
 import { figure } from './report-figures.js';
+import { sinkEvent } from './sink-events.js';
 
 const { values } = parseArgs({ options: { rounds: { type: 'string', default: '6' }, batch: { type: 'string', default: '50000' } } });
 const ROUNDS = Math.max(2, Math.min(Number(values.rounds), 40));
 const BATCH = Math.max(1000, Math.min(Number(values.batch), 200_000));
-const TYPES: SecurityEventType[] = ['suspicious', 'rate_limited', 'scan_detected', 'auth_failed', 'blocked_ip'];
-const DETECTORS = ['not_found', 'rate', 'unique_paths', 'auth_failure', 'blocklist'];
-const PATHS = ['/wp-login.php', '/.env', '/admin', '/xmlrpc.php', '/.git/config', '/login'];
 const now = Date.now();
-function event(i: number): SecurityEvent {
-  const k = i % 5;
-  const ts = now - 3_600_000 + (i % 3_600_000);
-  return {
-    id: `bench-${i}`, ts, type: TYPES[k] as SecurityEventType, detector: DETECTORS[k] as string,
-    ip: `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`, deployment: `app-${i % 20}`, count: 1 + (i % 200),
-    window_start: ts - 60_000, window_end: ts, sample_paths: [PATHS[i % 6] as string, PATHS[(i >> 3) % 6] as string], details: { requests: String(1 + (i % 200)) },
-  };
-}
+const event = (i: number): SecurityEvent => sinkEvent(i, now);
 
 const dataDir = mkdtempSync(join(tmpdir(), 'logwarden-bench-formats-'));
 const ch = await openClickHouse({ database: 'bench', dataDir });

@@ -29,9 +29,10 @@ import { insertSettings } from '../shared/clickhouse/insert-settings.js';
 import { insertJson } from '../shared/clickhouse/insert-rows.js';
 import { migrate } from '../shared/clickhouse/migrate.js';
 import { registry } from '../shared/metrics.js';
-import type { SecurityEvent, SecurityEventType } from '../shared/records.js';
+import type { SecurityEvent } from '../shared/records.js';
 import { TableSink } from '../services/sink/table-sink.js';
 import { figure } from './report-figures.js';
+import { sinkEvent } from './sink-events.js';
 
 const { values } = parseArgs({
   options: {
@@ -45,20 +46,8 @@ const N = Math.max(10_000, Math.min(Number(values.events), 20_000_000));
 const PARTITIONS = Math.max(1, Math.min(Number(values.partitions), 64));
 const BATCH = Math.max(100, Math.min(Number(values.batch), 100_000));
 const PROBES = Math.max(10, Math.min(Number(values.probes), 2000));
-const TYPES: SecurityEventType[] = ['suspicious', 'rate_limited', 'scan_detected', 'auth_failed', 'blocked_ip'];
-const DETECTORS = ['not_found', 'rate', 'unique_paths', 'auth_failure', 'blocklist'];
-const PATHS = ['/wp-login.php', '/.env', '/admin', '/xmlrpc.php', '/.git/config', '/login'];
-
 const now = Date.now();
-function event(i: number): SecurityEvent {
-  const k = i % 5;
-  const ts = now - 3_600_000 + (i % 3_600_000);
-  return {
-    id: `bench-${i}`, ts, type: TYPES[k] as SecurityEventType, detector: DETECTORS[k] as string,
-    ip: `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`, deployment: `app-${i % 20}`, count: 1 + (i % 200),
-    window_start: ts - 60_000, window_end: ts, sample_paths: [PATHS[i % 6] as string, PATHS[(i >> 3) % 6] as string], details: { requests: String(1 + (i % 200)) },
-  };
-}
+const event = (i: number): SecurityEvent => sinkEvent(i, now);
 
 const dataDir = mkdtempSync(join(tmpdir(), 'logwarden-bench-sink-'));
 // Four drains, in the order JSON, Native, Native, JSON (each into its own

@@ -22,9 +22,10 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import { openClickHouse } from '../shared/clickhouse/client.js';
 import { migrate } from '../shared/clickhouse/migrate.js';
-import type { SecurityEvent, SecurityEventType } from '../shared/records.js';
+import type { SecurityEvent } from '../shared/records.js';
 import { intArg } from './args.js';
 import { figure } from './report-figures.js';
+import { sinkEventWithGeo } from './sink-events.js';
 
 const { values } = parseArgs({
   options: {
@@ -37,23 +38,8 @@ const N = intArg(values.events, 'events', 10_000);
 const BATCH = intArg(values.batch, 'batch', 100);
 const ROUNDS = intArg(values.rounds, 'rounds', 1);
 
-const TYPES: SecurityEventType[] = ['suspicious', 'rate_limited', 'scan_detected', 'auth_failed', 'blocked_ip'];
-const DETECTORS = ['not_found', 'rate', 'unique_paths', 'auth_failure', 'blocklist'];
-const PATHS = ['/wp-login.php', '/.env', '/admin', '/xmlrpc.php', '/.git/config', '/login'];
 const now = Date.now();
-
-/** As sink-insert's events: mostly distinct addresses (a scan from many), 20 deployments, two sample paths, 50 ASes. */
-function event(i: number): SecurityEvent {
-  const k = i % 5;
-  const ts = now - 3_600_000 + (i % 3_600_000);
-  const asn = 64500 + (i % 50);
-  return {
-    id: `views-${i}`, ts, type: TYPES[k] as SecurityEventType, detector: DETECTORS[k] as string,
-    ip: `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`, deployment: `app-${i % 20}`, count: 1 + (i % 200),
-    window_start: ts - 60_000, window_end: ts, sample_paths: [PATHS[i % 6] as string, PATHS[(i >> 3) % 6] as string],
-    details: {}, country: i % 7 ? 'DE' : null, asn, as_org: `AS ${asn}`,
-  };
-}
+const event = (i: number): SecurityEvent => sinkEventWithGeo(i, now, 'views');
 
 const batches: SecurityEvent[][] = [];
 for (let s = 0; s < N; s += BATCH) batches.push(Array.from({ length: Math.min(BATCH, N - s) }, (_, j) => event(s + j)));
