@@ -7,15 +7,14 @@ import { Worker } from 'node:worker_threads';
 import type { FileFormat } from '../../shared/access-log/detect-format.js';
 import type { Config } from '../../shared/config/load.js';
 import { LogwardenError } from '../../shared/errors.js';
-import type { BacktestPartial, ShardSpec } from './backtest-shard.js';
+import type { BacktestPartial } from './backtest-shard.js';
 import { DETECTOR_ERRORS } from './errors.js';
 
-/** What a worker is started with. */
+/** What a worker is started with: which shard it is does not matter, the reader sends it only its shard's lines. */
 export interface FeedWorkerData {
   config: Config;
   formats: FileFormat[];
   dns: boolean;
-  shard: ShardSpec;
 }
 
 /** Reading thread → worker: the lines of one file, each ended by LF; then `end`. */

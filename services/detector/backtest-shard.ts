@@ -19,11 +19,6 @@ const REPLAY_LOOKUPS_PER_S = 1_000;
 /** Ticks the engine's clock this often (in records): flushes and expiries follow the log's time. */
 const TICK_EVERY = 1024;
 
-export interface ShardSpec {
-  index: number;
-  count: number;
-}
-
 /** What one shard saw; shards' partials merge into the report. */
 export interface BacktestPartial {
   /** Lines read: the reading thread counts every line of every file, a fed shard none. */

@@ -115,7 +115,7 @@ test('a backtest split over threads by client address reaches the same blocks as
 test('a backtest whose worker thread fails rejects, and does not wait for it', async () => {
   // A worker that cannot start (no detection section to build its engine from) fails as a crashed one would.
   const broken = { ...loadConfig({ text: '', env: {} }), detection: undefined } as unknown as Config;
-  const shard = new FedShard({ config: broken, formats: [], dns: false, shard: { index: 1, count: 2 } });
+  const shard = new FedShard({ config: broken, formats: [], dns: false });
   const line = Buffer.from('{"client_ip":"198.51.100.7"}');
   await assert.rejects(async () => {
     // Appending goes on until the reader would wait for the worker: that wait fails with the worker's error.

@@ -83,11 +83,13 @@ function defaultThreads(config: Config, formats: readonly FileFormat[]): number 
 }
 
 export interface BacktestOptions {
+  /** Threads in all: this one (it reads the log and detects shard 0) and a worker for each other shard. Default: defaultThreads. */
   threads?: number;
   /** A format for every file (`--format`), instead of detecting each file's. */
   format?: string;
   /** Verify crawler claims with DNS (the CLI's default; `--no-dns` turns it off). Off unless asked. */
   dns?: boolean;
+  /** Each security event as it is detected; a run that asks for them is one thread, whatever `threads` says. */
   onEvent?: (e: SecurityEvent) => void;
 }
 
@@ -97,7 +99,7 @@ export async function backtest(config: Config, files: string[], opts: BacktestOp
   const { formats, stdin } = await resolveFileFormats(config, files, opts.format);
   // Events are handed over in this thread: a run that wants them is one shard.
   const threads = opts.onEvent ? 1 : Math.max(1, opts.threads ?? defaultThreads(config, formats));
-  const fed = Array.from({ length: threads - 1 }, (_, i) => new FedShard({ config, formats, dns, shard: { index: i + 1, count: threads } }));
+  const fed = Array.from({ length: threads - 1 }, () => new FedShard({ config, formats, dns }));
   let partials: BacktestPartial[];
   try {
     const own = new ShardRun(config, dns, opts.onEvent);
