@@ -1,8 +1,9 @@
 // The reading thread's side of a parallel backtest: one worker thread per
 // shard past the first, fed the lines of its clients in batches. The log is
 // read, split and hashed once, in the thread that reads it (it also detects
-// shard 0): workers that each read the whole log spent a tenth of their time
-// skipping other shards' lines, and each gunzipped a compressed log again.
+// shard 0). Before, each worker read, split and hashed every line to keep its
+// share (a quarter of a two-shard worker's time, measured in one thread),
+// gunzipped a compressed log again, and the calling thread sat idle.
 import { Worker } from 'node:worker_threads';
 import type { FileFormat } from '../../shared/access-log/detect-format.js';
 import type { Config } from '../../shared/config/load.js';
