@@ -6,8 +6,6 @@
 import type { Config } from '../../shared/config/load.js';
 import { eventClient, type BlockDecision, type SecurityEvent } from '../../shared/records.js';
 import type { LineDecoder } from '../../shared/access-log/decode.js';
-import { partitionForKey } from '../../shared/bus/murmur2.js';
-import type { ClientKeys } from '../../shared/ip.js';
 import { engineConfig } from './config.js';
 import { CrawlerVerifier, type CrawlerStatus } from './crawlers/verify.js';
 import { DetectionEngine } from './engine.js';
@@ -33,35 +31,6 @@ export interface BacktestPartial {
   perIp: Array<[string, Record<string, number>]>;
   decisions: BlockDecision[];
   claims: Array<[string, CrawlerStatus]>;
-}
-
-/** Searched for as bytes: a string needle is converted on every call. */
-const CLIENT_IP_KEY = Buffer.from('"client_ip":"', 'latin1');
-
-/**
- * The shard a raw line belongs to, from its client address found without
- * parsing (JSON: the "client_ip" value; other formats: the first field), so
- * each thread parses only its own share. The hash is the live detector's
- * (Kafka's murmur2 of the address, as the record key), so a backtest's shards
- * hold the clients a live detector's do. Lines without one go to shard 0.
- */
-export function lineShard(line: Buffer, count: number, clients?: ClientKeys): number {
-  if (count <= 1) return 0;
-  let start = line.indexOf(CLIENT_IP_KEY);
-  let end: number;
-  if (start >= 0) {
-    start += CLIENT_IP_KEY.length;
-    end = line.indexOf(34, start);
-  } else {
-    start = line[0] === 60 /* < */ ? line.indexOf(': ') + 2 : 0;
-    if (start < 0) return 0;
-    end = line.indexOf(32, start);
-  }
-  if (end <= start) return 0;
-  const address = line.subarray(start, end);
-  // An IPv6 client is its network (the live path's record key): parse those, hash the rest as they are.
-  if (clients && address.includes(58 /* : */)) return partitionForKey(clients.of(address.toString('latin1')), count);
-  return partitionForKey(address, count);
 }
 
 export class ShardRun {

@@ -7,9 +7,10 @@ import type { BlockDecision, SecurityEvent } from '../../shared/records.js';
 import { LineDecoder } from '../../shared/access-log/decode.js';
 import { describeFormat, MAIN_FORMAT, resolveFileFormats, type FileFormat } from '../../shared/access-log/detect-format.js';
 import { forEachLine, openLogStream } from '../../shared/access-log/line-reader.js';
+import { partitionForKey } from '../../shared/bus/murmur2.js';
 import { ClientKeys } from '../../shared/ip.js';
 import { FedShard } from './backtest-feed.js';
-import { lineShard, ShardRun, type BacktestPartial } from './backtest-shard.js';
+import { ShardRun, type BacktestPartial } from './backtest-shard.js';
 
 export interface BlockedIp {
   ip: string;
@@ -43,6 +44,35 @@ export interface BacktestReport {
   decisions: BlockDecision[];
   /** Clients that claimed a known crawler, by verdict; `dns` false: the replay ran offline (every claim unverified). */
   crawlers: { dns: boolean; verified: number; failed: number; unverified: number; pending: number };
+}
+
+/** Searched for as bytes: a string needle is converted on every call. */
+const CLIENT_IP_KEY = Buffer.from('"client_ip":"', 'latin1');
+
+/**
+ * The shard a raw line belongs to, from its client address found without
+ * parsing (JSON: the "client_ip" value; other formats: the first field), so
+ * each thread parses only its own share. The hash is the live detector's
+ * (Kafka's murmur2 of the address, as the record key), so a backtest's shards
+ * hold the clients a live detector's do. Lines without one go to shard 0.
+ */
+export function lineShard(line: Buffer, count: number, clients?: ClientKeys): number {
+  if (count <= 1) return 0;
+  let start = line.indexOf(CLIENT_IP_KEY);
+  let end: number;
+  if (start >= 0) {
+    start += CLIENT_IP_KEY.length;
+    end = line.indexOf(34, start);
+  } else {
+    start = line[0] === 60 /* < */ ? line.indexOf(': ') + 2 : 0;
+    if (start < 0) return 0;
+    end = line.indexOf(32, start);
+  }
+  if (end <= start) return 0;
+  const address = line.subarray(start, end);
+  // An IPv6 client is its network (the live path's record key): parse those, hash the rest as they are.
+  if (clients && address.includes(58 /* : */)) return partitionForKey(clients.of(address.toString('latin1')), count);
+  return partitionForKey(address, count);
 }
 
 /** Reads every file in order; lines of shard 0 go to `own`, the others' to their workers. Returns the lines read. */

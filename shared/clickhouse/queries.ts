@@ -273,7 +273,8 @@ export async function cleanupEvents(ch: ClickHouse, olderThanSeconds: number, no
 
 /**
  * The daily event rollups' rows (EVENT_DAILY) of the day holding `cutoff`,
- * rebuilt from what their finer twins kept of that day, so whole-day reads agree with them again.
+ * rebuilt from what their finer twins kept of that day, so whole-day reads
+ * agree with them again.
  * Events of that day stored while this runs can be counted twice in it: a
  * cleanup's cutoff is normally days back, where nothing arrives any more.
  */
