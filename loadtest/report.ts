@@ -3,7 +3,7 @@
 // bench its figures beside the peer's from the same run and the ratio, which
 // aims were met) and two PNG charts beside them.
 //
-//   node dist/loadtest/report.js [--only parse,avro] [--budget 1440] [--full] [--out loadtest]
+//   node dist/loadtest/report.js [--only parse,avro] [--budget 1440] [--full] [--out loadtest] [--allow-running-broker]
 //
 // --budget   seconds for the whole run (default 1440, 24 minutes, of which the
 //            detection evaluation takes up to 10): a bench gets
@@ -13,6 +13,9 @@
 //            skipped.
 // --full     each bench with its own default sizes instead of the quick ones
 //            below (takes well over the budget on 2 cores: raise it).
+// --allow-running-broker
+//            measure beside a Kafka broker the report did not start (by default
+//            it refuses to: report-broker.ts).
 //
 // Benchmarks report figures through loadtest/report-figures.ts (env
 // LOGWARDEN_BENCH_OUT). A bench script found here without a plan (a new one)
@@ -28,6 +31,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { barChart, type ChartRow } from './report-charts.js';
 import { BENCH_OUT_ENV, aimMet, parseFigures, type Figure } from './report-figures.js';
+import { brokerPolicy, refusal, runningBrokers } from './report-broker.js';
 
 interface Plan {
   /** As in `npm run bench:<name>`. */
@@ -38,7 +42,7 @@ interface Plan {
   timeoutS: number;
   /** Debian packages of the peers (loadtest/peers/apt-install.sh). */
   peers?: string[];
-  /** Starts the broker of infra/kafka/kafka.sh itself. The others run with no broker up (see brokerPolicy). */
+  /** Starts the broker of infra/kafka/kafka.sh itself. The others run with no broker up (report-broker.ts). */
   kafka?: true;
 }
 
@@ -109,6 +113,7 @@ const { values } = parseArgs({
     budget: { type: 'string', default: '1440' },
     full: { type: 'boolean', default: false },
     out: { type: 'string' },
+    'allow-running-broker': { type: 'boolean', default: false },
   },
 });
 const root = fileURLToPath(new URL('../..', import.meta.url));
@@ -151,36 +156,6 @@ function machine(): Record<string, string | number | null> {
     nginx,
     kafka: kafka ? `Apache Kafka ${kafka}` : null,
     load_average_at_start: `${l1?.toFixed(2)} / ${l5?.toFixed(2)} / ${l15?.toFixed(2)}`,
-  };
-}
-
-/**
- * The broker the Kafka benches start (infra/kafka/kafka.sh) is not idle: with
- * a few thousand partitions its threads took a share of the 2 cores and cost
- * the CPU-bound benches after it 10-20 % (detection-eval's replay: 136k lines/s
- * beside it, 164k without). So when no broker was up before the report, the
- * report gives the benches one of their own — a fresh data directory, so it
- * holds only what this run creates — and stops it before every bench that does
- * not use it. A broker that was already running is the operator's: it is left
- * alone, and the report says that it ran throughout.
- */
-function brokerPolicy(): { quiet(): void; end(): void; describe(): string } {
-  const kafkaSh = (cmd: string): boolean => spawnSync('bash', ['infra/kafka/kafka.sh', cmd], { cwd: root, stdio: 'ignore' }).status === 0;
-  if (kafkaSh('status')) {
-    return { quiet() {}, end() {}, describe: () => 'already running when the report started: up during every bench' };
-  }
-  process.env.LOGWARDEN_KAFKA_DIR = join(root, 'infra/kafka/.run-bench');
-  kafkaSh('reset');
-  let stops = 0;
-  return {
-    quiet() {
-      if (kafkaSh('status') && kafkaSh('stop')) stops++;
-    },
-    end() {
-      if (process.env.LOGWARDEN_KEEP_KAFKA) return;
-      kafkaSh('reset');
-    },
-    describe: () => `started by the benches that use it (a fresh one, infra/kafka/.run-bench), stopped before the others (${stops} time${stops === 1 ? '' : 's'})`,
   };
 }
 
@@ -287,7 +262,12 @@ async function main(): Promise<void> {
     ...found.filter((f) => !PLANS.some((p) => p.script === f)).sort().map((f): Plan => ({ name: f.replace(/\.bench\.js$/, ''), script: f, quick: [], timeoutS: UNPLANNED_TIMEOUT_S })),
   ].filter((p) => !only || only.has(p.name));
 
-  const broker = brokerPolicy();
+  const running = runningBrokers();
+  if (running.length > 0 && !values['allow-running-broker']) {
+    console.error(`npm run bench: ${refusal(running)}`);
+    process.exit(1);
+  }
+  const broker = brokerPolicy(root, running);
   const info = machine();
   const peerPackages = [...new Set(PLANS.flatMap((p) => p.peers ?? []))];
   const peerVersions = Object.fromEntries(peerPackages.map((p) => [p, packageVersion(p)]));
