@@ -9,6 +9,10 @@
 //   node dist/loadtest/parse.bench.js [N]     (N lines per case and round, default 100000;
 //                                              2 to 5 rounds, as many as fit in about 7 s a format)
 //
+// Two floors from the same lines bound what a JavaScript parser can reach: a
+// loop that only reads each byte once, and the native search that only finds
+// the quotes (printed and recorded, no aim).
+//
 // Each format runs in a child process of its own, as in production (one
 // ingester, one format): in one process the three formats would share call
 // sites and leave them polymorphic, which no real ingester sees. Timing is CPU
@@ -202,22 +206,24 @@ function runChild(format: Format): void {
     }
     records.push(r.record);
   }
-  let sink = 0; // printed so that no loop is optimised away
+  // Printed so that no loop is optimised away. Kept in int32 (`| 0`): grown past a
+  // small integer it would be boxed, and every case that adds to it would slow.
+  let sink = 0;
   const cases: Array<[string, (n: number) => void]> = [
     ['parse', (n) => {
       for (let i = 0; i < n; i++) {
         const r = parse(lines[i & MASK] as Buffer, RECEIVED_AT);
-        if (r.ok) sink += r.record.status;
+        if (r.ok) sink = (sink + r.record.status) | 0;
       }
     }],
     ['parse + encode', (n) => {
       for (let i = 0; i < n; i++) {
         const line = lines[i & MASK] as Buffer;
         const e = encoder?.(line, RECEIVED_AT);
-        if (e !== undefined) sink += e.value.length;
+        if (e !== undefined) sink = (sink + e.value.length) | 0;
         else {
           const r = parse(line, RECEIVED_AT);
-          if (r.ok) sink += accessRecordCodec.encode(r.record).length;
+          if (r.ok) sink = (sink + accessRecordCodec.encode(r.record).length) | 0;
         }
       }
     }],
@@ -225,22 +231,41 @@ function runChild(format: Format): void {
     ['parse + encode, record path', (n) => {
       for (let i = 0; i < n; i++) {
         const r = parse(lines[i & MASK] as Buffer, RECEIVED_AT);
-        if (r.ok) sink += accessRecordCodec.encode(r.record).length;
+        if (r.ok) sink = (sink + accessRecordCodec.encode(r.record).length) | 0;
       }
     }],
     ['encode alone', (n) => {
-      for (let i = 0; i < n; i++) sink += accessRecordCodec.encode(records[i & MASK] as AccessRecord).length;
+      for (let i = 0; i < n; i++) sink = (sink + accessRecordCodec.encode(records[i & MASK] as AccessRecord).length) | 0;
     }],
     // What encode cost before the hand-written writer (shared/avro/access-record-writer.ts): avsc's generic one.
     ['encode alone, avsc generic', (n) => {
-      for (let i = 0; i < n; i++) sink += accessRecordCodec.type.toBuffer(records[i & MASK]).length;
+      for (let i = 0; i < n; i++) sink = (sink + accessRecordCodec.type.toBuffer(records[i & MASK]).length) | 0;
     }],
   ];
+  // Floors of the same lines, for what bounds the cases above (no parse, no record):
+  // a JavaScript loop that reads each byte once, and the native search
+  // (Buffer#indexOf, memchr) that finds every quote of a line.
+  cases.push(['floor: read each byte (JS)', (n) => {
+    let sum = 0;
+    for (let i = 0; i < n; i++) {
+      const line = lines[i & MASK] as Buffer;
+      for (let j = 0; j < line.length; j++) sum = (sum + (line[j] as number)) | 0;
+    }
+    sink = (sink + (sum & 1)) | 0;
+  }]);
+  cases.push(['floor: find each quote (native)', (n) => {
+    let quotes = 0;
+    for (let i = 0; i < n; i++) {
+      const line = lines[i & MASK] as Buffer;
+      for (let q = line.indexOf(34); q >= 0; q = line.indexOf(34, q + 1)) quotes = (quotes + 1) | 0;
+    }
+    sink = (sink + (quotes & 1)) | 0;
+  }]);
   const peer = PEER_OF[format];
   if (peer) {
     const fn = peer[1];
     cases.push([peer[0], (n) => {
-      for (let i = 0; i < n; i++) sink += fn(lines[i & MASK] as Buffer).length;
+      for (let i = 0; i < n; i++) sink = (sink + fn(lines[i & MASK] as Buffer).length) | 0;
     }]);
   }
   const time = (fn: (n: number) => void, n: number): Timing => {
@@ -317,6 +342,15 @@ function main(): void {
   const peerOf = (r: (typeof results)[number], name: string): { name: string; value: number } => ({ name, value: rate(r.best[name]) });
   figure({ bench: 'parse', name: 'json parse+encode, one core', value: rate(json.best['parse + encode']), unit: 'lines/s', peer: peerOf(json, 'peer JSON.parse+stringify'), better: 'higher', aim: 1_000_000 });
   figure({ bench: 'parse', name: 'combined parse+encode, one core', value: rate(combined.best['parse + encode']), unit: 'lines/s', peer: peerOf(combined, 'peer regex+stringify'), better: 'higher', aim: 1_000_000 });
+  const floor = (r: (typeof results)[number], name: string): string => `${fmt(rate(r.best[name]))}/s (${fmt(r.best[name]?.cpu ?? NaN)} ns)`;
+  console.log(
+    `floors, per core, same lines (the aim of 1M/s allows 1,000 ns a line): reading each byte once in JavaScript, json ${floor(json, 'floor: read each byte (JS)')}, ` +
+      `combined ${floor(combined, 'floor: read each byte (JS)')}; finding each quote with the native search alone, json ${floor(json, 'floor: find each quote (native)')}, ` +
+      `combined ${floor(combined, 'floor: find each quote (native)')}`,
+  );
+  for (const r of [json, combined]) {
+    figure({ bench: 'parse', name: `floor: ${r.format} lines read byte by byte in JavaScript, one core`, value: rate(r.best['floor: read each byte (JS)']), unit: 'lines/s', better: 'higher' });
+  }
   figure({ bench: 'parse', name: 'custom format parse+encode, one core', value: rate(custom.best['parse + encode']), unit: 'lines/s', better: 'higher' });
   for (const r of results) figure({ bench: 'parse', name: `${r.format} parse alone, one core`, value: rate(r.best.parse), unit: 'lines/s', better: 'higher' });
   figure({
