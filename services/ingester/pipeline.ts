@@ -42,8 +42,36 @@ const log = componentLogger('ingester');
 
 export type { Source } from '../../shared/access-log/decode.js';
 
-const received = new Counter({ name: 'logwarden_ingest_received_total', help: 'Lines received', labelNames: ['source'], registers: [registry] });
-const parsed = new Counter({ name: 'logwarden_ingest_parsed_total', help: 'Lines parsed into AccessRecords', labelNames: ['source'], registers: [registry] });
+const SOURCES: readonly Source[] = ['udp', 'tcp', 'file'];
+/**
+ * Lines received and parsed per source, counted as plain numbers and handed to
+ * their counters when the metrics are read: prom-client's inc() cost about
+ * 0.3 µs, and two a line were 3 % of an ingested line's CPU.
+ */
+const receivedTally: Record<Source, number> = { udp: 0, tcp: 0, file: 0 };
+const parsedTally: Record<Source, number> = { udp: 0, tcp: 0, file: 0 };
+function handOver(counter: Counter<'source'>, tally: Record<Source, number>): void {
+  for (const source of SOURCES) {
+    const n = tally[source];
+    if (n === 0) continue;
+    tally[source] = 0;
+    counter.inc({ source }, n);
+  }
+}
+const received: Counter<'source'> = new Counter({
+  name: 'logwarden_ingest_received_total',
+  help: 'Lines received',
+  labelNames: ['source'],
+  registers: [registry],
+  collect: () => handOver(received, receivedTally),
+});
+const parsed: Counter<'source'> = new Counter({
+  name: 'logwarden_ingest_parsed_total',
+  help: 'Lines parsed into AccessRecords',
+  labelNames: ['source'],
+  registers: [registry],
+  collect: () => handOver(parsed, parsedTally),
+});
 const rejected = new Counter({
   name: 'logwarden_ingest_rejected_total',
   help: 'Lines rejected (sent to the dead-letter topic), by reason',
@@ -62,10 +90,6 @@ const refusedCounter = new Counter({
   labelNames: ['topic', 'reason'],
   registers: [registry],
 });
-/** The per-source children of `received` and `parsed`, bound once: a label lookup per line costs more than the count. */
-const SOURCES: readonly Source[] = ['udp', 'tcp', 'file'];
-const receivedBy = Object.fromEntries(SOURCES.map((s) => [s, received.labels({ source: s })])) as Record<Source, ReturnType<typeof received.labels>>;
-const parsedBy = Object.fromEntries(SOURCES.map((s) => [s, parsed.labels({ source: s })])) as Record<Source, ReturnType<typeof parsed.labels>>;
 const sent = new Counter({ name: 'logwarden_ingest_sent_total', help: 'Records acknowledged by the bus', labelNames: ['topic'], registers: [registry] });
 const batchSize = new Histogram({
   name: 'logwarden_ingest_batch_records',
@@ -189,7 +213,7 @@ export class IngestPipeline {
    */
   offer(raw: Buffer, source: Source, receivedAt = Date.now()): boolean {
     this.stats.received++;
-    receivedBy[source].inc();
+    receivedTally[source]++;
     // The disk is asked only past the memory bound (its answer reads the clock).
     const diskRefusal = !this.memoryFull ? undefined : this.disk ? this.disk.refusal(raw.length + 256) : 'buffer_full';
     if (diskRefusal !== undefined) {
@@ -204,7 +228,7 @@ export class IngestPipeline {
     const line = fast ?? this.decodeAndEncode(raw, source, receivedAt);
     if (line !== undefined) {
       this.stats.parsed++;
-      parsedBy[source].inc();
+      parsedTally[source]++;
       noteNodeLine(line.node, receivedAt);
       this.hold('access', { key: this.clients.of(line.client_ip), value: line.value, timestamp: line.ts });
     }
