@@ -88,3 +88,34 @@ test('one-pass encoder: leaves unusual and bad lines to the parser', () => {
 test('one-pass encoder: none for other formats', () => {
   assert.equal(createLineEncoder({ format: '$remote_addr $status', ctx, maxLineBytes: 1000, schemaId: 1, syslog: true }), undefined);
 });
+
+test('one-pass encoder: a header seen again, after other nodes and after a year, reads as the parser reads it then', () => {
+  const opts = { format: 'json', ctx, maxLineBytes: 16_384 };
+  const enc = createLineEncoder({ ...opts, schemaId: accessRecordCodec.schemaId, syslog: true });
+  assert.ok(enc);
+  const parse = createRawLineParser({ ...opts, oversize: 'reject', syslog: true });
+  // No ts in the line: the record's time is the header's, whose year comes from the receive time.
+  const line = (node: string): Buffer => Buffer.from(json({ ts: '' }).replace(HDR, `<190>Nov 21 06:00:44 ${node} nginx: `));
+  const year = 365 * 86_400_000;
+  const steps: Array<[string, number]> = [
+    ['edge-1', AT],
+    ['edge-2', AT + 1000],
+    ['edge-1', AT + 2000], // not the last header: from the headers of the last minute
+    ['edge-3', AT + 3000],
+    ['edge-1', AT + year], // the same text a year on: parsed again, in that year
+    ['edge-2', AT + year + 500],
+    ['edge-1', AT + year + 1000],
+  ];
+  const times = new Set<number>();
+  for (const [node, at] of steps) {
+    const raw = line(node);
+    const ref = parse(raw, at);
+    assert.ok(ref.ok);
+    const got = enc(raw, at);
+    assert.ok(got, `the encoder answers for ${node} at ${new Date(at).toISOString()}`);
+    assert.ok(got.value.equals(accessRecordCodec.encode(ref.record)), `same bytes for ${node} at ${new Date(at).toISOString()}`);
+    assert.equal(got.ts, ref.record.ts);
+    times.add(got.ts);
+  }
+  assert.equal(times.size, 2, 'one time for the first year, another a year on');
+});

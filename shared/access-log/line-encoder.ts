@@ -90,10 +90,22 @@ class LastSlice {
 }
 
 // RFC 3164 headers repeat for every line of a node's second: parsed once.
+// The last one is compared byte for byte; the others of the last minute are
+// looked up by their text, since one ingester hears many nodes and their lines
+// interleave (in the generator's traffic three lines in four have another
+// header than the line before). A header's year comes from the receive time,
+// so an entry serves only within a minute of when it was parsed.
 const lastHeaderBytes = Buffer.alloc(256);
 let lastHeaderLen = -1;
 let lastHeaderAt = 0;
 let lastHeader: SyslogHeader | undefined;
+interface KnownHeader {
+  at: number;
+  header: SyslogHeader;
+}
+const knownHeaders = new Map<string, KnownHeader>();
+/** Nodes × seconds in a minute, with room: emptied when full. */
+const KNOWN_HEADERS_MAX = 8192;
 
 /** The header of raw[0, msgStart); undefined for a header the reference reads differently or not at all. */
 function header(raw: Buffer, msgStart: number, receivedAt: number): SyslogHeader | undefined {
@@ -103,15 +115,22 @@ function header(raw: Buffer, msgStart: number, receivedAt: number): SyslogHeader
     if (i === msgStart) return lastHeader;
   }
   if (!ascii && !isAscii(raw.subarray(0, msgStart))) return undefined;
-  const p = parseSyslog(latin1Slice.call(raw, 0, msgStart), receivedAt);
-  if (!p.ok || p.message !== '') return undefined;
+  const text = latin1Slice.call(raw, 0, msgStart);
+  let known = knownHeaders.get(text);
+  if (known === undefined || Math.abs(receivedAt - known.at) >= 60_000) {
+    const p = parseSyslog(text, receivedAt);
+    if (!p.ok || p.message !== '') return undefined;
+    if (knownHeaders.size >= KNOWN_HEADERS_MAX) knownHeaders.clear();
+    known = { at: receivedAt, header: p.header };
+    knownHeaders.set(text, known);
+  }
   if (msgStart <= 256) {
     raw.copy(lastHeaderBytes, 0, 0, msgStart);
     lastHeaderLen = msgStart;
-    lastHeaderAt = receivedAt;
-    lastHeader = p.header;
+    lastHeaderAt = known.at;
+    lastHeader = known.header;
   }
-  return p.header;
+  return known.header;
 }
 
 /** Where the message starts after `<PRI>Mmm dd hh:mm:ss [HOST ]TAG: `, or -1 (RFC 5424 and oddities: the reference). */
