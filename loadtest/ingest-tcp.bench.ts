@@ -19,7 +19,7 @@ import { KafkaBus } from '../shared/bus/kafka.js';
 import { freePort } from '../shared/testing/nginx.js';
 import { figure } from './report-figures.js';
 import { ensureRsyslog, startRsyslog } from './rsyslog-peer.js';
-import { cpuMicros, waitForOutput } from './procstat.js';
+import { cpuMicros, threadCpuMicros, waitForOutput, type ThreadCpu } from './procstat.js';
 import { rdkafkaInstalled } from '../shared/bus/rdkafka-producer.js';
 
 const { values } = parseArgs({ options: { lines: { type: 'string', default: '200000' }, framing: { type: 'string', default: 'octet,newline' } } });
@@ -53,11 +53,14 @@ interface Run {
   stored: number;
   seconds: number;
   cpu: number;
+  /** The receiver's CPU by thread over the run, µs. */
+  threads: ThreadCpu;
 }
 
 /** Sends every line once over TCP, then waits until `want` records are on the topics (or 120 s). */
-async function drive(pid: number, port: number, framing: string, topics: string[], want: number): Promise<{ stored: number; seconds: number; cpu: number }> {
+async function drive(pid: number, port: number, framing: string, topics: string[], want: number): Promise<Omit<Run, 'name' | 'framing'>> {
   const cpu0 = cpuMicros(pid) / 1e6;
+  const threads0 = threadCpuMicros(pid);
   const t0 = performance.now();
   const blaster = spawn(node, [gen, 'blast', '--tcp', `127.0.0.1:${port}`, '--framing', framing, '--rate', '2000000', '--seconds', '120', '--max-lines', String(want), '--from', file], { stdio: 'ignore' });
   let stored = 0;
@@ -74,7 +77,9 @@ async function drive(pid: number, port: number, framing: string, topics: string[
     if (stored >= want) break;
   }
   blaster.kill();
-  return { stored, seconds: (last - t0) / 1000, cpu: cpuMicros(pid) / 1e6 - cpu0 };
+  const t = threadCpuMicros(pid);
+  const threads = { main: t.main - threads0.main, rdkafka: t.rdkafka - threads0.rdkafka, other: t.other - threads0.other };
+  return { stored, seconds: (last - t0) / 1000, cpu: cpuMicros(pid) / 1e6 - cpu0, threads };
 }
 
 async function runLogwarden(framing: string, producer: 'kafkajs' | 'librdkafka' = 'kafkajs'): Promise<Run> {
@@ -144,11 +149,19 @@ const perCore = (r: Run): number => r.stored / Math.max(1e-3, r.cpu);
 const fmt = (r: Run): string =>
   `    ${r.name.padEnd(34)} stored ${String(r.stored).padStart(8)} of ${lines}  ${Math.round(r.stored / r.seconds).toLocaleString('en').padStart(8)} lines/s wall  ${r.cpu.toFixed(1).padStart(5)} CPU s  ${Math.round(perCore(r)).toLocaleString('en').padStart(9)} lines/s per core (${((r.cpu * 1e6) / Math.max(1, r.stored)).toFixed(1)} CPU µs/line)`;
 console.log(`TCP syslog relay → Kafka ${kafkaVersion} (127.0.0.1, acks=all), ${lines.toLocaleString('en')} lines, load average at start ${load}, at end ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
+/** Where the receiver's CPU went, µs a stored line, by thread (the bound of the per-core figure). */
+const byThread = (r: Run): string => {
+  const per = (us: number): string => (us / Math.max(1, r.stored)).toFixed(1);
+  return `main thread ${per(r.threads.main)}${r.threads.rdkafka > 0 ? `, librdkafka threads ${per(r.threads.rdkafka)}` : ''}, other threads ${per(r.threads.other)} CPU µs/line`;
+};
 for (const row of rows) {
   console.log(`  framing ${row.ours.framing}`);
   console.log(fmt(row.ours));
+  console.log(`      by thread: ${byThread(row.ours)}`);
   if (row.rd) console.log(fmt(row.rd));
+  if (row.rd) console.log(`      by thread: ${byThread(row.rd)}`);
   if (row.peer) console.log(fmt(row.peer));
+  if (row.peer) console.log(`      by thread: ${byThread(row.peer)}`);
   if (row.peer) console.log(`    ratio logwarden / rsyslog, per core: ${(perCore(row.ours) / perCore(row.peer)).toFixed(2)}${row.rd ? `; with the librdkafka producer ${(perCore(row.rd) / perCore(row.peer)).toFixed(2)}` : ''}`);
   if (row.rd) console.log(`    librdkafka producer / kafkajs, per core: ${(perCore(row.rd) / perCore(row.ours)).toFixed(2)}`);
 }
@@ -163,7 +176,7 @@ for (const row of rows) {
     ...(row.peer ? { peer: { name: 'rsyslog imtcp → omkafka', value: perCore(row.peer) } } : {}),
     better: 'higher',
     aim: 250_000,
-    note: `${row.ours.stored} of ${lines} stored, ${Math.round(row.ours.stored / row.ours.seconds)} lines/s wall; load average ${load}${skipped ? `; ${skipped}` : ''}`,
+    note: `${row.ours.stored} of ${lines} stored, ${Math.round(row.ours.stored / row.ours.seconds)} lines/s wall; ${byThread(row.ours)}; load average ${load}${skipped ? `; ${skipped}` : ''}`,
   });
   if (row.rd) {
     figure({
@@ -173,7 +186,7 @@ for (const row of rows) {
       unit: 'lines/s',
       ...(row.peer ? { peer: { name: 'rsyslog imtcp → omkafka', value: perCore(row.peer) } } : {}),
       better: 'higher',
-      note: `${row.rd.stored} of ${lines} stored, ${Math.round(row.rd.stored / row.rd.seconds)} lines/s wall; kafkajs in the same run ${Math.round(perCore(row.ours))}; load average ${load}`,
+      note: `${row.rd.stored} of ${lines} stored, ${Math.round(row.rd.stored / row.rd.seconds)} lines/s wall; ${byThread(row.rd)}; kafkajs in the same run ${Math.round(perCore(row.ours))}; load average ${load}`,
     });
   }
 }

@@ -59,6 +59,44 @@ export function cpuMicros(pid: number): number {
   return (ticks * 1e6) / ticksPerSecond();
 }
 
+/** CPU time of one process by thread, µs: where a receiver's time goes, from the kernel's own accounting. */
+export interface ThreadCpu {
+  /** The main thread (thread id = pid): Node's JavaScript and event loop. */
+  main: number;
+  /** librdkafka's own threads (named rdk:main, rdk:broker…), when the process runs that client. */
+  rdkafka: number;
+  /** The rest: V8's helpers (GC, compilers), libuv's pool, threads that have exited. */
+  other: number;
+}
+
+/** utime + stime of `pid` (not its children) split by thread (/proc/<pid>/task); all 0 for a process gone. */
+export function threadCpuMicros(pid: number): ThreadCpu {
+  const us = (f: string[] | undefined): number => (f ? ((Number(f[11]) + Number(f[12])) * 1e6) / ticksPerSecond() : 0);
+  const total = us(statFields(pid)); // the process's figure counts its exited threads too
+  let main = 0;
+  let rdkafka = 0;
+  let tids: string[];
+  try {
+    tids = readdirSync(`/proc/${pid}/task`);
+  } catch {
+    return { main: 0, rdkafka: 0, other: 0 };
+  }
+  for (const tid of tids) {
+    let comm: string;
+    let f: string[];
+    try {
+      comm = readFileSync(`/proc/${pid}/task/${tid}/comm`, 'utf8').trim();
+      const s = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+      f = s.slice(s.lastIndexOf(')') + 2).split(' ');
+    } catch {
+      continue; // the thread ended while listed: its time is in the process's total
+    }
+    if (Number(tid) === pid) main += us(f);
+    else if (comm.startsWith('rdk:')) rdkafka += us(f);
+  }
+  return { main, rdkafka, other: Math.max(0, total - main - rdkafka) };
+}
+
 /** Resident memory of `pid` and its descendants, bytes: now (VmRSS) and at its peak (VmHWM). */
 export function memory(pid: number): { rss: number; peak: number } {
   let rss = 0;
