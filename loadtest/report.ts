@@ -32,6 +32,7 @@ import { parseArgs } from 'node:util';
 import { barChart, type ChartRow } from './report-charts.js';
 import { BENCH_OUT_ENV, aimMet, parseFigures, type Figure } from './report-figures.js';
 import { brokerPolicy, refusal, runningBrokers } from './report-broker.js';
+import { hostChange } from './report-host.js';
 
 interface Plan {
   /** As in `npm run bench:<name>`. */
@@ -319,6 +320,16 @@ async function main(): Promise<void> {
   info.load_average_at_end = `${l1?.toFixed(2)} / ${l5?.toFixed(2)} / ${l15?.toFixed(2)}`;
   const totalS = Math.round((Date.now() - started) / 1000);
 
+  // The report this one replaces, read before it is overwritten: was it made on this host?
+  let previous: unknown;
+  try {
+    previous = JSON.parse(readFileSync(join(outDir, 'report.json'), 'utf8'));
+  } catch {
+    previous = undefined; // none yet, or unreadable: nothing to compare
+  }
+  const moved = hostChange(previous, info);
+  if (moved) console.log(`another host than the last report's (${moved.commit}): ${moved.differs.join('; ')}`);
+
   // ---- charts ----
   mkdirSync(outDir, { recursive: true });
   const all = results.flatMap((r) => r.figures);
@@ -346,6 +357,7 @@ async function main(): Promise<void> {
     mode: values.full ? 'full' : 'quick',
     budget_seconds: budgetS,
     machine: info,
+    ...(moved ? { previous_host: moved } : {}),
     peers_installed: peerVersions,
     benches: results,
     aims,
@@ -362,6 +374,13 @@ async function main(): Promise<void> {
       'and a ratio is worth more than an absolute figure. A peer figure marked *documented* is a published setting, not a measurement.',
     '',
   );
+  if (moved) {
+    out.push(
+      `**Another host than the last report's** (the report at ${moved.commit}: ${md(moved.differs.join('; '))}). ` +
+        'Absolute figures do not compare across hosts; the ratios to the peers, each from one run, do.',
+      '',
+    );
+  }
   out.push('## Machine', '', '| | |', '|---|---|');
   for (const [k, v] of Object.entries(info)) out.push(`| ${k.replace(/_/g, ' ')} | ${md(String(v ?? 'not found'))} |`);
   out.push(`| peers (Debian packages) | ${peerPackages.map((p) => `${p} ${peerVersions[p] ?? '**not installed**'}`).join(', ')} |`, '');
