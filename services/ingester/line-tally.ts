@@ -11,31 +11,30 @@ import { registry } from '../../shared/metrics.js';
 
 const SOURCES: readonly Source[] = ['udp', 'tcp', 'file'];
 
-/** Lines received since the counters were last read, per source (a line the parser never saw included). */
-export const receivedTally: Record<Source, number> = { udp: 0, tcp: 0, file: 0 };
-/** Lines parsed into an AccessRecord since the counters were last read, per source. */
-export const parsedTally: Record<Source, number> = { udp: 0, tcp: 0, file: 0 };
-
-function handOver(counter: Counter<'source'>, tally: Record<Source, number>): void {
-  for (const source of SOURCES) {
-    const n = tally[source];
-    if (n === 0) continue;
-    tally[source] = 0;
-    counter.inc({ source }, n);
-  }
+/**
+ * A counter by source, fed from the returned tally: the hot path adds to the
+ * tally, and the counter takes what it holds each time the metrics are read.
+ */
+function talliedCounter(name: string, help: string): Record<Source, number> {
+  const tally: Record<Source, number> = { udp: 0, tcp: 0, file: 0 };
+  const counter: Counter<'source'> = new Counter({
+    name,
+    help,
+    labelNames: ['source'],
+    registers: [registry],
+    collect: () => {
+      for (const source of SOURCES) {
+        const n = tally[source];
+        if (n === 0) continue;
+        tally[source] = 0;
+        counter.inc({ source }, n);
+      }
+    },
+  });
+  return tally;
 }
 
-const received: Counter<'source'> = new Counter({
-  name: 'logwarden_ingest_received_total',
-  help: 'Lines received',
-  labelNames: ['source'],
-  registers: [registry],
-  collect: () => handOver(received, receivedTally),
-});
-const parsed: Counter<'source'> = new Counter({
-  name: 'logwarden_ingest_parsed_total',
-  help: 'Lines parsed into AccessRecords',
-  labelNames: ['source'],
-  registers: [registry],
-  collect: () => handOver(parsed, parsedTally),
-});
+/** Lines received since the counters were last read, per source (a line the parser never saw included). */
+export const receivedTally = talliedCounter('logwarden_ingest_received_total', 'Lines received');
+/** Lines parsed into an AccessRecord since the counters were last read, per source. */
+export const parsedTally = talliedCounter('logwarden_ingest_parsed_total', 'Lines parsed into AccessRecords');
