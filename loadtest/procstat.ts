@@ -16,10 +16,10 @@ function ticksPerSecond(): number {
   return clkTck;
 }
 
-/** Fields of /proc/<pid>/stat after the command's closing parenthesis (field 3 is index 0). */
-function statFields(pid: number): string[] | undefined {
+/** Fields of /proc/<pid>/stat (or a thread's, /proc/<pid>/task/<tid>/stat) after the command's closing parenthesis (field 3 is index 0). */
+function statFields(pid: number, tid?: string): string[] | undefined {
   try {
-    const s = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const s = readFileSync(tid === undefined ? `/proc/${pid}/stat` : `/proc/${pid}/task/${tid}/stat`, 'utf8');
     return s.slice(s.lastIndexOf(')') + 2).split(' ');
   } catch {
     return undefined;
@@ -48,15 +48,17 @@ export function processTree(pid: number): number[] {
   return out;
 }
 
+/** utime + stime of a stat line's fields, in µs (0 for none: a process or thread gone). */
+function statMicros(f: string[] | undefined): number {
+  // utime and stime are fields 14 and 15 (indexes 11 and 12 here).
+  return f ? ((Number(f[11]) + Number(f[12])) * 1e6) / ticksPerSecond() : 0;
+}
+
 /** utime + stime of `pid` and its descendants, in µs (0 for a process gone). */
 export function cpuMicros(pid: number): number {
-  let ticks = 0;
-  for (const p of processTree(pid)) {
-    const f = statFields(p);
-    // utime and stime are fields 14 and 15 (indexes 11 and 12 here).
-    if (f) ticks += Number(f[11]) + Number(f[12]);
-  }
-  return (ticks * 1e6) / ticksPerSecond();
+  let us = 0;
+  for (const p of processTree(pid)) us += statMicros(statFields(p));
+  return us;
 }
 
 /** CPU time of one process by thread, µs: where a receiver's time goes, from the kernel's own accounting. */
@@ -69,10 +71,17 @@ export interface ThreadCpu {
   other: number;
 }
 
+function threadName(pid: number, tid: string): string {
+  try {
+    return readFileSync(`/proc/${pid}/task/${tid}/comm`, 'utf8').trim();
+  } catch {
+    return '';
+  }
+}
+
 /** utime + stime of `pid` (not its children) split by thread (/proc/<pid>/task); all 0 for a process gone. */
 export function threadCpuMicros(pid: number): ThreadCpu {
-  const us = (f: string[] | undefined): number => (f ? ((Number(f[11]) + Number(f[12])) * 1e6) / ticksPerSecond() : 0);
-  const total = us(statFields(pid)); // the process's figure counts its exited threads too
+  const total = statMicros(statFields(pid)); // the process's figure counts its exited threads too
   let main = 0;
   let rdkafka = 0;
   let tids: string[];
@@ -82,17 +91,10 @@ export function threadCpuMicros(pid: number): ThreadCpu {
     return { main: 0, rdkafka: 0, other: 0 };
   }
   for (const tid of tids) {
-    let comm: string;
-    let f: string[];
-    try {
-      comm = readFileSync(`/proc/${pid}/task/${tid}/comm`, 'utf8').trim();
-      const s = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
-      f = s.slice(s.lastIndexOf(')') + 2).split(' ');
-    } catch {
-      continue; // the thread ended while listed: its time is in the process's total
-    }
-    if (Number(tid) === pid) main += us(f);
-    else if (comm.startsWith('rdk:')) rdkafka += us(f);
+    // A thread that ended while listed has no stat: its time is in the process's total.
+    const f = statFields(pid, tid);
+    if (Number(tid) === pid) main += statMicros(f);
+    else if (f && threadName(pid, tid).startsWith('rdk:')) rdkafka += statMicros(f);
   }
   return { main, rdkafka, other: Math.max(0, total - main - rdkafka) };
 }
