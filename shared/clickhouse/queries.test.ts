@@ -357,6 +357,44 @@ test('paging through 100 events with limit 7 yields each once, in order, despite
   });
 });
 
+test('pages of events spread over weeks: the same rows, in order, whichever window answers', async () => {
+  await withDb('windows', async (ch) => {
+    // Ages around the windows listEvents tries (an hour, a day, a week, then all), in
+    // pairs sharing a timestamp, so that a page's last row often ties with the next.
+    const now = Date.now();
+    const ages = [
+      ...Array.from({ length: 6 }, (_, i) => 60_000 + Math.floor(i / 2) * 600_000), // the last hour
+      ...Array.from({ length: 20 }, (_, i) => 2 * HOUR + Math.floor(i / 2) * HOUR), // the last day
+      ...Array.from({ length: 30 }, (_, i) => 2 * DAY + Math.floor(i / 2) * 6 * HOUR), // the last week
+      ...Array.from({ length: 14 }, (_, i) => 9 * DAY + Math.floor(i / 2) * DAY), // older
+    ];
+    const spread = ages.map((age, i) => event({ id: `w-${String(i).padStart(3, '0')}`, ts: now - age, ip: '192.0.2.50', type: i % 3 ? 'rate_limited' : 'auth_failed' }));
+    // Another client's events in the same windows: a filter must not count them.
+    const others = ages.map((age, i) => event({ id: `o-${String(i).padStart(3, '0')}`, ts: now - age + 1, ip: '192.0.2.99' }));
+    await ch.insert('events', [...spread, ...others]);
+    const newestFirst = (xs: SecurityEvent[]): string[] => [...xs].sort((x, y) => y.ts - x.ts || (x.id < y.id ? 1 : -1)).map((e) => e.id);
+    const cases: Array<[Partial<Parameters<typeof listEvents>[1]>, string[]]> = [
+      [{ ip: '192.0.2.50' }, newestFirst(spread)],
+      [{ ip: '192.0.2.50', type: 'auth_failed' }, newestFirst(spread.filter((e) => e.type === 'auth_failed'))],
+      [{}, newestFirst([...spread, ...others])],
+    ];
+    for (const [filter, expected] of cases) {
+      for (const limit of [1, 6, 7, 26, 55, 100]) {
+        const seen: string[] = [];
+        let cursor: string | undefined;
+        for (let pages = 0; pages < 200; pages++) {
+          const page = await listEvents(ch, { limit, ...filter, ...(cursor ? { cursor } : {}) });
+          assert.ok(page.events.length <= limit);
+          seen.push(...page.events.map((e) => e.id));
+          if (!page.next_cursor) break;
+          cursor = page.next_cursor;
+        }
+        assert.deepEqual(seen, expected, `${JSON.stringify(filter)} limit ${limit}`);
+      }
+    }
+  });
+});
+
 test('cleanupEvents drops whole old days, deletes the rest before the cutoff, keeps recent events', async () => {
   await withDb('cleanup', async (ch) => {
     const today = Math.floor(NOW / DAY) * DAY;

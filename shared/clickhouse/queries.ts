@@ -76,12 +76,20 @@ const PROBE_WINDOWS_MS = [3_600_000, 86_400_000, 7 * 86_400_000] as const;
  * The newest `params.limit` events matching `where` (conditions on events AS
  * e), newest first. events is sorted by (deployment, type, ts), so "newest
  * first" over the whole table reads every row's ts and id. But the newest
- * rows are almost always recent: read a short window below `upper` (epoch
+ * rows are almost always recent: look in a short window below `upper` (epoch
  * ms, exclusive; now when absent) first. If it holds `limit` rows they are
  * the answer, since every row outside is older than all of them; if not,
  * widen (an hour, a day, a week, then everything down to `lower`). A sparse
  * filter pays a few cheap reads before the full one; a dense one reads an
  * hour of data instead of the whole table.
+ *
+ * Past the first hour, a window is tried by reading ts alone (the limit-th
+ * newest ts, if there is one): the whole rows are read once, for the window
+ * that answers, from that ts on. A row's sample_paths and details sit in
+ * compressed blocks of thousands of rows each, and reading one row
+ * decompresses its block: a client whose events are spread thin made every
+ * tried window decompress a block per event found, only to throw the rows
+ * away and widen.
  */
 export async function newestEvents(
   ch: ClickHouse,
@@ -91,20 +99,37 @@ export async function newestEvents(
   lower: number | undefined,
 ): Promise<RawEventRow[]> {
   const anchor = upper ?? Date.now();
-  for (const lookback of [...PROBE_WINDOWS_MS, undefined]) {
-    let floor = lookback === undefined ? undefined : Math.max(0, anchor - lookback);
-    const last = floor === undefined || (lower !== undefined && floor <= lower);
-    if (last) floor = undefined;
-    const conds = floor === undefined ? where : [...where, "e.ts >= fromUnixTimestamp64Milli({probe_floor:Int64}, 'UTC')"];
-    const rows = await ch.query<RawEventRow>(
+  const read = (floor: number | undefined): Promise<RawEventRow[]> =>
+    ch.query<RawEventRow>(
       `SELECT ${EVENT_COLUMNS} FROM ${ch.table('events')} AS e
-       ${conds.length ? 'WHERE ' + conds.join(' AND ') : ''}
+       ${whereClause(where, floor)}
        ORDER BY e.ts DESC, e.id DESC LIMIT {limit:UInt32}`,
       floor === undefined ? params : { ...params, probe_floor: floor },
     );
-    if (last || rows.length >= params.limit) return rows;
+  for (const [i, lookback] of PROBE_WINDOWS_MS.entries()) {
+    const floor = Math.max(0, anchor - lookback);
+    if (lower !== undefined && floor <= lower) break;
+    if (i === 0) {
+      // The newest hour usually answers a page: one read, not two.
+      const rows = await read(floor);
+      if (rows.length >= params.limit) return rows;
+      continue;
+    }
+    const [nth] = await ch.query<{ ts: string }>(
+      `SELECT ${epochMs('e.ts')} AS ts FROM ${ch.table('events')} AS e
+       ${whereClause(where, floor)}
+       ORDER BY e.ts DESC LIMIT 1 OFFSET {nth:UInt32}`,
+      { ...params, probe_floor: floor, nth: params.limit - 1 },
+    );
+    // Every row of the answer is at or above the limit-th newest ts; ties there are ordered by id in the read.
+    if (nth !== undefined) return read(Number(nth.ts));
   }
-  return [];
+  return read(undefined);
+}
+
+function whereClause(where: readonly string[], floor: number | undefined): string {
+  const conds = floor === undefined ? where : [...where, "e.ts >= fromUnixTimestamp64Milli({probe_floor:Int64}, 'UTC')"];
+  return conds.length ? `WHERE ${conds.join(' AND ')}` : '';
 }
 
 /** The IPv6 form (IPv4 mapped) and prefix length of a CIDR, or undefined. */
