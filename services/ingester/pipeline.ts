@@ -25,7 +25,7 @@
 // back to memory and its bound (drops counted as disk_buffer_full).
 import { Counter, Histogram } from 'prom-client';
 import { accessRecordCodec } from '../../shared/avro/codec.js';
-import { busRefusalReason, isBusUnavailable, type Bus, type OutgoingMessage } from '../../shared/bus/types.js';
+import { BusRefusedError, busRefusalReason, isBusUnavailable, type Bus, type OutgoingMessage } from '../../shared/bus/types.js';
 import type { Config } from '../../shared/config/load.js';
 import { componentLogger } from '../../shared/log.js';
 import { registry } from '../../shared/metrics.js';
@@ -384,8 +384,13 @@ export class IngestPipeline {
     return false;
   }
 
-  /** A batch the bus refused: its halves are published again; a single record is dead-lettered. */
+  /** A batch the bus refused: what it stored anyway counts, not sent twice; the rest goes again by halves; one record is dead-lettered. */
   private async isolate(topic: string, messages: OutgoingMessage[], d: Delivery, err: unknown): Promise<boolean> {
+    const stored = err instanceof BusRefusedError ? err.stored : new Set<number>();
+    if (stored.size > 0) {
+      d.acked += stored.size;
+      return this.publish(topic, messages.filter((_, i) => !stored.has(i)), d);
+    }
     if (messages.length > 1) {
       const half = messages.length >> 1;
       return (await this.publish(topic, messages.slice(0, half), d)) && (await this.publish(topic, messages.slice(half), d));

@@ -9,7 +9,7 @@ import kafkajs from 'kafkajs';
 import { accessRecordCodec } from '../../shared/avro/codec.js';
 import { KafkaBus } from '../../shared/bus/kafka.js';
 import { MemoryBus } from '../../shared/bus/memory.js';
-import { BusUnavailableError, type Bus, type BusMessage } from '../../shared/bus/types.js';
+import { BusRefusedError, BusUnavailableError, type Bus, type BusMessage } from '../../shared/bus/types.js';
 import { loadConfig } from '../../shared/config/load.js';
 import { registry } from '../../shared/metrics.js';
 import { kafkaBrokers, testProducerClient, unitOnly, uniqueName } from '../../shared/testing/kafka.js';
@@ -107,5 +107,29 @@ test('in-process bus: a refusal is dead-lettered with its reason; an unavailable
   assert.equal(retrying.stats.sent, 5);
   assert.equal(bus.partition(topics.access, 0).messages.length, 5);
   assert.equal(bus.partition(topics.deadLetter, 0).messages.length, 3, 'nothing more dead-lettered');
+  await bus.close();
+});
+
+test('a refusal that stored part of the batch (librdkafka sends one publish as several requests): what was stored is not sent again', async (t) => {
+  const bus = new MemoryBus();
+  const topics = topicNames('pipe-partly.');
+  await bus.ensureTopics([{ topic: topics.access, partitions: 1 }, { topic: topics.deadLetter, partitions: 1 }]);
+  const publish = bus.publish.bind(bus);
+  // A stand-in for the client: records before a large one go out in a request of their own and
+  // are stored; the request holding the large one is refused whole.
+  t.mock.method(bus, 'publish', async (topic: string, messages: Parameters<Bus['publish']>[1]) => {
+    const big = messages.findIndex((m) => m.value.length > 1000);
+    if (topic !== topics.access || big < 0) return publish(topic, messages);
+    await publish(topic, messages.slice(0, big));
+    throw new BusRefusedError('over the limit (test)', 'message_too_large', { stored: new Set(Array.from({ length: big }, (_, i) => i)) });
+  });
+  const pipeline = new IngestPipeline(config(), bus, topics);
+  for (let i = 0; i < 12; i++) pipeline.offer(line(`p${i}`, i === 4 || i === 9 ? 'A'.repeat(3000) : 'curl/8'), 'tcp');
+  await pipeline.close();
+  const ids = bus.partition(topics.access, 0).messages.map((m) => accessRecordCodec.decode(m.value).request_id);
+  assert.deepEqual([...ids].sort(), ['p0', 'p1', 'p10', 'p11', 'p2', 'p3', 'p5', 'p6', 'p7', 'p8'], 'each record not refused, once');
+  assert.equal(pipeline.stats.sent, 10);
+  assert.deepEqual(pipeline.stats.refused, { message_too_large: 2 });
+  assert.deepEqual(bus.partition(topics.deadLetter, 0).messages.map((m) => accessRecordCodec.decode(m.value).request_id).sort(), ['p4', 'p9']);
   await bus.close();
 });

@@ -31,9 +31,16 @@ export class BusRefusedError extends LogwardenError {
   declare readonly code: 'LW_BUS_REFUSED';
   /** Why, low-cardinality (a metric label): e.g. `message_too_large`, `invalid_topic_exception`, `unknown_topic`. */
   readonly reason: string;
-  constructor(message: string, reason: string, options?: { cause?: unknown }) {
-    super(BUS_ERRORS.LW_BUS_REFUSED, message, options);
+  /**
+   * Positions in the publish of the records the bus stored all the same: a client that
+   * sends one publish as several requests (librdkafka) can have some taken and one
+   * refused. Empty: none was stored.
+   */
+  readonly stored: ReadonlySet<number>;
+  constructor(message: string, reason: string, options?: { cause?: unknown; stored?: ReadonlySet<number> }) {
+    super(BUS_ERRORS.LW_BUS_REFUSED, message, options?.cause === undefined ? {} : { cause: options.cause });
     this.reason = reason;
+    this.stored = options?.stored ?? new Set();
   }
 }
 

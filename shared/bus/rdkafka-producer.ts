@@ -51,16 +51,24 @@ interface NativeProducer {
   connect(opts: { timeout: number }, cb: (err: RdError | null) => void): void;
   disconnect(cb: () => void): void;
   setPollInterval(ms: number): void;
-  on(event: 'delivery-report', cb: (err: RdError | null, report: { opaque: Ticket }) => void): void;
+  on(event: 'delivery-report', cb: (err: RdError | null, report: { opaque: Slot }) => void): void;
   on(event: 'event.error', cb: (err: RdError) => void): void;
-  produce(topic: string, partition: null, value: Buffer, key: string | Buffer | null | undefined, timestamp: number, opaque: Ticket, headers?: Array<Record<string, string | Buffer>>): void;
+  produce(topic: string, partition: null, value: Buffer, key: string | Buffer | null | undefined, timestamp: number, opaque: Slot, headers?: Array<Record<string, string | Buffer>>): void;
 }
 
-/** One publish: its records not yet reported, the first failure among them. */
+/** One publish: its records not yet reported, the first failure among them, and which failed. */
 interface Ticket {
   left: number;
   err: RdError | undefined;
+  /** Positions of the records reported failed. */
+  failed: Set<number>;
   done: (err: RdError | undefined) => void;
+}
+
+/** A record's place in its publish, handed back in its delivery report. */
+interface Slot {
+  ticket: Ticket;
+  index: number;
 }
 
 async function loadPackage(): Promise<{ Producer: new (conf: Record<string, unknown>) => NativeProducer }> {
@@ -94,11 +102,11 @@ function headersOf(h: OutgoingMessage['headers']): Array<Record<string, string |
 }
 
 /** A failed record's error as the bus's: refused (final, with kafkajs's reason names) or unavailable (retry). */
-function busError(err: RdError, topic: string): Error {
+function busError(err: RdError, topic: string, stored: ReadonlySet<number>): Error {
   const what = `publishing to ${topic}: ${err.message}`;
-  if (err.code === ERR.MSG_SIZE_TOO_LARGE || err.code === ERR.MSG_SIZE_TOO_LARGE_LOCAL) return new BusRefusedError(what, 'message_too_large', { cause: err });
+  if (err.code === ERR.MSG_SIZE_TOO_LARGE || err.code === ERR.MSG_SIZE_TOO_LARGE_LOCAL) return new BusRefusedError(what, 'message_too_large', { cause: err, stored });
   if (err.code === ERR.QUEUE_FULL || err.code < 0 || err.isRetriable === true) return new BusUnavailableError(what, { cause: err });
-  return new BusRefusedError(what, err.message.toLowerCase().replace(/[^a-z0-9]+/g, '_').slice(0, 40) || 'refused', { cause: err });
+  return new BusRefusedError(what, err.message.toLowerCase().replace(/[^a-z0-9]+/g, '_').slice(0, 40) || 'refused', { cause: err, stored });
 }
 
 export class RdkafkaProducer {
@@ -131,8 +139,11 @@ export class RdkafkaProducer {
       const { Producer } = await loadPackage();
       const p = new Producer(this.conf());
       p.on('delivery-report', (err, report) => {
-        const t = report.opaque;
-        if (err) t.err ??= err;
+        const t = report.opaque.ticket;
+        if (err) {
+          t.err ??= err;
+          t.failed.add(report.opaque.index);
+        }
         if (--t.left === 0) t.done(t.err);
       });
       p.on('event.error', (err) => log.warn({ err: err.message, code: err.code }, 'librdkafka'));
@@ -151,14 +162,17 @@ export class RdkafkaProducer {
   async publish(topic: string, messages: OutgoingMessage[]): Promise<void> {
     if (messages.length === 0) return;
     const producer = await this.connect();
+    let queued = messages.length;
+    const ticket: Ticket = { left: messages.length, err: undefined, failed: new Set(), done: () => undefined };
     const failure = await new Promise<RdError | undefined>((resolve) => {
-      const ticket: Ticket = { left: messages.length, err: undefined, done: resolve };
+      ticket.done = resolve;
       for (let i = 0; i < messages.length; i++) {
         const m = messages[i] as OutgoingMessage;
         try {
-          producer.produce(topic, null, m.value, m.key, m.timestamp ?? Date.now(), ticket, headersOf(m.headers));
+          producer.produce(topic, null, m.value, m.key, m.timestamp ?? Date.now(), { ticket, index: i }, headersOf(m.headers));
         } catch (err) {
           // Refused before it was queued (over message.max.bytes, the queue full): the rest is not queued; those queued are waited for.
+          queued = i;
           ticket.err ??= err as RdError;
           ticket.left -= messages.length - i;
           if (ticket.left === 0) resolve(ticket.err);
@@ -173,7 +187,10 @@ export class RdkafkaProducer {
       void this.close();
       throw new BusUnavailableError(`publishing to ${topic}: ${failure.message}`, { cause: failure });
     }
-    throw busError(failure, topic);
+    // librdkafka sends a publish as several record batches: some may be stored while one is refused.
+    const stored = new Set<number>();
+    for (let i = 0; i < queued; i++) if (!ticket.failed.has(i)) stored.add(i);
+    throw busError(failure, topic, stored);
   }
 
   async close(): Promise<void> {
