@@ -2,13 +2,18 @@
 // name, or the log line's, or ingest.node), and when the last one arrived:
 // how `logwarden check-node` and the pipeline status tell a node whose logs
 // arrive from one whose logs do not (a wrong syslog address in
-// logwarden-server.conf, a firewall, a server without the syslog line).
+// logwarden-server.conf, a firewall, a server without the syslog line), and
+// a node whose clock runs ahead (its lines take their arrival time instead:
+// MAX_CLOCK_AHEAD_MS in shared/access-log/record.ts).
 //
 // The hot path pays a Map lookup and two stores per line; the metrics read the
 // map when scraped. Anyone who can reach the UDP port can name a node, so the
 // map keeps at most MAX_NODES names and counts the rest under "(other)".
 import { Counter, Gauge } from 'prom-client';
+import { componentLogger } from '../../shared/log.js';
 import { registry } from '../../shared/metrics.js';
+
+const log = componentLogger('ingester.nodes');
 
 export const MAX_NODES = 1000;
 export const OTHER_NODES = '(other)';
@@ -17,26 +22,36 @@ export interface NodeTally {
   lines: number;
   /** Unix milliseconds of the last line parsed from this node. */
   last_line_ms: number;
+  /** Lines whose own time was ahead of their arrival by more than MAX_CLOCK_AHEAD_MS. */
+  clock_ahead: number;
+  /** How far ahead the last of those was, in milliseconds (0: none yet). */
+  clock_ahead_ms: number;
 }
 
 const tally = new Map<string, NodeTally>();
-/** What the lines counter was last told per node, so a scrape adds the difference. */
+/** What the lines and clock-ahead counters were last told per node, so a scrape adds the difference. */
 const reported = new Map<string, number>();
+const reportedAhead = new Map<string, number>();
 
-/** Counts one parsed line from `node` ("" when no node was named). */
-export function noteNodeLine(node: string, nowMs: number): void {
+/** Counts one parsed line from `node` ("" when no node was named); `clockAheadMs` when its own time ran ahead. */
+export function noteNodeLine(node: string, nowMs: number, clockAheadMs?: number): void {
   let t = tally.get(node);
   if (t === undefined) {
     // Full: the rest under one name, which may exceed the bound by itself.
     const name = tally.size >= MAX_NODES ? OTHER_NODES : node;
     t = tally.get(name);
     if (t === undefined) {
-      t = { lines: 0, last_line_ms: 0 };
+      t = { lines: 0, last_line_ms: 0, clock_ahead: 0, clock_ahead_ms: 0 };
       tally.set(name, t);
     }
   }
   t.lines++;
   t.last_line_ms = nowMs;
+  if (clockAheadMs !== undefined) {
+    if (t.clock_ahead === 0) log.warn({ node, ahead_s: Math.round(clockAheadMs / 1000) }, 'a node\'s clock runs ahead: its lines take their arrival time (synchronise its clock with NTP)');
+    t.clock_ahead++;
+    t.clock_ahead_ms = clockAheadMs;
+  }
 }
 
 /** Every node seen by this process, with its count and the time of its last line. */
@@ -69,5 +84,19 @@ new Gauge({
   aggregator: 'max',
   collect() {
     for (const [node, t] of tally) this.set({ node }, Math.floor(t.last_line_ms / 1000));
+  },
+});
+
+new Counter({
+  name: 'logwarden_ingest_node_clock_ahead_total',
+  help: 'Lines per sending node whose own time was more than 60 s ahead of their arrival (the node\'s clock runs ahead); they take their arrival time',
+  labelNames: ['node'],
+  registers: [registry],
+  collect() {
+    for (const [node, t] of tally) {
+      const before = reportedAhead.get(node) ?? 0;
+      if (t.clock_ahead > before) this.inc({ node }, t.clock_ahead - before);
+      reportedAhead.set(node, t.clock_ahead);
+    }
   },
 });

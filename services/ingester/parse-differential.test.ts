@@ -31,7 +31,10 @@ const LINES_PER_FORMAT = 500_000;
 /** One line in HOSTILE_EVERY is replaced by a hostile one made from the lines before it. */
 const HOSTILE_EVERY = 10;
 const MAX_LINE = 16_384;
-const RECEIVED_AT = Date.UTC(2026, 10, 21, 6, 5);
+/** Lines arrive this long after they are logged; one in AHEAD_EVERY comes from a node whose clock runs AHEAD_MS ahead. */
+const ARRIVAL_MS = 250;
+const AHEAD_EVERY = 20;
+const AHEAD_MS = 90_000;
 
 const ctx: RecordContext = {
   deployments: { 'shop.example.com': 'shop', 'api.example.com': 'api', 'www.example.org': 'www' },
@@ -108,6 +111,7 @@ for (const format of ['json', 'combined'] as const) {
     let lines = 0;
     let hostile = 0;
     let accepted = 0;
+    let ahead = 0;
     let withAsn = 0;
     const reasons: Record<string, number> = {};
     for (const r of gen) {
@@ -122,9 +126,10 @@ for (const format of ['json', 'combined'] as const) {
         framed = raw[0] === 60; // '<': as the decoder picks for a file line
         hostile++;
       }
-      const enc: EncodedLine | undefined = (framed ? encoder.framed : encoder.bare)(raw, RECEIVED_AT, annotate);
-      const a: LineResult = (framed ? shipped.framed : shipped.bare)(raw, RECEIVED_AT);
-      const b: LineResult = (framed ? reference.framed : reference.bare)(raw, RECEIVED_AT);
+      const receivedAt = r.ts + (line % AHEAD_EVERY === 1 ? -AHEAD_MS : ARRIVAL_MS);
+      const enc: EncodedLine | undefined = (framed ? encoder.framed : encoder.bare)(raw, receivedAt, annotate);
+      const a: LineResult = (framed ? shipped.framed : shipped.bare)(raw, receivedAt);
+      const b: LineResult = (framed ? reference.framed : reference.bare)(raw, receivedAt);
       const where = (): string => `line ${line} (seed ${SEED}), base64 ${raw.subarray(0, 800).toString('base64')}`;
       if (enc !== undefined && !a.ok) assert.fail(`the one-pass encoder accepted a line the parser rejects (${a.reason}: ${a.detail}): ${where()}`);
       if (!a.ok || !b.ok) {
@@ -133,6 +138,10 @@ for (const format of ['json', 'combined'] as const) {
         continue;
       }
       accepted++;
+      if (a.record.extra.clock_ahead_ms !== undefined) {
+        ahead++;
+        assert.equal(a.record.ts, receivedAt, `a line ahead of its arrival takes the arrival: ${where()}`);
+      }
       geo.annotate(a.record);
       geo.annotate(b.record);
       if (a.record.asn !== null && a.record.asn !== undefined) withAsn++;
@@ -155,7 +164,7 @@ for (const format of ['json', 'combined'] as const) {
       }
     }
     t.diagnostic(`${lines} lines (${hostile} hostile): ${accepted} records, ${withAsn} with an AS; rejected ${JSON.stringify(reasons)}; ` +
-      `one-pass encoder answered ${encoded} (${encodedGenerated} generated, ${encoded - encodedGenerated} hostile), the rest went to the parser`);
+      `${ahead} ahead of their arrival; one-pass encoder answered ${encoded} (${encodedGenerated} generated, ${encoded - encodedGenerated} hostile), the rest went to the parser`);
     // RFC 5424 framing (a quarter of the lines) always goes to the parser; most of the rest must not.
     assert.ok(encodedGenerated > (lines - hostile) * 0.6, `the one-pass encoder answered ${encodedGenerated} of ${lines - hostile} generated lines`);
     assert.equal(lines, LINES_PER_FORMAT);
@@ -163,5 +172,7 @@ for (const format of ['json', 'combined'] as const) {
     assert.ok(accepted >= lines - hostile, `${accepted} accepted of ${lines} (${hostile} hostile)`);
     assert.ok(Object.keys(reasons).length >= 2, `several reject reasons compared: ${JSON.stringify(reasons)}`);
     assert.ok(withAsn > lines / 2, `the geo fields were written: ${withAsn} records with an AS`);
+    // Most lines of a clock ahead are generated ones (not every such line carries its own time: the header's, or none).
+    assert.ok(ahead > (lines - hostile) / AHEAD_EVERY / 2, `lines ahead of their arrival compared: ${ahead}`);
   });
 }

@@ -200,7 +200,7 @@ export class IngestPipeline {
     if (line !== undefined) {
       this.stats.parsed++;
       parsedTally[source]++;
-      noteNodeLine(line.node, receivedAt);
+      noteNodeLine(line.node, receivedAt, line.clockAheadMs);
       this.hold('access', { key: this.clients.of(line.client_ip), value: line.value, timestamp: line.ts });
     }
     if (this.pending.length + this.pendingDead.length >= MAX_BATCH) this.scheduleFlush(0);
@@ -218,7 +218,7 @@ export class IngestPipeline {
     const r = result.record;
     this.geo?.annotate(r);
     try {
-      return { value: accessRecordCodec.encode(r), client_ip: r.client_ip, ts: r.ts, node: r.node };
+      return { value: accessRecordCodec.encode(r), client_ip: r.client_ip, ts: r.ts, node: r.node, clockAheadMs: r.extra.clock_ahead_ms === undefined ? undefined : Number(r.extra.clock_ahead_ms) };
     } catch (err) {
       // A parser bug must cost one line, counted, not the process: this runs in a socket's event handler.
       log.error({ err }, 'a parsed line does not encode; dead-lettered');

@@ -21,7 +21,7 @@
 import { isAscii, isUtf8 } from 'node:buffer';
 import { writeLong, writeString } from '../avro/access-record-writer.js';
 import { normalizeIp } from '../ip.js';
-import { deploymentOf, type RecordContext } from './record.js';
+import { aheadOfArrival, deploymentOf, type RecordContext } from './record.js';
 import { normalizePathInto, type NormalizedUri } from './path.js';
 import { parseSyslog, type SyslogHeader } from './syslog.js';
 import { scanCombined, scanJson, setAscii, sliceStr, F, S, E, X, type Scanned } from './line-scan.js';
@@ -33,6 +33,8 @@ export interface EncodedLine {
   client_ip: string;
   ts: number;
   node: string;
+  /** Set when the line's own time ran ahead of its arrival (its ts is the arrival: record.ts, MAX_CLOCK_AHEAD_MS); the fast path leaves such lines to the reference path. */
+  clockAheadMs?: number | undefined;
 }
 
 /** The record's geo fields as the encoder hands them to geo enrichment (GeoMemo.annotate's shape). */
@@ -285,7 +287,8 @@ export function createLineEncoder(o: LineEncoderOptions): LineEncoder | undefine
     const ip = normalizeIp(ipText);
     if (ip === undefined) return undefined;
     const ts = Math.round(r.ts ?? hdr?.timestamp ?? receivedAt);
-    if (!(ts >= 0 && ts <= MAX_TS_MS)) return undefined;
+    // A clock ahead is the reference path's to record (record.ts, aheadOfArrival).
+    if (!(ts >= 0 && ts <= MAX_TS_MS && !aheadOfArrival(ts, receivedAt))) return undefined;
     if (!(r.bytes >= 0 && r.bytes <= Number.MAX_SAFE_INTEGER)) return undefined;
     const node = absent(raw, F.node) ? hdr?.hostname || ctx.defaultNode : nodeSlice.get(raw, S[F.node] as number, E[F.node] as number);
     const normalized = splitPath(raw);

@@ -32,15 +32,40 @@ test('nginx "-" placeholders and numbers-as-numbers are accepted', () => {
   assert.equal(r.record.upstream_time, null);
 });
 
+test('a line over a minute ahead of its arrival takes the arrival time and says how far ahead it was; late lines and unknown arrivals keep their own', () => {
+  const logged = 1763706044123;
+  const at = (receivedAt: number, over: Record<string, unknown> = {}) => {
+    const r = recordFromJson(line(over), undefined, ctx, receivedAt);
+    assert.ok(r.ok);
+    return r.record;
+  };
+  // A node's clock two hours ahead: Kafka would refuse the record, the detector's clock would jump.
+  const ahead = at(logged - 7_200_000);
+  assert.equal(ahead.ts, logged - 7_200_000);
+  assert.deepEqual(ahead.extra, { clock_ahead_ms: '7200000', path_raw: '/a//b' });
+  // Up to a minute ahead is a clock a little off (or a relay's): the line's own time stands.
+  assert.deepEqual([at(logged - 60_000).ts, at(logged - 60_000).extra.clock_ahead_ms], [logged, undefined]);
+  assert.equal(at(logged - 60_001).ts, logged - 60_001);
+  // Behind its arrival (a relay's backlog, a clock behind): kept, not squeezed into now.
+  assert.deepEqual([at(logged + 86_400_000).ts, at(logged + 86_400_000).extra.clock_ahead_ms], [logged, undefined]);
+  // Arrival unknown (a replayed file): the line's own time.
+  assert.deepEqual([at(0).ts, at(0).extra.clock_ahead_ms], [logged, undefined]);
+  // A syslog header's time is judged the same way when the line has none.
+  const header = { facility: 23, severity: 6, timestamp: logged, hostname: 'h', tag: 'nginx' };
+  const h = recordFromJson(line({ ts: undefined }), header, ctx, logged - 3_600_000);
+  assert.ok(h.ok);
+  assert.deepEqual([h.record.ts, h.record.extra.clock_ahead_ms], [logged - 3_600_000, '3600000']);
+});
+
 test('event time falls back to the syslog header, then to arrival', () => {
   const header = { facility: 23, severity: 6, timestamp: 1_000_000, hostname: 'h', tag: 'nginx' };
-  const a = recordFromJson(line({ ts: undefined, node: '' }), header, ctx, 5);
+  const a = recordFromJson(line({ ts: undefined, node: '' }), header, ctx, 1_000_250);
   assert.ok(a.ok);
   assert.equal(a.record.ts, 1_000_000);
   assert.equal(a.record.node, 'h');
-  const b = recordFromJson(line({ ts: '-', node: '' }), undefined, ctx, 5);
+  const b = recordFromJson(line({ ts: '-', node: '' }), undefined, ctx, 1_000_250);
   assert.ok(b.ok);
-  assert.equal(b.record.ts, 5);
+  assert.equal(b.record.ts, 1_000_250);
   assert.equal(b.record.node, 'fallback');
 });
 

@@ -205,6 +205,24 @@ const scratchUri: NormalizedUri = { path: '', query: '', pathRaw: undefined, tra
 /** Latest event time an Avro long holds here without loss, and that is a real date: 9999-12-31. */
 const MAX_TS_MS = 253_402_300_799_999;
 
+/**
+ * How far a line's own time may run ahead of its arrival. No line is logged
+ * after it arrives, so more is a sender's clock running ahead (no NTP, a wrong
+ * zone in a syslog header): taken as it is, its time would move the detector's
+ * clock for its partition ahead, so that every other sender's lines there
+ * count as late and go undetected until real time catches up; and Kafka 4
+ * refuses records more than an hour ahead (message.timestamp.after.max.ms).
+ * Such a line takes its arrival time and keeps how far ahead it was, in
+ * `extra.clock_ahead_ms`. A line from the past is left as it is: a relay's
+ * backlog is old, and squeezing it into now would add it up as one burst.
+ */
+export const MAX_CLOCK_AHEAD_MS = 60_000;
+
+/** Whether a line's time `ts` ran too far ahead of its arrival; never when the arrival is unknown (0: a replayed file). */
+export function aheadOfArrival(ts: number, receivedAt: number): boolean {
+  return receivedAt > 0 && ts - receivedAt > MAX_CLOCK_AHEAD_MS;
+}
+
 // host → deployment answers per deployments map, kept because hosts repeat on
 // nearly every line; bounded by clearing.
 const DEPLOYMENT_CACHE_MAX = 4096;
@@ -244,8 +262,13 @@ export function buildRecord(f: LineFields, extra: Record<string, string>, header
   if (ip === undefined) return { ok: false, reason: 'bad_ip', detail: `client_ip ${JSON.stringify(f.client_ip.slice(0, 80))}` };
   const status = statusCode(f.status);
   if (status < 0) return { ok: false, reason: 'bad_format', detail: `status ${JSON.stringify(f.status.slice(0, 20))} is not an HTTP status` };
-  const ts = f.ts ?? header?.timestamp ?? receivedAt;
+  let ts = f.ts ?? header?.timestamp ?? receivedAt;
   if (!(ts >= 0 && ts <= MAX_TS_MS)) return { ok: false, reason: 'bad_format', detail: `event time ${ts} is out of range` };
+  ts = Math.round(ts);
+  if (aheadOfArrival(ts, receivedAt)) {
+    extra.clock_ahead_ms = String(ts - Math.round(receivedAt));
+    ts = Math.round(receivedAt);
+  }
   const bytesNum = num(f.bytes) ?? 0;
   if (!(bytesNum >= 0 && bytesNum <= Number.MAX_SAFE_INTEGER)) return { ok: false, reason: 'bad_format', detail: `bytes ${f.bytes.slice(0, 30)} is out of range` };
   const host = dash(f.host);
@@ -266,7 +289,7 @@ export function buildRecord(f: LineFields, extra: Record<string, string>, header
   return {
     ok: true,
     record: {
-      ts: Math.round(ts),
+      ts,
       node: dash(f.node) || header?.hostname || ctx.defaultNode,
       deployment: dash(f.deployment) || deploymentOf(host, ctx),
       client_ip: ip,

@@ -168,6 +168,22 @@ for (const impl of impls) {
       assert.ok(got.every((m) => m.value.toString().startsWith('2:')), 'only the last phase is replayed');
     });
 
+    test('a time after the publish is stored as the publish\'s time (Kafka 4 refuses records over an hour ahead)', async () => {
+      const topic = await freshTopic();
+      const before = Date.now();
+      const past = before - 86_400_000;
+      await b().publish(topic, [
+        { key: 'ahead', value: Buffer.from('ahead'), timestamp: before + 7_200_000 },
+        { key: 'past', value: Buffer.from('past'), timestamp: past },
+      ]);
+      const after = Date.now();
+      const { got } = await collect(topic, uniqueName('g'));
+      await waitFor('2 messages', () => got.length >= 2);
+      const at = (v: string): number => got.find((m) => m.value.toString() === v)?.timestamp ?? Number.NaN;
+      assert.ok(at('ahead') >= before && at('ahead') <= after, `ahead stored at ${at('ahead')}, published within [${before}, ${after}]`);
+      assert.equal(at('past'), past, 'a time before the publish is kept');
+    });
+
     test('headers and binary values arrive unchanged', async () => {
       const topic = await freshTopic();
       const value = Buffer.from([0, 1, 2, 255, 0, 10, 13]);

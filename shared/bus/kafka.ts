@@ -193,7 +193,8 @@ export class KafkaBus implements Bus {
   private async send(topic: string, messages: OutgoingMessage[]): Promise<void> {
     const producer = await this.getProducer();
     const acks = this.opts.acks === 'all' ? -1 : this.opts.acks;
-    let pending: Message[] = messages.map((m) => ({ key: m.key, value: m.value, headers: m.headers, timestamp: String(m.timestamp ?? Date.now()) }));
+    const now = Date.now();
+    let pending: Message[] = messages.map((m) => ({ key: m.key, value: m.value, headers: m.headers, timestamp: String(Math.min(m.timestamp ?? now, now)) }));
     try {
       for (let round = 1; ; round++) {
         const answered = await producer.send({ topic, acks, compression: COMPRESSION_TYPES[this.opts.compression], messages: pending });

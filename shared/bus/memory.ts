@@ -270,7 +270,7 @@ export class MemoryBus implements Bus {
         key: m.key === null ? null : Buffer.from(m.key),
         value: m.value,
         headers: { ...(m.headers ?? {}) },
-        timestamp: m.timestamp ?? now,
+        timestamp: Math.min(m.timestamp ?? now, now),
       });
       touched.add(partition);
     }

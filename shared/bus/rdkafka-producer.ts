@@ -164,12 +164,13 @@ export class RdkafkaProducer {
     const producer = await this.connect();
     let queued = messages.length;
     const ticket: Ticket = { left: messages.length, err: undefined, failed: new Set(), done: () => undefined };
+    const now = Date.now();
     const failure = await new Promise<RdError | undefined>((resolve) => {
       ticket.done = resolve;
       for (let i = 0; i < messages.length; i++) {
         const m = messages[i] as OutgoingMessage;
         try {
-          producer.produce(topic, null, m.value, m.key, m.timestamp ?? Date.now(), { ticket, index: i }, headersOf(m.headers));
+          producer.produce(topic, null, m.value, m.key, Math.min(m.timestamp ?? now, now), { ticket, index: i }, headersOf(m.headers));
         } catch (err) {
           // Refused before it was queued (over message.max.bytes, the queue full): the rest is not queued; those queued are waited for.
           queued = i;

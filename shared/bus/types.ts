@@ -20,7 +20,12 @@ export interface OutgoingMessage {
   key: string | Buffer | null;
   value: Buffer;
   headers?: Record<string, string>;
-  /** Event time, epoch ms (Kafka CreateTime): what seek-by-timestamp searches. Default: now. */
+  /**
+   * Event time, epoch ms (Kafka CreateTime): what seek-by-timestamp searches. Default: now.
+   * A time after the publish is stored as the publish's time: no record is created in the
+   * future, and Kafka 4 refuses records over an hour ahead (message.timestamp.after.max.ms),
+   * which would hold a detector's results forever.
+   */
   timestamp?: number;
 }
 

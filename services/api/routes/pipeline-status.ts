@@ -9,7 +9,7 @@ import { registry } from '../../../shared/metrics.js';
 import { consumerGroup } from '../../../shared/topics.js';
 import type { DashboardDeps } from './common.js';
 
-type Metrics = Map<string, MetricObjectWithValues<MetricValue<string>>>;
+export type Metrics = Map<string, MetricObjectWithValues<MetricValue<string>>>;
 
 function sum(m: Metrics, name: string, where: (labels: Record<string, string | number>) => boolean = () => true): number {
   let n = 0;
@@ -26,12 +26,20 @@ function byLabel(m: Metrics, name: string, label: string): Record<string, number
   return out;
 }
 
+interface NodeLines {
+  lines: number;
+  last_line_s: number;
+  /** Lines stamped over a minute ahead of their arrival (the node's clock runs ahead): they took their arrival time. */
+  clock_ahead_lines: number;
+}
+
 /** The ingester's per-node tally (services/ingester/node-tally.ts), from its metrics. */
-function perNode(m: Metrics): Record<string, { lines: number; last_line_s: number }> {
+export function perNode(m: Metrics): Record<string, NodeLines> {
   const lines = byLabel(m, 'logwarden_ingest_node_lines_total', 'node');
   const last = byLabel(m, 'logwarden_ingest_node_last_line_seconds', 'node');
-  const out: Record<string, { lines: number; last_line_s: number }> = {};
-  for (const node of Object.keys(last)) out[node] = { lines: lines[node] ?? 0, last_line_s: last[node] ?? 0 };
+  const ahead = byLabel(m, 'logwarden_ingest_node_clock_ahead_total', 'node');
+  const out: Record<string, NodeLines> = {};
+  for (const node of Object.keys(last)) out[node] = { lines: lines[node] ?? 0, last_line_s: last[node] ?? 0, clock_ahead_lines: ahead[node] ?? 0 };
   return out;
 }
 
@@ -85,8 +93,8 @@ export interface PipelineStatus {
     rate_per_s: number;
     rejected: Record<string, number>;
     dropped: Record<string, number>;
-    /** Per sending node (syslog host name): lines parsed, and the Unix time in seconds of its last one. */
-    nodes: Record<string, { lines: number; last_line_s: number }>;
+    /** Per sending node (syslog host name): lines parsed, the Unix time in seconds of its last one, and how many came from a clock over a minute ahead. */
+    nodes: Record<string, NodeLines>;
   };
   detector: { records: number; events: Record<string, number>; decisions: Record<string, number>; tracked_ips: number; late_records: number };
   sink: { rows: Record<string, number>; dead_letters: number };
