@@ -25,7 +25,7 @@
 // back to memory and its bound (drops counted as disk_buffer_full).
 import { Counter, Histogram } from 'prom-client';
 import { accessRecordCodec } from '../../shared/avro/codec.js';
-import { BusRefusedError, busRefusalReason, isBusUnavailable, type Bus, type OutgoingMessage } from '../../shared/bus/types.js';
+import { BusRefusedError, BusUnavailableError, busRefusalReason, isBusUnavailable, type Bus, type OutgoingMessage } from '../../shared/bus/types.js';
 import type { Config } from '../../shared/config/load.js';
 import { componentLogger } from '../../shared/log.js';
 import { registry } from '../../shared/metrics.js';
@@ -374,6 +374,11 @@ export class IngestPipeline {
         this.busDown = false;
         return true;
       } catch (err) {
+        // What the bus stored before it refused or went away counts, and is not sent again.
+        const stored = err instanceof BusRefusedError || err instanceof BusUnavailableError ? err.stored : new Set<number>();
+        d.acked += stored.size;
+        if (stored.size > 0) messages = messages.filter((_, i) => !stored.has(i));
+        if (messages.length === 0) return true;
         if (!isBusUnavailable(err)) return this.isolate(topic, messages, d, err);
         this.busIsDown();
         log.warn({ err, topic, records: messages.length, retryInMs: backoff }, 'publish failed; holding the records and retrying');
@@ -384,13 +389,8 @@ export class IngestPipeline {
     return false;
   }
 
-  /** A batch the bus refused: what it stored anyway counts, not sent twice; the rest goes again by halves; one record is dead-lettered. */
+  /** Records of a batch the bus refused (and did not store): sent again by halves; one record is dead-lettered. */
   private async isolate(topic: string, messages: OutgoingMessage[], d: Delivery, err: unknown): Promise<boolean> {
-    const stored = err instanceof BusRefusedError ? err.stored : new Set<number>();
-    if (stored.size > 0) {
-      d.acked += stored.size;
-      return this.publish(topic, messages.filter((_, i) => !stored.has(i)), d);
-    }
     if (messages.length > 1) {
       const half = messages.length >> 1;
       return (await this.publish(topic, messages.slice(0, half), d)) && (await this.publish(topic, messages.slice(half), d));

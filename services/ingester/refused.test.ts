@@ -81,6 +81,32 @@ test('the broker refuses records over the topic limit: each is dead-lettered wit
   }
 });
 
+test('a flood of long lines from one client (one partition) over Kafka\'s default max.message.bytes: every line stored once, none refused', { skip: unitOnly() && 'unit-only run', timeout: 180_000 }, async () => {
+  const topics: Topics = topicNames(`${uniqueName('flood')}.`);
+  const bus = new KafkaBus({ brokers: kafkaBrokers(), clientId: uniqueName('flood'), acks: 'all', compression: 'none', replicationFactor: 1, producerClient: testProducerClient() });
+  try {
+    // The topics as logwarden creates them (the broker's default limit, 1 MiB a record batch).
+    await bus.ensureTopics([{ topic: topics.access, partitions: 12 }, { topic: topics.deadLetter, partitions: 1 }]);
+    const pipeline = new IngestPipeline(config(), bus, topics);
+    // sqlmap's error-based probes: 1.3 kB lines, three in four from one address; 4,000 records are 5 MB,
+    // the attacker's partition nearly 4 MB of them in one publish.
+    const probe = 'id=1%27%20AND%20(SELECT%208851%20FROM(SELECT%20COUNT(*),CONCAT(0x7176,(SELECT%20(ELT(8851=8851,1))),0x71,FLOOR(RAND(0)*2))x%20FROM%20INFORMATION_SCHEMA.PLUGINS%20GROUP%20BY%20x)a)--%20'.repeat(4);
+    const now = Date.now();
+    for (let i = 0; i < 4000; i++) {
+      const ip = i % 4 === 0 ? `198.51.100.${i % 200}` : '203.0.113.66';
+      const text = `<190>Dec  7 09:00:00 edge nginx: {"ts":"${((now + i) / 1000).toFixed(3)}","client_ip":"${ip}","method":"GET","host":"h","uri":"/item.php?${probe}&n=${i}","status":"500","request_id":"f${i}","http_user_agent":"sqlmap/1.7.2#stable (https://sqlmap.org)"}`;
+      pipeline.offer(Buffer.from(text), 'tcp', now + i);
+    }
+    await pipeline.close();
+    assert.deepEqual(pipeline.stats.refused, {});
+    assert.equal(pipeline.stats.sent, 4000);
+    const ends = await bus.endOffsets(topics.access);
+    assert.equal(ends.reduce((n, e) => n + Number(e.offset), 0), 4000, 'each line once: none sent again after a refusal');
+  } finally {
+    await bus.close();
+  }
+});
+
 test('in-process bus: a refusal is dead-lettered with its reason; an unavailable bus is retried until it answers, nothing dead-lettered', async (t) => {
   const bus = new MemoryBus();
   const topics = topicNames('pipe-refused.');
@@ -107,6 +133,27 @@ test('in-process bus: a refusal is dead-lettered with its reason; an unavailable
   assert.equal(retrying.stats.sent, 5);
   assert.equal(bus.partition(topics.access, 0).messages.length, 5);
   assert.equal(bus.partition(topics.deadLetter, 0).messages.length, 3, 'nothing more dead-lettered');
+  await bus.close();
+});
+
+test('a bus that went away after storing part of the batch: only the rest is sent again', async (t) => {
+  const bus = new MemoryBus();
+  const topics = topicNames('pipe-away.');
+  await bus.ensureTopics([{ topic: topics.access, partitions: 1 }, { topic: topics.deadLetter, partitions: 1 }]);
+  const publish = bus.publish.bind(bus);
+  let away = 1;
+  // A stand-in for the client: the first requests of the publish are stored, then the broker goes away once.
+  t.mock.method(bus, 'publish', async (topic: string, messages: Parameters<Bus['publish']>[1]) => {
+    if (topic !== topics.access || away-- <= 0) return publish(topic, messages);
+    await publish(topic, messages.slice(0, 5));
+    throw new BusUnavailableError('broker away (test)', { stored: new Set([0, 1, 2, 3, 4]) });
+  });
+  const pipeline = new IngestPipeline(config(), bus, topics);
+  for (let i = 0; i < 12; i++) pipeline.offer(line(`w${i}`), 'tcp');
+  await pipeline.close();
+  const ids = bus.partition(topics.access, 0).messages.map((m) => accessRecordCodec.decode(m.value).request_id);
+  assert.deepEqual(ids, Array.from({ length: 12 }, (_, i) => `w${i}`), 'each once, in order');
+  assert.equal(pipeline.stats.sent, 12);
   await bus.close();
 });
 

@@ -18,8 +18,11 @@ export const BUS_ERRORS = defineErrors('bus', {
 /** A dependency (broker) that is down or unreachable: worth retrying, unlike a rejected request. */
 export class BusUnavailableError extends LogwardenError {
   declare readonly code: 'LW_BUS_UNAVAILABLE';
-  constructor(message: string, options?: { cause?: unknown }) {
-    super(BUS_ERRORS.LW_BUS_UNAVAILABLE, message, options);
+  /** As BusRefusedError's: the records of the publish stored before the bus went away, not to be sent again. */
+  readonly stored: ReadonlySet<number>;
+  constructor(message: string, options?: { cause?: unknown; stored?: ReadonlySet<number> }) {
+    super(BUS_ERRORS.LW_BUS_UNAVAILABLE, message, options?.cause === undefined ? {} : { cause: options.cause });
+    this.stored = options?.stored ?? new Set();
   }
 }
 
@@ -33,8 +36,8 @@ export class BusRefusedError extends LogwardenError {
   readonly reason: string;
   /**
    * Positions in the publish of the records the bus stored all the same: a client that
-   * sends one publish as several requests (librdkafka) can have some taken and one
-   * refused. Empty: none was stored.
+   * sends one publish as several requests (librdkafka's batches, kafkajs's requests of
+   * KafkaBus) can have some taken and one refused. Empty: none was stored.
    */
   readonly stored: ReadonlySet<number>;
   constructor(message: string, reason: string, options?: { cause?: unknown; stored?: ReadonlySet<number> }) {

@@ -15,6 +15,7 @@ import { RdkafkaProducer } from './rdkafka-producer.js';
 import { registry } from '../metrics.js';
 import { BUS_ERRORS, BusUnavailableError } from './errors.js';
 import { publishError, wrap } from './kafka-errors.js';
+import { afterStored, requestEnds } from './kafka-requests.js';
 import type { Bus, IncomingBatch, OutgoingMessage, PartitionOffset, SubscribeOptions, Subscription, TopicPartition, TopicSpec } from './types.js';
 
 const { Kafka, Partitioners, logLevel: KafkaLogLevel, KafkaJSProtocolError } = kafkajs;
@@ -173,15 +174,28 @@ export class KafkaBus implements Bus {
   async publish(topic: string, messages: OutgoingMessage[]): Promise<void> {
     if (messages.length === 0) return;
     if (this.rdkafka) return this.rdkafka.publish(topic, messages); // in order per partition across its own retries: no queue of sends
-    if (this.opts.acks !== 'all') return this.send(topic, messages);
+    if (this.opts.acks !== 'all') return this.sendAll(topic, messages);
     // The idempotent producer: one send per topic at a time, so that no two requests for a
     // partition are in flight when its leader is lost (kafkajs takes a failed request's batch
     // numbers back: the next would be OUT_OF_ORDER_SEQUENCE_NUMBER; see kafka-failover.ts).
-    const run = (this.sending.get(topic) ?? Promise.resolve()).then(() => this.send(topic, messages));
+    const run = (this.sending.get(topic) ?? Promise.resolve()).then(() => this.sendAll(topic, messages));
     const tail = run.catch(() => undefined);
     this.sending.set(topic, tail);
     void tail.then(() => this.sending.get(topic) === tail && this.sending.delete(topic));
     return run;
+  }
+
+  /** The publish as kafkajs sends of at most REQUEST_BYTES, one after the other (see kafka-requests.ts). */
+  private async sendAll(topic: string, messages: OutgoingMessage[]): Promise<void> {
+    let start = 0;
+    for (const end of requestEnds(messages)) {
+      try {
+        await this.send(topic, start === 0 && end === messages.length ? messages : messages.slice(start, end));
+      } catch (err) {
+        throw afterStored(err, start);
+      }
+      start = end;
+    }
   }
 
   /**

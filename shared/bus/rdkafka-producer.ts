@@ -105,7 +105,7 @@ function headersOf(h: OutgoingMessage['headers']): Array<Record<string, string |
 function busError(err: RdError, topic: string, stored: ReadonlySet<number>): Error {
   const what = `publishing to ${topic}: ${err.message}`;
   if (err.code === ERR.MSG_SIZE_TOO_LARGE || err.code === ERR.MSG_SIZE_TOO_LARGE_LOCAL) return new BusRefusedError(what, 'message_too_large', { cause: err, stored });
-  if (err.code === ERR.QUEUE_FULL || err.code < 0 || err.isRetriable === true) return new BusUnavailableError(what, { cause: err });
+  if (err.code === ERR.QUEUE_FULL || err.code < 0 || err.isRetriable === true) return new BusUnavailableError(what, { cause: err, stored });
   return new BusRefusedError(what, err.message.toLowerCase().replace(/[^a-z0-9]+/g, '_').slice(0, 40) || 'refused', { cause: err, stored });
 }
 
