@@ -6,10 +6,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { accessRecordCodec } from '../../shared/avro/codec.js';
 import { KafkaBus } from '../../shared/bus/kafka.js';
-import type { Bus, BusMessage } from '../../shared/bus/types.js';
 import { loadConfig } from '../../shared/config/load.js';
 import { kafkaBrokers, testProducerClient, unitOnly, uniqueName } from '../../shared/testing/kafka.js';
-import { until } from '../../shared/testing/wait.js';
+import { probe } from '../../shared/testing/bus-probe.js';
 import { topicNames } from '../../shared/topics.js';
 import { nodeTally } from './node-tally.js';
 import { IngestPipeline } from './pipeline.js';
@@ -20,21 +19,6 @@ const line = (id: string, node: string, tsMs: number): Buffer =>
   Buffer.from(
     `<190>Dec  7 06:00:44 ${node} nginx: {"ts":"${(tsMs / 1000).toFixed(3)}","client_ip":"203.0.113.9","method":"GET","host":"h","uri":"/","status":"200","request_id":"${id}","http_user_agent":"curl/8"}`,
   );
-
-async function readAll(bus: Bus, topic: string, count: number): Promise<BusMessage[]> {
-  const got: BusMessage[] = [];
-  const sub = await bus.subscribe({ groupId: uniqueName('ahead-read'), topics: [topic], fromBeginning: true, onBatch: (b) => {
-    got.push(...b.messages);
-    return Promise.resolve();
-  } });
-  try {
-    // A new group's first join can take long on a loaded machine: a bound for a hang, not a speed.
-    await until(`${count} messages on ${topic}`, () => (got.length >= count ? true : undefined), 90_000, 50);
-  } finally {
-    await sub.close();
-  }
-  return got;
-}
 
 test('lines from a clock two hours ahead reach Kafka with their arrival time, none refused; a node on time keeps its own', { skip: unitOnly() && 'unit-only run', timeout: 180_000 }, async () => {
   const topics = topicNames(`${uniqueName('ahead')}.`);
@@ -52,7 +36,10 @@ test('lines from a clock two hours ahead reach Kafka with their arrival time, no
     await pipeline.close();
     assert.deepEqual(pipeline.stats.refused, {}, 'nothing refused');
     assert.equal(pipeline.stats.sent, 40);
-    const got = await readAll(bus, topics.access, 40);
+    const reader = await probe(bus, topics.access);
+    // A new group's first join can take long on a loaded machine: a bound for a hang, not a speed.
+    const got = await reader.atLeast(40, 90_000).finally(() => reader.close());
+    assert.equal(got.length, 40);
     for (const m of got) {
       const r = accessRecordCodec.decode(m.value);
       const i = Number(r.request_id.slice(1));

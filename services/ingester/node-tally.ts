@@ -29,9 +29,6 @@ export interface NodeTally {
 }
 
 const tally = new Map<string, NodeTally>();
-/** What the lines and clock-ahead counters were last told per node, so a scrape adds the difference. */
-const reported = new Map<string, number>();
-const reportedAhead = new Map<string, number>();
 
 /** Counts one parsed line from `node` ("" when no node was named); `clockAheadMs` when its own time ran ahead. */
 export function noteNodeLine(node: string, nowMs: number, clockAheadMs?: number): void {
@@ -54,6 +51,25 @@ export function noteNodeLine(node: string, nowMs: number, clockAheadMs?: number)
   }
 }
 
+/** A counter per node read from the tally when scraped: a scrape adds what came since the last. */
+function nodeCounter(name: string, help: string, count: (t: NodeTally) => number): void {
+  const reported = new Map<string, number>();
+  new Counter({
+    name,
+    help,
+    labelNames: ['node'],
+    registers: [registry],
+    collect() {
+      for (const [node, t] of tally) {
+        const n = count(t);
+        const before = reported.get(node) ?? 0;
+        if (n > before) this.inc({ node }, n - before);
+        reported.set(node, n);
+      }
+    },
+  });
+}
+
 /** Every node seen by this process, with its count and the time of its last line. */
 export function nodeTally(): Record<string, NodeTally> {
   const out: Record<string, NodeTally> = {};
@@ -61,19 +77,7 @@ export function nodeTally(): Record<string, NodeTally> {
   return out;
 }
 
-new Counter({
-  name: 'logwarden_ingest_node_lines_total',
-  help: 'Lines parsed per sending node (the syslog header host name); at most 1000 names, the rest as "(other)"',
-  labelNames: ['node'],
-  registers: [registry],
-  collect() {
-    for (const [node, t] of tally) {
-      const before = reported.get(node) ?? 0;
-      if (t.lines > before) this.inc({ node }, t.lines - before);
-      reported.set(node, t.lines);
-    }
-  },
-});
+nodeCounter('logwarden_ingest_node_lines_total', 'Lines parsed per sending node (the syslog header host name); at most 1000 names, the rest as "(other)"', (t) => t.lines);
 
 new Gauge({
   name: 'logwarden_ingest_node_last_line_seconds',
@@ -87,16 +91,8 @@ new Gauge({
   },
 });
 
-new Counter({
-  name: 'logwarden_ingest_node_clock_ahead_total',
-  help: 'Lines per sending node whose own time was more than 60 s ahead of their arrival (the node\'s clock runs ahead); they take their arrival time',
-  labelNames: ['node'],
-  registers: [registry],
-  collect() {
-    for (const [node, t] of tally) {
-      const before = reportedAhead.get(node) ?? 0;
-      if (t.clock_ahead > before) this.inc({ node }, t.clock_ahead - before);
-      reportedAhead.set(node, t.clock_ahead);
-    }
-  },
-});
+nodeCounter(
+  'logwarden_ingest_node_clock_ahead_total',
+  'Lines per sending node whose own time was more than 60 s ahead of their arrival (the node\'s clock runs ahead); they take their arrival time',
+  (t) => t.clock_ahead,
+);
