@@ -9,8 +9,8 @@ test('lines and the last line per node, bounded in names, exported as metrics', 
   noteNodeLine('web-1', 1_000_000);
   noteNodeLine('web-1', 2_000_000);
   noteNodeLine('', 3_000_000);
-  assert.deepEqual(nodeTally()['web-1'], { lines: 2, last_line_ms: 2_000_000, clock_ahead: 0, clock_ahead_ms: 0 });
-  assert.deepEqual(nodeTally()[''], { lines: 1, last_line_ms: 3_000_000, clock_ahead: 0, clock_ahead_ms: 0 });
+  assert.deepEqual(nodeTally()['web-1'], { lines: 2, last_line_ms: 2_000_000, clock_ahead: 0 });
+  assert.deepEqual(nodeTally()[''], { lines: 1, last_line_ms: 3_000_000, clock_ahead: 0 });
 
   for (let i = 0; i < MAX_NODES + 5; i++) noteNodeLine(`spoofed-${i}`, 4_000_000);
   const t = nodeTally();
@@ -26,6 +26,6 @@ test('lines and the last line per node, bounded in names, exported as metrics', 
   // A node whose clock runs ahead: its lines counted apart, with how far ahead the last was.
   noteNodeLine('web-1', 6_000_100, 7_200_000);
   noteNodeLine('web-1', 6_000_200, 7_200_050);
-  assert.deepEqual(nodeTally()['web-1'], { lines: 5, last_line_ms: 6_000_200, clock_ahead: 2, clock_ahead_ms: 7_200_050 });
+  assert.deepEqual(nodeTally()['web-1'], { lines: 5, last_line_ms: 6_000_200, clock_ahead: 2 });
   assert.match(await registry.metrics(), /logwarden_ingest_node_clock_ahead_total\{node="web-1",app="logwarden"\} 2/);
 });

@@ -22,10 +22,8 @@ export interface NodeTally {
   lines: number;
   /** Unix milliseconds of the last line parsed from this node. */
   last_line_ms: number;
-  /** Lines whose own time was ahead of their arrival by more than MAX_CLOCK_AHEAD_MS. */
+  /** Lines whose own time was ahead of their arrival by more than MAX_CLOCK_AHEAD_MS (each record keeps by how much). */
   clock_ahead: number;
-  /** How far ahead the last of those was, in milliseconds (0: none yet). */
-  clock_ahead_ms: number;
 }
 
 const tally = new Map<string, NodeTally>();
@@ -38,7 +36,7 @@ export function noteNodeLine(node: string, nowMs: number, clockAheadMs?: number)
     const name = tally.size >= MAX_NODES ? OTHER_NODES : node;
     t = tally.get(name);
     if (t === undefined) {
-      t = { lines: 0, last_line_ms: 0, clock_ahead: 0, clock_ahead_ms: 0 };
+      t = { lines: 0, last_line_ms: 0, clock_ahead: 0 };
       tally.set(name, t);
     }
   }
@@ -47,7 +45,6 @@ export function noteNodeLine(node: string, nowMs: number, clockAheadMs?: number)
   if (clockAheadMs !== undefined) {
     if (t.clock_ahead === 0) log.warn({ node, ahead_s: Math.round(clockAheadMs / 1000) }, 'a node\'s clock runs ahead: its lines take their arrival time (synchronise its clock with NTP)');
     t.clock_ahead++;
-    t.clock_ahead_ms = clockAheadMs;
   }
 }
 
