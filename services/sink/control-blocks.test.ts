@@ -8,6 +8,7 @@ import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { blockDecisionCodec } from '../../shared/avro/codec.js';
 import { MemoryBus } from '../../shared/bus/memory.js';
+import type { SubscribeOptions, Subscription } from '../../shared/bus/types.js';
 import { migrate } from '../../shared/clickhouse/migrate.js';
 import { openTestClickHouse, removeTestDataDir, type TestClickHouse } from '../../shared/clickhouse/testing.js';
 import { loadConfig } from '../../shared/config/load.js';
@@ -16,18 +17,27 @@ import { ControlStore } from '../../shared/control/store.js';
 import type { BlockDecision } from '../../shared/records.js';
 import { faultyClickHouse, type FaultyClickHouse } from '../../shared/testing/faulty-clickhouse.js';
 import { until } from '../../shared/testing/wait.js';
-import { topicNames, topicSpecs } from '../../shared/topics.js';
+import { consumerGroup, topicNames, topicSpecs } from '../../shared/topics.js';
 import type { Started } from '../context.js';
-import { start } from './index.js';
+import { SINK_LINGER_MS, start } from './index.js';
 
 after(() => removeTestDataDir());
+
+/** The in-process bus, keeping what each subscriber asked for. */
+class RecordingBus extends MemoryBus {
+  readonly asked = new Map<string, SubscribeOptions>();
+  override subscribe(opts: SubscribeOptions): Promise<Subscription> {
+    this.asked.set(opts.groupId, opts);
+    return super.subscribe(opts);
+  }
+}
 
 const WAIT_MS = 400;
 
 describe('control_blocks: the sink writes, the API waits for it', () => {
   let t: TestClickHouse;
   let ch: FaultyClickHouse;
-  let bus: MemoryBus;
+  let bus: RecordingBus;
   let store: ControlStore;
   let sink: Started | undefined;
   const published: BlockDecision[] = [];
@@ -47,7 +57,7 @@ describe('control_blocks: the sink writes, the API waits for it', () => {
     t = await openTestClickHouse('ctl_blocks');
     await migrate(t.ch, { retentionDays: 30, requestsTtlDays: 1 });
     ch = faultyClickHouse(t.ch);
-    bus = new MemoryBus();
+    bus = new RecordingBus();
     await bus.ensureTopics(topicSpecs({ kafka: { partitions: 1 } }, topics));
     store = new ControlStore(ch, bus, topics, control, { storedWithinMs: WAIT_MS });
     await bus.subscribe({
@@ -74,6 +84,17 @@ describe('control_blocks: the sink writes, the API waits for it', () => {
     assert.equal(await listed(d.ip), false, 'nobody else wrote control_blocks');
     sink = await start({ config, bus, topics, control, ch, store });
     await until('stored by the sink', async () => ((await listed(d.ip)) ? true : undefined));
+  });
+
+  test('the API waits on control_blocks: its sink takes decisions as they come, while the others let records gather', () => {
+    const asked = (table: string): SubscribeOptions | undefined => bus.asked.get(consumerGroup(config.kafka, `sink-${table}`));
+    assert.equal(asked('control-blocks')?.accumulate, undefined);
+    for (const table of ['requests', 'events', 'blocks', 'crawler-verdicts']) {
+      assert.deepEqual(asked(table)?.accumulate, { bytes: 1_048_576, waitMs: SINK_LINGER_MS }, table);
+    }
+    // Every sink catches up in large batches: an insert costs about the same whatever its size.
+    for (const [group, opts] of bus.asked) if (group !== 'probe') assert.equal(opts.fetchBytesPerPartition, 16 * 1_048_576, group);
+    assert.equal(bus.asked.size, 6, 'five sinks and the probe');
   });
 
   test('with the sink, a block is listed when decide returns and an unblock lifts it; one row per decision', async () => {

@@ -41,6 +41,9 @@ export function crawlerVerdictRow(v: CrawlerVerdict): object {
   return { ip: v.ip, crawler: v.crawler, hostname: v.hostname ?? '', status: v.status, ts: v.ts, first_ts: v.first_ts, deployment: v.deployment ?? '' };
 }
 
+/** How long the history and statistics sinks let records gather before an insert (not control_blocks: the API waits on it). */
+export const SINK_LINGER_MS = 1_000;
+
 export async function start(ctx: StorageContext): Promise<Started> {
   const { config, bus, ch, topics, control } = ctx;
   const common = {
@@ -52,19 +55,19 @@ export async function start(ctx: StorageContext): Promise<Started> {
   const sinks: Array<Pick<TableSink<unknown>, 'start' | 'close'>> = [
     new TableSink<AccessRecord>({
       ...common, topic: topics.access, groupId: group('requests'), table: 'requests',
-      codec: accessRecordCodec, toRow: (r) => r, enabled: () => realtimeCapture(config, control),
+      codec: accessRecordCodec, toRow: (r) => r, lingerMs: SINK_LINGER_MS, enabled: () => realtimeCapture(config, control),
     }),
     new TableSink<SecurityEvent>({
-      ...common, topic: topics.events, groupId: group('events'), table: 'events', codec: securityEventCodec, toRow: (e) => e,
+      ...common, topic: topics.events, groupId: group('events'), table: 'events', codec: securityEventCodec, toRow: (e) => e, lingerMs: SINK_LINGER_MS,
       // Event ids are deterministic: a message the producer wrote twice (a retry around a broker restart) is one event.
       uniqueKey: (e) => e.id,
     }),
-    new TableSink<BlockDecision>({ ...common, topic: topics.decisions, groupId: group('blocks'), table: 'blocks', codec: blockDecisionCodec, toRow: blockRow }),
+    new TableSink<BlockDecision>({ ...common, topic: topics.decisions, groupId: group('blocks'), table: 'blocks', codec: blockDecisionCodec, toRow: blockRow, lingerMs: SINK_LINGER_MS }),
     new TableSink<BlockDecision>({
       ...common, topic: topics.decisions, groupId: group('control-blocks'), table: 'control_blocks', codec: blockDecisionCodec, toRow: controlBlockRow,
     }),
     new TableSink<CrawlerVerdict>({
-      ...common, topic: topics.crawlers, groupId: group('crawler-verdicts'), table: 'crawler_verdicts', codec: crawlerVerdictCodec, toRow: crawlerVerdictRow,
+      ...common, topic: topics.crawlers, groupId: group('crawler-verdicts'), table: 'crawler_verdicts', codec: crawlerVerdictCodec, toRow: crawlerVerdictRow, lingerMs: SINK_LINGER_MS,
     }),
   ];
   const running: typeof sinks = [];

@@ -15,7 +15,7 @@ import { RdkafkaProducer } from './rdkafka-producer.js';
 import { registry } from '../metrics.js';
 import { BUS_ERRORS, BusUnavailableError } from './errors.js';
 import { publishError, wrap } from './kafka-errors.js';
-import { afterStored, requestEnds } from './kafka-requests.js';
+import { afterStored, fetchSizes, requestEnds } from './kafka-requests.js';
 import type { Bus, IncomingBatch, OutgoingMessage, PartitionOffset, SubscribeOptions, Subscription, TopicPartition, TopicSpec } from './types.js';
 
 const { Kafka, Partitioners, logLevel: KafkaLogLevel, KafkaJSProtocolError } = kafkajs;
@@ -250,6 +250,7 @@ export class KafkaBus implements Bus {
         sessionTimeout: this.opts.sessionTimeoutMs ?? 30_000,
         heartbeatInterval: 3_000,
         allowAutoTopicCreation: false,
+        ...fetchSizes(opts.fetchBytesPerPartition, opts.accumulate),
         retry: {
           initialRetryTime: 100,
           retries: this.opts.consumerRetries ?? 10,

@@ -82,6 +82,20 @@ export interface SubscribeOptions {
   fromBeginning?: boolean;
   /** Largest batch handed to onBatch. Default 1000. */
   maxBatchSize?: number;
+  /**
+   * Most bytes of one partition a fetch brings (Kafka's max.partition.fetch.bytes;
+   * default 1 MiB). It caps a batch as much as maxBatchSize does: a consumer whose
+   * cost is per batch (a sink: an insert each) raises it, so that when behind it
+   * catches up in large batches instead of 1 MiB ones.
+   */
+  fetchBytesPerPartition?: number;
+  /**
+   * Let a fetch wait up to `waitMs` for `bytes` to arrive (Kafka's fetch.max.wait.ms and
+   * fetch.min.bytes) instead of answering with the first record: a consumer that pays per
+   * batch handles fewer, larger ones when records trickle in. Kafka only; the in-process
+   * bus delivers at once.
+   */
+  accumulate?: { bytes: number; waitMs: number };
   onBatch(batch: IncomingBatch): Promise<void>;
   /** Partitions this member now owns (after every rebalance), before their first batch. */
   onAssign?(partitions: TopicPartition[]): Promise<void> | void;
