@@ -5,6 +5,7 @@ import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { kafkaBrokers, unitOnly, uniqueName } from '../testing/kafka.js';
+import { until } from '../testing/wait.js';
 import { fetchSizes } from './kafka-requests.js';
 import { KafkaBus } from './kafka.js';
 import type { IncomingBatch, SubscribeOptions, Subscription } from './types.js';
@@ -19,13 +20,8 @@ test('fetch limits: kafkajs defaults unless asked', () => {
   });
 });
 
-async function waitFor(what: string, cond: () => boolean, deadlineMs = 60_000): Promise<void> {
-  const end = Date.now() + deadlineMs;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`gave up waiting for ${what}`);
-    await sleep(25);
-  }
-}
+/** Waits for `cond` (a bound for a hang, not a speed). */
+const waitFor = (what: string, cond: () => boolean): Promise<true> => until(what, () => (cond() ? true : undefined), 60_000, 25);
 
 describe('Kafka fetch sizes (real broker)', { skip: unitOnly() && 'unit-only run' }, () => {
   const bus = unitOnly() ? undefined : new KafkaBus({ brokers: kafkaBrokers(), clientId: 'fetch-test', acks: 'all', compression: 'none', replicationFactor: 1 });

@@ -14,7 +14,7 @@
 // consumer hands a partition's fetch over as one batch. A consumer that pays
 // per batch (a sink: an insert, and the views' parts, each) asks for more.
 import { BusRefusedError, BusUnavailableError } from './errors.js';
-import type { OutgoingMessage } from './types.js';
+import type { OutgoingMessage, SubscribeOptions } from './types.js';
 
 /** Record bytes per kafkajs send: under Kafka's default max.message.bytes (1,048,588) with room for batch and record headers. */
 export const REQUEST_BYTES = 786_432;
@@ -68,7 +68,7 @@ const FETCH_WAIT_MS = 5_000;
  */
 export function fetchSizes(
   perPartition: number | undefined,
-  accumulate: { bytes: number; waitMs: number } | undefined,
+  accumulate: SubscribeOptions['accumulate'],
 ): { maxBytesPerPartition: number; maxBytes: number; minBytes: number; maxWaitTimeInMs: number } {
   const p = perPartition ?? FETCH_PARTITION_BYTES;
   return {
