@@ -2,14 +2,16 @@
 // are routed to single-thread shard pools by client IP; events go to the
 // events topic, decisions to the compacted decisions topic (keyed by IP, so a
 // re-emitted decision after a rebalance replaces itself). Offsets are
-// committed only after the batch's events and decisions are published.
+// committed only after the batch's events and decisions are published; a
+// result the bus refuses for itself is dead-lettered with the reason.
 import { hostname } from 'node:os';
 import { Piscina } from 'piscina';
 import { Counter, Gauge, Histogram } from 'prom-client';
 import { blockDecisionCodec, crawlerVerdictCodec, securityEventCodec } from '../../shared/avro/codec.js';
 import { partitionForKey } from '../../shared/bus/murmur2.js';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { isBusUnavailable, type Bus, type BusMessage, type IncomingBatch, type Subscription, type TopicPartition } from '../../shared/bus/types.js';
+import { publishIsolating, refusedDeadLetter } from '../../shared/bus/refusals.js';
+import { isBusUnavailable, type Bus, type BusMessage, type IncomingBatch, type OutgoingMessage, type Subscription, type TopicPartition } from '../../shared/bus/types.js';
 import type { Config } from '../../shared/config/load.js';
 import { ClientKeys } from '../../shared/ip.js';
 import { componentLogger } from '../../shared/log.js';
@@ -47,7 +49,13 @@ const verdictsOut = new Counter({
   labelNames: ['status'],
   registers: [registry],
 });
-const heldResults = new Gauge({ name: 'logwarden_detector_held_results', help: 'Events and decisions waiting for a failed publish to be retried', registers: [registry] });
+const heldResults = new Gauge({ name: 'logwarden_detector_held_results', help: 'Events, decisions, verdicts and dead letters waiting for a failed publish to be retried', registers: [registry] });
+const refusedOut = new Counter({
+  name: 'logwarden_detector_refused_total',
+  help: 'Results the bus refused for themselves (over the topic size limit, unknown topic), sent to the dead-letter topic; on the dead-letter topic itself: dropped. By topic and reason',
+  labelNames: ['topic', 'reason'],
+  registers: [registry],
+});
 const batchSeconds = new Histogram({
   name: 'logwarden_detector_batch_seconds',
   help: 'Time from a batch handed to the detector to its results published',
@@ -63,6 +71,8 @@ interface Held {
   events: SecurityEvent[];
   decisions: BlockDecision[];
   verdicts: CrawlerVerdict[];
+  /** Dead letters of results the bus refused. */
+  letters: OutgoingMessage[];
 }
 
 export interface DetectorOptions {
@@ -99,7 +109,7 @@ export class DetectorService {
   /** Per partition, the offset after the last batch whose results were published (see handle()). */
   private readonly processedUntil = new Map<string, bigint>();
   /** Results of a publish that failed, sent before anything else (see publish()). */
-  private held: Held = { events: [], decisions: [], verdicts: [] };
+  private held: Held = { events: [], decisions: [], verdicts: [], letters: [] };
 
   constructor(private readonly opts: DetectorOptions) {
     const shards = opts.config.detection.shards;
@@ -305,59 +315,91 @@ export class DetectorService {
   /**
    * Publishes what the shards drained, after anything held from a failed publish.
    * The engine emits a result once (a block sets the IP active; a flushed event
-   * resets its count): re-running the records cannot bring it back. So a
-   * refused publish keeps its results here until one succeeds, instead of
-   * dropping them (the batch is still redelivered, since its offsets must not
-   * be committed before its results are on the bus).
+   * resets its count): re-running the records cannot bring it back. So a publish
+   * the bus could not take (unavailable) keeps what it did not store here until
+   * one succeeds, instead of dropping it (the batch is still redelivered, since
+   * its offsets must not be committed before its results are on the bus). A
+   * result the bus refuses for itself goes to the dead-letter topic with the
+   * reason: held, it would be refused again and stop every result behind it.
    */
   private async publish(results: Array<ShardResult | undefined>): Promise<void> {
-    const { events, decisions, verdicts } = this.held;
-    this.held = { events: [], decisions: [], verdicts: [] };
+    const p = this.held;
+    this.held = { events: [], decisions: [], verdicts: [], letters: [] };
     for (const r of results) {
       if (!r) continue;
-      events.push(...r.events);
-      decisions.push(...r.decisions);
+      p.events.push(...r.events);
+      p.decisions.push(...r.decisions);
       if (r.verdicts) {
-        verdicts.push(...r.verdicts.verdicts);
+        p.verdicts.push(...r.verdicts.verdicts);
         if (r.verdicts.dropped > 0) verdictsOut.inc({ status: 'dropped' }, r.verdicts.dropped);
       }
     }
-    const { bus, topics } = this.opts;
-    if (events.length > 0) {
-      try {
-        await bus.publish(topics.events, events.map((e) => ({ key: e.ip, value: securityEventCodec.encode(e), timestamp: e.ts })));
-      } catch (err) {
-        this.hold({ events, decisions, verdicts });
-        throw err;
-      }
+    const { topics } = this.opts;
+    try {
+      const events = await this.send(topics.events, p.events, (e) => ({ key: e.ip, value: securityEventCodec.encode(e), timestamp: e.ts }), p.letters);
       for (const e of events) eventsOut.inc({ type: e.type });
-    }
-    if (decisions.length > 0) {
-      try {
-        await bus.publish(topics.decisions, decisions.map((d) => ({ key: d.ip, value: blockDecisionCodec.encode(d), timestamp: d.created_at })));
-      } catch (err) {
-        this.hold({ events: [], decisions, verdicts });
-        throw err;
-      }
+      const decisions = await this.send(topics.decisions, p.decisions, (d) => ({ key: d.ip, value: blockDecisionCodec.encode(d), timestamp: d.created_at }), p.letters);
       for (const d of decisions) decisionsOut.inc({ action: d.action });
-      log.info({ decisions: decisions.map((d) => `${d.action} ${d.ip}`) }, 'decisions published');
-    }
-    if (verdicts.length > 0) {
-      try {
-        await bus.publish(topics.crawlers, verdicts.map((v) => ({ key: v.ip, value: crawlerVerdictCodec.encode(v), timestamp: v.ts })));
-      } catch (err) {
-        this.hold({ events: [], decisions: [], verdicts });
-        throw err;
-      }
+      if (decisions.length > 0) log.info({ decisions: decisions.map((d) => `${d.action} ${d.ip}`) }, 'decisions published');
+      const verdicts = await this.send(topics.crawlers, p.verdicts, (v) => ({ key: v.ip, value: crawlerVerdictCodec.encode(v), timestamp: v.ts }), p.letters);
       for (const v of verdicts) verdictsOut.inc({ status: v.status });
+      await this.sendLetters(p.letters);
+    } catch (err) {
+      this.hold(p);
+      throw err;
     }
     heldResults.set(0);
   }
 
+  /**
+   * Publishes `records` and resolves with those published; the ones the bus
+   * refuses become dead letters in `letters`. On any other failure `records`
+   * is left with those not stored, for the caller to hold, and it throws.
+   */
+  private async send<T>(topic: string, records: T[], encode: (r: T) => OutgoingMessage, letters: OutgoingMessage[]): Promise<T[]> {
+    if (records.length === 0) return [];
+    const messages = records.map(encode);
+    const stored = new Set<OutgoingMessage>();
+    try {
+      const refused = await publishIsolating(this.opts.bus, topic, messages, stored);
+      for (const r of refused) {
+        refusedOut.inc({ topic, reason: r.reason });
+        log.error({ topic, reason: r.reason, detail: r.detail }, 'the bus refused a result; dead-lettered');
+        letters.push(refusedDeadLetter(topic, r));
+      }
+      const published = records.filter((_, i) => stored.has(messages[i] as OutgoingMessage));
+      records.length = 0;
+      return published;
+    } catch (err) {
+      const left = records.filter((_, i) => !stored.has(messages[i] as OutgoingMessage));
+      records.splice(0, records.length, ...left);
+      throw err;
+    }
+  }
+
+  /** The dead letters of refused results; one the bus refuses too is dropped, counted. On another failure `letters` keeps those not stored. */
+  private async sendLetters(letters: OutgoingMessage[]): Promise<void> {
+    if (letters.length === 0) return;
+    const topic = this.opts.topics.deadLetter;
+    const stored = new Set<OutgoingMessage>();
+    try {
+      const refused = await publishIsolating(this.opts.bus, topic, letters, stored);
+      for (const r of refused) {
+        refusedOut.inc({ topic, reason: r.reason });
+        log.error({ topic, reason: r.reason, detail: r.detail }, 'the bus refused a dead letter too; dropped');
+      }
+      letters.length = 0;
+    } catch (err) {
+      const left = letters.filter((m) => !stored.has(m));
+      letters.splice(0, letters.length, ...left);
+      throw err;
+    }
+  }
+
   private hold(held: Held): void {
     this.held = held;
-    heldResults.set(held.events.length + held.decisions.length + held.verdicts.length);
-    log.warn({ events: held.events.length, decisions: held.decisions.length, verdicts: held.verdicts.length }, 'publish failed; results held for the next attempt');
+    heldResults.set(held.events.length + held.decisions.length + held.verdicts.length + held.letters.length);
+    log.warn({ events: held.events.length, decisions: held.decisions.length, verdicts: held.verdicts.length, letters: held.letters.length }, 'publish failed; results held for the next attempt');
   }
 
   async close(): Promise<void> {

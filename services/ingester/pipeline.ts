@@ -25,7 +25,8 @@
 // back to memory and its bound (drops counted as disk_buffer_full).
 import { Counter, Histogram } from 'prom-client';
 import { accessRecordCodec } from '../../shared/avro/codec.js';
-import { BusRefusedError, BusUnavailableError, busRefusalReason, isBusUnavailable, type Bus, type OutgoingMessage } from '../../shared/bus/types.js';
+import { DEAD_LETTER_MAX_BYTES, publishIsolating, refusedDeadLetter, type RefusedRecord } from '../../shared/bus/refusals.js';
+import type { Bus, OutgoingMessage } from '../../shared/bus/types.js';
 import type { Config } from '../../shared/config/load.js';
 import { componentLogger } from '../../shared/log.js';
 import { registry } from '../../shared/metrics.js';
@@ -103,7 +104,6 @@ const MAX_SEND = 4000;
 const MAX_IN_FLIGHT = 4;
 /** Bytes read from the disk buffer per send (about MAX_SEND records of a few hundred bytes). */
 const DISK_READ_BYTES = 4_194_304;
-const DEAD_LETTER_MAX_BYTES = 8192;
 const RETRY_MAX_MS = 5_000;
 /** How long close() keeps retrying a bus that does not acknowledge before it counts the rest as unsent. */
 const CLOSE_GRACE_MS = 10_000;
@@ -361,25 +361,25 @@ export class IngestPipeline {
   /**
    * Publishes `messages` to `topic`: retried while the bus is unavailable
    * (never dropped: the memory bound limits the wait, until close() gives
-   * up: false); what it refuses is isolated by halves and dead-lettered into
-   * `d.letters` (see the header).
+   * up: false); what it refuses is dead-lettered into `d.letters` (see the
+   * header and shared/bus/refusals.ts).
    */
   private async publish(topic: string, messages: OutgoingMessage[], d: Delivery): Promise<boolean> {
     if (messages.length === 0) return true;
     let backoff = 100;
     while (!this.abandoned) {
+      const stored = new Set<OutgoingMessage>();
       try {
-        await this.bus.publish(topic, messages);
-        d.acked += messages.length;
+        const refused = await publishIsolating(this.bus, topic, messages, stored);
+        d.acked += messages.length - refused.length;
+        for (const r of refused) this.refused(topic, r, d);
         this.busDown = false;
         return true;
       } catch (err) {
-        // What the bus stored before it refused or went away counts, and is not sent again.
-        const stored = err instanceof BusRefusedError || err instanceof BusUnavailableError ? err.stored : new Set<number>();
+        // What the bus stored before it went away counts, and is not sent again.
         d.acked += stored.size;
-        if (stored.size > 0) messages = messages.filter((_, i) => !stored.has(i));
+        if (stored.size > 0) messages = messages.filter((m) => !stored.has(m));
         if (messages.length === 0) return true;
-        if (!isBusUnavailable(err)) return this.isolate(topic, messages, d, err);
         this.busIsDown();
         log.warn({ err, topic, records: messages.length, retryInMs: backoff }, 'publish failed; holding the records and retrying');
         await new Promise((r) => setTimeout(r, backoff));
@@ -389,31 +389,12 @@ export class IngestPipeline {
     return false;
   }
 
-  /** Records of a batch the bus refused (and did not store): sent again by halves; one record is dead-lettered. */
-  private async isolate(topic: string, messages: OutgoingMessage[], d: Delivery, err: unknown): Promise<boolean> {
-    if (messages.length > 1) {
-      const half = messages.length >> 1;
-      return (await this.publish(topic, messages.slice(0, half), d)) && (await this.publish(topic, messages.slice(half), d));
-    }
-    const m = messages[0] as OutgoingMessage;
-    const reason = busRefusalReason(err);
-    this.stats.refused[reason] = (this.stats.refused[reason] ?? 0) + 1;
-    refusedCounter.inc({ topic, reason });
-    log.warn({ err, topic, reason }, 'the bus refused a record; dead-lettered');
-    const value = m.value.length > DEAD_LETTER_MAX_BYTES ? m.value.subarray(0, DEAD_LETTER_MAX_BYTES) : m.value;
-    d.letters.push({
-      key: m.key,
-      value,
-      headers: {
-        ...m.headers,
-        reason,
-        detail: String((err as Error).message).slice(0, 200),
-        topic,
-        ...(value.length < m.value.length ? { truncated_from: String(m.value.length) } : {}),
-      },
-      ...(m.timestamp === undefined ? {} : { timestamp: m.timestamp }),
-    });
-    return true;
+  /** A record the bus refused: counted, and its dead letter into `d.letters`. */
+  private refused(topic: string, r: RefusedRecord, d: Delivery): void {
+    this.stats.refused[r.reason] = (this.stats.refused[r.reason] ?? 0) + 1;
+    refusedCounter.inc({ topic, reason: r.reason });
+    log.warn({ topic, reason: r.reason, detail: r.detail }, 'the bus refused a record; dead-lettered');
+    d.letters.push(refusedDeadLetter(topic, r));
   }
 
   /**
