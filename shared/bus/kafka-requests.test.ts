@@ -1,9 +1,10 @@
 // How a publish is cut into kafkajs sends (kafka-requests.ts); on the broker,
-// services/ingester/refused.test.ts floods one partition with long lines.
+// services/ingester/refused.test.ts floods one partition with long lines, and
+// kafka-refused.test.ts refuses one partition of a send.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { BusRefusedError, BusUnavailableError } from './errors.js';
-import { afterStored, REQUEST_BYTES, requestEnds } from './kafka-requests.js';
+import { afterStored, REQUEST_BYTES, requestEnds, SendBudgets, sendBudget, type ConfigView } from './kafka-requests.js';
 import type { OutgoingMessage } from './types.js';
 
 const msg = (bytes: number): OutgoingMessage => ({ key: '203.0.113.66', value: Buffer.alloc(bytes) });
@@ -38,4 +39,30 @@ test('a send that fails names the records the sends before it stored', () => {
   assert.deepEqual([...away.stored], [0, 1]);
   const first = new BusRefusedError('too large', 'message_too_large');
   assert.equal(afterStored(first, 0), first, 'the first send: the error as it is');
+});
+
+test("a topic's sends: REQUEST_BYTES under Kafka's default limit, three quarters of a lower one; read once, again after forget", async () => {
+  assert.equal(sendBudget(undefined), REQUEST_BYTES);
+  assert.equal(sendBudget(10_485_760), REQUEST_BYTES);
+  assert.equal(sendBudget(2048), 1536);
+  let asked = 0;
+  let answer: () => Promise<Awaited<ReturnType<ConfigView['describeConfigs']>>> = () =>
+    Promise.resolve({ resources: [{ configEntries: [{ configName: 'max.message.bytes', configValue: '2048' }] }] });
+  const admin: ConfigView = {
+    describeConfigs: (o) => {
+      asked++;
+      assert.deepEqual(o.resources, [{ type: 2, name: 't', configNames: ['max.message.bytes'] }]);
+      return answer();
+    },
+  };
+  const budgets = new SendBudgets();
+  assert.equal(await budgets.of('t', () => Promise.resolve(admin)), 1536);
+  assert.equal(await budgets.of('t', () => Promise.resolve(admin)), 1536);
+  assert.equal(asked, 1, 'kept');
+  budgets.forget('t');
+  // Denied (no DescribeConfigs right) or away: Kafka's default this time, asked again the next.
+  answer = () => Promise.reject(new Error('TOPIC_AUTHORIZATION_FAILED'));
+  assert.equal(await budgets.of('t', () => Promise.resolve(admin)), REQUEST_BYTES);
+  assert.equal(await budgets.of('t', () => Promise.resolve(admin)), REQUEST_BYTES);
+  assert.equal(asked, 3);
 });

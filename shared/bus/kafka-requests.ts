@@ -8,7 +8,10 @@
 // request's other partitions were stored, and sending it again by halves
 // stored those twice. Sends of at most REQUEST_BYTES stay under the limit;
 // one after the other, they keep the order, and a failure names what the
-// sends before it stored.
+// sends before it stored. A topic with a lower limit gets smaller sends: a
+// refused send is then a record over the limit alone (kafkajs, failing a
+// request, also takes back the batch numbers of every partition in it, and
+// the next batch of a partition stored meanwhile was refused as out of order).
 //
 // Fetches: kafkajs brings at most 1 MiB of a partition per fetch, and a
 // consumer hands a partition's fetch over as one batch. A consumer that pays
@@ -18,6 +21,57 @@ import type { OutgoingMessage, SubscribeOptions } from './types.js';
 
 /** Record bytes per kafkajs send: under Kafka's default max.message.bytes (1,048,588) with room for batch and record headers. */
 export const REQUEST_BYTES = 786_432;
+/** Kafka's default max.message.bytes: a topic's whose own cannot be read. */
+const DEFAULT_MAX_MESSAGE_BYTES = 1_048_588;
+
+/**
+ * Record bytes per send to a topic whose max.message.bytes is `limit` (undefined: Kafka's
+ * default): REQUEST_BYTES, or three quarters of a lower limit (bytesOf is an estimate).
+ */
+export function sendBudget(limit: number | undefined): number {
+  return Math.min(REQUEST_BYTES, Math.floor(((limit ?? DEFAULT_MAX_MESSAGE_BYTES) * 3) / 4));
+}
+
+/** What topicMessageLimit asks of kafkajs's admin client. */
+export interface ConfigView {
+  describeConfigs(o: { includeSynonyms: boolean; resources: Array<{ type: number; name: string; configNames: string[] }> }): Promise<{
+    resources: Array<{ configEntries: Array<{ configName: string; configValue: string }> }>;
+  }>;
+}
+
+/** ConfigResourceTypes.TOPIC in Kafka's protocol. */
+const TOPIC_RESOURCE = 2;
+
+/** The topic's max.message.bytes, or undefined when the broker does not say (no DescribeConfigs right, the broker away). */
+export async function topicMessageLimit(admin: ConfigView, topic: string): Promise<number | undefined> {
+  try {
+    const r = await admin.describeConfigs({ includeSynonyms: false, resources: [{ type: TOPIC_RESOURCE, name: topic, configNames: ['max.message.bytes'] }] });
+    const v = Number(r.resources[0]?.configEntries.find((e) => e.configName === 'max.message.bytes')?.configValue);
+    return Number.isSafeInteger(v) && v > 0 ? v : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Per topic, record bytes per send (sendBudget), read once from the broker. */
+export class SendBudgets {
+  private readonly known = new Map<string, number>();
+
+  async of(topic: string, admin: () => Promise<ConfigView>): Promise<number> {
+    const known = this.known.get(topic);
+    if (known !== undefined) return known;
+    const limit = await topicMessageLimit(await admin(), topic);
+    // Kept only when the broker said: otherwise asked again at the next publish.
+    if (limit !== undefined) this.known.set(topic, sendBudget(limit));
+    return sendBudget(limit);
+  }
+
+  /** After a refusal of several records: the topic's limit may have been lowered since it was read. */
+  forget(topic: string): void {
+    this.known.delete(topic);
+  }
+}
+
 /** What a record adds besides its value and key (timestamp, lengths, headers' framing). */
 const RECORD_OVERHEAD = 32;
 

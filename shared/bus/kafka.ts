@@ -13,9 +13,9 @@ import { COMPRESSION_TYPES, registerCodecs, type Compression } from './codecs.js
 import { partitionForKey } from './murmur2.js';
 import { RdkafkaProducer } from './rdkafka-producer.js';
 import { registry } from '../metrics.js';
-import { BUS_ERRORS, BusUnavailableError } from './errors.js';
+import { BUS_ERRORS, BusRefusedError, BusUnavailableError } from './errors.js';
 import { publishError, wrap } from './kafka-errors.js';
-import { afterStored, fetchSizes, requestEnds } from './kafka-requests.js';
+import { afterStored, fetchSizes, requestEnds, SendBudgets } from './kafka-requests.js';
 import type { Bus, IncomingBatch, OutgoingMessage, PartitionOffset, SubscribeOptions, Subscription, TopicPartition, TopicSpec } from './types.js';
 
 const { Kafka, Partitioners, logLevel: KafkaLogLevel, KafkaJSProtocolError } = kafkajs;
@@ -73,6 +73,7 @@ export class KafkaBus implements Bus {
   private readonly consumers = new Set<KafkaSubscription>();
   /** Per topic, the end of the sends queued so far (see publish). */
   private readonly sending = new Map<string, Promise<void>>();
+  private readonly budgets = new SendBudgets();
   private readonly coordinatorChecks = new Map<string, { at: number; answer: Promise<boolean> }>();
   private readonly rdkafka: RdkafkaProducer | undefined;
 
@@ -185,13 +186,15 @@ export class KafkaBus implements Bus {
     return run;
   }
 
-  /** The publish as kafkajs sends of at most REQUEST_BYTES, one after the other (see kafka-requests.ts). */
+  /** The publish as kafkajs sends within the topic's budget, one after the other (see kafka-requests.ts). */
   private async sendAll(topic: string, messages: OutgoingMessage[]): Promise<void> {
+    const budget = await this.budgets.of(topic, () => this.getAdmin());
     let start = 0;
-    for (const end of requestEnds(messages)) {
+    for (const end of requestEnds(messages, budget)) {
       try {
         await this.send(topic, start === 0 && end === messages.length ? messages : messages.slice(start, end));
       } catch (err) {
+        if (end - start > 1 && err instanceof BusRefusedError) this.budgets.forget(topic);
         throw afterStored(err, start);
       }
       start = end;
