@@ -377,6 +377,10 @@ test('pages of events spread over weeks: the same rows, in order, whichever wind
       [{ ip: '192.0.2.50' }, newestFirst(spread)],
       [{ ip: '192.0.2.50', type: 'auth_failed' }, newestFirst(spread.filter((e) => e.type === 'auth_failed'))],
       [{}, newestFirst([...spread, ...others])],
+      // Located by events_by_ip_minute first (an address or a range, a deployment, a lower bound).
+      [{ cidr: '192.0.2.48/29' }, newestFirst(spread)],
+      [{ cidr: '192.0.2.0/24', deployment: 'web' }, newestFirst([...spread, ...others])],
+      [{ ip: '192.0.2.50', since: now - 3 * DAY }, newestFirst(spread.filter((e) => e.ts >= now - 3 * DAY))],
     ];
     for (const [filter, expected] of cases) {
       for (const limit of [1, 6, 7, 26, 55, 100]) {
@@ -392,6 +396,34 @@ test('pages of events spread over weeks: the same rows, in order, whichever wind
         assert.deepEqual(seen, expected, `${JSON.stringify(filter)} limit ${limit}`);
       }
     }
+  });
+});
+
+test('a client located by a rollup that counts more or fewer events than the table holds: still the newest rows, in order', async () => {
+  await withDb('locate', async (ch) => {
+    const now = Date.now();
+    const mine = Array.from({ length: 40 }, (_, i) => event({ id: `m-${String(i).padStart(2, '0')}`, ts: now - (i + 1) * 7 * MIN, ip: '198.51.100.5' }));
+    await ch.insert('events', [...mine, event({ id: 'x', ip: '198.51.100.6' })]);
+    const newest = (n: number): string[] => mine.slice(0, n).map((e) => e.id);
+    const page = async (limit: number): Promise<string[]> => (await listEvents(ch, { ip: '198.51.100.5', limit })).events.map((e) => e.id);
+    const counted = async (): Promise<number> => {
+      const [r] = await ch.query<{ n: string }>(`SELECT toString(sum(events)) AS n FROM ${ch.table('events_by_ip_minute')} WHERE ip = toIPv6('::ffff:198.51.100.5')`);
+      return Number(r?.n);
+    };
+    assert.equal(await counted(), 40);
+    assert.deepEqual(await page(10), newest(10));
+    // Counting more (the rollup ahead of the table): the floor it gives is too high, the page is still whole.
+    const minute = (ms: number): string => new Date(Math.floor(ms / MIN) * MIN).toISOString().slice(0, 19).replace('T', ' ');
+    await ch.insert('events_by_ip_minute', [{ ts: minute(now - 3 * MIN), ip: '198.51.100.5', deployment: 'web', events: 25, requests: 25 }]);
+    assert.equal(await counted(), 65);
+    assert.deepEqual(await page(10), newest(10));
+    assert.deepEqual(await page(40), newest(40));
+    // Counting fewer (minutes gone from the rollup): a floor too low, or none, reads more; the same rows.
+    await ch.command(`DELETE FROM ${ch.table('events_by_ip_minute')} WHERE ts < fromUnixTimestamp64Milli({t:Int64}, 'UTC') OR events = 25`, { t: now - 2 * HOUR });
+    assert.equal(await counted(), 17);
+    assert.deepEqual(await page(10), newest(10));
+    assert.deepEqual(await page(30), newest(30));
+    assert.deepEqual(await page(50), newest(40));
   });
 });
 

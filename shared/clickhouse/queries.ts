@@ -97,6 +97,7 @@ export async function newestEvents(
   params: Record<string, unknown> & { limit: number },
   upper: number | undefined,
   lower: number | undefined,
+  byIp?: readonly string[],
 ): Promise<RawEventRow[]> {
   const anchor = upper ?? Date.now();
   const read = (floor: number | undefined): Promise<RawEventRow[]> =>
@@ -106,6 +107,13 @@ export async function newestEvents(
        ORDER BY e.ts DESC, e.id DESC LIMIT {limit:UInt32}`,
       floor === undefined ? params : { ...params, probe_floor: floor },
     );
+  if (byIp !== undefined) {
+    const floor = await ipFloor(ch, byIp, params, upper);
+    // The rollup holds fewer: the whole read, at once. Else its floor, when it is right.
+    if (floor === null) return read(undefined);
+    const rows = await read(floor);
+    if (rows.length >= params.limit) return rows;
+  }
   for (const [i, lookback] of PROBE_WINDOWS_MS.entries()) {
     const floor = Math.max(0, anchor - lookback);
     if (lower !== undefined && floor <= lower) break;
@@ -125,6 +133,25 @@ export async function newestEvents(
     if (nth !== undefined) return read(Number(nth.ts));
   }
   return read(undefined);
+}
+
+/**
+ * Where the limit-th newest event of a client (or range) is, by events_by_ip_minute
+ * (sorted by ip, then time): the start of its minute, or null when the rollup
+ * holds fewer than `limit`. `conds` are on the rollup AS r. A hint, never the
+ * answer: read from that floor, the events table gives `limit` rows only if the
+ * rollup did not count more than it holds, and newestEvents probes otherwise.
+ */
+async function ipFloor(ch: ClickHouse, conds: readonly string[], params: Record<string, unknown> & { limit: number }, upper: number | undefined): Promise<number | null> {
+  const all = upper === undefined ? conds : [...conds, "r.ts < fromUnixTimestamp64Milli({floor_upper:Int64}, 'UTC')"];
+  const [row] = await ch.query<{ ts: string }>(
+    `SELECT toString(toUnixTimestamp(ts) * 1000) AS ts FROM (
+       SELECT ts, sum(n) OVER (ORDER BY ts DESC ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS seen
+       FROM (SELECT r.ts AS ts, sum(r.events) AS n FROM ${ch.table('events_by_ip_minute')} AS r WHERE ${all.join(' AND ')} GROUP BY ts)
+     ) WHERE seen >= {limit:UInt32} ORDER BY ts DESC LIMIT 1`,
+    upper === undefined ? params : { ...params, floor_upper: upper },
+  );
+  return row === undefined ? null : Number(row.ts);
 }
 
 function whereClause(where: readonly string[], floor: number | undefined): string {
@@ -178,20 +205,26 @@ export async function listEvents(ch: ClickHouse, opts: ListEventsOptions): Promi
     where.push('toString(e.type) = {type:String}');
     params.type = opts.type;
   }
+  // The same conditions on events_by_ip_minute AS r, which locates a client's newest events (ipFloor).
+  const byIp: string[] = [];
   if (opts.ip !== undefined) {
     where.push('e.ip = toIPv6OrNull({ip:String})');
+    byIp.push('r.ip = toIPv6OrNull({ip:String})');
     params.ip = opts.ip;
   }
   if (opts.cidr !== undefined) {
     const c = parseCidr(opts.cidr);
     if (!c) return { events: [], next_cursor: null };
-    where.push(`e.ip BETWEEN tupleElement(IPv6CIDRToRange(toIPv6({cidr_addr:String}), {cidr_bits:UInt8}), 1)
-                 AND tupleElement(IPv6CIDRToRange(toIPv6({cidr_addr:String}), {cidr_bits:UInt8}), 2)`);
+    const range = `BETWEEN tupleElement(IPv6CIDRToRange(toIPv6({cidr_addr:String}), {cidr_bits:UInt8}), 1)
+                 AND tupleElement(IPv6CIDRToRange(toIPv6({cidr_addr:String}), {cidr_bits:UInt8}), 2)`;
+    where.push(`e.ip ${range}`);
+    byIp.push(`r.ip ${range}`);
     params.cidr_addr = c.address;
     params.cidr_bits = c.bits;
   }
   if (opts.deployment !== undefined) {
     where.push('e.deployment = {deployment:String}');
+    byIp.push('r.deployment = {deployment:String}');
     params.deployment = opts.deployment;
   }
   if (opts.detector !== undefined) {
@@ -216,7 +249,10 @@ export async function listEvents(ch: ClickHouse, opts: ListEventsOptions): Promi
   }
   let upper = opts.until;
   if (params.cursor_ts !== undefined) upper = Math.min(upper ?? Infinity, (params.cursor_ts as number) + 1);
-  const rows = await newestEvents(ch, where, params, upper, opts.since);
+  // The rollup has no type or detector, and starts a minute before `since`: it locates only what it counts.
+  const located = byIp.length > 0 && opts.type === undefined && opts.detector === undefined;
+  if (located && opts.since !== undefined) byIp.push("r.ts >= toStartOfMinute(fromUnixTimestamp64Milli({since:Int64}, 'UTC'))");
+  const rows = await newestEvents(ch, where, params, upper, opts.since, located && (opts.ip !== undefined || opts.cidr !== undefined) ? byIp : undefined);
   const events = rows.slice(0, opts.limit).map(eventRow);
   const last = events[events.length - 1];
   return { events, next_cursor: rows.length > opts.limit && last ? encodeCursor(last.ts, last.id) : null };
