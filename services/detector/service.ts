@@ -10,7 +10,7 @@ import { Counter, Gauge, Histogram } from 'prom-client';
 import { blockDecisionCodec, crawlerVerdictCodec, securityEventCodec } from '../../shared/avro/codec.js';
 import { partitionForKey } from '../../shared/bus/murmur2.js';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { publishIsolating, refusedDeadLetter } from '../../shared/bus/refusals.js';
+import { publishIsolating, refusedDeadLetter, type RefusedRecord } from '../../shared/bus/refusals.js';
 import { isBusUnavailable, type Bus, type BusMessage, type IncomingBatch, type OutgoingMessage, type Subscription, type TopicPartition } from '../../shared/bus/types.js';
 import type { Config } from '../../shared/config/load.js';
 import { ClientKeys } from '../../shared/ip.js';
@@ -351,47 +351,46 @@ export class DetectorService {
     heldResults.set(0);
   }
 
-  /**
-   * Publishes `records` and resolves with those published; the ones the bus
-   * refuses become dead letters in `letters`. On any other failure `records`
-   * is left with those not stored, for the caller to hold, and it throws.
-   */
+  /** Publishes `records` and resolves with those published; the ones the bus refuses become dead letters in `letters`. */
   private async send<T>(topic: string, records: T[], encode: (r: T) => OutgoingMessage, letters: OutgoingMessage[]): Promise<T[]> {
     if (records.length === 0) return [];
+    const { published, refused } = await this.publishKeeping(topic, records, encode);
+    for (const r of refused) {
+      refusedOut.inc({ topic, reason: r.reason });
+      log.error({ topic, reason: r.reason, detail: r.detail }, 'the bus refused a result; dead-lettered');
+      letters.push(refusedDeadLetter(topic, r));
+    }
+    return published;
+  }
+
+  /** The dead letters of refused results; one the bus refuses too is dropped, counted. */
+  private async sendLetters(letters: OutgoingMessage[]): Promise<void> {
+    if (letters.length === 0) return;
+    const topic = this.opts.topics.deadLetter;
+    const { refused } = await this.publishKeeping(topic, letters, (m) => m);
+    for (const r of refused) {
+      refusedOut.inc({ topic, reason: r.reason });
+      log.error({ topic, reason: r.reason, detail: r.detail }, 'the bus refused a dead letter too; dropped');
+    }
+  }
+
+  /**
+   * Publishes `records` (emptied once done); resolves with those published and
+   * what the bus refused. On any other failure `records` is left with those not
+   * stored, for the caller to hold, and it throws.
+   */
+  private async publishKeeping<T>(topic: string, records: T[], encode: (r: T) => OutgoingMessage): Promise<{ published: T[]; refused: RefusedRecord[] }> {
     const messages = records.map(encode);
     const stored = new Set<OutgoingMessage>();
     try {
       const refused = await publishIsolating(this.opts.bus, topic, messages, stored);
-      for (const r of refused) {
-        refusedOut.inc({ topic, reason: r.reason });
-        log.error({ topic, reason: r.reason, detail: r.detail }, 'the bus refused a result; dead-lettered');
-        letters.push(refusedDeadLetter(topic, r));
-      }
       const published = records.filter((_, i) => stored.has(messages[i] as OutgoingMessage));
       records.length = 0;
-      return published;
+      return { published, refused };
     } catch (err) {
       const left = records.filter((_, i) => !stored.has(messages[i] as OutgoingMessage));
-      records.splice(0, records.length, ...left);
-      throw err;
-    }
-  }
-
-  /** The dead letters of refused results; one the bus refuses too is dropped, counted. On another failure `letters` keeps those not stored. */
-  private async sendLetters(letters: OutgoingMessage[]): Promise<void> {
-    if (letters.length === 0) return;
-    const topic = this.opts.topics.deadLetter;
-    const stored = new Set<OutgoingMessage>();
-    try {
-      const refused = await publishIsolating(this.opts.bus, topic, letters, stored);
-      for (const r of refused) {
-        refusedOut.inc({ topic, reason: r.reason });
-        log.error({ topic, reason: r.reason, detail: r.detail }, 'the bus refused a dead letter too; dropped');
-      }
-      letters.length = 0;
-    } catch (err) {
-      const left = letters.filter((m) => !stored.has(m));
-      letters.splice(0, letters.length, ...left);
+      records.length = 0;
+      for (const r of left) records.push(r); // not push(...left): a flood's results can exceed the arguments a call takes
       throw err;
     }
   }
