@@ -250,9 +250,9 @@ export async function listEvents(ch: ClickHouse, opts: ListEventsOptions): Promi
   let upper = opts.until;
   if (params.cursor_ts !== undefined) upper = Math.min(upper ?? Infinity, (params.cursor_ts as number) + 1);
   // The rollup has no type or detector, and starts a minute before `since`: it locates only what it counts.
-  const located = byIp.length > 0 && opts.type === undefined && opts.detector === undefined;
+  const located = (opts.ip !== undefined || opts.cidr !== undefined) && opts.type === undefined && opts.detector === undefined;
   if (located && opts.since !== undefined) byIp.push("r.ts >= toStartOfMinute(fromUnixTimestamp64Milli({since:Int64}, 'UTC'))");
-  const rows = await newestEvents(ch, where, params, upper, opts.since, located && (opts.ip !== undefined || opts.cidr !== undefined) ? byIp : undefined);
+  const rows = await newestEvents(ch, where, params, upper, opts.since, located ? byIp : undefined);
   const events = rows.slice(0, opts.limit).map(eventRow);
   const last = events[events.length - 1];
   return { events, next_cursor: rows.length > opts.limit && last ? encodeCursor(last.ts, last.id) : null };
