@@ -57,8 +57,3 @@ export class BusRefusedError extends LogwardenError {
 export function isBusUnavailable(err: unknown): boolean {
   return !(err instanceof BusRefusedError);
 }
-
-/** The reason a refused request is counted under (a metric label). */
-export function busRefusalReason(err: unknown): string {
-  return err instanceof BusRefusedError ? err.reason : 'refused';
-}

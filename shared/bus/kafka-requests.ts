@@ -43,7 +43,7 @@ export interface ConfigView {
 const TOPIC_RESOURCE = 2;
 
 /** The topic's max.message.bytes, or undefined when the broker does not say (no DescribeConfigs right, the broker away). */
-export async function topicMessageLimit(admin: ConfigView, topic: string): Promise<number | undefined> {
+async function topicMessageLimit(admin: ConfigView, topic: string): Promise<number | undefined> {
   try {
     const r = await admin.describeConfigs({ includeSynonyms: false, resources: [{ type: TOPIC_RESOURCE, name: topic, configNames: ['max.message.bytes'] }] });
     const v = Number(r.resources[0]?.configEntries.find((e) => e.configName === 'max.message.bytes')?.configValue);

@@ -40,13 +40,14 @@ export async function publishIsolating(
       for (const i of kept) stored.add(part[i] as OutgoingMessage);
       if (isBusUnavailable(err)) throw err;
       const rest = part.filter((m) => !stored.has(m));
+      if (rest.length === 0) return;
       if (rest.length === 1) {
         refused.push({ message: rest[0] as OutgoingMessage, reason: (err as BusRefusedError).reason, detail: String((err as Error).message) });
         return;
       }
       const half = rest.length >> 1;
-      if (half > 0) await send(rest.slice(0, half));
-      if (rest.length > 0) await send(rest.slice(half));
+      await send(rest.slice(0, half));
+      await send(rest.slice(half));
     }
   };
   if (messages.length > 0) await send(messages);

@@ -124,4 +124,4 @@ export interface Bus {
   close(): Promise<void>;
 }
 
-export { BusRefusedError, BusUnavailableError, busRefusalReason, isBusUnavailable } from './errors.js';
+export { BusRefusedError, BusUnavailableError, isBusUnavailable } from './errors.js';
